@@ -1,0 +1,1 @@
+"""Chengdu-Chongqing equipment cluster warehouse: build, check and publish."""
