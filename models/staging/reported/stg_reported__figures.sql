@@ -59,8 +59,10 @@ entity_resolved as (
         end as sector_code,
         -- What the figure is about inside the area, e.g. an input-output sector of the
         -- national table; NULL when the figure describes the area as a whole.
-        nullif(trim(replace(split.entity_name, coalesce(by_name.match_value, ''), '')), '')
-            subject_raw
+        case
+            when by_name.match_value is not null
+                then nullif(trim(replace(split.entity_name, by_name.match_value, '')), '')
+        end as subject_raw
     from split
     left join aliases as by_code
         on by_code.match_on = 'entity_code' and by_code.match_value = split.entity_code_raw
@@ -102,7 +104,12 @@ final as (
         u.base_unit,
         u.unit_family,
         u.factor_to_base,
-        try_cast(f.value_raw as double) * u.factor_to_base as value_base,
+        -- Rounded to 1/100 of the base unit so that 17571.1 x 10^8 is not stored as
+        -- 1757109999999.9998; factors of 1 keep every decimal (coefficients).
+        case
+            when u.factor_to_base = 1 then try_cast(f.value_raw as double)
+            else round(try_cast(f.value_raw as double) * u.factor_to_base, 2)
+        end as value_base,
         coalesce(f.value_qualifier, 'exact') as value_qualifier,
         coalesce(f.value_qualifier = 'lower_bound', false) as is_lower_bound,
         s.source_id,

@@ -1,0 +1,57 @@
+-- One row per reported figure with its metric and source attached and the reason it
+-- cannot be used (NULL when it can). fct_reported_figures keeps the usable ones,
+-- audit_rejected_figures the others: no figure is dropped silently.
+
+with
+
+figures as (
+    select * from {{ ref('stg_reported__figures') }}
+),
+
+metrics as (
+    select * from {{ ref('stg_reference__metrics') }}
+),
+
+areas as (
+    select * from {{ ref('stg_reference__areas') }}
+),
+
+sources as (
+    select * from {{ ref('stg_reference__sources') }}
+),
+
+joined as (
+    select
+        figures.*,
+        metrics.scope,
+        metrics.measure_kind,
+        metrics.period_type,
+        metrics.months_covered,
+        metrics.unit_family as expected_unit_family,
+        sources.reliability as source_reliability,
+        sources.reliability_rank,
+        areas.area_code is not null as area_known
+    from figures
+    left join metrics on metrics.metric_code = figures.metric_code
+    left join sources on sources.source_id = figures.source_id
+    left join areas on areas.area_code = figures.area_code
+),
+
+final as (
+    select
+        *,
+        case
+            when area_code is null then 'entity_code: cannot resolve the entity to an area'
+            when not area_known then 'entity_code: area ' || area_code || ' is not in seeds/areas.csv'
+            when scope is null then 'metric: ' || metric_code || ' is not defined in seeds/metrics.csv'
+            when value_original is null then 'value: ''' || value_raw || ''' is not a number'
+            when base_unit is null then 'unit: ''' || unit_raw || ''' cannot be parsed (seeds/unit_conversions.csv)'
+            when unit_family <> expected_unit_family
+                then 'unit: ' || unit_family || ' unit for a metric measured in ' || expected_unit_family
+            when year_raw is not null and year is null then 'year: ''' || year_raw || ''' is not a year'
+            when source_id is null then 'source: not listed in seeds/sources.csv'
+        end as rejection_reason
+    from joined
+)
+
+select * from final

@@ -1,0 +1,52 @@
+-- Land area is treated as a slowly changing attribute of type 1: the area keeps one
+-- current value, the best land_area figure by reliability, then the latest year, a
+-- figure without a year counting as older than any dated one. The figure id and year
+-- it came from are kept beside it.
+
+with
+
+areas as (
+    select * from {{ ref('stg_reference__areas') }}
+),
+
+land_figures as (
+    select * from {{ ref('int_reported_figures_checked') }}
+    where metric_code = 'land_area' and rejection_reason is null
+),
+
+best_land as (
+    select
+        area_code,
+        value_base as land_area_km2,
+        year as land_area_year,
+        figure_id as land_area_figure_id
+    from land_figures
+    qualify row_number() over (
+        partition by area_code
+        order by reliability_rank desc, year desc nulls last, figure_id
+    ) = 1
+),
+
+final as (
+    select
+        areas.area_code,
+        areas.name_zh,
+        areas.name_en,
+        areas.admin_level,
+        areas.parent_area_code,
+        parent.name_en as parent_name_en,
+        areas.province_code,
+        province.name_en as province_name_en,
+        areas.cluster_role,
+        areas.cluster_role = 'member' as is_cluster_member,
+        best_land.land_area_km2,
+        best_land.land_area_year,
+        best_land.land_area_figure_id,
+        areas.source_id
+    from areas
+    left join areas as parent on parent.area_code = areas.parent_area_code
+    left join areas as province on province.area_code = areas.province_code
+    left join best_land on best_land.area_code = areas.area_code
+)
+
+select * from final

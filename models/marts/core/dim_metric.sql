@@ -1,0 +1,9 @@
+select
+    metric_code,
+    description,
+    scope,
+    measure_kind,
+    unit_family,
+    period_type,
+    months_covered
+from {{ ref('stg_reference__metrics') }}

@@ -1,0 +1,10 @@
+select
+    sector_code,
+    division_number,
+    name_zh,
+    name_en,
+    chain_role,
+    chain_stage,
+    chain_note,
+    source_id
+from {{ ref('stg_reference__sectors') }}

@@ -1,0 +1,11 @@
+select
+    event_id,
+    event_date,
+    date_precision,
+    event_en,
+    participants_text,
+    len(participant_area_codes) as n_participant_areas,
+    array_to_string(participant_area_codes, ';') as participant_area_codes,
+    source_id,
+    'reported' as basis
+from {{ ref('stg_reference__cooperation_events') }}

@@ -1,0 +1,13 @@
+-- Every row of the figures seed is either in fct_reported_figures or in
+-- audit_rejected_figures, never in both, never in neither.
+with
+
+seed as (select figure_id from {{ ref('reported_figures') }}),
+kept as (select figure_id from {{ ref('fct_reported_figures') }}),
+rejected as (select figure_id from {{ ref('audit_rejected_figures') }})
+
+select seed.figure_id, kept.figure_id is not null as in_fact, rejected.figure_id is not null as in_rejected
+from seed
+left join kept using (figure_id)
+left join rejected using (figure_id)
+where (kept.figure_id is null) = (rejected.figure_id is null)
