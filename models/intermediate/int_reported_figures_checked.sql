@@ -20,20 +20,28 @@ sources as (
     select * from {{ ref('stg_reference__sources') }}
 ),
 
+scope_overrides as (
+    select * from {{ ref('stg_reference__figure_scope_overrides') }}
+),
+
 joined as (
     select
         figures.*,
-        metrics.scope,
+        -- A figure's own scope where its words narrow the metric's usual one.
+        coalesce(scope_overrides.scope, metrics.scope) as scope,
         metrics.measure_kind,
+        metrics.quantity,
         metrics.period_type,
         metrics.months_covered,
         metrics.unit_family as expected_unit_family,
         sources.reliability as source_reliability,
         sources.reliability_rank,
-        areas.area_code is not null as area_known
+        areas.area_code is not null as area_known,
+        metrics.metric_code is not null as metric_known
     from figures
     left join metrics on metrics.metric_code = figures.metric_code
     left join sources on sources.source_id = figures.source_id
+    left join scope_overrides on scope_overrides.figure_id = figures.figure_id
     left join areas on areas.area_code = figures.area_code
 ),
 
@@ -43,7 +51,7 @@ final as (
         case
             when area_code is null then 'entity_code: cannot resolve the entity to an area'
             when not area_known then 'entity_code: area ' || area_code || ' is not in seeds/areas.csv'
-            when scope is null then 'metric: ' || metric_code || ' is not defined in seeds/metrics.csv'
+            when not metric_known then 'metric: ' || metric_code || ' is not defined in seeds/metrics.csv'
             when value_original is null then 'value: ''' || value_raw || ''' is not a number'
             when base_unit is null then 'unit: ''' || unit_raw || ''' cannot be parsed (seeds/unit_conversions.csv)'
             when unit_family <> expected_unit_family

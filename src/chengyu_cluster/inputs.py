@@ -289,6 +289,8 @@ SEED_KEYS = {
     "cooperation_events": ["event_id"],
     "estimation_priors": ["prior_id"],
     "coupling_indicators": ["indicator_code"],
+    "coupling_subsystems": ["area_code"],
+    "figure_scope_overrides": ["figure_id"],
 }
 
 

@@ -3,6 +3,7 @@ select
     description,
     scope,
     measure_kind,
+    quantity,
     unit_family,
     period_type,
     months_covered

@@ -5,6 +5,7 @@ select
     name_en,
     chain_role,
     chain_stage,
+    in_provincial_equipment_definition,
     chain_note,
     source_id
 from {{ ref('stg_reference__sectors') }}

@@ -15,6 +15,7 @@ final as (
         metrics.description,
         metrics.scope,
         metrics.measure_kind,
+        metrics.quantity,
         metrics.unit_family,
         coalesce(suffixed.period_type, 'full_year') as period_type,
         coalesce(suffixed.months_covered, 12) as months_covered

@@ -1,0 +1,65 @@
+-- One row per province x year where its equipment output in the provincial definition
+-- is known: reported directly (Sichuan), or derived as the two provinces' reported
+-- total minus Sichuan's reported figure of the same year (Chongqing: estimated).
+-- Figures of other scopes (above-scale only, narrow) or other quantities (revenue,
+-- value added, growth) are not anchors.
+
+with
+
+best_figures as (
+    select * from {{ ref('int_indicator_candidates') }}
+    where rank_in_key = 1
+        and subject is null
+        and scope = 'equipment_provincial_definition'
+        and quantity = 'gross_output'
+        and period_type = 'full_year'
+        and base_unit = 'yuan'
+),
+
+provinces as (
+    select area_code from {{ ref('stg_reference__areas') }}
+    where cluster_role = 'parent'
+),
+
+province_reported as (
+    select
+        best_figures.area_code,
+        best_figures.year,
+        best_figures.value_base as equipment_yuan,
+        'reported' as basis,
+        'reported' as method,
+        [best_figures.figure_id] as figure_ids
+    from best_figures
+    inner join provinces on provinces.area_code = best_figures.area_code
+),
+
+two_province_totals as (
+    select year, value_base, figure_id
+    from best_figures
+    where area_code = 'SC_CQ'
+),
+
+derived as (
+    select
+        provinces.area_code,
+        totals.year,
+        totals.value_base - other.equipment_yuan as equipment_yuan,
+        'estimated' as basis,
+        'two_province_total_minus_other_province' as method,
+        list_sort(list_append(other.figure_ids, totals.figure_id)) as figure_ids
+    from two_province_totals as totals
+    inner join province_reported as other on other.year = totals.year
+    inner join provinces on provinces.area_code <> other.area_code
+    where not exists (
+        select 1 from province_reported as own
+        where own.area_code = provinces.area_code and own.year = totals.year
+    )
+),
+
+final as (
+    select * from province_reported
+    union all
+    select * from derived
+)
+
+select * from final

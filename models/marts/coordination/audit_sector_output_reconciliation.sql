@@ -1,0 +1,55 @@
+-- One row per reported equipment total whose scope the panel can reproduce: gross
+-- output in the provincial definition (all divisions but C39) of Sichuan, Chongqing, or
+-- the two together. The panel's sum over the same divisions is set beside it with the
+-- relative error; the test assert_panel_reconciles fails beyond the tolerance.
+
+with
+
+figures as (
+    select * from {{ ref('fct_reported_figures') }}
+    where scope = 'equipment_provincial_definition'
+        and measure_kind = 'level'
+        and period_type = 'full_year'
+        and base_unit = 'yuan'
+        and area_code in ('510000', '500000', 'SC_CQ')
+),
+
+metrics as (
+    select * from {{ ref('dim_metric') }}
+),
+
+panel as (
+    select
+        output.area_code,
+        output.year,
+        sum(output.output_value_yuan) as panel_yuan
+    from {{ ref('fct_province_sector_output') }} as output
+    inner join {{ ref('dim_sector') }} as sectors on sectors.sector_code = output.sector_code
+    where sectors.in_provincial_equipment_definition
+    group by all
+),
+
+panel_with_total as (
+    select * from panel
+    union all
+    select 'SC_CQ', year, sum(panel_yuan) from panel group by year
+),
+
+final as (
+    select
+        figures.figure_id,
+        figures.area_code,
+        figures.year,
+        figures.metric_code,
+        figures.value_base as reported_yuan,
+        figures.value_qualifier,
+        panel_with_total.panel_yuan,
+        (panel_with_total.panel_yuan - figures.value_base) / figures.value_base as relative_error,
+        cast(0.001 as double) as tolerance
+    from figures
+    inner join metrics on metrics.metric_code = figures.metric_code and metrics.quantity = 'gross_output'
+    inner join panel_with_total
+        on panel_with_total.area_code = figures.area_code and panel_with_total.year = figures.year
+)
+
+select * from final

@@ -1,0 +1,13 @@
+-- Provinces contain the members: never add these rows to fct_sector_output.
+select
+    area_code,
+    sector_code,
+    year,
+    output_value_yuan,
+    basis,
+    method,
+    is_area_specific,
+    derived_from_figure_ids,
+    prior_ids
+from {{ ref('int_sector_output') }}
+where cluster_role = 'parent'

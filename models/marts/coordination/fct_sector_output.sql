@@ -1,0 +1,16 @@
+select
+    area_code,
+    sector_code,
+    year,
+    output_value_yuan,
+    supplied_value_original,
+    supplied_unit_original,
+    basis,
+    method,
+    is_area_specific,
+    derived_from_figure_ids,
+    prior_ids,
+    specialty_ids,
+    supplied_source
+from {{ ref('int_sector_output') }}
+where cluster_role = 'member'

@@ -1,0 +1,6 @@
+select
+    indicator_code,
+    description,
+    weight,
+    rationale
+from {{ ref('coupling_indicators') }}

@@ -1,0 +1,6 @@
+select
+    area_code,
+    subsystem,
+    weight,
+    rationale
+from {{ ref('coupling_subsystems') }}

@@ -1,0 +1,5 @@
+select
+    figure_id,
+    scope,
+    rationale
+from {{ ref('figure_scope_overrides') }}
