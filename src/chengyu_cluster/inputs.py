@@ -291,6 +291,7 @@ SEED_KEYS = {
     "coupling_indicators": ["indicator_code"],
     "coupling_subsystems": ["area_code"],
     "figure_scope_overrides": ["figure_id"],
+    "coordination_classes": ["lower_bound"],
 }
 
 

@@ -1,0 +1,72 @@
+-- One row per subsystem (Sichuan U1, Chongqing U2) x indicator x panel year: the raw
+-- indicator, its value normalised by the largest value of that indicator over both
+-- subsystems and all panel years (so it lies in (0, 1] and no year is forced to 0),
+-- and its weight (seeds/coupling_indicators.csv). The normalisation ties every year to
+-- the year of the maximum, so the mart counts estimated inputs over the whole series.
+
+with
+
+gdp as (
+    select * from {{ ref('int_province_gdp_panel') }}
+),
+
+equipment as (
+    select * from {{ ref('int_area_equipment_output') }}
+),
+
+subsystems as (
+    select * from {{ ref('stg_reference__coupling_subsystems') }}
+),
+
+indicators as (
+    select * from {{ ref('stg_reference__coupling_indicators') }}
+),
+
+yearly as (
+    select
+        subsystems.subsystem,
+        subsystems.area_code,
+        gdp.year,
+        gdp.gdp_yuan,
+        equipment.equipment_yuan,
+        first_value(gdp.gdp_yuan) over (partition by subsystems.area_code order by gdp.year) as gdp_first_year,
+        first_value(equipment.equipment_yuan) over (partition by subsystems.area_code order by gdp.year)
+            as equipment_first_year,
+        gdp.basis <> 'reported' or equipment.basis <> 'reported' as year_estimated
+    from subsystems
+    inner join gdp on gdp.area_code = subsystems.area_code
+    inner join equipment on equipment.area_code = subsystems.area_code and equipment.year = gdp.year
+),
+
+raw as (
+    select subsystem, area_code, year, 'gdp_index' as indicator_code,
+        gdp_yuan / gdp_first_year as raw_value,
+        year_estimated or first_value(year_estimated) over (partition by area_code order by year) as raw_is_estimated
+    from yearly
+    union all
+    select subsystem, area_code, year, 'equipment_index',
+        equipment_yuan / equipment_first_year,
+        year_estimated or first_value(year_estimated) over (partition by area_code order by year)
+    from yearly
+    union all
+    select subsystem, area_code, year, 'equipment_intensity',
+        equipment_yuan / gdp_yuan, year_estimated
+    from yearly
+),
+
+final as (
+    select
+        raw.subsystem,
+        raw.area_code,
+        raw.year,
+        raw.indicator_code,
+        raw.raw_value,
+        raw.raw_value / max(raw.raw_value) over (partition by raw.indicator_code) as normalised_value,
+        indicators.weight,
+        -- An index also rests on its first year, which it divides by.
+        raw.raw_is_estimated
+    from raw
+    inner join indicators on indicators.indicator_code = raw.indicator_code
+)
+
+select * from final

@@ -1,0 +1,40 @@
+-- One row per unordered pair of distinct member areas (area_code_a < area_code_b) x
+-- division x year, against the eight-area cluster: duplicated when both areas are
+-- specialised (LQ >= 1), complementary when exactly one is, neither when none is,
+-- undetermined when either side's specialisation is unknown (NULL).
+
+with
+
+specialization as (
+    select * from {{ ref('fct_area_sector_specialization') }}
+    where reference = 'cluster8'
+),
+
+final as (
+    select
+        a.area_code as area_code_a,
+        b.area_code as area_code_b,
+        a.sector_code,
+        a.year,
+        a.location_quotient as location_quotient_a,
+        b.location_quotient as location_quotient_b,
+        case
+            when a.is_specialised is null or b.is_specialised is null then 'undetermined'
+            when a.is_specialised and b.is_specialised then 'duplicated'
+            when a.is_specialised or b.is_specialised then 'complementary'
+            else 'neither'
+        end as overlap,
+        a.admin_level <> b.admin_level as is_cross_level,
+        greatest(a.estimated_input_share, b.estimated_input_share) as estimated_input_share,
+        case
+            when greatest(a.estimated_input_share, b.estimated_input_share) > 0 then 'estimated'
+            else 'reported'
+        end as basis
+    from specialization as a
+    inner join specialization as b
+        on a.sector_code = b.sector_code
+        and a.year = b.year
+        and a.area_code < b.area_code
+)
+
+select * from final

@@ -1,0 +1,83 @@
+-- One row per reference x member area x division x year.
+-- LQ = s[i,k] / s[R,k]. Decisions:
+--   * a zero or missing denominator gives LQ NULL and lq_null_reason, never an error;
+--   * LQ is compared with 1 after rounding to 9 decimals, so an LQ of exactly 1 (up to
+--     floating-point noise) counts as specialised;
+--   * a cell whose estimate carries no area-specific information (its share equals the
+--     reference's by construction) gets is_specialised NULL with the reason;
+--   * strong cluster (US Cluster Mapping rule): LQ >= the 75th percentile of the
+--     division's LQs across the eight members (linear interpolation, percentile_cont),
+--     LQ >= 1, and output above the division's 25th percentile across the members.
+
+with
+
+shares as (
+    select * from {{ ref('int_sector_shares') }}
+),
+
+areas as (
+    select * from {{ ref('stg_reference__areas') }}
+),
+
+measured as (
+    select
+        *,
+        area_share / nullif(reference_share, 0) as location_quotient,
+        case
+            when output_value_yuan is null then 'no output value for the cell'
+            when area_total_yuan = 0 then 'the area has no output in the year'
+            when reference_share = 0 then 'the division has no output in the reference'
+        end as lq_null_reason
+    from shares
+),
+
+cut_offs as (
+    select
+        reference,
+        sector_code,
+        year,
+        percentile_cont(0.75) within group (order by location_quotient) as lq_p75,
+        percentile_cont(0.25) within group (order by output_value_yuan) as output_p25
+    from measured
+    group by all
+),
+
+final as (
+    select
+        measured.reference,
+        measured.area_code,
+        areas.admin_level,
+        measured.sector_code,
+        measured.year,
+        measured.output_value_yuan,
+        measured.area_share,
+        measured.reference_share,
+        measured.location_quotient,
+        measured.lq_null_reason,
+        case
+            when measured.location_quotient is null or not measured.is_area_specific then null
+            else round(measured.location_quotient, 9) >= 1
+        end as is_specialised,
+        case
+            when measured.location_quotient is not null and not measured.is_area_specific
+                then 'the estimate gives every area the same share of this division'
+        end as specialisation_null_reason,
+        cut_offs.lq_p75,
+        cut_offs.output_p25,
+        case
+            when measured.location_quotient is null or not measured.is_area_specific then null
+            else round(measured.location_quotient, 9) >= round(cut_offs.lq_p75, 9)
+                and round(measured.location_quotient, 9) >= 1
+                and measured.output_value_yuan > cut_offs.output_p25
+        end as is_strong_cluster,
+        measured.estimated_input_share,
+        case when measured.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
+    from measured
+    inner join cut_offs
+        on cut_offs.reference = measured.reference
+        and cut_offs.sector_code = measured.sector_code
+        and cut_offs.year = measured.year
+    inner join areas on areas.area_code = measured.area_code
+)
+
+select * from final

@@ -1,0 +1,87 @@
+-- One row per panel year: coupling coordination between the Sichuan (U1) and
+-- Chongqing (U2) equipment subsystems.
+--   U = sum_j w_j x'_j                     (int_coupling_indicators)
+--   C classic   = 2 sqrt(U1 U2) / (U1 + U2)
+--   C corrected = sqrt((1 - |U1 - U2|) * min(U1, U2) / max(U1, U2))   (王淑佳 et al. 2021,
+--                 two subsystems: it also falls when the scores are far apart)
+--   T = a U1 + b U2 (subsystem weights, seeds/coupling_subsystems.csv); D = sqrt(C T)
+-- The class follows D in steps of 0.1 (seeds/coordination_classes.csv, lower < D <= upper).
+
+with
+
+indicators as (
+    select * from {{ ref('int_coupling_indicators') }}
+),
+
+subsystems as (
+    select * from {{ ref('stg_reference__coupling_subsystems') }}
+),
+
+classes as (
+    select * from {{ ref('coordination_classes') }}
+),
+
+scores as (
+    select
+        year,
+        sum(normalised_value * weight) filter (where subsystem = 'U1') as u1,
+        sum(normalised_value * weight) filter (where subsystem = 'U2') as u2,
+        -- Normalising by the series maximum ties every year to every other year.
+        any_value(series_estimated_share) as estimated_input_share
+    from (
+        select *, avg(raw_is_estimated::int) over () as series_estimated_share
+        from indicators
+    )
+    group by year
+),
+
+weights as (
+    select
+        max(weight) filter (where subsystem = 'U1') as alpha,
+        max(weight) filter (where subsystem = 'U2') as beta
+    from subsystems
+),
+
+coupled as (
+    select
+        scores.year,
+        scores.u1,
+        scores.u2,
+        2 * sqrt(scores.u1 * scores.u2) / nullif(scores.u1 + scores.u2, 0) as coupling_classic,
+        sqrt((1 - abs(scores.u1 - scores.u2)) * least(scores.u1, scores.u2)
+            / nullif(greatest(scores.u1, scores.u2), 0)) as coupling_corrected,
+        weights.alpha * scores.u1 + weights.beta * scores.u2 as development_index,
+        scores.estimated_input_share
+    from scores
+    cross join weights
+),
+
+final as (
+    select
+        coupled.year,
+        coupled.u1 as u1_sichuan,
+        coupled.u2 as u2_chongqing,
+        coupled.coupling_classic,
+        coupled.coupling_corrected,
+        coupled.development_index,
+        sqrt(coupled.coupling_classic * coupled.development_index) as coordination_degree_classic,
+        sqrt(coupled.coupling_corrected * coupled.development_index) as coordination_degree_corrected,
+        classic_class.class_en as class_classic_en,
+        classic_class.class_zh as class_classic_zh,
+        corrected_class.class_en as class_corrected_en,
+        corrected_class.class_zh as class_corrected_zh,
+        case when coupled.u1 + coupled.u2 = 0 then 'both subsystem scores are zero' end as null_reason,
+        coupled.estimated_input_share,
+        case when coupled.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
+    from coupled
+    left join classes as classic_class
+        on (sqrt(coupled.coupling_classic * coupled.development_index) > classic_class.lower_bound
+            or classic_class.lower_bound = 0 and coupled.coupling_classic * coupled.development_index = 0)
+        and sqrt(coupled.coupling_classic * coupled.development_index) <= classic_class.upper_bound
+    left join classes as corrected_class
+        on (sqrt(coupled.coupling_corrected * coupled.development_index) > corrected_class.lower_bound
+            or corrected_class.lower_bound = 0 and coupled.coupling_corrected * coupled.development_index = 0)
+        and sqrt(coupled.coupling_corrected * coupled.development_index) <= corrected_class.upper_bound
+)
+
+select * from final

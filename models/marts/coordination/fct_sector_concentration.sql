@@ -1,0 +1,62 @@
+-- One row per division x year, over the eight member areas (n = 8):
+--   HHI        H = sum_i (x_i,k / x_.,k)^2; normalised (H - 1/n) / (1 - 1/n)
+--   Hoover     HC = 1/2 sum_i | x_i,k / x_.,k - x_i,. / x_.,. |
+--   Gini       over the ascending LQs C(1..n) against the cluster:
+--              G = 2 / (n^2 mean(C)) * sum_l l (C(l) - mean(C))
+-- A division with no output in the year gets NULLs and null_reason; so do Hoover and
+-- Gini of a division whose estimate carries no area-specific information (they would be
+-- 0 by construction).
+
+with
+
+shares as (
+    select * from {{ ref('int_sector_shares') }}
+    where reference = 'cluster8'
+),
+
+with_lq as (
+    select
+        *,
+        area_share / nullif(reference_share, 0) as location_quotient,
+        output_value_yuan / nullif(reference_sector_yuan, 0) as share_of_sector,
+        area_total_yuan / nullif(reference_total_yuan, 0) as share_of_cluster
+    from shares
+),
+
+ranked as (
+    select
+        *,
+        count(*) over (partition by sector_code, year) as n_areas,
+        avg(location_quotient) over (partition by sector_code, year) as mean_lq,
+        row_number() over (partition by sector_code, year order by location_quotient, area_code) as lq_rank
+    from with_lq
+),
+
+final as (
+    select
+        sector_code,
+        year,
+        any_value(n_areas) as n_areas,
+        any_value(reference_sector_yuan) as sector_output_yuan,
+        sum(share_of_sector * share_of_sector) as hhi,
+        (sum(share_of_sector * share_of_sector) - 1.0 / any_value(n_areas))
+            / (1 - 1.0 / any_value(n_areas)) as hhi_normalised,
+        case when bool_or(is_area_specific) then 0.5 * sum(abs(share_of_sector - share_of_cluster)) end
+            as hoover_coefficient,
+        case when bool_or(is_area_specific) then
+            2.0 / (any_value(n_areas) * any_value(n_areas) * nullif(any_value(mean_lq), 0))
+                * sum(lq_rank * (location_quotient - mean_lq))
+        end as locational_gini,
+        case
+            when coalesce(any_value(reference_sector_yuan), 0) = 0
+                then 'the division has no output in the cluster in the year'
+            when not bool_or(is_area_specific)
+                then 'Hoover and Gini: the estimate gives every area the same share of this division'
+        end as null_reason,
+        max(estimated_input_share) as estimated_input_share,
+        case when max(estimated_input_share) > 0 then 'estimated' else 'reported' end as basis
+    from ranked
+    group by sector_code, year
+)
+
+select * from final
