@@ -88,6 +88,10 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
 
     E = gx.expectations
     c, w = CRITICAL, WARNING
+    n_years = panel_end - panel_start + 1
+    # The cluster's eight members and the nine divisions of the national equipment
+    # definition are fixed by the cluster declaration and GB/T 4754-2017: the suites
+    # state them independently of the seeds they check.
     member_codes = ["510100", "510600", "511400", "512000", "500112", "500105", "500116", "500118"]
     sector_codes = ["C33", "C34", "C35", "C36", "C37", "C38", "C39", "C40", "C43"]
     return [
@@ -179,6 +183,75 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
         ]),
         SuiteSpec("mart_audit_rejected_figures", "select * from marts.audit_rejected_figures", [
             (w, E.ExpectTableRowCountToEqual(value=0)),
+        ]),
+        SuiteSpec("mart_fct_sector_output",
+                  "select *, basis = 'reported' or derived_from_figure_ids is not null as has_lineage "
+                  "from marts.fct_sector_output", [
+            (c, E.ExpectTableRowCountToEqual(value=members * len(sector_codes) * n_years)),
+            (c, E.ExpectCompoundColumnsToBeUnique(column_list=["area_code", "sector_code", "year"])),
+            (c, E.ExpectColumnValuesToNotBeNull(column="output_value_yuan")),
+            (c, E.ExpectColumnValuesToBeBetween(column="output_value_yuan", min_value=0)),
+            (c, E.ExpectColumnValuesToBeInSet(column="basis", value_set=["reported", "estimated"])),
+            # An estimate always names the reported figures it was derived from.
+            (c, E.ExpectColumnValuesToBeInSet(column="has_lineage", value_set=[True])),
+            # The user's figures are reported exactly when the method says user_supplied.
+            (c, E.ExpectColumnPairValuesToBeInSet(
+                column_A="basis", column_B="method",
+                value_pairs_set=[("reported", "user_supplied")] + [("estimated", m) for m in (
+                    "member_equipment_x_prior_mix_x_specialty_multiplier", "equipment_x_reported_electronics_ratio")])),
+            # Most of the panel should come from yearbooks one day; today it is estimated.
+            (w, E.ExpectColumnValuesToBeInSet(column="basis", value_set=["reported"], mostly=0.5)),
+        ]),
+        SuiteSpec("mart_audit_sector_output_reconciliation", "select * from marts.audit_sector_output_reconciliation", [
+            (c, E.ExpectTableRowCountToBeBetween(min_value=1)),
+            (c, E.ExpectColumnValuesToBeBetween(column="relative_error", min_value=-0.001, max_value=0.001)),
+        ]),
+        SuiteSpec("mart_fct_area_sector_specialization",
+                  "select *, estimated_input_share > 0 as rests_on_estimates from marts.fct_area_sector_specialization", [
+            (c, E.ExpectCompoundColumnsToBeUnique(column_list=["reference", "area_code", "sector_code", "year"])),
+            (c, E.ExpectColumnValuesToBeBetween(column="location_quotient", min_value=0)),
+            (c, E.ExpectColumnValuesToBeBetween(column="estimated_input_share", min_value=0, max_value=1)),
+            # No estimated value is presented as reported.
+            (c, E.ExpectColumnPairValuesToBeInSet(
+                column_A="rests_on_estimates", column_B="basis",
+                value_pairs_set=[(True, "estimated"), (False, "reported")])),
+            (c, E.ExpectColumnValuesToBeInSet(column="reference", value_set=["cluster8", "sichuan_chongqing"])),
+        ]),
+        SuiteSpec("mart_fct_area_pair_structure", "select * from marts.fct_area_pair_structure", [
+            # 8 areas give 8*7/2 = 28 unordered pairs a year.
+            (c, E.ExpectTableRowCountToEqual(value=members * (members - 1) // 2 * n_years)),
+            (c, E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="area_code_b", column_B="area_code_a")),
+            (c, E.ExpectColumnValuesToBeBetween(column="similarity_coefficient", min_value=0, max_value=1.000001)),
+            (c, E.ExpectColumnValuesToBeBetween(column="krugman_dissimilarity", min_value=0, max_value=2.000001)),
+            (c, E.ExpectColumnValuesToBeBetween(column="share_duplicated", min_value=0, max_value=1)),
+        ]),
+        SuiteSpec("mart_fct_sector_concentration", "select * from marts.fct_sector_concentration", [
+            (c, E.ExpectCompoundColumnsToBeUnique(column_list=["sector_code", "year"])),
+            (c, E.ExpectColumnValuesToBeBetween(column="hhi_normalised", min_value=-0.000001, max_value=1.000001)),
+            (c, E.ExpectColumnValuesToBeBetween(column="hoover_coefficient", min_value=0, max_value=1)),
+            (c, E.ExpectColumnValuesToBeBetween(column="locational_gini", min_value=-0.000001, max_value=1)),
+        ]),
+        SuiteSpec("mart_fct_area_shift_share",
+                  "select *, national_share_yuan + industry_mix_yuan + regional_shift_yuan - change_yuan as residual_yuan "
+                  "from marts.fct_area_shift_share", [
+            (c, E.ExpectTableRowCountToEqual(value=members)),
+            # NS + IM + RS must add up to the change (to within one yuan of rounding).
+            (c, E.ExpectColumnValuesToBeBetween(column="residual_yuan", min_value=-1, max_value=1)),
+        ]),
+        SuiteSpec("mart_fct_benchmark_gap", "select * from marts.fct_benchmark_gap", [
+            (c, E.ExpectCompoundColumnsToBeUnique(column_list=["benchmark_area_code", "metric_code", "year"])),
+            (c, E.ExpectColumnValuesToBeBetween(column="gap_ratio", min_value=0, strict_min=True)),
+            (c, E.ExpectColumnValuesToBeInSet(column="benchmark_area_code", value_set=["320000", "330000"])),
+            (w, E.ExpectTableRowCountToBeBetween(min_value=2 * n_years)),
+        ]),
+        SuiteSpec("mart_fct_cluster_coupling", "select * from marts.fct_cluster_coupling", [
+            (c, E.ExpectTableRowCountToEqual(value=n_years)),
+            (c, E.ExpectColumnValuesToBeBetween(column="coupling_classic", min_value=0, max_value=1.000001)),
+            (c, E.ExpectColumnValuesToBeBetween(column="coupling_corrected", min_value=0, max_value=1.000001)),
+            (c, E.ExpectColumnValuesToBeBetween(column="coordination_degree_corrected", min_value=0, max_value=1.000001)),
+            # The corrected coupling is never above the classic one (it adds a penalty).
+            (c, E.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="coupling_classic", column_B="coupling_corrected", or_equal=True)),
         ]),
     ]
 

@@ -1,0 +1,83 @@
+"""Shared fixtures: a copy of the repository and real builds of it.
+
+Every build here is a real `chengyu build` (real dbt, real DuckDB file, real Great
+Expectations) run in a child process, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# What a fresh clone holds: everything but local state.
+IGNORED = shutil.ignore_patterns(".git", ".venv", "warehouse", "target", "logs", "reports",
+                                 "__pycache__", "*.egg-info", ".pytest_cache", "dbt_packages")
+
+
+@dataclass
+class Workspace:
+    """A copy of the repository with its own warehouse and reports folders."""
+
+    project: Path
+    warehouse: Path
+
+    @property
+    def published(self) -> Path:
+        return self.warehouse / "chengyu.duckdb"
+
+    @property
+    def previous(self) -> Path:
+        return self.warehouse / "chengyu.previous.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.project / "reports"
+
+    def env(self, **extra: str) -> dict:
+        env = dict(os.environ)
+        env.update(CHENGYU_WAREHOUSE=str(self.published), CHENGYU_REPORTS=str(self.reports),
+                   DBT_PROFILES_DIR=str(self.project))
+        env.update(extra)
+        return env
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(self.project), *args]
+
+    def run(self, *args: str, timeout: float = 900, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), env=self.env(**extra_env), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def start(self, *args: str, **extra_env: str) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), env=self.env(**extra_env), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def make_workspace(root: Path) -> Workspace:
+    project = root / "repo"
+    shutil.copytree(REPO, project, ignore=IGNORED)
+    warehouse = root / "warehouse"
+    warehouse.mkdir()
+    return Workspace(project, warehouse)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Workspace:
+    """One successful build of a fresh copy of the repository, shared read-only."""
+    ws = make_workspace(tmp_path_factory.mktemp("built"))
+    result = ws.run("build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ws.build_output = result.stdout
+    return ws
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    """A fresh copy of the repository, nothing built."""
+    return make_workspace(tmp_path)

@@ -1,0 +1,106 @@
+"""The whole build from a temporary copy of the repository, and what it publishes."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+
+@pytest.fixture(scope="module")
+def con(built):
+    connection = duckdb.connect(str(built.published), read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_build_publishes_and_prints_a_summary(built):
+    assert built.published.exists()
+    out = built.build_output
+    assert "Published" in out
+    assert "figures rejected: 0" in out
+    assert "fct_reported_figures: 218 rows" in out
+    assert "unit tests passed" in out and "Great Expectations:" in out
+    # No candidate file is left behind after a successful build.
+    assert not list(built.warehouse.glob(".chengyu.candidate-*"))
+
+
+def test_every_reported_figure_is_kept_or_rejected_with_a_reason(con):
+    n_seed = con.execute("select count(*) from raw.reported_figures").fetchone()[0]
+    n_fact = con.execute("select count(*) from marts.fct_reported_figures").fetchone()[0]
+    n_rejected = con.execute("select count(*) from marts.audit_rejected_figures").fetchone()[0]
+    assert n_seed == 218
+    assert n_fact + n_rejected == n_seed
+    assert con.execute("select count(*) from marts.fct_reported_figures where source_id is null "
+                       "or reliability is null").fetchone()[0] == 0
+
+
+def test_known_conflicts_are_listed_with_both_sources(con):
+    rows = con.execute("""
+        select area_code, metric_code, year, figure_id_a, figure_id_b
+        from marts.audit_figure_conflicts order by area_code
+    """).fetchall()
+    # Chongqing 2016 GDP: 17558.76 (F0062) vs 17741 (F0135), 1.0 % apart;
+    # Zhejiang 2020 GDP: 65000 rounded (F0107) vs 64613 (F0109), 0.6 % apart.
+    assert ("500000", "gdp", 2016, "F0062", "F0135") in rows
+    assert ("330000", "gdp", 2020, "F0107", "F0109") in rows
+    # Chengdu 2017 GDP appears twice with the same value: a duplicate, not a conflict.
+    assert not [r for r in rows if r[0] == "510100"]
+
+
+def test_best_value_prefers_the_more_reliable_source(con):
+    # Zhejiang 2020 GDP: F0107 (medium, rounded) beats F0109 (low).
+    chosen, n = con.execute("""
+        select chosen_figure_id, n_competing_figures from marts.fct_area_indicators
+        where area_code = '330000' and metric_code = 'gdp' and year = 2020
+    """).fetchone()
+    assert (chosen, n) == ("F0107", 2)
+
+
+def test_original_value_and_unit_kept_beside_the_normalised_one(con):
+    row = con.execute("""
+        select value_original, unit_original, value_base, base_unit, value_qualifier
+        from marts.fct_reported_figures where figure_id = 'F0217'
+    """).fetchone()
+    # "will exceed 1.4 trillion yuan": 1.4 万亿元 = 1.4 x 10^12 yuan, a lower bound.
+    assert row == (1.4, "万亿元 (stated 'will exceed 1.4 trillion yuan')", 1.4e12, "yuan", "lower_bound")
+
+
+def test_staging_views_work_in_the_published_file(con):
+    # Views name their catalog; the published file must keep the name they were built with.
+    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] == 218
+
+
+def test_descriptions_are_persisted_as_comments(con):
+    table_comment = con.execute(
+        "select comment from duckdb_tables() where schema_name = 'marts' and table_name = 'fct_sector_output'"
+    ).fetchone()[0]
+    assert table_comment and "estimated" in table_comment
+    missing = con.execute("""
+        select table_name, column_name from duckdb_columns()
+        where schema_name = 'marts' and (comment is null or comment = '')
+    """).fetchall()
+    assert missing == []
+
+
+def test_no_estimated_value_is_labelled_reported(con):
+    # A cell is reported only when a user supplied it; the shipped build supplies none.
+    assert con.execute("select count(*) from marts.fct_sector_output where basis = 'reported'").fetchone()[0] == 0
+    for table in ("fct_area_sector_specialization", "fct_area_pair_structure", "fct_sector_concentration",
+                  "fct_area_shift_share", "fct_cluster_coupling"):
+        bad = con.execute(f"select count(*) from marts.{table} "
+                          f"where estimated_input_share > 0 and basis <> 'estimated'").fetchone()[0]
+        assert bad == 0, table
+
+
+def test_panel_reconciles_to_reported_totals(con):
+    rows = con.execute("select figure_id, relative_error, tolerance from marts.audit_sector_output_reconciliation").fetchall()
+    assert {r[0] for r in rows} == {"F0038", "F0039", "F0217"}
+    assert all(abs(err) <= tol for _, err, tol in rows)
+
+
+def test_quality_reports_are_written(built):
+    index = built.reports / "index.html"
+    assert index.exists()
+    assert "Quality gate" in index.read_text(encoding="utf-8")
+    assert (built.reports / "data_docs" / "index.html").exists()
+    assert (built.reports / "results" / "mart_fct_sector_output.json").exists()
