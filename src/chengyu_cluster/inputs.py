@@ -28,6 +28,8 @@ EARLIEST_YEAR = 1949
 LATEST_YEAR = 2035
 
 USER_SECTOR_OUTPUT_COLUMNS = ["area_code", "sector_code", "year", "value", "unit", "measure", "source"]
+# basis: 'reported' (the default when empty or absent) or 'synthetic' for generated test data.
+USER_SECTOR_OUTPUT_OPTIONAL = ("basis",)
 # The panel is gross output; value added or revenue would be summed with it as if one.
 USER_SECTOR_OUTPUT_MEASURE = "gross_output"
 
@@ -59,7 +61,8 @@ class Table:
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
 
-def read_csv_strict(path: Path, display: str, expected_columns: list[str]) -> tuple[Table | None, list[Issue]]:
+def read_csv_strict(path: Path, display: str, expected_columns: list[str],
+                    optional_columns: tuple[str, ...] = ()) -> tuple[Table | None, list[Issue]]:
     """Read a CSV as UTF-8 text and check its structure against the expected header."""
     issues: list[Issue] = []
     raw = path.read_bytes()
@@ -94,12 +97,12 @@ def read_csv_strict(path: Path, display: str, expected_columns: list[str]) -> tu
         return None, issues + [Issue(display, 1, None, "comma_delimiter",
                                      f"columns are separated by {sep!r}, not by commas")]
     missing = [c for c in expected_columns if c not in header]
-    extra = [c for c in header if c not in expected_columns]
+    extra = [c for c in header if c not in expected_columns and c not in optional_columns]
     for c in missing:
         issues.append(Issue(display, 1, c, "required_column", f"column '{c}' is missing from the header"))
     for c in extra:
-        issues.append(Issue(display, 1, c, "known_column",
-                            f"column '{c}' is not part of the layout ({', '.join(expected_columns)})"))
+        layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
+        issues.append(Issue(display, 1, c, "known_column", f"column '{c}' is not part of the layout ({layout})"))
     duplicated = sorted({c for c in header if header.count(c) > 1})
     for c in duplicated:
         issues.append(Issue(display, 1, c, "unique_column", f"column '{c}' appears more than once in the header"))
@@ -107,19 +110,30 @@ def read_csv_strict(path: Path, display: str, expected_columns: list[str]) -> tu
         return None, issues
 
     table = Table(path, header)
-    try:
-        for fields in reader:
-            line = reader.line_num
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if len(fields) != len(header):
-                issues.append(Issue(display, line, None, "field_count",
-                                    f"the line has {len(fields)} fields, the header has {len(header)} "
-                                    "(a stray comma or a missing quote?)"))
-                continue
-            table.rows.append((line, dict(zip(header, (f.strip() for f in fields)))))
-    except csv.Error as exc:
-        issues.append(Issue(display, reader.line_num, None, "csv_quoting", f"malformed quoting: {exc}"))
+    n_bad_lines = 0
+    while True:
+        line = reader.line_num + 1  # where the next record starts
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            issues.append(Issue(display, line, None, "csv_quoting",
+                                f"malformed quoting in the record starting here ({exc}); "
+                                "is a quote opened and never closed?"))
+            return None, issues
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            n_bad_lines += 1
+            issues.append(Issue(display, line, None, "field_count",
+                                f"the line has {len(fields)} fields, the header has {len(header)} "
+                                "(a stray comma or a missing quote?)"))
+            continue
+        row = dict.fromkeys(optional_columns, "")
+        row.update(zip(header, (f.strip() for f in fields)))
+        table.rows.append((line, row))
+    if n_bad_lines:
         return None, issues
     if not table.rows:
         issues.append(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
@@ -264,6 +278,8 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, first_y
                 "figures of different scopes are never summed as one")
         if not row["source"]:
             bad("source", "not_empty", "the source is empty; a supplied figure is 'reported' only with its source")
+        if row["basis"] not in ("", "reported", "synthetic"):
+            bad("basis", "accepted_values", f"basis '{row['basis']}' is not 'reported' or 'synthetic'")
     return issues
 
 
@@ -323,7 +339,8 @@ def validate_inputs(project_dir: Path, sector_output: Path | None = None,
         if not sector_output.exists():
             issues.append(Issue(display, None, None, "file_exists", "the sector output file does not exist"))
         else:
-            table, found = read_csv_strict(sector_output, display, USER_SECTOR_OUTPUT_COLUMNS)
+            table, found = read_csv_strict(sector_output, display, USER_SECTOR_OUTPUT_COLUMNS,
+                                           USER_SECTOR_OUTPUT_OPTIONAL)
             issues += found
             if table is not None:
                 issues += check_user_sector_output(table, display, ref, first_year, last_year)

@@ -185,19 +185,19 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
             (w, E.ExpectTableRowCountToEqual(value=0)),
         ]),
         SuiteSpec("mart_fct_sector_output",
-                  "select *, basis = 'reported' or derived_from_figure_ids is not null as has_lineage "
+                  "select *, method = 'user_supplied' or derived_from_figure_ids is not null as has_lineage "
                   "from marts.fct_sector_output", [
             (c, E.ExpectTableRowCountToEqual(value=members * len(sector_codes) * n_years)),
             (c, E.ExpectCompoundColumnsToBeUnique(column_list=["area_code", "sector_code", "year"])),
             (c, E.ExpectColumnValuesToNotBeNull(column="output_value_yuan")),
             (c, E.ExpectColumnValuesToBeBetween(column="output_value_yuan", min_value=0)),
-            (c, E.ExpectColumnValuesToBeInSet(column="basis", value_set=["reported", "estimated"])),
+            (c, E.ExpectColumnValuesToBeInSet(column="basis", value_set=["reported", "estimated", "synthetic"])),
             # An estimate always names the reported figures it was derived from.
             (c, E.ExpectColumnValuesToBeInSet(column="has_lineage", value_set=[True])),
             # The user's figures are reported exactly when the method says user_supplied.
             (c, E.ExpectColumnPairValuesToBeInSet(
                 column_A="basis", column_B="method",
-                value_pairs_set=[("reported", "user_supplied")] + [("estimated", m) for m in (
+                value_pairs_set=[("reported", "user_supplied"), ("synthetic", "user_supplied")] + [("estimated", m) for m in (
                     "member_equipment_x_prior_mix_x_specialty_multiplier", "equipment_x_reported_electronics_ratio")])),
             # Most of the panel should come from yearbooks one day; today it is estimated.
             (w, E.ExpectColumnValuesToBeInSet(column="basis", value_set=["reported"], mostly=0.5)),
@@ -214,7 +214,7 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
             # No estimated value is presented as reported.
             (c, E.ExpectColumnPairValuesToBeInSet(
                 column_A="rests_on_estimates", column_B="basis",
-                value_pairs_set=[(True, "estimated"), (False, "reported")])),
+                value_pairs_set=[(True, "estimated"), (True, "synthetic"), (False, "reported")])),
             (c, E.ExpectColumnValuesToBeInSet(column="reference", value_set=["cluster8", "sichuan_chongqing"])),
         ]),
         SuiteSpec("mart_fct_area_pair_structure", "select * from marts.fct_area_pair_structure", [

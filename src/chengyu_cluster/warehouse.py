@@ -48,11 +48,18 @@ class WarehousePaths:
     def lock(self) -> Path:
         return self.directory / f".{self.published.stem}.build.lock"
 
+    @property
+    def previous_staging(self) -> Path:
+        return self.previous.with_name(self.previous.name + ".tmp")
+
     def candidate(self) -> Path:
         return self.directory / f".{self.published.stem}.candidate-{os.getpid()}.duckdb"
 
     def stale_candidates(self) -> list[Path]:
-        return sorted(self.directory.glob(f".{self.published.stem}.candidate-*.duckdb*"))
+        leftovers = list(self.directory.glob(f".{self.published.stem}.candidate-*.duckdb*"))
+        if self.previous_staging.exists():
+            leftovers.append(self.previous_staging)
+        return sorted(leftovers)
 
 
 @contextmanager
@@ -81,7 +88,7 @@ def build_lock(paths: WarehousePaths):
 
 
 def remove_stale_candidates(paths: WarehousePaths) -> list[Path]:
-    """Delete candidates that killed or failed builds left behind (call under the lock)."""
+    """Delete what killed or failed builds left behind (call under the lock)."""
     removed = []
     for path in paths.stale_candidates():
         path.unlink(missing_ok=True)
@@ -124,8 +131,10 @@ def pause_for_fault_test(stage: str) -> None:
 def publish(paths: WarehousePaths, candidate: Path) -> None:
     """Make the sealed candidate the published warehouse; keep the old one as previous.
 
-    The old file gets a second name (hard link) before the rename, so at every
-    instant the published path names a complete warehouse.
+    The old file first gets a second name (a hard link), then the candidate is renamed
+    over the published path, then the second name becomes `previous`. At every instant
+    the published path names a complete warehouse; a build killed in between leaves at
+    most a stale `.tmp` link, which the next build removes.
     """
     published_wal = paths.published.with_name(paths.published.name + ".wal")
     if published_wal.exists():
@@ -133,13 +142,14 @@ def publish(paths: WarehousePaths, candidate: Path) -> None:
             f"{published_wal} exists: a process has opened the published warehouse read-write. "
             "Close it (open the warehouse read-only) and build again."
         )
+    old_version = paths.previous_staging
+    old_version.unlink(missing_ok=True)
     if paths.published.exists():
-        staging = paths.previous.with_name(paths.previous.name + ".tmp")
-        staging.unlink(missing_ok=True)
-        os.link(paths.published, staging)
-        os.replace(staging, paths.previous)
-    pause_for_fault_test("publish")
+        os.link(paths.published, old_version)
+    pause_for_fault_test("rename")
     os.replace(candidate, paths.published)
+    if old_version.exists():
+        os.replace(old_version, paths.previous)
     _fsync(paths.directory)
 
 
@@ -147,7 +157,7 @@ def rollback(paths: WarehousePaths) -> None:
     """Swap the published and previous versions (a second rollback undoes the first)."""
     if not paths.previous.exists():
         raise NothingToRollBack(f"there is no previous version at {paths.previous}")
-    current = paths.previous.with_name(paths.previous.name + ".swap")
+    current = paths.previous_staging
     current.unlink(missing_ok=True)
     if paths.published.exists():
         os.link(paths.published, current)

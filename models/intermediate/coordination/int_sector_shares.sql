@@ -1,6 +1,7 @@
 -- One row per reference x member area x division x year: the output x[i,k], the
 -- area's sector share s[i,k] = x[i,k] / x[i,.], and the reference's share
--- s[R,k] = x[R,k] / x[R,.], with the share of estimated value among the inputs.
+-- s[R,k] = x[R,k] / x[R,.], with the share of input value that is not reported
+-- (estimated or synthetic) and whether any input is synthetic test data.
 -- References: 'cluster8' = the eight members together; 'sichuan_chongqing' = the two
 -- province rows together (which contain the members).
 -- A zero or missing denominator leaves the share NULL; the marts give the reason.
@@ -38,7 +39,8 @@ reference_total as (
         reference,
         year,
         sum(output_value_yuan) as reference_total_yuan,
-        sum(case when basis <> 'reported' then output_value_yuan else 0 end) as reference_estimated_yuan
+        sum(case when basis <> 'reported' then output_value_yuan else 0 end) as reference_estimated_yuan,
+        bool_or(basis = 'synthetic') as reference_has_synthetic
     from reference_cells
     group by all
 ),
@@ -48,7 +50,8 @@ area_total as (
         area_code,
         year,
         sum(output_value_yuan) as area_total_yuan,
-        sum(case when basis <> 'reported' then output_value_yuan else 0 end) as area_estimated_yuan
+        sum(case when basis <> 'reported' then output_value_yuan else 0 end) as area_estimated_yuan,
+        bool_or(basis = 'synthetic') as area_has_synthetic
     from members
     group by all
 ),
@@ -72,7 +75,8 @@ final as (
         -- reference's cells (for cluster8 the area's cells are counted in both).
         (area_total.area_estimated_yuan + reference_total.reference_estimated_yuan)
             / nullif(area_total.area_total_yuan + reference_total.reference_total_yuan, 0)
-            as estimated_input_share
+            as estimated_input_share,
+        area_total.area_has_synthetic or reference_total.reference_has_synthetic as has_synthetic_input
     from members
     inner join area_total on area_total.area_code = members.area_code and area_total.year = members.year
     inner join reference_total on reference_total.year = members.year

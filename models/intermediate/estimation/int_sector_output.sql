@@ -26,7 +26,7 @@ final as (
         coalesce(supplied.output_value_yuan, estimated.output_value_yuan) as output_value_yuan,
         supplied.value_original as supplied_value_original,
         supplied.unit_original as supplied_unit_original,
-        case when supplied.area_code is not null then 'reported' else 'estimated' end as basis,
+        coalesce(supplied.basis, 'estimated') as basis,
         case when supplied.area_code is not null then 'user_supplied' else estimated.method end as method,
         supplied.area_code is not null or estimated.is_area_specific as is_area_specific,
         case when supplied.area_code is null then array_to_string(estimated.figure_ids, ';') end

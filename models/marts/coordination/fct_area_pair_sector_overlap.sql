@@ -26,10 +26,8 @@ final as (
         end as overlap,
         a.admin_level <> b.admin_level as is_cross_level,
         greatest(a.estimated_input_share, b.estimated_input_share) as estimated_input_share,
-        case
-            when greatest(a.estimated_input_share, b.estimated_input_share) > 0 then 'estimated'
-            else 'reported'
-        end as basis
+        {{ basis_from_inputs('greatest(a.estimated_input_share, b.estimated_input_share)',
+                             "a.basis = 'synthetic' or b.basis = 'synthetic'") }} as basis
     from specialization as a
     inner join specialization as b
         on a.sector_code = b.sector_code

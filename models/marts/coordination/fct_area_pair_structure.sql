@@ -30,7 +30,8 @@ pair_cells as (
         a.year,
         a.output_value_yuan as output_a,
         b.output_value_yuan as output_b,
-        greatest(a.estimated_input_share, b.estimated_input_share) as estimated_input_share
+        greatest(a.estimated_input_share, b.estimated_input_share) as estimated_input_share,
+        a.has_synthetic_input or b.has_synthetic_input as has_synthetic_input
     from shares as a
     inner join shares as b
         on a.sector_code = b.sector_code
@@ -59,7 +60,8 @@ pair_sums as (
         sum(share_b * share_b) as sum_square_b,
         sum(abs(share_a - share_b)) as krugman_dissimilarity,
         count(share_a) = count(*) and count(share_b) = count(*) as shares_complete,
-        max(estimated_input_share) as estimated_input_share
+        max(estimated_input_share) as estimated_input_share,
+        bool_or(has_synthetic_input) as has_synthetic_input
     from renormalised
     group by all
 ),
@@ -106,7 +108,7 @@ final as (
         area_b.admin_level as admin_level_b,
         area_a.admin_level <> area_b.admin_level as is_cross_level,
         pair_sums.estimated_input_share,
-        case when pair_sums.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
+        {{ basis_from_inputs('pair_sums.estimated_input_share', 'pair_sums.has_synthetic_input') }} as basis
     from pair_sums
     inner join overlap_counts
         on overlap_counts.area_code_a = pair_sums.area_code_a

@@ -71,7 +71,7 @@ final as (
                 and measured.output_value_yuan > cut_offs.output_p25
         end as is_strong_cluster,
         measured.estimated_input_share,
-        case when measured.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
+        {{ basis_from_inputs('measured.estimated_input_share', 'measured.has_synthetic_input') }} as basis
     from measured
     inner join cut_offs
         on cut_offs.reference = measured.reference

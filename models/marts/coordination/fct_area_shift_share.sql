@@ -21,7 +21,8 @@ cells as (
         sum(case when year = {{ var('shift_share_base_year') }} then output_value_yuan end) as e0,
         sum(case when year = {{ var('shift_share_end_year') }} then output_value_yuan end) as e1,
         sum(case when basis <> 'reported' then output_value_yuan else 0 end) as estimated_yuan,
-        sum(output_value_yuan) as all_yuan
+        sum(output_value_yuan) as all_yuan,
+        bool_or(basis = 'synthetic') as has_synthetic
     from output
     group by all
 ),
@@ -61,7 +62,7 @@ final as (
         case when count(sector_growth) < count(*) then 'a division has no output in the base year in the cluster' end
             as null_reason,
         sum(estimated_yuan) / nullif(sum(all_yuan), 0) as estimated_input_share,
-        case when sum(estimated_yuan) > 0 then 'estimated' else 'reported' end as basis
+        {{ basis_from_inputs('sum(estimated_yuan) / nullif(sum(all_yuan), 0)', 'bool_or(has_synthetic)') }} as basis
     from growth
     group by area_code
 )

@@ -54,7 +54,7 @@ final as (
                 then 'Hoover and Gini: the estimate gives every area the same share of this division'
         end as null_reason,
         max(estimated_input_share) as estimated_input_share,
-        case when max(estimated_input_share) > 0 then 'estimated' else 'reported' end as basis
+        {{ basis_from_inputs('max(estimated_input_share)', 'bool_or(has_synthetic_input)') }} as basis
     from ranked
     group by sector_code, year
 )

@@ -12,6 +12,7 @@ units as (
 
 {% if path %}
 supplied as (
+    -- The basis column is optional: union by name gives it NULL when the file lacks it.
     select *
     from read_csv(
         '{{ path }}',
@@ -19,6 +20,9 @@ supplied as (
         all_varchar = true,
         delim = ','
     )
+    union all by name
+    select null::varchar as basis
+    where false
 ),
 {% else %}
 supplied as (
@@ -29,7 +33,8 @@ supplied as (
         null::varchar as value,
         null::varchar as unit,
         null::varchar as measure,
-        null::varchar as source
+        null::varchar as source,
+        null::varchar as basis
     where false
 ),
 {% endif %}
@@ -44,6 +49,8 @@ final as (
         round(cast(supplied.value as double) * units.factor_to_base, 2) as output_value_yuan,
         trim(supplied.measure) as measure,
         trim(supplied.source) as source,
+        -- reported (the default) or synthetic (generated test data).
+        coalesce(nullif(trim(supplied.basis), ''), 'reported') as basis,
         '{{ path }}' as supplied_file
     from supplied
     left join units on units.unit_token = trim(supplied.unit)
