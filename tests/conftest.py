@@ -55,8 +55,9 @@ class Workspace:
                               text=True, timeout=timeout)
 
     def start(self, *args: str, **extra_env: str) -> subprocess.Popen:
+        # A session of its own, so a test can SIGKILL the build with its dbt child.
         return subprocess.Popen(self.command(*args), env=self.env(**extra_env), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def make_workspace(root: Path) -> Workspace:

@@ -57,7 +57,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     with build_lock(paths):
         for stale in remove_stale_candidates(paths):
-            print(f"removed a candidate left by an earlier build: {stale.name}")
+            print(f"removed a candidate left by an earlier build: {stale.name}", flush=True)
 
         stage("validate-inputs")
         t = time.perf_counter()
