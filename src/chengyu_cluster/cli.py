@@ -9,6 +9,7 @@ Exit codes (also in the README):
   5 the quality gate failed: a critical Great Expectations check failed
   6 another build or rollback of the same warehouse is running
   7 nothing to roll back to
+  8 a query was refused (it would write) or failed; or there is no published warehouse
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .inputs import ERROR, validate_inputs
 from .warehouse import (BuildLocked, NothingToRollBack, WarehousePaths, build_lock, pause_for_fault_test,
                         publish, remove_stale_candidates, rollback, seal)
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY, EXIT_LOCKED, EXIT_NO_PREVIOUS = range(8)
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY, EXIT_LOCKED, EXIT_NO_PREVIOUS, EXIT_QUERY = range(9)
 
 
 def find_project_dir(explicit: str | None) -> Path:
@@ -141,6 +142,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_INPUT if n_errors else EXIT_OK
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .access import QueryRefused, connect_read_only, format_result, interactive, run_query
+
+    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
+    con = connect_read_only(paths.published)
+    try:
+        if args.query is None:
+            interactive(con, args.format)
+            return EXIT_OK
+        try:
+            columns, rows = run_query(con, args.query)
+        except QueryRefused as exc:
+            print(f"chengyu: {exc}", file=sys.stderr)
+            return EXIT_QUERY
+        sys.stdout.write(format_result(columns, rows, args.format))
+        return EXIT_OK
+    finally:
+        con.close()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .access import export_parquet
+
+    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
+    if not paths.published.exists():
+        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    manifest = export_parquet(paths.published, Path(args.out).resolve())
+    print(f"wrote every public mart as Parquet; manifest: {manifest}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chengyu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     back = sub.add_parser("rollback", help="restore the previously published warehouse")
     back.set_defaults(func=cmd_rollback)
+
+    sql = sub.add_parser("sql", help="read-only SQL against the published warehouse (no QUERY: interactive)")
+    sql.add_argument("query", nargs="?", help="one SQL statement; omit it for an interactive prompt")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
+    export.add_argument("--format", choices=["parquet"], default="parquet")
+    export.add_argument("--out", required=True, metavar="DIR")
+    export.set_defaults(func=cmd_export)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     check.add_argument("--sector-output", metavar="PATH")
@@ -173,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     except NothingToRollBack as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
         return EXIT_NO_PREVIOUS
+    except FileNotFoundError as exc:
+        print(f"chengyu: {exc}", file=sys.stderr)
+        return EXIT_QUERY
 
 
 if __name__ == "__main__":
