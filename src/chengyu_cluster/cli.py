@@ -173,6 +173,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_publish_postgres(args: argparse.Namespace) -> int:
+    from .postgres import publish_postgres
+
+    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
+    if not paths.published.exists():
+        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None)
+    print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
+          + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chengyu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["parquet"], default="parquet")
     export.add_argument("--out", required=True, metavar="DIR")
     export.set_defaults(func=cmd_export)
+
+    pg = sub.add_parser("publish-postgres", help="copy the public marts into a PostgreSQL schema (atomic, idempotent)")
+    pg.add_argument("--dsn", required=True, help="libpq connection string, e.g. 'host=127.0.0.1 dbname=bi user=loader'")
+    pg.add_argument("--schema", default="chengyu")
+    pg.add_argument("--reader-role", default="chengyu_reader", help="role given read access ('' for none)")
+    pg.set_defaults(func=cmd_publish_postgres)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     check.add_argument("--sector-output", metavar="PATH")

@@ -1,0 +1,147 @@
+"""Access paths for analysts and BI tools, each with its real client: DuckDB through
+`chengyu sql`, SQLAlchemy + duckdb_engine, Parquet files, a real PostgreSQL server. None
+of them can write to the warehouse or keep a build from publishing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pandas as pd
+import psycopg
+import pytest
+import sqlalchemy
+
+from conftest import make_workspace
+from postgres_server import postgres_server
+
+EXIT_QUERY = 8
+
+
+def test_sql_reads_in_three_formats(built):
+    table = built.run("sql", "select area_code, name_en from marts.dim_area where area_code = '510600'")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[2].split(" | ")[1].strip() == "Deyang"
+    assert table.stdout.rstrip().endswith("(1 row)")
+    csv_out = built.run("sql", "select count(*) as n from marts.fct_sector_output", "--format", "csv")
+    assert csv_out.stdout == "n\n648\n"
+    json_out = built.run("sql", "select figure_id, value_base from marts.fct_reported_figures "
+                                "where figure_id = 'F0039'", "--format", "json")
+    assert json.loads(json_out.stdout) == [{"figure_id": "F0039", "value_base": 732780000000.0}]
+
+
+@pytest.mark.parametrize("statement,words", [
+    ("delete from marts.dim_area", "read-only"),
+    ("create table marts.x as select 1", "read-only"),
+    ("copy marts.dim_area to '/tmp/chengyu-leak.csv'", "cannot read or write files"),
+    ("attach '/tmp/other.duckdb' as other", "cannot read or write files"),
+])
+def test_sql_refuses_writes(built, statement, words):
+    before = built.published.read_bytes()
+    result = built.run("sql", statement)
+    assert result.returncode == EXIT_QUERY
+    assert "refused" in result.stderr and words in result.stderr
+    assert built.published.read_bytes() == before
+
+
+def test_sql_interactive_mode(built):
+    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
+                          input="select 1 as a;\nselect year\n from marts.dim_year where year = 2020;\n")
+    assert proc.returncode == 0
+    assert proc.stdout == "a\n1\nyear\n2020\n"
+
+
+def sqlalchemy_url(path) -> str:
+    return f"duckdb:///{path}"
+
+
+def test_sqlalchemy_reflects_and_reads_the_marts(built):
+    engine = sqlalchemy.create_engine(sqlalchemy_url(built.published), connect_args={"read_only": True})
+    try:
+        inspector = sqlalchemy.inspect(engine)
+        tables = set(inspector.get_table_names(schema="marts"))
+        assert {"fct_sector_output", "dim_area", "fct_area_sector_specialization"} <= tables
+        reflected = sqlalchemy.Table("fct_sector_output", sqlalchemy.MetaData(), schema="marts", autoload_with=engine)
+        assert {"area_code", "output_value_yuan", "basis"} <= set(reflected.columns.keys())
+        frame = pd.read_sql("select area_code, count(*) as n from marts.fct_sector_output group by area_code", engine)
+        assert len(frame) == 8 and set(frame.n) == {81}
+    finally:
+        engine.dispose()
+
+
+def test_parquet_export_with_manifest(built, tmp_path):
+    result = built.run("export", "--format", "parquet", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    by_name = {t["name"]: t for t in manifest["tables"]}
+    assert len(by_name) == 22
+    sector = by_name["fct_sector_output"]
+    assert sector["grain"].startswith("One row per member area")
+    assert sector["row_count"] == 648
+    con = duckdb.connect()
+    assert con.execute(f"select count(*) from read_parquet('{tmp_path / sector['file']}')").fetchone()[0] == 648
+    import hashlib
+    assert hashlib.sha256((tmp_path / sector["file"]).read_bytes()).hexdigest() == sector["sha256"]
+    assert {c["name"] for c in sector["columns"]} >= {"area_code", "basis", "output_value_yuan"}
+
+
+def test_publish_to_a_real_postgres_server(built):
+    with postgres_server() as dsn:
+        for attempt in range(2):  # the second run replaces the first publication
+            result = built.run("publish-postgres", "--dsn", dsn)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "published 22 marts" in result.stdout
+        with psycopg.connect(dsn) as pg:
+            schemas = {r[0] for r in pg.execute("select nspname from pg_namespace where nspname like 'chengyu%'")}
+            assert schemas == {"chengyu"}
+            assert pg.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
+            pk = pg.execute("""
+                select array_agg(a.attname order by a.attname) from pg_index i
+                join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+                where i.indrelid = 'chengyu.fct_sector_output'::regclass and i.indisprimary
+            """).fetchone()[0]
+            assert pk == ["area_code", "sector_code", "year"]
+            assert pg.execute("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = "
+                              "'chengyu.fct_sector_output'::regclass and attname = 'output_value_yuan'"
+                              ).fetchone()[0] == "double precision"
+            comment = pg.execute("select col_description('chengyu.fct_sector_output'::regclass, 4)").fetchone()[0]
+            assert comment and "yuan" in comment
+            assert "estimated" in pg.execute("select obj_description('chengyu.fct_sector_output'::regclass)").fetchone()[0]
+            assert pg.execute("select has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'select'), "
+                              "has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'insert')"
+                              ).fetchone() == (True, False)
+        psql = shutil.which("psql")
+        if psql:  # the command-line client BI people use to check a connection
+            out = subprocess.run([psql, dsn, "-At", "-c", "select count(*) from chengyu.dim_area"],
+                                 capture_output=True, text=True)
+            assert out.stdout.strip() == "16", out.stderr
+
+
+def test_no_access_path_blocks_a_build(built, tmp_path):
+    ws = make_workspace(tmp_path)
+    shutil.copy2(built.published, ws.published)
+    before = ws.published.read_bytes()
+    # In this process through SQLAlchemy (one DuckDB configuration per file and process),
+    # in another through chengyu sql.
+    engine = sqlalchemy.create_engine(sqlalchemy_url(ws.published), connect_args={"read_only": True})
+    held = engine.connect()
+    shell = subprocess.Popen(ws.command("sql"), env=ws.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        held.execute(sqlalchemy.text("select count(*) from marts.dim_area"))
+        result = ws.run("build")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ws.previous.read_bytes() == before  # the old version, kept aside
+        # Every reader still reads the complete old version.
+        assert held.execute(sqlalchemy.text("select count(*) from marts.fct_sector_output")).scalar() == 648
+        assert held.execute(sqlalchemy.text("select count(*) from marts.dim_area")).scalar() == 16
+        out, _ = shell.communicate("select count(*) as n from marts.dim_year;\n", timeout=60)
+        assert "31" in out
+    finally:
+        held.close()
+        engine.dispose()
+        if shell.poll() is None:
+            shell.kill()
