@@ -185,6 +185,30 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    project_dir = find_project_dir(args.project_dir)
+    paths = WarehousePaths.from_env(project_dir)
+    if not paths.published.exists():
+        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    out = Path(args.out).resolve() if args.out else project_dir / "reports" / "cluster_report.html"
+    print(f"wrote {build_report(paths.published, out)}")
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .dbt_build import generate_docs
+
+    project_dir = find_project_dir(args.project_dir)
+    paths = WarehousePaths.from_env(project_dir)
+    if not paths.published.exists():
+        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    out = Path(args.out).resolve() if args.out else project_dir / "reports" / "docs"
+    print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chengyu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -216,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     pg.add_argument("--schema", default="chengyu")
     pg.add_argument("--reader-role", default="chengyu_reader", help="role given read access ('' for none)")
     pg.set_defaults(func=cmd_publish_postgres)
+
+    report = sub.add_parser("report", help="an offline HTML report with charts (default reports/cluster_report.html)")
+    report.add_argument("--out", metavar="FILE")
+    report.set_defaults(func=cmd_report)
+
+    docs = sub.add_parser("docs", help="dbt docs with lineage as one static HTML page (default reports/docs/)")
+    docs.add_argument("--out", metavar="DIR")
+    docs.set_defaults(func=cmd_docs)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     check.add_argument("--sector-output", metavar="PATH")

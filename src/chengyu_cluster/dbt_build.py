@@ -112,3 +112,27 @@ def run_dbt_build(project_dir: Path, database: Path, dbt_vars: dict, quiet: bool
 
 if __name__ == "__main__":
     _invoke_dbt(*json.loads(sys.argv[1]))
+
+
+def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
+    """dbt docs (one static HTML page with lineage) for the published warehouse.
+
+    The catalog is read from a copy of the published file with the same name, so the
+    published file itself is never opened for writing.
+    """
+    import shutil
+
+    with tempfile.TemporaryDirectory(prefix="chengyu-docs-") as tmp:
+        copy = Path(tmp) / published.name
+        shutil.copy2(published, copy)
+        target = Path(tmp) / "target"
+        env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
+        code = ("import sys; from dbt.cli.main import dbtRunner; "
+                "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
+        subprocess.run([sys.executable, "-c", code, "docs", "generate", "--static", "--quiet",
+                        "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+                        "--target-path", str(target)], env=env, check=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("static_index.html", "manifest.json", "catalog.json"):
+            shutil.copy2(target / name, out_dir / name)
+    return out_dir / "static_index.html"
