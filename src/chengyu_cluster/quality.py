@@ -141,6 +141,41 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
             (c, E.ExpectColumnValuesToBeInSet(column="area_code", value_set=member_codes)),
             (c, E.ExpectColumnValuesToBeInSet(column="sector_code", value_set=sector_codes)),
         ]),
+        SuiteSpec("input_estimation_priors", "select * from raw.estimation_priors", [
+            (c, E.ExpectColumnValuesToBeUnique(column="prior_id")),
+            (c, E.ExpectColumnValuesToNotBeNull(column="rationale")),
+            (c, E.ExpectColumnValuesToBeBetween(column="value", min_value=0)),
+            (c, E.ExpectColumnValuesToBeInSet(column="prior_kind", value_set=[
+                "baseline_sector_share", "specialty_multiplier", "relative_industrial_intensity",
+                "relative_gdp_per_resident", "electronics_to_c39"])),
+        ]),
+        SuiteSpec("input_coupling_indicators", "select * from raw.coupling_indicators", [
+            (c, E.ExpectColumnValuesToBeUnique(column="indicator_code")),
+            (c, E.ExpectColumnValuesToBeBetween(column="weight", min_value=0, max_value=1)),
+            (c, E.ExpectColumnSumToBeBetween(column="weight", min_value=0.999999, max_value=1.000001)),
+        ]),
+        SuiteSpec("input_coupling_subsystems", "select * from raw.coupling_subsystems", [
+            (c, E.ExpectTableRowCountToEqual(value=2)),
+            (c, E.ExpectColumnValuesToBeInSet(column="subsystem", value_set=["U1", "U2"])),
+            (c, E.ExpectColumnSumToBeBetween(column="weight", min_value=0.999999, max_value=1.000001)),
+        ]),
+        SuiteSpec("input_coordination_classes", "select * from raw.coordination_classes", [
+            (c, E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="upper_bound", column_B="lower_bound")),
+            (c, E.ExpectColumnValuesToBeBetween(column="lower_bound", min_value=0, max_value=1)),
+        ]),
+        SuiteSpec("input_cooperation_events", "select * from raw.cooperation_events", [
+            (c, E.ExpectColumnValuesToBeUnique(column="event_id")),
+            (c, E.ExpectColumnValuesToNotBeNull(column="event_date")),
+            (c, E.ExpectColumnValuesToNotBeNull(column="source_id")),
+        ]),
+        SuiteSpec("input_lookups",
+                  "select 'periods' as seed, metric_suffix as key from raw.periods "
+                  "union all select 'value_qualifiers', pattern from raw.value_qualifiers "
+                  "union all select 'entity_aliases', match_on || ':' || match_value from raw.entity_aliases "
+                  "union all select 'figure_scope_overrides', figure_id from raw.figure_scope_overrides", [
+            (c, E.ExpectCompoundColumnsToBeUnique(column_list=["seed", "key"])),
+            (w, E.ExpectTableRowCountToBeBetween(min_value=1, max_value=1000)),
+        ]),
         SuiteSpec("input_user_sector_output", "select * from staging.stg_user__sector_output", [
             (c, E.ExpectCompoundColumnsToBeUnique(column_list=["area_code", "sector_code", "year"])),
             (c, E.ExpectColumnValuesToBeInSet(column="area_code", value_set=member_codes)),
