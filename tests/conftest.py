@@ -6,6 +6,7 @@ Expectations) run in a child process, as a user would run it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -82,3 +83,14 @@ def built(tmp_path_factory) -> Workspace:
 def workspace(tmp_path) -> Workspace:
     """A fresh copy of the repository, nothing built."""
     return make_workspace(tmp_path)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def workspace_with_published(built: Workspace, root: Path) -> Workspace:
+    """A fresh copy of the repository whose published warehouse is a copy of a good build."""
+    workspace = make_workspace(root)
+    shutil.copy2(built.published, workspace.published)
+    return workspace

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 
 import duckdb
 import pandas as pd
@@ -15,7 +14,7 @@ import psycopg
 import pytest
 import sqlalchemy
 
-from conftest import make_workspace
+from conftest import sha256, workspace_with_published
 from postgres_server import postgres_server
 
 EXIT_QUERY = 8
@@ -83,8 +82,7 @@ def test_parquet_export_with_manifest(built, tmp_path):
     assert sector["row_count"] == 648
     con = duckdb.connect()
     assert con.execute(f"select count(*) from read_parquet('{tmp_path / sector['file']}')").fetchone()[0] == 648
-    import hashlib
-    assert hashlib.sha256((tmp_path / sector["file"]).read_bytes()).hexdigest() == sector["sha256"]
+    assert sha256(tmp_path / sector["file"]) == sector["sha256"]
     assert {c["name"] for c in sector["columns"]} >= {"area_code", "basis", "output_value_yuan"}
 
 
@@ -121,8 +119,7 @@ def test_publish_to_a_real_postgres_server(built):
 
 
 def test_no_access_path_blocks_a_build(built, tmp_path):
-    ws = make_workspace(tmp_path)
-    shutil.copy2(built.published, ws.published)
+    ws = workspace_with_published(built, tmp_path)
     before = ws.published.read_bytes()
     # In this process through SQLAlchemy (one DuckDB configuration per file and process),
     # in another through chengyu sql.

@@ -4,29 +4,21 @@ warehouse stays byte-for-byte as it was."""
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import make_workspace
+from conftest import sha256, workspace_with_published
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 3, 4, 5
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 @pytest.fixture(scope="module")
 def ws(built, tmp_path_factory):
-    """A fresh copy of the repository whose published warehouse is a copy of a good build."""
-    workspace = make_workspace(tmp_path_factory.mktemp("corpus"))
-    shutil.copy2(built.published, workspace.published)
-    return workspace
+    return workspace_with_published(built, tmp_path_factory.mktemp("corpus"))
 
 
 @contextmanager

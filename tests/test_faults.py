@@ -3,9 +3,7 @@ file, two builds at once, rollback. The published warehouse must never be damage
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -13,21 +11,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import make_workspace
+from conftest import sha256, workspace_with_published
 
 DATA = Path(__file__).parent / "data"
 EXIT_LOCKED = 6
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 @pytest.fixture(scope="module")
 def ws(built, tmp_path_factory):
-    workspace = make_workspace(tmp_path_factory.mktemp("faults"))
-    shutil.copy2(built.published, workspace.published)
-    return workspace
+    return workspace_with_published(built, tmp_path_factory.mktemp("faults"))
 
 
 def wait_for_line(proc, marker: str, timeout: float = 600) -> list[str]:

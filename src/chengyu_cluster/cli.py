@@ -42,6 +42,15 @@ def project_vars(project_dir: Path) -> dict:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
 
 
+def published_warehouse(args: argparse.Namespace) -> tuple[Path, WarehousePaths]:
+    """The project and the published warehouse that a read-only command works on."""
+    project_dir = find_project_dir(args.project_dir)
+    paths = WarehousePaths.from_env(project_dir)
+    if not paths.published.exists():
+        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    return project_dir, paths
+
+
 def stage(name: str) -> None:
     print(f"[stage] {name}", flush=True)
     pause_for_fault_test(name)
@@ -145,7 +154,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_sql(args: argparse.Namespace) -> int:
     from .access import QueryRefused, connect_read_only, format_result, interactive, run_query
 
-    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
+    _, paths = published_warehouse(args)
     con = connect_read_only(paths.published)
     try:
         if args.query is None:
@@ -165,9 +174,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .access import export_parquet
 
-    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
-    if not paths.published.exists():
-        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    _, paths = published_warehouse(args)
     manifest = export_parquet(paths.published, Path(args.out).resolve())
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
     return EXIT_OK
@@ -176,9 +183,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
     from .postgres import publish_postgres
 
-    paths = WarehousePaths.from_env(find_project_dir(args.project_dir))
-    if not paths.published.exists():
-        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    _, paths = published_warehouse(args)
     counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None)
     print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
           + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
@@ -188,10 +193,7 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
-    project_dir = find_project_dir(args.project_dir)
-    paths = WarehousePaths.from_env(project_dir)
-    if not paths.published.exists():
-        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    project_dir, paths = published_warehouse(args)
     out = Path(args.out).resolve() if args.out else project_dir / "reports" / "cluster_report.html"
     print(f"wrote {build_report(paths.published, out)}")
     return EXIT_OK
@@ -200,10 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from .dbt_build import generate_docs
 
-    project_dir = find_project_dir(args.project_dir)
-    paths = WarehousePaths.from_env(project_dir)
-    if not paths.published.exists():
-        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    project_dir, paths = published_warehouse(args)
     out = Path(args.out).resolve() if args.out else project_dir / "reports" / "docs"
     print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
     return EXIT_OK
