@@ -2,7 +2,7 @@
 -- `chengyu build --sector-output PATH` (dbt var sector_output_path). The CLI has checked
 -- the file line by line before dbt runs; the dbt and GX tests check it again as loaded.
 -- Without a file this model is empty with the same columns.
-{%- set path = var('sector_output_path', '') %}
+{%- set path = var('sector_output_path', '') | replace("'", "''") %}
 
 with
 
