@@ -56,7 +56,6 @@ class Issue:
 class Table:
     """A CSV file read as text: header and rows with their line numbers."""
 
-    path: Path
     header: list[str]
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
@@ -109,7 +108,7 @@ def read_csv_strict(path: Path, display: str, expected_columns: list[str],
     if missing or extra or duplicated:
         return None, issues
 
-    table = Table(path, header)
+    table = Table(header)
     n_bad_lines = 0
     while True:
         line = reader.line_num + 1  # where the next record starts

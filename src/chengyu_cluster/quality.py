@@ -64,12 +64,6 @@ class GateResult:
     def passed(self) -> bool:
         return self.n_critical_failed == 0
 
-    def per_suite(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for r in self.results:
-            counts[r.suite] = counts.get(r.suite, 0) + 1
-        return counts
-
     def messages(self) -> list[str]:
         lines = []
         for r in self.results:
