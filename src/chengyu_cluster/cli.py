@@ -1,32 +1,83 @@
 """`chengyu`: build, check and publish the cluster warehouse.
 
 Exit codes (also in the README):
-  0 success
-  1 unexpected error (a bug: please report it with the output)
-  2 wrong command-line usage
-  3 an input file was rejected (file, line, column and rule are printed)
-  4 the dbt build failed: a model did not build or a dbt test failed
-  5 the quality gate failed: a critical Great Expectations check failed
-  6 another build or rollback of the same warehouse is running
-  7 nothing to roll back to
-  8 a query was refused (it would write) or failed; or there is no published warehouse
+  0   success
+  1   unexpected error (a bug: please report it with the output)
+  2   wrong command-line usage
+  3   an input file was rejected (file, line, column and rule are printed)
+  4   the dbt build failed: a model did not build or a dbt test failed
+  5   the quality gate failed: a critical Great Expectations check failed
+  6   locked: another build or rollback of the same warehouse is running, or a process
+      holds the warehouse file open for writing
+  7   no such version: nothing to roll back to, or the version asked for does not exist
+  8   a query was refused (it would write, or is not a read statement) or failed; or
+      there is no published warehouse yet
+  9   the warehouse path holds something chengyu did not publish, or a reader left a
+      .wal beside it (opened it read-write): nothing is overwritten
+  10  storage: the warehouse folder is read-only, not permitted, or the disk is full
+  11  a version is corrupt: it does not match its recorded checksum or does not open
+      (`chengyu rollback` points the warehouse at the version before)
+  12  PostgreSQL refused (missing privilege or role, or a lock wait timed out)
+  130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
+      processes are stopped, its candidate removed, the published warehouse unchanged
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-from .inputs import ERROR, validate_inputs
-from .warehouse import (BuildLocked, NothingToRollBack, WarehousePaths, build_lock, pause_for_fault_test,
-                        publish, remove_stale_candidates, rollback, seal)
+from . import warehouse as wh
+from .inputs import DEFAULT_MAX_INPUT_BYTES, ERROR, AcceptedInputs, load_inputs, read_inputs
 
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY, EXIT_LOCKED, EXIT_NO_PREVIOUS, EXIT_QUERY = range(9)
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
+EXIT_QUERY = 8
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class ChengyuExit(Exception):
+    """End the command with a one-line message and an exit code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (a BaseException, like KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.code = 128 + signum
+
+
+@contextmanager
+def stop_on_signals():
+    """Turn SIGTERM (and SIGINT) into Interrupted, so `finally` blocks clean up.
+
+    subprocess.run kills its child when an exception passes through it, so the dbt
+    child stops with the build.
+    """
+    def handler(signum, _frame):
+        # A second signal while cleaning up must not interrupt the clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def find_project_dir(explicit: str | None) -> Path:
@@ -35,63 +86,97 @@ def find_project_dir(explicit: str | None) -> Path:
     for candidate in candidates:
         if candidate and (Path(candidate) / "dbt_project.yml").exists():
             return Path(candidate).resolve()
-    raise SystemExit("chengyu: no dbt_project.yml found; run from the repository or pass --project-dir")
+    raise ChengyuExit(EXIT_USAGE, "no dbt_project.yml found; run from the repository or pass --project-dir")
 
 
 def project_vars(project_dir: Path) -> dict:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
 
 
-def published_warehouse(args: argparse.Namespace) -> tuple[Path, WarehousePaths]:
+def published_warehouse(args: argparse.Namespace) -> tuple[Path, wh.WarehousePaths]:
     """The project and the published warehouse that a read-only command works on."""
     project_dir = find_project_dir(args.project_dir)
-    paths = WarehousePaths.from_env(project_dir)
-    if not paths.published.exists():
-        raise FileNotFoundError(f"no published warehouse at {paths.published}; run `make build` first")
+    paths = wh.WarehousePaths.from_env(project_dir)
+    if paths.current() is None:
+        raise ChengyuExit(EXIT_QUERY, f"no published warehouse at {paths.published}; run `make build` first")
     return project_dir, paths
+
+
+def code_version(project_dir: Path) -> str:
+    from importlib.metadata import version
+
+    try:
+        commit = subprocess.run(["git", "-C", str(project_dir), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version('chengyu-cluster')}+{commit or 'unknown'}"
 
 
 def stage(name: str) -> None:
     print(f"[stage] {name}", flush=True)
-    pause_for_fault_test(name)
+    wh.pause_for_fault_test(name)
+
+
+def report_inputs(accepted: AcceptedInputs) -> None:
+    for line in accepted.findings.lines():
+        print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
+
+
+def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> AcceptedInputs:
+    settings = project_vars(project_dir)
+    sector_output = Path(args.sector_output).expanduser().absolute() if args.sector_output else None
+    max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
+    accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],
+                           max_bytes)
+    report_inputs(accepted)
+    return accepted
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     os.environ.setdefault("DBT_PROFILES_DIR", str(project_dir))
-    paths = WarehousePaths.from_env(project_dir)
-    settings = project_vars(project_dir)
-    sector_output = Path(args.sector_output).resolve() if args.sector_output else None
+    paths = wh.WarehousePaths.from_env(project_dir)
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
-    with build_lock(paths):
-        for stale in remove_stale_candidates(paths):
-            print(f"removed a candidate left by an earlier build: {stale.name}", flush=True)
+    with stop_on_signals(), wh.build_lock(paths):
+        for leftover in wh.remove_leftovers(paths):
+            print(f"removed what an interrupted build left: {leftover.name}", flush=True)
+        wh.check_publishable(paths)
 
         stage("validate-inputs")
         t = time.perf_counter()
-        issues = validate_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"])
+        accepted = read_checked_inputs(args, project_dir)
         timings["input checks"] = time.perf_counter() - t
-        for issue in issues:
-            print(issue, file=sys.stderr if issue.severity == ERROR else sys.stdout)
-        errors = [i for i in issues if i.severity == ERROR]
-        if errors:
-            print(f"\nInput rejected: {len(errors)} problem(s). Nothing was built; "
+        if not accepted.ok:
+            print(f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; "
                   f"the published warehouse {paths.published} is unchanged.", file=sys.stderr)
             return EXIT_INPUT
 
+        build_id = wh.new_build_id()
         candidate = paths.candidate()
         try:
+            with wh.storage_errors(f"write the candidate warehouse in {paths.versions_dir}"):
+                import duckdb
+
+                con = duckdb.connect(str(candidate))
+                try:
+                    load_inputs(con, accepted)
+                finally:
+                    con.close()
+
             stage("dbt-build")
             from .dbt_build import run_dbt_build
 
             t = time.perf_counter()
-            dbt_vars = {"sector_output_path": str(sector_output) if sector_output else ""}
+            dbt_vars = {"build_id": build_id, "code_version": code_version(project_dir)}
             outcome = run_dbt_build(project_dir, candidate, dbt_vars, quiet=not args.verbose)
             timings["dbt build"] = time.perf_counter() - t
             for item in outcome.warnings:
                 print(f"WARNING dbt {item.kind} {item.name}: {item.message}")
+                for row in item.sample_rows:
+                    print(f"    row: {row}")
             if not outcome.success:
                 for item in outcome.failures:
                     print(f"ERROR dbt {item.kind} {item.name}: {item.message}", file=sys.stderr)
@@ -105,7 +190,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             from .quality import run_quality_gate
 
             t = time.perf_counter()
-            gate = run_quality_gate(candidate, project_dir, sector_output)
+            gate = run_quality_gate(candidate, project_dir, any(f.kind == "sector_output" for f in accepted.files))
             timings["quality gate"] = time.perf_counter() - t
             for line in gate.messages():
                 print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
@@ -116,9 +201,14 @@ def cmd_build(args: argparse.Namespace) -> int:
                 return EXIT_QUALITY
 
             stage("seal")
-            seal(candidate)
+            wh.seal(candidate)
             stage("publish")
-            publish(paths, candidate)
+            record = {"build_id": build_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "code_version": dbt_vars["code_version"],
+                      "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
+                                 for f in accepted.files],
+                      "row_counts": table_row_counts(candidate)}
+            version = wh.publish(paths, candidate, build_id, record, keep=args.keep_versions)
         finally:
             for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
                 leftover.unlink(missing_ok=True)
@@ -126,47 +216,88 @@ def cmd_build(args: argparse.Namespace) -> int:
     timings["total"] = time.perf_counter() - started
     from .summary import print_summary
 
-    print_summary(paths.published, outcome, gate, timings)
+    print_summary(paths.published, version.build_id, outcome, gate, timings)
     return EXIT_OK
+
+
+def table_row_counts(database: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        names = con.execute("select table_name from duckdb_tables() where schema_name = 'marts' "
+                            "order by table_name").fetchall()
+        return {n: con.execute(f'select count(*) from marts."{n}"').fetchone()[0] for (n,) in names}
+    finally:
+        con.close()
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
-    paths = WarehousePaths.from_env(project_dir)
-    with build_lock(paths):
-        rollback(paths)
-    print(f"restored the previous version: {paths.published} (the replaced one is now {paths.previous.name})")
+    paths = wh.WarehousePaths.from_env(project_dir)
+    with stop_on_signals(), wh.build_lock(paths):
+        wh.remove_leftovers(paths)
+        wh.adopt_legacy_file(paths)
+        left, now = wh.rollback(paths, args.to)
+    print(f"{paths.published} now points at version {now.build_id} (was {left.build_id}; "
+          "`chengyu versions` lists them all)")
     return EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    project_dir = find_project_dir(args.project_dir)
+    paths = wh.WarehousePaths.from_env(project_dir)
+    current = paths.current()
+    versions = paths.versions()
+    if not versions:
+        print(f"no versions at {paths.versions_dir}")
+        return EXIT_OK
+    for version in reversed(versions):
+        record = version.read_record()
+        mark = "*" if current is not None and version.build_id == current.build_id else " "
+        inputs = record.get("inputs", [])
+        user = next((i for i in inputs if not i["file"].startswith("seeds/")), None)
+        rows = record.get("row_counts", {})
+        print(f"{mark} {version.build_id}  built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
+              f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
+              + (f"  user file {user['file']} sha256 {user['sha256'][:12]}" if user else "")
+              + (f"  ({record['note']})" if "note" in record else ""))
+    print("* = published (what warehouse/chengyu.duckdb points at)")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    project_dir = find_project_dir(args.project_dir)
+    paths = wh.WarehousePaths.from_env(project_dir)
+    bad = 0
+    for version in paths.versions():
+        try:
+            wh.verify_version(paths, version)
+            print(f"ok       {version.build_id}")
+        except wh.CorruptVersion as exc:
+            bad += 1
+            print(f"CORRUPT  {version.build_id}: {exc}", file=sys.stderr)
+    paths.current()  # the pointer itself must name a complete version
+    return wh.CorruptVersion.exit_code if bad else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
-    settings = project_vars(project_dir)
-    sector_output = Path(args.sector_output).resolve() if args.sector_output else None
-    issues = validate_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"])
-    for issue in issues:
-        print(issue)
-    n_errors = sum(i.severity == ERROR for i in issues)
-    print(f"{n_errors} error(s), {len(issues) - n_errors} warning(s)")
+    accepted = read_checked_inputs(args, project_dir)
+    n_errors = accepted.findings.n_errors
+    print(f"{n_errors} error(s), {accepted.findings.n_warnings} warning(s)")
     return EXIT_INPUT if n_errors else EXIT_OK
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .access import QueryRefused, connect_read_only, format_result, interactive, run_query
+    from .access import interactive, open_published, run_script
 
     _, paths = published_warehouse(args)
-    con = connect_read_only(paths.published)
+    con = open_published(paths.published)
     try:
         if args.query is None:
-            interactive(con, args.format)
-            return EXIT_OK
-        try:
-            columns, rows = run_query(con, args.query)
-        except QueryRefused as exc:
-            print(f"chengyu: {exc}", file=sys.stderr)
-            return EXIT_QUERY
-        sys.stdout.write(format_result(columns, rows, args.format))
-        return EXIT_OK
+            return interactive(con, args.format, args.max_rows)
+        return run_script(con, args.query, args.format, args.max_rows)
     finally:
         con.close()
 
@@ -175,7 +306,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .access import export_parquet
 
     _, paths = published_warehouse(args)
-    manifest = export_parquet(paths.published, Path(args.out).resolve())
+    out = Path(args.out).expanduser().absolute()
+    with wh.storage_errors(f"write the export to {out}"):
+        manifest = export_parquet(paths.published, out)
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
     return EXIT_OK
 
@@ -194,8 +327,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     project_dir, paths = published_warehouse(args)
-    out = Path(args.out).resolve() if args.out else project_dir / "reports" / "cluster_report.html"
-    print(f"wrote {build_report(paths.published, out)}")
+    out = Path(args.out).absolute() if args.out else project_dir / "reports" / "cluster_report.html"
+    with wh.storage_errors(f"write the report to {out}"):
+        print(f"wrote {build_report(paths.published, out)}")
     return EXIT_OK
 
 
@@ -203,9 +337,18 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from .dbt_build import generate_docs
 
     project_dir, paths = published_warehouse(args)
-    out = Path(args.out).resolve() if args.out else project_dir / "reports" / "docs"
-    print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
+    out = Path(args.out).absolute() if args.out else project_dir / "reports" / "docs"
+    with wh.storage_errors(f"write the docs to {out}"):
+        print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
     return EXIT_OK
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sector-output", metavar="PATH",
+                        help="CSV of your own area x sector x year output figures (layout in README); "
+                             "they replace the estimates cell by cell")
+    parser.add_argument("--max-input-mb", type=float, metavar="MB",
+                        help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,19 +357,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    build = sub.add_parser("build", help="build into a candidate, check it, publish it if every critical check passes")
-    build.add_argument("--sector-output", metavar="PATH",
-                       help="CSV of your own area x sector x year output figures (layout in README); "
-                            "they replace the estimates cell by cell")
+    build = sub.add_parser("build", help="build into a candidate, check it, publish it as a new version")
+    _add_input_options(build)
+    build.add_argument("--keep-versions", type=int, default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
+                       help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
 
-    back = sub.add_parser("rollback", help="restore the previously published warehouse")
+    back = sub.add_parser("rollback", help="point the warehouse at the version published before the current one")
+    back.add_argument("--to", metavar="BUILD_ID", help="a build id from `chengyu versions` instead")
     back.set_defaults(func=cmd_rollback)
 
+    versions = sub.add_parser("versions", help="list the kept versions, newest first (* = published)")
+    versions.set_defaults(func=cmd_versions)
+
+    verify = sub.add_parser("verify", help="check every kept version against its recorded checksum")
+    verify.set_defaults(func=cmd_verify)
+
     sql = sub.add_parser("sql", help="read-only SQL against the published warehouse (no QUERY: interactive)")
-    sql.add_argument("query", nargs="?", help="one SQL statement; omit it for an interactive prompt")
+    sql.add_argument("query", nargs="?", help="SQL; several statements separated by ';'. Omit for a prompt")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("--max-rows", type=int, default=1000, metavar="N",
+                     help="rows printed in the table format (default 1000; 0: all); csv and json print all")
     sql.set_defaults(func=cmd_sql)
 
     export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
@@ -249,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(func=cmd_docs)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
-    check.add_argument("--sector-output", metavar="PATH")
+    _add_input_options(check)
     check.set_defaults(func=cmd_validate)
     return parser
 
@@ -258,15 +410,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except BuildLocked as exc:
+    except ChengyuExit as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except NothingToRollBack as exc:
+        return exc.code
+    except wh.WarehouseError as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
-        return EXIT_NO_PREVIOUS
-    except FileNotFoundError as exc:
-        print(f"chengyu: {exc}", file=sys.stderr)
-        return EXIT_QUERY
+        return exc.exit_code
+    except Interrupted as exc:
+        print(f"chengyu: stopped by {exc}; the published warehouse is unchanged", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("chengyu: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return EXIT_SIGINT
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Run `dbt build` in-process against a given DuckDB file and summarise the outcome."""
+"""Run `dbt build` in a child process against a given DuckDB file and summarise the outcome."""
 
 from __future__ import annotations
 
@@ -60,7 +60,10 @@ def _invoke_dbt(project_dir: str, database: str, dbt_vars: dict, quiet: bool, re
     from dbt.cli.main import dbtRunner
 
     os.environ["CHENGYU_DBT_DATABASE"] = database
-    args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--vars", json.dumps(dbt_vars)]
+    # The seeds are already in the candidate, written by the input reader that checked
+    # them (inputs.py); loading them again with dbt's own CSV parser could disagree.
+    args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--vars", json.dumps(dbt_vars),
+            "--exclude", "resource_type:seed"]
     if quiet:
         args.append("--quiet")
     result = dbtRunner().invoke(args)

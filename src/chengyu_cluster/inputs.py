@@ -1,20 +1,42 @@
-"""Validation of every CSV that enters the warehouse, before anything is built.
+"""The one reader of every CSV that enters the warehouse.
 
-dbt's seed loader and DuckDB's CSV reader stop on the first problem with messages
-about parser internals. Planners need to know which file, which line, which column
-and which rule, for every problem at once. This module reads each input with Python's
-csv module and checks it against the rules below; the dbt tests then re-check the
-loaded data as warehouse invariants.
+Each input file (every seed and the user's sector output file) is read exactly once,
+here: opened only if it is a regular file within the size limit, decoded as UTF-8,
+parsed with one explicit dialect, checked cell by cell, typed, and then written into
+the candidate warehouse as a table (`raw.<seed>`, `raw.user_sector_output`) together
+with a load audit (`raw.load_audit`: path, size, sha256, rows, load time). dbt never
+reads these files again during `chengyu build`, and nothing in the published warehouse
+reads a file at query time, so what the checks accepted is exactly what the warehouse
+holds.
 
-Reference sets (area codes, sector codes, units, metrics) are read from the seeds
-themselves, so the seeds stay the single place where they are defined.
+The dialect (also in the README):
+- UTF-8 (a leading byte-order mark is dropped with a warning), comma-separated, `"` as
+  the only quote character (doubled inside a quoted field), header line required.
+- Every field is trimmed of leading and trailing white space as Unicode defines it
+  (space, tab, no-break space U+00A0, ideographic space U+3000, ...). After trimming,
+  a field may not hold control characters (tab, line break, ...).
+- Lines that are empty, or hold only commas and white space, are skipped (and counted).
+- Numbers: ASCII digits only, optional sign, optional decimal point and exponent
+  (`1200`, `-3.5`, `1.2e3`); the value must be finite. No thousands separators,
+  full-width or other scripts' digits, `inf` or `nan`.
+- An empty field is NULL.
+
+Reference sets (area codes, sectors, units, metrics) come from the seeds as read here,
+so the seeds stay the one place where they are defined.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
+import hashlib
 import io
+import math
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,15 +45,21 @@ import yaml
 ERROR = "error"
 WARNING = "warning"
 
-# Years any figure may describe; user output figures must also lie in the panel.
-EARLIEST_YEAR = 1949
-LATEST_YEAR = 2035
+# At most this many problems are kept (and printed); the rest are only counted.
+MAX_REPORTED_PROBLEMS = 50
+# A larger input file is refused before it is parsed (`--max-input-mb` overrides).
+DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 USER_SECTOR_OUTPUT_COLUMNS = ["area_code", "sector_code", "year", "value", "unit", "measure", "source"]
 # basis: 'reported' (the default when empty or absent) or 'synthetic' for generated test data.
 USER_SECTOR_OUTPUT_OPTIONAL = ("basis",)
 # The panel is gross output; value added or revenue would be summed with it as if one.
 USER_SECTOR_OUTPUT_MEASURE = "gross_output"
+
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_YEAR = re.compile(r"[0-9]{4}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -52,25 +80,118 @@ class Issue:
         return f"{self.severity.upper()} {where}: {self.message} [rule: {self.rule}]"
 
 
+class Findings:
+    """Problems found in the inputs: the first MAX_REPORTED_PROBLEMS kept, all counted.
+
+    A file of millions of bad lines must neither fill memory nor the terminal.
+    """
+
+    def __init__(self, keep: int = MAX_REPORTED_PROBLEMS):
+        self.keep = keep
+        self.kept: list[Issue] = []
+        self.n_errors = 0
+        self.n_warnings = 0
+
+    def add(self, issue: Issue) -> None:
+        if issue.severity == ERROR:
+            self.n_errors += 1
+        else:
+            self.n_warnings += 1
+        if len(self.kept) < self.keep:
+            self.kept.append(issue)
+
+    @property
+    def n_total(self) -> int:
+        return self.n_errors + self.n_warnings
+
+    def lines(self) -> list[str]:
+        out = [str(i) for i in self.kept]
+        if self.n_total > len(self.kept):
+            out.append(f"... and {self.n_total - len(self.kept)} more problem(s) not shown "
+                       f"(the first {len(self.kept)} are above)")
+        return out
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file as read: what the load audit records."""
+
+    display: str
+    kind: str  # seed | sector_output
+    size_bytes: int
+    sha256: str
+
+
 @dataclass
 class Table:
-    """A CSV file read as text: header and rows with their line numbers."""
+    """A CSV file parsed as text: header, rows with their line numbers, identity."""
 
     header: list[str]
     rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    skipped_blank_lines: int = 0
 
 
-def read_csv_strict(path: Path, display: str, expected_columns: list[str],
-                    optional_columns: tuple[str, ...] = ()) -> tuple[Table | None, list[Issue]]:
-    """Read a CSV as UTF-8 text and check its structure against the expected header."""
-    issues: list[Issue] = []
-    raw = path.read_bytes()
+def read_regular_file(path: Path, display: str, max_bytes: int, findings: Findings) -> bytes | None:
+    """The file's bytes, or None with a finding: only regular files within the limit.
+
+    Opened non-blocking and checked with fstat on the open descriptor, so a FIFO never
+    hangs the reader and a file swapped for a device after a check is still caught.
+    """
+    def refuse(rule: str, message: str) -> None:
+        findings.add(Issue(display, None, None, rule, message))
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        refuse("file_exists", "the file does not exist")
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a FIFO without writer on some systems
+            refuse("regular_file", "not a regular file (a socket or device); give a CSV file")
+        else:
+            refuse("readable", f"the file cannot be opened: {exc.strerror}")
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
+                    if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file")
+            refuse("regular_file", f"this is {kind}, not a regular file; give a CSV file")
+            return None
+        if info.st_size > max_bytes:
+            refuse("size_limit", f"the file has {info.st_size:,} bytes, more than the limit of {max_bytes:,} "
+                                 "(raise it with --max-input-mb if the file is right)")
+            return None
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:  # the file grew while being read
+                refuse("size_limit", f"the file grew beyond the limit of {max_bytes:,} bytes while being read")
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        refuse("readable", f"the file cannot be read: {exc.strerror}")
+        return None
+    finally:
+        os.close(fd)
+
+
+def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: Findings,
+              optional_columns: tuple[str, ...] = ()) -> Table | None:
+    """Parse bytes with the project's one CSV dialect; check the header and every field's text."""
+    errors_before = findings.n_errors
     if not raw.strip():
-        return None, [Issue(display, None, None, "not_empty", "the file is empty: expected a header line and rows")]
+        findings.add(Issue(display, None, None, "not_empty", "the file is empty: expected a header line and rows"))
+        return None
     if raw.startswith(b"\xef\xbb\xbf"):
-        issues.append(Issue(display, 1, None, "utf8_bom",
-                            "the file starts with a UTF-8 byte-order mark (as Excel writes); it is read without it",
-                            WARNING))
+        findings.add(Issue(display, 1, None, "utf8_bom",
+                           "the file starts with a UTF-8 byte-order mark (as Excel writes); it is read without it",
+                           WARNING))
         raw = raw[3:]
     try:
         text = raw.decode("utf-8")
@@ -82,34 +203,33 @@ def read_csv_strict(path: Path, display: str, expected_columns: list[str],
             hint = " It reads as GBK/GB18030: re-save it as UTF-8 (in Excel: 'CSV UTF-8')."
         except UnicodeDecodeError:
             pass
-        return None, [Issue(display, line, None, "utf8_encoding",
-                            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}")]
+        findings.add(Issue(display, line, None, "utf8_encoding", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
+        return None
 
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True,
+                        skipinitialspace=False, strict=True)
     try:
-        header = next(reader)
+        header = [h.strip() for h in next(reader)]
     except (csv.Error, StopIteration) as exc:
-        return None, issues + [Issue(display, 1, None, "csv_syntax", f"the header line cannot be read: {exc}")]
-    header = [h.strip() for h in header]
+        findings.add(Issue(display, 1, None, "csv_syntax", f"the header line cannot be read: {exc}"))
+        return None
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(s for s in (";", "\t", "|") if s in header[0])
-        return None, issues + [Issue(display, 1, None, "comma_delimiter",
-                                     f"columns are separated by {sep!r}, not by commas")]
-    missing = [c for c in expected_columns if c not in header]
-    extra = [c for c in header if c not in expected_columns and c not in optional_columns]
-    for c in missing:
-        issues.append(Issue(display, 1, c, "required_column", f"column '{c}' is missing from the header"))
-    for c in extra:
-        layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
-        issues.append(Issue(display, 1, c, "known_column", f"column '{c}' is not part of the layout ({layout})"))
-    duplicated = sorted({c for c in header if header.count(c) > 1})
-    for c in duplicated:
-        issues.append(Issue(display, 1, c, "unique_column", f"column '{c}' appears more than once in the header"))
-    if missing or extra or duplicated:
-        return None, issues
+        findings.add(Issue(display, 1, None, "comma_delimiter", f"columns are separated by {sep!r}, not by commas"))
+        return None
+    layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
+    for c in expected_columns:
+        if c not in header:
+            findings.add(Issue(display, 1, c, "required_column", f"column '{c}' is missing from the header"))
+    for c in header:
+        if c not in expected_columns and c not in optional_columns:
+            findings.add(Issue(display, 1, c, "known_column", f"column '{c}' is not part of the layout ({layout})"))
+    for c in sorted({c for c in header if header.count(c) > 1}):
+        findings.add(Issue(display, 1, c, "unique_column", f"column '{c}' appears more than once in the header"))
+    if findings.n_errors > errors_before:
+        return None
 
     table = Table(header)
-    n_bad_lines = 0
     while True:
         line = reader.line_num + 1  # where the next record starts
         try:
@@ -117,35 +237,93 @@ def read_csv_strict(path: Path, display: str, expected_columns: list[str],
         except StopIteration:
             break
         except csv.Error as exc:
-            issues.append(Issue(display, line, None, "csv_quoting",
-                                f"malformed quoting in the record starting here ({exc}); "
-                                "is a quote opened and never closed?"))
-            return None, issues
-        if not fields or all(not f.strip() for f in fields):
+            findings.add(Issue(display, line, None, "csv_quoting",
+                               f"malformed quoting in the record starting here ({exc}); "
+                               "is a quote opened and never closed?"))
+            return None
+        values = [f.strip() for f in fields]
+        if not any(values):
+            table.skipped_blank_lines += 1
             continue
-        if len(fields) != len(header):
-            n_bad_lines += 1
-            issues.append(Issue(display, line, None, "field_count",
-                                f"the line has {len(fields)} fields, the header has {len(header)} "
-                                "(a stray comma or a missing quote?)"))
+        if len(values) != len(header):
+            findings.add(Issue(display, line, None, "field_count",
+                               f"the line has {len(values)} fields, the header has {len(header)} "
+                               "(a stray comma or a missing quote?)"))
             continue
+        for name, value in zip(header, values):
+            bad = next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
+            if bad is not None:
+                findings.add(Issue(display, line, name, "control_character",
+                                   f"the field holds the control character U+{ord(bad):04X} "
+                                   f"({'tab' if bad == chr(9) else 'line break' if bad in chr(10) + chr(13) else 'control'}) "
+                                   "inside its text"))
         row = dict.fromkeys(optional_columns, "")
-        row.update(zip(header, (f.strip() for f in fields)))
+        row.update(zip(header, values))
         table.rows.append((line, row))
-    if n_bad_lines:
-        return None, issues
+    if findings.n_errors > errors_before:
+        return None
     if not table.rows:
-        issues.append(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
-        return None, issues
-    return table, issues
+        findings.add(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
+        return None
+    if table.skipped_blank_lines:
+        findings.add(Issue(display, None, None, "blank_lines",
+                           f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped", WARNING))
+    return table
 
 
-def _is_number(text: str) -> bool:
+# ---- cell rules: one function per kind of value, used by every check below ------------
+
+def parse_number(text: str) -> float | None:
+    """A finite number written with ASCII digits, or None."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def parse_integer(text: str) -> int | None:
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+def parse_boolean(text: str) -> bool | None:
+    return {"true": True, "false": False}.get(text.lower())
+
+
+def parse_date(text: str) -> dt.date | None:
+    if not _DATE.fullmatch(text):
+        return None
     try:
-        float(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
-        return False
-    return text.lower() not in {"nan", "inf", "-inf", "infinity", "-infinity"}
+        return None
+
+
+_PARSERS = {"integer": parse_integer, "bigint": parse_integer, "double": parse_number,
+            "boolean": parse_boolean, "date": parse_date}
+_EXPECTED = {"integer": "a whole number in ASCII digits", "bigint": "a whole number in ASCII digits",
+             "double": "a finite number in ASCII digits (like 1200, -3.5 or 1.2e3)",
+             "boolean": "true or false", "date": "a date written YYYY-MM-DD"}
+
+
+def typed_rows(table: Table, display: str, column_types: dict[str, str], findings: Findings) -> list[dict]:
+    """Convert every cell to its column's type; empty cells become NULL."""
+    out = []
+    for line, row in table.rows:
+        typed = {"line_number": line} if "line_number" in column_types else {}
+        for name in table.header:
+            text = row[name]
+            kind = column_types[name]
+            if text == "" or kind == "varchar":
+                typed[name] = text or None
+                continue
+            value = _PARSERS[kind](text)
+            if value is None:
+                findings.add(Issue(display, line, name, f"type_{kind}", f"'{text}' is not {_EXPECTED[kind]}"))
+            typed[name] = value
+        for name in column_types:
+            typed.setdefault(name, None)
+        out.append(typed)
+    return out
 
 
 def unit_token(unit: str) -> str:
@@ -153,59 +331,64 @@ def unit_token(unit: str) -> str:
     return unit.split("(", 1)[0].strip()
 
 
-def check_unique(table: Table, display: str, key: list[str], value_columns: list[str] | None = None) -> list[Issue]:
+def check_unique(table: Table, display: str, key: list[str], findings: Findings,
+                 value_columns: list[str] | None = None) -> None:
     """A key must not repeat; say whether the repeat carries a different value."""
-    issues = []
     first_seen: dict[tuple, tuple[int, dict[str, str]]] = {}
     for line, row in table.rows:
         k = tuple(row[c] for c in key)
-        if k in first_seen:
-            first_line, first_row = first_seen[k]
-            label = ", ".join(f"{c}={v}" for c, v in zip(key, k))
-            differs = [c for c in (value_columns or []) if row[c] != first_row[c]]
-            if differs:
-                diffs = "; ".join(f"{c} {first_row[c]!r} there, {row[c]!r} here" for c in differs)
-                message = f"{label} already appears on line {first_line} with a different value ({diffs})"
-                rule = "same_key_same_value"
-            else:
-                message = f"{label} already appears on line {first_line} (duplicated key)"
-                rule = "unique_key"
-            issues.append(Issue(display, line, key[0] if len(key) == 1 else None, rule, message))
-        else:
+        if k not in first_seen:
             first_seen[k] = (line, row)
-    return issues
+            continue
+        first_line, first_row = first_seen[k]
+        label = ", ".join(f"{c}={v}" for c, v in zip(key, k))
+        differs = [c for c in (value_columns or []) if row[c] != first_row[c]]
+        if differs:
+            diffs = "; ".join(f"{c} {first_row[c]!r} there, {row[c]!r} here" for c in differs)
+            message, rule = f"{label} already appears on line {first_line} with a different value ({diffs})", \
+                "same_key_same_value"
+        else:
+            message, rule = f"{label} already appears on line {first_line} (duplicated key)", "unique_key"
+        findings.add(Issue(display, line, key[0] if len(key) == 1 else None, rule, message))
 
 
 class Reference:
-    """Code lists read from the project's seeds."""
+    """Code lists and bounds, taken from the seeds as this module parsed them."""
 
-    def __init__(self, seeds_dir: Path):
-        def load(name: str) -> list[dict[str, str]]:
-            with open(seeds_dir / f"{name}.csv", encoding="utf-8-sig", newline="") as f:
-                return list(csv.DictReader(f))
+    def __init__(self, seeds: dict[str, Table]):
+        def rows(name: str) -> list[dict[str, str]]:
+            return [r for _, r in seeds[name].rows]
 
-        self.areas = {r["area_code"]: r for r in load("areas")}
+        self.areas = {r["area_code"]: r for r in rows("areas")}
         self.member_areas = {code for code, r in self.areas.items() if r["cluster_role"] == "member"}
-        self.sectors = {r["sector_code"] for r in load("sectors")}
-        self.units = {r["unit_token"]: r for r in load("unit_conversions")}
-        self.metrics = {r["metric_code"]: r for r in load("metrics")}
-        self.sources = {r["source_text"] for r in load("sources")}
-        self.aliases = load("entity_aliases")
+        self.sectors = {r["sector_code"] for r in rows("sectors")}
+        self.units = {r["unit_token"]: r for r in rows("unit_conversions")}
+        self.metrics = {r["metric_code"]: r for r in rows("metrics")}
+        self.sources = {r["source_text"] for r in rows("sources")}
+        self.aliases = rows("entity_aliases")
+        self.bounds = {r["bound_id"]: r for r in rows("plausibility_bounds")}
+        self.first_year, self.last_year = (int(self.bound("figure_year_range", c)) for c in ("lower", "upper"))
+
+    def bound(self, bound_id: str, which: str = "upper") -> float:
+        return float(self.bounds[bound_id][f"{which}_value"])
+
+    def to_yuan(self, value: float, unit: str) -> float:
+        return value * float(self.units[unit]["factor_to_base"])
 
 
-def check_reported_figures(table: Table, display: str, ref: Reference) -> list[Issue]:
-    issues = check_unique(table, display, ["figure_id"], ["value", "unit", "metric", "entity_code", "year"])
+def check_reported_figures(table: Table, display: str, ref: Reference, findings: Findings) -> None:
+    check_unique(table, display, ["figure_id"], findings, ["value", "unit", "metric", "entity_code", "year"])
     code_aliases = {a["match_value"] for a in ref.aliases if a["match_on"] == "entity_code"}
     name_aliases = [a["match_value"] for a in ref.aliases if a["match_on"] == "entity_name_prefix"]
     for line, row in table.rows:
         def bad(column: str, rule: str, message: str) -> None:
-            issues.append(Issue(display, line, column, rule, f"figure {row['figure_id'] or '?'}: {message}"))
+            findings.add(Issue(display, line, column, rule, f"figure {row['figure_id'] or '?'}: {message}"))
 
-        if not re.fullmatch(r"F\d{4,}", row["figure_id"]):
+        if not re.fullmatch(r"F[0-9]{4,}", row["figure_id"]):
             bad("figure_id", "figure_id_format", f"'{row['figure_id']}' is not an id like F0001")
         code = row["entity_code"]
         if code:
-            if re.fullmatch(r"C\d{2}", code):
+            if re.fullmatch(r"C[0-9]{2}", code):
                 if code not in ref.sectors:
                     bad("entity_code", "known_sector", f"sector code '{code}' is not in seeds/sectors.csv")
             elif code not in ref.areas and code not in code_aliases:
@@ -218,15 +401,16 @@ def check_reported_figures(table: Table, display: str, ref: Reference) -> list[I
             bad("metric", "known_metric", f"metric '{row['metric']}' is not defined in seeds/metrics.csv")
         year = row["year"]
         if year:
-            if not re.fullmatch(r"\d{4}", year):
+            if not _YEAR.fullmatch(year):
                 bad("year", "year_format", f"'{year}' is not a four-digit year")
-            elif not EARLIEST_YEAR <= int(year) <= LATEST_YEAR:
-                bad("year", "year_range", f"year {year} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
-        value = row["value"]
-        if not _is_number(value):
-            bad("value", "numeric", f"value '{value}' is not a number")
-        elif float(value) < 0 and metric is not None and metric["measure_kind"] in {"level", "count", "per_capita", "target"}:
-            bad("value", "non_negative", f"value {value} is negative; a {metric['measure_kind']} cannot be")
+            elif not ref.first_year <= int(year) <= ref.last_year:
+                bad("year", "year_range", f"year {year} is outside {ref.first_year}-{ref.last_year} "
+                                          "(seeds/plausibility_bounds.csv, figure_year_range)")
+        value = parse_number(row["value"])
+        if value is None:
+            bad("value", "numeric", f"value '{row['value']}' is not a finite number in ASCII digits")
+        elif value < 0 and metric is not None and metric["measure_kind"] in {"level", "count", "per_capita", "target"}:
+            bad("value", "non_negative", f"value {row['value']} is negative; a {metric['measure_kind']} cannot be")
         unit = ref.units.get(unit_token(row["unit"]))
         if unit is None:
             bad("unit", "known_unit", f"unit '{row['unit']}' cannot be parsed: '{unit_token(row['unit'])}' "
@@ -241,14 +425,16 @@ def check_reported_figures(table: Table, display: str, ref: Reference) -> list[I
             bad("source", "not_empty", "the source is empty; every figure needs one")
         elif row["source"] not in ref.sources:
             bad("source", "known_source", "the source is not listed in seeds/sources.csv; add it there with its reliability")
-    return issues
 
 
-def check_user_sector_output(table: Table, display: str, ref: Reference, first_year: int, last_year: int) -> list[Issue]:
-    issues = check_unique(table, display, ["area_code", "sector_code", "year"], ["value", "unit"])
+def check_user_sector_output(table: Table, display: str, ref: Reference, findings: Findings,
+                             first_year: int, last_year: int) -> None:
+    check_unique(table, display, ["area_code", "sector_code", "year"], findings, ["value", "unit"])
+    max_yuan = ref.bound("user_cell_output_yuan")
+    currency = sorted(u for u, r in ref.units.items() if r["unit_family"] == "currency")
     for line, row in table.rows:
         def bad(column: str, rule: str, message: str) -> None:
-            issues.append(Issue(display, line, column, rule, message))
+            findings.add(Issue(display, line, column, rule, message))
 
         code = row["area_code"]
         if code not in ref.member_areas:
@@ -259,18 +445,24 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, first_y
             bad("sector_code", "known_sector",
                 f"sector code '{row['sector_code']}' is not a division of the panel ({', '.join(sorted(ref.sectors))})")
         year = row["year"]
-        if not re.fullmatch(r"\d{4}", year):
+        if not _YEAR.fullmatch(year):
             bad("year", "year_format", f"'{year}' is not a four-digit year")
         elif not first_year <= int(year) <= last_year:
             bad("year", "year_range", f"year {year} is outside the panel {first_year}-{last_year}")
-        if not _is_number(row["value"]):
-            bad("value", "numeric", f"value '{row['value']}' is not a number")
-        elif float(row["value"]) < 0:
-            bad("value", "non_negative", f"output {row['value']} is negative")
         unit = ref.units.get(row["unit"])
         if unit is None or unit["unit_family"] != "currency":
-            currency = sorted(u for u, r in ref.units.items() if r["unit_family"] == "currency")
-            bad("unit", "known_currency_unit", f"unit '{row['unit']}' cannot be parsed as money (use one of {', '.join(currency)})")
+            bad("unit", "known_currency_unit", f"unit '{row['unit']}' cannot be parsed as money "
+                                               f"(use one of {', '.join(currency)})")
+        value = parse_number(row["value"])
+        if value is None:
+            bad("value", "numeric", f"value '{row['value']}' is not a finite number in ASCII digits "
+                                    "(like 1200, 3.5 or 1.2e3)")
+        elif value < 0:
+            bad("value", "non_negative", f"output {row['value']} is negative")
+        elif unit is not None and unit["unit_family"] == "currency" and ref.to_yuan(value, row["unit"]) > max_yuan:
+            bad("value", "plausible_output",
+                f"{row['value']} {row['unit']} is more than {max_yuan:.4g} yuan, China's whole GDP "
+                "(bound user_cell_output_yuan in seeds/plausibility_bounds.csv); is the unit right?")
         if row["measure"] != USER_SECTOR_OUTPUT_MEASURE:
             bad("measure", "same_scope",
                 f"measure '{row['measure']}' differs from the panel's '{USER_SECTOR_OUTPUT_MEASURE}': "
@@ -279,18 +471,25 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, first_y
             bad("source", "not_empty", "the source is empty; a supplied figure is 'reported' only with its source")
         if row["basis"] not in ("", "reported", "synthetic"):
             bad("basis", "accepted_values", f"basis '{row['basis']}' is not 'reported' or 'synthetic'")
-    return issues
 
 
-def seed_columns(project_dir: Path) -> dict[str, list[str]]:
-    """Expected header of every seed, from its column_types in dbt_project.yml."""
+def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
+    """Every seed's columns and types, from its column_types in dbt_project.yml."""
     config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     seeds = config["seeds"][config["name"]]
-    return {name: list(cfg["+column_types"]) for name, cfg in seeds.items()
+    return {name: dict(cfg["+column_types"]) for name, cfg in seeds.items()
             if isinstance(cfg, dict) and "+column_types" in cfg}
 
 
-# Key columns and references between seeds that are not the reported figures.
+def input_table_types(project_dir: Path) -> dict[str, dict[str, str]]:
+    """Columns and types of the tables this module writes besides the seeds (source YAML)."""
+    spec = yaml.safe_load((project_dir / INPUT_SOURCES_YAML).read_text(encoding="utf-8"))
+    return {t["name"]: {c["name"]: c["data_type"] for c in t["columns"]} for t in spec["sources"][0]["tables"]}
+
+
+INPUT_SOURCES_YAML = "models/staging/inputs/_inputs__sources.yml"
+
+# Key columns of the seeds that are not the reported figures.
 SEED_KEYS = {
     "areas": ["area_code"],
     "entity_aliases": ["match_on", "match_value"],
@@ -307,40 +506,101 @@ SEED_KEYS = {
     "coupling_subsystems": ["area_code"],
     "figure_scope_overrides": ["figure_id"],
     "coordination_classes": ["lower_bound"],
+    "plausibility_bounds": ["bound_id"],
 }
 
 
-def validate_inputs(project_dir: Path, sector_output: Path | None = None,
-                    first_year: int = 2015, last_year: int = 2023) -> list[Issue]:
-    """Check every seed and the user's output file; return all issues found."""
-    issues: list[Issue] = []
-    seeds_dir = project_dir / "seeds"
-    tables: dict[str, Table] = {}
-    for name, columns in seed_columns(project_dir).items():
+@dataclass
+class AcceptedInputs:
+    """What the checks accepted: typed rows per table and the identity of every file."""
+
+    findings: Findings
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    column_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    files: list[InputFile] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.findings.n_errors == 0
+
+
+def _read(path: Path, display: str, kind: str, columns: list[str], accepted: AcceptedInputs, max_bytes: int,
+          optional: tuple[str, ...] = ()) -> Table | None:
+    raw = read_regular_file(path, display, max_bytes, accepted.findings)
+    if raw is None:
+        return None
+    accepted.files.append(InputFile(display, kind, len(raw), hashlib.sha256(raw).hexdigest()))
+    return parse_csv(raw, display, columns, accepted.findings, optional)
+
+
+def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year: int = 2015,
+                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> AcceptedInputs:
+    """Read, check and type every seed and the user's file (each read once)."""
+    accepted = AcceptedInputs(Findings())
+    findings = accepted.findings
+    parsed: dict[str, Table] = {}
+    for name, types in seed_column_types(project_dir).items():
         display = f"seeds/{name}.csv"
-        path = seeds_dir / f"{name}.csv"
-        if not path.exists():
-            issues.append(Issue(display, None, None, "file_exists", "the seed file is missing"))
+        table = _read(project_dir / "seeds" / f"{name}.csv", display, "seed", list(types), accepted, max_bytes)
+        if table is None:
             continue
-        table, found = read_csv_strict(path, display, columns)
-        issues += found
-        if table is not None:
-            tables[name] = table
-            if name in SEED_KEYS:
-                issues += check_unique(table, display, SEED_KEYS[name])
-    if any(i.severity == ERROR for i in issues):
+        parsed[name] = table
+        if name in SEED_KEYS:
+            check_unique(table, display, SEED_KEYS[name], findings)
+        accepted.tables[name] = typed_rows(table, display, types, findings)
+        accepted.column_types[name] = types
+    if not accepted.ok:
         # Reference seeds are broken: checking figures against them would mislead.
-        return issues
-    ref = Reference(seeds_dir)
-    issues += check_reported_figures(tables["reported_figures"], "seeds/reported_figures.csv", ref)
+        return accepted
+    ref = Reference(parsed)
+    check_reported_figures(parsed["reported_figures"], "seeds/reported_figures.csv", ref, findings)
+
+    extra = input_table_types(project_dir)
+    accepted.column_types.update(extra)
+    accepted.tables["user_sector_output"] = []
     if sector_output is not None:
         display = str(sector_output)
-        if not sector_output.exists():
-            issues.append(Issue(display, None, None, "file_exists", "the sector output file does not exist"))
-        else:
-            table, found = read_csv_strict(sector_output, display, USER_SECTOR_OUTPUT_COLUMNS,
-                                           USER_SECTOR_OUTPUT_OPTIONAL)
-            issues += found
-            if table is not None:
-                issues += check_user_sector_output(table, display, ref, first_year, last_year)
-    return issues
+        table = _read(sector_output, display, "sector_output", USER_SECTOR_OUTPUT_COLUMNS, accepted, max_bytes,
+                      USER_SECTOR_OUTPUT_OPTIONAL)
+        if table is not None:
+            check_user_sector_output(table, display, ref, findings, first_year, last_year)
+            if accepted.ok:
+                accepted.tables["user_sector_output"] = typed_rows(
+                    table, display, extra["user_sector_output"], findings)
+    return accepted
+
+
+def load_inputs(con, accepted: AcceptedInputs) -> None:
+    """Write what was accepted into the candidate: `raw.<table>` and `raw.load_audit`.
+
+    Values travel as a DataFrame, never as SQL text; names come from the project's own
+    configuration and are quoted as identifiers.
+    """
+    import pandas as pd
+
+    pandas_types = {"varchar": "string", "integer": "Int64", "bigint": "Int64", "double": "Float64",
+                    "boolean": "boolean", "date": "object", "timestamp": "object"}
+    loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    by_display = {f.display: f for f in accepted.files}
+    audit = [{"file": f.display, "kind": f.kind, "size_bytes": f.size_bytes, "sha256": f.sha256,
+              "row_count": len(accepted.tables["user_sector_output" if f.kind == "sector_output"
+                                              else Path(f.display).stem]),
+              "loaded_at": loaded_at} for f in by_display.values()]
+    tables = dict(accepted.tables, load_audit=audit)
+    con.execute("create schema if not exists raw")
+    for name, rows in tables.items():
+        types = accepted.column_types[name]
+        columns = ", ".join(f"{quote_identifier(c)} {t}" for c, t in types.items())
+        con.execute(f"create or replace table raw.{quote_identifier(name)} ({columns})")
+        if not rows:
+            continue
+        frame = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=pandas_types[t]) for c, t in types.items()})
+        con.register("accepted_rows", frame)
+        try:
+            con.execute(f"insert into raw.{quote_identifier(name)} select * from accepted_rows")
+        finally:
+            con.unregister("accepted_rows")
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -89,7 +89,7 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
     member_codes = ["510100", "510600", "511400", "512000", "500112", "500105", "500116", "500118"]
     sector_codes = ["C33", "C34", "C35", "C36", "C37", "C38", "C39", "C40", "C43"]
     return [
-        # ---- inputs, as loaded by dbt seed -------------------------------------------------
+        # ---- inputs, as loaded by the input reader -------------------------------------------------
         SuiteSpec("input_reported_figures", "select * from raw.reported_figures", [
             (c, E.ExpectColumnValuesToNotBeNull(column="figure_id")),
             (c, E.ExpectColumnValuesToBeUnique(column="figure_id")),
@@ -170,7 +170,7 @@ def suites(panel_start: int, panel_end: int, members: int = 8) -> list[SuiteSpec
             (c, E.ExpectCompoundColumnsToBeUnique(column_list=["seed", "key"])),
             (w, E.ExpectTableRowCountToBeBetween(min_value=1, max_value=1000)),
         ]),
-        SuiteSpec("input_user_sector_output", "select * from staging.stg_user__sector_output", [
+        SuiteSpec("input_user_sector_output", "select * from staging.stg_inputs__user_sector_output", [
             (c, E.ExpectCompoundColumnsToBeUnique(column_list=["area_code", "sector_code", "year"])),
             (c, E.ExpectColumnValuesToBeInSet(column="area_code", value_set=member_codes)),
             (c, E.ExpectColumnValuesToBeInSet(column="sector_code", value_set=sector_codes)),
@@ -307,7 +307,7 @@ Raw results: <code>results/*.json</code>.</p>
     (report_dir / "index.html").write_text(page, encoding="utf-8")
 
 
-def run_quality_gate(database: Path, project_dir: Path, sector_output: Path | None) -> GateResult:
+def run_quality_gate(database: Path, project_dir: Path, has_user_file: bool) -> GateResult:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     import yaml
@@ -326,7 +326,7 @@ def run_quality_gate(database: Path, project_dir: Path, sector_output: Path | No
         con = duckdb.connect(str(database), read_only=True)
         try:
             for spec in suites(settings["panel_start_year"], settings["panel_end_year"]):
-                if spec.needs_user_file and sector_output is None:
+                if spec.needs_user_file and not has_user_file:
                     continue
                 frame = con.execute(spec.query).df()
                 asset = datasource.add_dataframe_asset(name=spec.name)

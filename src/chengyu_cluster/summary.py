@@ -21,11 +21,11 @@ def warehouse_counts(database: Path) -> tuple[dict[str, int], int]:
     return rows, rejected
 
 
-def print_summary(published: Path, outcome, gate, timings: dict[str, float]) -> None:
+def print_summary(published: Path, build_id: str, outcome, gate, timings: dict[str, float]) -> None:
     rows, rejected = warehouse_counts(published)
     print()
-    print(f"Published {published}")
-    print(f"  dbt: {outcome.count('seed')} seeds, {outcome.count('model')} models, "
+    print(f"Published {published} (version {build_id})")
+    print(f"  dbt: {outcome.count('model')} models, "
           f"{outcome.count('test', 'pass')} of {outcome.count('test')} data tests passed "
           f"({outcome.count('test', 'warn')} warned), "
           f"{outcome.count('unit_test', 'pass')} of {outcome.count('unit_test')} unit tests passed")

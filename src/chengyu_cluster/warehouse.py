@@ -1,16 +1,36 @@
-"""Where the warehouse files live, and how a candidate replaces the published file.
+"""Warehouse versions: immutable files, one atomic pointer, crash-safe publish and rollback.
 
-Write-audit-publish: a build writes a new candidate file beside the published one,
-the checks run against the candidate, and only then does one rename make it the
-published file. Readers that hold the old file open keep reading the old inode
-until they reconnect; a build never opens the published file, so a reader never
-blocks it.
+Layout (for the default warehouse path warehouse/chengyu.duckdb):
+
+    warehouse/chengyu.duckdb                 symlink: the pointer readers open
+    warehouse/versions/chengyu.<id>.duckdb   one immutable file per published build
+    warehouse/versions/chengyu.<id>.json     its record: build time, inputs, rows, sha256
+    warehouse/versions/chengyu.candidate-<pid>.duckdb   a build in progress
+    warehouse/.chengyu.build.lock            held by the one build or rollback running
+
+A build id is the UTC time of the build (YYYYMMDDTHHMMSSffffffZ), so ids sort in
+publishing order. DuckDB names a database after its file name up to the first dot,
+so every version file is the catalog "chengyu", the name the views were built with.
+
+Publishing is: seal the candidate (checkpoint, fsync), rename it to its version name,
+write its record (the commit point: a version exists when its record does), then
+replace the pointer by renaming a new symlink over it. Each step is one file-system
+call or the creation of a file nobody points at yet, so a kill at any instruction
+leaves the pointer naming a complete, sealed version, and loses no version: what a
+killed step leaves behind is an unreferenced file that the next build removes.
+Rollback only moves the pointer to the version before the current one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import fcntl
+import hashlib
+import json
 import os
+import signal
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,13 +38,55 @@ from pathlib import Path
 
 import duckdb
 
+# How many published versions are kept (the current one is always kept).
+DEFAULT_KEEP_VERSIONS = 5
+DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
 
-class BuildLocked(Exception):
-    """Another build or rollback holds the lock."""
+
+class WarehouseError(Exception):
+    """A foreseeable failure with its own exit code (see cli.py)."""
+
+    exit_code = 1
 
 
-class NothingToRollBack(Exception):
-    """There is no previous version to restore."""
+class BuildLocked(WarehouseError):
+    """Another build or rollback holds the lock, or a writer holds the DuckDB file."""
+
+    exit_code = 6
+
+
+class NoSuchVersion(WarehouseError):
+    """There is no version to roll back to (or the one asked for does not exist)."""
+
+    exit_code = 7
+
+
+class UnsafeWarehousePath(WarehouseError):
+    """The warehouse path holds something this tool did not publish, or a reader's .wal."""
+
+    exit_code = 9
+
+
+class StorageError(WarehouseError):
+    """The file system refused: read-only, no permission, or disk full."""
+
+    exit_code = 10
+
+
+class CorruptVersion(WarehouseError):
+    """A version's file does not match its record or does not open as a warehouse."""
+
+    exit_code = 11
+
+
+@dataclass(frozen=True)
+class Version:
+    build_id: str
+    database: Path
+    record: Path
+
+    def read_record(self) -> dict:
+        return json.loads(self.record.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -34,43 +96,157 @@ class WarehousePaths:
     @classmethod
     def from_env(cls, project_dir: Path) -> "WarehousePaths":
         default = project_dir / "warehouse" / "chengyu.duckdb"
-        return cls(Path(os.environ.get("CHENGYU_WAREHOUSE", default)).resolve())
+        path = Path(os.environ.get("CHENGYU_WAREHOUSE", default)).expanduser()
+        # Resolve the folder, not the pointer itself: the pointer is a symlink.
+        return cls(path.parent.resolve() / path.name)
+
+    @property
+    def name(self) -> str:
+        """The catalog name: DuckDB names a database after its file name up to the first dot."""
+        return self.published.name.split(".", 1)[0]
 
     @property
     def directory(self) -> Path:
         return self.published.parent
 
     @property
-    def previous(self) -> Path:
-        return self.directory / f"{self.published.stem}.previous.duckdb"
+    def versions_dir(self) -> Path:
+        return self.directory / "versions"
 
     @property
     def lock(self) -> Path:
-        return self.directory / f".{self.published.stem}.build.lock"
+        return self.directory / f".{self.name}.build.lock"
 
     @property
-    def previous_staging(self) -> Path:
-        return self.previous.with_name(self.previous.name + ".tmp")
+    def wal(self) -> Path:
+        return self.published.with_name(self.published.name + ".wal")
 
     def candidate(self) -> Path:
-        return self.directory / f".{self.published.stem}.candidate-{os.getpid()}.duckdb"
+        return self.versions_dir / f"{self.name}.candidate-{os.getpid()}.duckdb"
 
-    def stale_candidates(self) -> list[Path]:
-        leftovers = list(self.directory.glob(f".{self.published.stem}.candidate-*.duckdb*"))
-        if self.previous_staging.exists():
-            leftovers.append(self.previous_staging)
-        return sorted(leftovers)
+    def version(self, build_id: str) -> Version:
+        stem = f"{self.name}.{build_id}"
+        return Version(build_id, self.versions_dir / f"{stem}.duckdb", self.versions_dir / f"{stem}.json")
 
+    def versions(self) -> list[Version]:
+        """Complete versions (file and record), oldest first."""
+        if not self.versions_dir.is_dir():
+            return []
+        found = []
+        for record in self.versions_dir.glob(f"{self.name}.*.json"):
+            build_id = record.name[len(self.name) + 1:-len(".json")]
+            version = self.version(build_id)
+            if version.database.exists() and not build_id.startswith("candidate-"):
+                found.append(version)
+        return sorted(found, key=lambda v: v.build_id)
+
+    def current(self) -> Version | None:
+        """The version the pointer names, or None when nothing is published yet."""
+        if not os.path.lexists(self.published):
+            return None
+        if not self.published.is_symlink():
+            raise UnsafeWarehousePath(
+                f"{self.published} is not a pointer to a version published by chengyu "
+                f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path")
+        target = Path(os.readlink(self.published))
+        for version in self.versions():
+            if target.name == version.database.name:
+                return version
+        raise CorruptVersion(f"{self.published} points at {target}, which is not a complete version; "
+                             "run `chengyu rollback` to point it at the last good one")
+
+
+def describe_path(path: Path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return "nothing there"
+    if stat.S_ISLNK(mode):
+        return f"a symlink to {os.readlink(path)}"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if not stat.S_ISREG(mode):
+        return "a device, FIFO or socket"
+    with open(path, "rb") as f:
+        head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
+        return "a DuckDB file that no chengyu build published"
+    return "a regular file that is not a DuckDB database"
+
+
+def new_build_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+# ---- fault injection: the kill tests stop the process after any file-system step ----
+
+_steps_done = 0
+
+
+def fs_step(label: str) -> None:
+    """Called after every file-system call of publish and rollback.
+
+    CHENGYU_TEST_KILL_AFTER_STEP=N makes the process SIGKILL itself right after the
+    N-th step, so a test can prove that no step leaves a broken state; unset in use.
+    """
+    global _steps_done
+    _steps_done += 1
+    if os.environ.get("CHENGYU_TEST_TRACE_STEPS"):
+        print(f"[step {_steps_done}] {label}", flush=True)
+    if os.environ.get("CHENGYU_TEST_KILL_AFTER_STEP") == str(_steps_done):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pause_for_fault_test(stage: str) -> None:
+    """CHENGYU_TEST_PAUSE_AT=<stage> makes the build announce the stage and sleep there."""
+    if os.environ.get("CHENGYU_TEST_PAUSE_AT") == stage:
+        print(f"[pause] {stage}", flush=True)
+        time.sleep(float(os.environ.get("CHENGYU_TEST_PAUSE_SECONDS", "60")))
+
+
+# ---- storage errors --------------------------------------------------------------
+
+STORAGE_ERRNOS = {errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted", errno.ENOSPC: "no space left on the device",
+                  errno.EDQUOT: "disk quota exceeded"}
+
+
+@contextmanager
+def storage_errors(action: str, needed_bytes: int | None = None):
+    """Turn the file system's refusals into StorageError with one line saying why."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        raise StorageError(_storage_message(action, STORAGE_ERRNOS[exc.errno], exc.filename, needed_bytes)) from None
+    except duckdb.IOException as exc:
+        text = str(exc)
+        reason = next((why for why in ("No space left", "Read-only file system", "Permission denied")
+                       if why in text), None)
+        if reason is None:
+            raise
+        raise StorageError(_storage_message(action, reason.lower(), None, needed_bytes)) from None
+
+
+def _storage_message(action: str, reason: str, filename, needed_bytes: int | None) -> str:
+    where = f" ({filename})" if filename else ""
+    need = f"; a build needs about {needed_bytes / 2**20:.0f} MiB free there" if needed_bytes else ""
+    return f"cannot {action}: {reason}{where}{need}"
+
+
+# ---- the lock --------------------------------------------------------------------
 
 @contextmanager
 def build_lock(paths: WarehousePaths):
     """Hold the one build lock of this warehouse, or refuse at once.
 
-    flock is released by the kernel when the holder dies, even by SIGKILL, so a
-    killed build never leaves the warehouse locked.
+    flock is released by the kernel when the holder dies, even by SIGKILL, so a killed
+    build never leaves the warehouse locked.
     """
-    paths.directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o644)
+    with storage_errors(f"create the warehouse folder {paths.directory}"):
+        paths.versions_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,13 +263,56 @@ def build_lock(paths: WarehousePaths):
         os.close(fd)
 
 
-def remove_stale_candidates(paths: WarehousePaths) -> list[Path]:
-    """Delete what killed or failed builds left behind (call under the lock)."""
-    removed = []
-    for path in paths.stale_candidates():
-        path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
+# ---- checks before a build -------------------------------------------------------
+
+def check_publishable(paths: WarehousePaths) -> None:
+    """Refuse before any work if publishing could not succeed or would harm something."""
+    if paths.wal.exists():
+        raise UnsafeWarehousePath(
+            f"{paths.wal} exists: a process opened the published warehouse read-write. Close it "
+            "(readers must open it read-only), delete the .wal file if no process holds it, and build again")
+    adopt_legacy_file(paths)
+    paths.current()  # raises when the pointer is something else or names no complete version
+
+
+def adopt_legacy_file(paths: WarehousePaths) -> None:
+    """A warehouse published by an older chengyu is a plain file: make it version 1.
+
+    Only a DuckDB file holding this project's marts is adopted; anything else at the
+    path is refused by current().
+    """
+    if paths.published.is_symlink() or not paths.published.is_file():
+        return
+    if describe_path(paths.published) != "a DuckDB file that no chengyu build published":
+        return
+    try:
+        con = duckdb.connect(str(paths.published), read_only=True)
+        try:
+            has_marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
+                                    "and table_name = 'fct_sector_output'").fetchone()[0] == 1
+        finally:
+            con.close()
+    except duckdb.Error:
+        return
+    if not has_marts:
+        return
+    build_id = dt.datetime.fromtimestamp(paths.published.stat().st_mtime, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    version = paths.version(build_id)
+    with storage_errors("adopt the existing warehouse file as a version"):
+        os.link(paths.published, version.database)
+        write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
+                               "note": "published by an earlier chengyu, before versions existed"})
+        point_at(paths, version)
+
+
+# ---- publish, rollback, versions --------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -106,62 +325,130 @@ def _fsync(path: Path) -> None:
 
 def seal(candidate: Path) -> None:
     """Fold the candidate's write-ahead log into the file and flush it to disk."""
-    con = duckdb.connect(str(candidate))
+    with storage_errors("write the candidate warehouse", candidate.stat().st_size * 2):
+        con = duckdb.connect(str(candidate))
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        wal = candidate.with_name(candidate.name + ".wal")
+        if wal.exists():
+            raise StorageError(f"{wal} still exists after a checkpoint; not publishing")
+        _fsync(candidate)
+
+
+def write_record(version: Version, record: dict) -> None:
+    """Write the version's record beside its file: the step that makes it a version."""
+    record = dict(record, sha256=file_sha256(version.database), size_bytes=version.database.stat().st_size)
+    tmp = version.record.with_name(version.record.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    fs_step("write record (temporary name)")
+    _fsync(tmp)
+    os.replace(tmp, version.record)
+    fs_step("rename record")
+    _fsync(version.record.parent)
+    fs_step("fsync versions folder")
+
+
+def point_at(paths: WarehousePaths, version: Version) -> None:
+    """Atomically replace the pointer with a symlink to version (relative, so copies work)."""
+    tmp = paths.directory / f".{paths.name}.pointer-{os.getpid()}"
+    if os.path.lexists(tmp):
+        tmp.unlink()
+    os.symlink(os.path.relpath(version.database, paths.directory), tmp)
+    fs_step("create new pointer (temporary name)")
+    os.replace(tmp, paths.published)
+    fs_step("rename pointer")
+    _fsync(paths.directory)
+    fs_step("fsync warehouse folder")
+
+
+def verify_version(paths: WarehousePaths, version: Version) -> dict:
+    """Check a version against its record and that it opens as this project's warehouse."""
+    record = version.read_record()
+    if file_sha256(version.database) != record.get("sha256"):
+        raise CorruptVersion(f"version {version.build_id}: {version.database.name} no longer matches the "
+                             "checksum recorded when it was published (replaced or changed on disk)")
     try:
-        con.execute("checkpoint")
-    finally:
-        con.close()
-    wal = candidate.with_name(candidate.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{wal} still exists after a checkpoint; not publishing")
-    _fsync(candidate)
+        con = duckdb.connect(str(version.database), read_only=True, config={"enable_external_access": False})
+        try:
+            found = con.execute("select build_id from marts.build_info").fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise CorruptVersion(f"version {version.build_id} does not open as a warehouse: "
+                             f"{str(exc).splitlines()[0]}") from None
+    if "adopted_from" not in record and found != [(version.build_id,)]:
+        raise CorruptVersion(f"version {version.build_id}: its marts.build_info names {found}, not this build")
+    return record
 
 
-def pause_for_fault_test(stage: str) -> None:
-    """Fault-injection point for the kill tests: sleep here when asked to.
+def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
+            keep: int = DEFAULT_KEEP_VERSIONS) -> Version:
+    """Make the sealed candidate a version and point the warehouse at it."""
+    version = paths.version(build_id)
+    with storage_errors("publish the new version", candidate.stat().st_size):
+        os.chmod(candidate, 0o444)  # immutable from here on (readers open it read-only anyway)
+        fs_step("make candidate read-only")
+        os.replace(candidate, version.database)
+        fs_step("rename candidate to its version name")
+        write_record(version, record)
+        point_at(paths, version)
+        prune(paths, keep)
+    return version
 
-    CHENGYU_TEST_PAUSE_AT=<stage> makes the build announce the stage and sleep, so a
-    test can SIGKILL it at exactly that point. Unset in normal use.
+
+def rollback(paths: WarehousePaths, to: str | None = None) -> tuple[Version, Version]:
+    """Point the warehouse at the version before the current one (or at build id `to`)."""
+    current = paths.current()
+    versions = paths.versions()
+    if current is None:
+        raise NoSuchVersion(f"nothing is published at {paths.published} yet")
+    if to is not None:
+        target = next((v for v in versions if v.build_id == to), None)
+        if target is None:
+            raise NoSuchVersion(f"there is no version {to} (see `chengyu versions`)")
+    else:
+        older = [v for v in versions if v.build_id < current.build_id]
+        if not older:
+            raise NoSuchVersion(f"version {current.build_id} is the oldest kept; there is nothing to roll back to")
+        target = older[-1]
+    verify_version(paths, target)
+    with storage_errors("move the warehouse pointer"):
+        point_at(paths, target)
+    return current, target
+
+
+def prune(paths: WarehousePaths, keep: int) -> list[Version]:
+    """Delete the oldest versions beyond `keep` (never the current one)."""
+    current = paths.current()
+    versions = paths.versions()
+    removed = []
+    for version in versions[:max(0, len(versions) - keep)]:
+        if current is not None and version.build_id == current.build_id:
+            continue
+        # Record first: from then on the file is an unreferenced leftover, never a half version.
+        version.record.unlink()
+        fs_step("remove old version's record")
+        version.database.unlink()
+        fs_step("remove old version's file")
+        removed.append(version)
+    return removed
+
+
+def remove_leftovers(paths: WarehousePaths) -> list[Path]:
+    """Delete what killed builds left: candidates, temporary names, files without record.
+
+    Call under the lock: then no other build is writing any of these.
     """
-    if os.environ.get("CHENGYU_TEST_PAUSE_AT") == stage:
-        print(f"[pause] {stage}", flush=True)
-        time.sleep(float(os.environ.get("CHENGYU_TEST_PAUSE_SECONDS", "60")))
-
-
-def publish(paths: WarehousePaths, candidate: Path) -> None:
-    """Make the sealed candidate the published warehouse; keep the old one as previous.
-
-    The old file first gets a second name (a hard link), then the candidate is renamed
-    over the published path, then the second name becomes `previous`. At every instant
-    the published path names a complete warehouse; a build killed in between leaves at
-    most a stale `.tmp` link, which the next build removes.
-    """
-    published_wal = paths.published.with_name(paths.published.name + ".wal")
-    if published_wal.exists():
-        raise RuntimeError(
-            f"{published_wal} exists: a process has opened the published warehouse read-write. "
-            "Close it (open the warehouse read-only) and build again."
-        )
-    old_version = paths.previous_staging
-    old_version.unlink(missing_ok=True)
-    if paths.published.exists():
-        os.link(paths.published, old_version)
-    pause_for_fault_test("rename")
-    os.replace(candidate, paths.published)
-    if old_version.exists():
-        os.replace(old_version, paths.previous)
-    _fsync(paths.directory)
-
-
-def rollback(paths: WarehousePaths) -> None:
-    """Swap the published and previous versions (a second rollback undoes the first)."""
-    if not paths.previous.exists():
-        raise NothingToRollBack(f"there is no previous version at {paths.previous}")
-    current = paths.previous_staging
-    current.unlink(missing_ok=True)
-    if paths.published.exists():
-        os.link(paths.published, current)
-    os.replace(paths.previous, paths.published)
-    if current.exists():
-        os.replace(current, paths.previous)
-    _fsync(paths.directory)
+    if not paths.versions_dir.is_dir():
+        return []
+    recorded = {v.database.name for v in paths.versions()}
+    leftovers = [p for p in paths.versions_dir.iterdir()
+                 if p.name.startswith(f"{paths.name}.") and ".tmp-" in p.name
+                 or p.name.startswith(f"{paths.name}.candidate-")
+                 or p.suffix == ".duckdb" and p.name not in recorded]
+    leftovers += list(paths.directory.glob(f".{paths.name}.pointer-*"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return sorted(leftovers)

@@ -1,0 +1,48 @@
+-- One row: which build of the warehouse this is ("data as of"), from what inputs, and
+-- how much of the sector output panel rests on estimates. `chengyu build` sets build_id
+-- and code_version; the input hashes are those the input reader recorded.
+with
+
+files as (
+    select * from {{ source('inputs', 'load_audit') }}
+),
+
+panel as (
+    select * from {{ ref('fct_sector_output') }}
+),
+
+inputs as (
+    select
+        count(*) as input_file_count,
+        sha256(coalesce(string_agg(file || ' ' || sha256, chr(10) order by file), '')) as inputs_sha256,
+        max(file) filter (where kind = 'sector_output') as user_file,
+        max(sha256) filter (where kind = 'sector_output') as user_file_sha256,
+        max(loaded_at) as inputs_read_at
+    from files
+),
+
+estimates as (
+    select
+        avg(case when basis = 'estimated' then 1.0 else 0.0 end) as estimated_cell_share,
+        sum(case when basis = 'estimated' then output_value_yuan else 0 end)
+        / nullif(sum(output_value_yuan), 0) as estimated_value_share
+    from panel
+),
+
+final as (
+    select
+        {{ dbt.string_literal(var('build_id')) }} as build_id,
+        cast(now() at time zone 'UTC' as timestamp) as built_at,
+        {{ dbt.string_literal(var('code_version')) }} as code_version,
+        inputs.input_file_count,
+        inputs.inputs_sha256,
+        inputs.user_file,
+        inputs.user_file_sha256,
+        inputs.inputs_read_at,
+        estimates.estimated_cell_share,
+        estimates.estimated_value_share
+    from inputs
+    cross join estimates
+)
+
+select * from final
