@@ -33,9 +33,28 @@ class Workspace:
     def published(self) -> Path:
         return self.warehouse / "chengyu.duckdb"
 
-    @property
-    def previous(self) -> Path:
-        return self.warehouse / "chengyu.previous.duckdb"
+    def versions(self) -> list[str]:
+        """Build ids of the complete versions, oldest first."""
+        return sorted(p.name[len("chengyu."):-len(".json")] for p in (self.warehouse / "versions").glob("chengyu.*.json"))
+
+    def current(self) -> str:
+        """Build id of the version the pointer names."""
+        return os.readlink(self.published).split("chengyu.", 1)[1][:-len(".duckdb")]
+
+    def state(self) -> dict[str, str]:
+        """Every file of the warehouse folder with its sha256 (symlinks: their target).
+
+        Equal states mean nothing was published, removed or changed; the build lock's
+        content (the last holder's pid) is left out.
+        """
+        out = {}
+        for path in sorted(self.warehouse.rglob("*")):
+            name = str(path.relative_to(self.warehouse))
+            if path.is_symlink():
+                out[name] = "-> " + os.readlink(path)
+            elif path.is_file() and not path.name.endswith(".build.lock"):
+                out[name] = sha256(path)
+        return out
 
     @property
     def reports(self) -> Path:
@@ -90,7 +109,7 @@ def sha256(path: Path) -> str:
 
 
 def workspace_with_published(built: Workspace, root: Path) -> Workspace:
-    """A fresh copy of the repository whose published warehouse is a copy of a good build."""
+    """A fresh copy of the repository whose warehouse folder is a copy of a good build's."""
     workspace = make_workspace(root)
-    shutil.copy2(built.published, workspace.published)
+    shutil.copytree(built.warehouse, workspace.warehouse, symlinks=True, dirs_exist_ok=True)
     return workspace

@@ -4,9 +4,12 @@ warehouse stays byte-for-byte as it was."""
 
 from __future__ import annotations
 
+import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import sha256, workspace_with_published
@@ -68,7 +71,7 @@ def expected_location(file: str, line, column) -> str:
 
 @pytest.mark.parametrize("name,rule,line,column,words", USER_FILE_CASES, ids=[c[0] for c in USER_FILE_CASES])
 def test_bad_sector_output_file_is_rejected(ws, name, rule, line, column, words):
-    before = sha256(ws.published)
+    before = ws.state()
     path = CORPUS / name
     result = ws.run("build", "--sector-output", str(path))
     output = result.stdout + result.stderr
@@ -76,18 +79,17 @@ def test_bad_sector_output_file_is_rejected(ws, name, rule, line, column, words)
     assert f"ERROR {expected_location(str(path), line, column)}:" in output
     assert f"[rule: {rule}]" in output and words in output
     assert "published warehouse" in output and "is unchanged" in output
-    assert sha256(ws.published) == before
-    assert not ws.previous.exists()  # nothing was published, so nothing was kept aside
+    assert ws.state() == before
 
 
 def test_utf8_bom_is_accepted_with_a_warning(ws):
     # Documented rule: Excel's "CSV UTF-8" starts with a byte-order mark; it is read
     # without it, with a warning. validate checks without building or publishing.
-    before = sha256(ws.published)
+    before = ws.state()
     result = ws.run("validate", "--sector-output", str(CORPUS / "utf8_bom.csv"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" in result.stdout and "[rule: utf8_bom]" in result.stdout
-    assert sha256(ws.published) == before
+    assert ws.state() == before
 
 
 SEED_CASES = [
@@ -112,19 +114,19 @@ SEED_CASES = [
 
 @pytest.mark.parametrize("seed,edit,where,rule", SEED_CASES, ids=[f"{c[0]}-{c[3]}" for c in SEED_CASES])
 def test_bad_seed_is_rejected(ws, seed, edit, where, rule):
-    before = sha256(ws.published)
+    before = ws.state()
     with edited_seed(ws, seed, edit):
         result = ws.run("build")
     output = result.stdout + result.stderr
     assert result.returncode == EXIT_INPUT, output
     assert where in output and f"[rule: {rule}]" in output
-    assert sha256(ws.published) == before
+    assert ws.state() == before
 
 
 def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     # The input checks cannot see that a province's prior mix no longer adds up to 1
     # (0.10 -> 0.30 makes Sichuan's 1.20); the dbt test assert_baseline_mix_sums_to_one does.
-    before = sha256(ws.published)
+    before = ws.state()
     with edited_seed(ws, "estimation_priors", lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10",
                                                                   "P01,baseline_sector_share,510000,C33,,0.30")):
         result = ws.run("build")
@@ -132,18 +134,149 @@ def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     assert result.returncode == EXIT_DBT, output
     assert "assert_baseline_mix_sums_to_one" in output
     assert "offending row: {'area_code': '510000', 'total_share': 1.2" in output
-    assert sha256(ws.published) == before
+    assert ws.state() == before
     assert not list(ws.warehouse.glob(".chengyu.candidate-*")), "the failed candidate is removed"
 
 
 def test_a_critical_expectation_stops_the_build(ws):
     # '5.84e3' is a number to Python and to DuckDB, so the input checks and dbt accept
     # it; the Great Expectations suite requires plain decimals as stated by sources.
-    before = sha256(ws.published)
+    before = ws.state()
     with edited_seed(ws, "reported_figures", lambda t: t.replace(",2017,5840,亿元", ",2017,5.84e3,亿元")):
         result = ws.run("build")
     output = result.stdout + result.stderr
     assert result.returncode == EXIT_QUALITY, output
     assert "CRITICAL input_reported_figures: expect_column_values_to_match_regex" in output
     assert "5.84e3" in output
-    assert sha256(ws.published) == before
+    assert ws.state() == before
+
+
+# ---- one reader: what the checks accept is exactly what the warehouse holds ----------
+
+HEADER = "area_code,sector_code,year,value,unit,measure,source\n"
+GOOD = "510100,C34,2020,1200,亿元,gross_output,yearbook\n"
+
+# Cells that Python's float() or DuckDB's CSV reader would take but the one reader
+# refuses: file, line, column and rule, exit 3, before anything is built.
+CELL_CASES = [
+    ("plus_inf", GOOD + "510100,C35,2020,+inf,亿元,gross_output,yearbook\n", 3, "value", "numeric"),
+    ("plus_nan", GOOD + "510100,C35,2020,+nan,亿元,gross_output,yearbook\n", 3, "value", "numeric"),
+    ("overflow", GOOD + "510100,C35,2020,1e400,亿元,gross_output,yearbook\n", 3, "value", "numeric"),
+    ("fullwidth_digits", "510100,C34,2020,１２３,亿元,gross_output,yearbook\n", 2, "value", "numeric"),
+    ("arabic_indic_year", "510100,C34,٢٠٢٠,1200,亿元,gross_output,yearbook\n", 2, "year", "year_format"),
+    ("thousands_separator", '510100,C34,2020,"1,200",亿元,gross_output,yearbook\n', 2, "value", "numeric"),
+    ("tab_inside_field", "510100,C34,2020,1200,亿元,gross_output,year\tbook\n", 2, "source", "control_character"),
+    ("line_break_in_quoted_field", '510100,C34,2020,1200,亿元,gross_output,"year\nbook"\n', 2, "source",
+     "control_character"),
+    # 1e30 亿元 = 1e38 yuan, beyond China's whole 2023 GDP (1.26e14 yuan).
+    ("implausible_value", "510100,C34,2020,1e30,亿元,gross_output,yearbook\n", 2, "value", "plausible_output"),
+]
+
+
+@pytest.mark.parametrize("name,body,line,column,rule", CELL_CASES, ids=[c[0] for c in CELL_CASES])
+def test_bad_cell_is_rejected_by_the_reader(ws, tmp_path, name, body, line, column, rule):
+    before = ws.state()
+    path = tmp_path / f"{name}.csv"
+    path.write_text(HEADER + body, encoding="utf-8")
+    result = ws.run("build", "--sector-output", str(path))
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_INPUT, output
+    assert f"ERROR {path}, line {line}, column '{column}':" in output and f"[rule: {rule}]" in output
+    assert "Traceback" not in output and "[stage] dbt-build" not in output
+    assert ws.state() == before
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda p: p.mkdir(), "this is a directory, not a regular file"),
+    (_fifo, "this is a FIFO (named pipe), not a regular file"),
+    (None, "this is a device, not a regular file"),  # /dev/zero
+])
+def test_only_regular_files_are_read_and_at_once(ws, tmp_path, make, words):
+    path = Path("/dev/zero") if make is None else tmp_path / "input.csv"
+    if make is not None:
+        make(path)
+    started = time.monotonic()
+    result = ws.run("validate", "--sector-output", str(path), timeout=60)
+    assert result.returncode == EXIT_INPUT
+    assert time.monotonic() - started < 30  # a FIFO does not hang, /dev/zero is not read
+    assert f"ERROR {path}: {words}" in result.stdout + result.stderr and "[rule: regular_file]" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_file_over_the_size_limit_is_refused(ws, tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text(HEADER + GOOD * 2000, encoding="utf-8")  # a 53-byte header and 2000 lines of 50 bytes (亿元 is 6): 100,053 bytes
+    # 0.08 MiB = 83,886 bytes: above every seed (the largest has 54,876 bytes), below the file.
+    result = ws.run("validate", "--sector-output", str(path), "--max-input-mb", "0.08")
+    assert result.returncode == EXIT_INPUT
+    assert "the file has 100,053 bytes, more than the limit of 83,886" in result.stdout + result.stderr and "[rule: size_limit]" in result.stdout + result.stderr
+
+
+def test_many_problems_print_the_first_50_and_a_count(ws, tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text(HEADER + "".join(f"510100,C34,2020,bad{i},亿元,gross_output,yearbook\n" for i in range(3000)),
+                    encoding="utf-8")
+    result = ws.run("validate", "--sector-output", str(path))
+    assert result.returncode == EXIT_INPUT
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR")]
+    # Each line's value is bad; 2999 lines also repeat line 2's key: 5999 problems.
+    assert len(errors) == 50
+    assert "... and 5949 more problem(s) not shown (the first 50 are above)" in result.stdout + result.stderr
+    assert "5999 error(s)" in result.stdout + result.stderr
+
+
+def test_a_glob_pattern_is_a_file_name_not_a_pattern(ws, tmp_path):
+    for name in ("stA.csv", "stB.csv"):
+        (tmp_path / name).write_text(HEADER + GOOD, encoding="utf-8")
+    result = ws.run("validate", "--sector-output", str(tmp_path / "st*.csv"))
+    assert result.returncode == EXIT_INPUT
+    assert f"ERROR {tmp_path / 'st*.csv'}: the file does not exist [rule: file_exists]" in result.stdout + result.stderr
+
+
+def test_blank_and_comma_only_lines_are_skipped_with_a_warning(ws, tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text(HEADER + GOOD + "\n,,,,,,\n , ,\u3000,,,,\n", encoding="utf-8")
+    result = ws.run("validate", "--sector-output", str(path))
+    assert result.returncode == 0, result.stdout
+    assert "3 empty line(s) (or lines of only commas) skipped [rule: blank_lines]" in result.stdout + result.stderr
+
+
+def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
+    # A name with glob characters next to the file a glob would pick instead; a source
+    # starting with a quote character DuckDB's sniffer took for the quote; fields padded
+    # with tabs, no-break spaces and ideographic spaces (trimmed, the documented rule); a
+    # value 50 times the panel's estimate (published, with a warning naming the row).
+    decoy = tmp_path / "fig1.csv"
+    decoy.write_text(HEADER + "510100,C34,2020,1,亿元,gross_output,decoy\n", encoding="utf-8")
+    path = tmp_path / "fig[1].csv"
+    path.write_text(HEADER
+                    + "510600,C38,2023,905,亿元,gross_output,'quoted' yearbook table 3\n"
+                    + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(", p.", " p.")
+                    + "500118,C36,2023,60,万亿元,gross_output,'another quote\n", encoding="utf-8")
+    result = ws.run("build", "--sector-output", str(path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "WARNING dbt test warn_user_figure_far_from_estimate" in output and "'supplied_line': 4" in output
+    con = duckdb.connect(str(ws.published), read_only=True)
+    try:
+        rows = con.execute("""
+            select supplied_line, area_code, sector_code, year, value_original, unit_original, source, supplied_file
+            from staging.stg_inputs__user_sector_output order by supplied_line
+        """).fetchall()
+        audit = con.execute("select file, sha256, row_count from raw.load_audit where kind = 'sector_output'").fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        (2, "510600", "C38", 2023, 905.0, "亿元", "'quoted' yearbook table 3", str(path)),
+        (3, "510600", "C34", 2023, 41000000.0, "万元", "yearbook p. 12", str(path)),
+        (4, "500118", "C36", 2023, 60.0, "万亿元", "'another quote", str(path)),
+    ]
+    assert audit == [(str(path), sha256(path), 3)]
+    # Nothing reads the file at query time: edit it, and the warehouse still holds the same.
+    path.write_text(HEADER, encoding="utf-8")
+    again = ws.run("sql", "select count(*) as n from staging.stg_inputs__user_sector_output", "--format", "csv")
+    assert again.stdout == "n\n3\n"

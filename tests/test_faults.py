@@ -1,26 +1,35 @@
-"""Faults: builds killed with SIGKILL at several points, a reader holding the published
-file, two builds at once, rollback. The published warehouse must never be damaged."""
+"""Faults around whole builds: killed with SIGKILL, stopped with SIGTERM or Ctrl-C, two
+builds at once, a reader holding the published file, a read-only or full disk, things
+at the warehouse path that chengyu did not publish, a corrupt version. The published
+warehouse is never damaged, and every failure ends in one line with its exit code."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import sha256, workspace_with_published
+from conftest import workspace_with_published
 
 DATA = Path(__file__).parent / "data"
-EXIT_LOCKED = 6
-
+EXIT_LOCKED, EXIT_QUERY, EXIT_UNSAFE, EXIT_STORAGE, EXIT_CORRUPT = 6, 8, 9, 10, 11
 
 
 @pytest.fixture(scope="module")
 def ws(built, tmp_path_factory):
     return workspace_with_published(built, tmp_path_factory.mktemp("faults"))
+
+
+def published_state(ws) -> dict:
+    """The warehouse folder without the candidates that killed builds leave."""
+    return {k: v for k, v in ws.state().items() if "candidate-" not in k}
 
 
 def wait_for_line(proc, marker: str, timeout: float = 600) -> list[str]:
@@ -43,81 +52,81 @@ def kill_build(proc) -> None:
     proc.stdout.close()
 
 
+def assert_one_line_error(output: str, code_words: str) -> None:
+    assert "Traceback" not in output, output
+    assert code_words in output, output
+
+
 def test_killed_in_the_middle_of_dbt(ws):
-    before = sha256(ws.published)
+    before = published_state(ws)
     proc = ws.start("build")
     wait_for_line(proc, "[stage] dbt-build")
-    time.sleep(5)  # dbt is loading seeds and building models into the candidate
+    time.sleep(5)  # dbt is building models into the candidate
     kill_build(proc)
-    assert sha256(ws.published) == before
-    assert not ws.previous.exists()
+    assert published_state(ws) == before
+    assert list((ws.warehouse / "versions").glob("chengyu.candidate-*.duckdb")), "the killed build's candidate"
 
 
-def test_killed_before_the_quality_gate(ws):
-    before = sha256(ws.published)
-    proc = ws.start("build", CHENGYU_TEST_PAUSE_AT="quality-gate")
-    wait_for_line(proc, "[pause] quality-gate")
-    kill_build(proc)
-    assert sha256(ws.published) == before
-    # The complete but unchecked candidate is left behind, never published.
-    assert list(ws.warehouse.glob(".chengyu.candidate-*.duckdb"))
-
-
-def test_killed_between_keeping_the_old_version_and_the_rename(ws):
-    before = sha256(ws.published)
-    proc = ws.start("build", CHENGYU_TEST_PAUSE_AT="rename")
-    wait_for_line(proc, "[pause] rename")
-    kill_build(proc)
-    assert sha256(ws.published) == before
-    assert (ws.warehouse / "chengyu.previous.duckdb.tmp").exists()
-    assert not ws.previous.exists()
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_build_stops_dbt_removes_its_candidate_and_releases_the_lock(ws, signum, code):
+    before = published_state(ws)
+    proc = ws.start("build", CHENGYU_TEST_PAUSE_AT="quality-gate", CHENGYU_TEST_PAUSE_SECONDS="600")
+    wait_for_line(proc, "[stage] dbt-build")
+    time.sleep(4)  # the dbt child is running
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "dbt runs in a child process"
+    os.kill(proc.pid, signum)  # the build alone, as `kill` or a terminal would
+    output = proc.stdout.read()
+    assert proc.wait(timeout=60) == code
+    proc.stdout.close()
+    assert_one_line_error(output, f"chengyu: stopped by {signal.Signals(signum).name}; "
+                                  "the published warehouse is unchanged")
+    for child in children:
+        assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
+    assert not list((ws.warehouse / "versions").glob(f"chengyu.candidate-{proc.pid}*"))
+    assert published_state(ws) == {k: v for k, v in before.items()}
+    # The lock is free: a rollback (which takes it) gets past it.
+    assert ws.run("versions").returncode == 0
 
 
 def test_two_builds_at_once_the_second_refuses(ws):
-    before = sha256(ws.published)
+    before = published_state(ws)
     first = ws.start("build", CHENGYU_TEST_PAUSE_AT="dbt-build")
     seen = "".join(wait_for_line(first, "[pause] dbt-build"))
-    # Under the lock, the first build removed what the killed builds above left behind.
-    assert "removed a candidate left by an earlier build: .chengyu.candidate-" in seen
-    assert "removed a candidate left by an earlier build: chengyu.previous.duckdb.tmp" in seen
+    # Under the lock, the first build removed what the killed build above left behind.
+    assert "removed what an interrupted build left: chengyu.candidate-" in seen
     second = ws.run("build", timeout=120)
     assert second.returncode == EXIT_LOCKED, second.stdout + second.stderr
     assert f"another build or rollback of {ws.published} is running (pid {first.pid})" in second.stderr
     kill_build(first)
-    assert sha256(ws.published) == before
+    assert published_state(ws) == before
 
 
-def test_next_build_recovers_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
-    before = sha256(ws.published)
+def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
+    old = ws.current()
     reader = duckdb.connect(str(ws.published), read_only=True)
     try:
-        old_count = reader.execute("select count(*) from marts.fct_sector_output where basis = 'synthetic'").fetchone()[0]
-        assert old_count == 0
-
+        assert reader.execute("select count(*) from marts.fct_sector_output where basis = 'synthetic'").fetchone()[0] == 0
         result = ws.run("build", "--sector-output", str(DATA / "synthetic_sector_output.csv"))
         assert result.returncode == 0, result.stdout + result.stderr
-        assert not list(ws.warehouse.glob(".chengyu.candidate-*"))
-        assert not (ws.warehouse / "chengyu.previous.duckdb.tmp").exists()
-
+        assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))
         # The reader still sees the complete old version until it reconnects.
         assert reader.execute("select count(*) from marts.fct_sector_output "
                               "where basis = 'synthetic'").fetchone()[0] == 0
     finally:
         reader.close()
 
-    assert sha256(ws.previous) == before
-    after = sha256(ws.published)
-    assert after != before
+    new = ws.current()
+    assert new != old and ws.versions()[-2:] == [old, new]
     con = duckdb.connect(str(ws.published), read_only=True)
     try:
         supplied = con.execute("""
-            select area_code, sector_code, output_value_yuan, basis, supplied_source
+            select area_code, sector_code, output_value_yuan, basis
             from marts.fct_sector_output where method = 'user_supplied' order by area_code, sector_code
         """).fetchall()
         # 905 亿元 = 9.05e10 yuan; 41000000 万元 = 4.1e11 yuan; 0.06 万亿元 = 6e10 yuan.
-        assert [(a, s, v, b) for a, s, v, b, _ in supplied] == [
-            ("500118", "C36", 6e10, "synthetic"), ("510600", "C34", 4.1e11, "synthetic"),
-            ("510600", "C38", 9.05e10, "synthetic")]
+        assert supplied == [("500118", "C36", 6e10, "synthetic"), ("510600", "C34", 4.1e11, "synthetic"),
+                            ("510600", "C38", 9.05e10, "synthetic")]
         # The label travels to every measure built on the cells: against the eight-area
         # cluster every 2023 LQ reads the synthetic cells; against Sichuan + Chongqing (the
         # estimated province rows) only the two areas' own LQs do; 2022 is untouched.
@@ -128,11 +137,101 @@ def test_next_build_recovers_publishes_while_a_reader_holds_the_file_and_rolls_b
         assert labels == {"cluster8 2023 synthetic": 72, "sichuan_chongqing 2023 synthetic": 18,
                           "sichuan_chongqing 2023 estimated": 54, "cluster8 2022 estimated": 72,
                           "sichuan_chongqing 2022 estimated": 72}
+        # The warehouse says which build it is and which file it holds.
+        build_id, user_file, share = con.execute(
+            "select build_id, user_file, estimated_cell_share from marts.build_info").fetchone()
+        assert build_id == new and user_file == str(DATA / "synthetic_sector_output.csv")
+        assert share == pytest.approx(645 / 648)  # 3 of the 648 cells supplied
     finally:
         con.close()
 
     rolled = ws.run("rollback")
     assert rolled.returncode == 0, rolled.stderr
-    assert sha256(ws.published) == before and sha256(ws.previous) == after
-    again = ws.run("rollback")
-    assert again.returncode == 0 and sha256(ws.published) == after
+    assert ws.current() == old
+    listed = ws.run("versions").stdout
+    assert f"* {old}" in listed and f"  {new}" in listed
+
+
+@contextmanager
+def small_disk(path: Path, size: str, read_only: bool = False):
+    """A tmpfs of the given size at path (root only: skipped where mounting is refused)."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_is_refused_before_building_with_the_space_needed(ws, tmp_path):
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        result = ws.run("build", CHENGYU_WAREHOUSE=str(disk / "chengyu.duckdb"))
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_STORAGE, output
+    assert_one_line_error(output, "MiB free; a build needs about 64 MiB free there")
+
+
+def test_a_read_only_folder_is_refused(ws, tmp_path):
+    with small_disk(tmp_path / "ro", "8m") as disk:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        result = ws.run("build", CHENGYU_WAREHOUSE=str(disk / "chengyu.duckdb"))
+    output = result.stdout + result.stderr
+    assert result.returncode == EXIT_STORAGE, output
+    assert_one_line_error(output, "the file system is read-only")
+
+
+def test_a_text_file_at_the_warehouse_path_is_never_overwritten(ws, tmp_path):
+    notes = tmp_path / "notes.duckdb"
+    notes.write_text("my notes\n")
+    result = ws.run("build", CHENGYU_WAREHOUSE=str(notes))
+    assert result.returncode == EXIT_UNSAFE
+    assert_one_line_error(result.stderr, "not a warehouse chengyu published")
+    assert notes.read_text() == "my notes\n" and not (tmp_path / "versions").exists()
+
+
+def test_a_wal_beside_the_published_file_is_refused_before_building(ws):
+    wal = ws.warehouse / "chengyu.duckdb.wal"
+    wal.write_bytes(b"left by a read-write client")
+    try:
+        started = time.monotonic()
+        result = ws.run("build")
+        assert result.returncode == EXIT_UNSAFE
+        assert time.monotonic() - started < 30, "refused before dbt runs"
+        assert_one_line_error(result.stderr, "opened the published warehouse read-write")
+        assert "[stage] dbt-build" not in result.stdout
+    finally:
+        wal.unlink()
+
+
+def test_a_writer_holding_the_file_makes_sql_say_locked(ws):
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               f"c = duckdb.connect({str(ws.published)!r}); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, env=ws.env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = ws.run("sql", "select 1")
+        assert result.returncode == EXIT_LOCKED
+        assert_one_line_error(result.stderr, "held open for writing by another process")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_corrupt_published_version_names_rollback(ws, tmp_path):
+    current = ws.warehouse / "versions" / f"chengyu.{ws.current()}.duckdb"
+    saved = current.read_bytes()
+    os.chmod(current, 0o644)
+    current.write_bytes(b"x" * 4096)
+    try:
+        for args in (("sql", "select 1"), ("export", "--out", str(tmp_path / "out"))):
+            result = ws.run(*args)
+            assert result.returncode == EXIT_CORRUPT, (args, result.stderr)
+            assert_one_line_error(result.stderr, "chengyu rollback")
+        verified = ws.run("verify")
+        assert verified.returncode == EXIT_CORRUPT and "no longer matches the checksum" in verified.stderr
+    finally:
+        current.write_bytes(saved)
+        os.chmod(current, 0o444)

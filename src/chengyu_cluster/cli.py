@@ -99,6 +99,9 @@ def published_warehouse(args: argparse.Namespace) -> tuple[Path, wh.WarehousePat
     paths = wh.WarehousePaths.from_env(project_dir)
     if paths.current() is None:
         raise ChengyuExit(EXIT_QUERY, f"no published warehouse at {paths.published}; run `make build` first")
+    from .access import open_published
+
+    open_published(paths.published).close()  # a corrupt or locked file: exit 11 or 6, one line
     return project_dir, paths
 
 
@@ -140,10 +143,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
+    wh.check_publishable(paths)  # before anything is created next to the warehouse path
     with stop_on_signals(), wh.build_lock(paths):
         for leftover in wh.remove_leftovers(paths):
             print(f"removed what an interrupted build left: {leftover.name}", flush=True)
         wh.check_publishable(paths)
+        wh.adopt_legacy_file(paths)
+        needed_bytes = wh.check_free_space(paths)
 
         stage("validate-inputs")
         t = time.perf_counter()
@@ -178,6 +184,9 @@ def cmd_build(args: argparse.Namespace) -> int:
                 for row in item.sample_rows:
                     print(f"    row: {row}")
             if not outcome.success:
+                if any("No space left" in item.message for item in outcome.failures):
+                    raise wh.StorageError(f"cannot write the candidate warehouse in {paths.versions_dir}: no space "
+                                          f"left on the device; a build needs about {needed_bytes / 2**20:.0f} MiB")
                 for item in outcome.failures:
                     print(f"ERROR dbt {item.kind} {item.name}: {item.message}", file=sys.stderr)
                     for row in item.sample_rows:

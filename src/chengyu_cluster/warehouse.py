@@ -145,6 +145,9 @@ class WarehousePaths:
         if not os.path.lexists(self.published):
             return None
         if not self.published.is_symlink():
+            if _is_legacy(self.published):
+                raise UnsafeWarehousePath(f"{self.published} was published by an older chengyu, before versions "
+                                          "existed; run `chengyu build` once to adopt it as the first version")
             raise UnsafeWarehousePath(
                 f"{self.published} is not a pointer to a version published by chengyu "
                 f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path")
@@ -266,13 +269,46 @@ def build_lock(paths: WarehousePaths):
 # ---- checks before a build -------------------------------------------------------
 
 def check_publishable(paths: WarehousePaths) -> None:
-    """Refuse before any work if publishing could not succeed or would harm something."""
+    """Refuse before creating anything if publishing could not succeed or would harm something."""
     if paths.wal.exists():
         raise UnsafeWarehousePath(
             f"{paths.wal} exists: a process opened the published warehouse read-write. Close it "
             "(readers must open it read-only), delete the .wal file if no process holds it, and build again")
-    adopt_legacy_file(paths)
-    paths.current()  # raises when the pointer is something else or names no complete version
+    if os.path.lexists(paths.published) and not paths.published.is_symlink() and not _is_legacy(paths.published):
+        raise UnsafeWarehousePath(
+            f"refusing to publish over {paths.published}: it is {describe_path(paths.published)}, not a warehouse "
+            "chengyu published; move it away or set CHENGYU_WAREHOUSE to another path")
+    if paths.published.is_symlink():
+        paths.current()  # raises unless the pointer names a complete version
+
+
+def check_free_space(paths: WarehousePaths) -> int:
+    """Refuse at once when the folder cannot hold another version; return the bytes needed."""
+    current = paths.current() if paths.published.is_symlink() else None
+    # A build writes one new file about the size of the current one, twice over while
+    # DuckDB checkpoints; 64 MiB when there is nothing to compare with.
+    needed = 2 * current.database.stat().st_size if current else 64 * 2**20
+    info = os.statvfs(paths.versions_dir)
+    free = info.f_bavail * info.f_frsize
+    if free < needed:
+        raise StorageError(_storage_message(f"build in {paths.versions_dir}",
+                                            f"only {free / 2**20:.1f} MiB free", None, needed))
+    return needed
+
+
+def _is_legacy(path: Path) -> bool:
+    """A plain DuckDB file holding this project's marts: what chengyu published before versions."""
+    if not path.is_file() or describe_path(path) != "a DuckDB file that no chengyu build published":
+        return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
+                               "and table_name = 'fct_sector_output'").fetchone()[0] == 1
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
 
 
 def adopt_legacy_file(paths: WarehousePaths) -> None:
@@ -281,20 +317,7 @@ def adopt_legacy_file(paths: WarehousePaths) -> None:
     Only a DuckDB file holding this project's marts is adopted; anything else at the
     path is refused by current().
     """
-    if paths.published.is_symlink() or not paths.published.is_file():
-        return
-    if describe_path(paths.published) != "a DuckDB file that no chengyu build published":
-        return
-    try:
-        con = duckdb.connect(str(paths.published), read_only=True)
-        try:
-            has_marts = con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
-                                    "and table_name = 'fct_sector_output'").fetchone()[0] == 1
-        finally:
-            con.close()
-    except duckdb.Error:
-        return
-    if not has_marts:
+    if paths.published.is_symlink() or not _is_legacy(paths.published):
         return
     build_id = dt.datetime.fromtimestamp(paths.published.stat().st_mtime, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     version = paths.version(build_id)
