@@ -25,4 +25,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_build.py
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/.candidate-* reports
+	rm -rf target logs warehouse/*.duckdb warehouse/versions reports

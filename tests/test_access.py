@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -33,17 +36,66 @@ def test_sql_reads_in_three_formats(built):
 
 
 @pytest.mark.parametrize("statement,words", [
-    ("delete from marts.dim_area", "read-only"),
-    ("create table marts.x as select 1", "read-only"),
-    ("copy marts.dim_area to '/tmp/chengyu-leak.csv'", "cannot read or write files"),
-    ("attach '/tmp/other.duckdb' as other", "cannot read or write files"),
+    ("delete from marts.dim_area", "DELETE statements are not reads"),
+    ("create table marts.x as select 1", "CREATE statements are not reads"),
+    ("copy marts.dim_area to '/tmp/chengyu-leak.csv'", "COPY statements are not reads"),
+    ("attach '/tmp/other.duckdb' as other", "ATTACH statements are not reads"),
+    ("pragma profiling_output='/tmp/chengyu-profile'", "SET statements are not reads"),
+    ("call enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "CALL statements are not reads"),
+    # SELECT statements that call table functions with side effects or SQL from text:
+    ("select * from enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "cannot call enable_logging"),
+    ("select * from query('select 1')", "cannot call query"),
+    ("select * from read_text('/etc/hostname')", "cannot call read_text"),
+    ("select * from marts.dim_area, read_csv('/etc/passwd')", "cannot call read_csv"),
+    ("select 1; delete from marts.dim_area", "DELETE statements are not reads"),
 ])
-def test_sql_refuses_writes(built, statement, words):
-    before = built.published.read_bytes()
+def test_sql_refuses_everything_but_reads(built, statement, words):
+    before = built.state()
     result = built.run("sql", statement)
-    assert result.returncode == EXIT_QUERY
+    assert result.returncode == EXIT_QUERY, result.stdout + result.stderr
     assert "refused" in result.stderr and words in result.stderr
-    assert built.published.read_bytes() == before
+    assert "Traceback" not in result.stderr and result.stdout == ""  # nothing ran, not even 'select 1'
+    assert built.state() == before
+
+
+def test_sql_resolves_unqualified_names_in_marts_and_limits_table_rows(built):
+    result = built.run("sql", "select count(*) as n from dim_area", "--format", "csv")
+    assert result.stdout == "n\n16\n", result.stderr
+    many = built.run("sql", "select * from range(2500)")
+    lines = many.stdout.splitlines()
+    # Header, rule, the first 1000 rows (0 .. 999), then the count of all of them.
+    assert len(lines) == 1003 and lines[-2].strip() == "999"
+    assert lines[-1].startswith("(first 1000 of 2500 rows")
+    streamed = built.run("sql", "select * from range(2500)", "--format", "csv")
+    assert streamed.stdout.splitlines()[-1] == "2499" and len(streamed.stdout.splitlines()) == 2501
+
+
+def test_ctrl_c_interrupts_a_running_query(built):
+    proc = subprocess.Popen(built.command("sql", "select sum(a.range * b.range) from range(200000) a, range(200000) b"),
+                            env=built.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # the cross join of 4e10 rows runs for minutes
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "query interrupted" in err and "Traceback" not in err
+
+
+def test_a_piped_session_with_a_refused_statement_exits_8(built):
+    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
+                          input="select 1 as a;\ndelete from marts.dim_area;\nselect 2 as b;\n")
+    assert proc.returncode == EXIT_QUERY
+    assert proc.stdout == "a\n1\nb\n2\n"  # the other statements ran
+    assert "DELETE statements are not reads" in proc.stderr
+
+
+def test_export_to_a_path_with_quotes_and_spaces_runs_no_sql_from_it(built, tmp_path):
+    # Pasted into COPY ... TO '...', this path would have run a second COPY.
+    out = tmp_path / "O'Brien's exports é') to '/tmp/chengyu-injected.csv' (format csv); --"
+    result = built.run("export", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert (out / "manifest.json").exists() and (out / "dim_area.parquet").exists()
+    assert not Path("/tmp/chengyu-injected.csv").exists()
 
 
 def test_sql_interactive_mode(built):

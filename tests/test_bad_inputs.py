@@ -52,7 +52,7 @@ USER_FILE_CASES = [
     ("province_instead_of_member.csv", "known_member_area", 2, "area_code", "Sichuan, not a member area"),
     ("unknown_sector_code.csv", "known_sector", 2, "sector_code", "'C41'"),
     ("negative_output.csv", "non_negative", 2, "value", "-1200 is negative"),
-    ("non_numeric_value.csv", "numeric", 2, "value", "'about 1200' is not a number"),
+    ("non_numeric_value.csv", "numeric", 2, "value", "'about 1200' is not a finite number"),
     ("unparseable_unit.csv", "known_currency_unit", 2, "unit", "'亿美元' cannot be parsed"),
     ("year_out_of_range.csv", "year_range", 2, "year", "2031 is outside the panel 2015-2023"),
     ("different_scopes.csv", "same_scope", 3, "measure", "never summed"),

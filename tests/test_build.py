@@ -21,7 +21,37 @@ def test_build_publishes_and_prints_a_summary(built):
     assert "fct_reported_figures: 218 rows" in out
     assert "unit tests passed" in out and "Great Expectations:" in out
     # No candidate file is left behind after a successful build.
-    assert not list(built.warehouse.glob(".chengyu.candidate-*"))
+    assert not list(built.warehouse.glob("versions/chengyu.candidate-*"))
+
+
+def test_the_reader_and_dbt_seed_load_the_shipped_seeds_identically(built, tmp_path):
+    # `chengyu build` loads the seeds with its own reader; a developer's plain `dbt seed`
+    # uses dbt's CSV loader. For the shipped files both must give the same typed tables.
+    import subprocess
+    import sys
+
+    dev = tmp_path / "dev.duckdb"
+    code = "import sys; from dbt.cli.main import dbtRunner; sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
+    seeded = subprocess.run([sys.executable, "-c", code, "seed", "--quiet", "--project-dir", str(built.project)],
+                            env=built.env(CHENGYU_DBT_DATABASE=str(dev)), capture_output=True, text=True)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    con = duckdb.connect(str(dev), read_only=True)
+    try:
+        con.execute(f"attach '{built.published}' as published (read_only)")
+        seeds = [t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'dev' "
+                                           "and schema_name = 'raw' and table_name not in "
+                                           "('user_sector_output', 'load_audit') order by 1").fetchall()]
+        assert len(seeds) == 17
+        for table in seeds:
+            for a, b in (("dev", "published"), ("published", "dev")):
+                extra = con.execute(f"select count(*) from (select * from {a}.raw.{table} "
+                                    f"except all select * from {b}.raw.{table})").fetchone()[0]
+                assert extra == 0, (table, a)
+            types = con.execute(f"select database_name, list(data_type order by column_index) from duckdb_columns() "
+                                f"where schema_name = 'raw' and table_name = '{table}' group by 1").fetchall()
+            assert len({str(t) for _, t in types}) == 1, types
+    finally:
+        con.close()
 
 
 def test_every_reported_figure_is_kept_or_rejected_with_a_reason(con):

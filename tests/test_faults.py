@@ -91,14 +91,17 @@ def test_a_stopped_build_stops_dbt_removes_its_candidate_and_releases_the_lock(w
 
 def test_two_builds_at_once_the_second_refuses(ws):
     before = published_state(ws)
+    (ws.warehouse / "versions" / "chengyu.candidate-999999.duckdb").write_bytes(b"left by a killed build")
     first = ws.start("build", CHENGYU_TEST_PAUSE_AT="dbt-build")
-    seen = "".join(wait_for_line(first, "[pause] dbt-build"))
-    # Under the lock, the first build removed what the killed build above left behind.
-    assert "removed what an interrupted build left: chengyu.candidate-" in seen
-    second = ws.run("build", timeout=120)
-    assert second.returncode == EXIT_LOCKED, second.stdout + second.stderr
-    assert f"another build or rollback of {ws.published} is running (pid {first.pid})" in second.stderr
-    kill_build(first)
+    try:
+        seen = "".join(wait_for_line(first, "[pause] dbt-build"))
+        # Under the lock, the first build removes what a killed build left behind.
+        assert "removed what an interrupted build left: chengyu.candidate-999999.duckdb" in seen
+        second = ws.run("build", timeout=120)
+        assert second.returncode == EXIT_LOCKED, second.stdout + second.stderr
+        assert f"another build or rollback of {ws.published} is running (pid {first.pid})" in second.stderr
+    finally:
+        kill_build(first)
     assert published_state(ws) == before
 
 

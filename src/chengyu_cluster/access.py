@@ -95,7 +95,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         text = statement.query.strip()
         kind = statement.type.name
         if kind != "SELECT":
-            raise QueryRefused(f"refused: chengyu sql only reads; a {kind} statement is not a read "
+            raise QueryRefused(f"refused: chengyu sql only reads; {kind} statements are not reads "
                                f"({text[:60]!r})")
         denied = sorted((_functions_called(con, text) & table_functions) - ALLOWED_TABLE_FUNCTIONS)
         if denied:

@@ -210,6 +210,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 return EXIT_QUALITY
 
             stage("seal")
+            t = time.perf_counter()
             wh.seal(candidate)
             stage("publish")
             record = {"build_id": build_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -218,6 +219,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                                  for f in accepted.files],
                       "row_counts": table_row_counts(candidate)}
             version = wh.publish(paths, candidate, build_id, record, keep=args.keep_versions)
+            timings["seal and publish"] = time.perf_counter() - t
         finally:
             for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
                 leftover.unlink(missing_ok=True)

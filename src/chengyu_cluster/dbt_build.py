@@ -63,7 +63,7 @@ def _invoke_dbt(project_dir: str, database: str, dbt_vars: dict, quiet: bool, re
     # The seeds are already in the candidate, written by the input reader that checked
     # them (inputs.py); loading them again with dbt's own CSV parser could disagree.
     args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--vars", json.dumps(dbt_vars),
-            "--exclude", "resource_type:seed"]
+            "--exclude-resource-type", "seed"]
     if quiet:
         args.append("--quiet")
     result = dbtRunner().invoke(args)
