@@ -113,3 +113,8 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
     workspace = make_workspace(root)
     shutil.copytree(built.warehouse, workspace.warehouse, symlinks=True, dirs_exist_ok=True)
     return workspace
+
+
+def pytest_collection_modifyitems(items):
+    """Fast unit tests (tests/unit, no build) run first; the order is otherwise kept."""
+    items.sort(key=lambda item: "unit" not in Path(str(item.fspath)).parent.name)

@@ -1,0 +1,99 @@
+"""Fast tests of the input reader's pure rules (no build): numbers, dialect, trimming,
+file kinds, the problem cap."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chengyu_cluster.inputs import (ERROR, Findings, Issue, parse_csv, parse_date, parse_integer, parse_number,
+                                    read_regular_file, typed_rows)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1200", 1200.0), ("-3.5", -3.5), ("+2", 2.0), ("1.2e3", 1200.0), (".5", 0.5), ("5.", 5.0), ("1E-2", 0.01),
+    ("1e308", 1e308),
+    # Refused: not finite, other digits, separators, words.
+    ("1e400", None), ("inf", None), ("+inf", None), ("nan", None), ("-nan", None), ("１２３", None), ("٢٠٢٠", None),
+    ("1,200", None), ("1_000", None), ("0x10", None), ("1 200", None), ("", None), ("e3", None), ("--1", None),
+])
+def test_parse_number(text, expected):
+    assert parse_number(text) == expected
+
+
+def test_parse_integer_and_date():
+    assert parse_integer("2020") == 2020 and parse_integer("-7") == -7
+    assert parse_integer("2020.0") is None and parse_integer("٢٠٢٠") is None
+    assert str(parse_date("2021-06-05")) == "2021-06-05"
+    assert parse_date("2021-02-30") is None and parse_date("2021-6-5") is None
+
+
+def parse(text: str, columns=("a", "b")) -> tuple[object, Findings]:
+    findings = Findings()
+    return parse_csv(text.encode("utf-8"), "f.csv", list(columns), findings), findings
+
+
+def test_every_field_is_trimmed_of_unicode_white_space():
+    table, findings = parse("a,b\n\t x\u00a0,\u3000y \n")
+    assert findings.n_errors == 0
+    assert table.rows == [(2, {"a": "x", "b": "y"})]
+
+
+def test_a_leading_single_quote_is_text_not_a_quote_character():
+    table, _ = parse("a,b\n'x,y'\n'z,w\n")
+    assert [r for _, r in table.rows] == [{"a": "'x", "b": "y'"}, {"a": "'z", "b": "w"}]
+
+
+def test_control_characters_inside_a_field_are_refused_with_line_and_column():
+    _, findings = parse('a,b\nok,"x\ty"\nfine,"two\nlines"\n')
+    assert [(i.line, i.column, i.rule) for i in findings.kept] == [(2, "b", "control_character"),
+                                                                    (3, "b", "control_character")]
+
+
+def test_blank_and_comma_only_lines_are_skipped_and_counted():
+    table, findings = parse("a,b\n\n1,2\n,\n \t, \u3000\n3,4\n")
+    assert [line for line, _ in table.rows] == [3, 6]
+    assert table.skipped_blank_lines == 3
+    assert findings.n_errors == 0 and findings.n_warnings == 1
+
+
+def test_bom_is_dropped_with_a_warning_and_header_checked():
+    table, findings = parse("\ufeffa,b\n1,2\n")
+    assert table.header == ["a", "b"] and findings.kept[0].rule == "utf8_bom"
+    _, missing = parse("a,c\n1,2\n")
+    assert {(i.column, i.rule) for i in missing.kept} == {("b", "required_column"), ("c", "known_column")}
+
+
+def test_typed_rows_name_the_bad_cell():
+    table, findings = parse("a,b\n7,x\n1e3,2021-01-01\n")
+    rows = typed_rows(table, "f.csv", {"a": "integer", "b": "date"}, findings)
+    # '7' is an integer and 'x' no date; '1e3' is no integer, '2021-01-01' a date.
+    assert [(i.line, i.column, i.rule) for i in findings.kept] == [(2, "b", "type_date"), (3, "a", "type_integer")]
+    assert rows[0]["a"] == 7 and str(rows[1]["b"]) == "2021-01-01"
+
+
+def test_findings_keep_the_first_50_and_count_the_rest():
+    findings = Findings()
+    for n in range(120):
+        findings.add(Issue("f.csv", n, None, "r", "m", ERROR))
+    assert len(findings.kept) == 50 and findings.n_errors == 120
+    assert findings.lines()[-1] == "... and 70 more problem(s) not shown (the first 50 are above)"
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device", "missing", "too_big"])
+def test_only_regular_files_within_the_limit_are_read(tmp_path, kind):
+    path = tmp_path / "x.csv"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it must not wait for a writer
+    elif kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "too_big":
+        path.write_bytes(b"a" * 101)
+    findings = Findings()
+    assert read_regular_file(path, "x.csv", 100, findings) is None
+    rule = {"missing": "file_exists", "too_big": "size_limit"}.get(kind, "regular_file")
+    assert [i.rule for i in findings.kept] == [rule]
