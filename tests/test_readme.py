@@ -1,5 +1,6 @@
 """The README as written: every command of its ```bash blocks, in order, in a fresh copy
-of the repository, the way a newcomer types them into one terminal.
+of the repository, the way a newcomer types them into one terminal. Each ```python block
+runs at its place too, as one script given to .venv/bin/python.
 
 - The copy holds what a clone of the working tree would hold (`git ls-files`: tracked and
   new, not ignored files), with the files' modification times.
@@ -76,18 +77,35 @@ class Outcome:
         return self.returncode == 0 and self.error_line is None
 
 
+PYTHON_END = "README_PYTHON_BLOCK_END"
+
+
 def readme_commands(markdown: str) -> list[Command]:
     """The commands of the ```bash blocks: lines joined at a trailing backslash; comment
-    lines and blank lines dropped; a skip marker recorded with its reason."""
+    lines and blank lines dropped; a skip marker recorded with its reason. A ```python
+    block becomes one command that feeds it to .venv/bin/python."""
     commands: list[Command] = []
     in_block = in_bash = False
+    python: Command | None = None
     pending: Command | None = None
     for number, line in enumerate(markdown.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("```"):
-            in_bash = not in_block and stripped[3:].strip() in ("bash", "sh", "shell")
+            language = stripped[3:].strip()
+            if python is not None:
+                python.text += f"\n{PYTHON_END}"
+                marker = SKIP_MARKER.search(python.text)
+                python.skip_reason = (marker.group("reason") or "").strip() if marker else None
+                python = None
+            elif not in_block and language == "python":
+                python = Command(number + 1, f".venv/bin/python - <<'{PYTHON_END}'")
+                commands.append(python)
+            in_bash = not in_block and language in ("bash", "sh", "shell")
             in_block = not in_block
             pending = None
+            continue
+        if python is not None:
+            python.text += "\n" + line
             continue
         if not in_bash:
             continue
@@ -198,6 +216,7 @@ make test    # readme-test: skip
 ```
 ```python
 import duckdb
+print(duckdb.__version__)
 ```
 ```
 not bash either
@@ -210,7 +229,10 @@ echo done
 
 def test_commands_are_read_from_bash_blocks_only():
     commands = readme_commands(SAMPLE)
-    assert [c.text.split()[0] for c in commands] == ["make", ".venv/bin/chengyu", "psql", "make", "echo"]
+    assert [c.text.split()[0] for c in commands] == ["make", ".venv/bin/chengyu", "psql", "make", ".venv/bin/python",
+                                                     "echo"]
+    assert commands[4].line == 11 and commands[4].skip_reason is None
+    assert "\nimport duckdb\nprint(duckdb.__version__)\n" in commands[4].text
     assert commands[1].text == '.venv/bin/chengyu sql \\\n    "select 1"' and commands[1].line == 5
     assert commands[0].skip_reason is None
     assert commands[2].skip_reason == "needs a PostgreSQL server"
@@ -240,6 +262,15 @@ def test_runner_keeps_shell_state_and_stops_at_the_first_failure(tmp_path):
     assert [o.ok for o in outcomes] == [True, True, True, False, False]
     assert outcomes[2].output.strip() == "hello from sub"
     assert outcomes[4].returncode == 1
+
+
+def test_python_blocks_run_as_scripts(tmp_path):
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    commands = readme_commands("```python\nimport duckdb\nprint(duckdb.sql('select 6 * 7').fetchone()[0])\n```\n"
+                               "```python\nraise SystemExit('boom')\n```\n")
+    outcomes = run_in_one_shell(commands, tmp_path, clean_environment(), tmp_path / "logs", timeout=60)
+    assert outcomes[0].ok and outcomes[0].output.strip() == "42"
+    assert not outcomes[1].ok and outcomes[1].returncode == 1
 
 
 # --- the README itself ---
