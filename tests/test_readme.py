@@ -162,7 +162,8 @@ def run_in_one_shell(commands: list[Command], cwd: Path, env: dict, logs: Path, 
             break
         output = log.read_text(encoding="utf-8", errors="replace")
         if not rc.exists():
-            outcomes.append(Outcome(command, -1, timeout, output + f"\n[did not finish within the test's {timeout:.0f} s]"))
+            hung = f"\n[did not finish within the test's {timeout:.0f} s]"
+            outcomes.append(Outcome(command, -1, timeout, output + hung))
             break
         code, start, end = rc.read_text().split()
         outcomes.append(Outcome(command, int(code), float(end.replace(",", ".")) - float(start.replace(",", ".")),

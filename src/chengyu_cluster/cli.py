@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     metrics = sub.add_parser("metrics", help="MetricFlow (mf) against the published warehouse, read-only, "
                                              "e.g. chengyu metrics query --metrics sector_output_yuan "
                                              "--group-by metric_time__year")
-    metrics.add_argument("mf_args", nargs=argparse.REMAINDER, help="the arguments of mf: query ..., list-metrics, ...")
+    metrics.add_argument("mf_args", nargs=argparse.REMAINDER,
+                         help="the arguments of mf: query ..., list metrics, validate-configs")
     metrics.set_defaults(func=cmd_metrics)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
