@@ -144,3 +144,13 @@ def test_an_analysis_beyond_ref_fails_loudly(tmp_path):
     path.write_text("select * from {{ ref('dim_nowhere') }}\n", encoding="utf-8")
     with pytest.raises(AnalysisError, match="in no schema"):
         render(analysis, {"dim_year": ["marts"]})
+
+
+def test_listing_needs_no_warehouse_and_running_says_to_build(workspace):
+    listing = workspace.run("analyses")
+    assert listing.returncode == 0 and "q5" in listing.stdout
+    result = workspace.run("analyses", "q3")
+    assert result.returncode == 8
+    assert "no published warehouse" in result.stderr and "make build" in result.stderr
+    metrics = workspace.run("metrics", "query", "--metrics", "sector_output_yuan")
+    assert metrics.returncode == 8 and "make build" in metrics.stderr
