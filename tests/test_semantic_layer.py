@@ -4,6 +4,7 @@ metric queried through `mf query` equals the same number computed in SQL."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from conftest import sha256, workspace_with_published
 
 MF = str(Path(sys.executable).parent / "mf")
 
@@ -57,3 +60,53 @@ def test_metric_query_matches_sql(built, semantic_env, tmp_path):
     # Growth on the previous year, computed independently from the yearly totals.
     assert float(rows["2016"]["sector_output_growth"]) == pytest.approx(totals[2016] / totals[2015] - 1, rel=1e-9)
     assert rows["2015"]["sector_output_growth"] == ""
+
+
+def test_metrics_read_the_published_file_read_only(built, tmp_path):
+    # A fresh copy with a copy of the published file and no target/ yet: `chengyu metrics`
+    # must parse the project for the published target itself, then query it.
+    ws = workspace_with_published(built, tmp_path)
+    before = sha256(ws.published)
+    out = tmp_path / "chengdu.csv"
+    # A reader holds the file for the whole run: a MetricFlow that opened it for writing
+    # would fail on DuckDB's file lock.
+    holder = duckdb.connect(str(ws.published), read_only=True)
+    try:
+        writer = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])",
+                                 str(ws.published)], capture_output=True, text=True)
+        assert writer.returncode != 0 and "lock" in writer.stderr.lower(), "the lock premise must hold"
+        result = ws.run("metrics", "query", "--metrics", "sector_output_yuan", "--group-by",
+                        "metric_time__year,area__name_en", "--where", "{{ Dimension('area__name_en') }} = 'Chengdu'",
+                        "--csv", str(out), timeout=600)
+        totals = dict(holder.execute("""
+            select year, sum(output_value_yuan) from marts.fct_sector_output
+            where area_code = '510100' group by year
+        """).fetchall())
+    finally:
+        holder.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sha256(ws.published) == before
+    assert not (ws.warehouse / "dev.duckdb").exists() and not (ws.project / "warehouse" / "dev.duckdb").exists()
+    rows = {r["metric_time__year"][:4]: float(r["sector_output_yuan"])
+            for r in csv.DictReader(out.open(encoding="utf-8")) if r["sector_output_yuan"]}
+    # Nine panel years, 2015..2023, each the sum of Chengdu's nine divisions.
+    assert sorted(rows) == [str(y) for y in range(2015, 2024)] == sorted(str(y) for y in totals)
+    for year, total in totals.items():
+        assert rows[str(year)] == pytest.approx(total, rel=1e-9)
+    manifest = json.loads((ws.project / "target" / "semantic_manifest.json").read_text(encoding="utf-8"))
+    assert {m["node_relation"]["database"] for m in manifest["semantic_models"]} == {"chengyu"}
+
+
+def test_published_target_refuses_writes(built, tmp_path):
+    # The profile's `published` target is what MetricFlow and `dbt compile` use on the
+    # published file: a dbt command that writes must fail there, and leave the file as it was.
+    ws = workspace_with_published(built, tmp_path)
+    before = sha256(ws.published)
+    code = ("import sys; from dbt.cli.main import dbtRunner; "
+            "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
+    result = subprocess.run([sys.executable, "-c", code, "run", "--select", "dim_year", "--project-dir",
+                             str(ws.project)], cwd=ws.project, env=ws.env(DBT_TARGET="published"),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "read-only" in (result.stdout + result.stderr)
+    assert sha256(ws.published) == before

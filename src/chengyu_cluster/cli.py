@@ -354,6 +354,37 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_analyses(args: argparse.Namespace) -> int:
+    from .access import format_result
+    from .analyses import AnalysisError, find_analysis, list_analyses, run_analysis
+
+    project_dir = find_project_dir(args.project_dir)
+    if args.name is None:
+        for analysis in list_analyses(project_dir):
+            print(f"{analysis.short:4} {analysis.question}  ({analysis.path.relative_to(project_dir)})")
+        print("\nrun one: chengyu analyses q1   (--format table|csv|json)")
+        return EXIT_OK
+    try:
+        analysis = find_analysis(project_dir, args.name)
+        _, paths = published_warehouse(args)
+        columns, rows = run_analysis(paths.published, analysis)
+    except AnalysisError as exc:
+        print(f"chengyu: {exc}", file=sys.stderr)
+        return EXIT_QUERY
+    if args.format == "table":
+        print(f"{analysis.short}: {analysis.question}\n(how to read it: {analysis.path.relative_to(project_dir)})\n")
+    sys.stdout.write(format_result(columns, rows, args.format))
+    return EXIT_OK
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from .semantic import published_path, run_metricflow
+
+    project_dir = find_project_dir(args.project_dir)
+    _, paths = published_warehouse(args)
+    return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sector-output", metavar="PATH",
                         help="CSV of your own area x sector x year output figures (layout in README); "
@@ -410,6 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
     docs = sub.add_parser("docs", help="dbt docs with lineage as one static HTML page (default reports/docs/)")
     docs.add_argument("--out", metavar="DIR")
     docs.set_defaults(func=cmd_docs)
+
+    analyses = sub.add_parser("analyses", help="the planners' questions (analyses/*.sql): list them, or run one "
+                                               "read-only against the published warehouse")
+    analyses.add_argument("name", nargs="?", help="q1 ... q5 (or the file name); omit it to list them")
+    analyses.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    analyses.set_defaults(func=cmd_analyses)
+
+    metrics = sub.add_parser("metrics", help="MetricFlow (mf) against the published warehouse, read-only, "
+                                             "e.g. chengyu metrics query --metrics sector_output_yuan "
+                                             "--group-by metric_time__year")
+    metrics.add_argument("mf_args", nargs=argparse.REMAINDER,
+                         help="the arguments of mf: query ..., list metrics, validate-configs")
+    metrics.set_defaults(func=cmd_metrics)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     _add_input_options(check)

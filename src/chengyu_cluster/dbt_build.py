@@ -62,8 +62,10 @@ def _invoke_dbt(project_dir: str, database: str, dbt_vars: dict, quiet: bool, re
     os.environ["CHENGYU_DBT_DATABASE"] = database
     # The seeds are already in the candidate, written by the input reader that checked
     # them (inputs.py); loading them again with dbt's own CSV parser could disagree.
-    args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--vars", json.dumps(dbt_vars),
-            "--exclude-resource-type", "seed"]
+    # --target dev: the target whose path is CHENGYU_DBT_DATABASE, even when the user's
+    # shell exports DBT_TARGET (e.g. =published, the read-only target for MetricFlow).
+    args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--target", "dev",
+            "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "seed"]
     if quiet:
         args.append("--quiet")
     result = dbtRunner().invoke(args)
@@ -132,7 +134,7 @@ def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
         code = ("import sys; from dbt.cli.main import dbtRunner; "
                 "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
-        subprocess.run([sys.executable, "-c", code, "docs", "generate", "--static", "--quiet",
+        subprocess.run([sys.executable, "-c", code, "docs", "generate", "--static", "--quiet", "--target", "dev",
                         "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
                         "--target-path", str(target)], env=env, check=True)
         out_dir.mkdir(parents=True, exist_ok=True)
