@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -190,11 +191,15 @@ def test_publishing_over_something_else_is_refused(tmp_path, make, words):
         wh.check_publishable(paths)
 
 
-def test_a_device_as_warehouse_path_is_refused_before_anything_is_created():
-    paths = wh.WarehousePaths(Path("/dev/full"))
-    with pytest.raises(wh.UnsafeWarehousePath, match="a device"):
-        wh.check_publishable(paths)
+def test_a_device_as_warehouse_path_is_refused_before_anything_is_created(tmp_path):
+    with pytest.raises(wh.UnsafeWarehousePath, match="must be named <name>.duckdb"):
+        wh.check_publishable(wh.WarehousePaths(Path("/dev/full")))
     assert not Path("/dev/versions").exists()
+    device = tmp_path / "chengyu.duckdb"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # /dev/full under a warehouse name
+    with pytest.raises(wh.UnsafeWarehousePath, match="a device"):
+        wh.check_publishable(wh.WarehousePaths(device))
+    assert not (tmp_path / "versions").exists()
 
 
 def test_a_wal_beside_the_pointer_is_refused(three_versions):
@@ -215,3 +220,69 @@ def test_a_warehouse_of_an_older_chengyu_is_adopted_as_a_version(tmp_path):
     assert paths.published.is_symlink()
     [version] = paths.versions()
     assert wh.file_sha256(paths.published) == content and version.read_record()["sha256"] == content
+
+
+# ---- found by trying to break it -----------------------------------------------------
+
+def test_another_warehouse_in_the_same_folder_never_touches_these_versions(three_versions):
+    other = wh.WarehousePaths(three_versions.directory / "other.duckdb")
+    before = sorted(p.name for p in three_versions.versions_dir.iterdir())
+    assert wh.remove_leftovers(other) == []
+    with pytest.raises(wh.NoSuchVersion, match="nothing is published"):
+        wh.rollback(other)
+    assert sorted(p.name for p in three_versions.versions_dir.iterdir()) == before
+
+
+def test_a_pointer_whose_record_is_gone_is_repaired_by_rollback_without_deleting_the_file(three_versions):
+    current = three_versions.version(V3)
+    current.record.unlink()
+    with pytest.raises(wh.CorruptVersion, match="run `chengyu rollback`"):
+        three_versions.current()
+    assert wh.remove_leftovers(three_versions) == []  # the file the pointer names is kept
+    left, now = wh.rollback(three_versions)
+    assert left is None and now.build_id == V2 and current.database.exists()
+
+
+def test_rollback_skips_versions_that_do_not_verify_when_repairing(three_versions):
+    os.unlink(three_versions.published)
+    os.symlink("/tmp", three_versions.published)  # a pointer outside versions/
+    with pytest.raises(wh.CorruptVersion, match="not a complete version"):
+        three_versions.current()
+    v3 = three_versions.version(V3).database
+    os.chmod(v3, 0o644)
+    v3.write_bytes(b"damaged")
+    _, now = wh.rollback(three_versions)
+    assert now.build_id == V2 and id_in_pointer(three_versions) == V2
+
+
+def test_a_pointer_to_a_same_named_file_elsewhere_is_refused(three_versions, tmp_path):
+    elsewhere = tmp_path / "evil" / f"chengyu.{V3}.duckdb"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(three_versions.version(V3).database, elsewhere)
+    os.unlink(three_versions.published)
+    os.symlink(elsewhere, three_versions.published)
+    with pytest.raises(wh.CorruptVersion, match="not a complete version"):
+        three_versions.current()
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_untouched(three_versions, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.symlink(victim, three_versions.lock)
+    with pytest.raises(wh.UnsafeWarehousePath, match="not the build lock"):
+        with wh.build_lock(three_versions):
+            pass
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "[1, 2]"])
+def test_an_unreadable_record_is_a_corrupt_version_not_a_crash(three_versions, content):
+    three_versions.version(V2).record.write_text(content)
+    with pytest.raises(wh.CorruptVersion, match=f"version {V2}: its record"):
+        wh.rollback(three_versions)
+
+
+@pytest.mark.parametrize("name", ["ch[1].duckdb", "chengyu.other.duckdb", "chengyu.db", "*.duckdb"])
+def test_warehouse_file_names_must_be_plain(tmp_path, name):
+    with pytest.raises(wh.UnsafeWarehousePath, match="must be named <name>.duckdb"):
+        wh.check_publishable(wh.WarehousePaths(tmp_path / name))

@@ -18,6 +18,8 @@ import csv
 import hashlib
 import io
 import json
+import math
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -105,9 +107,15 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     return checked
 
 
+class QueryInterrupted(Exception):
+    """Ctrl-C stopped the running query."""
+
+
 def _interruptible(con: duckdb.DuckDBPyConnection, work):
-    """Run work() in a thread so that Ctrl-C can interrupt the query it runs."""
+    """Run work() in a worker thread; Ctrl-C interrupts DuckDB's query instead of raising
+    into the middle of it, and QueryInterrupted is raised once the worker has stopped."""
     outcome: dict = {}
+    interrupted = threading.Event()
 
     def target() -> None:
         try:
@@ -115,15 +123,20 @@ def _interruptible(con: duckdb.DuckDBPyConnection, work):
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+    def on_sigint(_signum, _frame) -> None:
+        interrupted.set()
+        con.interrupt()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
         while thread.is_alive():
             thread.join(0.1)
-    except KeyboardInterrupt:
-        con.interrupt()
-        thread.join()
-        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set():
+        raise QueryInterrupted()
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
@@ -142,7 +155,8 @@ class Printer:
     """Writes one result in batches: nothing holds more than one batch of rows."""
 
     def __init__(self, columns: list[str], fmt: str, max_rows: int, out=None):
-        self.columns, self.fmt, self.max_rows = columns, fmt, max_rows
+        self.fmt, self.max_rows = fmt, max_rows
+        self.columns = unique_names(columns)
         self.out = out or sys.stdout
         self.n_rows = 0
         self.shown: list[list[str]] = []  # table format: the rows shown, for column widths
@@ -158,8 +172,10 @@ class Printer:
             self._csv.writerows(rows)
         elif self.fmt == "json":
             for row in rows:
+                values = [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]
                 self.out.write(("\n " if self._first_json else ",\n ")
-                               + json.dumps(dict(zip(self.columns, row)), ensure_ascii=False, default=str))
+                               + json.dumps(dict(zip(self.columns, values)), ensure_ascii=False, default=str,
+                                            allow_nan=False))
                 self._first_json = False
         else:
             room = (self.max_rows - len(self.shown)) if self.max_rows else len(rows)
@@ -181,6 +197,16 @@ class Printer:
             self.out.write(f"({n} row{'s' if n != 1 else ''})\n")
 
 
+def unique_names(columns: list[str]) -> list[str]:
+    """Column names made unique (a, a -> a, a_2): JSON objects cannot repeat a key."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
 def format_table(columns: list[str], cells: list[list[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)), "-+-".join("-" * w for w in widths)]
@@ -199,17 +225,23 @@ def format_result(columns: list[str], rows: list[tuple], fmt: str, max_rows: int
 
 def execute_and_print(con: duckdb.DuckDBPyConnection, statement: str, fmt: str, max_rows: int) -> None:
     """Run one checked statement and stream its result to stdout."""
+    try:
+        cursor = con.execute(statement)
+        if cursor.description is None:
+            return
+        printer = Printer([d[0] for d in cursor.description], fmt, max_rows)
+        while rows := cursor.fetchmany(BATCH_ROWS):
+            printer.add(rows)
+        printer.finish()
+    except duckdb.Error as exc:
+        raise _describe_error(exc) from None
+
+
+def run_checked(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, max_rows: int) -> None:
+    """Check every statement of sql, then run them; Ctrl-C stops the one running."""
     def work() -> None:
-        try:
-            cursor = con.execute(statement)
-            if cursor.description is None:
-                return
-            printer = Printer([d[0] for d in cursor.description], fmt, max_rows)
-            while rows := cursor.fetchmany(BATCH_ROWS):
-                printer.add(rows)
-            printer.finish()
-        except duckdb.Error as exc:
-            raise _describe_error(exc) from None
+        for statement in check_read_only(con, sql):
+            execute_and_print(con, statement, fmt, max_rows)
 
     _interruptible(con, work)
 
@@ -217,55 +249,48 @@ def execute_and_print(con: duckdb.DuckDBPyConnection, statement: str, fmt: str, 
 def run_script(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, max_rows: int) -> int:
     """Non-interactive: run every statement; exit 8 if any was refused or failed, 130 on Ctrl-C."""
     try:
-        for statement in check_read_only(con, sql):
-            execute_and_print(con, statement, fmt, max_rows)
+        run_checked(con, sql, fmt, max_rows)
     except QueryRefused as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
         return EXIT_QUERY
-    except KeyboardInterrupt:
+    except QueryInterrupted:
         print("chengyu: query interrupted", file=sys.stderr)
         return EXIT_SIGINT
     return EXIT_OK
 
 
 def interactive(con: duckdb.DuckDBPyConnection, fmt: str, max_rows: int) -> int:
-    """Statements end with ';'. An empty line or Ctrl-D quits; Ctrl-C stops the running query.
+    """At a terminal: statements end with ';', Ctrl-C stops the running query, Ctrl-D quits.
 
-    Fed from a pipe, the session ends with exit 8 if any statement was refused or failed.
+    Fed from a pipe or file, the whole input is one script (split into statements by
+    DuckDB's parser, so a ';' inside a string is no end): exit 8 if any statement was
+    refused or failed.
     """
-    tty = sys.stdin.isatty()
-    if tty:
-        print("chengyu sql (read-only; unqualified names are looked up in marts). End statements with ';'. "
-              "Ctrl-C stops a query, Ctrl-D quits.", file=sys.stderr)
-    buffer, failed = "", False
+    if not sys.stdin.isatty():
+        return run_script(con, sys.stdin.read(), fmt, max_rows)
+    print("chengyu sql (read-only; unqualified names are looked up in marts). End statements with ';'. "
+          "Ctrl-C stops a query, Ctrl-D quits.", file=sys.stderr)
+    buffer = ""
     while True:
         try:
-            line = input(("chengyu> " if not buffer else "     ...> ") if tty else "")
+            line = input("chengyu> " if not buffer else "     ...> ")
         except EOFError:
             break
         except KeyboardInterrupt:
-            if not tty:
-                return EXIT_SIGINT
             print("", file=sys.stderr)
             buffer = ""
             continue
         buffer += line + "\n"
-        if not buffer.strip():
-            break
         if not buffer.rstrip().endswith(";"):
             continue
         try:
-            for statement in check_read_only(con, buffer):
-                execute_and_print(con, statement, fmt, max_rows)
+            run_checked(con, buffer, fmt, max_rows)
         except QueryRefused as exc:
-            failed = True
-            print(exc, file=sys.stderr)
-        except KeyboardInterrupt:
-            print("query interrupted", file=sys.stderr)
-            if not tty:
-                return EXIT_SIGINT
+            print(f"chengyu: {exc}", file=sys.stderr)
+        except QueryInterrupted:
+            print("chengyu: query interrupted", file=sys.stderr)
         buffer = ""
-    return EXIT_QUERY if failed and not tty else EXIT_OK
+    return EXIT_OK
 
 
 def public_marts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

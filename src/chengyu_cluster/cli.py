@@ -128,7 +128,7 @@ def report_inputs(accepted: AcceptedInputs) -> None:
 
 def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> AcceptedInputs:
     settings = project_vars(project_dir)
-    sector_output = Path(args.sector_output).expanduser().absolute() if args.sector_output else None
+    sector_output = Path(args.sector_output).absolute() if args.sector_output else None
     max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
     accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],
                            max_bytes)
@@ -317,8 +317,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .access import export_parquet
 
     _, paths = published_warehouse(args)
-    out = Path(args.out).expanduser().absolute()
-    with wh.storage_errors(f"write the export to {out}"):
+    out = Path(os.path.expanduser(args.out)).absolute()
+    with wh.storage_errors(f"write the export to {out}", any_io=True):
         manifest = export_parquet(paths.published, out)
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
     return EXIT_OK
@@ -339,7 +339,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     project_dir, paths = published_warehouse(args)
     out = Path(args.out).absolute() if args.out else project_dir / "reports" / "cluster_report.html"
-    with wh.storage_errors(f"write the report to {out}"):
+    with wh.storage_errors(f"write the report to {out}", any_io=True):
         print(f"wrote {build_report(paths.published, out)}")
     return EXIT_OK
 
@@ -349,7 +349,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     project_dir, paths = published_warehouse(args)
     out = Path(args.out).absolute() if args.out else project_dir / "reports" / "docs"
-    with wh.storage_errors(f"write the docs to {out}"):
+    with wh.storage_errors(f"write the docs to {out}", any_io=True):
         print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
     return EXIT_OK
 
@@ -385,11 +385,39 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
 
 
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < 1e9):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of MiB")
+    return value
+
+
+def count_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+        return value
+    return parse
+
+
+def file_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty")
+    return os.path.expanduser(text)  # unlike Path.expanduser, never raises for an unknown ~user
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sector-output", metavar="PATH",
+    parser.add_argument("--sector-output", metavar="PATH", type=file_path,
                         help="CSV of your own area x sector x year output figures (layout in README); "
                              "they replace the estimates cell by cell")
-    parser.add_argument("--max-input-mb", type=float, metavar="MB",
+    parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
 
 
@@ -401,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build into a candidate, check it, publish it as a new version")
     _add_input_options(build)
-    build.add_argument("--keep-versions", type=int, default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
+    build.add_argument("--keep-versions", type=count_at_least(1), default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
                        help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
@@ -419,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="read-only SQL against the published warehouse (no QUERY: interactive)")
     sql.add_argument("query", nargs="?", help="SQL; several statements separated by ';'. Omit for a prompt")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    sql.add_argument("--max-rows", type=int, default=1000, metavar="N",
+    sql.add_argument("--max-rows", type=count_at_least(0), default=1000, metavar="N",
                      help="rows printed in the table format (default 1000; 0: all); csv and json print all")
     sql.set_defaults(func=cmd_sql)
 

@@ -206,13 +206,23 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
         findings.add(Issue(display, line, None, "utf8_encoding", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
         return None
 
+    csv.field_size_limit(max(len(raw), 1 << 17))  # the file size is the only limit of a field
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True,
                         skipinitialspace=False, strict=True)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = next(reader)
+        while not any(h.strip() for h in header):  # blank lines before the header are skipped too
+            header = next(reader)
     except (csv.Error, StopIteration) as exc:
         findings.add(Issue(display, 1, None, "csv_syntax", f"the header line cannot be read: {exc}"))
         return None
+    header = [h.strip() for h in header]
+    for name in header:
+        if _bad_character(name) is not None:
+            findings.add(Issue(display, reader.line_num, None, "control_character",
+                               f"the header name {name!r} holds an invisible or control character "
+                               f"(U+{ord(_bad_character(name)):04X})"))
+            return None
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(s for s in (";", "\t", "|") if s in header[0])
         findings.add(Issue(display, 1, None, "comma_delimiter", f"columns are separated by {sep!r}, not by commas"))
@@ -251,11 +261,11 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
                                "(a stray comma or a missing quote?)"))
             continue
         for name, value in zip(header, values):
-            bad = next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)
+            bad = _bad_character(value)
             if bad is not None:
                 findings.add(Issue(display, line, name, "control_character",
-                                   f"the field holds the control character U+{ord(bad):04X} "
-                                   f"({'tab' if bad == chr(9) else 'line break' if bad in chr(10) + chr(13) else 'control'}) "
+                                   f"the field holds the character U+{ord(bad):04X} "
+                                   f"({'tab' if bad == chr(9) else 'line break' if bad in chr(10) + chr(13) else 'invisible or control'}) "
                                    "inside its text"))
         row = dict.fromkeys(optional_columns, "")
         row.update(zip(header, values))
@@ -269,6 +279,17 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
         findings.add(Issue(display, None, None, "blank_lines",
                            f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped", WARNING))
     return table
+
+
+# Control (Cc), format (Cf: zero-width, bidi overrides, a byte-order mark) and line or
+# paragraph separator (Zl, Zp) characters: invisible in a spreadsheet, harmful in a code.
+_BAD_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _bad_character(value: str) -> str | None:
+    if value.isprintable():  # the fast path: no C*, Z* other than the space
+        return None
+    return next((ch for ch in value if unicodedata.category(ch) in _BAD_CATEGORIES), None)
 
 
 # ---- cell rules: one function per kind of value, used by every check below ------------
@@ -461,7 +482,7 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
             bad("value", "non_negative", f"output {row['value']} is negative")
         elif unit is not None and unit["unit_family"] == "currency" and ref.to_yuan(value, row["unit"]) > max_yuan:
             bad("value", "plausible_output",
-                f"{row['value']} {row['unit']} is more than {max_yuan:.4g} yuan, China's whole GDP "
+                f"{row['value']} {row['unit']} is more than {max_yuan:,.0f} yuan, China's whole 2023 GDP "
                 "(bound user_cell_output_yuan in seeds/plausibility_bounds.csv); is the unit right?")
         if row["measure"] != USER_SECTOR_OUTPUT_MEASURE:
             bad("measure", "same_scope",

@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import time
@@ -40,6 +41,8 @@ import duckdb
 
 # How many published versions are kept (the current one is always kept).
 DEFAULT_KEEP_VERSIONS = 5
+NAME = re.compile(r"[A-Za-z0-9_-]+")
+BUILD_ID = re.compile(r"[0-9]{8}T[0-9]{12}Z")
 DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
 
 
@@ -86,7 +89,13 @@ class Version:
     record: Path
 
     def read_record(self) -> dict:
-        return json.loads(self.record.read_text(encoding="utf-8"))
+        try:
+            record = json.loads(self.record.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} cannot be read ({exc})") from None
+        if not isinstance(record, dict):
+            raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} is not a JSON object")
+        return record
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,16 @@ class WarehousePaths:
 
     @property
     def name(self) -> str:
-        """The catalog name: DuckDB names a database after its file name up to the first dot."""
-        return self.published.name.split(".", 1)[0]
+        """The catalog name: DuckDB names a database after its file name up to the first dot.
+
+        Only `<name>.duckdb` with a plain name is accepted, so that the version files of
+        two warehouses in one folder never share a prefix and no name is a glob pattern.
+        """
+        name, dot, rest = self.published.name.partition(".")
+        if not NAME.fullmatch(name) or rest != "duckdb":
+            raise UnsafeWarehousePath(f"the warehouse file must be named <name>.duckdb with letters, digits, '_' "
+                                      f"or '-' in the name, not {self.published.name!r}")
+        return name
 
     @property
     def directory(self) -> Path:
@@ -128,17 +145,30 @@ class WarehousePaths:
         stem = f"{self.name}.{build_id}"
         return Version(build_id, self.versions_dir / f"{stem}.duckdb", self.versions_dir / f"{stem}.json")
 
+    def build_id_of(self, file_name: str, suffix: str) -> str | None:
+        """The build id in `<name>.<id><suffix>`, or None for any other file name."""
+        prefix = f"{self.name}."
+        if not (file_name.startswith(prefix) and file_name.endswith(suffix)):
+            return None
+        build_id = file_name[len(prefix):-len(suffix)]
+        return build_id if BUILD_ID.fullmatch(build_id) else None
+
     def versions(self) -> list[Version]:
         """Complete versions (file and record), oldest first."""
         if not self.versions_dir.is_dir():
             return []
         found = []
-        for record in self.versions_dir.glob(f"{self.name}.*.json"):
-            build_id = record.name[len(self.name) + 1:-len(".json")]
-            version = self.version(build_id)
-            if version.database.exists() and not build_id.startswith("candidate-"):
-                found.append(version)
+        for path in self.versions_dir.iterdir():
+            build_id = self.build_id_of(path.name, ".json")
+            if build_id is not None and self.version(build_id).database.is_file():
+                found.append(self.version(build_id))
         return sorted(found, key=lambda v: v.build_id)
+
+    def pointer_target(self) -> Path | None:
+        """Where the pointer points (not resolved further), or None if it is no symlink."""
+        if not self.published.is_symlink():
+            return None
+        return Path(os.path.normpath(self.directory / os.readlink(self.published)))
 
     def current(self) -> Version | None:
         """The version the pointer names, or None when nothing is published yet."""
@@ -151,12 +181,14 @@ class WarehousePaths:
             raise UnsafeWarehousePath(
                 f"{self.published} is not a pointer to a version published by chengyu "
                 f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path")
-        target = Path(os.readlink(self.published))
-        for version in self.versions():
-            if target.name == version.database.name:
+        target = self.pointer_target()
+        build_id = self.build_id_of(target.name, ".duckdb")
+        if target.parent == self.versions_dir and build_id is not None:
+            version = self.version(build_id)
+            if version.database.is_file() and not version.database.is_symlink() and version.record.is_file():
                 return version
-        raise CorruptVersion(f"{self.published} points at {target}, which is not a complete version; "
-                             "run `chengyu rollback` to point it at the last good one")
+        raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, which is not a complete "
+                             f"version in {self.versions_dir}; run `chengyu rollback` to point it at the newest good one")
 
 
 def describe_path(path: Path) -> str:
@@ -214,22 +246,30 @@ STORAGE_ERRNOS = {errno.EROFS: "the file system is read-only", errno.EACCES: "pe
                   errno.EDQUOT: "disk quota exceeded"}
 
 
+# With any_io (writing to a path the user gave): a path that cannot be written as asked.
+PATH_ERRNOS = {errno.EEXIST: "it exists and is not a folder", errno.ENOTDIR: "a part of the path is a file",
+               errno.EISDIR: "it is a folder", errno.ENAMETOOLONG: "the name is too long",
+               errno.ENOENT: "a folder on the way does not exist"}
+
+
 @contextmanager
-def storage_errors(action: str, needed_bytes: int | None = None):
+def storage_errors(action: str, needed_bytes: int | None = None, any_io: bool = False):
     """Turn the file system's refusals into StorageError with one line saying why."""
     try:
         yield
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRNOS:
+        reason = STORAGE_ERRNOS.get(exc.errno) or (PATH_ERRNOS.get(exc.errno) if any_io else None)
+        if reason is None:
             raise
-        raise StorageError(_storage_message(action, STORAGE_ERRNOS[exc.errno], exc.filename, needed_bytes)) from None
+        raise StorageError(_storage_message(action, reason, exc.filename, needed_bytes)) from None
     except duckdb.IOException as exc:
         text = str(exc)
         reason = next((why for why in ("No space left", "Read-only file system", "Permission denied")
                        if why in text), None)
-        if reason is None:
+        if reason is None and not any_io:
             raise
-        raise StorageError(_storage_message(action, reason.lower(), None, needed_bytes)) from None
+        reason = reason.lower() if reason else text.splitlines()[0]
+        raise StorageError(_storage_message(action, reason, None, needed_bytes)) from None
 
 
 def _storage_message(action: str, reason: str, filename, needed_bytes: int | None) -> str:
@@ -249,7 +289,13 @@ def build_lock(paths: WarehousePaths):
     """
     with storage_errors(f"create the warehouse folder {paths.directory}"):
         paths.versions_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.EISDIR):
+                raise
+            raise UnsafeWarehousePath(f"{paths.lock} is {describe_path(paths.lock)}, not the build lock; "
+                                      "remove it (chengyu creates it as a plain file)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -270,6 +316,7 @@ def build_lock(paths: WarehousePaths):
 
 def check_publishable(paths: WarehousePaths) -> None:
     """Refuse before creating anything if publishing could not succeed or would harm something."""
+    paths.name  # raises for a file name that is no plain `<name>.duckdb`
     if paths.wal.exists():
         raise UnsafeWarehousePath(
             f"{paths.wal} exists: a process opened the published warehouse read-write. Close it "
@@ -319,10 +366,13 @@ def adopt_legacy_file(paths: WarehousePaths) -> None:
     """
     if paths.published.is_symlink() or not _is_legacy(paths.published):
         return
-    build_id = dt.datetime.fromtimestamp(paths.published.stat().st_mtime, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    # Its modification time as build id, but never later than now: ids order versions.
+    when = min(paths.published.stat().st_mtime, time.time())
+    build_id = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     version = paths.version(build_id)
     with storage_errors("adopt the existing warehouse file as a version"):
         os.link(paths.published, version.database)
+        os.chmod(version.database, 0o444)
         write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
                                "note": "published by an earlier chengyu, before versions existed"})
         point_at(paths, version)
@@ -399,6 +449,9 @@ def verify_version(paths: WarehousePaths, version: Version) -> dict:
         finally:
             con.close()
     except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            raise BuildLocked(f"version {version.build_id} is held open for writing by another process; "
+                              "close it and try again") from None
         raise CorruptVersion(f"version {version.build_id} does not open as a warehouse: "
                              f"{str(exc).splitlines()[0]}") from None
     if "adopted_from" not in record and found != [(version.build_id,)]:
@@ -421,25 +474,47 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
     return version
 
 
-def rollback(paths: WarehousePaths, to: str | None = None) -> tuple[Version, Version]:
-    """Point the warehouse at the version before the current one (or at build id `to`)."""
-    current = paths.current()
+def rollback(paths: WarehousePaths, to: str | None = None) -> tuple[Version | None, Version]:
+    """Point the warehouse at the version before the current one (or at build id `to`).
+
+    When the pointer is broken (names no complete version), point it at the newest
+    version that verifies: the repair that every other command's message names.
+    """
+    try:
+        current = paths.current()
+        broken = False
+    except CorruptVersion:
+        current, broken = None, True
     versions = paths.versions()
-    if current is None:
+    if current is None and not broken:
         raise NoSuchVersion(f"nothing is published at {paths.published} yet")
     if to is not None:
         target = next((v for v in versions if v.build_id == to), None)
         if target is None:
-            raise NoSuchVersion(f"there is no version {to} (see `chengyu versions`)")
+            raise NoSuchVersion(f"there is no version {to!r} (see `chengyu versions`)")
+        verify_version(paths, target)
+    elif broken:
+        target = _newest_good(paths, versions)
     else:
         older = [v for v in versions if v.build_id < current.build_id]
         if not older:
             raise NoSuchVersion(f"version {current.build_id} is the oldest kept; there is nothing to roll back to")
         target = older[-1]
-    verify_version(paths, target)
+        verify_version(paths, target)
     with storage_errors("move the warehouse pointer"):
         point_at(paths, target)
     return current, target
+
+
+def _newest_good(paths: WarehousePaths, versions: list[Version]) -> Version:
+    problems = []
+    for version in reversed(versions):
+        try:
+            verify_version(paths, version)
+            return version
+        except CorruptVersion as exc:
+            problems.append(str(exc))
+    raise NoSuchVersion("no kept version verifies" + (": " + "; ".join(problems) if problems else ""))
 
 
 def prune(paths: WarehousePaths, keep: int) -> list[Version]:
@@ -460,18 +535,25 @@ def prune(paths: WarehousePaths, keep: int) -> list[Version]:
 
 
 def remove_leftovers(paths: WarehousePaths) -> list[Path]:
-    """Delete what killed builds left: candidates, temporary names, files without record.
+    """Delete what killed builds of this warehouse left: candidates, temporary names,
+    version files that never got their record.
 
-    Call under the lock: then no other build is writing any of these.
+    Only this warehouse's own names are touched, never the file the pointer names.
+    Call under the lock: then no other build of it is writing any of these.
     """
     if not paths.versions_dir.is_dir():
         return []
-    recorded = {v.database.name for v in paths.versions()}
-    leftovers = [p for p in paths.versions_dir.iterdir()
-                 if p.name.startswith(f"{paths.name}.") and ".tmp-" in p.name
-                 or p.name.startswith(f"{paths.name}.candidate-")
-                 or p.suffix == ".duckdb" and p.name not in recorded]
-    leftovers += list(paths.directory.glob(f".{paths.name}.pointer-*"))
+    prefix = f"{paths.name}."
+    pointed = paths.pointer_target()
+    leftovers = []
+    for path in paths.versions_dir.iterdir():
+        if not path.name.startswith(prefix) or path == pointed:
+            continue
+        build_id = paths.build_id_of(path.name, ".duckdb")
+        if (".tmp-" in path.name or path.name.startswith(f"{prefix}candidate-")
+                or build_id is not None and not paths.version(build_id).record.exists()):
+            leftovers.append(path)
+    leftovers += [p for p in paths.directory.iterdir() if p.name.startswith(f".{paths.name}.pointer-")]
     for path in leftovers:
         path.unlink(missing_ok=True)
     return sorted(leftovers)

@@ -97,3 +97,25 @@ def test_only_regular_files_within_the_limit_are_read(tmp_path, kind):
     assert read_regular_file(path, "x.csv", 100, findings) is None
     rule = {"missing": "file_exists", "too_big": "size_limit"}.get(kind, "regular_file")
     assert [i.rule for i in findings.kept] == [rule]
+
+
+def test_blank_lines_before_the_header_are_skipped():
+    table, findings = parse("\n\na,b\n1,2\n")
+    assert table.header == ["a", "b"] and table.rows == [(4, {"a": "1", "b": "2"})]
+
+
+@pytest.mark.parametrize("text,where", [
+    ("a\x00,b\n1,2\n", "header"),          # NUL in a header name
+    ("a,\ufeffb\n1,2\n", "header"),        # a byte-order mark in the middle of the header
+    ("a,b\n1,x\u202ey\n", "field"),        # a bidi override inside a field
+    ("a,b\n1,x\u2028y\n", "field"),        # a line separator inside a field
+])
+def test_invisible_characters_are_refused(text, where):
+    table, findings = parse(text)
+    assert table is None and [i.rule for i in findings.kept] == ["control_character"]
+    assert (findings.kept[0].column is None) == (where == "header")
+
+
+def test_a_field_longer_than_pythons_default_limit_is_read():
+    table, findings = parse("a,b\n1," + "x" * 200_000 + "\n")
+    assert findings.n_errors == 0 and len(table.rows[0][1]["b"]) == 200_000

@@ -57,3 +57,28 @@ def test_json_printer_streams_valid_json():
     import json
 
     assert json.loads(out.getvalue()) == [{"a": 1, "b": None}, {"a": 2, "b": "x"}]
+
+
+def test_json_has_unique_keys_and_no_nan():
+    import json
+
+    out = io.StringIO()
+    printer = Printer(["a", "a", "n"], "json", 0, out)
+    printer.add([(1, 2, float("nan"))])
+    printer.finish()
+    assert json.loads(out.getvalue()) == [{"a": 1, "a_2": 2, "n": None}]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["validate", "--max-input-mb", "nan"], "must be a positive number"),
+    (["validate", "--max-input-mb", "-1"], "must be a positive number"),
+    (["validate", "--sector-output", ""], "the path is empty"),
+    (["build", "--keep-versions", "0"], "must be at least 1"),
+    (["sql", "--max-rows", "-1", "select 1"], "must be at least 0"),
+])
+def test_bad_option_values_are_usage_errors(args, words, capsys):
+    from chengyu_cluster.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
