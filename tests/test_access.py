@@ -85,8 +85,13 @@ def test_a_piped_session_with_a_refused_statement_exits_8(built):
     proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
                           input="select 1 as a;\ndelete from marts.dim_area;\nselect 2 as b;\n")
     assert proc.returncode == EXIT_QUERY
-    assert proc.stdout == "a\n1\nb\n2\n"  # the other statements ran
+    # Piped input is one script, checked whole before any statement runs.
+    assert proc.stdout == ""
     assert "DELETE statements are not reads" in proc.stderr
+    # A blank line or a ';' inside a string does not end the script early.
+    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
+                          input="select 'x;\ny' as s;\n\nselect 2 as b\n")
+    assert proc.returncode == 0 and proc.stdout == 's\n"x;\ny"\nb\n2\n', proc.stderr
 
 
 def test_export_to_a_path_with_quotes_and_spaces_runs_no_sql_from_it(built, tmp_path):

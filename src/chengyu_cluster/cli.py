@@ -250,8 +250,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         wh.remove_leftovers(paths)
         wh.adopt_legacy_file(paths)
         left, now = wh.rollback(paths, args.to)
-    print(f"{paths.published} now points at version {now.build_id} (was {left.build_id}; "
-          "`chengyu versions` lists them all)")
+    was = left.build_id if left else "a broken pointer"
+    print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
     return EXIT_OK
 
 
@@ -264,14 +264,18 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print(f"no versions at {paths.versions_dir}")
         return EXIT_OK
     for version in reversed(versions):
-        record = version.read_record()
+        try:
+            record = version.read_record()
+        except wh.CorruptVersion as exc:
+            print(f"  {version.build_id}  {exc}")
+            continue
         mark = "*" if current is not None and version.build_id == current.build_id else " "
         inputs = record.get("inputs", [])
-        user = next((i for i in inputs if not i["file"].startswith("seeds/")), None)
+        user = next((i for i in inputs if not str(i.get("file", "")).startswith("seeds/")), None)
         rows = record.get("row_counts", {})
         print(f"{mark} {version.build_id}  built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
               f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
-              + (f"  user file {user['file']} sha256 {user['sha256'][:12]}" if user else "")
+              + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
               + (f"  ({record['note']})" if "note" in record else ""))
     print("* = published (what warehouse/chengyu.duckdb points at)")
     return EXIT_OK
