@@ -32,7 +32,9 @@ def test_the_reader_and_dbt_seed_load_the_shipped_seeds_identically(built, tmp_p
 
     dev = tmp_path / "dev.duckdb"
     code = "import sys; from dbt.cli.main import dbtRunner; sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
-    seeded = subprocess.run([sys.executable, "-c", code, "seed", "--quiet", "--project-dir", str(built.project)],
+    # Its own target path: the shared workspace's target/ (semantic manifest) stays as the build left it.
+    seeded = subprocess.run([sys.executable, "-c", code, "seed", "--quiet", "--project-dir", str(built.project),
+                             "--target-path", str(tmp_path / "target")],
                             env=built.env(CHENGYU_DBT_DATABASE=str(dev)), capture_output=True, text=True)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     con = duckdb.connect(str(dev), read_only=True)
