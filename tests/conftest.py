@@ -22,6 +22,19 @@ IGNORED = shutil.ignore_patterns(".git", ".venv", "warehouse", "target", "logs",
                                  "__pycache__", "*.egg-info", ".pytest_cache", "dbt_packages")
 
 
+# Output of every chengyu command the tests ran, for the no-traceback guard below.
+COMMAND_OUTPUTS: list[tuple[tuple, str]] = []
+
+
+@pytest.fixture
+def no_tracebacks():
+    """Fail the test if any chengyu command it ran printed a Python traceback."""
+    COMMAND_OUTPUTS.clear()
+    yield
+    leaked = [args for args, output in COMMAND_OUTPUTS if "Traceback" in output]
+    assert not leaked, f"commands that printed a traceback: {leaked}"
+
+
 @dataclass
 class Workspace:
     """A copy of the repository with its own warehouse and reports folders."""
@@ -71,8 +84,10 @@ class Workspace:
         return [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(self.project), *args]
 
     def run(self, *args: str, timeout: float = 900, **extra_env: str) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command(*args), env=self.env(**extra_env), capture_output=True,
-                              text=True, timeout=timeout)
+        result = subprocess.run(self.command(*args), env=self.env(**extra_env), capture_output=True,
+                                text=True, timeout=timeout)
+        COMMAND_OUTPUTS.append((args, result.stdout + result.stderr))
+        return result
 
     def start(self, *args: str, **extra_env: str) -> subprocess.Popen:
         # A session of its own, so a test can SIGKILL the build with its dbt child.

@@ -19,6 +19,10 @@ EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 3, 4, 5
 
 
 
+# Every case of the bad-input and fault corpus: one line, never a traceback.
+pytestmark = pytest.mark.usefixtures("no_tracebacks")
+
+
 @pytest.fixture(scope="module")
 def ws(built, tmp_path_factory):
     return workspace_with_published(built, tmp_path_factory.mktemp("corpus"))

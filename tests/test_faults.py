@@ -22,6 +22,10 @@ DATA = Path(__file__).parent / "data"
 EXIT_LOCKED, EXIT_QUERY, EXIT_UNSAFE, EXIT_STORAGE, EXIT_CORRUPT = 6, 8, 9, 10, 11
 
 
+# Every case of the bad-input and fault corpus: one line, never a traceback.
+pytestmark = pytest.mark.usefixtures("no_tracebacks")
+
+
 @pytest.fixture(scope="module")
 def ws(built, tmp_path_factory):
     return workspace_with_published(built, tmp_path_factory.mktemp("faults"))
