@@ -31,12 +31,18 @@ return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
 
 def main() -> None:
     url, user, password, path, png = sys.argv[1:6]
-    http = requests.Session()  # a browser session cookie from Superset's login form
-    http.get(url + "/login/", timeout=60)
-    http.post(url + "/login/", data={"username": user, "password": password}, timeout=60, allow_redirects=True)
+    # A browser session cookie from Superset's login form, which wants a CSRF token: ask the
+    # API for one (logged in by JWT) in the same cookie session, then post the form.
+    http = requests.Session()
+    token = http.post(url + "/api/v1/security/login", json={"username": user, "password": password,
+                                                           "provider": "db"}, timeout=60).json()["access_token"]
+    csrf = http.get(url + "/api/v1/security/csrf_token/", headers={"Authorization": "Bearer " + token},
+                    timeout=60).json()["result"]
+    login = http.post(url + "/login/", data={"username": user, "password": password, "csrf_token": csrf},
+                      headers={"Referer": url + "/login/"}, timeout=60, allow_redirects=False)
     cookie = http.cookies.get("session")
-    if not cookie:
-        raise SystemExit("login through /login/ gave no session cookie")
+    if login.status_code not in (302, 303) or not cookie:
+        raise SystemExit(f"login through /login/ failed: HTTP {login.status_code} {login.text[:500]}")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1800",
