@@ -8,6 +8,7 @@ save a screenshot and print, as JSON, what each chart holder shows.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 
@@ -44,11 +45,11 @@ def main() -> None:
     if login.status_code not in (302, 303) or not cookie:
         raise SystemExit(f"login through /login/ failed: HTTP {login.status_code} {login.text[:500]}")
     options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1800",
                  "--disable-background-networking", "--disable-component-update", "--no-first-run"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     try:
         driver.set_page_load_timeout(120)
         driver.get(url + "/health")

@@ -220,6 +220,8 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
     uri = api.call("GET", f"/api/v1/database/{database['id']}/connection")["result"]["sqlalchemy_uri"]
     assert uri == SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link))
 
+    assert shutil.which("chromium") and shutil.which("chromedriver"), \
+        "headless rendering needs Debian's chromium and chromium-driver (.ci/run installs them)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     png = ARTIFACTS / "superset_planners_dashboard.png"
     png.unlink(missing_ok=True)
