@@ -97,3 +97,18 @@ def test_a_reader_holding_a_transaction_makes_it_give_up_and_name_the_reader(bui
         assert again.returncode == 0, again.stdout + again.stderr
     finally:
         reader.close()
+
+
+def test_no_server_is_a_one_line_refusal(built):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = built.run("publish-postgres", "--dsn", f"host=127.0.0.1 port={port} user=loader dbname=bi")
+    assert_one_line_refusal(result, "cannot connect")
+
+
+def test_a_negative_lock_timeout_is_a_usage_error(built):
+    result = built.run("publish-postgres", "--dsn", "host=127.0.0.1", "--lock-timeout", "-1")
+    assert result.returncode == 2 and "--lock-timeout" in result.stderr

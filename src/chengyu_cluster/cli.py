@@ -186,6 +186,9 @@ EXIT_POSTGRES_REFUSED = 12  # PostgreSQL refused: connection, missing privilege/
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
     from .postgres import PostgresRefused, publish_postgres
 
+    if args.lock_timeout < 0:
+        print("chengyu: --lock-timeout must be 0 (wait without limit) or more seconds", file=sys.stderr)
+        return EXIT_USAGE
     _, paths = published_warehouse(args)
     try:
         counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None,

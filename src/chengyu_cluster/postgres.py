@@ -136,6 +136,8 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
     for name in filter(None, (schema, reader_role)):
         if not IDENTIFIER.match(name):
             raise ValueError(f"'{name}' is not a plain lower-case identifier")
+    if lock_timeout < 0:
+        raise ValueError("lock_timeout must be 0 (wait without limit) or more seconds")
     incoming = f"{schema}__incoming"
     counts: dict[str, int] = {}
     try:
@@ -183,10 +185,13 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
                 cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
                     sql.Identifier(schema), sql.Identifier(reader_role)))
     except psycopg.errors.LockNotAvailable:
-        holders = _lock_holders(dsn, [schema, incoming])
+        try:
+            held_by = _describe_holders(_lock_holders(dsn, [schema, incoming]))
+        except psycopg.Error as exc:
+            held_by = f"sessions that could not be listed ({_first_line(exc)})"
         raise PostgresRefused(
             f"gave up after waiting {lock_timeout:g} s (--lock-timeout) for a lock on schema {schema}, "
-            f"held by {_describe_holders(holders)}; nothing was changed") from None
+            f"held by {held_by}; nothing was changed") from None
     except psycopg.errors.InsufficientPrivilege as exc:
         raise PostgresRefused(f"missing privilege: {_first_line(exc)}; nothing was changed") from None
     except psycopg.OperationalError as exc:
