@@ -15,7 +15,7 @@ lock="$here/$name/requirements.lock"
 [ -f "$lock" ] || { echo "bi/setup_env.sh: no lock file $lock" >&2; exit 2; }
 python="${PYTHON:-python3}"
 hash="$(sha256sum "$lock" | cut -c1-12)"
-root="${CHENGYU_BI_ENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/chengyu-bi}"
+root="${CHENGYU_BI_ENVS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/chengyu-bi}"
 venv="$root/$name-$hash"
 if [ ! -f "$venv/.installed" ]; then
     echo "bi/setup_env.sh: installing $name into $venv (a few minutes, once)" >&2
