@@ -328,11 +328,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_publish_postgres(args: argparse.Namespace) -> int:
-    from .postgres import publish_postgres
+EXIT_POSTGRES_REFUSED = 12  # PostgreSQL refused: connection, missing privilege/role or lock timeout
 
+
+def cmd_publish_postgres(args: argparse.Namespace) -> int:
+    from .postgres import PostgresRefused, publish_postgres
+
+    if args.lock_timeout < 0:
+        print("chengyu: --lock-timeout must be 0 (wait without limit) or more seconds", file=sys.stderr)
+        return EXIT_USAGE
     _, paths = published_warehouse(args)
-    counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None)
+    try:
+        counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None,
+                                  lock_timeout=args.lock_timeout)
+    except PostgresRefused as exc:
+        print(f"chengyu: PostgreSQL refused: {exc}", file=sys.stderr)
+        return EXIT_POSTGRES_REFUSED
     print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
           + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
     return EXIT_OK
@@ -463,7 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
     pg = sub.add_parser("publish-postgres", help="copy the public marts into a PostgreSQL schema (atomic, idempotent)")
     pg.add_argument("--dsn", required=True, help="libpq connection string, e.g. 'host=127.0.0.1 dbname=bi user=loader'")
     pg.add_argument("--schema", default="chengyu")
-    pg.add_argument("--reader-role", default="chengyu_reader", help="role given read access ('' for none)")
+    pg.add_argument("--reader-role", default="chengyu_reader",
+                    help="role given read access ('' for none); created only if the login may create roles, "
+                         "otherwise it must exist")
+    pg.add_argument("--lock-timeout", type=float, default=30, metavar="SECONDS",
+                    help="how long to wait for readers of the previous publication before giving up "
+                         "(exit 12, naming the blocking sessions; default 30, 0 waits without limit)")
     pg.set_defaults(func=cmd_publish_postgres)
 
     report = sub.add_parser("report", help="an offline HTML report with charts (default reports/cluster_report.html)")

@@ -8,6 +8,16 @@ and running it again replaces the previous publication.
 
 A role (default chengyu_reader, NOLOGIN) gets USAGE on the schema and SELECT on its
 tables; grant it to the login roles of BI tools: `GRANT chengyu_reader TO superset;`.
+
+What the publishing login needs (checked before anything is copied):
+- CREATE on the database (it creates `<schema>__incoming`), and to own the previous
+  publication's schema (it drops it; a login that published it before owns it);
+- the reader role must exist, unless the login may create roles (CREATEROLE or superuser):
+  then it creates it.
+Dropping the previous publication waits for readers whose transactions use it, at most
+`lock_timeout` seconds; then it gives up and names the sessions that held it (their state
+and transaction start are shown if the login may see them: pg_read_all_stats).
+Every refusal by the server is raised as PostgresRefused with a one-line message.
 """
 
 from __future__ import annotations
@@ -34,6 +44,73 @@ POSTGRES_TYPES = {
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+class PostgresRefused(Exception):
+    """The server refused: no connection, a missing privilege or role, or a lock wait timed out."""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _preflight(cur: psycopg.Cursor, schema: str, reader_role: str | None) -> bool:
+    """Check the privileges publishing needs; True if the reader role must be created."""
+    cur.execute("""
+        select current_user, current_database(),
+               has_database_privilege(current_database(), 'CREATE'),
+               (select rolcreaterole or rolsuper from pg_roles where rolname = current_user)
+    """)
+    user, database, may_create_schema, may_create_role = cur.fetchone()
+    if not may_create_schema:
+        raise PostgresRefused(
+            f"user {user} may not create schemas in database {database}: "
+            f"the DBA can run `GRANT CREATE ON DATABASE {database} TO {user};`")
+    cur.execute("""
+        select pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
+        from pg_namespace where nspname = %s
+    """, [schema])
+    owner = cur.fetchone()
+    if owner is not None and not owner[1]:
+        raise PostgresRefused(
+            f"schema {schema} belongs to {owner[0]} and user {user} may not replace it: publish as "
+            f"{owner[0]}, pick another --schema, or the DBA can run `ALTER SCHEMA {schema} OWNER TO {user};`")
+    if not reader_role:
+        return False
+    cur.execute("select 1 from pg_roles where rolname = %s", [reader_role])
+    if cur.fetchone() is not None:
+        return False
+    if not may_create_role:
+        raise PostgresRefused(
+            f"role {reader_role} does not exist and user {user} may not create roles (no CREATEROLE): "
+            f"the DBA can run `CREATE ROLE {reader_role} NOLOGIN;`, or pass --reader-role '' to grant nothing")
+    return True
+
+
+def _lock_holders(dsn: str, schemas: list[str]) -> list[tuple]:
+    """Other sessions holding locks on the schemas or their tables: pid, user, application, state, since."""
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as pg:
+        return pg.execute("""
+            select distinct a.pid, a.usename, a.application_name, a.state,
+                   to_char(coalesce(a.xact_start, a.backend_start), 'YYYY-MM-DD HH24:MI:SS TZ')
+            from pg_locks l join pg_stat_activity a on a.pid = l.pid
+            where l.granted and l.pid <> pg_backend_pid() and (
+                l.relation in (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                               where n.nspname = any(%s))
+                or (l.classid = 'pg_namespace'::regclass
+                    and l.objid in (select oid from pg_namespace where nspname = any(%s))))
+            order by a.pid
+        """, [schemas, schemas]).fetchall()
+
+
+def _describe_holders(holders: list[tuple]) -> str:
+    if not holders:
+        return "no session holds it any more (it ended meanwhile); try again"
+    return "; ".join(
+        f"pid {pid} (user {user}, application '{app}', "
+        + (f"{state}, transaction since {since})" if state is not None else
+           "state hidden from this login: GRANT pg_read_all_stats shows it)")
+        for pid, user, app, state, since in holders)
+
+
 def postgres_type(duckdb_type: str) -> str:
     if duckdb_type in POSTGRES_TYPES:
         return POSTGRES_TYPES[duckdb_type]
@@ -55,15 +132,24 @@ def _table_definition(duck: duckdb.DuckDBPyConnection, table: str):
 
 
 def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
-                     reader_role: str | None = "chengyu_reader") -> dict[str, int]:
+                     reader_role: str | None = "chengyu_reader", lock_timeout: float = 30) -> dict[str, int]:
     for name in filter(None, (schema, reader_role)):
         if not IDENTIFIER.match(name):
             raise ValueError(f"'{name}' is not a plain lower-case identifier")
+    if lock_timeout < 0:
+        raise ValueError("lock_timeout must be 0 (wait without limit) or more seconds")
     incoming = f"{schema}__incoming"
     counts: dict[str, int] = {}
+    try:
+        pg = psycopg.connect(dsn, connect_timeout=30, application_name="chengyu publish-postgres")
+    except psycopg.OperationalError as exc:
+        raise PostgresRefused(f"cannot connect: {_first_line(exc)}") from None
     duck = duckdb.connect(str(database), read_only=True)
     try:
-        with psycopg.connect(dsn) as pg, pg.cursor() as cur:  # one transaction, committed at the end
+        with pg, pg.cursor() as cur:  # one transaction, committed at the end
+            create_reader = _preflight(cur, schema, reader_role)
+            # Waiting for a lock (readers of the previous publication) ends after lock_timeout.
+            cur.execute("select set_config('lock_timeout', %s, true)", [f"{int(lock_timeout * 1000)}ms"])
             cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(incoming)))
             cur.execute(sql.SQL("create schema {}").format(sql.Identifier(incoming)))
             for table, description in public_marts(duck):
@@ -92,13 +178,25 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
             cur.execute(sql.SQL("comment on schema {} is {}").format(sql.Identifier(schema), sql.Literal(
                 f"Chengdu-Chongqing equipment cluster warehouse, public marts, published from {database.name}")))
             if reader_role:
-                cur.execute("select 1 from pg_roles where rolname = %s", [reader_role])
-                if cur.fetchone() is None:
+                if create_reader:
                     cur.execute(sql.SQL("create role {} nologin").format(sql.Identifier(reader_role)))
                 cur.execute(sql.SQL("grant usage on schema {} to {}").format(
                     sql.Identifier(schema), sql.Identifier(reader_role)))
                 cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
                     sql.Identifier(schema), sql.Identifier(reader_role)))
+    except psycopg.errors.LockNotAvailable:
+        try:
+            held_by = _describe_holders(_lock_holders(dsn, [schema, incoming]))
+        except psycopg.Error as exc:
+            held_by = f"sessions that could not be listed ({_first_line(exc)})"
+        raise PostgresRefused(
+            f"gave up after waiting {lock_timeout:g} s (--lock-timeout) for a lock on schema {schema}, "
+            f"held by {held_by}; nothing was changed") from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PostgresRefused(f"missing privilege: {_first_line(exc)}; nothing was changed") from None
+    except psycopg.OperationalError as exc:
+        raise PostgresRefused(f"the server ended the session: {_first_line(exc)}; nothing was changed") from None
     finally:
         duck.close()
+        pg.close()
     return counts

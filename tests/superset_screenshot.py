@@ -1,0 +1,75 @@
+"""Render a Superset dashboard in headless Chromium (Debian's chromium + chromedriver, driven by
+Selenium from the Superset environment) as a logged-in user, wait until every chart has drawn,
+save a screenshot and print, as JSON, what each chart holder shows.
+
+    <superset env>/bin/python tests/superset_screenshot.py URL USER PASSWORD DASHBOARD_PATH PNG
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+HOLDER = '[data-test="dashboard-component-chart-holder"]'
+STATE = """
+return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
+    title: (h.querySelector('[data-test="editable-title"], .header-title, [data-test="slice-header"]') || {}).innerText || '',
+    canvas: h.querySelectorAll('canvas').length,
+    svg: h.querySelectorAll('svg').length,
+    table_rows: h.querySelectorAll('table tbody tr').length,
+    loading: h.querySelectorAll('.loading, [data-test="loading-indicator"]').length,
+    error: (h.querySelector('[data-test="chart-error"], .alert-danger, [role="alert"]') || {}).innerText || '',
+    text: h.innerText.slice(0, 400),
+}));
+"""
+
+
+def main() -> None:
+    url, user, password, path, png = sys.argv[1:6]
+    # A browser session cookie from Superset's login form, which wants a CSRF token: ask the
+    # API for one (logged in by JWT) in the same cookie session, then post the form.
+    http = requests.Session()
+    token = http.post(url + "/api/v1/security/login", json={"username": user, "password": password,
+                                                           "provider": "db"}, timeout=60).json()["access_token"]
+    csrf = http.get(url + "/api/v1/security/csrf_token/", headers={"Authorization": "Bearer " + token},
+                    timeout=60).json()["result"]
+    login = http.post(url + "/login/", data={"username": user, "password": password, "csrf_token": csrf},
+                      headers={"Referer": url + "/login/"}, timeout=60, allow_redirects=False)
+    cookie = http.cookies.get("session")
+    if login.status_code not in (302, 303) or not cookie:
+        raise SystemExit(f"login through /login/ failed: HTTP {login.status_code} {login.text[:500]}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1800",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    try:
+        driver.set_page_load_timeout(120)
+        driver.get(url + "/health")
+        driver.add_cookie({"name": "session", "value": cookie, "path": "/"})
+        driver.get(url + path)
+        deadline = time.monotonic() + 120
+        state = []
+        while time.monotonic() < deadline:
+            state = driver.execute_script(STATE, HOLDER)
+            drawn = [s for s in state if not s["loading"] and (s["canvas"] or s["table_rows"] or s["error"])]
+            if state and len(drawn) == len(state):
+                break
+            time.sleep(2)
+        time.sleep(3)  # let the last animation finish before the picture
+        state = driver.execute_script(STATE, HOLDER)
+        driver.save_screenshot(png)
+        print(json.dumps({"charts": state, "title": driver.title, "url": driver.current_url}))
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Each BI recipe of the README, used exactly as written, against a published warehouse laid
+out as a symlink to a version file: it reads the marts, and it refuses writes, reading other
+files (read_text, read_csv), COPY ... TO and ATTACH. A recipe that leaves any of them open
+fails here (the files it would read or attach exist; the file it would write is checked)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bi_envs import REPO, bi_env, versioned_warehouse
+from conftest import sha256
+
+# The recipes, character for character as README.md gives them ("Access for analysts and BI tools").
+DUCKDB_CLI = "duckdb -readonly -init bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
+HARLEQUIN = "harlequin -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
+HSQL = "hsql -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
+URI_SETTINGS = "?access_mode=read_only&enable_external_access=false&lock_configuration=true"
+SQLALCHEMY_URI = "duckdb:////abs/path/warehouse/chengyu.duckdb" + URI_SETTINGS
+ENGINE_PARAMS = {"connect_args": {"read_only": True, "config": {"enable_external_access": False}}}
+ENGINE_PARAMS_README = '{"connect_args": {"read_only": true, "config": {"enable_external_access": false}}}'
+PYTHON_DUCKDB = ('duckdb.connect("warehouse/chengyu.duckdb", read_only=True, '
+                 'config={"enable_external_access": False})')
+
+DISABLED = "file system operations are disabled by configuration"
+
+
+@pytest.fixture(scope="module")
+def site(built, tmp_path_factory):
+    """A folder laid out like the repository for a BI user: bi/duckdb/read_only.sql and
+    warehouse/chengyu.duckdb -> versions/chengyu.<build>.duckdb, plus files a query must not reach."""
+    root = tmp_path_factory.mktemp("bi-site")
+    (root / "bi" / "duckdb").mkdir(parents=True)
+    (root / "bi" / "duckdb" / "read_only.sql").write_text(
+        (REPO / "bi" / "duckdb" / "read_only.sql").read_text(encoding="utf-8"), encoding="utf-8")
+    link = versioned_warehouse(built.published, root / "warehouse")
+    (root / "secret.csv").write_text("name,value\nsecret,42\n", encoding="utf-8")
+    other = duckdb.connect(str(root / "other.duckdb"))
+    other.execute("create table t as select 1 as x")
+    other.close()
+    return root, link
+
+
+def probes(root: Path) -> dict[str, str]:
+    return {
+        "read": "select count(*) as n from marts.dim_area",
+        "create": "create table marts.zz_probe as select 1 as x",
+        "delete": "delete from marts.dim_area",
+        "read_text": f"select content from read_text('{root / 'secret.csv'}')",
+        "read_csv": f"select * from read_csv('{root / 'secret.csv'}')",
+        "copy_to": f"copy (select 1 as x) to '{root / 'warehouse' / 'leak.csv'}' (format csv)",
+        "attach": f"attach '{root / 'other.duckdb'}' as other",
+        "reenable": "set enable_external_access = true",
+    }
+
+
+EXPECTED_REFUSAL = {
+    "create": "read-only mode",
+    "delete": "read-only mode",
+    "read_text": DISABLED,
+    "read_csv": DISABLED,
+    "copy_to": DISABLED,
+    "attach": DISABLED,
+    # Either message: external access cannot be re-enabled, or the whole configuration is locked.
+    "reenable": ("Cannot enable external access", 'option "enable_external_access" - the configuration has been locked'),
+}
+
+
+def refused(words, message: str) -> bool:
+    return any(w in message for w in ((words,) if isinstance(words, str) else words))
+
+
+def assert_untouched(root: Path, link: Path, before: str) -> None:
+    assert link.is_symlink(), "the recipe replaced the symlink"
+    assert sha256(link.resolve()) == before, "the published version changed"
+    assert not (root / "warehouse" / "leak.csv").exists(), "COPY ... TO wrote a file"
+    assert sorted(p.name for p in (root / "warehouse").iterdir()) == ["chengyu.duckdb", "versions"]
+
+
+def check_python_recipe(python: Path | str, recipe: str, target: str, site) -> dict:
+    root, link = site
+    before = sha256(link.resolve())
+    out = subprocess.run([str(python), str(REPO / "tests" / "bi_probe.py"), recipe, target, json.dumps(probes(root))],
+                         capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert results["read"] == {"rows": [["16"]]}, results["read"]
+    for name, words in EXPECTED_REFUSAL.items():
+        assert "error" in results[name], f"{recipe}: {name} was allowed: {results[name]}"
+        assert refused(words, results[name]["error"]), (name, results[name]["error"])
+    assert_untouched(root, link, before)
+    return results["_versions"]
+
+
+def test_readme_gives_these_recipes():
+    section = (REPO / "README.md").read_text(encoding="utf-8")
+    section = section[section.index("## Access for analysts and BI tools"):]
+    section = section[:section.index("\n## ", 5)]
+    for recipe in (DUCKDB_CLI, HARLEQUIN, HSQL, SQLALCHEMY_URI, ENGINE_PARAMS_README, PYTHON_DUCKDB):
+        assert recipe in section, f"README no longer gives: {recipe}"
+    assert json.loads(ENGINE_PARAMS_README) == ENGINE_PARAMS
+
+
+def test_python_duckdb_recipe(site):
+    root, link = site
+    spec = {"database": "warehouse/chengyu.duckdb", "read_only": True, "config": {"enable_external_access": False}}
+    check_python_recipe(sys.executable, "duckdb", json.dumps(spec), site)
+
+
+def test_pandas_sqlalchemy2_recipe(site):
+    root, link = site
+    uri = SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link))
+    versions = check_python_recipe(sys.executable, "sqlalchemy-uri", uri, site)
+    assert versions["sqlalchemy"].startswith("2.")
+
+
+@pytest.mark.parametrize("form", ["uri", "engine-params"])
+def test_superset_recipe_on_sqlalchemy_14(site, form):
+    """What Superset does with the recipe: duckdb_engine on SQLAlchemy 1.4, in Superset's own
+    environment. (tests/test_superset.py does it through Superset itself.)"""
+    root, link = site
+    python = bi_env("superset") / "bin" / "python"
+    if form == "uri":
+        versions = check_python_recipe(python, "sqlalchemy-uri",
+                                       SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link)), site)
+    else:
+        spec = {"uri": f"duckdb:///{link}", "engine_params": ENGINE_PARAMS}
+        versions = check_python_recipe(python, "sqlalchemy-engine-params", json.dumps(spec), site)
+    assert versions["sqlalchemy"] == "1.4.54" and versions["duckdb"] == duckdb.__version__
+
+
+def run_terminal_client(command: list[str], root: Path, statement: str) -> str:
+    out = subprocess.run(command, input=statement + "\n", capture_output=True, text=True, timeout=60, cwd=root,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1"})
+    return out.stdout + out.stderr
+
+
+def test_duckdb_cli_recipe(site):
+    root, link = site
+    before = sha256(link.resolve())
+    command = shlex.split(DUCKDB_CLI)
+    command[0] = str(bi_env("clients") / "bin" / "duckdb")
+    statements = probes(root)
+    assert "16" in run_terminal_client(command, root, statements["read"] + ";")
+    for name, words in EXPECTED_REFUSAL.items():
+        output = run_terminal_client(command, root, statements[name] + ";")
+        assert refused(words, output), (name, output)
+    assert_untouched(root, link, before)
+
+
+def test_harlequin_recipe_headless(site):
+    """Harlequin's TUI needs a terminal; hsql is Harlequin's own headless runner and opens the
+    database through the same DuckDB adapter with the same options (-r, --init-path)."""
+    root, link = site
+    before = sha256(link.resolve())
+    env = bi_env("clients")
+    command = shlex.split(HSQL)
+    command[0] = str(env / "bin" / "hsql")
+    spec = json.loads(subprocess.run([str(env / "bin" / "hsql"), "--spec", "-a", "duckdb"], capture_output=True,
+                                     text=True, timeout=60, cwd=root, env={"HOME": str(root)}).stdout or "{}")
+    assert "init-path" in json.dumps(spec), "harlequin's duckdb adapter no longer takes --init-path"
+    statements = probes(root)
+    for name, statement in statements.items():
+        out = subprocess.run(command + ["--no-write-history", "--csv", "-c", statement], capture_output=True,
+                             text=True, timeout=60, cwd=root, env={"HOME": str(root), "PATH": "/usr/bin:/bin"})
+        if name == "read":
+            assert out.returncode == 0 and out.stdout.splitlines()[-1] == "16", out.stdout + out.stderr
+        else:
+            assert out.returncode != 0 and refused(EXPECTED_REFUSAL[name], out.stderr), (name, out.stdout + out.stderr)
+    assert_untouched(root, link, before)

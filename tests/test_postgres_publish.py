@@ -1,0 +1,114 @@
+"""`chengyu publish-postgres` as a BI user's DBA sets it up, against a real PostgreSQL server:
+a publishing login without CREATEROLE, a reader role the DBA made (or did not), and BI
+readers holding transactions open while a new publication replaces the old one."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from postgres_server import postgres_server
+
+EXIT_POSTGRES_REFUSED = 12
+
+
+def dsn_as(dsn: str, user: str) -> str:
+    return dsn.replace("user=postgres", f"user={user}")
+
+
+@pytest.fixture
+def server():
+    """A fresh server with a login `loader` that may create schemas but not roles, as a DBA would
+    set up the account that publishes, and a login `analyst` for a BI tool."""
+    with postgres_server() as dsn:
+        with psycopg.connect(dsn, autocommit=True) as pg:
+            pg.execute("create role loader login nocreaterole")
+            pg.execute("grant create on database postgres to loader")
+            pg.execute("create role analyst login")
+        yield dsn
+
+
+def assert_one_line_refusal(result, *words):
+    assert result.returncode == EXIT_POSTGRES_REFUSED, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chengyu: PostgreSQL refused: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_without_createrole_a_missing_reader_role_is_refused(built, server):
+    result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"))
+    assert_one_line_refusal(result, "role chengyu_reader does not exist", "user loader may not create roles",
+                            "CREATE ROLE chengyu_reader NOLOGIN;")
+    with psycopg.connect(server) as pg:  # refused before anything was copied
+        assert pg.execute("select count(*) from pg_namespace where nspname like 'chengyu%'").fetchone()[0] == 0
+        assert pg.execute("select count(*) from pg_roles where rolname = 'chengyu_reader'").fetchone()[0] == 0
+
+
+def test_without_createrole_an_existing_reader_role_is_used(built, server):
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("create role chengyu_reader nologin")
+        pg.execute("grant chengyu_reader to analyst")
+    result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "published 22 marts" in result.stdout
+    with psycopg.connect(dsn_as(server, "analyst")) as bi:
+        assert bi.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            bi.execute("delete from chengyu.dim_area")
+
+
+def test_without_create_on_the_database_is_refused(built, server):
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("revoke create on database postgres from loader")
+    result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--reader-role", "")
+    assert_one_line_refusal(result, "user loader may not create schemas", "GRANT CREATE ON DATABASE postgres TO loader;")
+
+
+def test_a_reader_holding_a_transaction_makes_it_give_up_and_name_the_reader(built, server):
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("create role chengyu_reader nologin")
+        pg.execute("grant chengyu_reader to analyst")
+        pg.execute("grant pg_read_all_stats to loader")  # the README's grant: lets it see the readers' state
+    assert built.run("publish-postgres", "--dsn", dsn_as(server, "loader")).returncode == 0
+    reader = psycopg.connect(dsn_as(server, "analyst") + " application_name=planning-dashboard")
+    try:
+        # A BI session that read the publication and left its transaction open.
+        assert reader.execute("select count(*) from chengyu.dim_area").fetchone()[0] == 16
+        reader_pid = reader.info.backend_pid
+        started = time.monotonic()
+        result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--lock-timeout", "2",
+                           timeout=120)
+        waited = time.monotonic() - started
+        assert_one_line_refusal(result, "gave up after waiting 2 s", f"pid {reader_pid}", "user analyst",
+                                "application 'planning-dashboard'", "idle in transaction", "nothing was changed")
+        assert waited < 60, f"took {waited:.0f} s"
+        # The reader still sees the complete publication; no half-published schema is left.
+        assert reader.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
+        reader.commit()
+        with psycopg.connect(server) as pg:
+            schemas = {r[0] for r in pg.execute("select nspname from pg_namespace where nspname like 'chengyu%'")}
+            assert schemas == {"chengyu"}
+        # Once the reader's transaction ends, publishing goes through.
+        again = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--lock-timeout", "10")
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        reader.close()
+
+
+def test_no_server_is_a_one_line_refusal(built):
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = built.run("publish-postgres", "--dsn", f"host=127.0.0.1 port={port} user=loader dbname=bi")
+    assert_one_line_refusal(result, "cannot connect")
+
+
+def test_a_negative_lock_timeout_is_a_usage_error(built):
+    result = built.run("publish-postgres", "--dsn", "host=127.0.0.1", "--lock-timeout", "-1")
+    assert result.returncode == 2 and "--lock-timeout" in result.stderr

@@ -1,0 +1,268 @@
+"""Apache Superset 6.1 as a real client (its own environment, bi/superset/requirements.lock):
+started on 127.0.0.1 with bi/superset/superset_config.py, the warehouse registered through the
+REST API with the README's recipe, SQL Lab, a dataset and chart data, the refusals of
+tests/test_bi_recipes.py through SQL Lab, the same against the PostgreSQL copy, and the
+planners' dashboard imported from bi/superset/dashboard/ and rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+import requests
+
+from bi_envs import REPO, bi_env, versioned_warehouse
+from conftest import sha256
+from postgres_server import postgres_server
+from test_bi_recipes import DISABLED, SQLALCHEMY_URI, probes
+
+sys.path.insert(0, str(REPO / "bi" / "superset"))
+from superset_api import Superset, import_dashboard  # noqa: E402
+
+ADMIN, PASSWORD = "admin", "chengyu-test-" + secrets.token_hex(4)
+ARTIFACTS = Path(os.environ.get("CHENGYU_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
+BUILD_ID = "20260101T000000Z"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(env_bin: Path, env: dict, *args: str, timeout: float) -> None:
+    result = subprocess.run([str(env_bin / "superset"), *args], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, f"superset {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def warehouse(built, tmp_path_factory):
+    """The published warehouse as a symlink to a version file; marts.build_info is added to the
+    version file when the build does not make it yet (another change brings that mart)."""
+    root = tmp_path_factory.mktemp("superset-site")
+    link = versioned_warehouse(built.published, root / "warehouse", BUILD_ID)
+    con = duckdb.connect(str(link.resolve()))
+    try:
+        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
+                           "and table_name = 'build_info'").fetchone()[0]:
+            con.execute(f"""create table marts.build_info as select '{BUILD_ID}' as build_id,
+                timestamp '2026-01-01 00:00:00' as built_at, 'test' as code_version,
+                (select avg(case when basis = 'reported' then 0 else 1 end) from marts.fct_sector_output)
+                    as estimated_cell_share""")
+        build_id = con.execute("select build_id from marts.build_info").fetchone()[0]
+    finally:
+        con.close()
+    (root / "secret.csv").write_text("name,value\nsecret,42\n", encoding="utf-8")
+    other = duckdb.connect(str(root / "other.duckdb"))
+    other.execute("create table t as select 1 as x")
+    other.close()
+    return root, link, build_id
+
+
+@pytest.fixture(scope="module")
+def superset(tmp_path_factory):
+    """A Superset server on 127.0.0.1 with a fresh SQLite metadata database; stopped afterwards."""
+    started = time.monotonic()
+    env_bin = bi_env("superset") / "bin"
+    home = tmp_path_factory.mktemp("superset-home")
+    env = {**os.environ, "SUPERSET_HOME": str(home), "FLASK_APP": "superset",
+           "SUPERSET_CONFIG_PATH": str(REPO / "bi" / "superset" / "superset_config.py"),
+           "SUPERSET_SECRET_KEY": secrets.token_hex(24), "PYTHONWARNINGS": "ignore"}
+    _run(env_bin, env, "db", "upgrade", timeout=600)
+    _run(env_bin, env, "fab", "create-admin", "--username", ADMIN, "--firstname", "Test", "--lastname", "Admin",
+         "--email", "admin@example.invalid", "--password", PASSWORD, timeout=300)
+    _run(env_bin, env, "init", timeout=600)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(home / "server.log", "w")
+    server = subprocess.Popen([str(env_bin / "superset"), "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (home / "server.log").read_text()[-3000:]
+            try:
+                if requests.get(url + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "Superset did not answer /health within 180 s"
+            time.sleep(1)
+        print(f"\nSuperset set up and started in {time.monotonic() - started:.0f} s at {url}")
+        yield url, env_bin, home
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def api(superset):
+    return Superset(superset[0], ADMIN, PASSWORD)
+
+
+def sql_lab(api: Superset, database_id: int, sql: str) -> tuple[int, dict]:
+    response = api.request("POST", "/api/v1/sqllab/execute/", json={
+        "database_id": database_id, "sql": sql, "runAsync": False, "schema": None,
+        "tab": "test", "client_id": secrets.token_hex(5), "queryLimit": 1000})
+    return response.status_code, response.json()
+
+
+def error_text(body: dict) -> str:
+    return " ".join(e.get("message", "") for e in body.get("errors", [])) or body.get("error", "") or json.dumps(body)
+
+
+def register(api: Superset, name: str, uri: str, allow_dml: bool = False, extra: dict | None = None) -> int:
+    body = {"database_name": name, "sqlalchemy_uri": uri, "expose_in_sqllab": True, "allow_dml": allow_dml}
+    if extra is not None:
+        body["extra"] = json.dumps(extra)
+    return api.call("POST", "/api/v1/database/", json=body)["id"]
+
+
+@pytest.fixture(scope="module")
+def recipe_db(api, warehouse):
+    root, link, _ = warehouse
+    uri = SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link))
+    # The recipe as an analyst enters it (Superset's default: DML not allowed) ...
+    safe = register(api, "chengyu (README recipe)", uri)
+    # ... and the same connection with "Allow DML" ticked, to show that DuckDB itself refuses.
+    dml = register(api, "chengyu (recipe, DML allowed)", uri, allow_dml=True)
+    return safe, dml
+
+
+def test_sql_lab_reads_through_the_recipe(api, recipe_db):
+    status, body = sql_lab(api, recipe_db[0], "select count(*) as n from marts.dim_area")
+    assert status == 200, body
+    assert body["status"] == "success" and body["data"] == [{"n": 16}]
+    schemas = api.call("GET", f"/api/v1/database/{recipe_db[0]}/schemas/")["result"]
+    # duckdb_engine names schemas <catalog>.<schema>; the catalog is the file name opened: the
+    # symlink's (chengyu), not the version file's, so saved queries and datasets survive a publish.
+    assert "chengyu.marts" in schemas
+
+
+@pytest.mark.parametrize("which", ["recipe", "recipe with DML allowed"])
+def test_sql_lab_refuses_writes_and_file_access(api, recipe_db, warehouse, which):
+    root, link, _ = warehouse
+    before = sha256(link.resolve())
+    database_id = recipe_db[0] if which == "recipe" else recipe_db[1]
+    statements = probes(root)
+    for name, statement in statements.items():
+        if name == "read":
+            continue
+        status, body = sql_lab(api, database_id, statement)
+        assert status != 200 or body.get("status") != "success", f"{which}: {name} was allowed: {body}"
+        message = error_text(body)
+        if name in ("create", "delete"):
+            expected = "read-only mode" if which != "recipe" else ("read-only mode", "does not allow for DDL/DML")
+        elif name == "reenable":
+            expected = ("Cannot enable external access", "configuration has been locked")
+        else:  # Superset does not count COPY ... TO or ATTACH as DML: DuckDB's setting stops them
+            expected = DISABLED
+        expected = (expected,) if isinstance(expected, str) else expected
+        assert any(e in message for e in expected), (which, name, message)
+    assert sha256(link.resolve()) == before
+    assert not (root / "warehouse" / "leak.csv").exists()
+    assert sorted(p.name for p in (root / "warehouse").iterdir()) == ["chengyu.duckdb", "versions"]
+
+
+def test_dataset_and_chart_data(api, recipe_db):
+    dataset = api.call("POST", "/api/v1/dataset/", json={
+        "database": recipe_db[0], "schema": "marts", "table_name": "fct_sector_output"})["id"]
+    columns = {c["column_name"] for c in api.call("GET", f"/api/v1/dataset/{dataset}")["result"]["columns"]}
+    assert {"area_code", "sector_code", "year", "output_value_yuan", "basis"} <= columns
+    metric = {"expressionType": "SQL", "sqlExpression": "sum(output_value_yuan)", "label": "output"}
+    body = api.call("POST", "/api/v1/chart/data", json={
+        "datasource": {"id": dataset, "type": "table"},
+        "queries": [{"columns": ["year"], "metrics": [metric], "orderby": [["year", True]], "row_limit": 100}],
+        "result_format": "json", "result_type": "full"})
+    rows = body["result"][0]["data"]
+    assert [r["year"] for r in rows] == list(range(2015, 2024))
+    assert all(r["output"] > 0 for r in rows)
+
+
+def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, superset, warehouse):
+    url, env_bin, home = superset
+    root, link, build_id = warehouse
+    import_dashboard(api, link)
+    dashboard = api.call("GET", "/api/v1/dashboard/chengyu-planners")["result"]
+    charts = api.call("GET", "/api/v1/dashboard/chengyu-planners/charts")["result"]
+    names = {c["slice_name"] for c in charts}
+    assert names == {"Who is specialised in what (LQ, latest year)", "Which areas duplicate each other (latest year)",
+                     "Gap to Jiangsu and Zhejiang (GDP ratio)", "Coordination of Sichuan and Chongqing over time",
+                     "Data as of"}
+    for chart in charts:
+        data = api.call("GET", f"/api/v1/chart/{chart['id']}/data/")["result"][0]
+        assert data["rowcount"] > 0, (chart["slice_name"], data)
+        if chart["slice_name"] == "Data as of":
+            assert data["data"][0]["build_id"] == build_id
+        if chart["slice_name"].startswith("Who is specialised"):
+            assert len(data["data"]) == 8 * 9  # member areas x divisions
+            assert all(r["area"].endswith("[estimated]") for r in data["data"])  # estimates are marked
+    # The dashboard's database entry is the README recipe, pointed at this warehouse.
+    database = next(d for d in api.call("GET", "/api/v1/database/?q=(page_size:100)")["result"]
+                    if d["database_name"] == "Chengdu-Chongqing warehouse")
+    uri = api.call("GET", f"/api/v1/database/{database['id']}/connection")["result"]["sqlalchemy_uri"]
+    assert uri == SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link))
+
+    assert shutil.which("chromium") and shutil.which("chromedriver"), \
+        "headless rendering needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = ARTIFACTS / "superset_planners_dashboard.png"
+    png.unlink(missing_ok=True)
+    out = subprocess.run([str(env_bin / "python"), str(REPO / "tests" / "superset_screenshot.py"), url, ADMIN,
+                          PASSWORD, f"/superset/dashboard/{dashboard['id']}/", str(png)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    rendered = json.loads(out.stdout)["charts"]
+    print(f"\nscreenshot of the dashboard: {png}")
+    assert len(rendered) == 5, rendered
+    for chart in rendered:
+        assert not chart["error"] and not chart["loading"], chart
+        assert chart["canvas"] or chart["table_rows"], chart  # ECharts draw on a canvas, tables have rows
+    assert png.stat().st_size > 50_000
+
+
+def test_postgres_copy_through_superset(api, built):
+    with postgres_server() as dsn:
+        result = built.run("publish-postgres", "--dsn", dsn)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with psycopg.connect(dsn, autocommit=True) as pg:
+            pg.execute("create role superset_bi login")
+            pg.execute("grant chengyu_reader to superset_bi")
+        params = dict(part.split("=", 1) for part in dsn.split())
+        uri = f"postgresql+psycopg2://superset_bi@{params['host']}:{params['port']}/{params['dbname']}"
+        database_id = register(api, "chengyu (PostgreSQL copy)", uri, allow_dml=True)
+        status, body = sql_lab(api, database_id, "select count(*) as n from chengyu.fct_sector_output")
+        assert status == 200 and body["data"] == [{"n": 648}], body
+        leak = Path("/tmp") / f"chengyu-leak-{secrets.token_hex(4)}.csv"
+        refusals = {
+            "delete from chengyu.dim_area": "permission denied",
+            "create table chengyu.zz_probe (x int)": "permission denied",
+            "select pg_read_file('/etc/hostname')": ("permission denied", "pg_read_file"),
+            f"copy (select 1) to '{leak}'": ("permission denied", "must be superuser"),
+            "create temp table t (line text); copy t from '/etc/hostname'": ("permission denied", "must be superuser"),
+        }
+        for statement, words in refusals.items():
+            status, body = sql_lab(api, database_id, statement)
+            assert status != 200 or body.get("status") != "success", f"{statement} was allowed: {body}"
+            words = (words,) if isinstance(words, str) else words
+            assert any(w in error_text(body) for w in words), (statement, error_text(body))
+        assert not leak.exists()
+        with psycopg.connect(dsn) as pg:
+            assert pg.execute("select count(*) from chengyu.dim_area").fetchone()[0] == 16
