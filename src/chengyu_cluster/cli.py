@@ -40,6 +40,7 @@ from .inputs import DEFAULT_MAX_INPUT_BYTES, ERROR, AcceptedInputs, load_inputs,
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
 EXIT_QUERY = 8
+EXIT_POSTGRES_REFUSED = 12  # PostgreSQL refused: connection, missing privilege/role or lock timeout
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
@@ -228,6 +229,23 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .summary import print_summary
 
     print_summary(paths.published, version.build_id, outcome, gate, timings)
+    if args.publish_postgres:
+        return refresh_postgres_copy(args, paths, version.build_id)
+    return EXIT_OK
+
+
+def refresh_postgres_copy(args: argparse.Namespace, paths: wh.WarehousePaths, build_id: str) -> int:
+    """After a publish: replace the PostgreSQL copy in the same atomic way as publish-postgres."""
+    from .postgres import PostgresRefused, publish_postgres
+
+    try:
+        counts = publish_postgres(paths.published, args.publish_postgres, args.pg_schema, args.pg_reader_role or None,
+                                  lock_timeout=args.pg_lock_timeout)
+    except PostgresRefused as exc:
+        print(f"chengyu: PostgreSQL refused: {exc} (version {build_id} is published in DuckDB; "
+              "the PostgreSQL copy still holds the one before)", file=sys.stderr)
+        return EXIT_POSTGRES_REFUSED
+    print(f"  PostgreSQL copy: {len(counts)} marts into schema {args.pg_schema} (build {build_id})")
     return EXIT_OK
 
 
@@ -326,9 +344,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         manifest = export_parquet(paths.published, out)
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
     return EXIT_OK
-
-
-EXIT_POSTGRES_REFUSED = 12  # PostgreSQL refused: connection, missing privilege/role or lock timeout
 
 
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
@@ -446,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(build)
     build.add_argument("--keep-versions", type=count_at_least(1), default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
                        help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)")
+    build.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
+                       help="after publishing, refresh the PostgreSQL copy as publish-postgres does "
+                            "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)")
+    build.add_argument("--pg-schema", default="chengyu", help="schema of the PostgreSQL copy (default chengyu)")
+    build.add_argument("--pg-reader-role", default="chengyu_reader", help="as publish-postgres --reader-role")
+    build.add_argument("--pg-lock-timeout", type=float, default=30, metavar="SECONDS",
+                       help="as publish-postgres --lock-timeout")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
 
