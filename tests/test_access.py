@@ -73,7 +73,7 @@ def test_sql_resolves_unqualified_names_in_marts_and_limits_table_rows(built):
 def test_ctrl_c_interrupts_a_running_query(built):
     proc = subprocess.Popen(built.command("sql", "select sum(a.range * b.range) from range(200000) a, range(200000) b"),
                             env=built.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # the cross join of 4e10 rows runs for minutes
+    time.sleep(8)  # start-up takes about a second; the cross join of 4e10 rows runs for minutes
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

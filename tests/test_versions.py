@@ -286,3 +286,15 @@ def test_an_unreadable_record_is_a_corrupt_version_not_a_crash(three_versions, c
 def test_warehouse_file_names_must_be_plain(tmp_path, name):
     with pytest.raises(wh.UnsafeWarehousePath, match="must be named <name>.duckdb"):
         wh.check_publishable(wh.WarehousePaths(tmp_path / name))
+
+
+def test_an_adoption_killed_half_way_is_finished_by_the_next_run(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "chengyu.duckdb")
+    con = duckdb.connect(str(paths.published))
+    con.execute("create schema marts; create table marts.fct_sector_output as select 1 as n")
+    con.close()
+    paths.versions_dir.mkdir()
+    build_id = wh.build_id_at(paths.published.stat().st_mtime)
+    os.link(paths.published, paths.version(build_id).database)  # the first step ran, then a kill
+    wh.adopt_legacy_file(paths)
+    assert paths.current().build_id == build_id and paths.published.is_symlink()

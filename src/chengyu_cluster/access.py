@@ -172,7 +172,7 @@ class Printer:
             self._csv.writerows(rows)
         elif self.fmt == "json":
             for row in rows:
-                values = [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]
+                values = json_safe(row)
                 self.out.write(("\n " if self._first_json else ",\n ")
                                + json.dumps(dict(zip(self.columns, values)), ensure_ascii=False, default=str,
                                             allow_nan=False))
@@ -198,13 +198,29 @@ class Printer:
 
 
 def unique_names(columns: list[str]) -> list[str]:
-    """Column names made unique (a, a -> a, a_2): JSON objects cannot repeat a key."""
-    seen: dict[str, int] = {}
-    out = []
+    """Column names made unique (a, a, a_2 -> a, a_3, a_2): JSON objects cannot repeat a key."""
+    taken = set(columns)
+    out: list[str] = []
     for name in columns:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+        if name in out:
+            n = 2
+            while f"{name}_{n}" in taken:
+                n += 1
+            name = f"{name}_{n}"
+            taken.add(name)
+        out.append(name)
     return out
+
+
+def json_safe(value):
+    """NaN and infinity, at any depth, as null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
 
 
 def format_table(columns: list[str], cells: list[list[str]]) -> str:

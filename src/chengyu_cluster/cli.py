@@ -10,14 +10,16 @@ Exit codes (also in the README):
   6   locked: another build or rollback of the same warehouse is running, or a process
       holds the warehouse file open for writing
   7   no such version: nothing to roll back to, or the version asked for does not exist
-  8   a query was refused (it would write, or is not a read statement) or failed; or
-      there is no published warehouse yet
-  9   the warehouse path holds something chengyu did not publish, or a reader left a
-      .wal beside it (opened it read-write): nothing is overwritten
+  8   `sql` / `analyses`: a statement was refused (not a read) or failed, or an unknown
+      analysis; any reading command: there is no published warehouse yet
+  9   the warehouse path holds something chengyu did not publish, a reader left a .wal
+      beside it (opened it read-write), or its file name is not <name>.duckdb:
+      nothing is overwritten
   10  storage: the warehouse folder is read-only, not permitted, or the disk is full
   11  a version is corrupt: it does not match its recorded checksum or does not open
       (`chengyu rollback` points the warehouse at the version before)
-  12  PostgreSQL refused (missing privilege or role, or a lock wait timed out)
+  12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
+      timed out); after `build --publish-postgres` the DuckDB version is published
   130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
       processes are stopped, its candidate removed, the published warehouse unchanged
 """
@@ -219,7 +221,15 @@ def cmd_build(args: argparse.Namespace) -> int:
                       "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
                                  for f in accepted.files],
                       "row_counts": table_row_counts(candidate)}
-            version = wh.publish(paths, candidate, build_id, record, keep=args.keep_versions)
+            # No signal between the version's rename and the pointer's: the outcome stays what we report.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                version = wh.publish(paths, candidate, build_id, record, keep=args.keep_versions)
+                # Published: a signal that came meanwhile is dropped, the build reports success.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             timings["seal and publish"] = time.perf_counter() - t
         finally:
             for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
@@ -228,18 +238,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     timings["total"] = time.perf_counter() - started
     from .summary import print_summary
 
-    print_summary(paths.published, version.build_id, outcome, gate, timings)
+    # The version's own file, not the pointer: another build or rollback may move the pointer now.
+    print_summary(paths.published, version, outcome, gate, timings)
     if args.publish_postgres:
-        return refresh_postgres_copy(args, paths, version.build_id)
+        return refresh_postgres_copy(args, version)
     return EXIT_OK
 
 
-def refresh_postgres_copy(args: argparse.Namespace, paths: wh.WarehousePaths, build_id: str) -> int:
+def refresh_postgres_copy(args: argparse.Namespace, version: wh.Version) -> int:
     """After a publish: replace the PostgreSQL copy in the same atomic way as publish-postgres."""
     from .postgres import PostgresRefused, publish_postgres
 
+    build_id = version.build_id
     try:
-        counts = publish_postgres(paths.published, args.publish_postgres, args.pg_schema, args.pg_reader_role or None,
+        counts = publish_postgres(version.database, args.publish_postgres, args.pg_schema, args.pg_reader_role or None,
                                   lock_timeout=args.pg_lock_timeout)
     except PostgresRefused as exc:
         print(f"chengyu: PostgreSQL refused: {exc} (version {build_id} is published in DuckDB; "
@@ -276,7 +288,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 def cmd_versions(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     paths = wh.WarehousePaths.from_env(project_dir)
-    current = paths.current()
+    try:
+        current = paths.current()
+    except wh.CorruptVersion as exc:  # list them anyway: rollback --to needs their ids
+        current = None
+        print(f"WARNING {exc}", file=sys.stderr)
     versions = paths.versions()
     if not versions:
         print(f"no versions at {paths.versions_dir}")
@@ -295,7 +311,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
               f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
               + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
               + (f"  ({record['note']})" if "note" in record else ""))
-    print("* = published (what warehouse/chengyu.duckdb points at)")
+    print(f"* = published (what {paths.published} points at)")
     return EXIT_OK
 
 
@@ -349,9 +365,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
     from .postgres import PostgresRefused, publish_postgres
 
-    if args.lock_timeout < 0:
-        print("chengyu: --lock-timeout must be 0 (wait without limit) or more seconds", file=sys.stderr)
-        return EXIT_USAGE
     _, paths = published_warehouse(args)
     try:
         counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None,
@@ -408,7 +421,7 @@ def cmd_analyses(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from .semantic import published_path, run_metricflow
+    from .semantic import run_metricflow
 
     project_dir = find_project_dir(args.project_dir)
     _, paths = published_warehouse(args)
@@ -435,6 +448,25 @@ def count_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
         return value
     return parse
+
+
+def pg_identifier(text: str) -> str:
+    """A schema or role name as PostgreSQL keeps it unquoted ('' for none, where allowed)."""
+    import re
+
+    if text and not re.fullmatch(r"[a-z_][a-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain lower-case PostgreSQL name")
+    return text
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < 1e7:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (wait without limit) or more seconds")
+    return value
 
 
 def file_path(text: str) -> str:
@@ -464,9 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
                        help="after publishing, refresh the PostgreSQL copy as publish-postgres does "
                             "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)")
-    build.add_argument("--pg-schema", default="chengyu", help="schema of the PostgreSQL copy (default chengyu)")
-    build.add_argument("--pg-reader-role", default="chengyu_reader", help="as publish-postgres --reader-role")
-    build.add_argument("--pg-lock-timeout", type=float, default=30, metavar="SECONDS",
+    build.add_argument("--pg-schema", type=pg_identifier, default="chengyu",
+                       help="schema of the PostgreSQL copy (default chengyu)")
+    build.add_argument("--pg-reader-role", type=pg_identifier, default="chengyu_reader",
+                       help="as publish-postgres --reader-role")
+    build.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
                        help="as publish-postgres --lock-timeout")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
@@ -495,11 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pg = sub.add_parser("publish-postgres", help="copy the public marts into a PostgreSQL schema (atomic, idempotent)")
     pg.add_argument("--dsn", required=True, help="libpq connection string, e.g. 'host=127.0.0.1 dbname=bi user=loader'")
-    pg.add_argument("--schema", default="chengyu")
-    pg.add_argument("--reader-role", default="chengyu_reader",
+    pg.add_argument("--schema", type=pg_identifier, default="chengyu")
+    pg.add_argument("--reader-role", type=pg_identifier, default="chengyu_reader",
                     help="role given read access ('' for none); created only if the login may create roles, "
                          "otherwise it must exist")
-    pg.add_argument("--lock-timeout", type=float, default=30, metavar="SECONDS",
+    pg.add_argument("--lock-timeout", type=seconds, default=30, metavar="SECONDS",
                     help="how long to wait for readers of the previous publication before giving up "
                          "(exit 12, naming the blocking sessions; default 30, 0 waits without limit)")
     pg.set_defaults(func=cmd_publish_postgres)

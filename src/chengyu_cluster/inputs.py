@@ -217,25 +217,28 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
         findings.add(Issue(display, 1, None, "csv_syntax", f"the header line cannot be read: {exc}"))
         return None
     header = [h.strip() for h in header]
+    header_line = reader.line_num
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+        sep = next(s for s in (";", "\t", "|") if s in header[0])
+        findings.add(Issue(display, header_line, None, "comma_delimiter",
+                           f"columns are separated by {sep!r}, not by commas"))
+        return None
     for name in header:
         if _bad_character(name) is not None:
-            findings.add(Issue(display, reader.line_num, None, "control_character",
+            findings.add(Issue(display, header_line, None, "control_character",
                                f"the header name {name!r} holds an invisible or control character "
                                f"(U+{ord(_bad_character(name)):04X})"))
             return None
-    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
-        sep = next(s for s in (";", "\t", "|") if s in header[0])
-        findings.add(Issue(display, 1, None, "comma_delimiter", f"columns are separated by {sep!r}, not by commas"))
-        return None
     layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
     for c in expected_columns:
         if c not in header:
-            findings.add(Issue(display, 1, c, "required_column", f"column '{c}' is missing from the header"))
+            findings.add(Issue(display, header_line, c, "required_column", f"column '{c}' is missing from the header"))
     for c in header:
         if c not in expected_columns and c not in optional_columns:
-            findings.add(Issue(display, 1, c, "known_column", f"column '{c}' is not part of the layout ({layout})"))
+            findings.add(Issue(display, header_line, c, "known_column",
+                               f"column '{c}' is not part of the layout ({layout})"))
     for c in sorted({c for c in header if header.count(c) > 1}):
-        findings.add(Issue(display, 1, c, "unique_column", f"column '{c}' appears more than once in the header"))
+        findings.add(Issue(display, header_line, c, "unique_column", f"column '{c}' appears more than once in the header"))
     if findings.n_errors > errors_before:
         return None
 
@@ -303,7 +306,11 @@ def parse_number(text: str) -> float | None:
 
 
 def parse_integer(text: str) -> int | None:
-    return int(text) if _INTEGER.fullmatch(text) else None
+    """A whole number that fits the warehouse's 32-bit integer columns, or None."""
+    if not _INTEGER.fullmatch(text) or len(text) > 12:
+        return None
+    value = int(text)
+    return value if -2**31 <= value < 2**31 else None
 
 
 def parse_boolean(text: str) -> bool | None:
@@ -321,7 +328,8 @@ def parse_date(text: str) -> dt.date | None:
 
 _PARSERS = {"integer": parse_integer, "bigint": parse_integer, "double": parse_number,
             "boolean": parse_boolean, "date": parse_date}
-_EXPECTED = {"integer": "a whole number in ASCII digits", "bigint": "a whole number in ASCII digits",
+_EXPECTED = {"integer": "a whole number in ASCII digits within ±2,147,483,647",
+             "bigint": "a whole number in ASCII digits within ±2,147,483,647",
              "double": "a finite number in ASCII digits (like 1200, -3.5 or 1.2e3)",
              "boolean": "true or false", "date": "a date written YYYY-MM-DD"}
 

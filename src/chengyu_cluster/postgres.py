@@ -136,15 +136,16 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
     for name in filter(None, (schema, reader_role)):
         if not IDENTIFIER.match(name):
             raise ValueError(f"'{name}' is not a plain lower-case identifier")
-    if lock_timeout < 0:
+    if not 0 <= lock_timeout < float("inf"):
         raise ValueError("lock_timeout must be 0 (wait without limit) or more seconds")
     incoming = f"{schema}__incoming"
     counts: dict[str, int] = {}
+    duck = duckdb.connect(str(database), read_only=True)
     try:
         pg = psycopg.connect(dsn, connect_timeout=30, application_name="chengyu publish-postgres")
-    except psycopg.OperationalError as exc:
+    except psycopg.Error as exc:  # no server, a wrong password, or a DSN that does not parse
+        duck.close()
         raise PostgresRefused(f"cannot connect: {_first_line(exc)}") from None
-    duck = duckdb.connect(str(database), read_only=True)
     try:
         with pg, pg.cursor() as cur:  # one transaction, committed at the end
             create_reader = _preflight(cur, schema, reader_role)
@@ -196,6 +197,8 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
         raise PostgresRefused(f"missing privilege: {_first_line(exc)}; nothing was changed") from None
     except psycopg.OperationalError as exc:
         raise PostgresRefused(f"the server ended the session: {_first_line(exc)}; nothing was changed") from None
+    except psycopg.Error as exc:
+        raise PostgresRefused(f"{_first_line(exc)}; nothing was changed") from None
     finally:
         duck.close()
         pg.close()

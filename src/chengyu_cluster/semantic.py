@@ -23,16 +23,6 @@ from pathlib import Path
 PUBLISHED_TARGET = "published"
 
 
-def published_path(project_dir: Path) -> Path:
-    """The published warehouse as the user names it: absolute, but a symlink is not followed.
-
-    DuckDB names the catalog after the file name it was given, so opening a symlink by its
-    own name keeps the catalog name (`chengyu`) that the semantic manifest uses.
-    """
-    default = project_dir / "warehouse" / "chengyu.duckdb"
-    return Path(os.path.abspath(os.environ.get("CHENGYU_WAREHOUSE") or default))
-
-
 def catalog_name(database: Path) -> str:
     """The catalog DuckDB and dbt-duckdb give a file: the first dot-separated part of its name."""
     from dbt.adapters.duckdb.credentials import DuckDBCredentials

@@ -21,10 +21,10 @@ def warehouse_counts(database: Path) -> tuple[dict[str, int], int]:
     return rows, rejected
 
 
-def print_summary(published: Path, build_id: str, outcome, gate, timings: dict[str, float]) -> None:
-    rows, rejected = warehouse_counts(published)
+def print_summary(published: Path, version, outcome, gate, timings: dict[str, float]) -> None:
+    rows, rejected = warehouse_counts(version.database)
     print()
-    print(f"Published {published} (version {build_id})")
+    print(f"Published {published} (version {version.build_id})")
     print(f"  dbt: {outcome.count('model')} models, "
           f"{outcome.count('test', 'pass')} of {outcome.count('test')} data tests passed "
           f"({outcome.count('test', 'warn')} warned), "

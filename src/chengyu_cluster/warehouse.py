@@ -32,6 +32,7 @@ import os
 import re
 import signal
 import stat
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ class WarehousePaths:
     @classmethod
     def from_env(cls, project_dir: Path) -> "WarehousePaths":
         default = project_dir / "warehouse" / "chengyu.duckdb"
-        path = Path(os.environ.get("CHENGYU_WAREHOUSE", default)).expanduser()
+        path = Path(os.path.expanduser(os.environ.get("CHENGYU_WAREHOUSE") or default))
         # Resolve the folder, not the pointer itself: the pointer is a symlink.
         return cls(path.parent.resolve() / path.name)
 
@@ -202,15 +203,23 @@ def describe_path(path: Path) -> str:
         return "a directory"
     if not stat.S_ISREG(mode):
         return "a device, FIFO or socket"
-    with open(path, "rb") as f:
-        head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    except OSError as exc:
+        return f"a file that cannot be read ({exc.strerror})"
     if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
         return "a DuckDB file that no chengyu build published"
     return "a regular file that is not a DuckDB database"
 
 
+def build_id_at(seconds: float) -> str:
+    """The build id of a moment: its UTC time to the microsecond, so ids sort by time."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
 def new_build_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return build_id_at(time.time())
 
 
 # ---- fault injection: the kill tests stop the process after any file-system step ----
@@ -367,14 +376,17 @@ def adopt_legacy_file(paths: WarehousePaths) -> None:
     if paths.published.is_symlink() or not _is_legacy(paths.published):
         return
     # Its modification time as build id, but never later than now: ids order versions.
-    when = min(paths.published.stat().st_mtime, time.time())
-    build_id = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    build_id = build_id_at(min(paths.published.stat().st_mtime, time.time()))
     version = paths.version(build_id)
     with storage_errors("adopt the existing warehouse file as a version"):
-        os.link(paths.published, version.database)
+        # An adoption killed half-way left the same link (same id from the same mtime): go on from there.
+        if not (version.database.exists() and os.path.samefile(version.database, paths.published)):
+            os.link(paths.published, version.database)
+            fs_step("link the old file under its version name")
         os.chmod(version.database, 0o444)
-        write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
-                               "note": "published by an earlier chengyu, before versions existed"})
+        if not version.record.exists():
+            write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
+                                   "note": "published by an earlier chengyu, before versions existed"})
         point_at(paths, version)
 
 
@@ -439,7 +451,12 @@ def point_at(paths: WarehousePaths, version: Version) -> None:
 def verify_version(paths: WarehousePaths, version: Version) -> dict:
     """Check a version against its record and that it opens as this project's warehouse."""
     record = version.read_record()
-    if file_sha256(version.database) != record.get("sha256"):
+    try:
+        actual = file_sha256(version.database)
+    except OSError as exc:
+        raise CorruptVersion(f"version {version.build_id}: {version.database.name} cannot be read "
+                             f"({exc.strerror})") from None
+    if actual != record.get("sha256"):
         raise CorruptVersion(f"version {version.build_id}: {version.database.name} no longer matches the "
                              "checksum recorded when it was published (replaced or changed on disk)")
     try:
@@ -470,7 +487,10 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
         fs_step("rename candidate to its version name")
         write_record(version, record)
         point_at(paths, version)
+    try:
         prune(paths, keep)
+    except OSError as exc:  # published all the same; the next build prunes again
+        print(f"WARNING could not remove old versions: {exc}", file=sys.stderr)
     return version
 
 

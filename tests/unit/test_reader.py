@@ -119,3 +119,14 @@ def test_invisible_characters_are_refused(text, where):
 def test_a_field_longer_than_pythons_default_limit_is_read():
     table, findings = parse("a,b\n1," + "x" * 200_000 + "\n")
     assert findings.n_errors == 0 and len(table.rows[0][1]["b"]) == 200_000
+
+
+def test_integers_must_fit_the_warehouse_columns():
+    # 2**31 - 1 = 2,147,483,647 is the largest 32-bit integer; one more does not fit.
+    assert parse_integer("2147483647") == 2147483647 and parse_integer("-2147483648") == -2147483648
+    assert parse_integer("2147483648") is None and parse_integer("1" + "0" * 20) is None
+
+
+def test_a_tab_separated_file_gets_the_delimiter_hint_on_its_header_line():
+    _, findings = parse("\na\tb\n1\t2\n")
+    assert [(i.line, i.rule) for i in findings.kept] == [(2, "comma_delimiter")]

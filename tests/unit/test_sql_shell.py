@@ -63,10 +63,11 @@ def test_json_has_unique_keys_and_no_nan():
     import json
 
     out = io.StringIO()
-    printer = Printer(["a", "a", "n"], "json", 0, out)
-    printer.add([(1, 2, float("nan"))])
+    # a, a, a_2: the second a cannot become a_2, which is taken, so it is a_3.
+    printer = Printer(["a", "a", "a_2", "n", "l"], "json", 0, out)
+    printer.add([(1, 2, 3, float("nan"), [1.0, float("inf")])])
     printer.finish()
-    assert json.loads(out.getvalue()) == [{"a": 1, "a_2": 2, "n": None}]
+    assert json.loads(out.getvalue()) == [{"a": 1, "a_3": 2, "a_2": 3, "n": None, "l": [1.0, None]}]
 
 
 @pytest.mark.parametrize("args,words", [
@@ -75,6 +76,9 @@ def test_json_has_unique_keys_and_no_nan():
     (["validate", "--sector-output", ""], "the path is empty"),
     (["build", "--keep-versions", "0"], "must be at least 1"),
     (["sql", "--max-rows", "-1", "select 1"], "must be at least 0"),
+    (["publish-postgres", "--dsn", "x", "--schema", "Bad"], "not a plain lower-case PostgreSQL name"),
+    (["publish-postgres", "--dsn", "x", "--lock-timeout", "nan"], "must be 0 (wait without limit)"),
+    (["build", "--pg-lock-timeout", "-1"], "must be 0 (wait without limit)"),
 ])
 def test_bad_option_values_are_usage_errors(args, words, capsys):
     from chengyu_cluster.cli import main

@@ -31,9 +31,9 @@ estimates as (
 
 final as (
     select
-        {{ dbt.string_literal(var('build_id')) }} as build_id,
+        {{ dbt.string_literal(var('build_id') | replace("'", "''")) }} as build_id,
         cast(now() at time zone 'UTC' as timestamp) as built_at,
-        {{ dbt.string_literal(var('code_version')) }} as code_version,
+        {{ dbt.string_literal(var('code_version') | replace("'", "''")) }} as code_version,
         inputs.input_file_count,
         inputs.inputs_sha256,
         inputs.user_file,
