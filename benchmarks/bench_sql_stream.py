@@ -10,7 +10,6 @@ and counts the rest. Figures, not assertions.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time

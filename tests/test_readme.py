@@ -141,7 +141,7 @@ def run_in_one_shell(commands: list[Command], cwd: Path, env: dict, logs: Path, 
     for i, command in enumerate(commands):
         # The command on lines of its own inside { }, so that a trailing comment cannot
         # swallow the closing brace; { } (not a subshell) keeps export/source/cd.
-        script += [f"__start=$EPOCHREALTIME",
+        script += ["__start=$EPOCHREALTIME",
                    "{",
                    command.text,
                    f'}} >"{logs}/{i}.log" 2>&1',

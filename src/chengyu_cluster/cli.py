@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from . import warehouse as wh
-from .inputs import DEFAULT_MAX_INPUT_BYTES, ERROR, AcceptedInputs, load_inputs, read_inputs
+from .inputs import DEFAULT_MAX_INPUT_BYTES, AcceptedInputs, load_inputs, read_inputs
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
 EXIT_QUERY = 8

@@ -118,6 +118,7 @@ class InputFile:
 
     display: str
     kind: str  # seed | sector_output
+    table: str  # the raw table its rows go to
     size_bytes: int
     sha256: str
 
@@ -553,12 +554,12 @@ class AcceptedInputs:
         return self.findings.n_errors == 0
 
 
-def _read(path: Path, display: str, kind: str, columns: list[str], accepted: AcceptedInputs, max_bytes: int,
-          optional: tuple[str, ...] = ()) -> Table | None:
+def _read(path: Path, display: str, kind: str, table: str, columns: list[str], accepted: AcceptedInputs,
+          max_bytes: int, optional: tuple[str, ...] = ()) -> Table | None:
     raw = read_regular_file(path, display, max_bytes, accepted.findings)
     if raw is None:
         return None
-    accepted.files.append(InputFile(display, kind, len(raw), hashlib.sha256(raw).hexdigest()))
+    accepted.files.append(InputFile(display, kind, table, len(raw), hashlib.sha256(raw).hexdigest()))
     return parse_csv(raw, display, columns, accepted.findings, optional)
 
 
@@ -570,7 +571,7 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     parsed: dict[str, Table] = {}
     for name, types in seed_column_types(project_dir).items():
         display = f"seeds/{name}.csv"
-        table = _read(project_dir / "seeds" / f"{name}.csv", display, "seed", list(types), accepted, max_bytes)
+        table = _read(project_dir / "seeds" / f"{name}.csv", display, "seed", name, list(types), accepted, max_bytes)
         if table is None:
             continue
         parsed[name] = table
@@ -589,8 +590,8 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     accepted.tables["user_sector_output"] = []
     if sector_output is not None:
         display = str(sector_output)
-        table = _read(sector_output, display, "sector_output", USER_SECTOR_OUTPUT_COLUMNS, accepted, max_bytes,
-                      USER_SECTOR_OUTPUT_OPTIONAL)
+        table = _read(sector_output, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
+                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
         if table is not None:
             check_user_sector_output(table, display, ref, findings, first_year, last_year)
             if accepted.ok:
@@ -610,11 +611,8 @@ def load_inputs(con, accepted: AcceptedInputs) -> None:
     pandas_types = {"varchar": "string", "integer": "Int64", "bigint": "Int64", "double": "Float64",
                     "boolean": "boolean", "date": "object", "timestamp": "object"}
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    by_display = {f.display: f for f in accepted.files}
     audit = [{"file": f.display, "kind": f.kind, "size_bytes": f.size_bytes, "sha256": f.sha256,
-              "row_count": len(accepted.tables["user_sector_output" if f.kind == "sector_output"
-                                              else Path(f.display).stem]),
-              "loaded_at": loaded_at} for f in by_display.values()]
+              "row_count": len(accepted.tables[f.table]), "loaded_at": loaded_at} for f in accepted.files]
     tables = dict(accepted.tables, load_audit=audit)
     con.execute("create schema if not exists raw")
     for name, rows in tables.items():

@@ -204,13 +204,16 @@ def describe_path(path: Path) -> str:
     if not stat.S_ISREG(mode):
         return "a device, FIFO or socket"
     try:
-        with open(path, "rb") as f:
-            head = f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+        is_duckdb = _has_duckdb_header(path)
     except OSError as exc:
         return f"a file that cannot be read ({exc.strerror})"
-    if head[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC:
-        return "a DuckDB file that no chengyu build published"
-    return "a regular file that is not a DuckDB database"
+    return ("a DuckDB file that no chengyu build published" if is_duckdb
+            else "a regular file that is not a DuckDB database")
+
+
+def _has_duckdb_header(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))[DUCKDB_MAGIC_OFFSET:] == DUCKDB_MAGIC
 
 
 def build_id_at(seconds: float) -> str:
@@ -354,16 +357,16 @@ def check_free_space(paths: WarehousePaths) -> int:
 
 def _is_legacy(path: Path) -> bool:
     """A plain DuckDB file holding this project's marts: what chengyu published before versions."""
-    if not path.is_file() or describe_path(path) != "a DuckDB file that no chengyu build published":
-        return False
     try:
+        if path.is_symlink() or not path.is_file() or not _has_duckdb_header(path):
+            return False
         con = duckdb.connect(str(path), read_only=True)
         try:
             return con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
                                "and table_name = 'fct_sector_output'").fetchone()[0] == 1
         finally:
             con.close()
-    except duckdb.Error:
+    except (duckdb.Error, OSError):
         return False
 
 
