@@ -87,7 +87,7 @@ def test_a_stopped_build_stops_dbt_removes_its_candidate_and_releases_the_lock(w
                                   "the published warehouse is unchanged")
     for child in children:
         assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
-    assert not list((ws.warehouse / "versions").glob(f"chengyu.candidate-{proc.pid}*"))
+    assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))
     assert published_state(ws) == {k: v for k, v in before.items()}
     # The lock is free: a rollback (which takes it) gets past it.
     assert ws.run("versions").returncode == 0

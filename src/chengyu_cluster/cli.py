@@ -66,8 +66,8 @@ class Interrupted(BaseException):
 def stop_on_signals():
     """Turn SIGTERM (and SIGINT) into Interrupted, so `finally` blocks clean up.
 
-    subprocess.run kills its child when an exception passes through it, so the dbt
-    child stops with the build.
+    DbtBuild kills its child when an exception passes through it, so the dbt child stops
+    with the build.
     """
     def handler(signum, _frame):
         # A second signal while cleaning up must not interrupt the clean-up.
@@ -163,73 +163,15 @@ def cmd_build(args: argparse.Namespace) -> int:
                   f"the published warehouse {paths.published} is unchanged.", file=sys.stderr)
             return EXIT_INPUT
 
-        build_id = wh.new_build_id()
+        context = {"build_id": wh.new_build_id(), "code_version": code_version(project_dir)}
         candidate = paths.candidate()
         try:
-            with wh.storage_errors(f"write the candidate warehouse in {paths.versions_dir}"):
-                import duckdb
-
-                con = duckdb.connect(str(candidate))
-                try:
-                    load_inputs(con, accepted)
-                finally:
-                    con.close()
-
-            stage("dbt-build")
-            from .dbt_build import run_dbt_build
-
+            write_candidate_inputs(paths, candidate, accepted, context)
+            code, outcome, gate = build_and_check(args, project_dir, paths, candidate, needed_bytes, timings)
+            if code != EXIT_OK:
+                return code
             t = time.perf_counter()
-            dbt_vars = {"build_id": build_id, "code_version": code_version(project_dir)}
-            outcome = run_dbt_build(project_dir, candidate, dbt_vars, quiet=not args.verbose)
-            timings["dbt build"] = time.perf_counter() - t
-            for item in outcome.warnings:
-                print(f"WARNING dbt {item.kind} {item.name}: {item.message}")
-                for row in item.sample_rows:
-                    print(f"    row: {row}")
-            if not outcome.success:
-                if any("No space left" in item.message for item in outcome.failures):
-                    raise wh.StorageError(f"cannot write the candidate warehouse in {paths.versions_dir}: no space "
-                                          f"left on the device; a build needs about {needed_bytes / 2**20:.0f} MiB")
-                for item in outcome.failures:
-                    print(f"ERROR dbt {item.kind} {item.name}: {item.message}", file=sys.stderr)
-                    for row in item.sample_rows:
-                        print(f"    offending row: {row}", file=sys.stderr)
-                print(f"\nBuild failed in dbt. The published warehouse {paths.published} is unchanged.",
-                      file=sys.stderr)
-                return EXIT_DBT
-
-            stage("quality-gate")
-            from .quality import run_quality_gate
-
-            t = time.perf_counter()
-            gate = run_quality_gate(candidate, project_dir, any(f.kind == "sector_output" for f in accepted.files))
-            timings["quality gate"] = time.perf_counter() - t
-            for line in gate.messages():
-                print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
-            if not gate.passed:
-                print(f"\nQuality gate failed: {gate.n_critical_failed} critical check(s). "
-                      f"The published warehouse {paths.published} is unchanged. Reports: {gate.report_dir}",
-                      file=sys.stderr)
-                return EXIT_QUALITY
-
-            stage("seal")
-            t = time.perf_counter()
-            wh.seal(candidate)
-            stage("publish")
-            record = {"build_id": build_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                      "code_version": dbt_vars["code_version"],
-                      "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
-                                 for f in accepted.files],
-                      "row_counts": table_row_counts(candidate)}
-            # No signal between the version's rename and the pointer's: the outcome stays what we report.
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
-                version = wh.publish(paths, candidate, build_id, record, keep=args.keep_versions)
-                # Published: a signal that came meanwhile is dropped, the build reports success.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            version = seal_and_publish(args, paths, candidate, accepted, context, gate)
             timings["seal and publish"] = time.perf_counter() - t
         finally:
             for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
@@ -243,6 +185,87 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.publish_postgres:
         return refresh_postgres_copy(args, version)
     return EXIT_OK
+
+
+def write_candidate_inputs(paths: wh.WarehousePaths, candidate: Path, accepted: AcceptedInputs,
+                           context: dict[str, str]) -> None:
+    """The checked inputs and the build's identity, as raw tables of a new candidate file."""
+    with wh.storage_errors(f"write the candidate warehouse in {paths.versions_dir}"):
+        import duckdb
+
+        con = duckdb.connect(str(candidate))
+        try:
+            load_inputs(con, accepted, context)
+        finally:
+            con.close()
+
+
+def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.WarehousePaths, candidate: Path,
+                    needed_bytes: int, timings: dict[str, float]):
+    """dbt builds and tests the candidate, then the quality gate compares it with the
+    published version: (exit code, dbt outcome, gate result)."""
+    from .dbt_build import DbtBuild
+    from .quality import prepare_gate, run_quality_gate
+
+    stage("dbt-build")
+    t = time.perf_counter()
+    current = paths.current()
+    with DbtBuild(project_dir, candidate, quiet=not args.verbose) as dbt:
+        baseline = prepare_gate(project_dir, current.database if current else None)  # meanwhile, on the other core
+        outcome = dbt.wait()
+    timings["dbt build"] = time.perf_counter() - t
+    for item in outcome.warnings:
+        print(f"WARNING dbt {item.kind} {item.name}: {item.message}")
+        for row in item.sample_rows:
+            print(f"    row: {row}")
+    if not outcome.success:
+        if any("No space left" in item.message for item in outcome.failures):
+            raise wh.StorageError(f"cannot write the candidate warehouse in {paths.versions_dir}: no space "
+                                  f"left on the device; a build needs about {needed_bytes / 2**20:.0f} MiB")
+        for item in outcome.failures:
+            print(f"ERROR dbt {item.kind} {item.name}: {item.message}", file=sys.stderr)
+            for row in item.sample_rows:
+                print(f"    offending row: {row}", file=sys.stderr)
+        print(f"\nBuild failed in dbt. The published warehouse {paths.published} is unchanged.", file=sys.stderr)
+        return EXIT_DBT, outcome, None
+
+    stage("quality-gate")
+    t = time.perf_counter()
+    report_dir = Path(os.environ.get("CHENGYU_REPORTS", project_dir / "reports")).resolve()
+    gate = run_quality_gate(candidate, baseline, report_dir, args.accept_shift)
+    timings["quality gate"] = time.perf_counter() - t
+    for line in gate.messages():
+        print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
+    if not gate.passed:
+        print(f"\nQuality gate failed: {gate.n_critical_failed} critical check(s). "
+              f"The published warehouse {paths.published} is unchanged. Reports: {gate.report_dir}. "
+              "If the shift is expected, build again with --accept-shift \"<reason>\".", file=sys.stderr)
+        return EXIT_QUALITY, outcome, gate
+    return EXIT_OK, outcome, gate
+
+
+def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candidate: Path,
+                     accepted: AcceptedInputs, context: dict[str, str], gate) -> wh.Version:
+    stage("seal")
+    wh.seal(candidate)
+    stage("publish")
+    record = {"build_id": context["build_id"], "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "code_version": context["code_version"],
+              "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
+                         for f in accepted.files],
+              "row_counts": table_row_counts(candidate),
+              "compared_with": gate.compared_with,
+              "accepted_shift": gate.accepted_shift}
+    # No signal between the version's rename and the pointer's: the outcome stays what we report.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        version = wh.publish(paths, candidate, context["build_id"], record, keep=args.keep_versions)
+        # Published: a signal that came meanwhile is dropped, the build reports success.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    return version
 
 
 def refresh_postgres_copy(args: argparse.Namespace, version: wh.Version) -> int:
@@ -502,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="as publish-postgres --reader-role")
     build.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
                        help="as publish-postgres --lock-timeout")
+    build.add_argument("--accept-shift", metavar="REASON",
+                       help="publish although the quality gate finds a large shift from the published version; "
+                            "the reason is recorded in the version's record")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
 

@@ -1,4 +1,16 @@
-"""Run `dbt build` in a child process against a given DuckDB file and summarise the outcome."""
+"""Run `dbt build` against a candidate DuckDB file in a child process, and read dbt's own
+results (`target/run_results.json`) to summarise the outcome.
+
+Why a child process: dbt-duckdb keeps its DuckDB handle open for the life of the process;
+a child that exits guarantees the candidate file is closed before it is checked and
+published. It also lets the caller prepare the quality gate on the other core meanwhile.
+
+Why failing rows are not all stored with `--store-failures`: storing every test's rows
+creates one table per test (304 of them) and cost about 5 s a build, measured. Tests that
+only warn store their rows (config `store_failures` in dbt_project.yml), so they stay
+queryable in the published warehouse; a test that fails the build shows its first rows
+by running its compiled query on the candidate, which is then discarded.
+"""
 
 from __future__ import annotations
 
@@ -37,86 +49,85 @@ class DbtOutcome:
                    if rt == resource_type and (status is None or st == status))
 
 
-def _sample_failing_rows(database: Path, compiled_sql: str | None, limit: int = 5) -> list[dict]:
-    """Run a failed test's own query to show which rows broke it."""
-    if not compiled_sql:
+def dbt_command(project_dir: Path, *args: str) -> list[str]:
+    """The dbt CLI of this environment, run as a module of the same Python."""
+    return [sys.executable, "-m", "dbt.cli.main", *args,
+            "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+
+
+class DbtBuild:
+    """A `dbt build` of a candidate file running in a child process."""
+
+    def __init__(self, project_dir: Path, database: Path, quiet: bool = True):
+        self.database = database
+        self.run_results = project_dir / "target" / "run_results.json"
+        self.run_results.unlink(missing_ok=True)
+        # --target dev: the target whose path is CHENGYU_DBT_DATABASE, even when the user's
+        # shell exports DBT_TARGET (e.g. =published, the read-only target for MetricFlow).
+        # Seeds are excluded: the input reader that checked them has already written them
+        # (inputs.py); dbt's own CSV parser could read them differently.
+        args = ["build", "--target", "dev", "--exclude-resource-type", "seed"]
+        if quiet:
+            args.append("--quiet")
+        env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))
+        self.process = subprocess.Popen(dbt_command(project_dir, *args), env=env)
+
+    def __enter__(self) -> "DbtBuild":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # An exception (a signal, an error while preparing the gate): stop dbt with the build.
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def wait(self) -> DbtOutcome:
+        code = self.process.wait()
+        if not self.run_results.exists():
+            return DbtOutcome(False, Counter(), [Failure("dbt", "process", f"dbt exited with code {code}")], [])
+        results = json.loads(self.run_results.read_text(encoding="utf-8"))["results"]
+        return summarise(results, self.database, exit_code=code)
+
+
+def summarise(results: list[dict], database: Path | None, exit_code: int = 0) -> DbtOutcome:
+    """Count dbt's results by resource type and status; collect failures and warnings."""
+    counts: Counter = Counter()
+    failures: list[Failure] = []
+    warnings: list[Failure] = []
+    for node in results:
+        resource_type, _, rest = node["unique_id"].partition(".")
+        name = rest.split(".")[1] if "." in rest else rest
+        status = node["status"]
+        counts[(resource_type, status)] += 1
+        if status in FAILED_STATUSES or status == "warn":
+            item = Failure(resource_type, name, node.get("message") or status)
+            if resource_type == "test" and database is not None:
+                item.sample_rows = sample_failing_rows(database, node.get("relation_name"), node.get("compiled_code"))
+            (warnings if status == "warn" else failures).append(item)
+    if exit_code != 0 and not failures:
+        failures.append(Failure("dbt", "process", f"dbt exited with code {exit_code}"))
+    return DbtOutcome(not failures, counts, failures, warnings)
+
+
+def sample_failing_rows(database: Path, stored_relation: str | None, compiled_sql: str | None,
+                        limit: int = 5) -> list[dict]:
+    """The first rows that broke a test: from its stored failures, else from its query."""
+    query = (f"select * from {stored_relation} limit {limit}" if stored_relation
+             else f"select * from ({compiled_sql}) as failing limit {limit}" if compiled_sql else None)
+    if query is None:
         return []
     try:
         con = duckdb.connect(str(database), read_only=True)
     except duckdb.Error:
         return []
     try:
-        cur = con.execute(f"select * from ({compiled_sql}) as failing limit {limit}")
+        cur = con.execute(query)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
     except duckdb.Error:
         return []
     finally:
         con.close()
-
-
-def _invoke_dbt(project_dir: str, database: str, dbt_vars: dict, quiet: bool, result_file: str) -> None:
-    """Child process: run dbt and write what the parent needs as JSON."""
-    from dbt.cli.main import dbtRunner
-
-    os.environ["CHENGYU_DBT_DATABASE"] = database
-    # The seeds are already in the candidate, written by the input reader that checked
-    # them (inputs.py); loading them again with dbt's own CSV parser could disagree.
-    # --target dev: the target whose path is CHENGYU_DBT_DATABASE, even when the user's
-    # shell exports DBT_TARGET (e.g. =published, the read-only target for MetricFlow).
-    args = ["build", "--project-dir", project_dir, "--profiles-dir", project_dir, "--target", "dev",
-            "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "seed"]
-    if quiet:
-        args.append("--quiet")
-    result = dbtRunner().invoke(args)
-    nodes = [
-        {
-            "resource_type": str(r.node.resource_type),
-            "name": r.node.name,
-            "status": str(r.status),
-            "message": r.message,
-            "compiled_code": getattr(r.node, "compiled_code", None),
-        }
-        for r in (result.result or [])
-    ]
-    Path(result_file).write_text(json.dumps({
-        "success": bool(result.success),
-        "exception": None if result.exception is None else str(result.exception),
-        "nodes": nodes,
-    }), encoding="utf-8")
-
-
-def run_dbt_build(project_dir: Path, database: Path, dbt_vars: dict, quiet: bool = True) -> DbtOutcome:
-    """Run `dbt build` in a child process.
-
-    dbt-duckdb keeps its DuckDB handle open for the life of the process; a child that
-    exits guarantees the candidate file is closed before it is checked and published.
-    """
-    with tempfile.TemporaryDirectory(prefix="chengyu-dbt-") as tmp:
-        result_file = Path(tmp) / "result.json"
-        payload = json.dumps([str(project_dir), str(database), dbt_vars, quiet, str(result_file)])
-        proc = subprocess.run([sys.executable, "-m", "chengyu_cluster.dbt_build", payload])
-        if not result_file.exists():
-            return DbtOutcome(False, Counter(), [Failure("dbt", "process", f"dbt exited with code {proc.returncode}")], [])
-        data = json.loads(result_file.read_text(encoding="utf-8"))
-
-    counts: Counter = Counter()
-    failures: list[Failure] = []
-    warnings: list[Failure] = []
-    if data["exception"] and not data["nodes"]:
-        failures.append(Failure("dbt", "invocation", data["exception"]))
-    for node in data["nodes"]:
-        counts[(node["resource_type"], node["status"])] += 1
-        if node["status"] in FAILED_STATUSES or node["status"] == "warn":
-            item = Failure(node["resource_type"], node["name"], node["message"] or node["status"])
-            if node["resource_type"] == "test":
-                item.sample_rows = _sample_failing_rows(database, node["compiled_code"])
-            (warnings if node["status"] == "warn" else failures).append(item)
-    return DbtOutcome(data["success"] and not failures, counts, failures, warnings)
-
-
-if __name__ == "__main__":
-    _invoke_dbt(*json.loads(sys.argv[1]))
 
 
 def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
@@ -132,11 +143,8 @@ def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
         shutil.copy2(published, copy)
         target = Path(tmp) / "target"
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
-        code = ("import sys; from dbt.cli.main import dbtRunner; "
-                "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
-        subprocess.run([sys.executable, "-c", code, "docs", "generate", "--static", "--quiet", "--target", "dev",
-                        "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-                        "--target-path", str(target)], env=env, check=True)
+        subprocess.run(dbt_command(project_dir, "docs", "generate", "--static", "--quiet", "--target", "dev",
+                                   "--target-path", str(target)), env=env, check=True)
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in ("static_index.html", "manifest.json", "catalog.json"):
             shutil.copy2(target / name, out_dir / name)

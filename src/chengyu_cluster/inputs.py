@@ -600,8 +600,9 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     return accepted
 
 
-def load_inputs(con, accepted: AcceptedInputs) -> None:
-    """Write what was accepted into the candidate: `raw.<table>` and `raw.load_audit`.
+def load_inputs(con, accepted: AcceptedInputs, build_context: dict[str, str] | None = None) -> None:
+    """Write what was accepted into the candidate: `raw.<table>`, `raw.load_audit` and
+    `raw.build_context` (the build's id and code version, one row, when given).
 
     Values travel as a DataFrame, never as SQL text; names come from the project's own
     configuration and are quoted as identifiers.
@@ -613,7 +614,7 @@ def load_inputs(con, accepted: AcceptedInputs) -> None:
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     audit = [{"file": f.display, "kind": f.kind, "size_bytes": f.size_bytes, "sha256": f.sha256,
               "row_count": len(accepted.tables[f.table]), "loaded_at": loaded_at} for f in accepted.files]
-    tables = dict(accepted.tables, load_audit=audit)
+    tables = dict(accepted.tables, load_audit=audit, build_context=[build_context] if build_context else [])
     con.execute("create schema if not exists raw")
     for name, rows in tables.items():
         types = accepted.column_types[name]

@@ -29,7 +29,8 @@ def print_summary(published: Path, version, outcome, gate, timings: dict[str, fl
           f"{outcome.count('test', 'pass')} of {outcome.count('test')} data tests passed "
           f"({outcome.count('test', 'warn')} warned), "
           f"{outcome.count('unit_test', 'pass')} of {outcome.count('unit_test')} unit tests passed")
-    print(f"  Great Expectations: {gate.n_passed} passed, {gate.n_warned} warned, "
+    against = f"against version {gate.compared_with}" if gate.compared_with else f"no comparison ({gate.note})"
+    print(f"  Great Expectations shift checks {against}: {gate.n_passed} passed, {gate.n_warned} warned, "
           f"{gate.n_critical_failed} failed; Data Docs {gate.report_dir / 'index.html'}")
     print(f"  figures rejected: {rejected}")
     for name, n in rows.items():

@@ -5,7 +5,7 @@ Layout (for the default warehouse path warehouse/chengyu.duckdb):
     warehouse/chengyu.duckdb                 symlink: the pointer readers open
     warehouse/versions/chengyu.<id>.duckdb   one immutable file per published build
     warehouse/versions/chengyu.<id>.json     its record: build time, inputs, rows, sha256
-    warehouse/versions/chengyu.candidate-<pid>.duckdb   a build in progress
+    warehouse/versions/chengyu.candidate-build.duckdb   the build in progress
     warehouse/.chengyu.build.lock            held by the one build or rollback running
 
 A build id is the UTC time of the build (YYYYMMDDTHHMMSSffffffZ), so ids sort in
@@ -140,7 +140,9 @@ class WarehousePaths:
         return self.published.with_name(self.published.name + ".wal")
 
     def candidate(self) -> Path:
-        return self.versions_dir / f"{self.name}.candidate-{os.getpid()}.duckdb"
+        """The one build in progress (builds hold the lock). A fixed path keeps dbt's
+        profile the same from build to build, so dbt re-parses only what changed."""
+        return self.versions_dir / f"{self.name}.candidate-build.duckdb"
 
     def version(self, build_id: str) -> Version:
         stem = f"{self.name}.{build_id}"

@@ -1,7 +1,12 @@
 -- One row: which build of the warehouse this is ("data as of"), from what inputs, and
--- how much of the sector output panel rests on estimates. `chengyu build` sets build_id
--- and code_version; the input hashes are those the input reader recorded.
+-- how much of the sector output panel rests on estimates. `chengyu build` writes build_id
+-- and code_version into raw.build_context (empty for a plain dbt run: 'dev'); the input
+-- hashes are those the input reader recorded.
 with
+
+context as (
+    select * from {{ source('inputs', 'build_context') }}
+),
 
 files as (
     select * from {{ source('inputs', 'load_audit') }}
@@ -31,9 +36,9 @@ estimates as (
 
 final as (
     select
-        {{ dbt.string_literal(var('build_id') | replace("'", "''")) }} as build_id,
+        coalesce((select max(build_id) from context), 'dev') as build_id,
         cast(now() at time zone 'UTC' as timestamp) as built_at,
-        {{ dbt.string_literal(var('code_version') | replace("'", "''")) }} as code_version,
+        coalesce((select max(code_version) from context), 'unknown') as code_version,
         inputs.input_file_count,
         inputs.inputs_sha256,
         inputs.user_file,
