@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from chengyu_cluster.analyses import AnalysisError, find_analysis, relation_schemas, render
+
 from conftest import sha256
 
 ANALYSES = ["q1_area_leading_sectors", "q2_duplicated_area_pairs", "q3_vehicle_chain_coordination",

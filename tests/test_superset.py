@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +65,29 @@ def warehouse(built, tmp_path_factory):
     return root, link, build_id
 
 
+def metadata_template(env_bin: Path, env: dict) -> Path:
+    """Superset's metadata database after `db upgrade`, the test admin and `init`.
+
+    Made once per Superset environment (about 3 minutes of migrations) and kept beside
+    it, like the environment itself; every test module starts from a copy. Built in a
+    folder of its own and renamed into place, so a killed run never leaves half of it.
+    """
+    template = env_bin.parent / "metadata-template" / "superset.db"
+    if template.exists():
+        return template
+    building = Path(tempfile.mkdtemp(prefix="metadata-", dir=env_bin.parent))
+    setup_env = {**env, "SUPERSET_HOME": str(building)}
+    _run(env_bin, setup_env, "db", "upgrade", timeout=600)
+    _run(env_bin, setup_env, "fab", "create-admin", "--username", ADMIN, "--firstname", "Test", "--lastname",
+         "Admin", "--email", "admin@example.invalid", "--password", PASSWORD, timeout=300)
+    _run(env_bin, setup_env, "init", timeout=600)
+    try:
+        building.rename(template.parent)
+    except OSError:  # another run finished first: use its template
+        shutil.rmtree(building, ignore_errors=True)
+    return template
+
+
 @pytest.fixture(scope="module")
 def superset(tmp_path_factory):
     """A Superset server on 127.0.0.1 with a fresh SQLite metadata database; stopped afterwards."""
@@ -73,10 +97,7 @@ def superset(tmp_path_factory):
     env = {**os.environ, "SUPERSET_HOME": str(home), "FLASK_APP": "superset",
            "SUPERSET_CONFIG_PATH": str(REPO / "bi" / "superset" / "superset_config.py"),
            "SUPERSET_SECRET_KEY": secrets.token_hex(24), "PYTHONWARNINGS": "ignore"}
-    _run(env_bin, env, "db", "upgrade", timeout=600)
-    _run(env_bin, env, "fab", "create-admin", "--username", ADMIN, "--firstname", "Test", "--lastname", "Admin",
-         "--email", "admin@example.invalid", "--password", PASSWORD, timeout=300)
-    _run(env_bin, env, "init", timeout=600)
+    shutil.copyfile(metadata_template(env_bin, env), home / "superset.db")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "server.log", "w")

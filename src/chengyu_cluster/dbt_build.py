@@ -51,7 +51,7 @@ class DbtOutcome:
 
 def dbt_command(project_dir: Path, *args: str) -> list[str]:
     """The dbt CLI of this environment, run as a module of the same Python."""
-    return [sys.executable, "-m", "dbt.cli.main", *args,
+    return [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args,
             "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
 
 
@@ -72,7 +72,7 @@ class DbtBuild:
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))
         self.process = subprocess.Popen(dbt_command(project_dir, *args), env=env)
 
-    def __enter__(self) -> "DbtBuild":
+    def __enter__(self) -> DbtBuild:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -611,7 +611,7 @@ def load_inputs(con, accepted: AcceptedInputs, build_context: dict[str, str] | N
 
     pandas_types = {"varchar": "string", "integer": "Int64", "bigint": "Int64", "double": "Float64",
                     "boolean": "boolean", "date": "object", "timestamp": "object"}
-    loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     audit = [{"file": f.display, "kind": f.kind, "size_bytes": f.size_bytes, "sha256": f.sha256,
               "row_count": len(accepted.tables[f.table]), "loaded_at": loaded_at} for f in accepted.files]
     tables = dict(accepted.tables, load_audit=audit, build_context=[build_context] if build_context else [])

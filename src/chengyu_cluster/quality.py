@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -94,8 +95,8 @@ def _short(value: object) -> str:
 # ---- limits: pure functions of the published values -------------------------------------------
 
 def count_band(published: int, limit: float) -> tuple[int, int]:
-    """Row counts allowed within a relative change `limit` of the published count."""
-    return int(published * (1 - limit)), int(-(-published * (1 + limit) // 1))
+    """Row counts whose change from the published count is at most `limit` (relative)."""
+    return math.ceil(published * (1 - limit)), math.floor(published * (1 + limit))
 
 
 def distribution_band(value: float, stdev: float, limit: float) -> tuple[float, float]:
@@ -132,7 +133,8 @@ def profile(con: duckdb.DuckDBPyConnection, measures: list[dict]) -> dict:
     for m in measures:
         if m["column"] not in columns.get(m["relation"], []):
             continue
-        col, rel = quote(m["column"]), f"marts.{quote(m['relation'])}"
+        # As double: a DECIMAL column would give Decimal values that do not mix with float limits.
+        col, rel = f'cast({quote(m["column"])} as double)', f"marts.{quote(m['relation'])}"
         if m["kind"] == "distribution":
             row = con.execute(f"select median({col}), avg({col}), stddev_samp({col}) from {rel}").fetchone()
             value = dict(zip(("median", "mean", "stdev"), row))
@@ -266,7 +268,7 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
             shutil.copytree(docs, report_dir / "data_docs")
     if accept_shift:
         for r in gate.results:
-            if not r.success and r.severity == CRITICAL and r.expectation != "public mart exists":
+            if not r.success and r.severity == CRITICAL:
                 r.severity = WARNING
     _write_offline_index(report_dir, gate)
     return gate

@@ -104,7 +104,7 @@ class WarehousePaths:
     published: Path
 
     @classmethod
-    def from_env(cls, project_dir: Path) -> "WarehousePaths":
+    def from_env(cls, project_dir: Path) -> WarehousePaths:
         default = project_dir / "warehouse" / "chengyu.duckdb"
         path = Path(os.path.expanduser(os.environ.get("CHENGYU_WAREHOUSE") or default))
         # Resolve the folder, not the pointer itself: the pointer is a symlink.
@@ -220,7 +220,7 @@ def _has_duckdb_header(path: Path) -> bool:
 
 def build_id_at(seconds: float) -> str:
     """The build id of a moment: its UTC time to the microsecond, so ids sort by time."""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def new_build_id() -> str:

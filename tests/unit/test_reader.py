@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from chengyu_cluster.inputs import (ERROR, Findings, Issue, parse_csv, parse_date, parse_integer, parse_number,
-                                    read_regular_file, typed_rows)
+from chengyu_cluster.inputs import (
+    ERROR,
+    Findings,
+    Issue,
+    parse_csv,
+    parse_date,
+    parse_integer,
+    parse_number,
+    read_regular_file,
+    typed_rows,
+)
 
 
 @pytest.mark.parametrize("text,expected", [
