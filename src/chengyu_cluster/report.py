@@ -29,7 +29,7 @@ LINE_COLOURS = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98"]
 CELL_WIDTH, CELL_HEIGHT = 64, 28
 LINE_HEIGHT = 13  # of the matrices' column labels (11 px text)
 # Layer names: Vega gives each layer's SVG group the class "<name>_marks" (the tests count them).
-CELLS, HATCH, POINTS = "cells", "estimate_hatch", "points"
+CELLS, HATCH, LABELS, POINTS = "cells", "estimate_hatch", "cell_labels", "points"
 # Point shapes as Vega custom symbols (unit circle): a disc, and a ring whose inner circle
 # runs the other way round, so the non-zero fill rule leaves it empty (a hollow point).
 DISC = "M1,0A1,1,0,1,1,-1,0A1,1,0,1,1,1,0Z"
@@ -39,7 +39,7 @@ POINT_SIZE = 90
 
 def area_label(name_zh: str | None, name_en: str) -> str:
     """How an area is named on the charts: Chinese and English, e.g. '成都市 Chengdu'."""
-    return f"{name_zh} {name_en}" if name_zh else name_en
+    return f"{name_zh} {name_en}" if isinstance(name_zh, str) and name_zh else name_en
 
 
 def basis_label(estimated: bool) -> str:
@@ -80,8 +80,8 @@ def matrix_chart(cells: pd.DataFrame, rows: list[str], cols: list[str], domain: 
     data = cells.assign(shown=[None if pd.isna(v) else float(v) for v in cells["value"]])
     data["label"] = [("n/a" if pd.isna(v) else fmt.format(v)) for v in data["shown"]]
     data["basis"] = [basis_label(bool(e)) for e in data["estimated"]]
-    data["description"] = [f"{t.row} × {t.col}: {t.label} ({t.basis})" + (f" – {t.note}" if isinstance(t.note, str) else "")
-                           for t in data.itertuples()]
+    data["description"] = [f"{t.row} × {t.col}: {t.label} ({t.basis})"
+                           + (f" – {t.note}" if isinstance(t.note, str) else "") for t in data.itertuples()]
     data = data[["row", "col", "shown", "label", "basis", "description"]]
 
     # Column labels break at spaces ('成都市 Chengdu' on two lines); Vega stacks the lines
@@ -104,7 +104,8 @@ def matrix_chart(cells: pd.DataFrame, rows: list[str], cols: list[str], domain: 
                         scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[outline, shape]),
                         legend=alt.Legend(symbolSize=32 ** 2, symbolStrokeColor="#555", symbolStrokeWidth=1)),
         description="description:N").properties(name=HATCH)
-    text = base.mark_text(fontSize=11, color="#222").encode(text="label:N", description="description:N")
+    text = base.mark_text(fontSize=11, color="#222").encode(text="label:N", description="description:N").properties(
+        name=LABELS)
     return (alt.layer(cell, hatch, text).properties(width=alt.Step(CELL_WIDTH), height=alt.Step(CELL_HEIGHT))
             .configure_scale(invalid={"color": {"value": NO_VALUE}}))
 
@@ -139,7 +140,8 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
                                allowed_base_urls=[])
 
 
-def _read_marts(database: Path) -> dict:
+def read_marts(database: Path) -> dict:
+    """What the charts show, read from the published marts (read-only)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
         areas = con.execute("select area_code, name_zh, name_en from marts.dim_area").df()
@@ -171,7 +173,7 @@ def _read_marts(database: Path) -> dict:
             "share": share}
 
 
-def _charts(marts: dict) -> tuple[str, str, str, str]:
+def charts(marts: dict) -> tuple[str, str, str, str]:
     """The four charts as SVG: LQ heat map, similarity matrix, gap lines, coupling lines."""
     areas = marts["areas"]
     label = {code: area_label(zh, en)
@@ -213,8 +215,8 @@ def _charts(marts: dict) -> tuple[str, str, str, str]:
 
 
 def build_report(database: Path, out: Path) -> Path:
-    marts = _read_marts(database)
-    heat, similarity, gap, coupling = _charts(marts)
+    marts = read_marts(database)
+    heat, similarity, gap, coupling = charts(marts)
     year = marts["year"]
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Chengdu–Chongqing equipment cluster – report</title>
