@@ -11,8 +11,24 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 
-from chengyu_cluster.report import (CELLS, ESTIMATED, FONT, HATCH, LABELS, NO_VALUE, POINTS, REPORTED, RING,
-                                    VEGA_LITE, area_label, charts, hatch_path, lines_chart, matrix_chart, to_svg)
+from chengyu_cluster.report import (
+    CELLS,
+    ESTIMATED,
+    FONT,
+    HATCH,
+    LABELS,
+    NO_VALUE,
+    POINTS,
+    REPORTED,
+    RING,
+    VEGA_LITE,
+    area_label,
+    charts,
+    hatch_path,
+    lines_chart,
+    matrix_chart,
+    to_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
