@@ -1,7 +1,9 @@
 """`chengyu report`: one self-contained HTML page with the cluster's key charts.
 
-Charts are inline SVG drawn here, so the page opens offline in any browser. Every value
-that rests on estimates is marked: hatched cells, hollow points, and a note.
+The charts are Vega-Lite specifications built with Altair and rendered to static SVG by
+vl-convert (which bundles Vega and Vega-Lite: no network, no JavaScript in the page), so the
+page opens offline in any browser. Every value that rests on estimates is marked, and each
+chart's legend says how: hatched cells in the matrices, hollow points on the lines.
 """
 
 from __future__ import annotations
@@ -9,165 +11,243 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import altair as alt
 import duckdb
+import pandas as pd
+import vl_convert as vlc
 
-HATCH = """<pattern id="est" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-<line x1="0" y1="0" x2="0" y2="6" stroke="#000" stroke-opacity="0.35" stroke-width="1.5"/></pattern>"""
+# Debian's fonts-noto-cjk (.ci/run installs it): vl-convert measures text with it and the
+# SVG names it, so Chinese area names render instead of boxes; sans-serif is the fallback.
+FONT = "Noto Sans CJK SC, sans-serif"
+# The Vega-Lite version of Altair's schema; vl-convert bundles it (a unit test checks).
+VEGA_LITE = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+CONFIG = {"font": FONT, "axis": {"labelFontSize": 11, "titleFontSize": 12},
+          "legend": {"labelFontSize": 11, "titleFontSize": 12}}
+REPORTED, ESTIMATED = "reported", "rests on estimates"
+NO_VALUE = "#d9d9d9"
+LINE_COLOURS = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98"]
+CELL_WIDTH, CELL_HEIGHT = 64, 28
+LINE_HEIGHT = 13  # of the matrices' column labels (11 px text)
+# Layer names: Vega gives each layer's SVG group the class "<name>_marks" (the tests count them).
+CELLS, HATCH, LABELS, POINTS = "cells", "estimate_hatch", "cell_labels", "points"
+# Point shapes as Vega custom symbols (unit circle): a disc, and a ring whose inner circle
+# runs the other way round, so the non-zero fill rule leaves it empty (a hollow point).
+DISC = "M1,0A1,1,0,1,1,-1,0A1,1,0,1,1,1,0Z"
+RING = DISC + "M0.55,0A0.55,0.55,0,1,0,-0.55,0A0.55,0.55,0,1,0,0.55,0Z"
+POINT_SIZE = 90
 
 
-def _colour(value: float | None, low: float, mid: float, high: float) -> str:
-    """Diverging blue (below mid) - white - red (above mid)."""
-    if value is None:
-        return "#d9d9d9"
-    if value >= mid:
-        t = min((value - mid) / (high - mid), 1.0) if high > mid else 0.0
-        return f"rgb(255,{int(255 - 170 * t)},{int(255 - 190 * t)})"
-    t = min((mid - value) / (mid - low), 1.0) if mid > low else 0.0
-    return f"rgb({int(255 - 190 * t)},{int(255 - 120 * t)},255)"
+def area_label(name_zh: str | None, name_en: str) -> str:
+    """How an area is named on the charts: Chinese and English, e.g. '成都市 Chengdu'."""
+    return f"{name_zh} {name_en}" if isinstance(name_zh, str) and name_zh else name_en
 
 
-def _matrix_svg(rows: list[str], cols: list[str], cell: dict, title: str, low: float, mid: float, high: float,
-                fmt: str = "{:.2f}") -> str:
-    """cell[(row, col)] = (value or None, estimated: bool, note or None)."""
-    left, top, w, h = 110, 70, 64, 28
-    width, height = left + w * len(cols) + 20, top + h * len(rows) + 20
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}"><defs>{HATCH}</defs>']
-    for j, c in enumerate(cols):
-        x = left + j * w + w / 2
-        parts.append(f'<text x="{x}" y="{top - 10}" text-anchor="middle" font-size="12">{html.escape(c)}</text>')
-    for i, r in enumerate(rows):
-        y = top + i * h
-        parts.append(f'<text x="{left - 8}" y="{y + h / 2 + 4}" text-anchor="end" font-size="12">{html.escape(r)}</text>')
-        for j, c in enumerate(cols):
-            value, estimated, note = cell.get((r, c), (None, False, "no value"))
-            x = left + j * w
-            label = "n/a" if value is None else fmt.format(value)
-            tip = f"{r} × {c}: {label}" + (" (rests on estimates)" if estimated else "") + (f" – {note}" if note else "")
-            parts.append(f'<g><title>{html.escape(tip)}</title>'
-                         f'<rect x="{x}" y="{y}" width="{w - 2}" height="{h - 2}" fill="{_colour(value, low, mid, high)}"/>')
-            if estimated:
-                parts.append(f'<rect x="{x}" y="{y}" width="{w - 2}" height="{h - 2}" fill="url(#est)"/>')
-            parts.append(f'<text x="{x + w / 2 - 1}" y="{y + h / 2 + 4}" text-anchor="middle" font-size="11">'
-                         f'{html.escape(label)}</text></g>')
-    parts.append("</svg>")
+def basis_label(estimated: bool) -> str:
+    return ESTIMATED if estimated else REPORTED
+
+
+def hatch_path(width: float, height: float, spacing: float = 8.0) -> str:
+    """A Vega custom symbol: the outline of a width x height cell and its '/' diagonals.
+
+    Vega draws a custom symbol path scaled by sqrt(size) / 2, so with size = width**2 one
+    unit of the path is width / 2 pixels: x runs over [-1, 1] and y over
+    [-height / width, height / width]. Diagonals are the lines x + y = c (pixels, y down),
+    c stepping by `spacing` from -(width + height) / 2, clipped to the cell.
+    """
+    half_w, half_h, unit = width / 2, height / 2, width / 2
+
+    def point(x: float, y: float) -> str:
+        return f"{x / unit:.4g},{y / unit:.4g}"
+
+    corners = [(-half_w, -half_h), (half_w, -half_h), (half_w, half_h), (-half_w, half_h)]
+    parts = ["M" + "L".join(point(x, y) for x, y in corners) + "Z"]
+    c = -(half_w + half_h) + spacing
+    while c < half_w + half_h:
+        x0, x1 = max(-half_w, c - half_h), min(half_w, c + half_h)
+        parts.append(f"M{point(x0, c - x0)}L{point(x1, c - x1)}")
+        c += spacing
     return "".join(parts)
 
 
-def _lines_svg(series: dict[str, list[tuple[int, float, bool]]], title: str, y_label: str) -> str:
-    """series[name] = [(year, value, estimated)]; estimated points are drawn hollow."""
-    left, top, width, height = 60, 20, 560, 260
-    points = [p for s in series.values() for p in s]
-    years = sorted({p[0] for p in points})
-    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
-    pad = (hi - lo) * 0.1 or 0.05
-    lo, hi = lo - pad, hi + pad
+def matrix_chart(cells: pd.DataFrame, rows: list[str], cols: list[str], domain: tuple[float, float, float],
+                 colour_title: str, fmt: str = "{:.2f}") -> alt.TopLevelMixin:
+    """A heat map: one cell per row of `cells` (columns row, col, value, estimated, note).
 
-    def sx(year: int) -> float:
-        return left + (year - years[0]) / max(years[-1] - years[0], 1) * width
+    Colour runs blue (domain[0]) - white (domain[1]) - red (domain[2]); a null value makes the
+    cell grey ('n/a'); estimated cells are hatched, as the legend says; the note (or None)
+    goes into the cell's description.
+    """
+    data = cells.assign(shown=[None if pd.isna(v) else float(v) for v in cells["value"]])
+    data["label"] = [("n/a" if pd.isna(v) else fmt.format(v)) for v in data["shown"]]
+    data["basis"] = [basis_label(bool(e)) for e in data["estimated"]]
+    data["description"] = [f"{t.row} × {t.col}: {t.label} ({t.basis})"
+                           + (f" – {t.note}" if isinstance(t.note, str) else "") for t in data.itertuples()]
+    data = data[["row", "col", "shown", "label", "basis", "description"]]
 
-    def sy(value: float) -> float:
-        return top + (hi - value) / (hi - lo) * height
-
-    colours = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 180}" height="{top + height + 50}" '
-             f'role="img" aria-label="{html.escape(title)}">',
-             f'<line x1="{left}" y1="{top + height}" x2="{left + width}" y2="{top + height}" stroke="#555"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + height}" stroke="#555"/>',
-             f'<text x="14" y="{top + height / 2}" font-size="12" transform="rotate(-90 14 {top + height / 2})" '
-             f'text-anchor="middle">{html.escape(y_label)}</text>']
-    for year in years:
-        parts.append(f'<text x="{sx(year)}" y="{top + height + 18}" text-anchor="middle" font-size="11">{year}</text>')
-    for k in range(5):
-        value = lo + (hi - lo) * k / 4
-        parts.append(f'<text x="{left - 6}" y="{sy(value) + 4}" text-anchor="end" font-size="11">{value:.2f}</text>')
-    for n, (name, pts) in enumerate(series.items()):
-        colour = colours[n % len(colours)]
-        pts = sorted(pts)
-        path = " ".join(f"{'M' if i == 0 else 'L'}{sx(y):.1f},{sy(v):.1f}" for i, (y, v, _) in enumerate(pts))
-        parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for year, value, estimated in pts:
-            fill = "#fff" if estimated else colour
-            parts.append(f'<circle cx="{sx(year):.1f}" cy="{sy(value):.1f}" r="4.5" fill="{fill}" stroke="{colour}" '
-                         f'stroke-width="2"><title>{html.escape(name)} {year}: {value:.3f}'
-                         f'{" (rests on estimates)" if estimated else " (reported)"}</title></circle>')
-        ly = top + 14 + n * 18
-        parts.append(f'<line x1="{left + width + 20}" y1="{ly}" x2="{left + width + 40}" y2="{ly}" stroke="{colour}" '
-                     f'stroke-width="2"/><text x="{left + width + 46}" y="{ly + 4}" font-size="12">{html.escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    # Column labels break at spaces ('成都市 Chengdu' on two lines); Vega stacks the lines
+    # downwards from the label's anchor, so the padding lifts them clear of the cells.
+    lines = max((len(str(c).split(" ")) for c in cols), default=1)
+    base = alt.Chart(data).encode(
+        x=alt.X("col:N", sort=cols, title=None,
+                axis=alt.Axis(orient="top", labelAngle=0, labelPadding=3 + LINE_HEIGHT * (lines - 1),
+                              labelLineHeight=LINE_HEIGHT, labelExpr="split(datum.label, ' ')")),
+        y=alt.Y("row:N", sort=rows, title=None))
+    cell = base.mark_rect(stroke="white", strokeWidth=2, invalid="show").encode(
+        color=alt.Color("shown:Q", title=colour_title,
+                        scale=alt.Scale(domain=list(domain), range=["#4178ff", "#ffffff", "#ff5541"], clamp=True)),
+        description="description:N").properties(name=CELLS)
+    shape = hatch_path(CELL_WIDTH, CELL_HEIGHT)
+    outline = shape[:shape.index("Z") + 1]
+    hatch = base.transform_filter(alt.datum.basis == ESTIMATED).mark_point(
+        size=CELL_WIDTH ** 2, stroke="#000", strokeOpacity=0.4, strokeWidth=1, opacity=1, filled=False).encode(
+        shape=alt.Shape("basis:N", title="Basis of the value",
+                        scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[outline, shape]),
+                        legend=alt.Legend(symbolSize=32 ** 2, symbolStrokeColor="#555", symbolStrokeWidth=1)),
+        description="description:N").properties(name=HATCH)
+    text = base.mark_text(fontSize=11, color="#222").encode(text="label:N", description="description:N").properties(
+        name=LABELS)
+    return (alt.layer(cell, hatch, text).properties(width=alt.Step(CELL_WIDTH), height=alt.Step(CELL_HEIGHT))
+            .configure_scale(invalid={"color": {"value": NO_VALUE}}))
 
 
-def build_report(database: Path, out: Path) -> Path:
+def lines_chart(points: pd.DataFrame, y_title: str) -> alt.LayerChart:
+    """One line per series (columns series, year, value, estimated); reported points are
+    discs, estimated ones rings (hollow), as the second legend says."""
+    data = points.assign(basis=[basis_label(bool(e)) for e in points["estimated"]])
+    data["description"] = [f"{t.series} {t.year}: {t.value:.3f} ({t.basis})" for t in data.itertuples()]
+    data = data[["series", "year", "value", "basis", "description"]]
+    colour = alt.Color("series:N", title=None,
+                       scale=alt.Scale(domain=list(dict.fromkeys(data["series"])), range=LINE_COLOURS))
+    base = alt.Chart(data).encode(
+        x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False, padding=12), axis=alt.Axis(format=".2f")))
+    line = base.mark_line(strokeWidth=2).encode(color=colour)
+    # White discs under the points, so a ring does not show the line through it.
+    under = base.mark_point(size=POINT_SIZE, filled=True, color="white", opacity=1)
+    dots = base.mark_point(size=POINT_SIZE, filled=True, opacity=1).encode(
+        color=colour,
+        shape=alt.Shape("basis:N", title="Basis of the value",
+                        scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[DISC, RING]),
+                        legend=alt.Legend(symbolFillColor="#555", symbolStrokeWidth=0, symbolOpacity=1,
+                                          symbolSize=POINT_SIZE)),
+        description="description:N").properties(name=POINTS)
+    return alt.layer(line, under, dots).properties(width=560, height=260)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """Static SVG, rendered offline by vl-convert; data may come only from the spec itself."""
+    return vlc.vegalite_to_svg(chart.to_dict(), vl_version=VEGA_LITE, config=CONFIG,
+                               allowed_base_urls=[])
+
+
+def read_marts(database: Path) -> dict:
+    """What the charts show, read from the published marts (read-only)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
-        names = dict(con.execute("select area_code, name_en from marts.dim_area").fetchall())
+        areas = con.execute("select area_code, name_zh, name_en from marts.dim_area").df()
         year = con.execute("select max(year) from marts.fct_area_sector_specialization").fetchone()[0]
-        lq_rows = con.execute("""
-            select area_code, sector_code, location_quotient, basis <> 'reported', specialisation_null_reason
+        lq = con.execute("""
+            select area_code, sector_code, location_quotient as value, basis <> 'reported' as estimated,
+                   specialisation_null_reason as note
             from marts.fct_area_sector_specialization where reference = 'cluster8' and year = ?
-        """, [year]).fetchall()
+        """, [year]).df()
         pairs = con.execute("""
-            select area_code_a, area_code_b, similarity_coefficient, basis <> 'reported'
+            select area_code_a, area_code_b, similarity_coefficient as value, basis <> 'reported' as estimated
             from marts.fct_area_pair_structure where year = ?
-        """, [year]).fetchall()
+        """, [year]).df()
         gap = con.execute("""
-            select d.name_en, g.year, g.gap_ratio, g.basis <> 'reported'
+            select d.name_zh, d.name_en, g.year, g.gap_ratio as value, g.basis <> 'reported' as estimated
             from marts.fct_benchmark_gap as g join marts.dim_area as d on d.area_code = g.benchmark_area_code
-            where g.metric_code = 'gdp' order by 1, 2
-        """).fetchall()
+            where g.metric_code = 'gdp' order by d.name_en, g.year
+        """).df()
         coupling = con.execute("""
-            select year, coordination_degree_classic, coordination_degree_corrected, basis <> 'reported'
+            select year, coordination_degree_classic, coordination_degree_corrected, basis <> 'reported' as estimated
             from marts.fct_cluster_coupling order by year
-        """).fetchall()
-        shares = con.execute("""
+        """).df()
+        share = con.execute("""
             select round(100 * avg(case when basis = 'reported' then 0 else 1 end)) from marts.fct_sector_output
         """).fetchone()[0]
     finally:
         con.close()
+    return {"areas": areas, "year": year, "lq": lq, "pairs": pairs, "gap": gap, "coupling": coupling,
+            "share": share}
 
-    areas = sorted({r[0] for r in lq_rows}, key=lambda a: names[a])
-    sectors = sorted({r[1] for r in lq_rows})
-    heat = {(names[a], s): (None if note else lq, est, note) for a, s, lq, est, note in lq_rows}
-    similarity = {}
-    for a, b, value, est in pairs:
-        similarity[(names[a], names[b])] = similarity[(names[b], names[a])] = (value, est, None)
-    for a in areas:
-        similarity[(names[a], names[a])] = (1.0, False, "an area with itself")
-    gap_series: dict[str, list] = {}
-    for benchmark, y, ratio, est in gap:
-        gap_series.setdefault(f"vs {benchmark}", []).append((y, ratio, est))
-    coupling_series = {"D classic": [(y, c, e) for y, c, _, e in coupling],
-                       "D corrected (王淑佳 2021)": [(y, d, e) for y, _, d, e in coupling]}
 
+def charts(marts: dict) -> tuple[str, str, str, str]:
+    """The four charts as SVG: LQ heat map, similarity matrix, gap lines, coupling lines."""
+    areas = marts["areas"]
+    label = {code: area_label(zh, en)
+             for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)}
+    english = dict(zip(areas["area_code"], areas["name_en"], strict=True))
+    lq = marts["lq"]
+    codes = sorted(set(lq["area_code"]), key=lambda a: english[a])
+    names = [label[a] for a in codes]
+    # A cell with a note (C39: the estimate gives every area the same share) says nothing
+    # about the area: no value, grey.
+    heat = pd.DataFrame({"row": lq["area_code"].map(label), "col": lq["sector_code"],
+                         "value": lq["value"].where(lq["note"].isna()), "estimated": lq["estimated"],
+                         "note": lq["note"]})
+
+    pairs = marts["pairs"]
+    similarity = pd.concat([
+        pd.DataFrame({"row": pairs["area_code_a"].map(label), "col": pairs["area_code_b"].map(label),
+                      "value": pairs["value"], "estimated": pairs["estimated"], "note": None}),
+        pd.DataFrame({"row": pairs["area_code_b"].map(label), "col": pairs["area_code_a"].map(label),
+                      "value": pairs["value"], "estimated": pairs["estimated"], "note": None}),
+        pd.DataFrame({"row": names, "col": names, "value": 1.0, "estimated": False, "note": "an area with itself"}),
+    ], ignore_index=True)
+
+    gap = marts["gap"]
+    gap_points = pd.DataFrame({"series": ["vs " + area_label(zh, en)
+                                          for zh, en in zip(gap["name_zh"], gap["name_en"], strict=True)],
+                               "year": gap["year"], "value": gap["value"], "estimated": gap["estimated"]})
+    coupling = marts["coupling"]
+    coupling_points = pd.concat([
+        pd.DataFrame({"series": "D classic", "year": coupling["year"],
+                      "value": coupling["coordination_degree_classic"], "estimated": coupling["estimated"]}),
+        pd.DataFrame({"series": "D corrected (王淑佳 2021)", "year": coupling["year"],
+                      "value": coupling["coordination_degree_corrected"], "estimated": coupling["estimated"]}),
+    ], ignore_index=True)
+    return (to_svg(matrix_chart(heat, names, sorted(set(lq["sector_code"])), (0.0, 1.0, 2.5), "LQ")),
+            to_svg(matrix_chart(similarity, names, names, (0.3, 0.8, 1.0), "similarity")),
+            to_svg(lines_chart(gap_points, "cluster / benchmark")),
+            to_svg(lines_chart(coupling_points, "D (0–1)")))
+
+
+def build_report(database: Path, out: Path) -> Path:
+    marts = read_marts(database)
+    heat, similarity, gap, coupling = charts(marts)
+    year = marts["year"]
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Chengdu–Chongqing equipment cluster – report</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}}
+<style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;max-width:1100px;color:#222}}
 h2{{margin-top:2em}} .note{{background:#fff8e1;border-left:4px solid #f0b400;padding:.6em 1em}}
-.caption{{color:#555;font-size:14px}}</style></head><body>
+.caption{{color:#555;font-size:14px}} svg{{max-width:100%;height:auto}}</style></head><body>
 <h1>Chengdu–Chongqing advanced equipment manufacturing cluster</h1>
-<p class="note"><b>Read with care:</b> {shares:.0f} % of the area × division output panel is <b>estimated</b>
+<p class="note"><b>Read with care:</b> {marts["share"]:.0f} % of the area × division output panel is <b>estimated</b>
 (method in the warehouse's <code>fct_sector_output</code> description). Hatched cells and hollow points rest
-on estimates; solid ones on reported figures only. Grey cells carry no area-specific information.</p>
+on estimates; solid ones on reported figures only (each chart's legend, “Basis of the value”, says so).
+Grey cells carry no area-specific information.</p>
 
 <h2>1. Who is specialised in what ({year}, location quotient against the eight areas)</h2>
-{_matrix_svg([names[a] for a in areas], sectors, heat, "Location quotient heat map", 0.0, 1.0, 2.5)}
+{heat}
 <p class="caption">LQ &gt; 1 (red): the division's share of the area's output exceeds its share in the cluster.
 C39 (electronics) is grey: the estimate gives every area the same share.</p>
 
 <h2>2. Which areas duplicate each other ({year}, structural similarity coefficient)</h2>
-{_matrix_svg([names[a] for a in areas], [names[a] for a in areas], similarity, "Similarity matrix", 0.3, 0.8, 1.0)}
+{similarity}
 <p class="caption">Near 1: the two areas have the same division mix (产业同构, duplication); low: they complement.</p>
 
 <h2>3. The gap to Jiangsu and Zhejiang (GDP of Sichuan + Chongqing ÷ benchmark)</h2>
-{_lines_svg(gap_series, "Gap ratio over time", "cluster / benchmark")}
+{gap}
 <p class="caption">A rising line means the gap is closing. Hollow points: years interpolated between reported ones.</p>
 
 <h2>4. Coupling coordination of the Sichuan and Chongqing equipment subsystems</h2>
-{_lines_svg(coupling_series, "Coordination degree over time", "D (0–1)")}
+{coupling}
 <p class="caption">D in 0.7–0.8 is intermediate, 0.8–0.9 good, 0.9–1 high-quality coordination. The corrected
 coupling also falls when the two subsystems' scores are far apart.</p>
-<p class="caption">Generated by <code>chengyu report</code> from {html.escape(database.name)}.</p>
+<p class="caption">Generated by <code>chengyu report</code> from {html.escape(database.name)}; charts drawn with
+Vega-Lite {VEGA_LITE} (Altair, rendered offline by vl-convert).</p>
 </body></html>"""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
