@@ -6,7 +6,8 @@ Exit codes (also in the README):
   2   wrong command-line usage
   3   an input file was rejected (file, line, column and rule are printed)
   4   the dbt build failed: a model did not build or a dbt test failed
-  5   the quality gate failed: a critical Great Expectations check failed
+  5   the quality gate found a large shift from the published version, or a public mart
+      or column disappeared (`build --accept-shift REASON` publishes and records why)
   6   locked: another build or rollback of the same warehouse is running, or a process
       holds the warehouse file open for writing
   7   no such version: nothing to roll back to, or the version asked for does not exist
