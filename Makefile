@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: build test rollback clean bench
+.PHONY: build test lint rollback clean bench
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,17 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 build: $(BIN)/.installed
 	$(BIN)/chengyu build
 
+# Fast unit tests first (no build; stop at the first failure), then lint, then the
+# end-to-end tests on both cores (one test file per worker: a file's builds share fixtures).
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit -x -q
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/unit
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks bi
+	$(BIN)/sqlfluff lint models macros analyses tests/dbt
+	$(BIN)/dbt-score lint
 
 rollback: $(BIN)/.installed
 	$(BIN)/chengyu rollback
