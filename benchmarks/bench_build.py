@@ -41,7 +41,7 @@ def chengyu_build(project: Path, warehouse: Path) -> tuple[float, dict[str, floa
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(result.stdout + result.stderr)
-    line = next(l for l in result.stdout.splitlines() if l.strip().startswith("time:"))
+    line = next(ln for ln in result.stdout.splitlines() if ln.strip().startswith("time:"))
     stages = {name.strip(): float(secs) for name, secs in re.findall(r"([a-z ]+) ([0-9.]+) s", line)}
     return wall, stages
 

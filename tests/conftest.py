@@ -48,7 +48,8 @@ class Workspace:
 
     def versions(self) -> list[str]:
         """Build ids of the complete versions, oldest first."""
-        return sorted(p.name[len("chengyu."):-len(".json")] for p in (self.warehouse / "versions").glob("chengyu.*.json"))
+        records = (self.warehouse / "versions").glob("chengyu.*.json")
+        return sorted(p.name[len("chengyu."):-len(".json")] for p in records)
 
     def current(self) -> str:
         """Build id of the version the pointer names."""

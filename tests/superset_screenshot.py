@@ -17,9 +17,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 HOLDER = '[data-test="dashboard-component-chart-holder"]'
-STATE = """
+STATE = ("""
 return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
-    title: (h.querySelector('[data-test="editable-title"], .header-title, [data-test="slice-header"]') || {}).innerText || '',
+    title: (h.querySelector('[data-test="editable-title"], .header-title, [data-test="slice-header"]') """
+         """|| {}).innerText || '',
     canvas: h.querySelectorAll('canvas').length,
     svg: h.querySelectorAll('svg').length,
     table_rows: h.querySelectorAll('table tbody tr').length,
@@ -27,7 +28,7 @@ return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
     error: (h.querySelector('[data-test="chart-error"], .alert-danger, [role="alert"]') || {}).innerText || '',
     text: h.innerText.slice(0, 400),
 }));
-"""
+""")
 
 
 def main() -> None:

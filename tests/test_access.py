@@ -145,7 +145,7 @@ def test_parquet_export_with_manifest(built, tmp_path):
 
 def test_publish_to_a_real_postgres_server(built):
     with postgres_server() as dsn:
-        for attempt in range(2):  # the second run replaces the first publication
+        for _ in range(2):  # the second run replaces the first publication
             result = built.run("publish-postgres", "--dsn", dsn)
             assert result.returncode == 0, result.stdout + result.stderr
             assert "published 23 marts" in result.stdout
@@ -164,7 +164,8 @@ def test_publish_to_a_real_postgres_server(built):
                               ).fetchone()[0] == "double precision"
             comment = pg.execute("select col_description('chengyu.fct_sector_output'::regclass, 4)").fetchone()[0]
             assert comment and "yuan" in comment
-            assert "estimated" in pg.execute("select obj_description('chengyu.fct_sector_output'::regclass)").fetchone()[0]
+            table_comment = pg.execute("select obj_description('chengyu.fct_sector_output'::regclass)").fetchone()[0]
+            assert "estimated" in table_comment
             assert pg.execute("select has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'select'), "
                               "has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'insert')"
                               ).fetchone() == (True, False)

@@ -101,7 +101,8 @@ SEED_CASES = [
     ("reported_figures", lambda t: t.replace("5840,亿元 (stated '突破5840亿')", "5840,亿美元 (stated '突破5840亿')"),
      "seeds/reported_figures.csv, line 39, column 'unit': figure F0038", "known_unit"),
     ("reported_figures", lambda t: t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
-                                       "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),x,high\n",
+                                       "http://www.tjcn.org/tjgb/23sc/36783.html "
+                                       "(Sichuan 2020 statistical bulletin),x,high\n",
      "seeds/reported_figures.csv, line 220, column 'figure_id'", "same_key_same_value"),
     ("reported_figures", lambda t: t.replace("F0158,德阳市,510600,", "F0158,德阳市,510699,"),
      "seeds/reported_figures.csv, line 159, column 'entity_code': figure F0158", "known_area"),
@@ -110,8 +111,10 @@ SEED_CASES = [
      "seeds/reported_figures.csv, line 40, column 'value': figure F0039", "non_negative"),
     ("reported_figures", lambda t: t.replace("F0050,重庆市,500000,gdp,2020,", "F0050,重庆市,500000,gdp,20X0,"),
      "seeds/reported_figures.csv, line 51, column 'year': figure F0050", "year_format"),
-    ("sectors", lambda t: t.replace('C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,"Mach',
-                                    'C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,Mach'),
+    ("sectors", lambda t: t.replace('C35,35,专用设备制造业,Manufacture of special purpose machinery,'
+                                    'machinery,machinery,true,"Mach',
+                                    'C35,35,专用设备制造业,Manufacture of special purpose machinery,'
+                                    'machinery,machinery,true,Mach'),
      "seeds/sectors.csv, line 4", "field_count"),
 ]
 
@@ -207,17 +210,20 @@ def test_only_regular_files_are_read_and_at_once(ws, tmp_path, make, words):
     result = ws.run("validate", "--sector-output", str(path), timeout=60)
     assert result.returncode == EXIT_INPUT
     assert time.monotonic() - started < 30  # a FIFO does not hang, /dev/zero is not read
-    assert f"ERROR {path}: {words}" in result.stdout + result.stderr and "[rule: regular_file]" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert f"ERROR {path}: {words}" in output and "[rule: regular_file]" in output
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_a_file_over_the_size_limit_is_refused(ws, tmp_path):
     path = tmp_path / "big.csv"
-    path.write_text(HEADER + GOOD * 2000, encoding="utf-8")  # a 53-byte header and 2000 lines of 50 bytes (亿元 is 6): 100,053 bytes
+    # A 53-byte header and 2000 lines of 50 bytes (亿元 is 6): 100,053 bytes.
+    path.write_text(HEADER + GOOD * 2000, encoding="utf-8")
     # 0.08 MiB = 83,886 bytes: above every seed (the largest has 54,876 bytes), below the file.
     result = ws.run("validate", "--sector-output", str(path), "--max-input-mb", "0.08")
     assert result.returncode == EXIT_INPUT
-    assert "the file has 100,053 bytes, more than the limit of 83,886" in result.stdout + result.stderr and "[rule: size_limit]" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "the file has 100,053 bytes, more than the limit of 83,886" in output and "[rule: size_limit]" in output
 
 
 def test_many_problems_print_the_first_50_and_a_count(ws, tmp_path):
@@ -259,7 +265,8 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
     path = tmp_path / "fig[1].csv"
     path.write_text(HEADER
                     + "510600,C38,2023,905,亿元,gross_output,'quoted' yearbook table 3\n"
-                    + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(", p.", " p.")
+                    + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(
+                        ", p.", " p.")
                     + "500118,C36,2023,60,万亿元,gross_output,'another quote\n", encoding="utf-8")
     result = ws.run("build", "--sector-output", str(path))
     output = result.stdout + result.stderr
@@ -271,7 +278,8 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
             select supplied_line, area_code, sector_code, year, value_original, unit_original, source, supplied_file
             from staging.stg_inputs__user_sector_output order by supplied_line
         """).fetchall()
-        audit = con.execute("select file, sha256, row_count from raw.load_audit where kind = 'sector_output'").fetchall()
+        audit = con.execute("select file, sha256, row_count from raw.load_audit "
+                            "where kind = 'sector_output'").fetchall()
     finally:
         con.close()
     assert rows == [

@@ -68,7 +68,8 @@ EXPECTED_REFUSAL = {
     "copy_to": DISABLED,
     "attach": DISABLED,
     # Either message: external access cannot be re-enabled, or the whole configuration is locked.
-    "reenable": ("Cannot enable external access", 'option "enable_external_access" - the configuration has been locked'),
+    "reenable": ("Cannot enable external access",
+                 'option "enable_external_access" - the configuration has been locked'),
 }
 
 

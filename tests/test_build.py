@@ -31,7 +31,8 @@ def test_the_reader_and_dbt_seed_load_the_shipped_seeds_identically(built, tmp_p
     import sys
 
     dev = tmp_path / "dev.duckdb"
-    code = "import sys; from dbt.cli.main import dbtRunner; sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
+    code = ("import sys; from dbt.cli.main import dbtRunner; "
+            "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
     # Its own target path: the shared workspace's target/ (semantic manifest) stays as the build left it.
     seeded = subprocess.run([sys.executable, "-c", code, "seed", "--quiet", "--project-dir", str(built.project),
                              "--target-path", str(tmp_path / "target")],
@@ -125,7 +126,8 @@ def test_no_estimated_value_is_labelled_reported(con):
 
 
 def test_panel_reconciles_to_reported_totals(con):
-    rows = con.execute("select figure_id, relative_error, tolerance from marts.audit_sector_output_reconciliation").fetchall()
+    rows = con.execute("select figure_id, relative_error, tolerance "
+                       "from marts.audit_sector_output_reconciliation").fetchall()
     assert {r[0] for r in rows} == {"F0038", "F0039", "F0217"}
     assert all(abs(err) <= tol for _, err, tol in rows)
 

@@ -113,7 +113,9 @@ def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
     old = ws.current()
     reader = duckdb.connect(str(ws.published), read_only=True)
     try:
-        assert reader.execute("select count(*) from marts.fct_sector_output where basis = 'synthetic'").fetchone()[0] == 0
+        synthetic = reader.execute("select count(*) from marts.fct_sector_output "
+                                   "where basis = 'synthetic'").fetchone()[0]
+        assert synthetic == 0
         result = ws.run("build", "--sector-output", str(DATA / "synthetic_sector_output.csv"))
         assert result.returncode == 0, result.stdout + result.stderr
         assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))

@@ -65,7 +65,8 @@ def test_without_create_on_the_database_is_refused(built, server):
     with psycopg.connect(server, autocommit=True) as pg:
         pg.execute("revoke create on database postgres from loader")
     result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--reader-role", "")
-    assert_one_line_refusal(result, "user loader may not create schemas", "GRANT CREATE ON DATABASE postgres TO loader;")
+    assert_one_line_refusal(result, "user loader may not create schemas",
+                            "GRANT CREATE ON DATABASE postgres TO loader;")
 
 
 def test_a_reader_holding_a_transaction_makes_it_give_up_and_name_the_reader(built, server):

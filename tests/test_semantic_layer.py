@@ -44,7 +44,8 @@ def test_metric_query_matches_sql(built, semantic_env, tmp_path):
                 "--group-by", "metric_time__year,area__name_en",
                 "--where", "{{ Dimension('area__name_en') }} = 'Deyang'", "--csv", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = {r["metric_time__year"][:4]: r for r in csv.DictReader(out.open(encoding="utf-8")) if r["sector_output_yuan"]}
+    rows = {r["metric_time__year"][:4]: r
+            for r in csv.DictReader(out.open(encoding="utf-8")) if r["sector_output_yuan"]}
     con = duckdb.connect(str(copy), read_only=True)
     try:
         totals = dict(con.execute("""

@@ -56,7 +56,8 @@ def open_published(database: Path) -> duckdb.DuckDBPyConnection:
             raise BuildLocked(f"{database} is held open for writing by another process; close it "
                               "(readers must open it read-only) and try again") from None
         raise CorruptVersion(f"{database} cannot be opened ({str(exc).splitlines()[0]}); "
-                             "`chengyu verify` checks the versions, `chengyu rollback` restores the one before") from None
+                             "`chengyu verify` checks the versions, "
+                             "`chengyu rollback` restores the one before") from None
     except duckdb.Error as exc:
         raise CorruptVersion(f"{database} does not open as a warehouse ({str(exc).splitlines()[0]}); "
                              "`chengyu rollback` restores the version before") from None
@@ -145,9 +146,11 @@ def _interruptible(con: duckdb.DuckDBPyConnection, work):
 def _describe_error(exc: duckdb.Error) -> QueryRefused:
     message = str(exc).splitlines()[0]
     if "read-only" in message or "read only" in message:
-        return QueryRefused(f"refused: the warehouse is opened read-only; chengyu sql only reads (DuckDB said: {message})")
+        return QueryRefused("refused: the warehouse is opened read-only; chengyu sql only reads "
+                            f"(DuckDB said: {message})")
     if "external access" in message.lower() or "file system operations are disabled" in message:
-        return QueryRefused(f"refused: chengyu sql cannot read or write files or attach databases (DuckDB said: {message})")
+        return QueryRefused("refused: chengyu sql cannot read or write files or attach databases "
+                            f"(DuckDB said: {message})")
     return QueryRefused(f"query failed: {message}")
 
 
@@ -174,8 +177,8 @@ class Printer:
             for row in rows:
                 values = json_safe(row)
                 self.out.write(("\n " if self._first_json else ",\n ")
-                               + json.dumps(dict(zip(self.columns, values)), ensure_ascii=False, default=str,
-                                            allow_nan=False))
+                               + json.dumps(dict(zip(self.columns, values, strict=True)), ensure_ascii=False,
+                                            default=str, allow_nan=False))
                 self._first_json = False
         else:
             room = (self.max_rows - len(self.shown)) if self.max_rows else len(rows)
@@ -225,8 +228,8 @@ def json_safe(value):
 
 def format_table(columns: list[str], cells: list[list[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)), "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    out = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), "-+-".join("-" * w for w in widths)]
+    out += [" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(out) + "\n"
 
 

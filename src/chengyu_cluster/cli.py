@@ -331,7 +331,8 @@ def cmd_versions(args: argparse.Namespace) -> int:
         inputs = record.get("inputs", [])
         user = next((i for i in inputs if not str(i.get("file", "")).startswith("seeds/")), None)
         rows = record.get("row_counts", {})
-        print(f"{mark} {version.build_id}  built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
+        print(f"{mark} {version.build_id}  built {record.get('built_at', '?')}  "
+              f"code {record.get('code_version', '?')}  "
               f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
               + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
               + (f"  ({record['note']})" if "note" in record else ""))

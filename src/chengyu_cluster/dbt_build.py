@@ -123,7 +123,7 @@ def sample_failing_rows(database: Path, stored_relation: str | None, compiled_sq
     try:
         cur = con.execute(query)
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     except duckdb.Error:
         return []
     finally:

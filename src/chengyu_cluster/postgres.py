@@ -164,7 +164,8 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
                         sql.SQL(", ").join(map(sql.Identifier, primary_key))))
                 cur.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(parts)))
                 names = [c[0] for c in columns]
-                rows = duck.execute(f"select {', '.join(chr(34) + n + chr(34) for n in names)} from marts.{table}").fetchall()
+                quoted = ", ".join(chr(34) + n + chr(34) for n in names)
+                rows = duck.execute(f"select {quoted} from marts.{table}").fetchall()
                 with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
                         target, sql.SQL(", ").join(map(sql.Identifier, names)))) as copy:
                     for row in rows:
@@ -175,7 +176,8 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
                     cur.execute(sql.SQL("comment on column {} is {}").format(
                         sql.Identifier(incoming, table, name), sql.Literal(comment)))
             cur.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
-            cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(incoming), sql.Identifier(schema)))
+            cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(incoming),
+                                                                       sql.Identifier(schema)))
             cur.execute(sql.SQL("comment on schema {} is {}").format(sql.Identifier(schema), sql.Literal(
                 f"Chengdu-Chongqing equipment cluster warehouse, public marts, published from {database.name}")))
             if reader_role:

@@ -137,7 +137,7 @@ def profile(con: duckdb.DuckDBPyConnection, measures: list[dict]) -> dict:
         col, rel = f'cast({quote(m["column"])} as double)', f"marts.{quote(m['relation'])}"
         if m["kind"] == "distribution":
             row = con.execute(f"select median({col}), avg({col}), stddev_samp({col}) from {rel}").fetchone()
-            value = dict(zip(("median", "mean", "stdev"), row))
+            value = dict(zip(("median", "mean", "stdev"), row, strict=True))
         elif m["kind"] == "share":
             value = con.execute(f"select max({col}) from {rel}").fetchone()[0]
         else:  # max_abs
@@ -311,13 +311,18 @@ def _write_offline_index(report_dir: Path, gate: GateResult) -> None:
             f"<td>{html.escape(_short(r.published))}</td></tr>")
     compared = (f"Compared with the published version {html.escape(gate.compared_with)}."
                 if gate.compared_with else f"No comparison: {html.escape(gate.note or '')}.")
-    accepted = f"<p>Shifts accepted by the operator: {html.escape(gate.accepted_shift)}</p>" if gate.accepted_shift else ""
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}</style>
-</head><body><h1>Quality gate: candidate against the published version</h1>
-<p>{compared} {gate.n_passed} passed, {gate.n_warned} warned, {gate.n_critical_failed} critical failed.
-Great Expectations Data Docs: <a href="data_docs/index.html">data_docs/index.html</a> (styled when online, readable offline).
-Raw results: <code>results/*.json</code>. Limits: <code>quality/gate.yml</code>.</p>{accepted}
-<table><tr><th>suite</th><th>expectation</th><th>limits</th><th>severity</th><th>status</th><th>candidate</th><th>published</th></tr>
-{''.join(rows)}</table></body></html>"""
+    accepted = (f"<p>Shifts accepted by the operator: {html.escape(gate.accepted_shift)}</p>"
+                if gate.accepted_shift else "")
+    page = ('<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>\n'
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style>\n"
+            "</head><body><h1>Quality gate: candidate against the published version</h1>\n"
+            f"<p>{compared} {gate.n_passed} passed, {gate.n_warned} warned, "
+            f"{gate.n_critical_failed} critical failed.\n"
+            'Great Expectations Data Docs: <a href="data_docs/index.html">data_docs/index.html</a> '
+            "(styled when online, readable offline).\n"
+            f"Raw results: <code>results/*.json</code>. Limits: <code>quality/gate.yml</code>.</p>{accepted}\n"
+            "<table><tr><th>suite</th><th>expectation</th><th>limits</th><th>severity</th><th>status</th>"
+            "<th>candidate</th><th>published</th></tr>\n"
+            f"{''.join(rows)}</table></body></html>")
     (report_dir / "index.html").write_text(page, encoding="utf-8")

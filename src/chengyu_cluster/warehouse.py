@@ -93,7 +93,8 @@ class Version:
         try:
             record = json.loads(self.record.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} cannot be read ({exc})") from None
+            raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} "
+                                 f"cannot be read ({exc})") from None
         if not isinstance(record, dict):
             raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} is not a JSON object")
         return record
@@ -191,7 +192,8 @@ class WarehousePaths:
             if version.database.is_file() and not version.database.is_symlink() and version.record.is_file():
                 return version
         raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, which is not a complete "
-                             f"version in {self.versions_dir}; run `chengyu rollback` to point it at the newest good one")
+                             f"version in {self.versions_dir}; "
+                             "run `chengyu rollback` to point it at the newest good one")
 
 
 def describe_path(path: Path) -> str:
@@ -330,7 +332,9 @@ def build_lock(paths: WarehousePaths):
 
 def check_publishable(paths: WarehousePaths) -> None:
     """Refuse before creating anything if publishing could not succeed or would harm something."""
-    paths.name  # raises for a file name that is no plain `<name>.duckdb`
+    # Read the property only for its check: it raises UnsafeWarehousePath for a file name
+    # that is no plain `<name>.duckdb`.
+    _ = paths.name
     if paths.wal.exists():
         raise UnsafeWarehousePath(
             f"{paths.wal} exists: a process opened the published warehouse read-write. Close it "
