@@ -34,3 +34,34 @@ select *
 from {{ model }}
 where not ({{ expression }})
 {% endtest %}
+
+
+{% test sums_to(model, column_name, total=1, tolerance=0.000000001) %}
+{#- The column's values add up to `total` (a set of weights or shares). -#}
+select sum({{ column_name }}) as column_sum
+from {{ model }}
+having abs(sum({{ column_name }}) - {{ total }}) > {{ tolerance }}
+{% endtest %}
+
+
+{% test classes_are_contiguous(model, lower_column, upper_column, first_lower, last_upper) %}
+{#- Classes (lower, upper] cover [first_lower, last_upper] without gap or overlap:
+    each class starts where the previous one ends. Returns the class that breaks it. -#}
+with
+
+ordered as (
+    select
+        {{ lower_column }} as lower_value,
+        {{ upper_column }} as upper_value,
+        lag({{ upper_column }}) over (order by {{ lower_column }}) as previous_upper,
+        row_number() over (order by {{ lower_column }}) as class_number,
+        count(*) over () as n_classes
+    from {{ model }}
+)
+
+select *
+from ordered
+where (class_number = 1 and lower_value <> {{ first_lower }})
+    or (class_number > 1 and lower_value <> previous_upper)
+    or (class_number = n_classes and upper_value <> {{ last_upper }})
+{% endtest %}

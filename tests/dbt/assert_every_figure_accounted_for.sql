@@ -2,12 +2,12 @@
 -- audit_rejected_figures, never in both, never in neither.
 with
 
-seed as (select figure_id from {{ ref('reported_figures') }}),
+stated as (select figure_id from {{ ref('stg_reported__figures') }}),
 kept as (select figure_id from {{ ref('fct_reported_figures') }}),
 rejected as (select figure_id from {{ ref('audit_rejected_figures') }})
 
-select seed.figure_id, kept.figure_id is not null as in_fact, rejected.figure_id is not null as in_rejected
-from seed
+select stated.figure_id, kept.figure_id is not null as in_fact, rejected.figure_id is not null as in_rejected
+from stated
 left join kept using (figure_id)
 left join rejected using (figure_id)
 where (kept.figure_id is null) = (rejected.figure_id is null)

@@ -6,7 +6,7 @@
 with
 
 supplied as (
-    select * from {{ ref('stg_inputs__user_sector_output') }}
+    select * from {{ ref('int_sector_output_supplied') }}
 ),
 
 estimated as (
@@ -14,7 +14,7 @@ estimated as (
 ),
 
 bound as (
-    select lower_value, upper_value from {{ ref('plausibility_bounds') }}
+    select lower_value, upper_value from {{ ref('stg_reference__plausibility_bounds') }}
     where bound_id = 'user_cell_vs_estimate_factor'
 ),
 

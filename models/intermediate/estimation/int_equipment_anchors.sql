@@ -36,7 +36,7 @@ province_reported as (
 two_province_totals as (
     select year, value_base, figure_id
     from best_figures
-    where area_code = 'SC_CQ'
+    where area_code = '{{ var("two_province_area_code") }}'
 ),
 
 derived as (

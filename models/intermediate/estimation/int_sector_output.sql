@@ -1,6 +1,6 @@
 -- One row per area (members and provinces) x GB/T 4754 division x panel year: the
 -- estimate of int_sector_output_estimated, replaced cell by cell by the user's own
--- figures (stg_inputs__user_sector_output, members only), which are then 'reported' with the
+-- figures (int_sector_output_supplied, members only), which are then 'reported' with the
 -- user's source.
 
 with
@@ -10,7 +10,7 @@ estimated as (
 ),
 
 supplied as (
-    select * from {{ ref('stg_inputs__user_sector_output') }}
+    select * from {{ ref('int_sector_output_supplied') }}
 ),
 
 areas as (

@@ -37,7 +37,10 @@ claims as (
 
 best_figures as (
     select * from {{ ref('int_indicator_candidates') }}
-    where rank_in_key = 1 and subject is null and area_code = 'SC_CQ' and quantity = 'gross_output'
+    where rank_in_key = 1
+        and subject is null
+        and area_code = '{{ var("two_province_area_code") }}'
+        and quantity = 'gross_output'
 ),
 
 baseline as (

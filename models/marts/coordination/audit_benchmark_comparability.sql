@@ -18,16 +18,18 @@ benchmark_figures as (
     where figures.year is not null and figures.measure_kind <> 'code'
 ),
 
--- Cluster coverage: the two provinces together (SC_CQ) or both provinces separately.
+-- Cluster coverage: the two provinces together (var two_province_area_code) or both
+-- provinces (cluster_role 'parent') separately.
 cluster_metric_years as (
-    select metric_code, scope, year, count(distinct area_code) as n_sides, list(figure_id) as figure_ids
+    select figures.metric_code, figures.scope, figures.year, count(distinct figures.area_code) as n_sides,
+        list(figures.figure_id) as figure_ids
     from figures
-    where area_code in ('510000', '500000')
+    inner join areas on areas.area_code = figures.area_code and areas.cluster_role = 'parent'
     group by all
     union all
     select metric_code, scope, year, 2, list(figure_id)
     from figures
-    where area_code = 'SC_CQ'
+    where area_code = '{{ var("two_province_area_code") }}'
     group by all
 ),
 

@@ -1,9 +1,15 @@
 -- One row per reported equipment total whose scope the panel can reproduce: gross
--- output in the provincial definition (all divisions but C39) of Sichuan, Chongqing, or
--- the two together. The panel's sum over the same divisions is set beside it with the
--- relative error; the test assert_panel_reconciles fails beyond the tolerance.
+-- output in the provincial definition (all divisions but C39) of Sichuan, Chongqing
+-- (the areas whose cluster_role is 'parent'), or the two together
+-- (var two_province_area_code). The panel's sum over the same divisions is set beside it
+-- with the relative error; the test assert_panel_reconciles fails beyond the tolerance
+-- (var reconciliation_relative_tolerance).
 
 with
+
+areas as (
+    select * from {{ ref('dim_area') }}
+),
 
 figures as (
     select * from {{ ref('fct_reported_figures') }}
@@ -11,7 +17,10 @@ figures as (
         and measure_kind = 'level'
         and period_type = 'full_year'
         and base_unit = 'yuan'
-        and area_code in ('510000', '500000', 'SC_CQ')
+        and (
+            area_code in (select area_code from areas where cluster_role = 'parent')
+            or area_code = '{{ var("two_province_area_code") }}'
+        )
 ),
 
 metrics as (
@@ -32,7 +41,7 @@ panel as (
 panel_with_total as (
     select * from panel
     union all
-    select 'SC_CQ', year, sum(panel_yuan) from panel group by year
+    select '{{ var("two_province_area_code") }}', year, sum(panel_yuan) from panel group by year
 ),
 
 final as (
@@ -45,7 +54,7 @@ final as (
         figures.value_qualifier,
         panel_with_total.panel_yuan,
         (panel_with_total.panel_yuan - figures.value_base) / figures.value_base as relative_error,
-        cast(0.001 as double) as tolerance
+        cast({{ var('reconciliation_relative_tolerance') }} as double) as tolerance
     from figures
     inner join metrics on metrics.metric_code = figures.metric_code and metrics.quantity = 'gross_output'
     inner join panel_with_total

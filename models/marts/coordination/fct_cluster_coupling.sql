@@ -18,7 +18,7 @@ subsystems as (
 ),
 
 classes as (
-    select * from {{ ref('coordination_classes') }}
+    select * from {{ ref('stg_reference__coordination_classes') }}
 ),
 
 scores as (

@@ -9,7 +9,7 @@ context as (
 ),
 
 files as (
-    select * from {{ source('inputs', 'load_audit') }}
+    select * from {{ ref('stg_inputs__load_audit') }}
 ),
 
 panel as (

@@ -7,4 +7,4 @@ select
     unit_family,
     period_type,
     months_covered
-from {{ ref('stg_reference__metrics') }}
+from {{ ref('int_metrics_with_period') }}

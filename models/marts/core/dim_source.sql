@@ -5,7 +5,7 @@ sources as (
 ),
 
 figures as (
-    select * from {{ ref('stg_reported__figures') }}
+    select * from {{ ref('int_reported_figures_checked') }}
 ),
 
 figure_counts as (

@@ -1,8 +1,19 @@
--- Calendar years that any figure or the panel can refer to.
+-- Calendar years that any figure or the panel can refer to: the figure year range of
+-- seeds/plausibility_bounds.csv (figure_year_range), the same range the input reader
+-- accepts a figure's year in.
 with
 
+year_range as (
+    select
+        cast(lower_value as integer) as first_year,
+        cast(upper_value as integer) as last_year
+    from {{ ref('stg_reference__plausibility_bounds') }}
+    where bound_id = 'figure_year_range'
+),
+
 years as (
-    select unnest(range(2000, 2031)) as year
+    select unnest(range(first_year, last_year + 1)) as year
+    from year_range
 ),
 
 final as (

@@ -1,15 +1,16 @@
--- One row per reported figure with its metric and source attached and the reason it
--- cannot be used (NULL when it can). fct_reported_figures keeps the usable ones,
--- audit_rejected_figures the others: no figure is dropped silently.
+-- One row per reported figure, resolved and normalised (int_figures_normalised), with its
+-- metric, period and source attached and the reason it cannot be used (NULL when it
+-- can). fct_reported_figures keeps the usable ones, audit_rejected_figures the others:
+-- no figure is dropped silently, and no rejected figure reaches a measure.
 
 with
 
 figures as (
-    select * from {{ ref('stg_reported__figures') }}
+    select * from {{ ref('int_figures_normalised') }}
 ),
 
 metrics as (
-    select * from {{ ref('stg_reference__metrics') }}
+    select * from {{ ref('int_metrics_with_period') }}
 ),
 
 areas as (
@@ -27,6 +28,7 @@ scope_overrides as (
 joined as (
     select
         figures.*,
+        sources.source_id,
         -- A figure's own scope where its words narrow the metric's usual one.
         coalesce(scope_overrides.scope, metrics.scope) as scope,
         metrics.measure_kind,
@@ -40,7 +42,7 @@ joined as (
         metrics.metric_code is not null as metric_known
     from figures
     left join metrics on metrics.metric_code = figures.metric_code
-    left join sources on sources.source_id = figures.source_id
+    left join sources on sources.source_text = figures.source_text
     left join scope_overrides on scope_overrides.figure_id = figures.figure_id
     left join areas on areas.area_code = figures.area_code
 ),

@@ -1,0 +1,6 @@
+select
+    pattern,
+    qualifier,
+    priority,
+    meaning
+from {{ ref('value_qualifiers') }}
