@@ -1,11 +1,11 @@
 -- One row: which build of the warehouse this is ("data as of"), from what inputs, and
 -- how much of the sector output panel rests on estimates. `chengyu build` writes build_id
--- and code_version into raw.build_context (empty for a plain dbt run: 'dev'); the input
--- hashes are those the input reader recorded.
+-- and code_version into raw.build_context (stg_inputs__build_context; empty for a plain
+-- dbt run: 'dev'); the input hashes are those the input reader recorded.
 with
 
 context as (
-    select * from {{ source('inputs', 'build_context') }}
+    select * from {{ ref('stg_inputs__build_context') }}
 ),
 
 files as (
