@@ -98,14 +98,10 @@ def test_utf8_bom_is_accepted_with_a_warning(ws):
 
 SEED_CASES = [
     # seed, edit, expected message (file, line, column) and rule
-    ("reported_figures", lambda t: t.replace("5840,亿元 (stated '突破5840亿')", "5840,亿美元 (stated '突破5840亿')"),
-     "seeds/reported_figures.csv, line 39, column 'unit': figure F0038", "known_unit"),
     ("reported_figures", lambda t: t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
                                        "http://www.tjcn.org/tjgb/23sc/36783.html "
                                        "(Sichuan 2020 statistical bulletin),x,high\n",
      "seeds/reported_figures.csv, line 220, column 'figure_id'", "same_key_same_value"),
-    ("reported_figures", lambda t: t.replace("F0158,德阳市,510600,", "F0158,德阳市,510699,"),
-     "seeds/reported_figures.csv, line 159, column 'entity_code': figure F0158", "known_area"),
     ("reported_figures", lambda t: t.replace("F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
                                              "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8"),
      "seeds/reported_figures.csv, line 40, column 'value': figure F0039", "non_negative"),
@@ -130,6 +126,23 @@ def test_bad_seed_is_rejected(ws, seed, edit, where, rule):
     assert ws.state() == before
 
 
+def test_a_figure_with_an_unknown_area_publishes_and_is_listed_as_rejected(ws):
+    # A figure the warehouse cannot place is not a broken file: the reader warns with its
+    # line, dbt lists it in audit_rejected_figures (a warning test), and the build publishes.
+    # (An unknown unit: tests/test_rejected_figures.py.)
+    with edited_seed(ws, "reported_figures", lambda t: t.replace("F0158,德阳市,510600,", "F0158,德阳市,510699,")):
+        result = ws.run("build")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "WARNING seeds/reported_figures.csv, line 159, column 'entity_code': figure F0158" in output
+    assert "[rule: known_area]" in output and "figures rejected: 1" in output
+    con = duckdb.connect(str(ws.published), read_only=True)
+    try:
+        assert con.execute("select figure_id from marts.audit_rejected_figures").fetchall() == [("F0158",)]
+    finally:
+        con.close()
+
+
 def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     # The input checks cannot see that a province's prior mix no longer adds up to 1
     # (0.10 -> 0.30 makes Sichuan's 1.20); the dbt test assert_baseline_mix_sums_to_one does.
@@ -145,16 +158,15 @@ def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     assert not list(ws.warehouse.glob(".chengyu.candidate-*")), "the failed candidate is removed"
 
 
-def test_a_critical_expectation_stops_the_build(ws):
-    # '5.84e3' is a number to Python and to DuckDB, so the input checks and dbt accept
-    # it; the Great Expectations suite requires plain decimals as stated by sources.
+def test_a_figure_not_written_as_printed_is_rejected_by_the_reader(ws):
+    # '5.84e3' is a number to Python and to DuckDB, but no statistical release prints it:
+    # the reader (the one owner of cell rules) refuses it before anything is built.
     before = ws.state()
     with edited_seed(ws, "reported_figures", lambda t: t.replace(",2017,5840,亿元", ",2017,5.84e3,亿元")):
         result = ws.run("build")
     output = result.stdout + result.stderr
-    assert result.returncode == EXIT_QUALITY, output
-    assert "CRITICAL input_reported_figures: expect_column_values_to_match_regex" in output
-    assert "5.84e3" in output
+    assert result.returncode == EXIT_INPUT, output
+    assert "column 'value'" in output and "5.84e3" in output and "[rule: as_printed]" in output
     assert ws.state() == before
 
 
@@ -276,7 +288,7 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
     try:
         rows = con.execute("""
             select supplied_line, area_code, sector_code, year, value_original, unit_original, source, supplied_file
-            from staging.stg_inputs__user_sector_output order by supplied_line
+            from intermediate.int_sector_output_supplied order by supplied_line
         """).fetchall()
         audit = con.execute("select file, sha256, row_count from raw.load_audit "
                             "where kind = 'sector_output'").fetchall()

@@ -57,6 +57,8 @@ USER_SECTOR_OUTPUT_OPTIONAL = ("basis",)
 USER_SECTOR_OUTPUT_MEASURE = "gross_output"
 
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# A reported figure as its source prints it: 5840 or 5.84, never 5.84e3 or .5.
+_AS_PRINTED = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _YEAR = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -406,13 +408,20 @@ class Reference:
         return value * float(self.units[unit]["factor_to_base"])
 
 
+# Rules whose failure dbt records in marts.audit_rejected_figures (int_reported_figures_checked).
+REJECTED_BY_DBT = {"known_area", "known_sector", "known_metric", "known_unit", "unit_matches_metric", "known_source"}
+
+
 def check_reported_figures(table: Table, display: str, ref: Reference, findings: Findings) -> None:
     check_unique(table, display, ["figure_id"], findings, ["value", "unit", "metric", "entity_code", "year"])
     code_aliases = {a["match_value"] for a in ref.aliases if a["match_on"] == "entity_code"}
     name_aliases = [a["match_value"] for a in ref.aliases if a["match_on"] == "entity_name_prefix"]
     for line, row in table.rows:
         def bad(column: str, rule: str, message: str) -> None:
-            findings.add(Issue(display, line, column, rule, f"figure {row['figure_id'] or '?'}: {message}"))
+            # A figure that cannot be used is listed in marts.audit_rejected_figures by dbt
+            # (the owner of that rule); the reader only warns, and the build publishes.
+            severity = WARNING if rule in REJECTED_BY_DBT else ERROR
+            findings.add(Issue(display, line, column, rule, f"figure {row['figure_id'] or '?'}: {message}", severity))
 
         if not re.fullmatch(r"F[0-9]{4,}", row["figure_id"]):
             bad("figure_id", "figure_id_format", f"'{row['figure_id']}' is not an id like F0001")
@@ -439,6 +448,9 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
         value = parse_number(row["value"])
         if value is None:
             bad("value", "numeric", f"value '{row['value']}' is not a finite number in ASCII digits")
+        elif not _AS_PRINTED.fullmatch(row["value"]):
+            bad("value", "as_printed", f"value '{row['value']}' is not written as a source prints it "
+                                       "(digits with an optional decimal point, no exponent)")
         elif value < 0 and metric is not None and metric["measure_kind"] in {"level", "count", "per_capita", "target"}:
             bad("value", "non_negative", f"value {row['value']} is negative; a {metric['measure_kind']} cannot be")
         unit = ref.units.get(unit_token(row["unit"]))
@@ -504,11 +516,9 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
 
 
 def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
-    """Every seed's columns and types, from its column_types in dbt_project.yml."""
-    config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    seeds = config["seeds"][config["name"]]
-    return {name: dict(cfg["+column_types"]) for name, cfg in seeds.items()
-            if isinstance(cfg, dict) and "+column_types" in cfg}
+    """Every seed's columns and types, from config.column_types in seeds/_seeds.yml."""
+    spec = yaml.safe_load((project_dir / SEEDS_YAML).read_text(encoding="utf-8"))
+    return {seed["name"]: dict(seed["config"]["column_types"]) for seed in spec["seeds"]}
 
 
 def input_table_types(project_dir: Path) -> dict[str, dict[str, str]]:
@@ -518,6 +528,7 @@ def input_table_types(project_dir: Path) -> dict[str, dict[str, str]]:
 
 
 INPUT_SOURCES_YAML = "models/staging/inputs/_inputs__sources.yml"
+SEEDS_YAML = "seeds/_seeds.yml"
 
 # Key columns of the seeds that are not the reported figures.
 SEED_KEYS = {

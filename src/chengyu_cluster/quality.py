@@ -148,7 +148,8 @@ def profile(con: duckdb.DuckDBPyConnection, measures: list[dict]) -> dict:
 
 # ---- expectations -----------------------------------------------------------------------------
 
-def expectations(relation: str, published: dict, measures: list[dict], thresholds: dict) -> list:
+def expectations(relation: str, published: dict, measures: list[dict], thresholds: dict,
+                 warn_only_row_counts: tuple[str, ...] = ()) -> list:
     """(severity, expectation, published value) for one mart, limits from the published profile."""
     import great_expectations as gx
 
@@ -156,7 +157,8 @@ def expectations(relation: str, published: dict, measures: list[dict], threshold
     out = [(CRITICAL, E.ExpectTableColumnsToMatchSet(column_set=published["columns"][relation], exact_match=False),
             published["columns"][relation])]
     n = published["counts"][relation]
-    for severity, level in ((WARNING, "warn"), (CRITICAL, "block")):
+    levels = ((WARNING, "warn"),) if relation in warn_only_row_counts else ((WARNING, "warn"), (CRITICAL, "block"))
+    for severity, level in levels:
         low, high = count_band(n, thresholds["row_count"][level])
         out.append((severity, E.ExpectTableRowCountToBeBetween(min_value=low, max_value=high), n))
     for m in measures:
@@ -256,7 +258,8 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
                     gate.results.append(CheckResult(f"shift_{relation}", "public mart exists", {}, CRITICAL, False,
                                                     "missing", "present"))
                     continue
-                checks = expectations(relation, baseline.profile, measures, thresholds)
+                checks = expectations(relation, baseline.profile, measures, thresholds,
+                                      tuple(baseline.config.get("warn_only_row_counts", ())))
                 frame = _frame(con, relation, measures, now[relation])
                 _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
         finally:

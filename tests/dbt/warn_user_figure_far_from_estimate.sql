@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', store_failures=true, schema='audit') }}
 -- A supplied cell far from the panel's own estimate of that cell (beyond the factor in
 -- seeds/plausibility_bounds.csv, user_cell_vs_estimate_factor) may be right, but a planner
 -- should look at it: printed as a warning in the build summary, never blocking.

@@ -96,3 +96,10 @@ def test_summarise_reads_dbt_run_results():
 def test_summarise_reports_a_dbt_that_failed_without_results():
     outcome = summarise([], database=None, exit_code=2)
     assert not outcome.success and "exited with code 2" in outcome.failures[0].message
+
+
+def test_audit_marts_only_warn_on_row_counts(con):
+    # r is listed as an audit mart: its count may move with the inputs, so no block limit.
+    checks = expectations("r", profile(con, MEASURES), MEASURES, THRESHOLDS, warn_only_row_counts=("r",))
+    counts = [severity for severity, e, _ in checks if type(e).__name__ == "ExpectTableRowCountToBeBetween"]
+    assert counts == [WARNING]
