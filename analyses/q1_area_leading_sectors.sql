@@ -19,15 +19,18 @@ claims as (
 ),
 
 specialization as (
-    select * from {{ ref('fct_area_sector_specialization') }}
-    where reference = 'cluster8'
-        and year = (select max(year) from {{ ref('fct_area_sector_specialization') }})
+    select every_year.* from {{ ref('fct_area_sector_specialization') }} as every_year
+    where every_year.reference = 'cluster8'
+        and every_year.year = (select max(latest.year) from {{ ref('fct_area_sector_specialization') }} as latest)
 ),
 
 ranked as (
     select
         *,
-        rank() over (partition by sector_code order by location_quotient desc) as rank_in_division
+        rank() over (
+            partition by sector_code
+            order by location_quotient desc
+        ) as rank_in_division
     from specialization
 ),
 
@@ -55,7 +58,7 @@ select
     end as verdict,
     ranked.basis = 'estimated' as rests_on_estimates
 from claims
-inner join ranked on ranked.area_code = claims.area_code and ranked.sector_code = claims.sector_code
-inner join areas on areas.area_code = claims.area_code
-inner join sectors on sectors.sector_code = claims.sector_code
+inner join ranked on claims.area_code = ranked.area_code and claims.sector_code = ranked.sector_code
+inner join areas on claims.area_code = areas.area_code
+inner join sectors on claims.sector_code = sectors.sector_code
 order by areas.name_en, claims.specialty_id

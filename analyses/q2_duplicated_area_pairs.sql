@@ -11,8 +11,8 @@
 with
 
 pairs as (
-    select * from {{ ref('fct_area_pair_structure') }}
-    where year = (select max(year) from {{ ref('fct_area_pair_structure') }})
+    select every_year.* from {{ ref('fct_area_pair_structure') }} as every_year
+    where every_year.year = (select max(latest.year) from {{ ref('fct_area_pair_structure') }} as latest)
 ),
 
 overlap as (
@@ -34,7 +34,11 @@ select
     pairs.n_complementary,
     round(pairs.share_duplicated, 2) as share_duplicated,
     (
-        select string_agg(overlap.sector_code, ', ' order by overlap.sector_code)
+        select
+            string_agg(
+                overlap.sector_code, ', '
+                order by overlap.sector_code
+            )
         from overlap
         where overlap.area_code_a = pairs.area_code_a
             and overlap.area_code_b = pairs.area_code_b
@@ -43,6 +47,6 @@ select
     pairs.is_cross_level as cross_level,
     pairs.basis
 from pairs
-inner join areas as area_a on area_a.area_code = pairs.area_code_a
-inner join areas as area_b on area_b.area_code = pairs.area_code_b
+inner join areas as area_a on pairs.area_code_a = area_a.area_code
+inner join areas as area_b on pairs.area_code_b = area_b.area_code
 order by pairs.similarity_coefficient desc

@@ -38,8 +38,8 @@ by_stage as (
             as components_area_specific_yuan,
         bool_or(output.basis = 'estimated') as rests_on_estimates
     from output
-    inner join sectors on sectors.sector_code = output.sector_code
-    inner join areas on areas.area_code = output.area_code
+    inner join sectors on output.sector_code = sectors.sector_code
+    inner join areas on output.area_code = areas.area_code
     group by all
 )
 

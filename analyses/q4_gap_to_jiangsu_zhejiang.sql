@@ -35,7 +35,10 @@ select
     round(gap.cluster_value / 1e8, 0) as cluster_100m_yuan,
     round(gap.benchmark_value / 1e8, 0) as benchmark_100m_yuan,
     round(gap.gap_ratio, 3) as gap_ratio,
-    round(gap.gap_ratio - lag(gap.gap_ratio) over (partition by gap.benchmark_area_code order by gap.year), 3)
+    round(gap.gap_ratio - lag(gap.gap_ratio) over (
+        partition by gap.benchmark_area_code
+        order by gap.year
+    ), 3)
         as gap_ratio_change,
     round(gap.growth_gap_pp, 2) as growth_gap_pp,
     round(100 * gap.cluster_cagr_since_start, 2) as cluster_cagr_pct,
@@ -44,6 +47,6 @@ select
     comparability.n_figures_not_comparable,
     comparability.reasons
 from gap
-inner join areas on areas.area_code = gap.benchmark_area_code
-left join comparability on comparability.benchmark_area_code = gap.benchmark_area_code
+inner join areas on gap.benchmark_area_code = areas.area_code
+left join comparability on gap.benchmark_area_code = comparability.benchmark_area_code
 order by benchmark, gap.year

@@ -1,10 +1,15 @@
 -- The chosen value of a key never comes from a less reliable source than a competitor.
-select best.area_code, best.metric_code, best.year, best.chosen_figure_id, other.figure_id
+select
+    best.area_code,
+    best.metric_code,
+    best.year,
+    best.chosen_figure_id,
+    other.figure_id
 from {{ ref('fct_area_indicators') }} as best
 inner join {{ ref('int_indicator_candidates') }} as other
-    on other.area_code = best.area_code
-    and other.metric_code = best.metric_code
-    and coalesce(other.subject, '') = coalesce(best.subject, '')
-    and other.year = best.year
-inner join {{ ref('dim_source') }} as best_source on best_source.source_id = best.source_id
+    on best.area_code = other.area_code
+        and best.metric_code = other.metric_code
+        and coalesce(other.subject, '') = coalesce(best.subject, '')
+        and best.year = other.year
+inner join {{ ref('dim_source') }} as best_source on best.source_id = best_source.source_id
 where other.reliability_rank > best_source.reliability_rank

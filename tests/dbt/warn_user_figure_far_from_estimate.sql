@@ -14,7 +14,10 @@ estimated as (
 ),
 
 bound as (
-    select lower_value, upper_value from {{ ref('stg_reference__plausibility_bounds') }}
+    select
+        lower_value,
+        upper_value
+    from {{ ref('stg_reference__plausibility_bounds') }}
     where bound_id = 'user_cell_vs_estimate_factor'
 ),
 
@@ -33,8 +36,8 @@ compared as (
     from supplied
     inner join estimated
         on supplied.area_code = estimated.area_code
-        and supplied.sector_code = estimated.sector_code
-        and supplied.year = estimated.year
+            and supplied.sector_code = estimated.sector_code
+            and supplied.year = estimated.year
     cross join bound
 )
 

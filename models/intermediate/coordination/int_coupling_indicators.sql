@@ -29,28 +29,54 @@ yearly as (
         gdp.year,
         gdp.gdp_yuan,
         equipment.equipment_yuan,
-        first_value(gdp.gdp_yuan) over (partition by subsystems.area_code order by gdp.year) as gdp_first_year,
-        first_value(equipment.equipment_yuan) over (partition by subsystems.area_code order by gdp.year)
+        first_value(gdp.gdp_yuan) over (
+            partition by subsystems.area_code
+            order by gdp.year
+        ) as gdp_first_year,
+        first_value(equipment.equipment_yuan)
+            over (
+                partition by subsystems.area_code
+                order by gdp.year
+            )
             as equipment_first_year,
         gdp.basis <> 'reported' or equipment.basis <> 'reported' as year_estimated
     from subsystems
-    inner join gdp on gdp.area_code = subsystems.area_code
-    inner join equipment on equipment.area_code = subsystems.area_code and equipment.year = gdp.year
+    inner join gdp on subsystems.area_code = gdp.area_code
+    inner join equipment on subsystems.area_code = equipment.area_code and gdp.year = equipment.year
 ),
 
 raw as (
-    select subsystem, area_code, year, 'gdp_index' as indicator_code,
+    select
+        subsystem,
+        area_code,
+        year,
+        'gdp_index' as indicator_code,
         gdp_yuan / gdp_first_year as raw_value,
-        year_estimated or first_value(year_estimated) over (partition by area_code order by year) as raw_is_estimated
+        year_estimated or first_value(year_estimated) over (
+            partition by area_code
+            order by year
+        ) as raw_is_estimated
     from yearly
     union all
-    select subsystem, area_code, year, 'equipment_index',
-        equipment_yuan / equipment_first_year,
-        year_estimated or first_value(year_estimated) over (partition by area_code order by year)
+    select
+        subsystem,
+        area_code,
+        year,
+        'equipment_index' as indicator_code,
+        equipment_yuan / equipment_first_year as raw_value,
+        year_estimated or first_value(year_estimated) over (
+            partition by area_code
+            order by year
+        ) as raw_is_estimated
     from yearly
     union all
-    select subsystem, area_code, year, 'equipment_intensity',
-        equipment_yuan / gdp_yuan, year_estimated
+    select
+        subsystem,
+        area_code,
+        year,
+        'equipment_intensity' as indicator_code,
+        equipment_yuan / gdp_yuan as raw_value,
+        year_estimated as raw_is_estimated
     from yearly
 ),
 
@@ -66,7 +92,7 @@ final as (
         -- An index also rests on its first year, which it divides by.
         raw.raw_is_estimated
     from raw
-    inner join indicators on indicators.indicator_code = raw.indicator_code
+    inner join indicators on raw.indicator_code = indicators.indicator_code
 )
 
 select * from final

@@ -13,14 +13,27 @@ output as (
 ),
 
 members as (
-    select * from output where cluster_role = 'member'
+    select * from output
+    where cluster_role = 'member'
 ),
 
 reference_cells as (
-    select 'cluster8' as reference, sector_code, year, output_value_yuan, basis from output
+    select
+        'cluster8' as reference,
+        sector_code,
+        year,
+        output_value_yuan,
+        basis
+    from output
     where cluster_role = 'member'
     union all
-    select 'sichuan_chongqing', sector_code, year, output_value_yuan, basis from output
+    select
+        'sichuan_chongqing' as reference,
+        sector_code,
+        year,
+        output_value_yuan,
+        basis
+    from output
     where cluster_role = 'parent'
 ),
 
@@ -74,16 +87,16 @@ final as (
         -- Estimated value among everything the measure reads: the area's cells and the
         -- reference's cells (for cluster8 the area's cells are counted in both).
         (area_total.area_estimated_yuan + reference_total.reference_estimated_yuan)
-            / nullif(area_total.area_total_yuan + reference_total.reference_total_yuan, 0)
+        / nullif(area_total.area_total_yuan + reference_total.reference_total_yuan, 0)
             as estimated_input_share,
         area_total.area_has_synthetic or reference_total.reference_has_synthetic as has_synthetic_input
     from members
-    inner join area_total on area_total.area_code = members.area_code and area_total.year = members.year
-    inner join reference_total on reference_total.year = members.year
+    inner join area_total on members.area_code = area_total.area_code and members.year = area_total.year
+    inner join reference_total on members.year = reference_total.year
     inner join reference_sector
-        on reference_sector.reference = reference_total.reference
-        and reference_sector.sector_code = members.sector_code
-        and reference_sector.year = members.year
+        on reference_total.reference = reference_sector.reference
+            and members.sector_code = reference_sector.sector_code
+            and members.year = reference_sector.year
 )
 
 select * from final

@@ -38,9 +38,11 @@ priors as (
 ),
 
 spine as (
-    select province_gdp.area_code as series_key, province_gdp.year
+    select
+        province_gdp.area_code as series_key,
+        province_gdp.year
     from province_gdp
-    inner join areas on areas.area_code = province_gdp.area_code and areas.cluster_role = 'parent'
+    inner join areas on province_gdp.area_code = areas.area_code and areas.cluster_role = 'parent'
 ),
 
 known_intensity as (
@@ -50,7 +52,7 @@ known_intensity as (
         anchors.equipment_yuan / province_gdp.gdp_yuan as value,
         list_sort(list_distinct(list_concat(anchors.figure_ids, province_gdp.figure_ids))) as figure_ids
     from anchors
-    inner join province_gdp on province_gdp.area_code = anchors.area_code and province_gdp.year = anchors.year
+    inner join province_gdp on anchors.area_code = province_gdp.area_code and anchors.year = province_gdp.year
 ),
 
 intensity as (
@@ -62,33 +64,35 @@ province_output as (
         intensity.series_key as area_code,
         intensity.year,
         intensity.value as equipment_intensity,
-        case
-            when anchors.equipment_yuan is not null then anchors.equipment_yuan
-            else intensity.value * province_gdp.gdp_yuan
-        end as equipment_yuan,
+        coalesce(anchors.equipment_yuan, intensity.value * province_gdp.gdp_yuan) as equipment_yuan,
         coalesce(anchors.basis, 'estimated') as basis,
-        case
-            when anchors.method is not null then anchors.method
-            else 'gdp_x_intensity_' || intensity.fill_method
-        end as method,
+        coalesce(anchors.method, 'gdp_x_intensity_' || intensity.fill_method) as method,
         cast(null as double) as relative_industrial_intensity,
         list_sort(list_distinct(list_concat(intensity.figure_ids, province_gdp.figure_ids))) as figure_ids,
-        cast([] as varchar[]) as prior_ids
+        cast([] as varchar []) as prior_ids
     from intensity
-    inner join province_gdp on province_gdp.area_code = intensity.series_key and province_gdp.year = intensity.year
-    left join anchors on anchors.area_code = intensity.series_key and anchors.year = intensity.year
+    inner join province_gdp on intensity.series_key = province_gdp.area_code and intensity.year = province_gdp.year
+    left join anchors on intensity.series_key = anchors.area_code and intensity.year = anchors.year
 ),
 
 secondary_share as (
     -- The secondary industry's share of GDP, from a reported share or from value added / GDP.
-    select area_code, year, value_base / 100 as share, [figure_id] as figure_ids
+    select
+        area_code,
+        year,
+        value_base / 100 as share,
+        [figure_id] as figure_ids
     from best_figures
     where metric_code = 'secondary_industry_share'
     union all
-    select va.area_code, va.year, va.value_base / gdp.value_base, [va.figure_id, gdp.figure_id]
+    select
+        va.area_code,
+        va.year,
+        va.value_base / gdp.value_base as share,
+        [va.figure_id, gdp.figure_id] as figure_ids
     from best_figures as va
     inner join best_figures as gdp
-        on gdp.area_code = va.area_code and gdp.year = va.year and gdp.metric_code = 'gdp'
+        on va.area_code = gdp.area_code and va.year = gdp.year and gdp.metric_code = 'gdp'
     where va.metric_code = 'secondary_industry_va'
         and not exists (
             select 1 from best_figures as s
@@ -102,10 +106,13 @@ relative_intensity as (
         own.share / province.share as r,
         list_sort(list_concat(own.figure_ids, province.figure_ids)) as figure_ids
     from areas
-    inner join secondary_share as own on own.area_code = areas.area_code
-    inner join secondary_share as province on province.area_code = areas.province_code and province.year = own.year
+    inner join secondary_share as own on areas.area_code = own.area_code
+    inner join secondary_share as province on areas.province_code = province.area_code and own.year = province.year
     where areas.cluster_role = 'member'
-    qualify row_number() over (partition by areas.area_code order by own.year desc) = 1
+    qualify row_number() over (
+            partition by areas.area_code
+            order by own.year desc
+        ) = 1
 ),
 
 member_output as (
@@ -114,7 +121,7 @@ member_output as (
         member_gdp.year,
         province_output.equipment_intensity,
         member_gdp.gdp_yuan * province_output.equipment_intensity
-            * coalesce(relative_intensity.r, priors.value) as equipment_yuan,
+        * coalesce(relative_intensity.r, priors.value) as equipment_yuan,
         'estimated' as basis,
         case
             when relative_intensity.r is not null then 'gdp_x_province_intensity_x_reported_relative_intensity'
@@ -130,11 +137,11 @@ member_output as (
             else member_gdp.prior_ids
         end as prior_ids
     from member_gdp
-    inner join areas on areas.area_code = member_gdp.area_code
+    inner join areas on member_gdp.area_code = areas.area_code
     inner join province_output
-        on province_output.area_code = areas.province_code and province_output.year = member_gdp.year
-    left join relative_intensity on relative_intensity.area_code = member_gdp.area_code
-    left join priors on priors.area_code = member_gdp.area_code
+        on areas.province_code = province_output.area_code and member_gdp.year = province_output.year
+    left join relative_intensity on member_gdp.area_code = relative_intensity.area_code
+    left join priors on member_gdp.area_code = priors.area_code
 ),
 
 final as (

@@ -13,7 +13,10 @@ best_figures as (
 ),
 
 members as (
-    select area_code, province_code from {{ ref('stg_reference__areas') }}
+    select
+        area_code,
+        province_code
+    from {{ ref('stg_reference__areas') }}
     where cluster_role = 'member'
 ),
 
@@ -27,13 +30,19 @@ priors as (
 ),
 
 spine as (
-    select members.area_code as series_key, province_gdp.year
+    select
+        members.area_code as series_key,
+        province_gdp.year
     from members
-    inner join province_gdp on province_gdp.area_code = members.province_code
+    inner join province_gdp on members.province_code = province_gdp.area_code
 ),
 
 reported_gdp as (
-    select area_code, year, value_base as gdp_yuan, figure_id
+    select
+        area_code,
+        year,
+        value_base as gdp_yuan,
+        figure_id
     from best_figures
     where metric_code = 'gdp'
 ),
@@ -45,14 +54,18 @@ known_share as (
         reported_gdp.gdp_yuan / province_gdp.gdp_yuan as value,
         list_sort(list_distinct(list_append(province_gdp.figure_ids, reported_gdp.figure_id))) as figure_ids
     from members
-    inner join reported_gdp on reported_gdp.area_code = members.area_code
+    inner join reported_gdp on members.area_code = reported_gdp.area_code
     inner join province_gdp
-        on province_gdp.area_code = members.province_code
-        and province_gdp.year = reported_gdp.year
+        on members.province_code = province_gdp.area_code
+            and reported_gdp.year = province_gdp.year
 ),
 
 population as (
-    select area_code, year, value_base as persons, figure_id
+    select
+        area_code,
+        year,
+        value_base as persons,
+        figure_id
     from best_figures
     where metric_code = 'resident_population_yearend'
 ),
@@ -63,11 +76,14 @@ population_share as (
         area_pop.persons / province_pop.persons as share,
         [area_pop.figure_id, province_pop.figure_id] as figure_ids
     from members
-    inner join population as area_pop on area_pop.area_code = members.area_code
+    inner join population as area_pop on members.area_code = area_pop.area_code
     inner join population as province_pop
-        on province_pop.area_code = members.province_code
-        and province_pop.year = area_pop.year
-    qualify row_number() over (partition by members.area_code order by area_pop.year desc) = 1
+        on members.province_code = province_pop.area_code
+            and area_pop.year = province_pop.year
+    qualify row_number() over (
+            partition by members.area_code
+            order by area_pop.year desc
+        ) = 1
 ),
 
 interpolated as (
@@ -98,13 +114,13 @@ final as (
         end as figure_ids,
         case when interpolated.value is null then [priors.prior_id] else [] end as prior_ids
     from spine
-    inner join members on members.area_code = spine.series_key
+    inner join members on spine.series_key = members.area_code
     inner join province_gdp
-        on province_gdp.area_code = members.province_code and province_gdp.year = spine.year
-    left join reported_gdp on reported_gdp.area_code = spine.series_key and reported_gdp.year = spine.year
-    left join interpolated on interpolated.series_key = spine.series_key and interpolated.year = spine.year
-    left join population_share on population_share.area_code = spine.series_key
-    left join priors on priors.area_code = spine.series_key
+        on members.province_code = province_gdp.area_code and spine.year = province_gdp.year
+    left join reported_gdp on spine.series_key = reported_gdp.area_code and spine.year = reported_gdp.year
+    left join interpolated on spine.series_key = interpolated.series_key and spine.year = interpolated.year
+    left join population_share on spine.series_key = population_share.area_code
+    left join priors on spine.series_key = priors.area_code
 )
 
 select * from final

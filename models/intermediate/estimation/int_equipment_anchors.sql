@@ -30,11 +30,14 @@ province_reported as (
         'reported' as method,
         [best_figures.figure_id] as figure_ids
     from best_figures
-    inner join provinces on provinces.area_code = best_figures.area_code
+    inner join provinces on best_figures.area_code = provinces.area_code
 ),
 
 two_province_totals as (
-    select year, value_base, figure_id
+    select
+        year,
+        value_base,
+        figure_id
     from best_figures
     where area_code = '{{ var("two_province_area_code") }}'
 ),
@@ -48,12 +51,12 @@ derived as (
         'two_province_total_minus_other_province' as method,
         list_sort(list_append(other.figure_ids, totals.figure_id)) as figure_ids
     from two_province_totals as totals
-    inner join province_reported as other on other.year = totals.year
-    inner join provinces on provinces.area_code <> other.area_code
+    inner join province_reported as other on totals.year = other.year
+    inner join provinces on other.area_code <> provinces.area_code
     where not exists (
-        select 1 from province_reported as own
-        where own.area_code = provinces.area_code and own.year = totals.year
-    )
+            select 1 from province_reported as own
+            where own.area_code = provinces.area_code and own.year = totals.year
+        )
 ),
 
 final as (

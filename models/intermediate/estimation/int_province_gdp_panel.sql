@@ -19,12 +19,18 @@ years as (
 ),
 
 spine as (
-    select provinces.area_code as series_key, years.year
+    select
+        provinces.area_code as series_key,
+        years.year
     from provinces cross join years
 ),
 
 known as (
-    select area_code as series_key, year, value_base as value, [figure_id] as figure_ids
+    select
+        area_code as series_key,
+        year,
+        value_base as value,
+        [figure_id] as figure_ids
     from best_figures
     where metric_code = 'gdp' and subject is null
 ),

@@ -14,7 +14,10 @@ supplied as (
 ),
 
 areas as (
-    select area_code, cluster_role from {{ ref('stg_reference__areas') }}
+    select
+        area_code,
+        cluster_role
+    from {{ ref('stg_reference__areas') }}
 ),
 
 final as (
@@ -36,11 +39,11 @@ final as (
             as specialty_ids,
         supplied.source as supplied_source
     from estimated
-    inner join areas on areas.area_code = estimated.area_code
+    inner join areas on estimated.area_code = areas.area_code
     left join supplied
-        on supplied.area_code = estimated.area_code
-        and supplied.sector_code = estimated.sector_code
-        and supplied.year = estimated.year
+        on estimated.area_code = supplied.area_code
+            and estimated.sector_code = supplied.sector_code
+            and estimated.year = supplied.year
 )
 
 select * from final

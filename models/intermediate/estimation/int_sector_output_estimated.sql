@@ -44,7 +44,11 @@ best_figures as (
 ),
 
 baseline as (
-    select area_code as province_code, sector_code, value as share, prior_id
+    select
+        area_code as province_code,
+        sector_code,
+        value as share,
+        prior_id
     from priors
     where prior_kind = 'baseline_sector_share'
 ),
@@ -59,7 +63,7 @@ strongest_claim as (
     from claims
     inner join priors as multiplier
         on multiplier.prior_kind = 'specialty_multiplier'
-        and multiplier.claim_strength = claims.claim_strength
+            and claims.claim_strength = multiplier.claim_strength
     group by claims.area_code, claims.sector_code
 ),
 
@@ -72,9 +76,9 @@ member_weights as (
             as prior_ids,
         coalesce(strongest_claim.specialty_ids, []) as specialty_ids
     from areas
-    inner join baseline on baseline.province_code = areas.province_code
+    inner join baseline on areas.province_code = baseline.province_code
     left join strongest_claim
-        on strongest_claim.area_code = areas.area_code and strongest_claim.sector_code = baseline.sector_code
+        on areas.area_code = strongest_claim.area_code and baseline.sector_code = strongest_claim.sector_code
     where areas.cluster_role = 'member'
 ),
 
@@ -97,7 +101,18 @@ member_sector as (
         list_sort(list_distinct(list_concat(equipment.prior_ids, member_shares.prior_ids))) as prior_ids,
         member_shares.specialty_ids
     from equipment
-    inner join member_shares on member_shares.area_code = equipment.area_code
+    inner join member_shares on equipment.area_code = member_shares.area_code
+),
+
+members_by_province as (
+    select
+        areas.province_code,
+        member_sector.sector_code,
+        member_sector.year,
+        sum(member_sector.output_value_yuan) as output_value_yuan
+    from member_sector
+    inner join areas on member_sector.area_code = areas.area_code
+    group by all
 ),
 
 rest_of_province as (
@@ -108,8 +123,8 @@ rest_of_province as (
         list_sort(list_distinct(flatten(list(member.figure_ids) || [province.figure_ids]))) as figure_ids,
         list_sort(list_distinct(flatten(list(member.prior_ids)))) as prior_ids
     from equipment as province
-    inner join areas on areas.province_code = province.area_code and areas.cluster_role = 'member'
-    inner join equipment as member on member.area_code = areas.area_code and member.year = province.year
+    inner join areas on province.area_code = areas.province_code and areas.cluster_role = 'member'
+    inner join equipment as member on areas.area_code = member.area_code and province.year = member.year
     group by province.area_code, province.year, province.equipment_yuan, province.figure_ids
 ),
 
@@ -123,19 +138,18 @@ province_sector as (
         true as is_area_specific,
         rest.figure_ids,
         list_sort(list_distinct(list_append(rest.prior_ids, baseline.prior_id))) as prior_ids,
-        cast([] as varchar[]) as specialty_ids
+        cast([] as varchar []) as specialty_ids
     from rest_of_province as rest
-    inner join baseline on baseline.province_code = rest.area_code
-    left join (
-        select areas.province_code, member_sector.sector_code, member_sector.year,
-            sum(member_sector.output_value_yuan) as output_value_yuan
-        from member_sector
-        inner join areas on areas.area_code = member_sector.area_code
-        group by all
-    ) as members
-        on members.province_code = rest.area_code
-        and members.sector_code = baseline.sector_code
-        and members.year = rest.year
+    inner join baseline on rest.area_code = baseline.province_code
+    left join members_by_province as members
+        on rest.area_code = members.province_code
+            and baseline.sector_code = members.sector_code
+            and rest.year = members.year
+),
+
+electronics_scale as (
+    select * from priors
+    where prior_kind = 'electronics_to_c39'
 ),
 
 electronics_ratio as (
@@ -145,12 +159,14 @@ electronics_ratio as (
         scale.prior_id
     from best_figures as electronics
     inner join best_figures as narrow
-        on narrow.year = electronics.year and narrow.scope = 'equipment_narrow'
+        on electronics.year = narrow.year and narrow.scope = 'equipment_narrow'
     inner join best_figures as auto
-        on auto.year = electronics.year and auto.scope = 'automotive'
-    cross join (select * from priors where prior_kind = 'electronics_to_c39') as scale
+        on electronics.year = auto.year and auto.scope = 'automotive'
+    cross join electronics_scale as scale
     where electronics.scope = 'electronics'
-    qualify row_number() over (order by electronics.year desc) = 1
+    qualify row_number() over (
+            order by electronics.year desc
+        ) = 1
 ),
 
 electronics_sector as (
@@ -165,7 +181,7 @@ electronics_sector as (
         false as is_area_specific,
         list_sort(list_distinct(list_concat(equipment.figure_ids, electronics_ratio.figure_ids))) as figure_ids,
         list_sort(list_append(equipment.prior_ids, electronics_ratio.prior_id)) as prior_ids,
-        cast([] as varchar[]) as specialty_ids
+        cast([] as varchar []) as specialty_ids
     from equipment
     cross join electronics_ratio
     inner join sectors on not sectors.in_provincial_equipment_definition

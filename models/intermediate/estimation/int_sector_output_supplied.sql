@@ -33,7 +33,7 @@ final as (
         files.sha256 as supplied_file_sha256,
         supplied.supplied_line
     from supplied
-    left join units on units.unit_token = supplied.unit_original
+    left join units on supplied.unit_original = units.unit_token
     left join files on true
 )
 

@@ -28,8 +28,9 @@ qualified as (
     inner join qualifiers
         on contains(lower(coalesce(figures.unit_note, '')), lower(qualifiers.pattern))
     qualify row_number() over (
-        partition by figures.figure_id order by qualifiers.priority, qualifiers.pattern
-    ) = 1
+            partition by figures.figure_id
+            order by qualifiers.priority, qualifiers.pattern
+        ) = 1
 ),
 
 final as (
@@ -47,8 +48,8 @@ final as (
         coalesce(qualified.qualifier, 'exact') as value_qualifier,
         coalesce(qualified.qualifier = 'lower_bound', false) as is_lower_bound
     from figures
-    left join units on units.unit_token = figures.unit_token
-    left join qualified on qualified.figure_id = figures.figure_id
+    left join units on figures.unit_token = units.unit_token
+    left join qualified on figures.figure_id = qualified.figure_id
 )
 
 select * from final

@@ -43,11 +43,11 @@ final as (
     from figures
     left join nation on true
     left join aliases as by_code
-        on by_code.match_on = 'entity_code' and by_code.match_value = figures.entity_code_raw
+        on by_code.match_on = 'entity_code' and figures.entity_code_raw = by_code.match_value
     left join aliases as by_name
         on by_name.match_on = 'entity_name_prefix'
-        and figures.entity_code_raw is null
-        and starts_with(figures.entity_name, by_name.match_value)
+            and figures.entity_code_raw is null
+            and starts_with(figures.entity_name, by_name.match_value)
 )
 
 select * from final

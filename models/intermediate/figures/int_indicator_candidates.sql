@@ -23,7 +23,7 @@ ranked as (
             order by
                 reliability_rank desc,
                 case value_qualifier when 'exact' then 0 when 'rounded' then 1 else 2 end,
-                figure_id
+                figure_id asc
         ) as rank_in_key,
         count(*) over (
             partition by area_code, metric_code, coalesce(subject, ''), year

@@ -41,10 +41,10 @@ joined as (
         areas.area_code is not null as area_known,
         metrics.metric_code is not null as metric_known
     from figures
-    left join metrics on metrics.metric_code = figures.metric_code
-    left join sources on sources.source_text = figures.source_text
-    left join scope_overrides on scope_overrides.figure_id = figures.figure_id
-    left join areas on areas.area_code = figures.area_code
+    left join metrics on figures.metric_code = metrics.metric_code
+    left join sources on figures.source_text = sources.source_text
+    left join scope_overrides on figures.figure_id = scope_overrides.figure_id
+    left join areas on figures.area_code = areas.area_code
 ),
 
 final as (

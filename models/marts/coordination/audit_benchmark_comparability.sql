@@ -14,20 +14,29 @@ areas as (
 benchmark_figures as (
     select figures.*
     from figures
-    inner join areas on areas.area_code = figures.area_code and areas.cluster_role = 'benchmark'
+    inner join areas on figures.area_code = areas.area_code and areas.cluster_role = 'benchmark'
     where figures.year is not null and figures.measure_kind <> 'code'
 ),
 
 -- Cluster coverage: the two provinces together (var two_province_area_code) or both
 -- provinces (cluster_role 'parent') separately.
 cluster_metric_years as (
-    select figures.metric_code, figures.scope, figures.year, count(distinct figures.area_code) as n_sides,
+    select
+        figures.metric_code,
+        figures.scope,
+        figures.year,
+        count(distinct figures.area_code) as n_sides,
         list(figures.figure_id) as figure_ids
     from figures
-    inner join areas on areas.area_code = figures.area_code and areas.cluster_role = 'parent'
+    inner join areas on figures.area_code = areas.area_code and areas.cluster_role = 'parent'
     group by all
     union all
-    select metric_code, scope, year, 2, list(figure_id)
+    select
+        metric_code,
+        scope,
+        year,
+        2 as n_sides,
+        list(figure_id) as figure_ids
     from figures
     where area_code = '{{ var("two_province_area_code") }}'
     group by all
@@ -42,19 +51,21 @@ final as (
         b.year,
         case
             when exists (
-                select 1 from cluster_metric_years as c
-                where c.metric_code = b.metric_code and c.year = b.year and c.n_sides = 2
-            ) then 'comparable'
+                    select 1 from cluster_metric_years as c
+                    where c.metric_code = b.metric_code and c.year = b.year and c.n_sides = 2
+                ) then 'comparable'
             when exists (
-                select 1 from cluster_metric_years as c
-                where c.metric_code = b.metric_code and c.year = b.year
-            ) then 'only_one_cluster_province_reports_it'
+                    select 1 from cluster_metric_years as c
+                    where c.metric_code = b.metric_code and c.year = b.year
+                ) then 'only_one_cluster_province_reports_it'
             when exists (
-                select 1 from cluster_metric_years as c where c.metric_code = b.metric_code
-            ) then 'cluster_reports_it_in_other_years'
+                    select 1 from cluster_metric_years as c
+                    where c.metric_code = b.metric_code
+                ) then 'cluster_reports_it_in_other_years'
             when exists (
-                select 1 from cluster_metric_years as c where c.scope = b.scope and c.year = b.year
-            ) then 'cluster_has_same_scope_other_metric'
+                    select 1 from cluster_metric_years as c
+                    where c.scope = b.scope and c.year = b.year
+                ) then 'cluster_has_same_scope_other_metric'
             else 'no_cluster_figure_of_this_scope'
         end as comparability,
         (
@@ -63,7 +74,7 @@ final as (
             where c.scope = b.scope
         ) as cluster_figures_of_same_scope,
         b.metric_code = 'gdp'
-            and b.year between {{ var('panel_start_year') }} and {{ var('panel_end_year') }} as in_fct_benchmark_gap,
+        and b.year between {{ var('panel_start_year') }} and {{ var('panel_end_year') }} as in_fct_benchmark_gap,
         case
             when b.measure_kind in ('real_growth', 'nominal_growth', 'average_growth', 'share', 'per_capita')
                 then 'a rate: the two provinces cannot be added, compare them one by one'

@@ -18,7 +18,10 @@ figures as (
         and period_type = 'full_year'
         and base_unit = 'yuan'
         and (
-            area_code in (select area_code from areas where cluster_role = 'parent')
+            area_code in (
+                select parents.area_code from areas as parents
+                where parents.cluster_role = 'parent'
+            )
             or area_code = '{{ var("two_province_area_code") }}'
         )
 ),
@@ -33,7 +36,7 @@ panel as (
         output.year,
         sum(output.output_value_yuan) as panel_yuan
     from {{ ref('fct_province_sector_output') }} as output
-    inner join {{ ref('dim_sector') }} as sectors on sectors.sector_code = output.sector_code
+    inner join {{ ref('dim_sector') }} as sectors on output.sector_code = sectors.sector_code
     where sectors.in_provincial_equipment_definition
     group by all
 ),
@@ -41,7 +44,12 @@ panel as (
 panel_with_total as (
     select * from panel
     union all
-    select '{{ var("two_province_area_code") }}', year, sum(panel_yuan) from panel group by year
+    select
+        '{{ var("two_province_area_code") }}' as area_code,
+        year,
+        sum(panel_yuan) as panel_yuan
+    from panel
+    group by year
 ),
 
 final as (
@@ -56,9 +64,9 @@ final as (
         (panel_with_total.panel_yuan - figures.value_base) / figures.value_base as relative_error,
         cast({{ var('reconciliation_relative_tolerance') }} as double) as tolerance
     from figures
-    inner join metrics on metrics.metric_code = figures.metric_code and metrics.quantity = 'gross_output'
+    inner join metrics on figures.metric_code = metrics.metric_code and metrics.quantity = 'gross_output'
     inner join panel_with_total
-        on panel_with_total.area_code = figures.area_code and panel_with_total.year = figures.year
+        on figures.area_code = panel_with_total.area_code and figures.year = panel_with_total.year
 )
 
 select * from final

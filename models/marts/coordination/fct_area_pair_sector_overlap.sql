@@ -31,8 +31,8 @@ final as (
     from specialization as a
     inner join specialization as b
         on a.sector_code = b.sector_code
-        and a.year = b.year
-        and a.area_code < b.area_code
+            and a.year = b.year
+            and a.area_code < b.area_code
 )
 
 select * from final

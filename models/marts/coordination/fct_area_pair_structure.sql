@@ -35,8 +35,8 @@ pair_cells as (
     from shares as a
     inner join shares as b
         on a.sector_code = b.sector_code
-        and a.year = b.year
-        and a.area_code < b.area_code
+            and a.year = b.year
+            and a.area_code < b.area_code
     where a.is_area_specific and b.is_area_specific
 ),
 
@@ -99,10 +99,10 @@ final as (
         overlap_counts.n_neither,
         overlap_counts.n_undetermined,
         overlap_counts.n_duplicated
-            / nullif(overlap_counts.n_duplicated + overlap_counts.n_complementary + overlap_counts.n_neither, 0)
+        / nullif(overlap_counts.n_duplicated + overlap_counts.n_complementary + overlap_counts.n_neither, 0)
             as share_duplicated,
         overlap_counts.n_complementary
-            / nullif(overlap_counts.n_duplicated + overlap_counts.n_complementary + overlap_counts.n_neither, 0)
+        / nullif(overlap_counts.n_duplicated + overlap_counts.n_complementary + overlap_counts.n_neither, 0)
             as share_complementary,
         area_a.admin_level as admin_level_a,
         area_b.admin_level as admin_level_b,
@@ -111,11 +111,11 @@ final as (
         {{ basis_from_inputs('pair_sums.estimated_input_share', 'pair_sums.has_synthetic_input') }} as basis
     from pair_sums
     inner join overlap_counts
-        on overlap_counts.area_code_a = pair_sums.area_code_a
-        and overlap_counts.area_code_b = pair_sums.area_code_b
-        and overlap_counts.year = pair_sums.year
-    inner join areas as area_a on area_a.area_code = pair_sums.area_code_a
-    inner join areas as area_b on area_b.area_code = pair_sums.area_code_b
+        on pair_sums.area_code_a = overlap_counts.area_code_a
+            and pair_sums.area_code_b = overlap_counts.area_code_b
+            and pair_sums.year = overlap_counts.year
+    inner join areas as area_a on pair_sums.area_code_a = area_a.area_code
+    inner join areas as area_b on pair_sums.area_code_b = area_b.area_code
 )
 
 select * from final

@@ -36,8 +36,12 @@ cut_offs as (
         reference,
         sector_code,
         year,
-        percentile_cont(0.75) within group (order by location_quotient) as lq_p75,
-        percentile_cont(0.25) within group (order by output_value_yuan) as output_p25
+        percentile_cont(0.75) within group (
+            order by location_quotient
+        ) as lq_p75,
+        percentile_cont(0.25) within group (
+            order by output_value_yuan
+        ) as output_p25
     from measured
     group by all
 ),
@@ -74,10 +78,10 @@ final as (
         {{ basis_from_inputs('measured.estimated_input_share', 'measured.has_synthetic_input') }} as basis
     from measured
     inner join cut_offs
-        on cut_offs.reference = measured.reference
-        and cut_offs.sector_code = measured.sector_code
-        and cut_offs.year = measured.year
-    inner join areas on areas.area_code = measured.area_code
+        on measured.reference = cut_offs.reference
+            and measured.sector_code = cut_offs.sector_code
+            and measured.year = cut_offs.year
+    inner join areas on measured.area_code = areas.area_code
 )
 
 select * from final

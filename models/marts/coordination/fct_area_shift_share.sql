@@ -28,13 +28,19 @@ cells as (
 ),
 
 cluster_sector as (
-    select sector_code, sum(e0) as c0, sum(e1) as c1
+    select
+        sector_code,
+        sum(e0) as c0,
+        sum(e1) as c1
     from cells
     group by all
 ),
 
 cluster_total as (
-    select sum(e0) as c0, sum(e1) as c1 from cells
+    select
+        sum(e0) as c0,
+        sum(e1) as c1
+    from cells
 ),
 
 growth as (
@@ -43,7 +49,7 @@ growth as (
         cluster_sector.c1 / nullif(cluster_sector.c0, 0) - 1 as sector_growth,
         cluster_total.c1 / nullif(cluster_total.c0, 0) - 1 as cluster_growth
     from cells
-    inner join cluster_sector on cluster_sector.sector_code = cells.sector_code
+    inner join cluster_sector on cells.sector_code = cluster_sector.sector_code
     cross join cluster_total
 ),
 

@@ -27,14 +27,14 @@ cluster_side as (
         sum(case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end) as cluster_estimated,
         list_sort(flatten(list(gdp.figure_ids))) as figure_ids
     from gdp
-    inner join areas on areas.area_code = gdp.area_code and areas.cluster_role = 'parent'
+    inner join areas on gdp.area_code = areas.area_code and areas.cluster_role = 'parent'
     group by gdp.year
 ),
 
 benchmark_side as (
     select gdp.*
     from gdp
-    inner join areas on areas.area_code = gdp.area_code and areas.cluster_role = 'benchmark'
+    inner join areas on gdp.area_code = areas.area_code and areas.cluster_role = 'benchmark'
 ),
 
 paired as (
@@ -46,11 +46,11 @@ paired as (
         cluster_side.cluster_value,
         benchmark_side.gdp_yuan as benchmark_value,
         cluster_side.cluster_estimated
-            + case when benchmark_side.basis <> 'reported' then benchmark_side.gdp_yuan else 0 end
+        + case when benchmark_side.basis <> 'reported' then benchmark_side.gdp_yuan else 0 end
             as estimated_value,
         list_sort(list_concat(cluster_side.figure_ids, benchmark_side.figure_ids)) as figure_ids
     from benchmark_side
-    inner join cluster_side on cluster_side.year = benchmark_side.year and cluster_side.n_provinces = 2
+    inner join cluster_side on benchmark_side.year = cluster_side.year and cluster_side.n_provinces = 2
 ),
 
 with_history as (
@@ -62,7 +62,10 @@ with_history as (
         first_value(benchmark_value) over w as benchmark_start,
         first_value(year) over w as start_year
     from paired
-    window w as (partition by benchmark_area_code, metric_code order by year)
+    window w as (
+        partition by benchmark_area_code, metric_code
+        order by year
+    )
 ),
 
 final as (

@@ -29,7 +29,9 @@ scores as (
         -- Normalising by the series maximum ties every year to every other year.
         any_value(series_estimated_share) as estimated_input_share
     from (
-        select *, avg(raw_is_estimated::int) over () as series_estimated_share
+        select
+            *,
+            avg(cast(raw_is_estimated as int)) over () as series_estimated_share
         from indicators
     )
     group by year
@@ -48,8 +50,10 @@ coupled as (
         scores.u1,
         scores.u2,
         2 * sqrt(scores.u1 * scores.u2) / nullif(scores.u1 + scores.u2, 0) as coupling_classic,
-        sqrt((1 - abs(scores.u1 - scores.u2)) * least(scores.u1, scores.u2)
-            / nullif(greatest(scores.u1, scores.u2), 0)) as coupling_corrected,
+        sqrt(
+            (1 - abs(scores.u1 - scores.u2)) * least(scores.u1, scores.u2)
+            / nullif(greatest(scores.u1, scores.u2), 0)
+        ) as coupling_corrected,
         weights.alpha * scores.u1 + weights.beta * scores.u2 as development_index,
         scores.estimated_input_share
     from scores
@@ -75,12 +79,16 @@ final as (
         case when coupled.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
     from coupled
     left join classes as classic_class
-        on (sqrt(coupled.coupling_classic * coupled.development_index) > classic_class.lower_bound
-            or classic_class.lower_bound = 0 and coupled.coupling_classic * coupled.development_index = 0)
+        on (
+            sqrt(coupled.coupling_classic * coupled.development_index) > classic_class.lower_bound
+            or classic_class.lower_bound = 0 and coupled.coupling_classic * coupled.development_index = 0
+        )
         and sqrt(coupled.coupling_classic * coupled.development_index) <= classic_class.upper_bound
     left join classes as corrected_class
-        on (sqrt(coupled.coupling_corrected * coupled.development_index) > corrected_class.lower_bound
-            or corrected_class.lower_bound = 0 and coupled.coupling_corrected * coupled.development_index = 0)
+        on (
+            sqrt(coupled.coupling_corrected * coupled.development_index) > corrected_class.lower_bound
+            or corrected_class.lower_bound = 0 and coupled.coupling_corrected * coupled.development_index = 0
+        )
         and sqrt(coupled.coupling_corrected * coupled.development_index) <= corrected_class.upper_bound
 )
 

@@ -28,7 +28,10 @@ ranked as (
         *,
         count(*) over (partition by sector_code, year) as n_areas,
         avg(location_quotient) over (partition by sector_code, year) as mean_lq,
-        row_number() over (partition by sector_code, year order by location_quotient, area_code) as lq_rank
+        row_number() over (
+            partition by sector_code, year
+            order by location_quotient, area_code
+        ) as lq_rank
     from with_lq
 ),
 
@@ -40,11 +43,11 @@ final as (
         any_value(reference_sector_yuan) as sector_output_yuan,
         sum(share_of_sector * share_of_sector) as hhi,
         (sum(share_of_sector * share_of_sector) - 1.0 / any_value(n_areas))
-            / (1 - 1.0 / any_value(n_areas)) as hhi_normalised,
+        / (1 - 1.0 / any_value(n_areas)) as hhi_normalised,
         case when bool_or(is_area_specific) then 0.5 * sum(abs(share_of_sector - share_of_cluster)) end
             as hoover_coefficient,
         case when bool_or(is_area_specific) then
-            2.0 / (any_value(n_areas) * any_value(n_areas) * nullif(any_value(mean_lq), 0))
+                2.0 / (any_value(n_areas) * any_value(n_areas) * nullif(any_value(mean_lq), 0))
                 * sum(lq_rank * (location_quotient - mean_lq))
         end as locational_gini,
         case

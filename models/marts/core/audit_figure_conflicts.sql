@@ -30,14 +30,14 @@ pairs as (
         a.base_unit,
         abs(a.value_base - b.value_base) as absolute_difference,
         abs(a.value_base - b.value_base)
-            / nullif(greatest(abs(a.value_base), abs(b.value_base)), 0) as relative_difference
+        / nullif(greatest(abs(a.value_base), abs(b.value_base)), 0) as relative_difference
     from candidates as a
     inner join candidates as b
         on a.area_code = b.area_code
-        and a.metric_code = b.metric_code
-        and coalesce(a.subject, '') = coalesce(b.subject, '')
-        and a.year = b.year
-        and a.figure_id < b.figure_id
+            and a.metric_code = b.metric_code
+            and coalesce(a.subject, '') = coalesce(b.subject, '')
+            and a.year = b.year
+            and a.figure_id < b.figure_id
 ),
 
 final as (

@@ -5,7 +5,11 @@
 with
 
 context as (
-    select * from {{ ref('stg_inputs__build_context') }}
+    -- One row, also when the table is empty (a plain dbt run).
+    select
+        coalesce(max(build_id), 'dev') as build_id,
+        coalesce(max(code_version), 'unknown') as code_version
+    from {{ ref('stg_inputs__build_context') }}
 ),
 
 files as (
@@ -19,7 +23,10 @@ panel as (
 inputs as (
     select
         count(*) as input_file_count,
-        sha256(coalesce(string_agg(file || ' ' || sha256, chr(10) order by file), '')) as inputs_sha256,
+        sha256(coalesce(string_agg(
+            file || ' ' || sha256, chr(10)
+            order by file
+        ), '')) as inputs_sha256,
         max(file) filter (where kind = 'sector_output') as user_file,
         max(sha256) filter (where kind = 'sector_output') as user_file_sha256,
         max(loaded_at) as inputs_read_at
@@ -36,9 +43,9 @@ estimates as (
 
 final as (
     select
-        coalesce((select max(build_id) from context), 'dev') as build_id,
+        context.build_id,
         cast(now() at time zone 'UTC' as timestamp) as built_at,
-        coalesce((select max(code_version) from context), 'unknown') as code_version,
+        context.code_version,
         inputs.input_file_count,
         inputs.inputs_sha256,
         inputs.user_file,
@@ -46,7 +53,8 @@ final as (
         inputs.inputs_read_at,
         estimates.estimated_cell_share,
         estimates.estimated_value_share
-    from inputs
+    from context
+    cross join inputs
     cross join estimates
 )
 

@@ -22,9 +22,9 @@ best_land as (
         figure_id as land_area_figure_id
     from land_figures
     qualify row_number() over (
-        partition by area_code
-        order by reliability_rank desc, year desc nulls last, figure_id
-    ) = 1
+            partition by area_code
+            order by reliability_rank desc, year desc nulls last, figure_id asc
+        ) = 1
 ),
 
 final as (
@@ -44,9 +44,9 @@ final as (
         best_land.land_area_figure_id,
         areas.source_id
     from areas
-    left join areas as parent on parent.area_code = areas.parent_area_code
-    left join areas as province on province.area_code = areas.province_code
-    left join best_land on best_land.area_code = areas.area_code
+    left join areas as parent on areas.parent_area_code = parent.area_code
+    left join areas as province on areas.province_code = province.area_code
+    left join best_land on areas.area_code = best_land.area_code
 )
 
 select * from final

@@ -9,7 +9,9 @@ figures as (
 ),
 
 figure_counts as (
-    select source_id, count(*) as n_figures
+    select
+        source_id,
+        count(*) as n_figures
     from figures
     group by source_id
 ),
@@ -23,7 +25,7 @@ final as (
         sources.reliability_rank,
         coalesce(figure_counts.n_figures, 0) as n_figures
     from sources
-    left join figure_counts on figure_counts.source_id = sources.source_id
+    left join figure_counts on sources.source_id = figure_counts.source_id
 )
 
 select * from final

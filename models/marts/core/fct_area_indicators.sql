@@ -40,10 +40,10 @@ final as (
         'reported' as basis
     from candidates as best
     inner join spread
-        on spread.area_code = best.area_code
-        and spread.metric_code = best.metric_code
-        and spread.subject_key = coalesce(best.subject, '')
-        and spread.year = best.year
+        on best.area_code = spread.area_code
+            and best.metric_code = spread.metric_code
+            and spread.subject_key = coalesce(best.subject, '')
+            and best.year = spread.year
     where best.rank_in_key = 1
 )
 

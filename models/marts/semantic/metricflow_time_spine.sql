@@ -12,8 +12,9 @@ year_range as (
 ),
 
 final as (
-    select cast(unnest(range(make_date(first_year, 1, 1), make_date(last_year + 1, 1, 1), interval 1 day)) as date)
-        as date_day
+    select
+        cast(unnest(range(make_date(first_year, 1, 1), make_date(last_year + 1, 1, 1), interval 1 day)) as date)
+            as date_day
     from year_range
 )
 
