@@ -206,7 +206,8 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
             hint = " It reads as GBK/GB18030: re-save it as UTF-8 (in Excel: 'CSV UTF-8')."
         except UnicodeDecodeError:
             pass
-        findings.add(Issue(display, line, None, "utf8_encoding", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
+        findings.add(Issue(display, line, None, "utf8_encoding",
+                           f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
         return None
 
     csv.field_size_limit(max(len(raw), 1 << 17))  # the file size is the only limit of a field
@@ -241,7 +242,8 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
             findings.add(Issue(display, header_line, c, "known_column",
                                f"column '{c}' is not part of the layout ({layout})"))
     for c in sorted({c for c in header if header.count(c) > 1}):
-        findings.add(Issue(display, header_line, c, "unique_column", f"column '{c}' appears more than once in the header"))
+        findings.add(Issue(display, header_line, c, "unique_column",
+                           f"column '{c}' appears more than once in the header"))
     if findings.n_errors > errors_before:
         return None
 
@@ -266,15 +268,14 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
                                f"the line has {len(values)} fields, the header has {len(header)} "
                                "(a stray comma or a missing quote?)"))
             continue
-        for name, value in zip(header, values):
+        for name, value in zip(header, values, strict=True):
             bad = _bad_character(value)
             if bad is not None:
+                kind = "tab" if bad == chr(9) else "line break" if bad in chr(10) + chr(13) else "invisible or control"
                 findings.add(Issue(display, line, name, "control_character",
-                                   f"the field holds the character U+{ord(bad):04X} "
-                                   f"({'tab' if bad == chr(9) else 'line break' if bad in chr(10) + chr(13) else 'invisible or control'}) "
-                                   "inside its text"))
+                                   f"the field holds the character U+{ord(bad):04X} ({kind}) inside its text"))
         row = dict.fromkeys(optional_columns, "")
-        row.update(zip(header, values))
+        row.update(zip(header, values, strict=True))
         table.rows.append((line, row))
     if findings.n_errors > errors_before:
         return None
@@ -373,7 +374,7 @@ def check_unique(table: Table, display: str, key: list[str], findings: Findings,
             first_seen[k] = (line, row)
             continue
         first_line, first_row = first_seen[k]
-        label = ", ".join(f"{c}={v}" for c, v in zip(key, k))
+        label = ", ".join(f"{c}={v}" for c, v in zip(key, k, strict=True))
         differs = [c for c in (value_columns or []) if row[c] != first_row[c]]
         if differs:
             diffs = "; ".join(f"{c} {first_row[c]!r} there, {row[c]!r} here" for c in differs)
@@ -417,7 +418,7 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
     code_aliases = {a["match_value"] for a in ref.aliases if a["match_on"] == "entity_code"}
     name_aliases = [a["match_value"] for a in ref.aliases if a["match_on"] == "entity_name_prefix"]
     for line, row in table.rows:
-        def bad(column: str, rule: str, message: str) -> None:
+        def bad(column: str, rule: str, message: str, line: int = line, row: dict = row) -> None:
             # A figure that cannot be used is listed in marts.audit_rejected_figures by dbt
             # (the owner of that rule); the reader only warns, and the build publishes.
             severity = WARNING if rule in REJECTED_BY_DBT else ERROR
@@ -466,7 +467,8 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
         if not row["source"]:
             bad("source", "not_empty", "the source is empty; every figure needs one")
         elif row["source"] not in ref.sources:
-            bad("source", "known_source", "the source is not listed in seeds/sources.csv; add it there with its reliability")
+            bad("source", "known_source",
+                "the source is not listed in seeds/sources.csv; add it there with its reliability")
 
 
 def check_user_sector_output(table: Table, display: str, ref: Reference, findings: Findings,
@@ -475,7 +477,7 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
     max_yuan = ref.bound("user_cell_output_yuan")
     currency = sorted(u for u, r in ref.units.items() if r["unit_family"] == "currency")
     for line, row in table.rows:
-        def bad(column: str, rule: str, message: str) -> None:
+        def bad(column: str, rule: str, message: str, line: int = line) -> None:
             findings.add(Issue(display, line, column, rule, message))
 
         code = row["area_code"]
