@@ -24,7 +24,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks bi
-	$(BIN)/sqlfluff lint models macros analyses tests/dbt
+	$(BIN)/sqlfluff lint --processes 2 models macros analyses tests/dbt
 	$(BIN)/dbt-score lint
 
 rollback: $(BIN)/.installed
