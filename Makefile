@@ -25,7 +25,7 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks bi
 	$(BIN)/sqlfluff lint --processes 2 models macros analyses tests/dbt
-	$(BIN)/dbt-score lint
+	$(BIN)/dbt-score lint --run-dbt-parse
 
 rollback: $(BIN)/.installed
 	$(BIN)/chengyu rollback
