@@ -1,0 +1,91 @@
+"""The panel estimator at the warehouse's size: central fit and Monte Carlo timings.
+
+    .venv/bin/python benchmarks/bench_panel_fit.py [--draws 200] [--repeat 3]
+
+A synthetic panel shaped like the real one - 10 areas (2 provinces' remainders and 8
+members) x 9 divisions x 9 years = 810 cells, priors with an area factor, an
+area x division factor, an area x year factor and cell noise - and about 80 constraints
+of every kind: levels (hard), lower bounds, growth rates, shares and soft area totals,
+some of which bind. Prints wall seconds; figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from chengyu_cluster.panel_fit import (CommonFactor, Constraint, Independent, PriorPanel, ShareNoise, fit_panel,
+                                       monte_carlo)
+
+AREAS = [f"A{i}" for i in range(10)]
+PROVINCE = {a: ("P1" if i < 5 else "P2") for i, a in enumerate(AREAS)}
+DIVISIONS = [f"C{k}" for k in (33, 34, 35, 36, 37, 38, 39, 40, 43)]
+YEARS = list(range(2015, 2024))
+
+
+def build(seed: int = 7):
+    rng = np.random.default_rng(seed)
+    keys = [(a, k, t) for a in AREAS for k in DIVISIONS for t in YEARS]
+    level = {a: rng.uniform(200, 3000) for a in AREAS}
+    mix = {a: rng.dirichlet(np.full(len(DIVISIONS), 2.0)) for a in AREAS}
+    prior = np.array([level[a] * mix[a][DIVISIONS.index(k)] * 1.07 ** (t - 2015) for a, k, t in keys])
+    comps = [
+        CommonFactor(tuple(a for a, _, _ in keys), 0.25),
+        CommonFactor(tuple((a, k) for a, k, _ in keys), 0.30),
+        ShareNoise(tuple((a, t) for a, _, t in keys), 0.10),
+        Independent(np.full(len(keys), 0.05)),
+    ]
+    panel = PriorPanel(keys, prior, comps)
+    cells = lambda pred: [key for key in keys if pred(*key)]  # noqa: E731
+    total = lambda prov, t: float(sum(prior[i] for i, (a, _, tt) in enumerate(keys)  # noqa: E731
+                                      if PROVINCE[a] == prov and tt == t))
+    cons = []
+    for prov in ("P1", "P2"):
+        for t in (2017, 2020, 2023):
+            cons.append(Constraint.level(f"{prov}-{t}", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t),
+                                         total(prov, t) * 1.08, tolerance=0.001))
+        cons.append(Constraint.lower_bound(f"{prov}-lb-2021", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == 2021),
+                                           total(prov, 2021) * 1.12))
+        for t in range(2016, 2024):
+            cons.append(Constraint.growth(f"{prov}-g{t}", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t),
+                                          cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t - 1), 0.06,
+                                          tolerance=0.01, hard=False))
+    for a in AREAS:
+        for t in (2019, 2022):
+            cons.append(Constraint.share(f"{a}-C36-{t}", cells(lambda aa, k, tt: aa == a and k == "C36" and tt == t),
+                                         cells(lambda aa, k, tt: aa == a and tt == t), 0.3, tolerance=0.02, hard=False))
+        cons.append(Constraint.level(f"{a}-2020", cells(lambda aa, k, tt: aa == a and tt == 2020),
+                                     level[a] * 1.07 ** 5 * 0.95, tolerance=0.1, hard=False))
+    for k in DIVISIONS[:6]:
+        cons.append(Constraint.growth(f"{k}-g2022", cells(lambda a, kk, t: kk == k and t == 2022),
+                                      cells(lambda a, kk, t: kk == k and t == 2021), 0.10, tolerance=0.02, hard=False))
+    return panel, cons
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    panel, cons = build()
+    print(f"cells {len(panel.keys)}, constraints {len(cons)}, draws {args.draws}")
+    for r in range(args.repeat):
+        t0 = time.perf_counter()
+        fit = fit_panel(panel, cons)
+        t1 = time.perf_counter()
+        mc = monte_carlo(panel, cons, n_draws=args.draws, seed=r, fit=fit)
+        t2 = time.perf_counter()
+        q = mc.quantiles()
+        t3 = time.perf_counter()
+        n_binding = sum(bool(c.binding) for c in fit.constraints)
+        n_unmet = sum(c.met is False for c in fit.constraints)
+        print(f"run {r}: covariance+fit {t1 - t0:6.3f} s | {args.draws} draws {t2 - t1:6.3f} s "
+              f"({(t2 - t1) / args.draws * 1000:5.1f} ms/draw, warm start held in {mc.warm_start_share:.0%}) | "
+              f"quantiles {t3 - t2:5.3f} s | binding {n_binding}, soft not met {n_unmet}, "
+              f"median P90 width {np.nanmedian((q[2] - q[0]) / q[1]):.3f}")
+
+
+if __name__ == "__main__":
+    main()
