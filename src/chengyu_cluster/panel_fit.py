@@ -227,13 +227,21 @@ class CommonFactor:
 
 @dataclass(frozen=True)
 class ShareNoise:
-    """Reallocation within a group that keeps the group's total: the cells' shares of the
-    group are Dirichlet with mean = the prior shares and concentration 1/sd^2 - 1, so a
-    share s has standard deviation sd * sqrt(s (1 - s)) (a share of one half: sd / 2).
-    ``sd`` below 1; a number or a mapping group -> sd."""
+    """Reallocation that keeps totals: the shares of a group's parts are Dirichlet with
+    mean = the prior shares and concentration 1/sd^2 - 1, so a share s has standard
+    deviation sd * sqrt(s (1 - s)) (a share of one half: sd / 2). ``sd`` below 1; a
+    number or a mapping group -> sd.
+
+    Without ``blocks``, every cell of a group is a part and the group's total is kept.
+    With ``blocks`` and ``parts`` (e.g. group = area, block = area x year, part =
+    division) one share vector is drawn per group and applied in every block, each block
+    keeping its own total: a division mix that is uncertain but persistent over the years.
+    """
 
     groups: tuple
     sd: float | Mapping[Hashable, float]
+    blocks: tuple | None = None
+    parts: tuple | None = None
 
 
 Component = Independent | CommonFactor | ShareNoise
@@ -279,6 +287,10 @@ class PriorPanel:
             elif len(comp.groups) != n:
                 raise ValueError(f"{type(comp).__name__}.groups needs one entry per cell")
             if isinstance(comp, ShareNoise):
+                if (comp.blocks is None) != (comp.parts is None):
+                    raise ValueError("ShareNoise needs both blocks and parts, or neither")
+                if comp.blocks is not None and not (len(comp.blocks) == len(comp.parts) == n):
+                    raise ValueError("ShareNoise.blocks and .parts need one entry per cell")
                 sds = _per_group(comp.sd, _group_index(comp.groups)).values()
                 if any(not (0 <= s < 1) for s in sds):
                     raise ValueError("ShareNoise.sd must be in [0, 1)")
@@ -301,9 +313,11 @@ class PriorPanel:
         """The prior covariance, linearised at the prior (units of the panel, squared).
 
         Independent: diag(sd_i^2 p_i^2). CommonFactor: sd_g^2 v v' with v = p on the group.
-        ShareNoise: sd_g^2 (P_g diag(p_g) - p_g p_g'), P_g the group's prior total - the
-        covariance of P_g times Dirichlet shares, whose row sums are zero, so it moves
-        cells within the group without moving the group's total.
+        ShareNoise: with x_i = P_b p_i rho_k / sum_(m in b) p_m rho_m (b the cell's block,
+        k its part, rho = drawn share / mean share), the linearisation is
+        sd^2 J diag(1/s) J' with J_i = p_i (e_k - w_b), s the group's mean shares and w_b
+        block b's shares. Its rows sum to zero within a block, so it moves cells without
+        moving a block's total; for a single block it is sd^2 (P diag(p) - p p').
         """
         p = np.where(self.has_prior, self.prior, 0.0)
         n = len(p)
@@ -311,16 +325,16 @@ class PriorPanel:
         for comp in self.components:
             if isinstance(comp, Independent):
                 cov[np.diag_indices(n)] += (np.asarray(comp.sd, dtype=float) * p) ** 2
-                continue
-            groups = _group_index(comp.groups)
-            sds = _per_group(comp.sd, groups)
-            for g, ix in groups.items():
-                v = p[ix]
-                s2 = sds[g] ** 2
-                if isinstance(comp, CommonFactor):
-                    cov[np.ix_(ix, ix)] += s2 * np.outer(v, v)
-                else:
-                    cov[np.ix_(ix, ix)] += s2 * (v.sum() * np.diag(v) - np.outer(v, v))
+            elif isinstance(comp, CommonFactor):
+                groups = _group_index(comp.groups)
+                sds = _per_group(comp.sd, groups)
+                for g, ix in groups.items():
+                    cov[np.ix_(ix, ix)] += sds[g] ** 2 * np.outer(p[ix], p[ix])
+            else:
+                for ix, s2, part, block, mean_share, block_share in _share_layout(comp, p):
+                    J = -block_share[block] * p[ix][:, None]
+                    J[np.arange(len(ix)), part] += p[ix]
+                    cov[np.ix_(ix, ix)] += s2 * (J / mean_share) @ J.T
         return cov
 
     def draw(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -331,15 +345,16 @@ class PriorPanel:
         x = np.tile(p, (n_draws, 1))
         for comp in self.components:
             if isinstance(comp, ShareNoise):
-                groups = _group_index(comp.groups)
-                sds = _per_group(comp.sd, groups)
-                for g, ix in groups.items():
-                    ix = ix[p[ix] > 0]
-                    if len(ix) < 2 or sds[g] == 0:
-                        continue
-                    concentration = 1.0 / sds[g] ** 2 - 1.0
-                    shares = rng.dirichlet(concentration * p[ix] / p[ix].sum(), size=n_draws)
-                    x[:, ix] = x[:, ix].sum(axis=1, keepdims=True) * shares
+                for ix, s2, part, block, mean_share, _ in _share_layout(comp, p):
+                    shares = rng.dirichlet((1.0 / s2 - 1.0) * mean_share, size=n_draws)
+                    weighted = x[:, ix] * (shares / mean_share)[:, part]          # p_i rho_k
+                    n_blocks = int(block.max()) + 1
+                    totals = np.zeros((n_draws, n_blocks))
+                    new_totals = np.zeros((n_draws, n_blocks))
+                    for b in range(n_blocks):
+                        totals[:, b] = x[:, ix[block == b]].sum(axis=1)
+                        new_totals[:, b] = weighted[:, block == b].sum(axis=1)
+                    x[:, ix] = weighted * (totals / new_totals)[:, block]
         for comp in self.components:
             if isinstance(comp, CommonFactor):
                 groups = _group_index(comp.groups)
@@ -350,6 +365,34 @@ class PriorPanel:
                 x *= np.exp(np.asarray(comp.sd, dtype=float) * rng.standard_normal((n_draws, len(p))))
         x[:, ~self.has_prior] = np.nan
         return x
+
+
+def _share_layout(comp: ShareNoise, p: np.ndarray):
+    """Per group of a ShareNoise component: the cells with a positive prior, sd^2, each
+    cell's part and block (0-based), the group's mean share per part and each block's
+    shares (blocks x parts). Groups with fewer than two parts or sd 0 are skipped."""
+    groups = _group_index(comp.groups)
+    sds = _per_group(comp.sd, groups)
+    for g, ix in groups.items():
+        ix = ix[p[ix] > 0]
+        if sds[g] == 0 or len(ix) < 2:
+            continue
+        if comp.blocks is None:
+            part = np.arange(len(ix))
+            block = np.zeros(len(ix), dtype=int)
+        else:
+            part_labels = {lab: j for j, lab in enumerate(dict.fromkeys(comp.parts[i] for i in ix))}
+            block_labels = {lab: j for j, lab in enumerate(dict.fromkeys(comp.blocks[i] for i in ix))}
+            part = np.array([part_labels[comp.parts[i]] for i in ix])
+            block = np.array([block_labels[comp.blocks[i]] for i in ix])
+        n_parts, n_blocks = int(part.max()) + 1, int(block.max()) + 1
+        if n_parts < 2:
+            continue
+        by_block = np.zeros((n_blocks, n_parts))
+        np.add.at(by_block, (block, part), p[ix])
+        mean_share = by_block.sum(axis=0) / by_block.sum()
+        block_share = by_block / by_block.sum(axis=1, keepdims=True)
+        yield ix, sds[g] ** 2, part, block, mean_share, block_share
 
 
 # --------------------------------------------------------------------------------------

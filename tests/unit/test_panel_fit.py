@@ -221,3 +221,26 @@ def test_bad_inputs_are_refused():
         Constraint.level("x", [A1], 1, hard=False)
     with pytest.raises(ValueError, match="unique"):
         fit_panel(two_by_two(), [Constraint.level("x", [A1], 11), Constraint.level("x", [A2], 21)])
+
+
+def test_a_persistent_division_mix_carries_a_share_figure_to_other_years():
+    # Area A in 2015 (total 100) and 2016 (total 200), divisions k1 and k2 with the same
+    # mix 0.3 / 0.7 in both years; one Dirichlet share vector (sd 0.1) applies to both
+    # years, each year keeping its total. Covariance sd^2 P_b P_b' (delta s_k - s_k s_l):
+    #   (2015 k1, 2016 k1): 0.01 x 100 x 200 x (0.3 - 0.09) = 42
+    #   (2015 k1, 2015 k2): 0.01 x 100 x 100 x (-0.21)     = -21
+    keys = [(2015, "k1"), (2015, "k2"), (2016, "k1"), (2016, "k2")]
+    comp = ShareNoise(("A",) * 4, 0.1, blocks=tuple(t for t, _ in keys), parts=tuple(k for _, k in keys))
+    panel = PriorPanel(keys, [30.0, 70.0, 60.0, 140.0], [comp])
+    cov = panel.covariance()
+    assert cov[0, 2] == pytest.approx(42.0) and cov[0, 1] == pytest.approx(-21.0)
+    # The covariance has one direction J = p_i (e_k - w) = (21, -21, 42, -42): a 2015 share
+    # of 0.4 (30 + 21 t = 40, t = 10/21) moves 2016's k1 to 60 + 42 x 10/21 = 80 = 0.4 x 200.
+    fit = fit_panel(panel, [Constraint.share("k1_2015", [(2015, "k1")], [(2015, "k1"), (2015, "k2")], 0.4)])
+    assert fit.value == pytest.approx([40.0, 60.0, 80.0, 120.0], rel=1e-6)
+    # Draws: each year keeps its total, and the mix is the same in both years.
+    draws = panel.draw(100, np.random.default_rng(0))
+    assert draws[:, 0] + draws[:, 1] == pytest.approx(np.full(100, 100.0))
+    assert draws[:, 2] + draws[:, 3] == pytest.approx(np.full(100, 200.0))
+    assert draws[:, 2] / draws[:, 0] == pytest.approx(np.full(100, 2.0))
+    assert draws[:, 0].std() > 1.0
