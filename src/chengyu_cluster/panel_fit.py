@@ -840,3 +840,159 @@ def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws
         warm_hits += used_warm
         out[d, free] = x
     return MonteCarloResult(list(panel.keys), out, seed, warm_hits / n_draws if n_draws else 1.0)
+
+
+# --------------------------------------------------------------------------------------
+# Tables: the interface of the dbt Python models (pandas in, pandas out)
+# --------------------------------------------------------------------------------------
+
+CELL_KEY = ("panel_unit", "sector_code", "year")
+
+
+def _key(row) -> tuple:
+    return (str(row.panel_unit), str(row.sector_code), int(row.year))
+
+
+def panel_from_tables(priors, components) -> PriorPanel:
+    """A PriorPanel from two long tables.
+
+    priors: one row per cell - panel_unit, sector_code, year, prior_yuan (NULL where no
+        defensible prior exists), null_reason.
+    components: one row per cell x uncertainty component - panel_unit, sector_code, year,
+        component_id, component_kind (independent | common_factor | share), group_label,
+        sd, and for persistent shares block_label and part_label (else NULL). A cell
+        missing from a component is outside it.
+    """
+    import pandas as pd
+
+    priors = priors.sort_values(list(CELL_KEY)).reset_index(drop=True)
+    keys = [_key(r) for r in priors.itertuples(index=False)]
+    index = {k: i for i, k in enumerate(keys)}
+    n = len(keys)
+    prior = pd.to_numeric(priors["prior_yuan"], errors="coerce").to_numpy(dtype=float)
+    reasons = [None if (r is None or (isinstance(r, float) and math.isnan(r))) else str(r)
+               for r in priors["null_reason"].tolist()]
+    comps = []
+    for cid, rows in components.groupby("component_id", sort=True):
+        kinds = set(rows["component_kind"])
+        if len(kinds) != 1:
+            raise ValueError(f"component {cid} mixes kinds {sorted(kinds)}")
+        kind = kinds.pop()
+        pos = np.array([index[_key(r)] for r in rows.itertuples(index=False)], dtype=int)
+        sd = rows["sd"].to_numpy(dtype=float)
+        if kind == "independent":
+            full = np.zeros(n)
+            full[pos] = sd
+            comps.append(Independent(full))
+            continue
+        groups: list = [None] * n
+        sds: dict = {}
+        for i, g, s in zip(pos, rows["group_label"].astype(str), sd):
+            groups[i] = g
+            if sds.setdefault(g, s) != s:
+                raise ValueError(f"component {cid}: group {g} has more than one sd")
+        if kind == "common_factor":
+            comps.append(CommonFactor(tuple(groups), sds))
+        elif kind == "share":
+            blocks = parts = None
+            if rows["block_label"].notna().any():
+                blocks, parts = [None] * n, [None] * n
+                for i, b, q in zip(pos, rows["block_label"].astype(str), rows["part_label"].astype(str)):
+                    blocks[i], parts[i] = b, q
+                blocks, parts = tuple(blocks), tuple(parts)
+            comps.append(ShareNoise(tuple(groups), sds, blocks, parts))
+        else:
+            raise ValueError(f"component {cid}: unknown kind {kind!r}")
+    return PriorPanel(keys, prior, comps, reasons)
+
+
+def constraints_from_tables(constraints, terms) -> list[Constraint]:
+    """Constraints from two long tables.
+
+    constraints: constraint_id, kind (level | growth | share), sense (= | >= | <=),
+        target (yuan for levels, a rate or share otherwise), tolerance, is_hard, note.
+    terms: constraint_id, role (numerator | denominator), panel_unit, sector_code, year,
+        coefficient.
+    """
+    by_id: dict[str, dict[str, dict]] = {}
+    for r in terms.itertuples(index=False):
+        side = by_id.setdefault(str(r.constraint_id), {"numerator": {}, "denominator": {}})[str(r.role)]
+        key = _key(r)
+        side[key] = side.get(key, 0.0) + float(r.coefficient)
+    out = []
+    for r in constraints.sort_values("constraint_id").itertuples(index=False):
+        sides = by_id.get(str(r.constraint_id), {"numerator": {}, "denominator": {}})
+        note = "" if r.note is None or (isinstance(r.note, float) and math.isnan(r.note)) else str(r.note)
+        out.append(Constraint(str(r.constraint_id), str(r.kind), str(r.sense), _terms(sides["numerator"]),
+                              float(r.target), float(r.tolerance), bool(r.is_hard), _terms(sides["denominator"]),
+                              note))
+    return out
+
+
+_TABLE_CACHE: dict = {}
+
+
+def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, seed: int = 20240601) -> dict:
+    """Fit and Monte Carlo from the long tables; returns pandas DataFrames:
+
+    cells: panel_unit, sector_code, year, prior_yuan, fitted_yuan, p5_yuan, p50_yuan,
+        p95_yuan, adjustment (fitted / prior - 1), null_reason.
+    audit: one row per constraint - constraint_id, kind, sense, is_hard, target,
+        prior_value, fitted_value, residual, normalised_residual, tolerance, is_met,
+        is_binding, multiplier, status, note.
+    draws: draw_id (1..n), panel_unit, sector_code, year, value_yuan (no NULL cells).
+    timing: seconds for the fit and for the draws.
+
+    The result is cached per process on the inputs' contents, so the several dbt Python
+    models that read it fit once per build.
+    """
+    import time
+
+    import pandas as pd
+
+    token = (pd.util.hash_pandas_object(priors, index=False).sum(),
+             pd.util.hash_pandas_object(components, index=False).sum(),
+             pd.util.hash_pandas_object(constraints, index=False).sum(),
+             pd.util.hash_pandas_object(terms, index=False).sum(), n_draws, seed)
+    if token in _TABLE_CACHE:
+        return _TABLE_CACHE[token]
+    panel = panel_from_tables(priors, components)
+    cons = constraints_from_tables(constraints, terms)
+    t0 = time.perf_counter()
+    fit = fit_panel(panel, cons)
+    t1 = time.perf_counter()
+    mc = monte_carlo(panel, cons, n_draws=n_draws, seed=seed, fit=fit)
+    t2 = time.perf_counter()
+    q = mc.quantiles((5, 50, 95))
+    units, sectors, years = zip(*panel.keys) if panel.keys else ((), (), ())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adjustment = np.where(panel.prior > 0, fit.value / panel.prior - 1.0, np.nan)
+    cells = pd.DataFrame({
+        "panel_unit": units, "sector_code": sectors, "year": np.asarray(years, dtype=np.int32),
+        "prior_yuan": panel.prior, "fitted_yuan": fit.value,
+        "p5_yuan": q[0], "p50_yuan": q[1], "p95_yuan": q[2], "adjustment": adjustment,
+        "null_reason": fit.basis_reason,
+    })
+    audit = pd.DataFrame([{
+        "constraint_id": c.constraint_id, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
+        "target": c.target, "prior_value": c.prior_value, "fitted_value": c.fitted, "residual": c.residual,
+        "normalised_residual": c.normalised_residual, "tolerance": c.tolerance, "is_met": c.met,
+        "is_binding": c.binding, "multiplier": c.multiplier, "status": c.status, "note": c.note,
+    } for c in fit.constraints], columns=["constraint_id", "kind", "sense", "is_hard", "target", "prior_value",
+                                          "fitted_value", "residual", "normalised_residual", "tolerance",
+                                          "is_met", "is_binding", "multiplier", "status", "note"])
+    known = ~np.all(np.isnan(mc.draws), axis=0)
+    cols = np.flatnonzero(known)
+    draws = pd.DataFrame({
+        "draw_id": np.repeat(np.arange(1, n_draws + 1, dtype=np.int32), len(cols)),
+        "panel_unit": np.tile(np.asarray(units, dtype=object)[cols], n_draws),
+        "sector_code": np.tile(np.asarray(sectors, dtype=object)[cols], n_draws),
+        "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
+        "value_yuan": mc.draws[:, cols].reshape(-1),
+    })
+    out = {"cells": cells, "audit": audit, "draws": draws,
+           "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "n_draws": n_draws,
+                      "warm_start_share": mc.warm_start_share, "objective": fit.objective}}
+    _TABLE_CACHE.clear()
+    _TABLE_CACHE[token] = out
+    return out

@@ -244,3 +244,52 @@ def test_a_persistent_division_mix_carries_a_share_figure_to_other_years():
     assert draws[:, 2] + draws[:, 3] == pytest.approx(np.full(100, 200.0))
     assert draws[:, 2] / draws[:, 0] == pytest.approx(np.full(100, 2.0))
     assert draws[:, 0].std() > 1.0
+
+
+def test_the_table_interface_of_the_dbt_models():
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import fit_tables
+
+    # Member M (C33 30, C36 70) and the rest of its province R (C33 50, C36 50), one
+    # year. M has no C39 prior. Components: one factor per unit (sd 0.2) and a mix
+    # (sd 0.1) within each unit. Figures: the province's C33 + C36 = 240 (hard; prior
+    # 200) and a user's total for M of 120 (hard; prior 100).
+    # The user figure fixes M at 1.2 x its prior (36, 84): the factor-plus-mix covariance
+    # spreads a unit total in proportion. R then carries 240 - 120 = 120 = 1.2 x 100:
+    # (60, 60).
+    cells = [("M", "C33", 2020, 30.0, None), ("M", "C36", 2020, 70.0, None),
+             ("M", "C39", 2020, None, "no figure splits C39 by area"),
+             ("R", "C33", 2020, 50.0, None), ("R", "C36", 2020, 50.0, None)]
+    priors = pd.DataFrame(cells, columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
+    comp_rows = []
+    for unit, sector, year, prior, _ in cells:
+        if prior is not None:
+            comp_rows.append((unit, sector, year, "level", "common_factor", unit, 0.2, None, None))
+            comp_rows.append((unit, sector, year, "mix", "share", unit, 0.1, None, None))
+    components = pd.DataFrame(comp_rows, columns=["panel_unit", "sector_code", "year", "component_id",
+                                                  "component_kind", "group_label", "sd", "block_label",
+                                                  "part_label"])
+    constraints = pd.DataFrame([("F1", "level", "=", 240.0, 0.0, True, "province total"),
+                                ("U1", "level", "=", 120.0, 0.0, True, "user area total"),
+                                ("F2", "level", "=", 50.0, 0.1, False, "names C39")],
+                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
+    terms = pd.DataFrame([("F1", "numerator", u, s, 2020, 1.0) for u in ("M", "R") for s in ("C33", "C36")]
+                         + [("U1", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C36")]
+                         + [("F2", "numerator", "M", "C39", 2020, 1.0)],
+                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    out = fit_tables(priors, components, constraints, terms, n_draws=50, seed=1)
+    got = out["cells"].set_index(["panel_unit", "sector_code"])
+    assert got.loc[("M", "C33"), "fitted_yuan"] == pytest.approx(36.0)
+    assert got.loc[("M", "C36"), "fitted_yuan"] == pytest.approx(84.0)
+    assert got.loc[("R", "C33"), "fitted_yuan"] == pytest.approx(60.0)
+    assert math.isnan(got.loc[("M", "C39"), "fitted_yuan"])
+    assert got.loc[("M", "C39"), "null_reason"] == "no figure splits C39 by area"
+    audit = out["audit"].set_index("constraint_id")
+    assert audit.loc["F1", "is_met"] and audit.loc["U1", "is_met"]
+    assert audit.loc["F2", "status"].startswith("not evaluable")
+    # Draws: 4 known cells x 50 draws; the user total holds in each.
+    draws = out["draws"]
+    assert len(draws) == 200 and set(draws["draw_id"]) == set(range(1, 51))
+    m_total = draws[draws.panel_unit == "M"].groupby("draw_id")["value_yuan"].sum()
+    assert m_total.to_numpy() == pytest.approx(np.full(50, 120.0))
