@@ -636,7 +636,9 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     A = rows.A[hard]
     b = rows.b[hard]
     movable = cov_diag > 0
-    Am = A[:, movable]
+    # In units of the prior (x = p z): coefficients near 1, not 1e-12, which the LP
+    # solver would drop as zero. Movable cells have p > 0 (their variance scales with p).
+    Am = A[:, movable] * p[movable]
     b_eff = b - A[:, ~movable] @ p[~movable]
     k = len(hard)
     nv = Am.shape[1]
