@@ -952,6 +952,12 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
 
     import pandas as pd
 
+    # Row order from a database is not guaranteed: sort, so the draws (which follow the
+    # order of groups) and the cache key depend on the contents only.
+    priors = priors.sort_values(list(CELL_KEY)).reset_index(drop=True)
+    components = components.sort_values(["component_id", *CELL_KEY]).reset_index(drop=True)
+    constraints = constraints.sort_values("constraint_id").reset_index(drop=True)
+    terms = terms.sort_values(["constraint_id", "role", *CELL_KEY]).reset_index(drop=True)
     token = (pd.util.hash_pandas_object(priors, index=False).sum(),
              pd.util.hash_pandas_object(components, index=False).sum(),
              pd.util.hash_pandas_object(constraints, index=False).sum(),
@@ -969,11 +975,18 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     units, sectors, years = zip(*panel.keys) if panel.keys else ((), (), ())
     with np.errstate(divide="ignore", invalid="ignore"):
         adjustment = np.where(panel.prior > 0, fit.value / panel.prior - 1.0, np.nan)
+    def nullable(values):  # NaN becomes SQL NULL, not a floating-point NaN
+        return pd.Series(values, dtype="float64").astype("Float64")
+
+    is_null = np.isnan(fit.value)
     cells = pd.DataFrame({
-        "panel_unit": units, "sector_code": sectors, "year": np.asarray(years, dtype=np.int32),
-        "prior_yuan": panel.prior, "fitted_yuan": fit.value,
-        "p5_yuan": q[0], "p50_yuan": q[1], "p95_yuan": q[2], "adjustment": adjustment,
-        "null_reason": fit.basis_reason,
+        "panel_unit": pd.Series(units, dtype="string"), "sector_code": pd.Series(sectors, dtype="string"),
+        "year": np.asarray(years, dtype=np.int32),
+        "prior_yuan": nullable(panel.prior), "fitted_yuan": nullable(fit.value),
+        "p5_yuan": nullable(q[0]), "p50_yuan": nullable(q[1]), "p95_yuan": nullable(q[2]),
+        "adjustment": nullable(adjustment),
+        "null_reason": pd.Series([r if null else None for r, null in zip(fit.basis_reason, is_null)], dtype="string"),
+        "fit_note": pd.Series([None if null else r for r, null in zip(fit.basis_reason, is_null)], dtype="string"),
     })
     audit = pd.DataFrame([{
         "constraint_id": c.constraint_id, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
@@ -983,12 +996,17 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     } for c in fit.constraints], columns=["constraint_id", "kind", "sense", "is_hard", "target", "prior_value",
                                           "fitted_value", "residual", "normalised_residual", "tolerance",
                                           "is_met", "is_binding", "multiplier", "status", "note"])
+    audit = audit.astype({"constraint_id": "string", "kind": "string", "sense": "string", "is_hard": "boolean",
+                          "target": "Float64", "prior_value": "Float64", "fitted_value": "Float64",
+                          "residual": "Float64", "normalised_residual": "Float64", "tolerance": "Float64",
+                          "is_met": "boolean", "is_binding": "boolean", "multiplier": "Float64", "status": "string",
+                          "note": "string"})
     known = ~np.all(np.isnan(mc.draws), axis=0)
     cols = np.flatnonzero(known)
     draws = pd.DataFrame({
         "draw_id": np.repeat(np.arange(1, n_draws + 1, dtype=np.int32), len(cols)),
-        "panel_unit": np.tile(np.asarray(units, dtype=object)[cols], n_draws),
-        "sector_code": np.tile(np.asarray(sectors, dtype=object)[cols], n_draws),
+        "panel_unit": pd.Series(np.tile(np.asarray(units, dtype=object)[cols], n_draws), dtype="string"),
+        "sector_code": pd.Series(np.tile(np.asarray(sectors, dtype=object)[cols], n_draws), dtype="string"),
         "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
         "value_yuan": mc.draws[:, cols].reshape(-1),
     })

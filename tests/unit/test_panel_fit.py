@@ -283,7 +283,7 @@ def test_the_table_interface_of_the_dbt_models():
     assert got.loc[("M", "C33"), "fitted_yuan"] == pytest.approx(36.0)
     assert got.loc[("M", "C36"), "fitted_yuan"] == pytest.approx(84.0)
     assert got.loc[("R", "C33"), "fitted_yuan"] == pytest.approx(60.0)
-    assert math.isnan(got.loc[("M", "C39"), "fitted_yuan"])
+    assert got.loc[("M", "C39"), "fitted_yuan"] is pd.NA
     assert got.loc[("M", "C39"), "null_reason"] == "no figure splits C39 by area"
     audit = out["audit"].set_index("constraint_id")
     assert audit.loc["F1", "is_met"] and audit.loc["U1", "is_met"]
