@@ -733,6 +733,21 @@ def _met(c: Constraint, normalised: float) -> bool:
     return normalised <= tol
 
 
+def _exact_cells(rows: _Rows, free: np.ndarray, index, has_prior) -> tuple[np.ndarray, np.ndarray]:
+    """Free cells a hard single-cell level figure gives exactly, and their values: the fit
+    meets them to about 1e-10 of their size (the ridge); they are set to the figure."""
+    position = {cell: j for j, cell in enumerate(free)}
+    cells, values = [], []
+    for c in rows.constraints:
+        if c.kind == "level" and c.sense == EQ and c.hard and len(c.numerator) == 1:
+            key, coef = c.numerator[0]
+            i = index[key]
+            if has_prior[i] and coef != 0:
+                cells.append(position[i])
+                values.append(c.target / coef)
+    return np.asarray(cells, dtype=int), np.asarray(values, dtype=float)
+
+
 def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegative: bool = True) -> FitResult:
     """The panel closest to the priors (in the prior covariance's metric) that meets every
     hard constraint, with soft constraints penalised. Raises InfeasibleConstraintsError
@@ -746,6 +761,8 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     solver = _Dual(cov, rows, p, nonnegative)
     x_free, lam_all, extra, active, _, closeness = solver.solve(p, rows.b)
     lam = lam_all[: len(rows.b)]
+    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
+    x_free[snap[0]] = snap[1]
 
     n = len(panel.keys)
     value = np.full(n, np.nan)
@@ -836,10 +853,12 @@ def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws
         out[:, i] = v
     solver: _Dual = fit._solver
     extra, active = fit._warm
+    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
     warm_hits = 0
     for d in range(n_draws):
         x, _, _, _, used_warm, _ = solver.solve(prior_draws[d, free], rows.b + soft_noise[d], warm=(extra, active))
         warm_hits += used_warm
+        x[snap[0]] = snap[1]
         out[d, free] = x
     return MonteCarloResult(list(panel.keys), out, seed, warm_hits / n_draws if n_draws else 1.0)
 
