@@ -18,8 +18,15 @@ import time
 
 import numpy as np
 
-from chengyu_cluster.panel_fit import (CommonFactor, Constraint, Independent, PriorPanel, ShareNoise, fit_panel,
-                                       monte_carlo)
+from chengyu_cluster.panel_fit import (
+    CommonFactor,
+    Constraint,
+    Independent,
+    PriorPanel,
+    ShareNoise,
+    fit_panel,
+    monte_carlo,
+)
 
 AREAS = [f"A{i}" for i in range(10)]
 PROVINCE = {a: ("P1" if i < 5 else "P2") for i, a in enumerate(AREAS)}
@@ -40,29 +47,40 @@ def build(seed: int = 7):
         Independent(np.full(len(keys), 0.05)),
     ]
     panel = PriorPanel(keys, prior, comps)
-    cells = lambda pred: [key for key in keys if pred(*key)]  # noqa: E731
-    total = lambda prov, t: float(sum(prior[i] for i, (a, _, tt) in enumerate(keys)  # noqa: E731
-                                      if PROVINCE[a] == prov and tt == t))
+    def cells(pred) -> list:
+        return [key for key in keys if pred(*key)]
+
+    def total(prov: str, t: int) -> float:
+        return float(sum(prior[i] for i, (a, _, tt) in enumerate(keys) if PROVINCE[a] == prov and tt == t))
+
+    def in_province(prov: str, t: int):
+        return lambda a, k, tt: PROVINCE[a] == prov and tt == t
+
+    def in_area(area: str, t: int, division: str | None = None):
+        return lambda a, k, tt: a == area and tt == t and division in (None, k)
+
+    def in_division(division: str, t: int):
+        return lambda a, k, tt: k == division and tt == t
+
     cons = []
     for prov in ("P1", "P2"):
         for t in (2017, 2020, 2023):
-            cons.append(Constraint.level(f"{prov}-{t}", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t),
-                                         total(prov, t) * 1.08, tolerance=0.001))
-        cons.append(Constraint.lower_bound(f"{prov}-lb-2021", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == 2021),
+            cons.append(Constraint.level(f"{prov}-{t}", cells(in_province(prov, t)), total(prov, t) * 1.08,
+                                         tolerance=0.001))
+        cons.append(Constraint.lower_bound(f"{prov}-lb-2021", cells(in_province(prov, 2021)),
                                            total(prov, 2021) * 1.12))
         for t in range(2016, 2024):
-            cons.append(Constraint.growth(f"{prov}-g{t}", cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t),
-                                          cells(lambda a, k, tt: PROVINCE[a] == prov and tt == t - 1), 0.06,
-                                          tolerance=0.01, hard=False))
+            cons.append(Constraint.growth(f"{prov}-g{t}", cells(in_province(prov, t)), cells(in_province(prov, t - 1)),
+                                          0.06, tolerance=0.01, hard=False))
     for a in AREAS:
         for t in (2019, 2022):
-            cons.append(Constraint.share(f"{a}-C36-{t}", cells(lambda aa, k, tt: aa == a and k == "C36" and tt == t),
-                                         cells(lambda aa, k, tt: aa == a and tt == t), 0.3, tolerance=0.02, hard=False))
-        cons.append(Constraint.level(f"{a}-2020", cells(lambda aa, k, tt: aa == a and tt == 2020),
-                                     level[a] * 1.07 ** 5 * 0.95, tolerance=0.1, hard=False))
+            cons.append(Constraint.share(f"{a}-C36-{t}", cells(in_area(a, t, "C36")), cells(in_area(a, t)), 0.3,
+                                         tolerance=0.02, hard=False))
+        cons.append(Constraint.level(f"{a}-2020", cells(in_area(a, 2020)), level[a] * 1.07 ** 5 * 0.95,
+                                     tolerance=0.1, hard=False))
     for k in DIVISIONS[:6]:
-        cons.append(Constraint.growth(f"{k}-g2022", cells(lambda a, kk, t: kk == k and t == 2022),
-                                      cells(lambda a, kk, t: kk == k and t == 2021), 0.10, tolerance=0.02, hard=False))
+        cons.append(Constraint.growth(f"{k}-g2022", cells(in_division(k, 2022)), cells(in_division(k, 2021)), 0.10,
+                                      tolerance=0.02, hard=False))
     return panel, cons
 
 

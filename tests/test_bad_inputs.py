@@ -101,7 +101,7 @@ SEED_CASES = [
     ("reported_figures", lambda t: t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
                                        "http://www.tjcn.org/tjgb/23sc/36783.html "
                                        "(Sichuan 2020 statistical bulletin),x,high\n",
-     "seeds/reported_figures.csv, line 220, column 'figure_id'", "same_key_same_value"),
+     "seeds/reported_figures.csv, line 255, column 'figure_id'", "same_key_same_value"),
     ("reported_figures", lambda t: t.replace("F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
                                              "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8"),
      "seeds/reported_figures.csv, line 40, column 'value': figure F0039", "non_negative"),

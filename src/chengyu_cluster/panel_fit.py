@@ -33,8 +33,8 @@ Pure functions of NumPy arrays; no I/O, no DuckDB, no dbt.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy import linalg, optimize
@@ -645,11 +645,11 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     eq = ~rows.ineq[hard]
     # variables: x (movable), u >= 0 (shortfall), v >= 0 (excess, equalities only)
     c = np.concatenate([np.zeros(nv), np.ones(k), np.ones(k)])
-    I = np.eye(k)
-    A_eq = np.hstack([Am, I, -I])[eq]
+    eye = np.eye(k)
+    A_eq = np.hstack([Am, eye, -eye])[eq]
     b_eq = b_eff[eq]
     # A x + u >= b  ->  -A x - u <= -b
-    A_ub = np.hstack([-Am, -I, np.zeros((k, k))])[~eq]
+    A_ub = np.hstack([-Am, -eye, np.zeros((k, k))])[~eq]
     b_ub = -b_eff[~eq]
     bounds = [(0 if nonnegative else None, None)] * nv + [(0, None)] * (2 * k)
     res = optimize.linprog(c, A_ub=A_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
@@ -660,7 +660,7 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     gap = res.x[nv:nv + k] + res.x[nv + k:]
     tol = np.array([max(rows.constraints[j].tolerance, HARD_CHECK) for j in hard])
     if np.any(gap > tol):
-        missed = [j for j, g in zip(hard, gap) if g > 1e-12]
+        missed = [j for j, g in zip(hard, gap, strict=True) if g > 1e-12]
         # The hard rows sharing a cell with a missed one are the ones it conflicts with.
         touching = set()
         for j in missed:
@@ -777,7 +777,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
                 reason[i] = panel.null_reason[i]
 
     # Residuals and checks in each figure's own terms.
-    lam_by_id = dict(zip(rows.ids, lam))
+    lam_by_id = dict(zip(rows.ids, lam, strict=True))
     prior_full = np.where(panel.has_prior, panel.prior, value)  # fixed cells count at their value
     results = []
     for c in constraints:
@@ -908,7 +908,7 @@ def panel_from_tables(priors, components) -> PriorPanel:
             continue
         groups: list = [None] * n
         sds: dict = {}
-        for i, g, s in zip(pos, rows["group_label"].astype(str), sd):
+        for i, g, s in zip(pos, rows["group_label"].astype(str), sd, strict=True):
             groups[i] = g
             if sds.setdefault(g, s) != s:
                 raise ValueError(f"component {cid}: group {g} has more than one sd")
@@ -918,7 +918,7 @@ def panel_from_tables(priors, components) -> PriorPanel:
             blocks = parts = None
             if rows["block_label"].notna().any():
                 blocks, parts = [None] * n, [None] * n
-                for i, b, q in zip(pos, rows["block_label"].astype(str), rows["part_label"].astype(str)):
+                for i, b, q in zip(pos, rows["block_label"].astype(str), rows["part_label"].astype(str), strict=True):
                     blocks[i], parts[i] = b, q
                 blocks, parts = tuple(blocks), tuple(parts)
             comps.append(ShareNoise(tuple(groups), sds, blocks, parts))
@@ -991,7 +991,7 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     mc = monte_carlo(panel, cons, n_draws=n_draws, seed=seed, fit=fit)
     t2 = time.perf_counter()
     q = mc.quantiles((5, 50, 95))
-    units, sectors, years = zip(*panel.keys) if panel.keys else ((), (), ())
+    units, sectors, years = zip(*panel.keys, strict=True) if panel.keys else ((), (), ())
     with np.errstate(divide="ignore", invalid="ignore"):
         adjustment = np.where(panel.prior > 0, fit.value / panel.prior - 1.0, np.nan)
     def nullable(values):  # NaN becomes SQL NULL, not a floating-point NaN
@@ -1004,8 +1004,10 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
         "prior_yuan": nullable(panel.prior), "fitted_yuan": nullable(fit.value),
         "p5_yuan": nullable(q[0]), "p50_yuan": nullable(q[1]), "p95_yuan": nullable(q[2]),
         "adjustment": nullable(adjustment),
-        "null_reason": pd.Series([r if null else None for r, null in zip(fit.basis_reason, is_null)], dtype="string"),
-        "fit_note": pd.Series([None if null else r for r, null in zip(fit.basis_reason, is_null)], dtype="string"),
+        "null_reason": pd.Series([r if null else None for r, null in zip(fit.basis_reason, is_null, strict=True)],
+                                 dtype="string"),
+        "fit_note": pd.Series([None if null else r for r, null in zip(fit.basis_reason, is_null, strict=True)],
+                              dtype="string"),
     })
     audit = pd.DataFrame([{
         "constraint_id": c.constraint_id, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,

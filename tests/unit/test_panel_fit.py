@@ -14,8 +14,17 @@ import math
 import numpy as np
 import pytest
 
-from chengyu_cluster.panel_fit import (CommonFactor, Constraint, Independent, InfeasibleConstraintsError, PriorPanel,
-                                       ShareNoise, fit_panel, log_sd_from_range, monte_carlo)
+from chengyu_cluster.panel_fit import (
+    CommonFactor,
+    Constraint,
+    Independent,
+    InfeasibleConstraintsError,
+    PriorPanel,
+    ShareNoise,
+    fit_panel,
+    log_sd_from_range,
+    monte_carlo,
+)
 
 A1, A2, B1, B2 = ("A", "k1"), ("A", "k2"), ("B", "k1"), ("B", "k2")
 
