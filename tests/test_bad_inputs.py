@@ -147,8 +147,10 @@ def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     # The input checks cannot see that a province's prior mix no longer adds up to 1
     # (0.10 -> 0.30 makes Sichuan's 1.20); the dbt test assert_baseline_mix_sums_to_one does.
     before = ws.state()
-    with edited_seed(ws, "estimation_priors", lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10",
-                                                                  "P01,baseline_sector_share,510000,C33,,0.30")):
+    # The edit moves the prior's 90 % range with it, so that only the sum is wrong.
+    with edited_seed(ws, "estimation_priors",
+                     lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10,0.06,0.16",
+                                         "P01,baseline_sector_share,510000,C33,,0.30,0.20,0.40")):
         result = ws.run("build")
     output = result.stdout + result.stderr
     assert result.returncode == EXIT_DBT, output
