@@ -101,7 +101,7 @@ SEED_CASES = [
     ("reported_figures", lambda t: t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
                                        "http://www.tjcn.org/tjgb/23sc/36783.html "
                                        "(Sichuan 2020 statistical bulletin),x,high\n",
-     "seeds/reported_figures.csv, line 220, column 'figure_id'", "same_key_same_value"),
+     "seeds/reported_figures.csv, line 255, column 'figure_id'", "same_key_same_value"),
     ("reported_figures", lambda t: t.replace("F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
                                              "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8"),
      "seeds/reported_figures.csv, line 40, column 'value': figure F0039", "non_negative"),
@@ -147,8 +147,10 @@ def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     # The input checks cannot see that a province's prior mix no longer adds up to 1
     # (0.10 -> 0.30 makes Sichuan's 1.20); the dbt test assert_baseline_mix_sums_to_one does.
     before = ws.state()
-    with edited_seed(ws, "estimation_priors", lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10",
-                                                                  "P01,baseline_sector_share,510000,C33,,0.30")):
+    # The edit moves the prior's 90 % range with it, so that only the sum is wrong.
+    with edited_seed(ws, "estimation_priors",
+                     lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10,0.06,0.16",
+                                         "P01,baseline_sector_share,510000,C33,,0.30,0.20,0.40")):
         result = ws.run("build")
     output = result.stdout + result.stderr
     assert result.returncode == EXIT_DBT, output
@@ -280,8 +282,9 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
                     + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(
                         ", p.", " p.")
                     + "500118,C36,2023,60,万亿元,gross_output,'another quote\n", encoding="utf-8")
-    # 60 万亿元 for one cell is far beyond the published panel: the gate blocks it unless explained.
-    result = ws.run("build", "--sector-output", str(path), "--accept-shift", "hostile cells, on purpose")
+    # 60 万亿元 for one cell is far beyond the published panel, and the user's cells are hard
+    # constraints of the fit, so their areas' other cells move too: the gate blocks it unless explained.
+    result = ws.run("build", "--sector-output", str(path), "--accept-shift", "synthetic far-off user figures")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "WARNING dbt test warn_user_figure_far_from_estimate" in output and "'supplied_line': 4" in output

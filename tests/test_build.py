@@ -18,7 +18,7 @@ def test_build_publishes_and_prints_a_summary(built):
     out = built.build_output
     assert "Published" in out
     assert "figures rejected: 0" in out
-    assert "fct_reported_figures: 218 rows" in out
+    assert "fct_reported_figures: 253 rows" in out
     assert "unit tests passed" in out and "Great Expectations shift checks" in out
     # No candidate file is left behind after a successful build.
     assert not list(built.warehouse.glob("versions/chengyu.candidate-*"))
@@ -62,7 +62,7 @@ def test_every_reported_figure_is_kept_or_rejected_with_a_reason(con):
     n_seed = con.execute("select count(*) from raw.reported_figures").fetchone()[0]
     n_fact = con.execute("select count(*) from marts.fct_reported_figures").fetchone()[0]
     n_rejected = con.execute("select count(*) from marts.audit_rejected_figures").fetchone()[0]
-    assert n_seed == 218
+    assert n_seed == 253
     assert n_fact + n_rejected == n_seed
     assert con.execute("select count(*) from marts.fct_reported_figures where source_id is null "
                        "or reliability is null").fetchone()[0] == 0
@@ -101,7 +101,7 @@ def test_original_value_and_unit_kept_beside_the_normalised_one(con):
 
 def test_staging_views_work_in_the_published_file(con):
     # Views name their catalog; the published file must keep the name they were built with.
-    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] == 218
+    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] == 253
 
 
 def test_descriptions_are_persisted_as_comments(con):
@@ -127,10 +127,63 @@ def test_no_estimated_value_is_labelled_reported(con):
 
 
 def test_panel_reconciles_to_reported_totals(con):
-    rows = con.execute("select figure_id, relative_error, tolerance "
+    rows = con.execute("select figure_id, relative_error, tolerance, value_qualifier "
                        "from marts.audit_sector_output_reconciliation").fetchall()
-    assert {r[0] for r in rows} == {"F0038", "F0039", "F0217"}
-    assert all(abs(err) <= tol for _, err, tol in rows)
+    # F0224: Sichuan 2021 '1.2 万亿元', rounded and low: a soft constraint (audit_panel_constraints).
+    assert {r[0] for r in rows} == {"F0038", "F0039", "F0217", "F0224"}
+    # The exact figure holds to 0.1 %; the two lower bounds ('突破', 'exceed') hold as bounds,
+    # not as points.
+    by_id = {r[0]: r for r in rows}
+    assert abs(by_id["F0039"][1]) <= by_id["F0039"][2]
+    assert by_id["F0038"][3] == by_id["F0217"][3] == "lower_bound"
+    assert by_id["F0038"][1] >= -by_id["F0038"][2] and by_id["F0217"][1] >= -by_id["F0217"][2]
+
+
+def test_every_figure_bearing_on_the_panel_is_a_constraint_with_its_residual(con):
+    rows = con.execute("""
+        select constraint_id, is_hard, status, is_met, residual, sense
+        from marts.audit_panel_constraints
+    """).fetchall()
+    by_id = {r[0]: r for r in rows}
+    # The issue's figures: ex-automobile revenue (F0043-F0045), the narrow and automobile
+    # 2022 totals (F0071, F0073), the 2020 growth (F0218), the two lower bounds.
+    for fid in ("F0038", "F0039", "F0043", "F0044", "F0045", "F0071", "F0073", "F0217", "F0218"):
+        assert by_id[fid][2] == "fitted" and by_id[fid][4] is not None, fid
+    assert by_id["F0038"][5] == ">=" and by_id["F0217"][5] == ">="
+    # Every hard constraint is met; electronics figures cannot be fitted (C39 is NULL).
+    assert all(r[3] for r in rows if r[1] and r[2] == "fitted")
+    assert by_id["F0072"][2].startswith("not evaluable")
+    assert by_id["F0078"][2].startswith("not fitted")      # a target
+
+
+def test_cells_without_a_defensible_prior_are_null_with_a_reason(con):
+    rows = con.execute("""
+        select sector_code, count(*), count(output_value_yuan), count(null_reason)
+        from marts.fct_sector_output group by sector_code
+    """).fetchall()
+    for sector, n, n_values, n_reasons in rows:
+        if sector == "C39":
+            assert n_values == 0 and n_reasons == n
+        else:
+            assert n_values == n and n_reasons == 0
+
+
+def test_every_estimated_cell_and_lq_has_an_interval(con):
+    assert con.execute("""
+        select count(*) from marts.fct_sector_output
+        where output_value_yuan is not null
+            and not (output_p5_yuan <= output_p50_yuan and output_p50_yuan <= output_p95_yuan)
+    """).fetchone()[0] == 0
+    assert con.execute("""
+        select count(*) from marts.fct_area_sector_specialization
+        where location_quotient is not null and (lq_p5 is null or lq_p95 < lq_p5)
+    """).fetchone()[0] == 0
+    # Only robust strong clusters are findings: fewer of them than cells flagged on the fit.
+    robust, flagged = con.execute("""
+        select count(*) filter (where is_robust_strong_cluster), count(*) filter (where is_strong_cluster)
+        from marts.fct_area_sector_specialization where reference = 'cluster8' and year = 2023
+    """).fetchone()
+    assert robust <= flagged
 
 
 def test_the_first_build_has_nothing_to_compare_with(built):

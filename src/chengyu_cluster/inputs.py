@@ -545,6 +545,7 @@ SEED_KEYS = {
     "value_qualifiers": ["pattern"],
     "cooperation_events": ["event_id"],
     "estimation_priors": ["prior_id"],
+    "panel_constraint_rules": ["metric_code", "scope"],
     "coupling_indicators": ["indicator_code"],
     "coupling_subsystems": ["area_code"],
     "figure_scope_overrides": ["figure_id"],

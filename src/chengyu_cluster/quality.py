@@ -192,8 +192,9 @@ def _frame(con: duckdb.DuckDBPyConnection, relation: str, measures: list[dict], 
     wanted = [m["column"] for m in measures if m["relation"] == relation and m["column"] in candidate_columns]
     cols = ", ".join(quote(c) for c in dict.fromkeys(wanted)) or "1 as present"
     frame = con.execute(f"select {cols} from marts.{quote(relation)}").df()
-    if "relative_error" in frame:  # max_abs compares magnitudes
-        frame["relative_error"] = frame["relative_error"].abs()
+    for column in ("relative_error", "exact_relative_error"):
+        if column in frame:  # max_abs compares magnitudes
+            frame[column] = frame[column].abs()
     # Columns themselves are compared by name only: an empty frame with the candidate's columns.
     for c in candidate_columns:
         if c not in frame:

@@ -11,7 +11,18 @@ gdp as (
 ),
 
 equipment as (
-    select * from {{ ref('int_area_equipment_output') }}
+    -- The provinces' equipment output in their own definition (all divisions but C39),
+    -- from the fitted panel.
+    select
+        output.area_code,
+        output.year,
+        sum(output.output_value_yuan) as equipment_yuan,
+        case when bool_and(output.basis = 'reported') then 'reported' else 'estimated' end as basis
+    from {{ ref('int_sector_output') }} as output
+    inner join {{ ref('stg_reference__sectors') }} as sectors
+        on output.sector_code = sectors.sector_code and sectors.in_provincial_equipment_definition
+    where output.cluster_role = 'parent'
+    group by output.area_code, output.year
 ),
 
 subsystems as (
@@ -90,7 +101,9 @@ final as (
         raw.raw_value / max(raw.raw_value) over (partition by raw.indicator_code) as normalised_value,
         indicators.weight,
         -- An index also rests on its first year, which it divides by.
-        raw.raw_is_estimated
+        raw.raw_is_estimated,
+        -- Every normalised value also rests on the series maximum it is divided by.
+        arg_max(raw.raw_is_estimated, raw.raw_value) over (partition by raw.indicator_code) as max_is_estimated
     from raw
     inner join indicators on raw.indicator_code = indicators.indicator_code
 )

@@ -2,7 +2,9 @@
 -- is known: reported directly (Sichuan), or derived as the two provinces' reported
 -- total minus Sichuan's reported figure of the same year (Chongqing: estimated).
 -- Figures of other scopes (above-scale only, narrow) or other quantities (revenue,
--- value added, growth) are not anchors.
+-- value added, growth) are not anchors. The anchors shape the prior of the constrained
+-- fit only (int_panel_prior_cells); the fit holds a lower bound as a bound, not as a
+-- point (int_panel_constraints).
 
 with
 
@@ -14,6 +16,10 @@ best_figures as (
         and quantity = 'gross_output'
         and period_type = 'full_year'
         and base_unit = 'yuan'
+        -- The prior's path rests on exact or lower-bound totals of medium or high
+        -- reliability; rounded and low-reliability totals only enter the fit, softly.
+        and value_qualifier in ('exact', 'lower_bound')
+        and reliability != 'low'
 ),
 
 provinces as (
@@ -52,7 +58,7 @@ derived as (
         list_sort(list_append(other.figure_ids, totals.figure_id)) as figure_ids
     from two_province_totals as totals
     inner join province_reported as other on totals.year = other.year
-    inner join provinces on other.area_code <> provinces.area_code
+    inner join provinces on other.area_code != provinces.area_code
     where not exists (
             select 1 from province_reported as own
             where own.area_code = provinces.area_code and own.year = totals.year

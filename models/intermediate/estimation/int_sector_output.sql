@@ -1,49 +1,171 @@
--- One row per area (members and provinces) x GB/T 4754 division x panel year: the
--- estimate of int_sector_output_estimated, replaced cell by cell by the user's own
--- figures (int_sector_output_supplied, members only), which are then 'reported' with the
--- user's source.
+-- One row per area (members and provinces) x GB/T 4754 division x panel year: gross
+-- output from the constrained fit (int_panel_fit_cells), with its 90 % interval.
+--   member:   its panel unit; a cell the user supplied is fixed at that figure by a hard
+--             constraint and is 'reported' (or 'synthetic') with the user's source;
+--   province: the sum of its members and its rest, cell by cell and draw by draw.
+-- A cell without a defensible prior and without a figure (C39) is NULL with null_reason.
+-- is_area_specific: the value says something about this area in this division - a user
+-- figure, a specialty claim (fct_area_specialty_claims) or a fitted figure on the area
+-- that isolates the division (int_panel_cell_lineage); otherwise the area's share of the
+-- division is its province's prior mix and the specialisation flags stay NULL.
+-- derived_from_figure_ids: the prior's figures and every fitted figure that names the cell.
 
 with
 
-estimated as (
-    select * from {{ ref('int_sector_output_estimated') }}
+fit as (
+    select * from {{ ref('int_panel_fit_cells') }}
+),
+
+prior_cells as (
+    select * from {{ ref('int_panel_prior_cells') }}
+),
+
+draws as (
+    select * from {{ ref('int_panel_fit_draws') }}
+),
+
+lineage as (
+    select * from {{ ref('int_panel_cell_lineage') }}
 ),
 
 supplied as (
     select * from {{ ref('int_sector_output_supplied') }}
 ),
 
-areas as (
-    select
-        area_code,
-        cluster_role
-    from {{ ref('stg_reference__areas') }}
+unit_provinces as (
+    select distinct
+        panel_unit,
+        province_code
+    from prior_cells
 ),
 
-final as (
+member_rows as (
     select
-        estimated.area_code,
-        areas.cluster_role,
-        estimated.sector_code,
-        estimated.year,
-        coalesce(supplied.output_value_yuan, estimated.output_value_yuan) as output_value_yuan,
+        prior_cells.area_code,
+        'member' as cluster_role,
+        prior_cells.sector_code,
+        prior_cells.year,
+        fit.fitted_yuan as output_value_yuan,
+        fit.p5_yuan as output_p5_yuan,
+        fit.p50_yuan as output_p50_yuan,
+        fit.p95_yuan as output_p95_yuan,
+        fit.prior_yuan as prior_value_yuan,
+        fit.null_reason,
         supplied.value_original as supplied_value_original,
         supplied.unit_original as supplied_unit_original,
         coalesce(supplied.basis, 'estimated') as basis,
-        case when supplied.area_code is not null then 'user_supplied' else estimated.method end as method,
-        supplied.area_code is not null or estimated.is_area_specific as is_area_specific,
-        case when supplied.area_code is null then array_to_string(estimated.figure_ids, ';') end
-            as derived_from_figure_ids,
-        case when supplied.area_code is null then array_to_string(estimated.prior_ids, ';') end as prior_ids,
-        case when supplied.area_code is null then array_to_string(estimated.specialty_ids, ';') end
-            as specialty_ids,
-        supplied.source as supplied_source
-    from estimated
-    inner join areas on estimated.area_code = areas.area_code
+        case
+            when supplied.area_code is not null then 'user_supplied'
+            when fit.fitted_yuan is null then 'no_estimate'
+            else 'constrained_fit'
+        end as method,
+        supplied.area_code is not null
+        or (fit.fitted_yuan is not null and lineage.is_distinguished) as is_area_specific,
+        case when supplied.area_code is null and fit.fitted_yuan is not null then
+                array_to_string(list_sort(list_distinct(list_concat(
+                    prior_cells.figure_ids,
+                    lineage.figure_ids
+                ))), ';')
+        end as derived_from_figure_ids,
+        case when supplied.area_code is null and fit.fitted_yuan is not null
+                then array_to_string(prior_cells.prior_ids, ';')
+        end as prior_ids,
+        case when supplied.area_code is null and fit.fitted_yuan is not null
+                then array_to_string(prior_cells.specialty_ids, ';')
+        end as specialty_ids,
+        supplied.source as supplied_source,
+        cast(len(lineage.figure_ids) as integer) as n_fitted_figures,
+        cast(lineage.n_area_figures as integer) as n_area_figures
+    from prior_cells
+    inner join fit
+        on prior_cells.panel_unit = fit.panel_unit
+            and prior_cells.sector_code = fit.sector_code
+            and prior_cells.year = fit.year
+    inner join lineage
+        on prior_cells.panel_unit = lineage.panel_unit
+            and prior_cells.sector_code = lineage.sector_code
+            and prior_cells.year = lineage.year
     left join supplied
-        on estimated.area_code = supplied.area_code
-            and estimated.sector_code = supplied.sector_code
-            and estimated.year = supplied.year
+        on prior_cells.area_code = supplied.area_code
+            and prior_cells.sector_code = supplied.sector_code
+            and prior_cells.year = supplied.year
+    where prior_cells.unit_role = 'member'
+),
+
+province_draws as (
+    select
+        unit_provinces.province_code,
+        draws.sector_code,
+        draws.year,
+        draws.draw_id,
+        sum(draws.value_yuan) as value_yuan
+    from draws
+    inner join unit_provinces on draws.panel_unit = unit_provinces.panel_unit
+    group by all
+),
+
+province_intervals as (
+    select
+        province_code,
+        sector_code,
+        year,
+        quantile_cont(value_yuan, 0.05) as p5,
+        quantile_cont(value_yuan, 0.50) as p50,
+        quantile_cont(value_yuan, 0.95) as p95
+    from province_draws
+    group by all
+),
+
+province_rows as (
+    select
+        prior_cells.province_code as area_code,
+        'parent' as cluster_role,
+        prior_cells.sector_code,
+        prior_cells.year,
+        case when bool_and(fit.fitted_yuan is not null) then sum(fit.fitted_yuan) end as output_value_yuan,
+        any_value(province_intervals.p5) as output_p5_yuan,
+        any_value(province_intervals.p50) as output_p50_yuan,
+        any_value(province_intervals.p95) as output_p95_yuan,
+        sum(fit.prior_yuan) as prior_value_yuan,
+        case when bool_or(fit.fitted_yuan is null) then any_value(fit.null_reason) end as null_reason,
+        cast(null as double) as supplied_value_original,
+        cast(null as varchar) as supplied_unit_original,
+        'estimated' as basis,
+        case when bool_or(fit.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
+        bool_and(fit.fitted_yuan is not null) as is_area_specific,
+        case when bool_and(fit.fitted_yuan is not null) then
+                array_to_string(list_sort(list_distinct(flatten(list(list_concat(
+                    prior_cells.figure_ids,
+                    lineage.figure_ids
+                ))))), ';')
+        end as derived_from_figure_ids,
+        case when bool_and(fit.fitted_yuan is not null) then
+                array_to_string(list_sort(list_distinct(flatten(list(prior_cells.prior_ids)))), ';')
+        end as prior_ids,
+        cast(null as varchar) as specialty_ids,
+        cast(null as varchar) as supplied_source,
+        cast(len(list_distinct(flatten(list(lineage.figure_ids)))) as integer) as n_fitted_figures,
+        cast(null as integer) as n_area_figures
+    from prior_cells
+    inner join fit
+        on prior_cells.panel_unit = fit.panel_unit
+            and prior_cells.sector_code = fit.sector_code
+            and prior_cells.year = fit.year
+    inner join lineage
+        on prior_cells.panel_unit = lineage.panel_unit
+            and prior_cells.sector_code = lineage.sector_code
+            and prior_cells.year = lineage.year
+    left join province_intervals
+        on prior_cells.province_code = province_intervals.province_code
+            and prior_cells.sector_code = province_intervals.sector_code
+            and prior_cells.year = province_intervals.year
+    group by prior_cells.province_code, prior_cells.sector_code, prior_cells.year
+),
+
+final as (
+    select * from member_rows
+    union all
+    select * from province_rows
 )
 
 select * from final

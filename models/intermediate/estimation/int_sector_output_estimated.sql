@@ -9,9 +9,10 @@
 --     province: the sum of its members plus the rest of the province (province total
 --               minus members) split by the baseline mix, so it still reconciles to the
 --               province total.
---   C39: the area's equipment output x the ratio of the two provinces' reported
---        electronic-information output to their reported narrow-equipment plus
---        automobile output in the same year (prior electronics_to_c39 scales it).
+--   C39: NULL. No figure splits electronics by area, and the electronic-information
+--        totals include software and services: no defensible prior (int_panel_prior_cells).
+-- These estimates are the priors of the constrained fit (int_panel_fit_cells), not the
+-- published panel.
 
 with
 
@@ -33,14 +34,6 @@ priors as (
 
 claims as (
     select * from {{ ref('stg_reference__area_specialties') }}
-),
-
-best_figures as (
-    select * from {{ ref('int_indicator_candidates') }}
-    where rank_in_key = 1
-        and subject is null
-        and area_code = '{{ var("two_province_area_code") }}'
-        and quantity = 'gross_output'
 ),
 
 baseline as (
@@ -147,43 +140,18 @@ province_sector as (
             and rest.year = members.year
 ),
 
-electronics_scale as (
-    select * from priors
-    where prior_kind = 'electronics_to_c39'
-),
-
-electronics_ratio as (
-    select
-        electronics.value_base / (narrow.value_base + auto.value_base) * scale.value as ratio,
-        [electronics.figure_id, narrow.figure_id, auto.figure_id] as figure_ids,
-        scale.prior_id
-    from best_figures as electronics
-    inner join best_figures as narrow
-        on electronics.year = narrow.year and narrow.scope = 'equipment_narrow'
-    inner join best_figures as auto
-        on electronics.year = auto.year and auto.scope = 'automotive'
-    cross join electronics_scale as scale
-    where electronics.scope = 'electronics'
-    qualify row_number() over (
-            order by electronics.year desc
-        ) = 1
-),
-
 electronics_sector as (
     select
         equipment.area_code,
         sectors.sector_code,
         equipment.year,
-        equipment.equipment_yuan * electronics_ratio.ratio as output_value_yuan,
-        'equipment_x_reported_electronics_ratio' as method,
-        -- The same ratio for every area: the cell's share of its area equals the
-        -- reference's by construction and says nothing about specialisation.
+        cast(null as double) as output_value_yuan,
+        'no_prior' as method,
         false as is_area_specific,
-        list_sort(list_distinct(list_concat(equipment.figure_ids, electronics_ratio.figure_ids))) as figure_ids,
-        list_sort(list_append(equipment.prior_ids, electronics_ratio.prior_id)) as prior_ids,
+        cast([] as varchar []) as figure_ids,
+        cast([] as varchar []) as prior_ids,
         cast([] as varchar []) as specialty_ids
     from equipment
-    cross join electronics_ratio
     inner join sectors on not sectors.in_provincial_equipment_definition
 ),
 

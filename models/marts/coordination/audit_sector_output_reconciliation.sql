@@ -2,8 +2,9 @@
 -- output in the provincial definition (all divisions but C39) of Sichuan, Chongqing
 -- (the areas whose cluster_role is 'parent'), or the two together
 -- (var two_province_area_code). The panel's sum over the same divisions is set beside it
--- with the relative error; the test assert_panel_reconciles fails beyond the tolerance
--- (var reconciliation_relative_tolerance).
+-- with the relative error; the test assert_panel_reconciles fails when an exact total is
+-- missed by more than the tolerance (var reconciliation_relative_tolerance) or the panel
+-- falls below a lower bound by more.
 
 with
 
@@ -62,7 +63,13 @@ final as (
         figures.value_qualifier,
         panel_with_total.panel_yuan,
         (panel_with_total.panel_yuan - figures.value_base) / figures.value_base as relative_error,
-        cast({{ var('reconciliation_relative_tolerance') }} as double) as tolerance
+        cast({{ var('reconciliation_relative_tolerance') }} as double) as tolerance,
+        -- The error of an exact total, the one the fit must reproduce; a lower bound or a
+        -- rounded total may differ by design (audit_panel_constraints).
+        case
+            when figures.value_qualifier = 'exact'
+                then (panel_with_total.panel_yuan - figures.value_base) / figures.value_base
+        end as exact_relative_error
     from figures
     inner join metrics on figures.metric_code = metrics.metric_code and metrics.quantity = 'gross_output'
     inner join panel_with_total

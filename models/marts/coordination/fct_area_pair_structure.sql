@@ -17,13 +17,18 @@ overlap as (
     select * from {{ ref('fct_area_pair_sector_overlap') }}
 ),
 
+intervals as (
+    select * from {{ ref('int_pair_structure_draws') }}
+),
+
 areas as (
     select * from {{ ref('stg_reference__areas') }}
 ),
 
 pair_cells as (
-    -- Only divisions whose estimate says something about both areas; the shares are
-    -- renormalised over them (n_divisions_compared says how many).
+    -- The divisions with a value in both areas (C39 has none); the shares are renormalised
+    -- over them (n_divisions_compared says how many). Most shares rest on priors: the
+    -- similarity_p5..p95 interval says how far the figures pin the pair down.
     select
         a.area_code as area_code_a,
         b.area_code as area_code_b,
@@ -37,7 +42,7 @@ pair_cells as (
         on a.sector_code = b.sector_code
             and a.year = b.year
             and a.area_code < b.area_code
-    where a.is_area_specific and b.is_area_specific
+    where a.output_value_yuan is not null and b.output_value_yuan is not null
 ),
 
 renormalised as (
@@ -108,7 +113,11 @@ final as (
         area_b.admin_level as admin_level_b,
         area_a.admin_level <> area_b.admin_level as is_cross_level,
         pair_sums.estimated_input_share,
-        {{ basis_from_inputs('pair_sums.estimated_input_share', 'pair_sums.has_synthetic_input') }} as basis
+        {{ basis_from_inputs('pair_sums.estimated_input_share', 'pair_sums.has_synthetic_input') }} as basis,
+        intervals.similarity_p5,
+        intervals.similarity_p95,
+        intervals.krugman_p5,
+        intervals.krugman_p95
     from pair_sums
     inner join overlap_counts
         on pair_sums.area_code_a = overlap_counts.area_code_a
@@ -116,6 +125,10 @@ final as (
             and pair_sums.year = overlap_counts.year
     inner join areas as area_a on pair_sums.area_code_a = area_a.area_code
     inner join areas as area_b on pair_sums.area_code_b = area_b.area_code
+    left join intervals
+        on pair_sums.area_code_a = intervals.area_code_a
+            and pair_sums.area_code_b = intervals.area_code_b
+            and pair_sums.year = intervals.year
 )
 
 select * from final

@@ -7,7 +7,11 @@
 --     reference's by construction) gets is_specialised NULL with the reason;
 --   * strong cluster (US Cluster Mapping rule): LQ >= the 75th percentile of the
 --     division's LQs across the eight members (linear interpolation, percentile_cont),
---     LQ >= 1, and output above the division's 25th percentile across the members.
+--     LQ >= 1, and output above the division's 25th percentile across the members;
+--   * intervals: the same LQ and flags on every Monte Carlo draw of the fitted panel
+--     (int_specialization_draws) give the LQ's 90 % interval and the share of draws in
+--     which each flag holds; a flag is robust when it holds in at least var
+--     robust_flag_share of the draws (0.9), and only robust flags are findings.
 
 with
 
@@ -17,6 +21,21 @@ shares as (
 
 areas as (
     select * from {{ ref('stg_reference__areas') }}
+),
+
+draws as (
+    select
+        reference,
+        area_code,
+        sector_code,
+        year,
+        quantile_cont(location_quotient, 0.05) as lq_p5,
+        quantile_cont(location_quotient, 0.50) as lq_p50,
+        quantile_cont(location_quotient, 0.95) as lq_p95,
+        avg(cast(is_specialised as int)) as share_of_draws_specialised,
+        avg(cast(is_strong_cluster as int)) as share_of_draws_strong_cluster
+    from {{ ref('int_specialization_draws') }}
+    group by all
 ),
 
 measured as (
@@ -64,7 +83,8 @@ final as (
         end as is_specialised,
         case
             when measured.location_quotient is not null and not measured.is_area_specific
-                then 'the estimate gives every area the same share of this division'
+                then 'no figure or claim distinguishes this area in this division '
+                    || '(its share is the prior mix of its province)'
         end as specialisation_null_reason,
         cut_offs.lq_p75,
         cut_offs.output_p25,
@@ -75,13 +95,32 @@ final as (
                 and measured.output_value_yuan > cut_offs.output_p25
         end as is_strong_cluster,
         measured.estimated_input_share,
-        {{ basis_from_inputs('measured.estimated_input_share', 'measured.has_synthetic_input') }} as basis
+        {{ basis_from_inputs('measured.estimated_input_share', 'measured.has_synthetic_input') }} as basis,
+        draws.lq_p5,
+        draws.lq_p50,
+        draws.lq_p95,
+        case when measured.is_area_specific then draws.share_of_draws_specialised end as share_of_draws_specialised,
+        case when measured.is_area_specific then draws.share_of_draws_strong_cluster end
+            as share_of_draws_strong_cluster,
+        case
+            when measured.is_area_specific and measured.location_quotient is not null
+                then draws.share_of_draws_specialised >= {{ var('robust_flag_share') }}
+        end as is_robust_specialised,
+        case
+            when measured.is_area_specific and measured.location_quotient is not null
+                then draws.share_of_draws_strong_cluster >= {{ var('robust_flag_share') }}
+        end as is_robust_strong_cluster
     from measured
     inner join cut_offs
         on measured.reference = cut_offs.reference
             and measured.sector_code = cut_offs.sector_code
             and measured.year = cut_offs.year
     inner join areas on measured.area_code = areas.area_code
+    left join draws
+        on measured.reference = draws.reference
+            and measured.area_code = draws.area_code
+            and measured.sector_code = draws.sector_code
+            and measured.year = draws.year
 )
 
 select * from final

@@ -60,7 +60,12 @@ with_history as (
         lag(benchmark_value) over w as benchmark_previous,
         first_value(cluster_value) over w as cluster_start,
         first_value(benchmark_value) over w as benchmark_start,
-        first_value(year) over w as start_year
+        first_value(year) over w as start_year,
+        lag(year) over w as previous_year,
+        lag(estimated_value) over w as estimated_previous,
+        lag(cluster_value + benchmark_value) over w as total_previous,
+        first_value(estimated_value) over w as estimated_start,
+        first_value(cluster_value + benchmark_value) over w as total_start
     from paired
     window w as (
         partition by benchmark_area_code, metric_code
@@ -92,8 +97,23 @@ final as (
             when year = start_year then 'growth and CAGR need an earlier year'
             when benchmark_value = 0 then 'benchmark value is zero'
         end as null_reason,
-        estimated_value / (cluster_value + benchmark_value) as estimated_input_share,
-        case when estimated_value > 0 then 'estimated' else 'reported' end as basis,
+        -- A row reads the year's values, the previous year's (growth) and the start year's
+        -- (CAGR): it is estimated when any of them is, weighted by value
+        -- (col_estimated_input_share).
+        (
+            estimated_value + coalesce(estimated_previous, 0)
+            + case when start_year < coalesce(previous_year, year) then estimated_start else 0 end
+        ) / (
+            cluster_value + benchmark_value + coalesce(total_previous, 0)
+            + case when start_year < coalesce(previous_year, year) then total_start else 0 end
+        ) as estimated_input_share,
+        case
+            when
+                estimated_value + coalesce(estimated_previous, 0)
+                + case when start_year < coalesce(previous_year, year) then estimated_start else 0 end > 0
+                then 'estimated'
+            else 'reported'
+        end as basis,
         array_to_string(figure_ids, ';') as derived_from_figure_ids
     from with_history
 )

@@ -26,14 +26,12 @@ scores as (
         year,
         sum(normalised_value * weight) filter (where subsystem = 'U1') as u1,
         sum(normalised_value * weight) filter (where subsystem = 'U2') as u2,
-        -- Normalising by the series maximum ties every year to every other year.
-        any_value(series_estimated_share) as estimated_input_share
-    from (
-        select
-            *,
-            avg(cast(raw_is_estimated as int)) over () as series_estimated_share
-        from indicators
-    )
+        -- Value-weighted, as in every mart (col_estimated_input_share): the share of the
+        -- year's weighted score that rests on an estimated value, or on an estimated
+        -- series maximum it is divided by.
+        sum(weight * normalised_value * cast(raw_is_estimated or coalesce(max_is_estimated, false) as int))
+        / nullif(sum(weight * normalised_value), 0) as estimated_input_share
+    from indicators
     group by year
 ),
 

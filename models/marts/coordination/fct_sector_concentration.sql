@@ -3,9 +3,9 @@
 --   Hoover     HC = 1/2 sum_i | x_i,k / x_.,k - x_i,. / x_.,. |
 --   Gini       over the ascending LQs C(1..n) against the cluster:
 --              G = 2 / (n^2 mean(C)) * sum_l l (C(l) - mean(C))
--- A division with no output in the year gets NULLs and null_reason; so do Hoover and
--- Gini of a division whose estimate carries no area-specific information (they would be
--- 0 by construction).
+-- A division with no output (or no value) in the year gets NULLs and null_reason; so do
+-- Hoover and Gini of a division in which nothing distinguishes any member (every share
+-- is a province's prior mix, so they would only restate the priors).
 
 with
 
@@ -51,10 +51,13 @@ final as (
                 * sum(lq_rank * (location_quotient - mean_lq))
         end as locational_gini,
         case
+            when bool_and(output_value_yuan is null)
+                then 'no value for the division (no figure or defensible prior: fct_sector_output.null_reason)'
             when coalesce(any_value(reference_sector_yuan), 0) = 0
                 then 'the division has no output in the cluster in the year'
             when not bool_or(is_area_specific)
-                then 'Hoover and Gini: the estimate gives every area the same share of this division'
+                then 'Hoover and Gini: no figure or claim distinguishes any member in this division '
+                    || '(each share is the prior mix of its province)'
         end as null_reason,
         max(estimated_input_share) as estimated_input_share,
         {{ basis_from_inputs('max(estimated_input_share)', 'bool_or(has_synthetic_input)') }} as basis

@@ -11,6 +11,13 @@ select
     derived_from_figure_ids,
     prior_ids,
     specialty_ids,
-    supplied_source
+    supplied_source,
+    output_p5_yuan,
+    output_p50_yuan,
+    output_p95_yuan,
+    prior_value_yuan,
+    null_reason,
+    n_fitted_figures,
+    n_area_figures
 from {{ ref('int_sector_output') }}
 where cluster_role = 'member'

@@ -5,6 +5,8 @@ select
     nullif(sector_code, '') as sector_code,
     nullif(claim_strength, '') as claim_strength,
     value,
+    value_low,
+    value_high,
     rationale,
     source_id
 from {{ ref('estimation_priors') }}

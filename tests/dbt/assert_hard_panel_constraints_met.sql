@@ -1,0 +1,4 @@
+-- Every hard constraint of the panel fit (a reported level, a lower bound, a user's cell)
+-- holds within its tolerance: the fit meets them exactly, so a row here is a bug.
+select * from {{ ref('audit_panel_constraints') }}
+where is_hard and status = 'fitted' and not is_met

@@ -1,0 +1,304 @@
+"""The panel estimator (chengyu_cluster.panel_fit) on small cases worked out by hand.
+
+Notation of the comments: p the prior, v_i = (sd_i p_i)^2 a cell's prior variance, a the
+constraint's coefficients, r = b - a'p what the prior misses. With one equality the fit
+is the weighted least-squares projection
+    x = p + V a (a'V a)^-1 r,
+i.e. the Lagrange conditions (x_i - p_i) / v_i = lambda a_i with lambda = r / (a'V a).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from chengyu_cluster.panel_fit import (
+    CommonFactor,
+    Constraint,
+    Independent,
+    InfeasibleConstraintsError,
+    PriorPanel,
+    ShareNoise,
+    fit_panel,
+    log_sd_from_range,
+    monte_carlo,
+)
+
+A1, A2, B1, B2 = ("A", "k1"), ("A", "k2"), ("B", "k1"), ("B", "k2")
+
+
+def two_by_two(sd=0.1) -> PriorPanel:
+    # Areas A and B x divisions k1 and k2; priors 10, 20, 30, 40, each with an
+    # independent relative sd of 10 %: variances (0.1 x 10)^2 = 1, (0.1 x 20)^2 = 4, 9, 16.
+    return PriorPanel([A1, A2, B1, B2], [10.0, 20.0, 30.0, 40.0], [Independent(np.full(4, sd))])
+
+
+def test_one_equality_is_the_weighted_least_squares_projection():
+    # A's total = 36; the prior gives 30, so r = 6; a'Va = 1 + 4 = 5; lambda = 6/5 = 1.2.
+    # x_A1 = 10 + 1 x 1.2 = 11.2; x_A2 = 20 + 4 x 1.2 = 24.8; B untouched.
+    fit = fit_panel(two_by_two(), [Constraint.level("A_total", [A1, A2], 36)])
+    assert fit.value == pytest.approx([11.2, 24.8, 30.0, 40.0], rel=1e-9)
+    c = fit.constraint("A_total")
+    assert c.met and c.binding and c.prior_value == pytest.approx(30.0)
+    assert abs(c.residual) < 1e-8
+    # Objective 1/2 sum (x - p)^2 / v = 1/2 (1.2^2 / 1 + 4.8^2 / 4) = 1/2 (1.44 + 5.76) = 3.6.
+    assert fit.objective == pytest.approx(3.6, rel=1e-9)
+
+
+def test_a_lower_bound_that_binds_and_one_that_does_not():
+    # A >= 33: the prior's 30 is short by 3, so the bound acts as an equality at 33:
+    # lambda = 3/5 = 0.6, x_A1 = 10 + 0.6 = 10.6, x_A2 = 20 + 4 x 0.6 = 22.4.
+    # B >= 25: the prior's 70 already exceeds it; multiplier 0, B untouched.
+    fit = fit_panel(two_by_two(), [Constraint.lower_bound("A_over_33", [A1, A2], 33),
+                                   Constraint.lower_bound("B_over_25", [B1, B2], 25)])
+    assert fit.value == pytest.approx([10.6, 22.4, 30.0, 40.0], rel=1e-9)
+    assert fit.constraint("A_over_33").binding and fit.constraint("A_over_33").met
+    b = fit.constraint("B_over_25")
+    assert not b.binding and b.multiplier == 0.0 and b.met and b.fitted == pytest.approx(70.0)
+
+
+def test_an_upper_bound_that_binds():
+    # B <= 60: 70 is 10 too much; a'Va = 9 + 16 = 25, lambda = -10/25 = -0.4:
+    # x_B1 = 30 - 9 x 0.4 = 26.4, x_B2 = 40 - 16 x 0.4 = 33.6 (sum 60).
+    fit = fit_panel(two_by_two(), [Constraint.upper_bound("B_under_60", [B1, B2], 60)])
+    assert fit.value == pytest.approx([10.0, 20.0, 26.4, 33.6], rel=1e-9)
+
+
+def test_a_growth_rate_constraint():
+    # Two years of one area, priors 100 and 100 (sd 10 %: variances 100 and 100), growth
+    # +10 %: x16 - 1.1 x15 = 0, a = (-1.1, 1), prior value 100 - 110 = -10, r = 10,
+    # a'Va = 1.21 x 100 + 100 = 221, lambda = 10/221.
+    # x15 = 100 - 110 x 10/221 = 100 - 1100/221 = 95.0226...
+    # x16 = 100 + 100 x 10/221 = 100 + 1000/221 = 104.5249...; 104.5249 / 95.0226 = 1.1.
+    panel = PriorPanel([2015, 2016], [100.0, 100.0], [Independent(np.full(2, 0.1))])
+    fit = fit_panel(panel, [Constraint.growth("g", [2016], [2015], 0.10)])
+    assert fit.value == pytest.approx([100 - 1100 / 221, 100 + 1000 / 221], rel=1e-9)
+    c = fit.constraint("g")
+    assert c.fitted == pytest.approx(0.10, abs=1e-10) and c.prior_value == pytest.approx(0.0)
+
+
+def test_a_share_constraint():
+    # a = 30, b = 70 (variances 9 and 49); a / (a + b) = 0.4: 0.6 a - 0.4 b = 0,
+    # prior value 18 - 28 = -10, r = 10, a'Va = 0.36 x 9 + 0.16 x 49 = 11.08.
+    # x_a = 30 + 9 x 0.6 x 10/11.08 = 34.8736..., x_b = 70 - 49 x 0.4 x 10/11.08 = 52.3105...
+    panel = PriorPanel(["a", "b"], [30.0, 70.0], [Independent(np.full(2, 0.1))])
+    fit = fit_panel(panel, [Constraint.share("s", ["a"], ["a", "b"], 0.4)])
+    assert fit.value == pytest.approx([30 + 54 / 11.08, 70 - 196 / 11.08], rel=1e-9)
+    assert fit.constraint("s").fitted == pytest.approx(0.4, abs=1e-10)
+
+
+def test_a_soft_constraint_is_pulled_towards_but_not_met_when_the_priors_resist():
+    # Soft A = 40 with tolerance 10 %: sd = 10 % / 2 = 5 % of 40 = 2, variance 4 added to
+    # a'Va = 5: lambda = 10 / 9; x_A1 = 10 + 10/9 = 11.111, x_A2 = 20 + 40/9 = 24.444.
+    # Fitted 35.556, residual -4.444 = -11.1 % of 40: outside the 10 % tolerance.
+    fit = fit_panel(two_by_two(), [Constraint.level("soft_A", [A1, A2], 40, tolerance=0.10, hard=False)])
+    assert fit.value[:2] == pytest.approx([10 + 10 / 9, 20 + 40 / 9], rel=1e-9)
+    c = fit.constraint("soft_A")
+    assert c.residual == pytest.approx(-40 / 9) and c.normalised_residual == pytest.approx(-1 / 9)
+    assert c.met is False and not c.hard
+
+
+def test_an_area_total_figure_spreads_across_divisions_in_proportion_to_the_priors():
+    # Area A has divisions 30, 60, 10 (total 100); the user reports A's total as 120.
+    # Its uncertainty is an area-wide factor (sd 20 %) plus a Dirichlet reallocation
+    # among divisions (sd 10 %), whose covariance sums to zero over the area. Then
+    # V a = 0.04 x 100 x p + 0 and a'Va = 0.04 x 100^2, so x = p + p x (20 / 100) =
+    # 1.2 p: 36, 72, 12 - the area's mix is kept. Area B is untouched.
+    keys = [("A", "k1"), ("A", "k2"), ("A", "k3"), ("B", "k1"), ("B", "k2")]
+    areas = tuple(k[0] for k in keys)
+    panel = PriorPanel(keys, [30.0, 60.0, 10.0, 50.0, 50.0],
+                       [CommonFactor(areas, 0.2), ShareNoise(areas, 0.1)])
+    user = Constraint.level("user_A_total", [k for k in keys if k[0] == "A"], 120)
+    fit = fit_panel(panel, [user])
+    assert fit.value == pytest.approx([36.0, 72.0, 12.0, 50.0, 50.0], rel=1e-9)
+    # The same figure with independent cell noise only would give x_i = p_i + p_i^2 x
+    # 20 / (900 + 3600 + 100): 33.913, 75.652, 10.435 - the mix would shift to the
+    # largest division, which is why area priors are given a common factor.
+    indep = PriorPanel(keys, [30.0, 60.0, 10.0, 50.0, 50.0], [Independent(np.full(5, 0.2))])
+    fit_i = fit_panel(indep, [user])
+    assert fit_i.value[:3] == pytest.approx([30 + 900 * 20 / 4600, 60 + 3600 * 20 / 4600, 10 + 100 * 20 / 4600])
+
+
+def test_share_noise_moves_cells_but_not_the_group_total():
+    # Covariance of P x Dirichlet shares: sd^2 (P diag(p) - p p'); every row sums to
+    # sd^2 (P p_i - p_i P) = 0. For p = (30, 70), sd = 0.1: 0.01 x (100 x 30 - 900) = 21.
+    panel = PriorPanel(["a", "b"], [30.0, 70.0], [ShareNoise(("g", "g"), 0.1)])
+    cov = panel.covariance()
+    assert cov == pytest.approx(np.array([[21.0, -21.0], [-21.0, 21.0]]))
+    assert cov.sum(axis=1) == pytest.approx([0.0, 0.0])
+
+
+def test_positivity_binds_when_a_figure_would_push_a_cell_below_zero():
+    # p = (10, 1), variances (0.1 x 10)^2 = 1 and (1.0 x 1)^2 = 1; x1 - x2 = 12.
+    # Unbounded projection: r = 12 - 9 = 3, a'Va = 2, x = (11.5, -0.5): negative.
+    # With x >= 0 the second cell stops at 0 and the first carries the rest: (12, 0).
+    panel = PriorPanel(["x1", "x2"], [10.0, 1.0], [Independent(np.array([0.1, 1.0]))])
+    fit = fit_panel(panel, [Constraint.level("diff", {"x1": 1.0, "x2": -1.0}, 12)])
+    assert fit.value == pytest.approx([12.0, 0.0], abs=1e-7)
+    free = fit_panel(panel, [Constraint.level("diff", {"x1": 1.0, "x2": -1.0}, 12)], nonnegative=False)
+    assert free.value == pytest.approx([11.5, -0.5], rel=1e-9)
+
+
+def test_an_infeasible_hard_set_raises_a_clear_error():
+    # A = 10 exactly and A >= 12 cannot both hold.
+    with pytest.raises(InfeasibleConstraintsError) as err:
+        fit_panel(two_by_two(), [Constraint.level("A_is_10", [A1, A2], 10),
+                                 Constraint.lower_bound("A_over_12", [A1, A2], 12)])
+    text = str(err.value)
+    assert "A_is_10" in text and "A_over_12" in text and "cannot all hold" in text
+    # A negative level for a non-negative cell: 100 % short of the target.
+    with pytest.raises(InfeasibleConstraintsError) as err:
+        fit_panel(two_by_two(), [Constraint.level("negative", [A1], -5)])
+    assert err.value.violations == {"negative": pytest.approx(1.0)}
+    # The same pair made soft fits, and the audit says which one is not met.
+    fit = fit_panel(two_by_two(), [Constraint.level("A_is_10", [A1, A2], 10, tolerance=0.01, hard=False),
+                                   Constraint.lower_bound("A_over_12", [A1, A2], 12)])
+    assert fit.constraint("A_over_12").met and fit.constraint("A_is_10").met is False
+
+
+def test_cells_without_a_prior_are_null_with_their_reason_unless_a_figure_gives_them():
+    keys = ["c39_area", "c39_other", "c36"]
+    panel = PriorPanel(keys, [np.nan, np.nan, 50.0], [Independent(np.full(3, 0.1))],
+                       null_reason=["no figure splits C39 by area", None, None])
+    fit = fit_panel(panel, [
+        Constraint.level("sum_with_null", ["c39_area", "c36"], 80),     # names a NULL cell
+        Constraint.level("user_c39_other", ["c39_other"], 5),            # gives a cell exactly
+        Constraint.level("with_fixed", ["c39_other", "c36"], 60),        # 5 + c36 = 60 -> c36 = 55
+    ])
+    assert math.isnan(fit["c39_area"]) and fit.basis_reason[0] == "no figure splits C39 by area"
+    assert fit["c39_other"] == 5.0 and fit.basis_reason[1].startswith("no prior; given exactly")
+    assert fit["c36"] == pytest.approx(55.0)
+    c = fit.constraint("sum_with_null")
+    assert c.status.startswith("not evaluable") and c.met is None and "c39_area" in c.status
+
+
+def test_an_exact_figure_for_a_cell_collapses_its_interval():
+    panel = two_by_two(sd=0.2)
+    cons = [Constraint.level("user_A2", [A2], 25.0)]
+    mc = monte_carlo(panel, cons, n_draws=300, seed=11)
+    p5, p50, p95 = mc.quantiles()
+    assert p5[1] == p95[1] == 25.0   # exactly: the cell is set to the figure in every draw
+    # The other cells keep their prior spread: a 90 % interval of about
+    # exp(+-1.645 x 0.2) = 0.72x .. 1.39x, i.e. width about 0.67 of the median.
+    for i in (0, 2, 3):
+        assert 0.5 < (p95[i] - p5[i]) / p50[i] < 0.85
+
+
+def test_hard_constraints_hold_in_every_draw_and_soft_ones_vary():
+    cons = [Constraint.level("A_total", [A1, A2], 36),
+            Constraint.level("B_soft", [B1, B2], 80, tolerance=0.05, hard=False)]
+    mc = monte_carlo(two_by_two(), cons, n_draws=200, seed=3)
+    assert mc.draws[:, 0] + mc.draws[:, 1] == pytest.approx(np.full(200, 36.0), rel=1e-9)
+    b = mc.draws[:, 2] + mc.draws[:, 3]
+    assert b.std() > 0.5
+    assert np.all(mc.draws >= 0)
+
+
+def test_the_monte_carlo_is_deterministic_with_its_seed():
+    cons = [Constraint.lower_bound("A_over_33", [A1, A2], 33), Constraint.growth("g", [B2], [B1], 0.2,
+                                                                                 tolerance=0.02, hard=False)]
+    one = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=42)
+    two = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=42)
+    other = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=43)
+    assert np.array_equal(one.draws, two.draws)
+    assert not np.array_equal(one.draws, other.draws)
+    # The lower bound holds in every draw.
+    assert np.all(one.draws[:, 0] + one.draws[:, 1] >= 33 - 1e-8)
+
+
+def test_share_of_draws_in_which_a_flag_holds():
+    mc = monte_carlo(two_by_two(0.3), [], n_draws=400, seed=5)
+    # B1 > B2 needs 30 e^(0.3 z1) > 40 e^(0.3 z2): z1 - z2 > ln(4/3)/0.3 = 0.959, with
+    # z1 - z2 ~ N(0, 2): P = 1 - Phi(0.959 / 1.414) = 1 - Phi(0.678) = 0.249.
+    share = mc.share_of_draws(mc.draws[:, 2] > mc.draws[:, 3])
+    assert share == pytest.approx(0.249, abs=0.06)
+
+
+def test_log_sd_from_a_range():
+    # 0.5x .. 2x as a 90 % interval: ln(4) / (2 x 1.6449) = 1.3863 / 3.2897 = 0.4214.
+    assert float(log_sd_from_range(0.5, 2.0)) == pytest.approx(0.4214, abs=1e-4)
+    panel = PriorPanel.from_ranges(["a"], [100.0], [50.0], [200.0])
+    assert panel.covariance()[0, 0] == pytest.approx((0.4214 * 100) ** 2, rel=1e-3)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="not in the panel"):
+        fit_panel(two_by_two(), [Constraint.level("x", [("C", "k1")], 1)])
+    with pytest.raises(ValueError, match="soft constraint needs a tolerance"):
+        Constraint.level("x", [A1], 1, hard=False)
+    with pytest.raises(ValueError, match="unique"):
+        fit_panel(two_by_two(), [Constraint.level("x", [A1], 11), Constraint.level("x", [A2], 21)])
+
+
+def test_a_persistent_division_mix_carries_a_share_figure_to_other_years():
+    # Area A in 2015 (total 100) and 2016 (total 200), divisions k1 and k2 with the same
+    # mix 0.3 / 0.7 in both years; one Dirichlet share vector (sd 0.1) applies to both
+    # years, each year keeping its total. Covariance sd^2 P_b P_b' (delta s_k - s_k s_l):
+    #   (2015 k1, 2016 k1): 0.01 x 100 x 200 x (0.3 - 0.09) = 42
+    #   (2015 k1, 2015 k2): 0.01 x 100 x 100 x (-0.21)     = -21
+    keys = [(2015, "k1"), (2015, "k2"), (2016, "k1"), (2016, "k2")]
+    comp = ShareNoise(("A",) * 4, 0.1, blocks=tuple(t for t, _ in keys), parts=tuple(k for _, k in keys))
+    panel = PriorPanel(keys, [30.0, 70.0, 60.0, 140.0], [comp])
+    cov = panel.covariance()
+    assert cov[0, 2] == pytest.approx(42.0) and cov[0, 1] == pytest.approx(-21.0)
+    # The covariance has one direction J = p_i (e_k - w) = (21, -21, 42, -42): a 2015 share
+    # of 0.4 (30 + 21 t = 40, t = 10/21) moves 2016's k1 to 60 + 42 x 10/21 = 80 = 0.4 x 200.
+    fit = fit_panel(panel, [Constraint.share("k1_2015", [(2015, "k1")], [(2015, "k1"), (2015, "k2")], 0.4)])
+    assert fit.value == pytest.approx([40.0, 60.0, 80.0, 120.0], rel=1e-6)
+    # Draws: each year keeps its total, and the mix is the same in both years.
+    draws = panel.draw(100, np.random.default_rng(0))
+    assert draws[:, 0] + draws[:, 1] == pytest.approx(np.full(100, 100.0))
+    assert draws[:, 2] + draws[:, 3] == pytest.approx(np.full(100, 200.0))
+    assert draws[:, 2] / draws[:, 0] == pytest.approx(np.full(100, 2.0))
+    assert draws[:, 0].std() > 1.0
+
+
+def test_the_table_interface_of_the_dbt_models():
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import fit_tables
+
+    # Member M (C33 30, C36 70) and the rest of its province R (C33 50, C36 50), one
+    # year. M has no C39 prior. Components: one factor per unit (sd 0.2) and a mix
+    # (sd 0.1) within each unit. Figures: the province's C33 + C36 = 240 (hard; prior
+    # 200) and a user's total for M of 120 (hard; prior 100).
+    # The user figure fixes M at 1.2 x its prior (36, 84): the factor-plus-mix covariance
+    # spreads a unit total in proportion. R then carries 240 - 120 = 120 = 1.2 x 100:
+    # (60, 60).
+    cells = [("M", "C33", 2020, 30.0, None), ("M", "C36", 2020, 70.0, None),
+             ("M", "C39", 2020, None, "no figure splits C39 by area"),
+             ("R", "C33", 2020, 50.0, None), ("R", "C36", 2020, 50.0, None)]
+    priors = pd.DataFrame(cells, columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
+    comp_rows = []
+    for unit, sector, year, prior, _ in cells:
+        if prior is not None:
+            comp_rows.append((unit, sector, year, "level", "common_factor", unit, 0.2, None, None))
+            comp_rows.append((unit, sector, year, "mix", "share", unit, 0.1, None, None))
+    components = pd.DataFrame(comp_rows, columns=["panel_unit", "sector_code", "year", "component_id",
+                                                  "component_kind", "group_label", "sd", "block_label",
+                                                  "part_label"])
+    constraints = pd.DataFrame([("F1", "level", "=", 240.0, 0.0, True, "province total"),
+                                ("U1", "level", "=", 120.0, 0.0, True, "user area total"),
+                                ("F2", "level", "=", 50.0, 0.1, False, "names C39")],
+                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
+    terms = pd.DataFrame([("F1", "numerator", u, s, 2020, 1.0) for u in ("M", "R") for s in ("C33", "C36")]
+                         + [("U1", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C36")]
+                         + [("F2", "numerator", "M", "C39", 2020, 1.0)],
+                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    out = fit_tables(priors, components, constraints, terms, n_draws=50, seed=1)
+    got = out["cells"].set_index(["panel_unit", "sector_code"])
+    assert got.loc[("M", "C33"), "fitted_yuan"] == pytest.approx(36.0)
+    assert got.loc[("M", "C36"), "fitted_yuan"] == pytest.approx(84.0)
+    assert got.loc[("R", "C33"), "fitted_yuan"] == pytest.approx(60.0)
+    assert got.loc[("M", "C39"), "fitted_yuan"] is pd.NA
+    assert got.loc[("M", "C39"), "null_reason"] == "no figure splits C39 by area"
+    audit = out["audit"].set_index("constraint_id")
+    assert audit.loc["F1", "is_met"] and audit.loc["U1", "is_met"]
+    assert audit.loc["F2", "status"].startswith("not evaluable")
+    # Draws: 4 known cells x 50 draws; the user total holds in each.
+    draws = out["draws"]
+    assert len(draws) == 200 and set(draws["draw_id"]) == set(range(1, 51))
+    m_total = draws[draws.panel_unit == "M"].groupby("draw_id")["value_yuan"].sum()
+    assert m_total.to_numpy() == pytest.approx(np.full(50, 120.0))
