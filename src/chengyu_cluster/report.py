@@ -151,6 +151,13 @@ def read_marts(database: Path) -> dict:
                    specialisation_null_reason as note
             from marts.fct_area_sector_specialization where reference = 'cluster8' and year = ?
         """, [year]).df()
+        flags = con.execute("""
+            select area_code, sector_code, location_quotient, lq_p5, lq_p95, share_of_draws_strong_cluster,
+                   is_robust_strong_cluster
+            from marts.fct_area_sector_specialization
+            where reference = 'cluster8' and year = ? and is_strong_cluster
+            order by share_of_draws_strong_cluster desc, location_quotient desc
+        """, [year]).df()
         pairs = con.execute("""
             select area_code_a, area_code_b, similarity_coefficient as value, basis <> 'reported' as estimated
             from marts.fct_area_pair_structure where year = ?
@@ -169,7 +176,7 @@ def read_marts(database: Path) -> dict:
         """).fetchone()[0]
     finally:
         con.close()
-    return {"areas": areas, "year": year, "lq": lq, "pairs": pairs, "gap": gap, "coupling": coupling,
+    return {"areas": areas, "year": year, "lq": lq, "flags": flags, "pairs": pairs, "gap": gap, "coupling": coupling,
             "share": share}
 
 
@@ -214,6 +221,23 @@ def charts(marts: dict) -> tuple[str, str, str, str]:
             to_svg(lines_chart(coupling_points, "D (0–1)")))
 
 
+def findings_table(flags: pd.DataFrame, areas: pd.DataFrame) -> str:
+    """Strong-cluster cells of the central fit as an HTML table: a robust one (the flag holds
+    in at least 90 % of the Monte Carlo draws) is a finding; the others are listed as not."""
+    label = {code: area_label(zh, en)
+             for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)}
+    rows = []
+    for flag in flags.itertuples(index=False):
+        verdict = "finding" if flag.is_robust_strong_cluster else "not robust: not a finding"
+        rows.append(f"<tr><td>{html.escape(label[flag.area_code])}</td><td>{html.escape(flag.sector_code)}</td>"
+                    f"<td>{flag.location_quotient:.2f}</td><td>{flag.lq_p5:.2f}–{flag.lq_p95:.2f}</td>"
+                    f"<td>{flag.share_of_draws_strong_cluster:.0%}</td><td>{verdict}</td></tr>")
+    if not rows:
+        return "<p>No strong-cluster cell in this year.</p>"
+    return ("<table><tr><th>area</th><th>division</th><th>LQ</th><th>90 % interval</th>"
+            "<th>share of draws strong</th><th></th></tr>" + "".join(rows) + "</table>")
+
+
 def build_report(database: Path, out: Path) -> Path:
     marts = read_marts(database)
     heat, similarity, gap, coupling = charts(marts)
@@ -222,7 +246,8 @@ def build_report(database: Path, out: Path) -> Path:
 <title>Chengdu–Chongqing equipment cluster – report</title>
 <style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;max-width:1100px;color:#222}}
 h2{{margin-top:2em}} .note{{background:#fff8e1;border-left:4px solid #f0b400;padding:.6em 1em}}
-.caption{{color:#555;font-size:14px}} svg{{max-width:100%;height:auto}}</style></head><body>
+.caption{{color:#555;font-size:14px}} svg{{max-width:100%;height:auto}}
+td,th{{padding:2px 8px;text-align:left}}</style></head><body>
 <h1>Chengdu–Chongqing advanced equipment manufacturing cluster</h1>
 <p class="note"><b>Read with care:</b> {marts["share"]:.0f} % of the area × division output panel is <b>estimated</b>
 (method in the warehouse's <code>fct_sector_output</code> description). Hatched cells and hollow points rest
@@ -232,7 +257,12 @@ Grey cells carry no area-specific information.</p>
 <h2>1. Who is specialised in what ({year}, location quotient against the eight areas)</h2>
 {heat}
 <p class="caption">LQ &gt; 1 (red): the division's share of the area's output exceeds its share in the cluster.
-C39 (electronics) is grey: the estimate gives every area the same share.</p>
+Grey cells: no figure distinguishes the area in that division (C39, electronics, has no value by area at all).</p>
+<h3>Strong clusters ({year}): only robust ones are findings</h3>
+{findings_table(marts["flags"], marts["areas"])}
+<p class="caption">Strong cluster: LQ at or above the division's 75th percentile among the eight areas, LQ ≥ 1 and
+output above the 25th percentile. The interval and the share come from 200 Monte Carlo draws of the panel over its
+priors' ranges; a cell is a finding when the flag holds in at least 90 % of them.</p>
 
 <h2>2. Which areas duplicate each other ({year}, structural similarity coefficient)</h2>
 {similarity}

@@ -24,6 +24,7 @@ from chengyu_cluster.report import (
     VEGA_LITE,
     area_label,
     charts,
+    findings_table,
     hatch_path,
     lines_chart,
     matrix_chart,
@@ -199,3 +200,21 @@ def test_report_charts_from_hand_made_marts():
     assert "vs 江苏省 Jiangsu" in texts(gap)
     assert len(layer(coupling, POINTS)) == 4
     assert "D corrected (王淑佳 2021)" in texts(coupling)
+
+
+def test_findings_table_marks_only_robust_flags_as_findings():
+    """Two strong-cluster cells: Chengdu C33 holds in 0.95 of the draws (>= 0.9: a finding),
+    Yongchuan C36 in 0.55 (not robust). LQ and interval are printed with two decimals:
+    1.234 -> 1.23, 0.987 -> 0.99, 1.6 -> 1.60; shares as percentages: 0.95 -> 95%, 0.55 -> 55%."""
+    areas = pd.DataFrame({"area_code": ["510100", "500118"], "name_zh": ["成都市", "永川区"],
+                          "name_en": ["Chengdu", "Yongchuan"]})
+    flags = pd.DataFrame({"area_code": ["510100", "500118"], "sector_code": ["C33", "C36"],
+                          "location_quotient": [1.234, 1.1], "lq_p5": [0.987, 0.5], "lq_p95": [1.6, 1.9],
+                          "share_of_draws_strong_cluster": [0.95, 0.55],
+                          "is_robust_strong_cluster": [True, False]})
+    table = findings_table(flags, areas)
+    rows = table.split("<tr>")[2:]
+    assert rows[0] == ("<td>成都市 Chengdu</td><td>C33</td><td>1.23</td><td>0.99–1.60</td><td>95%</td>"
+                       "<td>finding</td></tr>")
+    assert "<td>55%</td><td>not robust: not a finding</td>" in rows[1]
+    assert findings_table(flags.iloc[0:0], areas) == "<p>No strong-cluster cell in this year.</p>"
