@@ -50,6 +50,9 @@ MAX_REPORTED_PROBLEMS = 50
 # A larger input file is refused before it is parsed (`--max-input-mb` overrides).
 DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
+# A user's figure may cover several cells: 'equipment' is every division of the provincial
+# equipment definition (seeds/sectors.csv); 'C36+C37' the sum of the divisions named.
+USER_EQUIPMENT_SCOPE = "equipment"
 USER_SECTOR_OUTPUT_COLUMNS = ["area_code", "sector_code", "year", "value", "unit", "measure", "source"]
 # basis: 'reported' (the default when empty or absent) or 'synthetic' for generated test data.
 USER_SECTOR_OUTPUT_OPTIONAL = ("basis",)
@@ -394,6 +397,7 @@ class Reference:
 
         self.areas = {r["area_code"]: r for r in rows("areas")}
         self.member_areas = {code for code, r in self.areas.items() if r["cluster_role"] == "member"}
+        self.cluster_provinces = {code for code, r in self.areas.items() if r["cluster_role"] == "parent"}
         self.sectors = {r["sector_code"] for r in rows("sectors")}
         self.units = {r["unit_token"]: r for r in rows("unit_conversions")}
         self.metrics = {r["metric_code"]: r for r in rows("metrics")}
@@ -481,13 +485,19 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
             findings.add(Issue(display, line, column, rule, message))
 
         code = row["area_code"]
-        if code not in ref.member_areas:
-            what = "unknown" if code not in ref.areas else f"{ref.areas[code]['name_en']}, not a member area"
+        if code not in ref.member_areas and code not in ref.cluster_provinces:
+            what = ("unknown" if code not in ref.areas
+                    else f"{ref.areas[code]['name_en']}, not a member area or province")
             bad("area_code", "known_member_area",
-                f"area code '{code}' is {what} (members: {', '.join(sorted(ref.member_areas))})")
-        if row["sector_code"] not in ref.sectors:
+                f"area code '{code}' is {what} (members: {', '.join(sorted(ref.member_areas))}; "
+                f"provinces: {', '.join(sorted(ref.cluster_provinces))})")
+        divisions = row["sector_code"].split("+")
+        if row["sector_code"] != USER_EQUIPMENT_SCOPE and (
+                not set(divisions) <= ref.sectors or len(set(divisions)) != len(divisions)):
             bad("sector_code", "known_sector",
-                f"sector code '{row['sector_code']}' is not a division of the panel ({', '.join(sorted(ref.sectors))})")
+                f"sector code '{row['sector_code']}' is not a division of the panel "
+                f"({', '.join(sorted(ref.sectors))}), distinct divisions joined by '+' (C36+C37), "
+                f"or '{USER_EQUIPMENT_SCOPE}' (every division of the provincial definition)")
         year = row["year"]
         if not _YEAR.fullmatch(year):
             bad("year", "year_format", f"'{year}' is not a four-digit year")

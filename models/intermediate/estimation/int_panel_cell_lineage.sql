@@ -101,6 +101,7 @@ distinguished as (
         area_code,
         sector_code
     from supplied
+    where is_single_cell
 ),
 
 final as (

@@ -14,7 +14,8 @@
 -- Not fitted, with the reason: rules marked use_in_fit = false (targets, industry scales
 -- that are no sum of divisions), figures that are not the best value of their key, and
 -- years outside the panel.
--- User figures (int_sector_output_supplied) are hard levels of their cell.
+-- User figures (int_sector_output_supplied) are hard levels of the cells they cover (one
+-- cell, or the sum over an area's units and the divisions named).
 
 with
 
@@ -108,20 +109,23 @@ user_figures as (
         'user_figure' as origin,
         area_code,
         cast(null as varchar) as metric_code,
-        'gross_output_of_one_division' as scope,
+        case when is_single_cell then 'gross_output_of_one_division' else 'gross_output_of_the_divisions_named' end
+            as scope,
         year,
         'level' as kind,
         '=' as sense,
         output_value_yuan as target,
         cast(0 as double) as tolerance,
         true as is_hard,
-        [sector_code] as sector_codes,
+        sector_codes,
         cast(null as integer) as base_year,
         value_original,
         unit_original,
         'exact' as value_qualifier,
         basis as reliability,
-        'the user''s own figure for this cell (' || coalesce(source, 'no source') || ')' as note,
+        case when is_single_cell then 'the user''s own figure for this cell' else 'the user''s own figure for '
+            || array_to_string(sector_codes, '+') || ' summed over the area''s units' end
+        || ' (' || coalesce(source, 'no source') || ')' as note,
         cast(null as varchar) as exclusion
     from supplied
 ),

@@ -1,7 +1,8 @@
 -- One row per area (members and provinces) x GB/T 4754 division x panel year: gross
 -- output from the constrained fit (int_panel_fit_cells), with its 90 % interval.
 --   member:   its panel unit; a cell the user supplied is fixed at that figure by a hard
---             constraint and is 'reported' (or 'synthetic') with the user's source;
+--             constraint and is 'reported' (or 'synthetic') with the user's source; when
+--             any user figure is synthetic, every estimated cell is 'synthetic' too;
 --   province: the sum of its members and its rest, cell by cell and draw by draw.
 -- A cell without a defensible prior and without a figure (C39) is NULL with null_reason.
 -- is_area_specific: the value says something about this area in this division - a user
@@ -30,6 +31,14 @@ lineage as (
 
 supplied as (
     select * from {{ ref('int_sector_output_supplied') }}
+    where is_single_cell
+),
+
+synthetic_in_fit as (
+    -- The fit is one joint solve: a synthetic user figure in it moves every estimated cell.
+    select count(*) > 0 as fit_uses_synthetic
+    from {{ ref('int_sector_output_supplied') }}
+    where basis = 'synthetic'
 ),
 
 unit_provinces as (
@@ -53,7 +62,8 @@ member_rows as (
         fit.null_reason,
         supplied.value_original as supplied_value_original,
         supplied.unit_original as supplied_unit_original,
-        coalesce(supplied.basis, 'estimated') as basis,
+        coalesce(supplied.basis, case when synthetic_in_fit.fit_uses_synthetic then 'synthetic' else 'estimated' end)
+            as basis,
         case
             when supplied.area_code is not null then 'user_supplied'
             when fit.fitted_yuan is null then 'no_estimate'
@@ -89,6 +99,7 @@ member_rows as (
         on prior_cells.area_code = supplied.area_code
             and prior_cells.sector_code = supplied.sector_code
             and prior_cells.year = supplied.year
+    cross join synthetic_in_fit
     where prior_cells.unit_role = 'member'
 ),
 
@@ -130,7 +141,7 @@ province_rows as (
         case when bool_or(fit.fitted_yuan is null) then any_value(fit.null_reason) end as null_reason,
         cast(null as double) as supplied_value_original,
         cast(null as varchar) as supplied_unit_original,
-        'estimated' as basis,
+        case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
         case when bool_or(fit.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
         bool_and(fit.fitted_yuan is not null) as is_area_specific,
         case when bool_and(fit.fitted_yuan is not null) then
@@ -159,6 +170,7 @@ province_rows as (
         on prior_cells.province_code = province_intervals.province_code
             and prior_cells.sector_code = province_intervals.sector_code
             and prior_cells.year = province_intervals.year
+    cross join synthetic_in_fit
     group by prior_cells.province_code, prior_cells.sector_code, prior_cells.year
 ),
 
