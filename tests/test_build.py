@@ -81,13 +81,15 @@ def test_known_conflicts_are_listed_with_both_sources(con):
     assert not [r for r in rows if r[0] == "510100"]
 
 
-def test_best_value_prefers_the_more_reliable_source(con):
-    # Zhejiang 2020 GDP: F0107 (medium, rounded) beats F0109 (low).
+def test_best_value_takes_an_exact_figure_a_more_reliable_rounded_one_confirms(con):
+    # Zhejiang 2020 GDP: F0107 (medium, "6.5万亿", rounded to the thousand: 64500-65500) and
+    # F0109 (low, exact 64613). 64613 lies within F0107's rounding, so F0107 confirms it and
+    # the exact figure is chosen with F0107's reliability.
     chosen, n = con.execute("""
         select chosen_figure_id, n_competing_figures from marts.fct_area_indicators
         where area_code = '330000' and metric_code = 'gdp' and year = 2020
     """).fetchone()
-    assert (chosen, n) == ("F0107", 2)
+    assert (chosen, n) == ("F0109", 2)
 
 
 def test_original_value_and_unit_kept_beside_the_normalised_one(con):

@@ -139,17 +139,15 @@ def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
         # 905 亿元 = 9.05e10 yuan; 41000000 万元 = 4.1e11 yuan; 0.06 万亿元 = 6e10 yuan.
         assert supplied == [("500118", "C36", 6e10, "synthetic"), ("510600", "C34", 4.1e11, "synthetic"),
                             ("510600", "C38", 9.05e10, "synthetic")]
-        # The label travels to every measure built on the cells: against the eight-area
-        # cluster every 2023 LQ reads the synthetic cells; against Sichuan + Chongqing (the
-        # estimated province rows) only the two areas' own LQs do; 2022 reads none (its values
-        # move with the fit, but a fitted cell keeps the label of its own value: estimated).
+        # The label travels to every measure built on the cells: the fit is one joint solve,
+        # so the synthetic cells move every estimated cell, which is labelled synthetic too,
+        # and so is every LQ of both references in every year (72 = 8 areas x 9 divisions).
         labels = dict(con.execute("""
             select reference || ' ' || year || ' ' || basis, count(*)
             from marts.fct_area_sector_specialization where year in (2022, 2023) group by all
         """).fetchall())
-        assert labels == {"cluster8 2023 synthetic": 72, "sichuan_chongqing 2023 synthetic": 18,
-                          "sichuan_chongqing 2023 estimated": 54, "cluster8 2022 estimated": 72,
-                          "sichuan_chongqing 2022 estimated": 72}
+        assert labels == {"cluster8 2023 synthetic": 72, "sichuan_chongqing 2023 synthetic": 72,
+                          "cluster8 2022 synthetic": 72, "sichuan_chongqing 2022 synthetic": 72}
         # The warehouse says which build it is and which file it holds.
         build_id, user_file, share = con.execute(
             "select build_id, user_file, estimated_cell_share from marts.build_info").fetchone()

@@ -35,8 +35,10 @@ inputs as (
 
 estimates as (
     select
-        avg(case when basis = 'estimated' then 1.0 else 0.0 end) as estimated_cell_share,
-        sum(case when basis = 'estimated' then output_value_yuan else 0 end)
+        -- Estimated by the fit, whatever the label (synthetic when a synthetic user figure
+        -- entered the fit): every cell the user did not supply.
+        avg(case when method <> 'user_supplied' then 1.0 else 0.0 end) as estimated_cell_share,
+        sum(case when method <> 'user_supplied' then output_value_yuan else 0 end)
         / nullif(sum(output_value_yuan), 0) as estimated_value_share
     from panel
 ),
