@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,12 @@ class DbtBuild:
         if quiet:
             args.append("--quiet")
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))
-        self.process = subprocess.Popen(dbt_command(project_dir, *args), env=env)
+        self.process = subprocess.Popen(dbt_command(project_dir, *args), env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, errors="replace")
+        # dbt prints a failed Python model's whole traceback; the user gets its last line.
+        self.relay = threading.Thread(target=relay_without_tracebacks, args=(self.process.stdout, sys.stdout),
+                                      daemon=True)
+        self.relay.start()
 
     def __enter__(self) -> DbtBuild:
         return self
@@ -83,6 +89,7 @@ class DbtBuild:
 
     def wait(self) -> DbtOutcome:
         code = self.process.wait()
+        self.relay.join()
         if not self.run_results.exists():
             return DbtOutcome(False, Counter(), [Failure("dbt", "process", f"dbt exited with code {code}")], [])
         results = json.loads(self.run_results.read_text(encoding="utf-8"))["results"]
@@ -100,13 +107,42 @@ def summarise(results: list[dict], database: Path | None, exit_code: int = 0) ->
         status = node["status"]
         counts[(resource_type, status)] += 1
         if status in FAILED_STATUSES or status == "warn":
-            item = Failure(resource_type, name, node.get("message") or status)
+            item = Failure(resource_type, name, without_traceback(node.get("message") or status))
             if resource_type == "test" and database is not None:
                 item.sample_rows = sample_failing_rows(database, node.get("relation_name"), node.get("compiled_code"))
             (warnings if status == "warn" else failures).append(item)
     if exit_code != 0 and not failures:
         failures.append(Failure("dbt", "process", f"dbt exited with code {exit_code}"))
     return DbtOutcome(not failures, counts, failures, warnings)
+
+
+def relay_without_tracebacks(lines, out) -> None:
+    """Copy lines to out, leaving out the body of each Python traceback: from its
+    'Traceback (most recent call last):' line, every line indented deeper, up to and
+    including the exception line at the traceback's own indentation."""
+    indent = None
+    for line in lines:
+        if indent is not None:
+            depth = len(line) - len(line.lstrip())
+            if depth > indent or not line.strip():
+                continue
+            indent = None
+        stripped = line.lstrip()
+        if stripped.startswith("Traceback (most recent call last):"):
+            indent = len(line) - len(stripped)
+            continue
+        out.write(line)
+        out.flush()
+
+
+def without_traceback(message: str) -> str:
+    """A Python model's error as its last line (the exception and its text), not dbt's
+    traceback: 'Python model failed: ... ValueError: x' -> 'Python model failed: ValueError: x'."""
+    head, marker, tail = message.partition("Traceback (most recent call last):")
+    if not marker:
+        return message
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return f"{head.strip()} {lines[-1] if lines else ''}".strip()
 
 
 def sample_failing_rows(database: Path, stored_relation: str | None, compiled_sql: str | None,

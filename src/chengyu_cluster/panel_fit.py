@@ -953,9 +953,10 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
 _TABLE_CACHE: dict = {}
 
 
-def fit_relations(dbt, prior_cells, prior_components, constraints, terms) -> dict:
-    """fit_tables for the dbt Python models int_panel_fit_*: the columns each relation gives
-    (the models name their refs themselves, so dbt sees the dependencies)."""
+def fit_relations(prior_cells, prior_components, constraints, terms, n_draws, seed) -> dict:
+    """fit_tables for the dbt Python models int_panel_fit_*: the columns each relation gives.
+    The models name their refs and config keys themselves: dbt finds both by parsing the
+    model file."""
     return fit_tables(
         prior_cells.project("panel_unit, sector_code, year, prior_yuan, null_reason").df(),
         prior_components.project("panel_unit, sector_code, year, component_id, component_kind, group_label, sd, "
@@ -963,7 +964,7 @@ def fit_relations(dbt, prior_cells, prior_components, constraints, terms) -> dic
         constraints.filter("exclusion is null").project(
             "constraint_id, kind, sense, target, tolerance, is_hard, note").df(),
         terms.project("constraint_id, role, panel_unit, sector_code, year, coefficient").df(),
-        n_draws=int(dbt.config.get("panel_draws")), seed=int(dbt.config.get("panel_seed")))
+        n_draws=int(n_draws), seed=int(seed))
 
 
 def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, seed: int = 20240601) -> dict:

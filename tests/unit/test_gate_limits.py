@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from chengyu_cluster.dbt_build import summarise
+from chengyu_cluster.dbt_build import relay_without_tracebacks, summarise, without_traceback
 from chengyu_cluster.quality import CRITICAL, WARNING, count_band, distribution_band, expectations, profile, share_band
 
 
@@ -103,3 +103,27 @@ def test_audit_marts_only_warn_on_row_counts(con):
     checks = expectations("r", profile(con, MEASURES), MEASURES, THRESHOLDS, warn_only_row_counts=("r",))
     counts = [severity for severity, e, _ in checks if type(e).__name__ == "ExpectTableRowCountToBeBetween"]
     assert counts == [WARNING]
+
+
+def test_a_python_models_traceback_is_cut_to_its_exception_line():
+    message = ("Runtime Error in model int_panel_fit_cells\n  Python model failed:\n"
+               "  Traceback (most recent call last):\n    File \"x.py\", line 3, in model\n      return f()\n"
+               "  chengyu_cluster.panel_fit.InfeasibleConstraintsError: no panel meets user:a and user:b\n  ")
+    assert without_traceback(message) == ("Runtime Error in model int_panel_fit_cells\n  Python model failed: "
+                                          "chengyu_cluster.panel_fit.InfeasibleConstraintsError: "
+                                          "no panel meets user:a and user:b")
+    assert without_traceback("Got 2 results") == "Got 2 results"
+
+
+def test_dbt_output_is_relayed_without_traceback_bodies():
+    import io
+    lines = ["09:39:34  Runtime Error in model m\n", "  Python model failed:\n",
+             "  Traceback (most recent call last):\n", "    File \"x.py\", line 3, in model\n",
+             "      return f()\n", "             ^^^\n", "\n",
+             "  ValueError: the figure F1 cannot hold\n", "09:39:35  Done.\n"]
+    out = io.StringIO()
+    relay_without_tracebacks(iter(lines), out)
+    # Kept: the two lines before the traceback, its exception line (same indentation as
+    # 'Traceback'), and what follows; the 5 lines in between are left out.
+    assert out.getvalue() == ("09:39:34  Runtime Error in model m\n  Python model failed:\n"
+                              "  ValueError: the figure F1 cannot hold\n09:39:35  Done.\n")

@@ -7,5 +7,6 @@ from chengyu_cluster.panel_fit import fit_relations
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    return fit_relations(dbt, dbt.ref("int_panel_prior_cells"), dbt.ref("int_panel_prior_components"),
-                         dbt.ref("int_panel_constraints"), dbt.ref("int_panel_constraint_terms"))["draws"]
+    return fit_relations(dbt.ref("int_panel_prior_cells"), dbt.ref("int_panel_prior_components"),
+                         dbt.ref("int_panel_constraints"), dbt.ref("int_panel_constraint_terms"),
+                         dbt.config.get("panel_draws"), dbt.config.get("panel_seed"))["draws"]
