@@ -91,8 +91,8 @@ reported_gdp as (
             when reported_boundary_id = boundary_id then null
             when transfer_year = year and transfer_gdp_yuan is not null
                 then 'restated from ' || reported_boundary_id || ' to ' || boundary_id || ': reported value '
-                || case when restatement_sign > 0 then '+ ' else '- ' end
-                || transfer_unit_name || ' GDP ' || transfer_year || ' (seeds/area_boundaries.csv)'
+                    || case when restatement_sign > 0 then '+ ' else '- ' end
+                    || transfer_unit_name || ' GDP ' || transfer_year || ' (seeds/area_boundaries.csv)'
             else 'reported value on ' || reported_boundary_id || ' not used: no GDP of the transferred unit for '
                 || year || ' to restate it to ' || boundary_id
         end as boundary_note,
@@ -157,8 +157,10 @@ final as (
             when interpolated.value is not null then interpolated.value * province_gdp.gdp_yuan
             else population_share.share * priors.value * province_gdp.gdp_yuan
         end as gdp_yuan,
-        case when reported_gdp.gdp_yuan is not null and not reported_gdp.is_restated then 'reported' else 'estimated' end
-            as basis,
+        case
+            when reported_gdp.gdp_yuan is not null and not reported_gdp.is_restated then 'reported'
+            else 'estimated'
+        end as basis,
         case
             when reported_gdp.gdp_yuan is not null and reported_gdp.is_restated then 'restated_to_panel_boundary'
             when reported_gdp.gdp_yuan is not null then 'reported'

@@ -11,6 +11,7 @@
 --     backcast_with_reported_real_growth: L_y = L_first / prod (1 + r_t), t = y+1..first;
 --     it ignores the price change of those years, so the level is estimated);
 --   * otherwise carried flat from the nearest year of its vintage.
+-- real_growth: the year's reported real growth (a fraction), if any.
 
 with
 
@@ -102,8 +103,8 @@ backcast as (
     inner join first_known on spine.series_key = first_known.series_key and spine.year < first_known.first_year
     inner join real_growth
         on spine.area_code = real_growth.area_code
-            and real_growth.year > spine.year
-            and real_growth.year <= first_known.first_year
+            and spine.year < real_growth.year
+            and first_known.first_year >= real_growth.year
     group by spine.series_key, spine.year
     having count(*) = any_value(first_known.first_year) - spine.year
 ),
@@ -117,10 +118,13 @@ final as (
         case filled.fill_method when 'reported' then 'reported' else 'estimated' end as basis,
         case when backcast.value is not null then 'backcast_with_reported_real_growth' else filled.fill_method end
             as method,
-        coalesce(backcast.figure_ids, filled.figure_ids) as figure_ids
+        coalesce(backcast.figure_ids, filled.figure_ids) as figure_ids,
+        real_growth.growth_pct / 100 as real_growth,
+        real_growth.figure_id as real_growth_figure_id
     from spine
     inner join filled on spine.series_key = filled.series_key and spine.year = filled.year
     left join backcast on spine.series_key = backcast.series_key and spine.year = backcast.year
+    left join real_growth on spine.area_code = real_growth.area_code and spine.year = real_growth.year
 )
 
 select * from final

@@ -71,9 +71,9 @@ growth as (
     cross join cluster_total
 ),
 
-final as (
+components as (
     select
-        growth.area_code,
+        area_code,
         {{ var('shift_share_base_year') }} as base_year,
         {{ var('shift_share_end_year') }} as end_year,
         sum(e0) as output_base_yuan,
@@ -86,19 +86,28 @@ final as (
         case when count(sector_growth) < count(*) then 'a division has no output in the base year in the cluster' end
             as null_reason,
         sum(estimated_yuan) / nullif(sum(all_yuan), 0) as estimated_input_share,
-        {{ basis_from_inputs('sum(estimated_yuan) / nullif(sum(all_yuan), 0)', 'bool_or(has_synthetic)') }} as basis,
-        any_value(area_gdp_base.boundary_id) as boundary_id,
-        case
-            when any_value(boundary_versions.last_old_year) >= {{ var('shift_share_base_year') }}
-                then 'base year ' || {{ var('shift_share_base_year') }} || ' on ' || any_value(area_gdp_base.boundary_id)
-                || ': the panel prior scales with GDP of ' || any_value(area_gdp_base.method) || ' ('
-                || coalesce(any_value(area_gdp_base.boundary_note), 'estimated on the panel boundary, no figure on the old one used')
-                || ')'
-        end as boundary_note
+        {{ basis_from_inputs('sum(estimated_yuan) / nullif(sum(all_yuan), 0)', 'bool_or(has_synthetic)') }} as basis
     from growth
-    left join area_gdp_base on growth.area_code = area_gdp_base.area_code
-    left join boundary_versions on growth.area_code = boundary_versions.area_code
-    group by growth.area_code
+    group by area_code
+),
+
+final as (
+    select
+        components.*,
+        area_gdp_base.boundary_id,
+        case
+            when boundary_versions.last_old_year >= {{ var('shift_share_base_year') }}
+                then 'base year {{ var('shift_share_base_year') }} on ' || area_gdp_base.boundary_id
+                    || ': the panel prior scales with GDP of ' || area_gdp_base.method || ' ('
+                    || coalesce(
+                        area_gdp_base.boundary_note,
+                        'estimated on the panel boundary, no figure on the old one used'
+                    )
+                    || ')'
+        end as boundary_note
+    from components
+    left join area_gdp_base on components.area_code = area_gdp_base.area_code
+    left join boundary_versions on components.area_code = boundary_versions.area_code
 )
 
 select * from final
