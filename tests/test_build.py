@@ -18,7 +18,7 @@ def test_build_publishes_and_prints_a_summary(built):
     out = built.build_output
     assert "Published" in out
     assert "figures rejected: 0" in out
-    assert "fct_reported_figures: 253 rows" in out
+    assert "fct_reported_figures: 254 rows" in out
     assert "unit tests passed" in out and "Great Expectations shift checks" in out
     # No candidate file is left behind after a successful build.
     assert not list(built.warehouse.glob("versions/chengyu.candidate-*"))
