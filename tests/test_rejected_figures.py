@@ -13,7 +13,7 @@ import pytest
 
 # 亿美元 (100 million US dollars) is not in seeds/unit_conversions.csv: the figure cannot be
 # normalised to yuan. Everything else about it is valid: a known area, metric, year and source.
-BAD_FIGURE_ID = "F0254"
+BAD_FIGURE_ID = "F9999"
 BAD_FIGURE = (f"{BAD_FIGURE_ID},四川省,510000,gdp,2020,7000,亿美元,"
               "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),"
               "test row: a unit the warehouse cannot convert,high\n")
