@@ -3,8 +3,12 @@
 -- How to read it: one row per benchmark and year. gap_ratio = cluster / benchmark
 -- (GDP at current prices, the only metric both sides report in the same scope);
 -- a ratio rising over the years means the gap is closing. growth_gap_pp > 0 means the
--- cluster grew faster that year. basis 'estimated' marks years interpolated between
--- reported ones. The last columns say, for each benchmark, how many of its figures
+-- cluster grew faster that year. Levels are compared within one GDP series vintage:
+-- 2019 starts the series revised by the 2018 economic census (vintage_break), so its
+-- growth is the reported real growth of both sides or NULL (null_reason), and CAGRs since
+-- 2015 are NULL where no reported rate chains the break; the within-vintage CAGR starts
+-- in 2019. basis 'estimated' marks years interpolated or backcast between reported
+-- ones. The last columns say, for each benchmark, how many of its figures
 -- could not be compared and why (equipment figures of Jiangsu and Zhejiang are
 -- above-scale value added or output, scopes the cluster does not report): see
 -- audit_benchmark_comparability.
@@ -40,9 +44,15 @@ select
         order by gap.year
     ), 3)
         as gap_ratio_change,
+    gap.series_vintage,
+    gap.vintage_break,
+    gap.growth_method,
     round(gap.growth_gap_pp, 2) as growth_gap_pp,
     round(100 * gap.cluster_cagr_since_start, 2) as cluster_cagr_pct,
     round(100 * gap.benchmark_cagr_since_start, 2) as benchmark_cagr_pct,
+    round(100 * gap.cluster_cagr_within_vintage, 2) as cluster_cagr_within_vintage_pct,
+    round(100 * gap.benchmark_cagr_within_vintage, 2) as benchmark_cagr_within_vintage_pct,
+    gap.null_reason,
     gap.basis,
     comparability.n_figures_not_comparable,
     comparability.reasons

@@ -18,7 +18,7 @@ def test_build_publishes_and_prints_a_summary(built):
     out = built.build_output
     assert "Published" in out
     assert "figures rejected: 0" in out
-    assert "fct_reported_figures: 253 rows" in out
+    assert "fct_reported_figures: 254 rows" in out
     assert "unit tests passed" in out and "Great Expectations shift checks" in out
     # No candidate file is left behind after a successful build.
     assert not list(built.warehouse.glob("versions/chengyu.candidate-*"))
@@ -62,7 +62,7 @@ def test_every_reported_figure_is_kept_or_rejected_with_a_reason(con):
     n_seed = con.execute("select count(*) from raw.reported_figures").fetchone()[0]
     n_fact = con.execute("select count(*) from marts.fct_reported_figures").fetchone()[0]
     n_rejected = con.execute("select count(*) from marts.audit_rejected_figures").fetchone()[0]
-    assert n_seed == 253
+    assert n_seed == 254
     assert n_fact + n_rejected == n_seed
     assert con.execute("select count(*) from marts.fct_reported_figures where source_id is null "
                        "or reliability is null").fetchone()[0] == 0
@@ -103,7 +103,7 @@ def test_original_value_and_unit_kept_beside_the_normalised_one(con):
 
 def test_staging_views_work_in_the_published_file(con):
     # Views name their catalog; the published file must keep the name they were built with.
-    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] == 253
+    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] == 254
 
 
 def test_descriptions_are_persisted_as_comments(con):

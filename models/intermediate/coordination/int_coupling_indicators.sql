@@ -3,6 +3,9 @@
 -- subsystems and all panel years (so it lies in (0, 1] and no year is forced to 0),
 -- and its weight (seeds/coupling_indicators.csv). The normalisation ties every year to
 -- the year of the maximum, so the mart counts estimated inputs over the whole series.
+-- gdp_index divides by the first year's GDP: from 2019 a level on the 2018 census base by
+-- a pre-revision one (col_series_vintage); crosses_vintage_break flags those rows (no
+-- reported real growth of Chongqing for 2019 chains them).
 
 with
 
@@ -50,7 +53,11 @@ yearly as (
                 order by gdp.year
             )
             as equipment_first_year,
-        gdp.basis <> 'reported' or equipment.basis <> 'reported' as year_estimated
+        gdp.basis <> 'reported' or equipment.basis <> 'reported' as year_estimated,
+        gdp.series_vintage <> first_value(gdp.series_vintage) over (
+            partition by subsystems.area_code
+            order by gdp.year
+        ) as gdp_crosses_break
     from subsystems
     inner join gdp on subsystems.area_code = gdp.area_code
     inner join equipment on subsystems.area_code = equipment.area_code and gdp.year = equipment.year
@@ -66,7 +73,8 @@ raw as (
         year_estimated or first_value(year_estimated) over (
             partition by area_code
             order by year
-        ) as raw_is_estimated
+        ) as raw_is_estimated,
+        gdp_crosses_break as crosses_vintage_break
     from yearly
     union all
     select
@@ -78,7 +86,8 @@ raw as (
         year_estimated or first_value(year_estimated) over (
             partition by area_code
             order by year
-        ) as raw_is_estimated
+        ) as raw_is_estimated,
+        false as crosses_vintage_break
     from yearly
     union all
     select
@@ -87,7 +96,8 @@ raw as (
         year,
         'equipment_intensity' as indicator_code,
         equipment_yuan / gdp_yuan as raw_value,
-        year_estimated as raw_is_estimated
+        year_estimated as raw_is_estimated,
+        false as crosses_vintage_break
     from yearly
 ),
 
@@ -103,7 +113,8 @@ final as (
         -- An index also rests on its first year, which it divides by.
         raw.raw_is_estimated,
         -- Every normalised value also rests on the series maximum it is divided by.
-        arg_max(raw.raw_is_estimated, raw.raw_value) over (partition by raw.indicator_code) as max_is_estimated
+        arg_max(raw.raw_is_estimated, raw.raw_value) over (partition by raw.indicator_code) as max_is_estimated,
+        raw.crosses_vintage_break
     from raw
     inner join indicators on raw.indicator_code = indicators.indicator_code
 )

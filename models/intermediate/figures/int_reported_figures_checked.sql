@@ -2,6 +2,10 @@
 -- metric, period and source attached and the reason it cannot be used (NULL when it
 -- can). fct_reported_figures keeps the usable ones, audit_rejected_figures the others:
 -- no figure is dropped silently, and no rejected figure reaches a measure.
+-- Each figure also carries the vintage of its series (seeds/figure_series_vintages.csv;
+-- NULL outside the regional accounts) and the boundary version of its area it refers to
+-- (seeds/area_boundaries.csv by statistical year; an area without versions keeps its
+-- code, a figure without a year the current version).
 
 with
 
@@ -25,6 +29,14 @@ scope_overrides as (
     select * from {{ ref('stg_reference__figure_scope_overrides') }}
 ),
 
+vintages as (
+    select * from {{ ref('stg_reference__figure_series_vintages') }}
+),
+
+boundaries as (
+    select * from {{ ref('stg_reference__area_boundaries') }}
+),
+
 joined as (
     select
         figures.*,
@@ -39,12 +51,27 @@ joined as (
         sources.reliability as source_reliability,
         sources.reliability_rank,
         areas.area_code is not null as area_known,
-        metrics.metric_code is not null as metric_known
+        metrics.metric_code is not null as metric_known,
+        vintages.series_vintage,
+        vintages.release_stage,
+        vintages.vintage_evidence,
+        coalesce(boundaries.boundary_id, figures.area_code) as boundary_id
     from figures
     left join metrics on figures.metric_code = metrics.metric_code
     left join sources on figures.source_text = sources.source_text
     left join scope_overrides on figures.figure_id = scope_overrides.figure_id
     left join areas on figures.area_code = areas.area_code
+    left join vintages on figures.figure_id = vintages.figure_id
+    left join boundaries
+        on figures.area_code = boundaries.area_code
+            and (
+                (
+                    figures.year is not null
+                    and figures.year >= coalesce(boundaries.first_statistical_year, figures.year)
+                    and figures.year <= coalesce(boundaries.last_statistical_year, figures.year)
+                )
+                or (figures.year is null and boundaries.valid_to is null)
+            )
 ),
 
 final as (

@@ -5,6 +5,9 @@
 --   RS = sum_k ((e1[k] - e0[k]) - e0[k] * g[k]) (= sum_k e0[k] (g[i,k] - g[k]) when
 --        e0[k] > 0; written this way a division new to the area adds its whole
 --        output to RS, and NS + IM + RS = e1 - e0 always holds)
+-- Both years are on the area's panel boundary (int_area_gdp_panel restates an older
+-- boundary's GDP, which the panel's prior scales with); boundary_note says how the base
+-- year got there for an area whose boundary changed since the base year.
 
 with
 
@@ -25,6 +28,21 @@ cells as (
         bool_or(basis = 'synthetic') as has_synthetic
     from output
     group by all
+),
+
+area_gdp_base as (
+    select * from {{ ref('int_area_gdp_panel') }}
+    where year = {{ var('shift_share_base_year') }}
+),
+
+boundary_versions as (
+    select
+        area_code,
+        count(*) as n_versions,
+        max(last_statistical_year) filter (where last_statistical_year < {{ var('shift_share_end_year') }})
+            as last_old_year
+    from {{ ref('stg_reference__area_boundaries') }}
+    group by area_code
 ),
 
 cluster_sector as (
@@ -53,7 +71,7 @@ growth as (
     cross join cluster_total
 ),
 
-final as (
+components as (
     select
         area_code,
         {{ var('shift_share_base_year') }} as base_year,
@@ -71,6 +89,25 @@ final as (
         {{ basis_from_inputs('sum(estimated_yuan) / nullif(sum(all_yuan), 0)', 'bool_or(has_synthetic)') }} as basis
     from growth
     group by area_code
+),
+
+final as (
+    select
+        components.*,
+        area_gdp_base.boundary_id,
+        case
+            when boundary_versions.last_old_year >= {{ var('shift_share_base_year') }}
+                then 'base year {{ var('shift_share_base_year') }} on ' || area_gdp_base.boundary_id
+                    || ': the panel prior scales with GDP of ' || area_gdp_base.method || ' ('
+                    || coalesce(
+                        area_gdp_base.boundary_note,
+                        'estimated on the panel boundary, no figure on the old one used'
+                    )
+                    || ')'
+        end as boundary_note
+    from components
+    left join area_gdp_base on components.area_code = area_gdp_base.area_code
+    left join boundary_versions on components.area_code = boundary_versions.area_code
 )
 
 select * from final

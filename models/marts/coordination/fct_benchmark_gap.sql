@@ -1,76 +1,149 @@
--- One row per benchmark province (Jiangsu, Zhejiang) x metric x panel year where the
--- cluster side and the benchmark have values of the same scope. The cluster side is
--- Sichuan + Chongqing, the provinces the eight members belong to: the benchmarks are
--- provinces, so a province-level aggregate is the like-for-like comparison.
--- Today that is GDP (whole economy, current prices): reported years as reported, other
--- years from the interpolated province GDP panel (then basis 'estimated').
---   gap_ratio = cluster / benchmark; growth_gap_pp = cluster growth - benchmark growth
---   (nominal, on the previous year); cagr_* = (V_t / V_start)^(1 / (t - start)) - 1.
--- Metrics of the benchmarks that the cluster has in no matching scope are listed in
--- audit_benchmark_comparability instead.
+-- Sichuan + Chongqing against each benchmark province, GDP within one vintage; growth
+-- across the 2018 census revision from reported real rates or NULL. Formulas: the YAML.
 
 with
 
 gdp as (
-    select * from {{ ref('int_province_gdp_panel') }}
-),
-
-areas as (
-    select * from {{ ref('stg_reference__areas') }}
+    select
+        *,
+        lag(gdp_yuan) over (
+            partition by area_code
+            order by year
+        ) as previous_gdp_yuan
+    from {{ ref('int_province_gdp_panel') }}
 ),
 
 cluster_side as (
     select
         gdp.year,
+        any_value(gdp.series_vintage) as series_vintage,
         sum(gdp.gdp_yuan) as cluster_value,
         count(*) as n_provinces,
         sum(case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end) as cluster_estimated,
-        list_sort(flatten(list(gdp.figure_ids))) as figure_ids
+        case
+            when count(gdp.real_growth) = count(*)
+                then sum(gdp.real_growth * gdp.previous_gdp_yuan) / sum(gdp.previous_gdp_yuan)
+        end as cluster_real_growth,
+        list_sort(flatten(list(gdp.figure_ids))) as figure_ids,
+        list(gdp.real_growth_figure_id) as real_growth_figure_ids
     from gdp
-    inner join areas on gdp.area_code = areas.area_code and areas.cluster_role = 'parent'
+    inner join {{ ref('stg_reference__areas') }} as areas
+        on gdp.area_code = areas.area_code and areas.cluster_role = 'parent'
     group by gdp.year
-),
-
-benchmark_side as (
-    select gdp.*
-    from gdp
-    inner join areas on gdp.area_code = areas.area_code and areas.cluster_role = 'benchmark'
 ),
 
 paired as (
     select
-        benchmark_side.area_code as benchmark_area_code,
+        gdp.area_code as benchmark_area_code,
         'gdp' as metric_code,
         'whole_economy' as scope,
-        benchmark_side.year,
+        gdp.year,
+        gdp.series_vintage,
         cluster_side.cluster_value,
-        benchmark_side.gdp_yuan as benchmark_value,
-        cluster_side.cluster_estimated
-        + case when benchmark_side.basis <> 'reported' then benchmark_side.gdp_yuan else 0 end
+        gdp.gdp_yuan as benchmark_value,
+        cluster_side.cluster_real_growth,
+        gdp.real_growth as benchmark_real_growth,
+        cluster_side.cluster_estimated + case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end
             as estimated_value,
-        list_sort(list_concat(cluster_side.figure_ids, benchmark_side.figure_ids)) as figure_ids
-    from benchmark_side
-    inner join cluster_side on benchmark_side.year = cluster_side.year and cluster_side.n_provinces = 2
+        list_concat(cluster_side.figure_ids, gdp.figure_ids) as figure_ids,
+        list_append(cluster_side.real_growth_figure_ids, gdp.real_growth_figure_id) as real_growth_figure_ids
+    from gdp
+    inner join {{ ref('stg_reference__areas') }} as areas
+        on gdp.area_code = areas.area_code and areas.cluster_role = 'benchmark'
+    inner join cluster_side
+        on gdp.year = cluster_side.year
+            and cluster_side.n_provinces = 2
+            and gdp.series_vintage = cluster_side.series_vintage
 ),
 
-with_history as (
+links as (
     select
         *,
-        lag(cluster_value) over w as cluster_previous,
-        lag(benchmark_value) over w as benchmark_previous,
-        first_value(cluster_value) over w as cluster_start,
-        first_value(benchmark_value) over w as benchmark_start,
-        first_value(year) over w as start_year,
         lag(year) over w as previous_year,
+        lag(series_vintage) over w as previous_vintage,
         lag(estimated_value) over w as estimated_previous,
         lag(cluster_value + benchmark_value) over w as total_previous,
-        first_value(estimated_value) over w as estimated_start,
-        first_value(cluster_value + benchmark_value) over w as total_start
+        coalesce(lag(series_vintage) over w <> series_vintage, false) as vintage_break,
+        first_value(year) over w as start_year,
+        first_value(cluster_value) over w as cluster_start,
+        first_value(benchmark_value) over w as benchmark_start,
+        case
+            when lag(year) over w is null then null
+            when lag(series_vintage) over w = series_vintage
+                then cluster_value / nullif(lag(cluster_value) over w, 0) - 1
+            when benchmark_real_growth is not null then cluster_real_growth
+        end as cluster_growth,
+        case
+            when lag(year) over w is null then null
+            when lag(series_vintage) over w = series_vintage
+                then benchmark_value / nullif(lag(benchmark_value) over w, 0) - 1
+            when cluster_real_growth is not null then benchmark_real_growth
+        end as benchmark_growth
     from paired
     window w as (
         partition by benchmark_area_code, metric_code
         order by year
     )
+),
+
+chained as (
+    select
+        *,
+        case
+            when not vintage_break and previous_year is not null then 'nominal_within_vintage'
+            when cluster_growth is not null then 'reported_real_growth_across_break'
+        end as growth_method,
+        count(cluster_growth) over w_all as n_links,
+        sum(ln(1 + cluster_growth)) over w_all as cluster_log_links,
+        sum(ln(1 + benchmark_growth)) over w_all as benchmark_log_links,
+        sum(estimated_value) over w_all as estimated_since_start,
+        sum(cluster_value + benchmark_value) over w_all as total_since_start,
+        bool_or(vintage_break) over w_all as break_since_start,
+        first_value(year) over w_vintage as vintage_start_year,
+        first_value(cluster_value) over w_vintage as cluster_vintage_start,
+        first_value(benchmark_value) over w_vintage as benchmark_vintage_start,
+        first_value(estimated_value) over w_vintage as estimated_vintage_start,
+        first_value(cluster_value + benchmark_value) over w_vintage as total_vintage_start
+    from links
+    window
+        w_all as (
+            partition by benchmark_area_code, metric_code
+            order by year
+        ),
+        w_vintage as (
+            partition by benchmark_area_code, metric_code, series_vintage
+            order by year
+        )
+),
+
+with_cagr as (
+    -- The product of links exp(sum ln(1 + g)) is rounded to 12 decimals (noise of exp, ln).
+    select
+        *,
+        case
+            when year > start_year and not break_since_start
+                then pow(cluster_value / cluster_start, 1.0 / (year - start_year)) - 1
+            when year > start_year and n_links = year - start_year
+                then pow(round(exp(cluster_log_links), 12), 1.0 / (year - start_year)) - 1
+        end as cluster_cagr_since_start,
+        case
+            when year > start_year and not break_since_start
+                then pow(benchmark_value / benchmark_start, 1.0 / (year - start_year)) - 1
+            when year > start_year and n_links = year - start_year
+                then pow(round(exp(benchmark_log_links), 12), 1.0 / (year - start_year)) - 1
+        end as benchmark_cagr_since_start,
+        -- Levels read (col_estimated_input_share): the year's, the previous year's for growth,
+        -- every year since the start for a CAGR chained across a break, else the vintage's first.
+        case
+            when year > start_year and break_since_start and n_links = year - start_year then estimated_since_start
+            else estimated_value + case when cluster_growth is not null then estimated_previous else 0 end
+                + case when vintage_start_year < coalesce(previous_year, year) then estimated_vintage_start else 0 end
+        end / case
+            when year > start_year and break_since_start and n_links = year - start_year then total_since_start
+            else cluster_value + benchmark_value + case when cluster_growth is not null then total_previous else 0 end
+                + case when vintage_start_year < coalesce(previous_year, year) then total_vintage_start else 0 end
+        end as estimated_input_share
+    from chained
 ),
 
 final as (
@@ -79,43 +152,48 @@ final as (
         metric_code,
         scope,
         year,
+        series_vintage,
+        vintage_break,
         cluster_value,
         benchmark_value,
         'yuan' as unit,
         cluster_value / nullif(benchmark_value, 0) as gap_ratio,
         benchmark_value - cluster_value as gap_absolute,
-        cluster_value / nullif(cluster_previous, 0) - 1 as cluster_growth,
-        benchmark_value / nullif(benchmark_previous, 0) - 1 as benchmark_growth,
-        100 * ((cluster_value / nullif(cluster_previous, 0)) - (benchmark_value / nullif(benchmark_previous, 0)))
-            as growth_gap_pp,
+        growth_method,
+        cluster_growth,
+        benchmark_growth,
+        100 * (cluster_growth - benchmark_growth) as growth_gap_pp,
         start_year,
-        case when year > start_year then pow(cluster_value / cluster_start, 1.0 / (year - start_year)) - 1 end
-            as cluster_cagr_since_start,
-        case when year > start_year then pow(benchmark_value / benchmark_start, 1.0 / (year - start_year)) - 1 end
-            as benchmark_cagr_since_start,
+        cluster_cagr_since_start,
+        benchmark_cagr_since_start,
+        case
+            when cluster_cagr_since_start is null then null
+            when break_since_start then 'chained_across_break'
+            else 'within_vintage'
+        end as cagr_method,
+        vintage_start_year,
+        pow(cluster_value / cluster_vintage_start, 1.0 / nullif(year - vintage_start_year, 0)) - 1
+            as cluster_cagr_within_vintage,
+        pow(benchmark_value / benchmark_vintage_start, 1.0 / nullif(year - vintage_start_year, 0)) - 1
+            as benchmark_cagr_within_vintage,
         case
             when year = start_year then 'growth and CAGR need an earlier year'
+            when vintage_break and growth_method is null
+                then 'series break (' || previous_vintage || ' to ' || series_vintage || ') between '
+                    || previous_year || ' and ' || year || ': no reported real growth of '
+                    || case when cluster_real_growth is null then 'a cluster province' else 'the benchmark' end
+                    || ' for ' || year || ' to chain it'
+            when cluster_cagr_since_start is null
+                then 'CAGR since start: a yearly link since ' || start_year
+                    || ' is NULL (series break without reported real growth)'
             when benchmark_value = 0 then 'benchmark value is zero'
         end as null_reason,
-        -- A row reads the year's values, the previous year's (growth) and the start year's
-        -- (CAGR): it is estimated when any of them is, weighted by value
-        -- (col_estimated_input_share).
-        (
-            estimated_value + coalesce(estimated_previous, 0)
-            + case when start_year < coalesce(previous_year, year) then estimated_start else 0 end
-        ) / (
-            cluster_value + benchmark_value + coalesce(total_previous, 0)
-            + case when start_year < coalesce(previous_year, year) then total_start else 0 end
-        ) as estimated_input_share,
-        case
-            when
-                estimated_value + coalesce(estimated_previous, 0)
-                + case when start_year < coalesce(previous_year, year) then estimated_start else 0 end > 0
-                then 'estimated'
-            else 'reported'
-        end as basis,
-        array_to_string(figure_ids, ';') as derived_from_figure_ids
-    from with_history
+        estimated_input_share,
+        case when estimated_input_share > 0 then 'estimated' else 'reported' end as basis,
+        array_to_string(list_sort(list_distinct(list_concat(
+            figure_ids, case when growth_method = 'reported_real_growth_across_break' then real_growth_figure_ids end
+        ))), ';') as derived_from_figure_ids
+    from with_cagr
 )
 
 select * from final

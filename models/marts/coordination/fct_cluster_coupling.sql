@@ -30,7 +30,8 @@ scores as (
         -- year's weighted score that rests on an estimated value, or on an estimated
         -- series maximum it is divided by.
         sum(weight * normalised_value * cast(raw_is_estimated or coalesce(max_is_estimated, false) as int))
-        / nullif(sum(weight * normalised_value), 0) as estimated_input_share
+        / nullif(sum(weight * normalised_value), 0) as estimated_input_share,
+        coalesce(bool_or(crosses_vintage_break), false) as crosses_vintage_break
     from indicators
     group by year
 ),
@@ -53,7 +54,8 @@ coupled as (
             / nullif(greatest(scores.u1, scores.u2), 0)
         ) as coupling_corrected,
         weights.alpha * scores.u1 + weights.beta * scores.u2 as development_index,
-        scores.estimated_input_share
+        scores.estimated_input_share,
+        scores.crosses_vintage_break
     from scores
     cross join weights
 ),
@@ -74,7 +76,14 @@ final as (
         corrected_class.class_zh as class_corrected_zh,
         case when coupled.u1 + coupled.u2 = 0 then 'both subsystem scores are zero' end as null_reason,
         coupled.estimated_input_share,
-        case when coupled.estimated_input_share > 0 then 'estimated' else 'reported' end as basis
+        case when coupled.estimated_input_share > 0 then 'estimated' else 'reported' end as basis,
+        coupled.crosses_vintage_break,
+        case
+            when coupled.crosses_vintage_break
+                then 'gdp_index divides GDP on the 2018 census base by the pre-revision GDP of the first panel year'
+                    || ' (a level break: Chongqing 2018 +6.0 %); no reported 2019 real growth of both provinces'
+                    || ' chains it, so U1, U2 and D are flagged, not corrected (col_series_vintage)'
+        end as series_break_note
     from coupled
     left join classes as classic_class
         on (

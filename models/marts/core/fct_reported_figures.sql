@@ -25,6 +25,10 @@ final as (
         source_id,
         source_reliability as reliability,
         quote,
+        series_vintage,
+        release_stage,
+        vintage_evidence,
+        boundary_id,
         'reported' as basis
     from checked
     where rejection_reason is null
