@@ -5,10 +5,9 @@
 --      (the rounded one confirms it, the exact one is more precise: Zhejiang 2020, 64613
 --      against "6.5万亿"). A rounded figure's rounding is half a unit of its last non-zero
 --      digit (65000 -> 500);
---   2. a final release before one of unknown stage before a preliminary one: statistical
---      bulletins (统计公报) and figures called 初步核算 are preliminary, yearbooks (年鉴) and
---      figures called 最终核实 final (Chongqing 2016: 17741 of the national series over the
---      bulletin's preliminary 17558.76);
+--   2. a final verification before a release of unstated stage before an initial release
+--      (release_stage, int_reported_figures_checked; Chongqing 2016: 17741 of the national
+--      series over the bulletin's initial 17558.76);
 --   3. an exact value before a rounded one, a rounded one before a lower bound or target;
 --   4. the lowest figure_id, so the choice is deterministic.
 -- The figure's year is part of the key, so "recency" only enters through the release stage.
@@ -16,15 +15,7 @@
 with
 
 figures as (
-    select
-        *,
-        case
-            when quote like '%最终核实%' or source_text like '%年鉴%' or lower(source_text) like '%yearbook%'
-                then 'final'
-            when quote like '%初步核算%' or source_text like '%统计公报%' then 'preliminary'
-            else 'unknown'
-        end as release_stage
-    from {{ ref('int_reported_figures_checked') }}
+    select * from {{ ref('int_reported_figures_checked') }}
     where rejection_reason is null
         and year is not null
         and measure_kind <> 'code'
@@ -73,7 +64,7 @@ ranked as (
             partition by figures.area_code, figures.metric_code, coalesce(figures.subject, ''), figures.year
             order by
                 greatest(figures.reliability_rank, coalesce(confirmed.confirmed_reliability_rank, 0)) desc,
-                case figures.release_stage when 'final' then 0 when 'unknown' then 1 else 2 end,
+                case figures.release_stage when 'final_verification' then 0 when 'not_stated' then 1 else 2 end,
                 case figures.value_qualifier when 'exact' then 0 when 'rounded' then 1 else 2 end,
                 figures.figure_id asc
         ) as rank_in_key,

@@ -53,7 +53,17 @@ joined as (
         areas.area_code is not null as area_known,
         metrics.metric_code is not null as metric_known,
         vintages.series_vintage,
-        vintages.release_stage,
+        -- The release stage from the vintages seed; else read from the source: statistical
+        -- bulletins (统计公报) and figures called 初步核算 are initial releases, yearbooks
+        -- (年鉴) and figures called 最终核实 final verifications.
+        case
+            when vintages.release_stage is not null and vintages.release_stage <> 'not_stated'
+                then vintages.release_stage
+            when figures.quote like '%最终核实%' or figures.source_text like '%年鉴%'
+                or lower(figures.source_text) like '%yearbook%' then 'final_verification'
+            when figures.quote like '%初步核算%' or figures.source_text like '%统计公报%' then 'initial'
+            else 'not_stated'
+        end as release_stage,
         vintages.vintage_evidence,
         coalesce(boundaries.boundary_id, figures.area_code) as boundary_id
     from figures
