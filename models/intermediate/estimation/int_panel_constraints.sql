@@ -124,7 +124,8 @@ user_figures as (
         'exact' as value_qualifier,
         basis as reliability,
         case when is_single_cell then 'the user''s own figure for this cell' else 'the user''s own figure for '
-            || array_to_string(sector_codes, '+') || ' summed over the area''s units' end
+                || array_to_string(sector_codes, '+') || ' summed over the area''s units'
+        end
         || ' (' || coalesce(source, 'no source') || ')' as note,
         cast(null as varchar) as exclusion
     from supplied

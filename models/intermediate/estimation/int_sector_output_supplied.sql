@@ -26,7 +26,11 @@ areas as (
 ),
 
 equipment as (
-    select list(sector_code order by sector_code) as sector_codes
+    select
+        list(
+            sector_code
+            order by sector_code
+        ) as sector_codes
     from {{ ref('stg_reference__sectors') }}
     where in_provincial_equipment_definition
 ),

@@ -33,7 +33,7 @@ rounding as (
     from figures
     inner join digits
         on figures.value_original = round(figures.value_original / power(10, digits.digit_place))
-        * power(10, digits.digit_place)
+            * power(10, digits.digit_place)
     where figures.value_qualifier = 'rounded'
     group by figures.figure_id, figures.factor_to_base
 ),
