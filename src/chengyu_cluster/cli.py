@@ -428,6 +428,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import run_synth
+
+    return run_synth(find_project_dir(args.project_dir), args)
+
+
 def positive_number(text: str) -> float:
     try:
         value = float(text)
@@ -558,6 +564,20 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("mf_args", nargs=argparse.REMAINDER,
                          help="the arguments of mf: query ..., list metrics, validate-configs")
     metrics.set_defaults(func=cmd_metrics)
+
+    synth = sub.add_parser("synth", help="write synthetic enterprise microdata (register, monthly reports, "
+                                         "invoices) in the documented layout, deterministic from the seed")
+    synth.add_argument("--enterprises", type=count_at_least(1), required=True, metavar="N")
+    synth.add_argument("--months", type=count_at_least(2), required=True, metavar="M")
+    synth.add_argument("--invoices", type=count_at_least(0), required=True, metavar="K",
+                       help="ordinary invoices; red-letter invoices come on top (about 1.5 %%)")
+    synth.add_argument("--seed", type=int, default=1, metavar="S")
+    synth.add_argument("--out", type=file_path, required=True, metavar="DIR", help="a directory that does not exist")
+    synth.add_argument("--start-year", type=count_at_least(2000), default=2019, metavar="YYYY")
+    synth.add_argument("--as-of", metavar="YYYY-MM", help="write only what was delivered up to this month")
+    synth.add_argument("--threads", type=count_at_least(1), metavar="T", help="DuckDB threads (default: all cores)")
+    synth.add_argument("--memory-limit", default="3GB", metavar="SIZE", help="DuckDB memory limit (default 3GB)")
+    synth.set_defaults(func=cmd_synth)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     _add_input_options(check)
