@@ -157,6 +157,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         stage("validate-inputs")
         t = time.perf_counter()
         accepted = read_checked_inputs(args, project_dir)
+        from .microdata import attach_for_cli, check_for_cli
+
+        microdata = check_for_cli(args, project_dir, accepted, paths)
         timings["input checks"] = time.perf_counter() - t
         if not accepted.ok:
             print(f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; "
@@ -172,6 +175,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                 con = duckdb.connect(str(candidate))
                 try:
                     load_inputs(con, accepted)
+                    microdata_vars = (attach_for_cli(con, microdata, args, project_dir, paths, build_id, accepted)
+                                      if microdata else {})
                 finally:
                     con.close()
 
@@ -179,7 +184,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             from .dbt_build import run_dbt_build
 
             t = time.perf_counter()
-            dbt_vars = {"build_id": build_id, "code_version": code_version(project_dir)}
+            dbt_vars = {"build_id": build_id, "code_version": code_version(project_dir), **microdata_vars}
             outcome = run_dbt_build(project_dir, candidate, dbt_vars, quiet=not args.verbose)
             timings["dbt build"] = time.perf_counter() - t
             for item in outcome.warnings:
@@ -219,7 +224,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             record = {"build_id": build_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "code_version": dbt_vars["code_version"],
                       "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
-                                 for f in accepted.files],
+                                 for f in accepted.files] + (microdata.record_inputs() if microdata else []),
                       "row_counts": table_row_counts(candidate)}
             # No signal between the version's rename and the pointer's: the outcome stays what we report.
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
@@ -333,6 +338,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     accepted = read_checked_inputs(args, project_dir)
+    from .microdata import check_for_cli
+
+    check_for_cli(args, project_dir, accepted)
     n_errors = accepted.findings.n_errors
     print(f"{n_errors} error(s), {accepted.findings.n_warnings} warning(s)")
     return EXIT_INPUT if n_errors else EXIT_OK
@@ -487,6 +495,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                              "they replace the estimates cell by cell")
     parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
+    parser.add_argument("--microdata", metavar="DIR", type=file_path,
+                        help="enterprise microdata (enterprises/, enterprise_month/, supply_invoices/ of Parquet or "
+                             "CSV files; layout in docs/microdata_layout.md) for the microdata marts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -508,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="as publish-postgres --reader-role")
     build.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
                        help="as publish-postgres --lock-timeout")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild every month of the microdata facts instead of carrying the published ones over")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
 
