@@ -22,12 +22,17 @@ where ytd_value < previous_ytd_value * (1 - {{ tolerance }})
 
 
 {#- Every red-letter invoice cancels an ordinary invoice of the same seller and buyer that
-    exists, and what all red-letter invoices cancel of one invoice does not exceed it. -#}
-{% test red_letter_netting(model, column_name) %}
+    exists, and what all red-letter invoices cancel of one invoice does not exceed it.
+    `since`: check the red-letter invoices cancelling an invoice that one issued since then
+    cancels (the invoices cancelled are looked up among all). -#}
+{% test red_letter_netting(model, column_name, since="date '1900-01-01'") %}
 with red as (
     select invoice_id, original_invoice_id, seller_code, buyer_code, amount_yuan
     from {{ model }}
-    where original_invoice_id is not null
+    where original_invoice_id in (
+        select original_invoice_id from {{ model }}
+        where original_invoice_id is not null and issue_date >= {{ since }}
+    )
 ),
 originals as (
     select invoice_id, seller_code, buyer_code, amount_yuan, original_invoice_id
@@ -57,13 +62,13 @@ where original_missing or original_is_red_letter or other_parties or cancelled_y
 {#- The rows of `model` with the measure summed by `group_by` equal the rows of `compare_model`
     summed the same way (within half a fen per group): nothing is lost or counted twice on the
     way from the invoices to the flows. -#}
-{% test sums_match(model, column_name, compare_model, compare_column, group_by, compare_group_by, where=none) %}
+{% test sums_match(model, column_name, compare_model, compare_column, group_by, compare_group_by, compare_where=none) %}
 with left_side as (
     select {{ group_by }} as group_key, sum({{ column_name }}) as total from {{ model }} group by 1
 ),
 right_side as (
     select {{ compare_group_by }} as group_key, sum({{ compare_column }}) as total from {{ compare_model }}
-    {% if where is not none %}where {{ where }}{% endif %}
+    {% if compare_where is not none %}where {{ compare_where }}{% endif %}
     group by 1
 )
 select

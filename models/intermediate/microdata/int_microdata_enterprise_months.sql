@@ -1,7 +1,9 @@
 -- Every register enterprise in every month the microdata span (from the first to the last
--- month of any report or invoice), with the area, class and flag valid at the end of that
--- month: the key that attributes each month's figures to where and what the enterprise was
--- then. A month before the enterprise's first record takes its first record's state.
+-- month of any report or invoice) from the month of its first record on, with the area,
+-- class and flag valid at the end of that month: the key that attributes each month's figures
+-- to where and what the enterprise was then. Before its first record an enterprise is not in
+-- the register (its invoices count as those of a party outside it), so a record added later
+-- changes only the months from its date on: what keeps incremental runs equal to full ones.
 with
 
 history as (
@@ -41,12 +43,8 @@ grid as (
 at_month_end as (
     select grid.credit_code, grid.month, history.valid_from
     from grid
-    asof left join history
+    asof join history
         on history.credit_code = grid.credit_code and grid.month_end >= history.valid_from
-),
-
-first_state as (
-    select credit_code, min(valid_from) as valid_from from history group by credit_code
 ),
 
 final as (
@@ -64,10 +62,9 @@ final as (
             and (history.closed_on is null or history.closed_on >= at_month_end.month) as is_open,
         history.basis
     from at_month_end
-    inner join first_state on first_state.credit_code = at_month_end.credit_code
     inner join history
         on history.credit_code = at_month_end.credit_code
-        and history.valid_from = coalesce(at_month_end.valid_from, first_state.valid_from)
+        and history.valid_from = at_month_end.valid_from
 )
 
 select * from final

@@ -37,7 +37,9 @@ output as (
         any_value(area_group) as area_group,
         any_value(province_code) as province_code,
         division_code,
-        sum(gross_output_yuan) as output_value_yuan,
+        -- decimals (to the fen): a sum of doubles depends on the row order, and an incremental
+        -- build must give the same figures as a full one
+        sum(cast(gross_output_yuan as decimal(38, 2))) as output_value_yuan,
         count(distinct credit_code) as n_enterprises,
         min(basis) as basis
     from reports
@@ -52,7 +54,7 @@ final as (
         output.division_code as sector_code,
         sectors.sector_code is not null as in_panel,
         output.year,
-        round(output.output_value_yuan, 2) as output_value_yuan,
+        output.output_value_yuan,
         output.n_enterprises,
         coverage.months_covered,
         coverage.months_covered / 12.0 as coverage_share,

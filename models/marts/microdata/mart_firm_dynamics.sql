@@ -54,8 +54,10 @@ exits as (
 ),
 
 firm_output as (
-    select year, area_code, division_code, credit_code, sum(gross_output_yuan) as gross_output_yuan,
-        min(basis) as basis
+    -- Summed as decimals (to the fen): a sum of doubles depends on the order of the rows, and an
+    -- incremental build must give the same figures as a full one.
+    select year, area_code, division_code, credit_code,
+        sum(cast(gross_output_yuan as decimal(38, 2))) as gross_output_yuan, min(basis) as basis
     from reports
     group by all
 ),
@@ -96,8 +98,8 @@ final as (
         cast(coalesce(entries.n_entries, 0) as bigint) as n_entries,
         cast(coalesce(exits.n_exits, 0) as bigint) as n_exits,
         cast(coalesce(output.n_reporting_enterprises, 0) as bigint) as n_reporting_enterprises,
-        cast(output.gross_output_yuan as double) as gross_output_yuan,
-        cast(output.top10_gross_output_yuan as double) as top10_gross_output_yuan,
+        cast(output.gross_output_yuan as decimal(38, 2)) as gross_output_yuan,
+        cast(output.top10_gross_output_yuan as decimal(38, 2)) as top10_gross_output_yuan,
         cast(output.top10_gross_output_yuan / nullif(output.gross_output_yuan, 0) as double) as top10_share,
         coalesce(output.basis, basis.basis) as basis
     from cells
