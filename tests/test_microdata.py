@@ -91,7 +91,7 @@ def test_ytd_with_combined_january_february_and_relocation_by_month(hand_built):
     # A (ytd 30, 45, 60, 80): Jan-Feb 30 and March 15 in Chengdu; April 15 and May 20 in Deyang
     # (the move on 2023-04-10 is before the end of April). B (monthly, no January report):
     # Jan-Feb 12, March 7. C (monthly, with January): January 5, February 6.
-    assert rows(con, f"""
+    assert rows(con, """
         select credit_code, strftime(report_month, '%m'), strftime(period_start_month, '%m'), months_covered,
             gross_output_yuan, area_code
         from microdata.fct_enterprise_month order by credit_code, report_month""") == sorted([

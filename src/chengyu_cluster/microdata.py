@@ -131,7 +131,7 @@ class Store:
     root: Path
 
     @classmethod
-    def of(cls, paths) -> "Store":
+    def of(cls, paths) -> Store:
         return cls(paths.directory / f"{paths.name}.microdata")
 
     @property
@@ -761,7 +761,7 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
         (staging / "meta.json").write_text(json.dumps({
             "input_file": f.display, "table": f.table, "sha256": f.sha256, "size_bytes": f.size_bytes,
             "store_file": target.name, "rows": f.rows, "months": f.months, "kept_bytes": exact,
-            "stored_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=1), encoding="utf-8")
+            "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=1), encoding="utf-8")
         f.store_dir.parent.mkdir(parents=True, exist_ok=True)
         if f.store_dir.exists():  # left by a build killed after its rename: the same content
             shutil.rmtree(staging)

@@ -109,7 +109,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import math
 import os
 import shutil
 import time
@@ -610,7 +609,7 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
         select k, event_date, null, new_class from reclass where new_class is not null
     """)
     # Register rows: the opening state, then one row per event carrying every change so far.
-    con.execute(f"""
+    con.execute("""
         create table register_rows as
         with events as (
             select k, event_date, max(new_county) as new_county, max(new_class) as new_class
