@@ -16,7 +16,10 @@ compared as (
         lag(above_scale) over by_date as previous_above_scale,
         row_number() over by_date as record_number
     from register
-    window by_date as (partition by credit_code order by record_date)
+    window by_date as (
+        partition by credit_code
+        order by record_date
+    )
 ),
 
 changes as (
@@ -30,9 +33,16 @@ changes as (
 
 latest as (
     -- Opening and closing dates are the enterprise's, not the period's: the latest record knows best.
-    select credit_code, enterprise_name, opened_on, closed_on
+    select
+        credit_code,
+        enterprise_name,
+        opened_on,
+        closed_on
     from register
-    qualify row_number() over (partition by credit_code order by record_date desc) = 1
+    qualify row_number() over (
+            partition by credit_code
+            order by record_date desc
+        ) = 1
 ),
 
 final as (
@@ -47,7 +57,10 @@ final as (
         changes.division_code,
         changes.above_scale,
         changes.record_date as valid_from,
-        lead(changes.record_date) over (partition by changes.credit_code order by changes.record_date) as valid_to,
+        lead(changes.record_date) over (
+            partition by changes.credit_code
+            order by changes.record_date
+        ) as valid_to,
         latest.opened_on,
         latest.closed_on,
         changes.basis,

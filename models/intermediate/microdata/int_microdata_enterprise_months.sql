@@ -11,12 +11,18 @@ history as (
 ),
 
 span as (
-    select min(first_month) as first_month, max(last_month) as last_month
+    select
+        min(first_month) as first_month,
+        max(last_month) as last_month
     from (
-        select min(report_month) as first_month, max(report_month) as last_month
+        select
+            min(report_month) as first_month,
+            max(report_month) as last_month
         from {{ ref('stg_microdata__enterprise_month') }}
         union all
-        select date_trunc('month', min(issue_date))::date, date_trunc('month', max(issue_date))::date
+        select
+            cast(date_trunc('month', min(issue_date)) as date) as first_month,
+            cast(date_trunc('month', max(issue_date)) as date) as last_month
         from {{ ref('stg_microdata__supply_invoices') }}
     ) as bounds
 ),
@@ -41,10 +47,13 @@ grid as (
 ),
 
 at_month_end as (
-    select grid.credit_code, grid.month, history.valid_from
+    select
+        grid.credit_code,
+        grid.month,
+        history.valid_from
     from grid
     asof join history
-        on history.credit_code = grid.credit_code and grid.month_end >= history.valid_from
+        on grid.credit_code = history.credit_code and grid.month_end >= history.valid_from
 ),
 
 final as (
@@ -59,12 +68,12 @@ final as (
         history.division_code,
         history.above_scale,
         history.opened_on <= cast(at_month_end.month + interval 1 month - interval 1 day as date)
-            and (history.closed_on is null or history.closed_on >= at_month_end.month) as is_open,
+        and (history.closed_on is null or history.closed_on >= at_month_end.month) as is_open,
         history.basis
     from at_month_end
     inner join history
-        on history.credit_code = at_month_end.credit_code
-        and history.valid_from = at_month_end.valid_from
+        on at_month_end.credit_code = history.credit_code
+            and at_month_end.valid_from = history.valid_from
 )
 
 select * from final

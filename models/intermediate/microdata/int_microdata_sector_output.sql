@@ -25,7 +25,11 @@ covered_months as (
 ),
 
 coverage as (
-    select year, area_code, division_code, count(distinct month) as months_covered
+    select
+        year,
+        area_code,
+        division_code,
+        count(distinct month) as months_covered
     from covered_months
     group by all
 ),
@@ -62,8 +66,12 @@ final as (
         'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'
             as method
     from output
-    inner join coverage using (year, area_code, division_code)
-    left join sectors on sectors.sector_code = output.division_code
+    inner join coverage
+        on
+            output.year = coverage.year
+            and output.area_code = coverage.area_code
+            and output.division_code = coverage.division_code
+    left join sectors on output.division_code = sectors.sector_code
 )
 
 select * from final

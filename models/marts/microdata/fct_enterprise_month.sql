@@ -40,7 +40,10 @@ ordered as (
         lag(revenue_reported_yuan) over same_year as previous_revenue_reported_yuan,
         bool_or(report_month_number = 1) over (partition by credit_code, report_year) as has_january_report
     from reports
-    window same_year as (partition by credit_code, report_year order by report_month)
+    window same_year as (
+        partition by credit_code, report_year
+        order by report_month
+    )
 ),
 
 derived as (
@@ -85,8 +88,8 @@ final as (
         derived.source_file
     from derived
     left join enterprise_months
-        on enterprise_months.credit_code = derived.credit_code
-        and enterprise_months.month = derived.report_month
+        on derived.credit_code = enterprise_months.credit_code
+            and derived.report_month = enterprise_months.month
     {%- if window_start %}
     where derived.report_month >= {{ window_start }}
     {%- endif %}

@@ -18,7 +18,14 @@
 with
 
 invoices as (
-    select seller_code, buyer_code, issue_date, amount_yuan, tax_yuan, is_red_letter, basis
+    select
+        seller_code,
+        buyer_code,
+        issue_date,
+        amount_yuan,
+        tax_yuan,
+        is_red_letter,
+        basis
     from {{ ref('stg_microdata__supply_invoices') }}
     {%- if window_start %}
     where issue_date >= {{ window_start }}
@@ -26,7 +33,13 @@ invoices as (
 ),
 
 enterprise_months as (
-    select credit_code, month, area_code, area_group, province_code, division_code
+    select
+        credit_code,
+        month,
+        area_code,
+        area_group,
+        province_code,
+        division_code
     from {{ ref('int_microdata_enterprise_months') }}
 ),
 
@@ -49,25 +62,35 @@ pairs as (
 attributed as (
     select
         pairs.*,
-        coalesce(seller.area_code,
-                 {{ microdata_area_column('seller_area', 'area_code', "'rest_of_china'") }}) as seller_area_code,
-        coalesce(seller.area_group,
-                 {{ microdata_area_column('seller_area', 'area_group', "'rest_of_china'") }}) as seller_area_group,
+        coalesce(
+            seller.area_code,
+            {{ microdata_area_column('seller_area', 'area_code', "'rest_of_china'") }}
+        ) as seller_area_code,
+        coalesce(
+            seller.area_group,
+            {{ microdata_area_column('seller_area', 'area_group', "'rest_of_china'") }}
+        ) as seller_area_group,
         case when seller.credit_code is not null then seller.province_code
-             else {{ microdata_area_column('seller_area', 'province_code', 'null') }} end as seller_province_code,
+            else {{ microdata_area_column('seller_area', 'province_code', 'null') }}
+        end as seller_province_code,
         coalesce(seller.division_code, 'unknown') as seller_division_code,
-        coalesce(buyer.area_code,
-                 {{ microdata_area_column('buyer_area', 'area_code', "'rest_of_china'") }}) as buyer_area_code,
-        coalesce(buyer.area_group,
-                 {{ microdata_area_column('buyer_area', 'area_group', "'rest_of_china'") }}) as buyer_area_group,
+        coalesce(
+            buyer.area_code,
+            {{ microdata_area_column('buyer_area', 'area_code', "'rest_of_china'") }}
+        ) as buyer_area_code,
+        coalesce(
+            buyer.area_group,
+            {{ microdata_area_column('buyer_area', 'area_group', "'rest_of_china'") }}
+        ) as buyer_area_group,
         case when buyer.credit_code is not null then buyer.province_code
-             else {{ microdata_area_column('buyer_area', 'province_code', 'null') }} end as buyer_province_code,
+            else {{ microdata_area_column('buyer_area', 'province_code', 'null') }}
+        end as buyer_province_code,
         coalesce(buyer.division_code, 'unknown') as buyer_division_code
     from pairs
     left join enterprise_months as seller
-        on seller.credit_code = pairs.seller_code and seller.month = pairs.month
+        on pairs.seller_code = seller.credit_code and pairs.month = seller.month
     left join enterprise_months as buyer
-        on buyer.credit_code = pairs.buyer_code and buyer.month = pairs.month
+        on pairs.buyer_code = buyer.credit_code and pairs.month = buyer.month
     {{ microdata_area_joins('substr(pairs.seller_code, 3, 6)', 'seller_area') }}
     {{ microdata_area_joins('substr(pairs.buyer_code, 3, 6)', 'buyer_area') }}
 ),

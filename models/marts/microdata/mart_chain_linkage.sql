@@ -13,7 +13,9 @@ flows as (
 ),
 
 months_per_year as (
-    select year, count(distinct month) as months_covered
+    select
+        year,
+        count(distinct month) as months_covered
     from {{ ref('fct_supply_flow') }}
     group by year
 ),
@@ -23,16 +25,20 @@ by_year as (
         year,
         seller_division_code,
         buyer_division_code,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '510000'), 0) as decimal(38, 2)) as sichuan_to_chongqing_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '500000'), 0) as decimal(38, 2)) as chongqing_to_sichuan_yuan,
+        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '510000'), 0) as decimal(38, 2))
+            as sichuan_to_chongqing_yuan,
+        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '500000'), 0) as decimal(38, 2))
+            as chongqing_to_sichuan_yuan,
         cast(coalesce(sum(net_amount_yuan) filter (
             where seller_province_code = '510000' and seller_area_group = 'member' and buyer_area_group = 'member'
         ), 0) as decimal(38, 2)) as members_sichuan_to_chongqing_yuan,
         cast(coalesce(sum(net_amount_yuan) filter (
             where seller_province_code = '500000' and seller_area_group = 'member' and buyer_area_group = 'member'
         ), 0) as decimal(38, 2)) as members_chongqing_to_sichuan_yuan,
-        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '510000'), 0) as bigint) as sichuan_to_chongqing_invoices,
-        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '500000'), 0) as bigint) as chongqing_to_sichuan_invoices,
+        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '510000'), 0) as bigint)
+            as sichuan_to_chongqing_invoices,
+        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '500000'), 0) as bigint)
+            as chongqing_to_sichuan_invoices,
         min(basis) as basis
     from flows
     group by year, seller_division_code, buyer_division_code
@@ -47,8 +53,11 @@ with_previous as (
         lag(by_year.chongqing_to_sichuan_yuan) over pair as previous_chongqing_to_sichuan_yuan,
         lag(months_per_year.months_covered) over pair as previous_months_covered
     from by_year
-    inner join months_per_year on months_per_year.year = by_year.year
-    window pair as (partition by by_year.seller_division_code, by_year.buyer_division_code order by by_year.year)
+    inner join months_per_year on by_year.year = months_per_year.year
+    window pair as (
+        partition by by_year.seller_division_code, by_year.buyer_division_code
+        order by by_year.year
+    )
 ),
 
 final as (
@@ -63,12 +72,12 @@ final as (
         sichuan_to_chongqing_invoices,
         chongqing_to_sichuan_invoices,
         case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
-                  and previous_sichuan_to_chongqing_yuan > 0
-             then cast(sichuan_to_chongqing_yuan / previous_sichuan_to_chongqing_yuan - 1 as double)
+                and previous_sichuan_to_chongqing_yuan > 0
+                then cast(sichuan_to_chongqing_yuan / previous_sichuan_to_chongqing_yuan - 1 as double)
         end as sichuan_to_chongqing_growth,
         case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
-                  and previous_chongqing_to_sichuan_yuan > 0
-             then cast(chongqing_to_sichuan_yuan / previous_chongqing_to_sichuan_yuan - 1 as double)
+                and previous_chongqing_to_sichuan_yuan > 0
+                then cast(chongqing_to_sichuan_yuan / previous_chongqing_to_sichuan_yuan - 1 as double)
         end as chongqing_to_sichuan_growth,
         months_covered,
         basis

@@ -10,7 +10,11 @@ enterprise_months as (
 ),
 
 history as (
-    select distinct credit_code, opened_on, closed_on from {{ ref('int_microdata_enterprise_history') }}
+    select distinct
+        credit_code,
+        opened_on,
+        closed_on
+    from {{ ref('int_microdata_enterprise_history') }}
 ),
 
 history_basis as (
@@ -22,42 +26,62 @@ reports as (
 ),
 
 cells as (
-    select distinct cast(year(month) as integer) as year, area_code, area_group, province_code, division_code
+    select distinct
+        cast(year(month) as integer) as year,
+        area_code,
+        area_group,
+        province_code,
+        division_code
     from enterprise_months
 ),
 
 active as (
-    select cast(year(month) as integer) as year, area_code, division_code, count(distinct credit_code) as n_open_enterprises
+    select
+        cast(year(month) as integer) as year,
+        area_code,
+        division_code,
+        count(distinct credit_code) as n_open_enterprises
     from enterprise_months
     where is_open
     group by all
 ),
 
 entries as (
-    select cast(year(enterprise_months.month) as integer) as year, enterprise_months.area_code, enterprise_months.division_code,
+    select
+        cast(year(enterprise_months.month) as integer) as year,
+        enterprise_months.area_code,
+        enterprise_months.division_code,
         count(*) as n_entries
     from history
     inner join enterprise_months
-        on enterprise_months.credit_code = history.credit_code
-        and enterprise_months.month = date_trunc('month', history.opened_on)
+        on history.credit_code = enterprise_months.credit_code
+            and enterprise_months.month = date_trunc('month', history.opened_on)
     group by all
 ),
 
 exits as (
-    select cast(year(enterprise_months.month) as integer) as year, enterprise_months.area_code, enterprise_months.division_code,
+    select
+        cast(year(enterprise_months.month) as integer) as year,
+        enterprise_months.area_code,
+        enterprise_months.division_code,
         count(*) as n_exits
     from history
     inner join enterprise_months
-        on enterprise_months.credit_code = history.credit_code
-        and enterprise_months.month = date_trunc('month', history.closed_on)
+        on history.credit_code = enterprise_months.credit_code
+            and enterprise_months.month = date_trunc('month', history.closed_on)
     group by all
 ),
 
 firm_output as (
     -- Summed as decimals (to the fen): a sum of doubles depends on the order of the rows, and an
     -- incremental build must give the same figures as a full one.
-    select year, area_code, division_code, credit_code,
-        sum(cast(gross_output_yuan as decimal(38, 2))) as gross_output_yuan, min(basis) as basis
+    select
+        year,
+        area_code,
+        division_code,
+        credit_code,
+        sum(cast(gross_output_yuan as decimal(38, 2))) as gross_output_yuan,
+        min(basis) as basis
     from reports
     group by all
 ),
@@ -65,7 +89,11 @@ firm_output as (
 ranked as (
     select
         *,
-        row_number() over (partition by year, area_code, division_code order by gross_output_yuan desc, credit_code)
+        row_number()
+            over (
+                partition by year, area_code, division_code
+                order by gross_output_yuan desc, credit_code asc
+            )
             as output_rank
     from firm_output
 ),
@@ -104,10 +132,26 @@ final as (
         coalesce(output.basis, basis.basis) as basis
     from cells
     cross join basis
-    left join active using (year, area_code, division_code)
-    left join entries using (year, area_code, division_code)
-    left join exits using (year, area_code, division_code)
-    left join output using (year, area_code, division_code)
+    left join active
+        on
+            cells.year = active.year
+            and cells.area_code = active.area_code
+            and cells.division_code = active.division_code
+    left join entries
+        on
+            cells.year = entries.year
+            and cells.area_code = entries.area_code
+            and cells.division_code = entries.division_code
+    left join exits
+        on
+            cells.year = exits.year
+            and cells.area_code = exits.area_code
+            and cells.division_code = exits.division_code
+    left join output
+        on
+            cells.year = output.year
+            and cells.area_code = output.area_code
+            and cells.division_code = output.division_code
 )
 
 select * from final

@@ -41,14 +41,18 @@ final as (
         any_value(buyer_province_code) as buyer_province_code,
         buyer_division_code,
         cast(sum(net_amount_yuan) as decimal(38, 2)) as purchases_net_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'same_area'), 0) as decimal(38, 2)) as same_area_yuan,
+        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'same_area'), 0) as decimal(38, 2))
+            as same_area_yuan,
         cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'rest_of_own_province'), 0) as decimal(38, 2))
             as rest_of_own_province_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'other_province_members'), 0) as decimal(38, 2))
+        cast(
+            coalesce(sum(net_amount_yuan) filter (where seller_origin = 'other_province_members'), 0) as decimal(38, 2)
+        )
             as other_province_members_yuan,
         cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'other_province_rest'), 0) as decimal(38, 2))
             as other_province_rest_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'rest_of_china'), 0) as decimal(38, 2)) as rest_of_china_yuan,
+        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'rest_of_china'), 0) as decimal(38, 2))
+            as rest_of_china_yuan,
         cast(sum(n_invoices) as bigint) as n_invoices,
         cast(sum(n_red_letter_invoices) as bigint) as n_red_letter_invoices,
         count(distinct month) as months_covered,
@@ -71,7 +75,8 @@ select
     rest_of_china_yuan,
     -- NULL when the net purchases are not positive: no share of nothing.
     cast(same_area_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as same_area_share,
-    cast(rest_of_own_province_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as rest_of_own_province_share,
+    cast(rest_of_own_province_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double)
+        as rest_of_own_province_share,
     cast(other_province_members_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double)
         as other_province_members_share,
     cast(other_province_rest_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as other_province_rest_share,
