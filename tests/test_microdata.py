@@ -39,7 +39,8 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-REGISTER = ["credit_code", "name", "area_code", "industry_class", "above_scale", "opened_on", "closed_on", "record_date"]
+REGISTER = ["credit_code", "name", "area_code", "industry_class", "above_scale", "opened_on", "closed_on",
+            "record_date"]
 REPORTS = ["credit_code", "report_month", "value_kind", "gross_output_yuan", "revenue_yuan", "employees"]
 INVOICES = ["invoice_id", "seller_code", "buyer_code", "issue_date", "amount_yuan", "tax_yuan", "original_invoice_id"]
 
@@ -117,7 +118,8 @@ def test_red_letter_invoice_netted_in_its_month_and_parties_by_month(hand_built)
     # supplier outside the register: rest_of_china, division unknown. I4: Jiangjin -> Yubei.
     assert rows(con, """
         select strftime(month, '%Y-%m'), seller_area_code, seller_division_code, buyer_area_code, buyer_division_code,
-            n_invoices, n_red_letter_invoices, ordinary_amount_yuan, red_letter_amount_yuan, net_amount_yuan, net_tax_yuan
+            n_invoices, n_red_letter_invoices, ordinary_amount_yuan, red_letter_amount_yuan, net_amount_yuan, \
+net_tax_yuan
         from marts.fct_supply_flow order by month""") == [
         ("2023-02", "500116", "C38", "500112", "C34", 1, 0, 80.0, 0.0, 80.0, 10.4),
         ("2023-03", "500112", "C34", "510100", "C36", 1, 0, 1000.0, 0.0, 1000.0, 130.0),
@@ -252,7 +254,8 @@ def test_duplicate_invoice_id_against_the_store_is_refused(incremental, no_trace
         first = con.execute(f"select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
                             "where original_invoice_id is null limit 1").fetchone()
         con.execute(f"copy (select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
-                    f"where invoice_id = '{first[0]}') to '{extra_dir}/supply_invoices/resent.parquet' (format parquet)")
+                    f"where invoice_id = '{first[0]}') "
+                    f"to '{extra_dir}/supply_invoices/resent.parquet' (format parquet)")
     finally:
         con.close()
     before = ws.state()
@@ -307,7 +310,8 @@ BAD_KINDS = {
     "red_letter_beyond_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "-200.00,-26.00",
                                                   "-1200.00,-156.00"),
                                    "column 'amount_yuan'", "red_letter_within_original"),
-    "negative_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "50.00,6.50", "-50.00,-6.50"),
+    "negative_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "50.00,6.50",
+                                                 "-50.00,-6.50"),
                                   "line 5, column 'amount_yuan'", "ordinary_non_negative"),
     "mixed_value_kinds": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{B},2023-03-01,month",
                                          f"{B},2023-03-01,ytd"), "column 'value_kind'", "one_value_kind_per_year"),

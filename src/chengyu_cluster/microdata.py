@@ -304,7 +304,8 @@ def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, 
     for name, target in columns.items():
         q = f'"{name}"'
         if name not in present:
-            parts += [f"cast(null as {target}) as {q}", f"false as \"_bad_{name}\"", f"null::varchar as \"_raw_{name}\""]
+            parts += [f"cast(null as {target}) as {q}", f"false as \"_bad_{name}\"",
+                      f"null::varchar as \"_raw_{name}\""]
             continue
         if f.fmt == "csv":
             text = f"nullif(trim({q}), '')"
@@ -484,13 +485,13 @@ class _Checker:
         conditions = [f'"_bad_{c}"' for c, _ in typed] + [cond for _, _, cond, _ in _row_rules(table)]
         counts = self.con.execute("select " + ", ".join(f"count(*) filter (where {c})" for c in conditions)
                                   + f" from {view}").fetchone()
-        for (column, target), n in zip(typed, counts[:len(typed)]):
+        for (column, target), n in zip(typed, counts[:len(typed)], strict=True):
             if n:
                 rows = self.con.execute(
                     f"select _file, _row, '''' || \"_raw_{column}\" || ''' is not {EXPECTED_TEXT[target]}' "
                     f"from {view} where \"_bad_{column}\" order by _file, _row limit {self.limit}").fetchall()
                 _add_rows(self.findings, rows, n, column, f"type_{target.split('(')[0]}")
-        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed):]):
+        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed):], strict=True):
             if n:
                 rows = self.con.execute(f"select _file, _row, {message} from {view} where {condition} "
                                         f"order by _file, _row limit {self.limit}").fetchall()
@@ -826,7 +827,8 @@ def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_dat
 
     store.manifests.mkdir(parents=True, exist_ok=True)
     manifest = store.manifests / f"{build_id}.json"
-    manifest.write_text(json.dumps({"build_id": build_id, "store_files": sorted(str(f.store_file) for f in micro.files)},
+    manifest.write_text(json.dumps({"build_id": build_id,
+                                    "store_files": sorted(str(f.store_file) for f in micro.files)},
                                    indent=1), encoding="utf-8")
     dbt_vars = {"microdata_memory_limit": memory_limit, "microdata_temp_directory": str(store.tmp / "dbt-spill")}
     if plan["carry"]:

@@ -71,7 +71,8 @@ Shape, with sources where they exist (everything else is an assumption, labelled
   China Econ. Rev. 14(1), 2003; the factor 0.5 is assumed), distance between seats as
   great-circle distance, 20 km inside one seat (the mass of a seat and division is its
   weight in GDP units, as for the firm counts; the rest of China's seats weigh about 14 times
-  Sichuan and Chongqing); the firm within the seat and division in proportion to its size. Purchases are 80 % of the buyer's output (intermediate input
+  Sichuan and Chongqing); the firm within the seat and division in proportion to its size. \
+Purchases are 80 % of the buyer's output (intermediate input
   coefficient of machinery in China's 2007 input-output table: 0.808, F0210).
 - Invoices: the K invoices are spread over months by seasonal output, then over the supply
   links active that month in proportion to their purchases; each invoice's amount is the
@@ -130,7 +131,7 @@ def uscc_check_char(body: str) -> str:
     """
     if len(body) != 17:
         raise ValueError("a credit code body has 17 characters")
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(body, USCC_WEIGHTS))
+    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(body, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -149,7 +150,7 @@ ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
 
 def org_check_char(body: str) -> str:
     """C9 = 11 - MOD(sum(C_i * W_i), 11); 10 is written X and 11 is written 0."""
-    total = sum(int(ch, 36) * w for ch, w in zip(body, ORG_WEIGHTS))
+    total = sum(int(ch, 36) * w for ch, w in zip(body, ORG_WEIGHTS, strict=False))
     value = 11 - total % 11
     return "X" if value == 10 else "0" if value == 11 else str(value)
 
@@ -158,13 +159,15 @@ def uscc_check_sql(body: str) -> str:
     """A DuckDB expression: the GB 32100 check character of the 17-character text `body`."""
     weights = ", ".join(map(str, USCC_WEIGHTS))
     return (f"substr('{USCC_ALPHABET}', (31 - list_sum(list_transform(range(17), "
-            f"p -> (strpos('{USCC_ALPHABET}', substr({body}, p + 1, 1)) - 1) * [{weights}][p + 1]))::bigint % 31) % 31 + 1, 1)")
+            f"p -> (strpos('{USCC_ALPHABET}', substr({body}, p + 1, 1)) - 1) * [{weights}][p + 1]))::bigint % 31) "
+            f"% 31 + 1, 1)")
 
 
 def org_check_sql(digits8: str) -> str:
     """A DuckDB expression: the GB 11714 check character of an eight-digit text."""
     weights = ", ".join(map(str, ORG_WEIGHTS))
-    value = (f"(11 - list_sum(list_transform(range(8), p -> substr({digits8}, p + 1, 1)::int * [{weights}][p + 1]))::bigint % 11)")
+    value = (f"(11 - list_sum(list_transform(range(8), p -> substr({digits8}, p + 1, 1)::int "
+             f"* [{weights}][p + 1]))::bigint % 11)")
     return f"(case {value} when 10 then 'X' when 11 then '0' else {value}::varchar end)"
 
 
@@ -443,7 +446,8 @@ def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
                 outside.append((i, d, s.gdp_yi * national[d] / total_national))
             elif (s.seat, d) in weights:
                 outside.append((i, d, weights[(s.seat, d)] * OUTSIDE_LOCAL_FACTOR))
-    con.execute(f"create table cells as select * from (values {_values([(True,) + r for r in register] + [(False,) + r for r in outside])}) "
+    con.execute("create table cells as select * from "
+                f"(values {_values([(True,) + r for r in register] + [(False,) + r for r in outside])}) "
                 "t(in_register, seat_id, division, weight)")
     con.execute("""
         create table cell_cdf as
@@ -456,7 +460,8 @@ def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
         (d, c, j, len(cs)) for d, cs in DIVISION_CLASSES.items() for j, c in enumerate(cs)])})
         t(division, industry_class, class_index, n_classes)""")
     mix = [(b, s, share) for b, row in INPUT_MIX.items() for s, share in row.items()]
-    con.execute(f"create table input_mix as select * from (values {_values(mix)}) t(buyer_division, seller_division, share)")
+    con.execute(f"create table input_mix as select * from (values {_values(mix)}) "
+                "t(buyer_division, seller_division, share)")
     con.execute("""
         create table input_cdf as
         select buyer_division, seller_division,
@@ -551,7 +556,8 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
             body17 || {uscc_check_sql('body17')} as credit_code,
             case when in_register and u_exit < {p_exit}
                  then greatest(opened_on, date '{start}') + 180
-                      + floor(u_exit_date * greatest(1, date_diff('day', greatest(opened_on, date '{start}'), date '{end}') - 180))::int
+                      + floor(u_exit_date * greatest(1, date_diff('day', greatest(opened_on, date '{start}'), \
+date '{end}') - 180))::int
             end as closed_raw,
             u_reloc, u_reloc_date, u_reloc_seat, u_reloc_county, u_reclass, u_reclass_date, u_reclass_kind,
             u_reclass_div, u_reclass_class
@@ -589,8 +595,10 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
             select b.k, b.active_from + 90 + floor(b.u_reclass_date
                        * greatest(1, date_diff('day', b.active_from, b.active_to) - 120))::int as event_date,
                 case when b.u_reclass_kind < 0.5 then b.division
-                     else (list_sort(list_filter(['C29','C31','C32','C33','C34','C35','C36','C37','C38','C39','C40','C43'],
-                                                 d -> d <> b.division)))[1 + floor(b.u_reclass_div * 11)::int] end as new_division,
+                     else (list_sort(list_filter(['C29','C31','C32','C33','C34','C35','C36','C37','C38',\
+'C39','C40','C43'],
+                                                 d -> d <> b.division)))[1 + floor(b.u_reclass_div * 11)::int] \
+end as new_division,
                 b.u_reclass_class, b.industry_class
             from base b
             where b.u_reclass < {P_RECLASS} and date_diff('day', b.active_from, b.active_to) > 240
@@ -656,7 +664,8 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
             f.size_yuan / 12 * mo.intensity * exp(0.15 * {_normal('f.k * 1000 + mo.m', 40, seed)} - 0.01125)
                 as output_yuan,
             0.97 + 0.06 * {u('f.k * 1000 + mo.m', 42)} as revenue_ratio,
-            greatest(1, round(f.size_yuan / {OUTPUT_PER_EMPLOYEE_YUAN} * (0.95 + 0.1 * {u('f.k * 1000 + mo.m', 43)})))::int
+            greatest(1, round(f.size_yuan / {OUTPUT_PER_EMPLOYEE_YUAN} \
+* (0.95 + 0.1 * {u('f.k * 1000 + mo.m', 43)})))::int
                 as employees
         from firm_life f
         join months mo on mo.month_start >= date_trunc('month', f.active_from)

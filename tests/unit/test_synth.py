@@ -125,7 +125,8 @@ def test_counts_match_the_arguments(con):
     first, last = con.execute("select min(issue_date), max(issue_date) from supply_invoices").fetchone()
     assert (first.year, first.month) == (2019, 1)
     assert (last.year, last.month) == (2021, 2)  # month 26
-    assert con.execute("select count(distinct report_month) from enterprise_month").fetchone()[0] == M - 3  # no Januaries
+    # no Januaries
+    assert con.execute("select count(distinct report_month) from enterprise_month").fetchone()[0] == M - 3
     assert con.execute("select count(*) from supply_invoices where basis <> 'synthetic'").fetchone()[0] == 0
     assert con.execute("select count(*) from enterprises where basis <> 'synthetic'").fetchone()[0] == 0
     assert con.execute("select count(*) from enterprise_month where basis <> 'synthetic'").fetchone()[0] == 0
