@@ -224,7 +224,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             record = {"build_id": build_id, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "code_version": dbt_vars["code_version"],
                       "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
-                                 for f in accepted.files] + (microdata.record_inputs() if microdata else []),
+                                 for f in accepted.files],
+                      "microdata": microdata.record_inputs() if microdata else [],
                       "row_counts": table_row_counts(candidate)}
             # No signal between the version's rename and the pointer's: the outcome stays what we report.
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
