@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -83,8 +84,21 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak MiB of its process tree, output)."""
+CPU_SECONDS: dict[str, float] = {}  # per label: user + system CPU of the command and its children
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO, label: str | None = None) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak MiB of its process tree, output).
+
+    The CPU seconds it used (user + system, its children included) go to CPU_SECONDS[label]:
+    on a machine shared with other work they vary less than the wall time.
+    """
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak = [0]
@@ -99,6 +113,8 @@ def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO) -> tuple[floa
     output = proc.communicate()[0]
     sampler.join()
     seconds = time.perf_counter() - started
+    if label:
+        CPU_SECONDS[label] = _children_cpu() - cpu_before
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-4000:]}")
     return seconds, peak[0] / 1024, output
@@ -132,7 +148,7 @@ print(json.dumps({"check_seconds": checked, "attach_seconds": time.perf_counter(
 
 def load(data: Path, db: Path, store: Path, previous: Path | None, memory: str) -> tuple[float, float, dict]:
     seconds, peak, output = run([PYTHON, "-c", LOAD, str(REPO), str(data), str(db), str(store),
-                                 str(previous or ""), memory])
+                                 str(previous or ""), memory], label=f"load:{db.parent.name}")
     return seconds, peak, json.loads(output.strip().splitlines()[-1])
 
 
@@ -146,7 +162,7 @@ def dbt(command: str, db: Path, dbt_vars: dict, target: Path) -> tuple[float, fl
     seconds, peak, _ = run([DBT, command, "--quiet", "--project-dir", str(REPO), "--target", "dev",
                             "--target-path", str(target), "--select", *SELECT,
                             *(["--indirect-selection", "cautious"] if command == "test" else []),
-                            "--vars", json.dumps(dbt_vars)], env=env)
+                            "--vars", json.dumps(dbt_vars)], env=env, label=f"dbt {command}:{target.name}")
     elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
     return seconds, peak, elapsed
 
@@ -196,7 +212,7 @@ def raw_script(target: Path) -> list[str]:
 def raw(db: Path, statements: list[str], memory: str, spill: Path) -> tuple[float, float]:
     script = db.parent / "raw_script.json"
     script.write_text(json.dumps(statements))
-    seconds, peak, output = run([PYTHON, "-c", RAW, str(db), str(script), memory, str(spill)])
+    seconds, peak, output = run([PYTHON, "-c", RAW, str(db), str(script), memory, str(spill)], label="raw")
     return float(output.strip().splitlines()[-1]), peak
 
 
@@ -222,7 +238,8 @@ def split_last_month(full: Path, base: Path) -> None:
 def end_to_end(data: Path, warehouse: Path, memory: str, extra: list[str] = ()) -> tuple[float, float, str]:
     env = dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"), CHENGYU_MEMORY_LIMIT=memory,
                CHENGYU_REPORTS=str(warehouse.parent / "reports"))
-    return run([CHENGYU, "--project-dir", str(REPO), "build", "--microdata", str(data), *extra], env=env)
+    return run([CHENGYU, "--project-dir", str(REPO), "build", "--microdata", str(data), *extra], env=env,
+               label=f"build:{data.name}")
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -286,6 +303,7 @@ def main() -> int:
         print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt run {r['inc_dbt_s']:.1f} s ({inc['plan']})",
               flush=True)
 
+        r["cpu"] = dict(CPU_SECONDS)
         if args.end_to_end:
             warehouse = work / "warehouse"
             warehouse.mkdir()
@@ -321,6 +339,14 @@ def print_table(results: list[dict], args) -> None:
               f"| {r['dbt_run_s']:.1f} ({r['dbt_run_elapsed']:.1f}) | {r['raw_s']:.1f} "
               f"| {r['dbt_run_s'] / r['raw_s']:.2f} ({r['dbt_run_elapsed'] / r['raw_s']:.2f}) | {r['dbt_test_s']:.1f} "
               f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} | {inc:.1f} | {inc / layer:.0%} |")
+    print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
+    print("| invoices | load+checks | dbt run | raw DuckDB | dbt / raw | dbt test | +1 month load | +1 month dbt run |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        c = r["cpu"]
+        print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt run:target_full']:.1f} | {c['raw']:.1f} "
+              f"| {c['dbt run:target_full'] / c['raw']:.2f} | {c['dbt test:target_test']:.1f} "
+              f"| {c['load:layer_plus']:.1f} | {c['dbt run:target_inc']:.1f} |")
     if any("e2e_s" in r for r in results):
         print("\nWhole `chengyu build --microdata` (every model of the project, tests, quality gate, publish):")
         print("| invoices | build s | peak MiB (process tree) | + one month s | + one month / build |")
