@@ -93,6 +93,23 @@ def _children_cpu() -> float:
 
 
 def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO, label: str | None = None) -> tuple[float, float, str]:
+    """Run a command (see _run_once); once more if something outside stopped it with SIGTERM or
+    SIGKILL (on a shared machine other sessions' clean-ups have done so)."""
+    for attempt in range(3):
+        try:
+            return _run_once(cmd, env, cwd, label)
+        except Killed as exc:
+            print(f"   (stopped from outside by signal {exc.signal}; running it again)", flush=True)
+    return _run_once(cmd, env, cwd, label)
+
+
+class Killed(Exception):
+    def __init__(self, signal: int):
+        super().__init__(signal)
+        self.signal = signal
+
+
+def _run_once(cmd: list[str], env: dict | None, cwd: Path, label: str | None) -> tuple[float, float, str]:
     """Run a command; return (seconds, peak MiB of its process tree, output).
 
     The CPU seconds it used (user + system, its children included) go to CPU_SECONDS[label]:
@@ -115,6 +132,8 @@ def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO, label: str | 
     seconds = time.perf_counter() - started
     if label:
         CPU_SECONDS[label] = _children_cpu() - cpu_before
+    if proc.returncode in (-15, -9, 143, 137):
+        raise Killed(-proc.returncode if proc.returncode < 0 else proc.returncode - 128)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-4000:]}")
     return seconds, peak[0] / 1024, output
