@@ -120,7 +120,7 @@ def test_red_letter_invoice_netted_in_its_month_and_parties_by_month(hand_built)
         select strftime(month, '%Y-%m'), seller_area_code, seller_division_code, buyer_area_code, buyer_division_code,
             n_invoices, n_red_letter_invoices, ordinary_amount_yuan, red_letter_amount_yuan, net_amount_yuan, \
 net_tax_yuan
-        from marts.fct_supply_flow order by month""") == [
+        from microdata.fct_supply_flow order by month""") == [
         ("2023-02", "500116", "C38", "500112", "C34", 1, 0, 80.0, 0.0, 80.0, 10.4),
         ("2023-03", "500112", "C34", "510100", "C36", 1, 0, 1000.0, 0.0, 1000.0, 130.0),
         ("2023-04", "500112", "C34", "510600", "C36", 1, 1, 500.0, -200.0, 300.0, 39.0),
@@ -136,7 +136,7 @@ def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     got = rows(con, """
         select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_own_province_share,
             other_province_members_share, other_province_rest_share, rest_of_china_share, months_covered
-        from marts.mart_local_sourcing where year = 2023 order by 1""")
+        from microdata.mart_local_sourcing where year = 2023 order by 1""")
     assert got[0] == ("500112", "C34", 80.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1)
     assert got[1] == ("510100", "C36", 1000.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1)
     assert got[2][:3] == ("510600", "C36", 350.0) and got[2][8] == 2
@@ -145,7 +145,7 @@ def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     assert rows(con, """
         select seller_division_code, buyer_division_code, sichuan_to_chongqing_yuan, chongqing_to_sichuan_yuan,
             members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth
-        from marts.mart_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
+        from microdata.mart_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
 
 
 def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
@@ -153,7 +153,7 @@ def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
     assert rows(con, """
         select area_code, division_code, n_open_enterprises, n_entries, n_exits, n_reporting_enterprises,
             gross_output_yuan, top10_share
-        from marts.mart_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
+        from microdata.mart_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
         ("510100", "C36", 1, 0, 0, 1, 45.0, 1.0), ("510600", "C36", 1, 0, 0, 1, 35.0, 1.0)]
 
 
@@ -180,8 +180,8 @@ def test_the_store_copy_does_not_change_when_the_input_does(hand_built, tmp_path
 def test_plain_build_has_empty_microdata_marts(built):
     con = duckdb.connect(str(built.published), read_only=True)
     try:
-        for table in ("marts.fct_supply_flow", "marts.mart_local_sourcing", "marts.mart_chain_linkage",
-                      "marts.mart_firm_dynamics", "microdata.fct_enterprise_month",
+        for table in ("microdata.fct_supply_flow", "microdata.mart_local_sourcing", "microdata.mart_chain_linkage",
+                      "microdata.mart_firm_dynamics", "microdata.fct_enterprise_month",
                       "intermediate.int_microdata_sector_output", "raw_microdata.supply_invoices"):
             assert con.execute(f"select count(*) from {table}").fetchone()[0] == 0, table
     finally:
@@ -191,8 +191,8 @@ def test_plain_build_has_empty_microdata_marts(built):
 # ---- incremental ----------------------------------------------------------------------------
 
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
-COMPARED = ["marts.fct_supply_flow", "microdata.fct_enterprise_month", "marts.mart_local_sourcing",
-            "marts.mart_chain_linkage", "marts.mart_firm_dynamics", "intermediate.int_microdata_sector_output"]
+COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.mart_local_sourcing",
+            "microdata.mart_chain_linkage", "microdata.mart_firm_dynamics", "intermediate.int_microdata_sector_output"]
 
 
 @pytest.fixture(scope="module")

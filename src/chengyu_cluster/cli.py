@@ -263,7 +263,8 @@ def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candida
     record = {"build_id": context["build_id"], "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "code_version": context["code_version"],
               "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
-                         for f in accepted.files] + (microdata.record_inputs() if microdata else []),
+                         for f in accepted.files],
+              "microdata": microdata.record_inputs() if microdata else [],
               "row_counts": table_row_counts(candidate),
               "compared_with": gate.compared_with,
               "accepted_shift": gate.accepted_shift}

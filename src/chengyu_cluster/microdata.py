@@ -30,7 +30,7 @@
    as a kept version's manifest names them (garbage collected at the next build), so the
    warehouse never depends on a file the user can change, and no version copies the history.
 5. **Incremental.** If the published version was built from the same microdata code and
-   seeds (the layer fingerprint), its two big facts (`marts.fct_supply_flow`,
+   seeds (the layer fingerprint), its two big facts (`microdata.fct_supply_flow`,
    `microdata.fct_enterprise_month`, a few million rows of aggregates, not the invoices) are
    copied into the candidate and dbt runs them incrementally from `microdata_reprocess_from`:
    the earliest month whose input files were added, removed or replaced, or whose register
@@ -75,7 +75,7 @@ OPTIONAL = {"enterprises": {"name", "closed_on", "basis"},
 # The month a row belongs to, for the manifest (the register has none).
 MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply_invoices": "issue_date"}
 # The two facts an incremental build carries over from the published version.
-INCREMENTAL_FACTS = (("marts", "fct_supply_flow"), ("microdata", "fct_enterprise_month"))
+INCREMENTAL_FACTS = (("microdata", "fct_supply_flow"), ("microdata", "fct_enterprise_month"))
 DEFAULT_MEMORY_LIMIT = "3GB"
 # Province-level prefixes of GB/T 2260 (the first two digits of a county code).
 PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",

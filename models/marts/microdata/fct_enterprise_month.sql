@@ -15,7 +15,7 @@
 -- (int_microdata_enterprise_months), so a relocated enterprise's months count where it was.
 -- Incremental by report month: a run rebuilds the months from microdata_window_start on,
 -- reading reports from the January of that year so that year-to-date differences are whole.
--- Firm-level microdata: kept out of the public marts schema (schema `microdata`).
+-- Firm-level microdata, in schema `microdata` with the rest of the layer (not the public marts).
 {%- set window_start = microdata_window_start(ref('stg_microdata__enterprise_month'), 'report_month')
         if is_incremental() else none %}
 

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        schema='microdata',
         pre_hook="{{ microdata_delete_window('month', ref('stg_microdata__supply_invoices'), 'issue_date') }}",
     )
 }}
