@@ -98,6 +98,8 @@ def superset(tmp_path_factory):
            "SUPERSET_CONFIG_PATH": str(REPO / "bi" / "superset" / "superset_config.py"),
            "SUPERSET_SECRET_KEY": secrets.token_hex(24), "PYTHONWARNINGS": "ignore"}
     shutil.copyfile(metadata_template(env_bin, env), home / "superset.db")
+    # The template's admin has the password of the run that made it: give it this run's.
+    _run(env_bin, env, "fab", "reset-password", "--username", ADMIN, "--password", PASSWORD, timeout=300)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "server.log", "w")
