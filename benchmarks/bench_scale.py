@@ -92,10 +92,11 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO, label: str | None = None) -> tuple[float, float, str]:
+def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO,
+        label: str | None = None) -> tuple[float, float, str]:
     """Run a command (see _run_once); once more if something outside stopped it with SIGTERM or
     SIGKILL (on a shared machine other sessions' clean-ups have done so)."""
-    for attempt in range(3):
+    for _attempt in range(3):
         try:
             return _run_once(cmd, env, cwd, label)
         except Killed as exc:
@@ -340,7 +341,8 @@ def main() -> int:
 def print_table(results: list[dict], args) -> None:
     load1, load5, load15 = os.getloadavg()
     print(f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
-          f"{args.memory_limit}, {os.cpu_count()} cores; load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
+          f"{args.memory_limit}, {os.cpu_count()} cores; "
+          f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
     header = ("| invoices | generate s | generate rows/s | load+checks s | dbt run s (models only) | raw DuckDB s "
               "| dbt / raw (models only) | dbt test s | layer s | layer rows/s | layer µs/invoice | peak MiB "
               "| +1 month s | +1 month / layer |")
@@ -357,7 +359,8 @@ def print_table(results: list[dict], args) -> None:
         print(f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
               f"| {r['dbt_run_s']:.1f} ({r['dbt_run_elapsed']:.1f}) | {r['raw_s']:.1f} "
               f"| {r['dbt_run_s'] / r['raw_s']:.2f} ({r['dbt_run_elapsed'] / r['raw_s']:.2f}) | {r['dbt_test_s']:.1f} "
-              f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} | {inc:.1f} | {inc / layer:.0%} |")
+              f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
+              f"| {inc:.1f} | {inc / layer:.0%} |")
     print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
     print("| invoices | load+checks | dbt run | raw DuckDB | dbt / raw | dbt test | +1 month load | +1 month dbt run |")
     print("|---|---|---|---|---|---|---|---|")

@@ -62,7 +62,8 @@ def test_listing_reports_missing_folders_and_ignores_other_files(tmp_path):
     findings = Findings()
     files = list_files(tmp_path, findings)
     assert [(f.table, f.display, f.fmt) for f in files] == [
-        ("enterprises", "enterprises/register.csv", "csv"), ("supply_invoices", "supply_invoices/2024/d.PARQUET", "parquet")]
+        ("enterprises", "enterprises/register.csv", "csv"),
+        ("supply_invoices", "supply_invoices/2024/d.PARQUET", "parquet")]
     assert [(i.file, i.rule) for i in findings.kept] == [("enterprise_month/", "required_folder")]
 
 
