@@ -187,6 +187,13 @@ def dbt(command: str, db: Path, dbt_vars: dict, target: Path) -> tuple[float, fl
     return seconds, peak, elapsed
 
 
+def model_seconds(target: Path) -> dict[str, float]:
+    """Seconds per model of a dbt run (its execution time in run_results.json)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
+            if r["unique_id"].startswith("model.")}
+
+
 RAW = r"""
 import json, sys, time
 import duckdb
@@ -310,6 +317,7 @@ def main() -> int:
         r["dbt_test_s"], r["dbt_test_mib"], r["dbt_test_elapsed"] = dbt("test", db, info["vars"], work / "target_test")
         print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt run {r['dbt_run_s']:.1f} s "
               f"({r['dbt_run_elapsed']:.1f} s from first to last model), dbt test {r['dbt_test_s']:.1f} s", flush=True)
+        r["models_full"] = model_seconds(work / "target_full")
         r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
         print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
 
@@ -320,6 +328,7 @@ def main() -> int:
         r["inc_plan"] = inc["plan"]
         r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"] = dbt("run", plus / "chengyu.duckdb", inc["vars"],
                                                                      work / "target_inc")
+        r["models_inc"] = model_seconds(work / "target_inc")
         print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt run {r['inc_dbt_s']:.1f} s ({inc['plan']})",
               flush=True)
 
@@ -340,6 +349,8 @@ def main() -> int:
 
 def print_table(results: list[dict], args) -> None:
     load1, load5, load15 = os.getloadavg()
+    print(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; uptime at the end: "
+          f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
           f"{args.memory_limit}, {os.cpu_count()} cores; "
           f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
@@ -369,6 +380,14 @@ def print_table(results: list[dict], args) -> None:
         print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt run:target_full']:.1f} | {c['raw']:.1f} "
               f"| {c['dbt run:target_full'] / c['raw']:.2f} | {c['dbt test:target_test']:.1f} "
               f"| {c['load:layer_plus']:.1f} | {c['dbt run:target_inc']:.1f} |")
+    print("\nSeconds per model (dbt run: full build | adding one month), largest first:")
+    for r in results:
+        print(f"{r['rows']:,} invoices:")
+        for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1]):
+            print(f"   {name:45s} {seconds:7.1f} | {r['models_inc'].get(name, 0):7.1f}")
+        print(f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_run_s'] - r['dbt_run_elapsed']:7.1f} "
+              f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}")
+    print("\n" + json.dumps(results))
     if any("e2e_s" in r for r in results):
         print("\nWhole `chengyu build --microdata` (every model of the project, tests, quality gate, publish):")
         print("| invoices | build s | peak MiB (process tree) | + one month s | + one month / build |")
