@@ -158,6 +158,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         stage("validate-inputs")
         t = time.perf_counter()
         accepted = read_checked_inputs(args, project_dir)
+        from .microdata import check_for_cli
+
+        microdata = check_for_cli(args, project_dir, accepted, paths)
         timings["input checks"] = time.perf_counter() - t
         if not accepted.ok:
             print(f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; "
@@ -167,12 +170,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         context = {"build_id": wh.new_build_id(), "code_version": code_version(project_dir)}
         candidate = paths.candidate()
         try:
-            write_candidate_inputs(paths, candidate, accepted, context)
-            code, outcome, gate = build_and_check(args, project_dir, paths, candidate, needed_bytes, timings)
+            dbt_vars = write_candidate_inputs(args, project_dir, paths, candidate, accepted, context, microdata)
+            code, outcome, gate = build_and_check(args, project_dir, paths, candidate, needed_bytes, timings,
+                                                  dbt_vars)
             if code != EXIT_OK:
                 return code
             t = time.perf_counter()
-            version = seal_and_publish(args, paths, candidate, accepted, context, gate)
+            version = seal_and_publish(args, paths, candidate, accepted, context, gate, microdata)
             timings["seal and publish"] = time.perf_counter() - t
         finally:
             for leftover in (candidate, candidate.with_name(candidate.name + ".wal")):
@@ -188,21 +192,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def write_candidate_inputs(paths: wh.WarehousePaths, candidate: Path, accepted: AcceptedInputs,
-                           context: dict[str, str]) -> None:
-    """The checked inputs and the build's identity, as raw tables of a new candidate file."""
+def write_candidate_inputs(args: argparse.Namespace, project_dir: Path, paths: wh.WarehousePaths,
+                           candidate: Path, accepted: AcceptedInputs, context: dict[str, str], microdata) -> dict:
+    """The checked inputs and the build's identity, as raw tables of a new candidate file,
+    and the microdata when given: returns the dbt vars the microdata run needs ({} without)."""
+    from .microdata import attach_for_cli
+
     with wh.storage_errors(f"write the candidate warehouse in {paths.versions_dir}"):
         import duckdb
 
         con = duckdb.connect(str(candidate))
         try:
             load_inputs(con, accepted, context)
+            if not microdata:
+                return {}
+            return attach_for_cli(con, microdata, args, project_dir, paths, context["build_id"], accepted)
         finally:
             con.close()
 
 
 def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.WarehousePaths, candidate: Path,
-                    needed_bytes: int, timings: dict[str, float]):
+                    needed_bytes: int, timings: dict[str, float], dbt_vars: dict):
     """dbt builds and tests the candidate, then the quality gate compares it with the
     published version: (exit code, dbt outcome, gate result)."""
     from .dbt_build import DbtBuild
@@ -211,7 +221,7 @@ def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.Wareh
     stage("dbt-build")
     t = time.perf_counter()
     current = paths.current()
-    with DbtBuild(project_dir, candidate, quiet=not args.verbose) as dbt:
+    with DbtBuild(project_dir, candidate, dbt_vars, quiet=not args.verbose) as dbt:
         baseline = prepare_gate(project_dir, current.database if current else None)  # meanwhile, on the other core
         outcome = dbt.wait()
     timings["dbt build"] = time.perf_counter() - t
@@ -246,7 +256,7 @@ def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.Wareh
 
 
 def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candidate: Path,
-                     accepted: AcceptedInputs, context: dict[str, str], gate) -> wh.Version:
+                     accepted: AcceptedInputs, context: dict[str, str], gate, microdata) -> wh.Version:
     stage("seal")
     wh.seal(candidate)
     stage("publish")
@@ -254,6 +264,7 @@ def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candida
               "code_version": context["code_version"],
               "inputs": [{"file": f.display, "sha256": f.sha256, "size_bytes": f.size_bytes}
                          for f in accepted.files],
+              "microdata": microdata.record_inputs() if microdata else [],
               "row_counts": table_row_counts(candidate),
               "compared_with": gate.compared_with,
               "accepted_shift": gate.accepted_shift}
@@ -358,6 +369,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     accepted = read_checked_inputs(args, project_dir)
+    from .microdata import check_for_cli
+
+    check_for_cli(args, project_dir, accepted)
     n_errors = accepted.findings.n_errors
     print(f"{n_errors} error(s), {accepted.findings.n_warnings} warning(s)")
     return EXIT_INPUT if n_errors else EXIT_OK
@@ -453,6 +467,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
 
 
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import run_synth
+
+    return run_synth(find_project_dir(args.project_dir), args)
+
+
 def positive_number(text: str) -> float:
     try:
         value = float(text)
@@ -506,6 +526,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                              "they replace the estimates cell by cell")
     parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
+    parser.add_argument("--microdata", metavar="DIR", type=file_path,
+                        help="enterprise microdata (enterprises/, enterprise_month/, supply_invoices/ of Parquet or "
+                             "CSV files; layout in docs/microdata_layout.md) for the microdata marts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -530,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--accept-shift", metavar="REASON",
                        help="publish although the quality gate finds a large shift from the published version; "
                             "the reason is recorded in the version's record")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild every month of the microdata facts instead of carrying the published ones over")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
     build.set_defaults(func=cmd_build)
 
@@ -586,6 +611,20 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("mf_args", nargs=argparse.REMAINDER,
                          help="the arguments of mf: query ..., list metrics, validate-configs")
     metrics.set_defaults(func=cmd_metrics)
+
+    synth = sub.add_parser("synth", help="write synthetic enterprise microdata (register, monthly reports, "
+                                         "invoices) in the documented layout, deterministic from the seed")
+    synth.add_argument("--enterprises", type=count_at_least(1), required=True, metavar="N")
+    synth.add_argument("--months", type=count_at_least(2), required=True, metavar="M")
+    synth.add_argument("--invoices", type=count_at_least(0), required=True, metavar="K",
+                       help="ordinary invoices; red-letter invoices come on top (about 1.5 %%)")
+    synth.add_argument("--seed", type=int, default=1, metavar="S")
+    synth.add_argument("--out", type=file_path, required=True, metavar="DIR", help="a directory that does not exist")
+    synth.add_argument("--start-year", type=count_at_least(2000), default=2019, metavar="YYYY")
+    synth.add_argument("--as-of", metavar="YYYY-MM", help="write only what was delivered up to this month")
+    synth.add_argument("--threads", type=count_at_least(1), metavar="T", help="DuckDB threads (default: all cores)")
+    synth.add_argument("--memory-limit", default="3GB", metavar="SIZE", help="DuckDB memory limit (default 3GB)")
+    synth.set_defaults(func=cmd_synth)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
     _add_input_options(check)

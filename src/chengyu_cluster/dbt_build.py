@@ -59,7 +59,7 @@ def dbt_command(project_dir: Path, *args: str) -> list[str]:
 class DbtBuild:
     """A `dbt build` of a candidate file running in a child process."""
 
-    def __init__(self, project_dir: Path, database: Path, quiet: bool = True):
+    def __init__(self, project_dir: Path, database: Path, dbt_vars: dict | None = None, quiet: bool = True):
         self.database = database
         self.run_results = project_dir / "target" / "run_results.json"
         self.run_results.unlink(missing_ok=True)
@@ -68,6 +68,10 @@ class DbtBuild:
         # Seeds are excluded: the input reader that checked them has already written them
         # (inputs.py); dbt's own CSV parser could read them differently.
         args = ["build", "--target", "dev", "--exclude-resource-type", "seed"]
+        if dbt_vars:
+            # Only microdata builds pass vars (their reprocessing window): a change of vars
+            # makes dbt re-parse the project, so the usual build passes none.
+            args += ["--vars", json.dumps(dbt_vars)]
         if quiet:
             args.append("--quiet")
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))

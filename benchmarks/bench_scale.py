@@ -1,0 +1,402 @@
+"""Benchmark: the enterprise-microdata layer at 1M / 10M / 100M invoices.
+
+For each size it
+  1. generates a synthetic data set (`chengyu synth`, 50,000 enterprises, 60 months: about
+     3 million monthly reports), and splits off the last month (the last delivery of
+     invoices and the last monthly report file) to measure adding one month;
+  2. loads the data set without its last month the way `chengyu build --microdata` does
+     (input reader for the seeds, microdata checks and store, raw_microdata views) into a
+     fresh DuckDB file, and runs the microdata layer's models with dbt (`dbt run`, then
+     `dbt test` separately);
+  3. runs the very SQL dbt ran (target/compiled, same order, same materialisations) as one
+     raw DuckDB script on a copy of the loaded file, with the same memory limit: the
+     overhead of dbt is the ratio of the two;
+  4. adds the last month: loads the full data set into another file, carrying the facts
+     over from step 2 as a build does from the published version, and runs the layer
+     incrementally;
+  5. with --end-to-end, also runs a whole `chengyu build --microdata` (every model of the
+     project, the tests, the quality gate, publishing) and then the one with the added month.
+
+DuckDB runs with a memory limit (default 3GB, as `chengyu build` sets it) and a spill folder
+in the work directory. Peak memory is the largest sum of the resident memory of the process
+and all its children, sampled every 0.2 s (the DuckDB of the loader and the one of dbt never
+run at the same time, but a build's own process stays alive while dbt runs).
+
+Usage:
+    .venv/bin/python benchmarks/bench_scale.py                      # 1M and 10M
+    .venv/bin/python benchmarks/bench_scale.py --sizes 1M,10M,100M --end-to-end
+Timings vary with the load of the machine; the load average is printed with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DBT = str(Path(sys.executable).with_name("dbt"))
+CHENGYU = str(Path(sys.executable).with_name("chengyu"))
+SELECT = ["+path:models/marts/microdata", "+path:models/intermediate/microdata"]
+
+
+# ---- measuring ----------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_rss_kib(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += _rss_kib(p)
+        stack += _children(p)
+    return total
+
+
+CPU_SECONDS: dict[str, float] = {}  # per label: user + system CPU of the command and its children
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO,
+        label: str | None = None) -> tuple[float, float, str]:
+    """Run a command (see _run_once); once more if something outside stopped it with SIGTERM or
+    SIGKILL (on a shared machine other sessions' clean-ups have done so)."""
+    for _attempt in range(3):
+        try:
+            return _run_once(cmd, env, cwd, label)
+        except Killed as exc:
+            print(f"   (stopped from outside by signal {exc.signal}; running it again)", flush=True)
+    return _run_once(cmd, env, cwd, label)
+
+
+class Killed(Exception):
+    def __init__(self, signal: int):
+        super().__init__(signal)
+        self.signal = signal
+
+
+def _run_once(cmd: list[str], env: dict | None, cwd: Path, label: str | None) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak MiB of its process tree, output).
+
+    The CPU seconds it used (user + system, its children included) go to CPU_SECONDS[label]:
+    on a machine shared with other work they vary less than the wall time.
+    """
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.communicate()[0]
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if label:
+        CPU_SECONDS[label] = _children_cpu() - cpu_before
+    if proc.returncode in (-15, -9, 143, 137):
+        raise Killed(-proc.returncode if proc.returncode < 0 else proc.returncode - 128)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-4000:]}")
+    return seconds, peak[0] / 1024, output
+
+
+# ---- steps -------------------------------------------------------------------------------
+
+LOAD = r"""
+import json, sys, time
+from pathlib import Path
+import duckdb
+from chengyu_cluster.inputs import Findings, load_inputs, read_inputs
+from chengyu_cluster.microdata import Store, attach, check_microdata
+project, data, db, store, previous, memory = sys.argv[1:7]
+accepted = read_inputs(Path(project))
+assert accepted.ok, accepted.findings.lines()
+t = time.perf_counter()
+micro = check_microdata(Path(project), Path(data), accepted.findings, Store(Path(store)), memory)
+assert micro is not None, "\n".join(accepted.findings.lines())
+checked = time.perf_counter() - t
+con = duckdb.connect(db)
+load_inputs(con, accepted)
+t = time.perf_counter()
+dbt_vars = attach(con, micro, Path(project), Path(db).stem + str(time.time_ns()), Path(previous) if previous else None,
+                  [f.sha256 for f in accepted.files if f.kind == "seed"], False, 3, memory)
+con.close()
+print(json.dumps({"check_seconds": checked, "attach_seconds": time.perf_counter() - t, "vars": dbt_vars,
+                  "plan": micro.state["plan"], "new_files": sum(not f.reused for f in micro.files)}))
+"""
+
+
+def load(data: Path, db: Path, store: Path, previous: Path | None, memory: str) -> tuple[float, float, dict]:
+    seconds, peak, output = run([PYTHON, "-c", LOAD, str(REPO), str(data), str(db), str(store),
+                                 str(previous or ""), memory], label=f"load:{db.parent.name}")
+    return seconds, peak, json.loads(output.strip().splitlines()[-1])
+
+
+def dbt(command: str, db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float]:
+    """Run dbt on the layer; return (wall seconds, peak MiB, dbt's own elapsed seconds).
+
+    The wall time includes starting Python and parsing the project (a fresh target path:
+    no partial parse), which does not grow with the data; dbt's elapsed time is from its
+    first to its last node."""
+    env = dict(os.environ, CHENGYU_DBT_DATABASE=str(db), DBT_PROFILES_DIR=str(REPO))
+    seconds, peak, _ = run([DBT, command, "--quiet", "--project-dir", str(REPO), "--target", "dev",
+                            "--target-path", str(target), "--select", *SELECT,
+                            *(["--indirect-selection", "cautious"] if command == "test" else []),
+                            "--vars", json.dumps(dbt_vars)], env=env, label=f"dbt {command}:{target.name}")
+    elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
+    return seconds, peak, elapsed
+
+
+def model_seconds(target: Path) -> dict[str, float]:
+    """Seconds per model of a dbt run (its execution time in run_results.json)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
+            if r["unique_id"].startswith("model.")}
+
+
+RAW = r"""
+import json, sys, time
+import duckdb
+db, script, memory, spill = sys.argv[1:5]
+statements = json.load(open(script))
+con = duckdb.connect(db, config={"memory_limit": memory, "temp_directory": spill})
+t = time.perf_counter()
+for statement in statements:
+    con.execute(statement)
+con.close()
+print(time.perf_counter() - t)
+"""
+
+
+def raw_script(target: Path) -> list[str]:
+    """The layer's models as dbt compiled them, in dependency order, as plain DDL."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    results = json.loads((target / "run_results.json").read_text())
+    ran = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("model.")}
+    nodes = {uid: manifest["nodes"][uid] for uid in ran}
+    order, done = [], set()
+
+    def visit(uid):
+        if uid in done or uid not in nodes:
+            return
+        for parent in nodes[uid]["depends_on"]["nodes"]:
+            visit(parent)
+        done.add(uid)
+        order.append(uid)
+
+    for uid in sorted(nodes):
+        visit(uid)
+    statements = []
+    for uid in order:
+        node = nodes[uid]
+        sql = (target / "compiled" / node["package_name"] / node["original_file_path"]).read_text()
+        kind = "view" if node["config"]["materialized"] == "view" else "table"
+        statements.append(f"create schema if not exists {node['schema']}")
+        statements.append(f"create or replace {kind} {node['schema']}.{node['alias']} as {sql}")
+    return statements
+
+
+def raw(db: Path, statements: list[str], memory: str, spill: Path) -> tuple[float, float]:
+    script = db.parent / "raw_script.json"
+    script.write_text(json.dumps(statements))
+    seconds, peak, output = run([PYTHON, "-c", RAW, str(db), str(script), memory, str(spill)], label="raw")
+    return float(output.strip().splitlines()[-1]), peak
+
+
+def generate(out: Path, invoices: int, enterprises: int, months: int, seed: int) -> tuple[float, float, dict]:
+    seconds, peak, output = run([CHENGYU, "--project-dir", str(REPO), "synth", "--enterprises", str(enterprises),
+                                 "--months", str(months), "--invoices", str(invoices), "--seed", str(seed),
+                                 "--out", str(out)])
+    return seconds, peak, json.loads((out / "SYNTHETIC.json").read_text())["rows"]
+
+
+def split_last_month(full: Path, base: Path) -> None:
+    """base = full without its last delivery and last report file (hard links, no copies)."""
+    deliveries = sorted((full / "supply_invoices").glob("*.parquet"))
+    reports = sorted((full / "enterprise_month").glob("*.parquet"))
+    for path in full.rglob("*.parquet"):
+        if path in (deliveries[-1], reports[-1]):
+            continue
+        target = base / path.relative_to(full)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
+
+
+def end_to_end(data: Path, warehouse: Path, memory: str, extra: list[str] = ()) -> tuple[float, float, str]:
+    env = dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"), CHENGYU_MEMORY_LIMIT=memory,
+               CHENGYU_REPORTS=str(warehouse.parent / "reports"))
+    return run([CHENGYU, "--project-dir", str(REPO), "build", "--microdata", str(data), *extra], env=env,
+               label=f"build:{data.name}")
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    factor = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1], 1)
+    return int(float(text.rstrip("KMG")) * factor)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1M,10M", help="invoice counts, e.g. 1M,10M,100M")
+    parser.add_argument("--enterprises", type=int, default=50_000)
+    parser.add_argument("--months", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/chengyu-bench-scale"))
+    parser.add_argument("--end-to-end", action="store_true", help="also time whole `chengyu build --microdata` runs")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and databases")
+    args = parser.parse_args()
+
+    results = []
+    for size in [parse_size(s) for s in args.sizes.split(",")]:
+        work = args.workdir / f"n{size}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        spill = work / "spill"
+        spill.mkdir()
+        r = {"invoices": size}
+        print(f"== {size:,} invoices", flush=True)
+        full, base = work / "data_full", work / "data_base"
+        r["gen_s"], r["gen_mib"], rows = generate(full, size, args.enterprises, args.months, args.seed)
+        r["rows"] = rows["supply_invoices"]
+        r["reports"] = rows["enterprise_month"]
+        split_last_month(full, base)
+        print(f"   generated {rows} in {r['gen_s']:.1f} s", flush=True)
+
+        layer = work / "layer"
+        layer.mkdir()
+        db = layer / "chengyu.duckdb"
+        r["load_s"], r["load_mib"], info = load(base, db, work / "store", None, args.memory_limit)
+        r["check_s"] = info["check_seconds"]
+        raw_dir = work / "raw"
+        raw_dir.mkdir()
+        shutil.copy2(db, raw_dir / db.name)
+        r["dbt_run_s"], r["dbt_run_mib"], r["dbt_run_elapsed"] = dbt("run", db, info["vars"], work / "target_full")
+        r["dbt_test_s"], r["dbt_test_mib"], r["dbt_test_elapsed"] = dbt("test", db, info["vars"], work / "target_test")
+        print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt run {r['dbt_run_s']:.1f} s "
+              f"({r['dbt_run_elapsed']:.1f} s from first to last model), dbt test {r['dbt_test_s']:.1f} s", flush=True)
+        r["models_full"] = model_seconds(work / "target_full")
+        r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
+        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
+
+        plus = work / "layer_plus"
+        plus.mkdir()
+        r["inc_load_s"], r["inc_load_mib"], inc = load(full, plus / "chengyu.duckdb", work / "store", db,
+                                                       args.memory_limit)
+        r["inc_plan"] = inc["plan"]
+        r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"] = dbt("run", plus / "chengyu.duckdb", inc["vars"],
+                                                                     work / "target_inc")
+        r["models_inc"] = model_seconds(work / "target_inc")
+        print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt run {r['inc_dbt_s']:.1f} s ({inc['plan']})",
+              flush=True)
+
+        r["cpu"] = dict(CPU_SECONDS)
+        if args.end_to_end:
+            warehouse = work / "warehouse"
+            warehouse.mkdir()
+            r["e2e_s"], r["e2e_mib"], _ = end_to_end(base, warehouse, args.memory_limit)
+            r["e2e_inc_s"], r["e2e_inc_mib"], out = end_to_end(full, warehouse, args.memory_limit)
+            print(f"   chengyu build: {r['e2e_s']:.1f} s, + one month {r['e2e_inc_s']:.1f} s", flush=True)
+        results.append(r)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print_table(results, args)
+    return 0
+
+
+def print_table(results: list[dict], args) -> None:
+    load1, load5, load15 = os.getloadavg()
+    print(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; uptime at the end: "
+          f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
+          f"{args.memory_limit}, {os.cpu_count()} cores; "
+          f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
+    header = ("| invoices | generate s | generate rows/s | load+checks s | dbt run s (models only) | raw DuckDB s "
+              "| dbt / raw (models only) | dbt test s | layer s | layer rows/s | layer µs/invoice | peak MiB "
+              "| +1 month s | +1 month / layer |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    previous = None
+    for r in results:
+        layer = r["load_s"] + r["dbt_run_s"] + r["dbt_test_s"]
+        per = layer / r["rows"] * 1e6
+        growth = f" ({per / previous - 1:+.0%})" if previous else ""
+        previous = per
+        inc = r["inc_load_s"] + r["inc_dbt_s"]
+        peak = max(r["load_mib"], r["dbt_run_mib"], r["dbt_test_mib"], r["inc_load_mib"], r["inc_dbt_mib"])
+        print(f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
+              f"| {r['dbt_run_s']:.1f} ({r['dbt_run_elapsed']:.1f}) | {r['raw_s']:.1f} "
+              f"| {r['dbt_run_s'] / r['raw_s']:.2f} ({r['dbt_run_elapsed'] / r['raw_s']:.2f}) | {r['dbt_test_s']:.1f} "
+              f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
+              f"| {inc:.1f} | {inc / layer:.0%} |")
+    print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
+    print("| invoices | load+checks | dbt run | raw DuckDB | dbt / raw | dbt test | +1 month load | +1 month dbt run |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        c = r["cpu"]
+        print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt run:target_full']:.1f} | {c['raw']:.1f} "
+              f"| {c['dbt run:target_full'] / c['raw']:.2f} | {c['dbt test:target_test']:.1f} "
+              f"| {c['load:layer_plus']:.1f} | {c['dbt run:target_inc']:.1f} |")
+    print("\nSeconds per model (dbt run: full build | adding one month), largest first:")
+    for r in results:
+        print(f"{r['rows']:,} invoices:")
+        for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1]):
+            print(f"   {name:45s} {seconds:7.1f} | {r['models_inc'].get(name, 0):7.1f}")
+        print(f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_run_s'] - r['dbt_run_elapsed']:7.1f} "
+              f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}")
+    print("\n" + json.dumps(results))
+    if any("e2e_s" in r for r in results):
+        print("\nWhole `chengyu build --microdata` (every model of the project, tests, quality gate, publish):")
+        print("| invoices | build s | peak MiB (process tree) | + one month s | + one month / build |")
+        print("|---|---|---|---|---|")
+        for r in results:
+            if "e2e_s" in r:
+                print(f"| {r['rows']:,} | {r['e2e_s']:.1f} | {max(r['e2e_mib'], r['e2e_inc_mib']):,.0f} "
+                      f"| {r['e2e_inc_s']:.1f} | {r['e2e_inc_s'] / r['e2e_s']:.0%} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+-- Every register enterprise in every month the microdata span (from the first to the last
+-- month of any report or invoice) from the month of its first record on, with the area,
+-- class and flag valid at the end of that month: the key that attributes each month's figures
+-- to where and what the enterprise was then. Before its first record an enterprise is not in
+-- the register (its invoices count as those of a party outside it), so a record added later
+-- changes only the months from its date on: what keeps incremental runs equal to full ones.
+with
+
+history as (
+    select * from {{ ref('int_microdata_enterprise_history') }}
+),
+
+span as (
+    select
+        min(first_month) as first_month,
+        max(last_month) as last_month
+    from (
+        select
+            min(report_month) as first_month,
+            max(report_month) as last_month
+        from {{ ref('stg_microdata__enterprise_month') }}
+        union all
+        select
+            cast(date_trunc('month', min(issue_date)) as date) as first_month,
+            cast(date_trunc('month', max(issue_date)) as date) as last_month
+        from {{ ref('stg_microdata__supply_invoices') }}
+    ) as bounds
+),
+
+months as (
+    select cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month
+    from span
+    where first_month is not null
+),
+
+enterprises as (
+    select distinct credit_code from history
+),
+
+grid as (
+    select
+        enterprises.credit_code,
+        months.month,
+        cast(months.month + interval 1 month - interval 1 day as date) as month_end
+    from enterprises
+    cross join months
+),
+
+at_month_end as (
+    select
+        grid.credit_code,
+        grid.month,
+        history.valid_from
+    from grid
+    asof join history
+        on grid.credit_code = history.credit_code and grid.month_end >= history.valid_from
+),
+
+final as (
+    select
+        at_month_end.credit_code,
+        at_month_end.month,
+        history.county_code,
+        history.area_code,
+        history.area_group,
+        history.province_code,
+        history.industry_class,
+        history.division_code,
+        history.above_scale,
+        history.opened_on <= cast(at_month_end.month + interval 1 month - interval 1 day as date)
+        and (history.closed_on is null or history.closed_on >= at_month_end.month) as is_open,
+        history.basis
+    from at_month_end
+    inner join history
+        on at_month_end.credit_code = history.credit_code
+            and at_month_end.valid_from = history.valid_from
+)
+
+select * from final

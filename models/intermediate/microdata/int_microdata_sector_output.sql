@@ -1,0 +1,77 @@
+-- Gross output built bottom-up from the enterprise reports: one row per area x division x
+-- year, ready to replace estimates in fct_sector_output cell by cell. Scope: enterprises of the
+-- above-scale register (as reported; gross output at current prices), each month attributed
+-- to the area and division the enterprise had then. coverage_share = months of the year any
+-- report covers / 12 (a year still running, or starting with the data, is partial); only a
+-- cell with coverage_share = 1 is a whole year. basis: reported for real microdata,
+-- synthetic for `chengyu synth` data.
+with
+
+reports as (
+    select * from {{ ref('fct_enterprise_month') }}
+),
+
+sectors as (
+    select sector_code from {{ ref('stg_reference__sectors') }}
+),
+
+covered_months as (
+    select
+        year,
+        area_code,
+        division_code,
+        cast(unnest(generate_series(period_start_month, report_month, interval 1 month)) as date) as month
+    from reports
+),
+
+coverage as (
+    select
+        year,
+        area_code,
+        division_code,
+        count(distinct month) as months_covered
+    from covered_months
+    group by all
+),
+
+output as (
+    select
+        year,
+        area_code,
+        any_value(area_group) as area_group,
+        any_value(province_code) as province_code,
+        division_code,
+        -- decimals (to the fen): a sum of doubles depends on the row order, and an incremental
+        -- build must give the same figures as a full one
+        sum(cast(gross_output_yuan as decimal(38, 2))) as output_value_yuan,
+        count(distinct credit_code) as n_enterprises,
+        min(basis) as basis
+    from reports
+    group by year, area_code, division_code
+),
+
+final as (
+    select
+        output.area_code,
+        output.area_group,
+        output.province_code,
+        output.division_code as sector_code,
+        sectors.sector_code is not null as in_panel,
+        output.year,
+        output.output_value_yuan,
+        output.n_enterprises,
+        coverage.months_covered,
+        coverage.months_covered / 12.0 as coverage_share,
+        output.basis,
+        'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'
+            as method
+    from output
+    inner join coverage
+        on
+            output.year = coverage.year
+            and output.area_code = coverage.area_code
+            and output.division_code = coverage.division_code
+    left join sectors on output.division_code = sectors.sector_code
+)
+
+select * from final

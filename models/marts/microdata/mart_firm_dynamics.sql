@@ -1,0 +1,157 @@
+-- Firm dynamics: one row per area x division x year of the register (Sichuan and Chongqing):
+-- enterprises open in the year, entries (opened in the year) and exits (closed in the year),
+-- each counted in the area and division they had in that month; the gross output reported
+-- for the year there, and the share of the ten largest enterprises in it (a relocated
+-- enterprise's output counts in each area for its months there).
+with
+
+enterprise_months as (
+    select * from {{ ref('int_microdata_enterprise_months') }}
+),
+
+history as (
+    select distinct
+        credit_code,
+        opened_on,
+        closed_on
+    from {{ ref('int_microdata_enterprise_history') }}
+),
+
+history_basis as (
+    select basis from {{ ref('int_microdata_enterprise_history') }}
+),
+
+reports as (
+    select * from {{ ref('fct_enterprise_month') }}
+),
+
+cells as (
+    select distinct
+        cast(year(month) as integer) as year,
+        area_code,
+        area_group,
+        province_code,
+        division_code
+    from enterprise_months
+),
+
+active as (
+    select
+        cast(year(month) as integer) as year,
+        area_code,
+        division_code,
+        count(distinct credit_code) as n_open_enterprises
+    from enterprise_months
+    where is_open
+    group by all
+),
+
+entries as (
+    select
+        cast(year(enterprise_months.month) as integer) as year,
+        enterprise_months.area_code,
+        enterprise_months.division_code,
+        count(*) as n_entries
+    from history
+    inner join enterprise_months
+        on history.credit_code = enterprise_months.credit_code
+            and enterprise_months.month = date_trunc('month', history.opened_on)
+    group by all
+),
+
+exits as (
+    select
+        cast(year(enterprise_months.month) as integer) as year,
+        enterprise_months.area_code,
+        enterprise_months.division_code,
+        count(*) as n_exits
+    from history
+    inner join enterprise_months
+        on history.credit_code = enterprise_months.credit_code
+            and enterprise_months.month = date_trunc('month', history.closed_on)
+    group by all
+),
+
+firm_output as (
+    -- Summed as decimals (to the fen): a sum of doubles depends on the order of the rows, and an
+    -- incremental build must give the same figures as a full one.
+    select
+        year,
+        area_code,
+        division_code,
+        credit_code,
+        sum(cast(gross_output_yuan as decimal(38, 2))) as gross_output_yuan,
+        min(basis) as basis
+    from reports
+    group by all
+),
+
+ranked as (
+    select
+        *,
+        row_number()
+            over (
+                partition by year, area_code, division_code
+                order by gross_output_yuan desc, credit_code asc
+            )
+            as output_rank
+    from firm_output
+),
+
+output as (
+    select
+        year,
+        area_code,
+        division_code,
+        count(*) as n_reporting_enterprises,
+        sum(gross_output_yuan) as gross_output_yuan,
+        sum(gross_output_yuan) filter (where output_rank <= 10) as top10_gross_output_yuan,
+        min(basis) as basis
+    from ranked
+    group by all
+),
+
+basis as (
+    select min(basis) as basis from history_basis
+),
+
+final as (
+    select
+        cells.year,
+        cells.area_code,
+        cells.area_group,
+        cells.province_code,
+        cells.division_code,
+        cast(coalesce(active.n_open_enterprises, 0) as bigint) as n_open_enterprises,
+        cast(coalesce(entries.n_entries, 0) as bigint) as n_entries,
+        cast(coalesce(exits.n_exits, 0) as bigint) as n_exits,
+        cast(coalesce(output.n_reporting_enterprises, 0) as bigint) as n_reporting_enterprises,
+        cast(output.gross_output_yuan as decimal(38, 2)) as gross_output_yuan,
+        cast(output.top10_gross_output_yuan as decimal(38, 2)) as top10_gross_output_yuan,
+        cast(output.top10_gross_output_yuan / nullif(output.gross_output_yuan, 0) as double) as top10_share,
+        coalesce(output.basis, basis.basis) as basis
+    from cells
+    cross join basis
+    left join active
+        on
+            cells.year = active.year
+            and cells.area_code = active.area_code
+            and cells.division_code = active.division_code
+    left join entries
+        on
+            cells.year = entries.year
+            and cells.area_code = entries.area_code
+            and cells.division_code = entries.division_code
+    left join exits
+        on
+            cells.year = exits.year
+            and cells.area_code = exits.area_code
+            and cells.division_code = exits.division_code
+    left join output
+        on
+            cells.year = output.year
+            and cells.area_code = output.area_code
+            and cells.division_code = output.division_code
+)
+
+select * from final

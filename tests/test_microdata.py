@@ -1,0 +1,362 @@
+"""`chengyu build --microdata`: real builds with small microdata sets.
+
+A hand-made set whose results are worked out by hand (year-to-date with the combined
+January-February report, red-letter netting, a relocation attributed by month, an
+out-of-register counterpart); synthetic sets a month apart (an incremental build equals a
+full refresh, and rebuilds only the recent months); and the bad-input kinds of the new
+files (one-line errors, exit 3, nothing published).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from chengyu_cluster.synth import SynthConfig, org_check_char, synth, uscc_check_char
+
+from conftest import REPO, make_workspace
+
+
+def code(county: str, number: int) -> str:
+    """A valid credit code: '91', the county, an organisation code and the GB 32100 check."""
+    org = f"{number:08d}"
+    body = "91" + county + org + org_check_char(org)
+    return body + uscc_check_char(body)
+
+
+A, B, C, S = code("510112", 1), code("500112", 2), code("500116", 3), code("310115", 4)
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+REGISTER = ["credit_code", "name", "area_code", "industry_class", "above_scale", "opened_on", "closed_on",
+            "record_date"]
+REPORTS = ["credit_code", "report_month", "value_kind", "gross_output_yuan", "revenue_yuan", "employees"]
+INVOICES = ["invoice_id", "seller_code", "buyer_code", "issue_date", "amount_yuan", "tax_yuan", "original_invoice_id"]
+
+
+def hand_made(directory: Path) -> Path:
+    # A: auto parts maker in Chengdu (510112), moved to Deyang (510603) on 2023-04-10.
+    # B: gear maker in Yubei (500112). C: motor maker in Jiangjin (500116). S: a Shanghai
+    # supplier outside the register.
+    write_csv(directory / "enterprises" / "register.csv", REGISTER, [
+        [A, "A", "510112", "C3670", "true", "2020-01-01", "", "2020-01-01"],
+        [A, "A", "510603", "C3670", "true", "2020-01-01", "", "2023-04-10"],
+        [B, "B", "500112", "C3453", "true", "2015-06-01", "", "2015-06-01"],
+        [C, "C", "500116", "C3811", "true", "2018-03-01", "", "2018-03-01"],
+    ])
+    write_csv(directory / "enterprise_month" / "reports_2023.csv", REPORTS, [
+        [A, "2023-02-01", "ytd", 30, 30, 10], [A, "2023-03-01", "ytd", 45, 45, 10],
+        [A, "2023-04-01", "ytd", 60, 60, 10], [A, "2023-05-01", "ytd", 80, 80, 10],
+        [B, "2023-02-01", "month", 12, 12, 4], [B, "2023-03-01", "month", 7, 7, 4],
+        [C, "2023-01-01", "month", 5, 5, 3], [C, "2023-02-01", "month", 6, 6, 3],
+    ])
+    write_csv(directory / "supply_invoices" / "invoices_2023.csv", INVOICES, [
+        ["I1", B, A, "2023-03-05", "1000.00", "130.00", ""],
+        ["I2", B, A, "2023-04-20", "500.00", "65.00", ""],
+        ["R1", B, A, "2023-04-25", "-200.00", "-26.00", "I1"],
+        ["I3", S, A, "2023-05-10", "50.00", "6.50", ""],
+        ["I4", C, B, "2023-02-14", "80.00", "10.40", ""],
+    ])
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hand_built(tmp_path_factory):
+    ws = make_workspace(tmp_path_factory.mktemp("micro_hand"))
+    data = hand_made(ws.project.parent / "micro")
+    result = ws.run("build", "--microdata", str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+    ws.build_output = result.stdout
+    con = duckdb.connect(str(ws.published), read_only=True)
+    yield ws, con
+    con.close()
+
+
+def rows(con, sql: str) -> list[tuple]:
+    return [tuple(float(v) if hasattr(v, "as_tuple") else v for v in row) for row in con.execute(sql).fetchall()]
+
+
+def test_ytd_with_combined_january_february_and_relocation_by_month(hand_built):
+    _, con = hand_built
+    # A (ytd 30, 45, 60, 80): Jan-Feb 30 and March 15 in Chengdu; April 15 and May 20 in Deyang
+    # (the move on 2023-04-10 is before the end of April). B (monthly, no January report):
+    # Jan-Feb 12, March 7. C (monthly, with January): January 5, February 6.
+    assert rows(con, """
+        select credit_code, strftime(report_month, '%m'), strftime(period_start_month, '%m'), months_covered,
+            gross_output_yuan, area_code
+        from microdata.fct_enterprise_month order by credit_code, report_month""") == sorted([
+        (A, "02", "01", 2, 30.0, "510100"), (A, "03", "03", 1, 15.0, "510100"),
+        (A, "04", "04", 1, 15.0, "510600"), (A, "05", "05", 1, 20.0, "510600"),
+        (B, "02", "01", 2, 12.0, "500112"), (B, "03", "03", 1, 7.0, "500112"),
+        (C, "01", "01", 1, 5.0, "500116"), (C, "02", "02", 1, 6.0, "500116"),
+    ])
+    # Bottom-up output 2023: Chengdu C36 30 + 15 = 45 over Jan-Mar (3 months, 0.25 of the year);
+    # Deyang C36 15 + 20 = 35 over Apr-May; Yubei C34 12 + 7 = 19 over Jan-Mar; Jiangjin C38 5 + 6 = 11.
+    assert rows(con, """
+        select area_code, sector_code, output_value_yuan, months_covered, coverage_share, basis
+        from intermediate.int_microdata_sector_output where year = 2023 order by 1, 2""") == [
+        ("500112", "C34", 19.0, 3, 0.25, "reported"), ("500116", "C38", 11.0, 2, 2 / 12, "reported"),
+        ("510100", "C36", 45.0, 3, 0.25, "reported"), ("510600", "C36", 35.0, 2, 2 / 12, "reported"),
+    ]
+
+
+def test_red_letter_invoice_netted_in_its_month_and_parties_by_month(hand_built):
+    _, con = hand_built
+    # I1 (March, 1000) goes to A in Chengdu; I2 (April, 500) and the red-letter R1 (April,
+    # -200, cancelling I1) go to A in Deyang: 500 - 200 = 300 in April. I3 from the Shanghai
+    # supplier outside the register: rest_of_china, division unknown. I4: Jiangjin -> Yubei.
+    assert rows(con, """
+        select strftime(month, '%Y-%m'), seller_area_code, seller_division_code, buyer_area_code, buyer_division_code,
+            n_invoices, n_red_letter_invoices, ordinary_amount_yuan, red_letter_amount_yuan, net_amount_yuan, \
+net_tax_yuan
+        from microdata.fct_supply_flow order by month""") == [
+        ("2023-02", "500116", "C38", "500112", "C34", 1, 0, 80.0, 0.0, 80.0, 10.4),
+        ("2023-03", "500112", "C34", "510100", "C36", 1, 0, 1000.0, 0.0, 1000.0, 130.0),
+        ("2023-04", "500112", "C34", "510600", "C36", 1, 1, 500.0, -200.0, 300.0, 39.0),
+        ("2023-05", "rest_of_china", "unknown", "510600", "C36", 1, 0, 50.0, 0.0, 50.0, 6.5),
+    ]
+
+
+def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
+    _, con = hand_built
+    # Deyang C36 buys 300 from Yubei (the other province's members) and 50 from the rest of
+    # China: shares 300/350 = 6/7 and 50/350 = 1/7. Chengdu C36: 1000 from Yubei, share 1.
+    # Yubei C34: 80 from Jiangjin, the rest of its own province (another member of it).
+    got = rows(con, """
+        select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_own_province_share,
+            other_province_members_share, other_province_rest_share, rest_of_china_share, months_covered
+        from microdata.mart_local_sourcing where year = 2023 order by 1""")
+    assert got[0] == ("500112", "C34", 80.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1)
+    assert got[1] == ("510100", "C36", 1000.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1)
+    assert got[2][:3] == ("510600", "C36", 350.0) and got[2][8] == 2
+    assert got[2][5] == pytest.approx(6 / 7) and got[2][7] == pytest.approx(1 / 7) and got[2][3] == 0.0
+    # Chongqing -> Sichuan, C34 -> C36: 1000 + 300 = 1300, all between members; no year before: no growth.
+    assert rows(con, """
+        select seller_division_code, buyer_division_code, sichuan_to_chongqing_yuan, chongqing_to_sichuan_yuan,
+            members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth
+        from microdata.mart_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
+
+
+def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
+    _, con = hand_built
+    assert rows(con, """
+        select area_code, division_code, n_open_enterprises, n_entries, n_exits, n_reporting_enterprises,
+            gross_output_yuan, top10_share
+        from microdata.mart_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
+        ("510100", "C36", 1, 0, 0, 1, 45.0, 1.0), ("510600", "C36", 1, 0, 0, 1, 35.0, 1.0)]
+
+
+def test_history_is_scd2_and_the_load_is_recorded(hand_built):
+    ws, con = hand_built
+    assert rows(con, f"""
+        select area_code, valid_from::varchar, valid_to::varchar, is_current
+        from intermediate.int_microdata_enterprise_history where credit_code = '{A}' order by valid_from""") == [
+        ("510100", "2020-01-01", "2023-04-10", False), ("510600", "2023-04-10", None, True)]
+    state = dict(con.execute("select key, value from raw_microdata.load_state").fetchall())
+    assert state["carried_over"] == "false" and state["basis"] == "reported"
+    assert "microdata (reported): 3 files (3 new" in ws.build_output
+    # The raw relations read the store's immutable copies, not the user's files.
+    for (sql,) in con.execute("select sql from duckdb_views() where schema_name = 'raw_microdata'").fetchall():
+        assert "chengyu.microdata/objects/" in sql and "/micro/" not in sql
+
+
+def test_the_store_copy_does_not_change_when_the_input_does(hand_built, tmp_path):
+    ws, con = hand_built
+    (ws.project.parent / "micro" / "supply_invoices" / "invoices_2023.csv").write_text("changed\n", encoding="utf-8")
+    assert con.execute("select count(*) from raw_microdata.supply_invoices").fetchone()[0] == 5
+
+
+def test_plain_build_has_empty_microdata_marts(built):
+    con = duckdb.connect(str(built.published), read_only=True)
+    try:
+        for table in ("microdata.fct_supply_flow", "microdata.mart_local_sourcing", "microdata.mart_chain_linkage",
+                      "microdata.mart_firm_dynamics", "microdata.fct_enterprise_month",
+                      "intermediate.int_microdata_sector_output", "raw_microdata.supply_invoices"):
+            assert con.execute(f"select count(*) from {table}").fetchone()[0] == 0, table
+    finally:
+        con.close()
+
+
+# ---- incremental ----------------------------------------------------------------------------
+
+SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
+COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.mart_local_sourcing",
+            "microdata.mart_chain_linkage", "microdata.mart_firm_dynamics", "intermediate.int_microdata_sector_output"]
+
+
+@pytest.fixture(scope="module")
+def incremental(tmp_path_factory):
+    """Three builds: as of 2020-06; as of 2020-07 (incremental); as of 2020-07 --full-refresh."""
+    ws = make_workspace(tmp_path_factory.mktemp("micro_incr"))
+    june, july = ws.project.parent / "june", ws.project.parent / "july"
+    synth(REPO, june, SynthConfig(**SYNTH, as_of="2020-06"))
+    synth(REPO, july, SynthConfig(**SYNTH, as_of="2020-07"))
+    outputs = []
+    for args in (["--microdata", str(june)], ["--microdata", str(july)], ["--microdata", str(july), "--full-refresh"]):
+        result = ws.run("build", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append(result.stdout)
+    ws.outputs = outputs
+    ws.july = july
+    return ws
+
+
+def test_one_new_month_rebuilds_only_the_recent_months(incremental):
+    june_build, july_build, full = incremental.outputs
+    assert "microdata: no published version: every month built" in june_build
+    # July's delivery brings invoices for July and late ones for June and May; the look-back
+    # of 3 months from July reaches April: months from 2020-04 are rebuilt, 2019-01..2020-03 kept.
+    assert "microdata: incremental: months from 2020-04 rebuilt" in july_build
+    new_files = re.search(r"(\d+) files \((\d+) new", july_build)
+    assert new_files and int(new_files.group(2)) == 3  # the register, one report file, one delivery
+    assert "--full-refresh: every month rebuilt" in full
+
+
+def test_incremental_equals_full_refresh(incremental):
+    versions = incremental.versions()
+    assert len(versions) == 3
+    files = [incremental.warehouse / "versions" / f"chengyu.{v}.duckdb" for v in versions]
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{files[1]}' as incr (read_only)")
+        con.execute(f"attach '{files[2]}' as full_refresh (read_only)")
+        for table in COMPARED:
+            n = con.execute(f"select count(*) from incr.{table}").fetchone()[0]
+            assert n > 0, table
+            for a, b in (("incr", "full_refresh"), ("full_refresh", "incr")):
+                extra = con.execute(f"select count(*) from (select * from {a}.{table} except all "
+                                    f"select * from {b}.{table})").fetchone()[0]
+                assert extra == 0, (table, a)
+    finally:
+        con.close()
+
+
+def test_duplicate_invoice_id_against_the_store_is_refused(incremental, no_tracebacks):
+    # A new delivery repeating an invoice of a stored (already checked) file.
+    ws = incremental
+    extra_dir = ws.project.parent / "july_plus"
+    import shutil
+
+    shutil.copytree(ws.july, extra_dir)
+    con = duckdb.connect()
+    try:
+        first = con.execute(f"select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
+                            "where original_invoice_id is null limit 1").fetchone()
+        con.execute(f"copy (select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
+                    f"where invoice_id = '{first[0]}') "
+                    f"to '{extra_dir}/supply_invoices/resent.parquet' (format parquet)")
+    finally:
+        con.close()
+    before = ws.state()
+    result = ws.run("build", "--microdata", str(extra_dir))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert (f"ERROR supply_invoices/resent.parquet, row 1, column 'invoice_id': invoice_id={first[0]} already "
+            f"appears in supply_invoices/delivery_2019-03.parquet, row ") in result.stderr
+    assert "[rule: unique_invoice_id]" in result.stderr
+    assert ws.state() == before
+
+
+# ---- bad inputs -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checker_ws(tmp_path_factory):
+    return make_workspace(tmp_path_factory.mktemp("micro_bad"))
+
+
+def validate(ws, directory: Path):
+    result = ws.run("validate", "--microdata", str(directory))
+    return result.returncode, result.stderr
+
+
+def bad_set(tmp_path: Path, change) -> Path:
+    directory = hand_made(tmp_path / "micro")
+    change(directory)
+    return directory
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+def add_column(path: Path, name: str, value: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + "," + name] + [line + "," + value for line in lines[1:]]) + "\n",
+                    encoding="utf-8")
+
+
+BAD_KINDS = {
+    "bad_credit_code": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", f"I3,{S}", f"I3,{S[:-1]}Z"),
+                        "supply_invoices/invoices_2023.csv, line 5, column 'seller_code'", "credit_code_check"),
+    "unknown_area_code": (lambda d: edit(d / "enterprises" / "register.csv", ",500116,", ",990116,"),
+                          "enterprises/register.csv, line 5, column 'area_code'", "county_code"),
+    "unparseable_date": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "2023-05-10", "10/05/2023"),
+                         "supply_invoices/invoices_2023.csv, line 5, column 'issue_date'", "type_date"),
+    "duplicate_invoice_id": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "I4,", "I2,"),
+                             "supply_invoices/invoices_2023.csv, line 6, column 'invoice_id'", "unique_invoice_id"),
+    "red_letter_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", ",I1\n", ",I9\n"),
+                                    "supply_invoices/invoices_2023.csv, line 4, column 'original_invoice_id'",
+                                    "red_letter_original_exists"),
+    "red_letter_beyond_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "-200.00,-26.00",
+                                                  "-1200.00,-156.00"),
+                                   "column 'amount_yuan'", "red_letter_within_original"),
+    "negative_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "50.00,6.50",
+                                                 "-50.00,-6.50"),
+                                  "line 5, column 'amount_yuan'", "ordinary_non_negative"),
+    "mixed_value_kinds": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{B},2023-03-01,month",
+                                         f"{B},2023-03-01,ytd"), "column 'value_kind'", "one_value_kind_per_year"),
+    "report_of_unknown_enterprise": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{C},2023-01-01",
+                                                    f"{S},2023-01-01"),
+                                     "enterprise_month/reports_2023.csv, line 8, column 'credit_code'",
+                                     "known_enterprise"),
+    "missing_column": (lambda d: edit(d / "enterprises" / "register.csv", ",record_date\n", ",recorded\n"),
+                       "enterprises/register.csv, column 'record_date'", "required_column"),
+    "mixed_basis": (lambda d: add_column(d / "supply_invoices" / "invoices_2023.csv", "basis", "synthetic"),
+                    "(all microdata files), column 'basis'", "one_basis"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_KINDS))
+def test_bad_microdata_is_refused_with_one_line(checker_ws, tmp_path, kind, no_tracebacks):
+    change, where, rule = BAD_KINDS[kind]
+    code_, stderr = validate(checker_ws, bad_set(tmp_path, change))
+    assert code_ == 3, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    assert any(where in line and f"[rule: {rule}]" in line for line in lines), stderr
+
+
+def test_good_hand_made_set_validates(checker_ws, tmp_path):
+    code_, stderr = validate(checker_ws, hand_made(tmp_path / "micro"))
+    assert code_ == 0, stderr
+
+
+def test_many_bad_rows_print_fifty_and_a_count(checker_ws, tmp_path, no_tracebacks):
+    def many(d: Path) -> None:
+        with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:
+            for i in range(70):
+                handle.write(f"X{i},{B},{A},2023-13-{i:02d},1.00,0.13,\n")
+    code_, stderr = validate(checker_ws, bad_set(tmp_path, many))
+    assert code_ == 3
+    errors = [line for line in stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 50
+    assert "... and 20 more microdata problem(s) not shown" in stderr
+
+
+def test_a_build_with_bad_microdata_publishes_nothing(checker_ws, tmp_path, no_tracebacks):
+    directory = bad_set(tmp_path, BAD_KINDS["unparseable_date"][0])
+    before = checker_ws.state()
+    result = checker_ws.run("build", "--microdata", str(directory))
+    assert result.returncode == 3
+    assert "Input rejected" in result.stderr
+    assert checker_ws.state() == before
+    assert not checker_ws.published.exists()
