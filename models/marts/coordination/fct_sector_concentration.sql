@@ -6,6 +6,7 @@
 -- A division with no output (or no value) in the year gets NULLs and null_reason; so do
 -- Hoover and Gini of a division in which nothing distinguishes any member (every share
 -- is a province's prior mix, so they would only restate the priors).
+-- Intervals: HHI and Hoover computed on every Monte Carlo draw (int_concentration_draws).
 
 with
 
@@ -21,6 +22,10 @@ with_lq as (
         output_value_yuan / nullif(reference_sector_yuan, 0) as share_of_sector,
         area_total_yuan / nullif(reference_total_yuan, 0) as share_of_cluster
     from shares
+),
+
+intervals as (
+    select * from {{ ref('int_concentration_draws') }}
 ),
 
 ranked as (
@@ -65,4 +70,11 @@ final as (
     group by sector_code, year
 )
 
-select * from final
+select
+    final.*,
+    intervals.hhi_p5,
+    intervals.hhi_p95,
+    case when final.hoover_coefficient is not null then intervals.hoover_p5 end as hoover_p5,
+    case when final.hoover_coefficient is not null then intervals.hoover_p95 end as hoover_p95
+from final
+left join intervals on final.sector_code = intervals.sector_code and final.year = intervals.year
