@@ -6,7 +6,10 @@
 with
 
 supplied as (
+    -- The user's own lines; microdata cells are checked against reported totals instead
+    -- (audit_microdata_reconciliation).
     select * from {{ ref('int_sector_output_supplied') }}
+    where origin = 'user_figure'
 ),
 
 estimated as (

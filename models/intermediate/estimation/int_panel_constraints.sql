@@ -14,8 +14,9 @@
 -- Not fitted, with the reason: rules marked use_in_fit = false (targets, industry scales
 -- that are no sum of divisions), figures that are not the best value of their key, and
 -- years outside the panel.
--- User figures (int_sector_output_supplied) are hard levels of the cells they cover (one
--- cell, or the sum over an area's units and the divisions named).
+-- User figures and whole-year microdata cells (int_sector_output_supplied) are hard levels
+-- of the cells they cover (one cell, or the sum over an area's units and the divisions
+-- named).
 
 with
 
@@ -102,11 +103,12 @@ reported as (
     from classified
 ),
 
-user_figures as (
+supplied_figures as (
     select
-        'user:' || area_code || ':' || sector_code || ':' || year as constraint_id,
+        case origin when 'microdata' then 'microdata:' else 'user:' end
+        || area_code || ':' || sector_code || ':' || year as constraint_id,
         cast(null as varchar) as figure_id,
-        'user_figure' as origin,
+        origin,
         area_code,
         cast(null as varchar) as metric_code,
         case when is_single_cell then 'gross_output_of_one_division' else 'gross_output_of_the_divisions_named' end
@@ -123,7 +125,10 @@ user_figures as (
         unit_original,
         'exact' as value_qualifier,
         basis as reliability,
-        case when is_single_cell then 'the user''s own figure for this cell' else 'the user''s own figure for '
+        case
+            when origin = 'microdata' then 'the enterprise microdata''s sum for this cell'
+            when is_single_cell then 'the user''s own figure for this cell'
+            else 'the user''s own figure for '
                 || array_to_string(sector_codes, '+') || ' summed over the area''s units'
         end
         || ' (' || coalesce(source, 'no source') || ')' as note,
@@ -134,7 +139,7 @@ user_figures as (
 final as (
     select * from reported
     union all
-    select * from user_figures
+    select * from supplied_figures
 )
 
 select * from final

@@ -1,8 +1,9 @@
 -- One row per area (members and provinces) x GB/T 4754 division x panel year: gross
 -- output from the constrained fit (int_panel_fit_cells), with its 90 % interval.
---   member:   its panel unit; a cell the user supplied is fixed at that figure by a hard
---             constraint and is 'reported' (or 'synthetic') with the user's source; when
---             any user figure is synthetic, every estimated cell is 'synthetic' too;
+--   member:   its panel unit; a cell the user supplied, or whole-year enterprise microdata
+--             cover, is fixed at that figure by a hard constraint and is 'reported' (or
+--             'synthetic') with its source; when any supplied figure is synthetic, every
+--             estimated cell is 'synthetic' too;
 --   province: the sum of its members and its rest, cell by cell and draw by draw.
 -- A cell without a defensible prior and without a figure (C39) is NULL with null_reason.
 -- is_area_specific: the value says something about this area in this division - a user
@@ -32,6 +33,12 @@ lineage as (
 supplied as (
     select * from {{ ref('int_sector_output_supplied') }}
     where is_single_cell
+),
+
+microdata as (
+    -- How much of the cell's year the enterprise microdata cover (whole years replace it).
+    select * from {{ ref('int_microdata_sector_output') }}
+    where area_group = 'member'
 ),
 
 synthetic_in_fit as (
@@ -65,10 +72,12 @@ member_rows as (
         coalesce(supplied.basis, case when synthetic_in_fit.fit_uses_synthetic then 'synthetic' else 'estimated' end)
             as basis,
         case
+            when supplied.origin = 'microdata' then 'microdata'
             when supplied.area_code is not null then 'user_supplied'
             when fit.fitted_yuan is null then 'no_estimate'
             else 'constrained_fit'
         end as method,
+        coalesce(microdata.coverage_share, 0) as microdata_coverage_share,
         supplied.area_code is not null
         or (fit.fitted_yuan is not null and lineage.is_distinguished) as is_area_specific,
         case when supplied.area_code is null and fit.fitted_yuan is not null then
@@ -99,6 +108,10 @@ member_rows as (
         on prior_cells.area_code = supplied.area_code
             and prior_cells.sector_code = supplied.sector_code
             and prior_cells.year = supplied.year
+    left join microdata
+        on prior_cells.area_code = microdata.area_code
+            and prior_cells.sector_code = microdata.sector_code
+            and prior_cells.year = microdata.year
     cross join synthetic_in_fit
     where prior_cells.unit_role = 'member'
 ),
@@ -143,6 +156,7 @@ province_rows as (
         cast(null as varchar) as supplied_unit_original,
         case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
         case when bool_or(fit.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
+        cast(null as double) as microdata_coverage_share,
         bool_and(fit.fitted_yuan is not null) as is_area_specific,
         case when bool_and(fit.fitted_yuan is not null) then
                 array_to_string(list_sort(list_distinct(flatten(list(list_concat(

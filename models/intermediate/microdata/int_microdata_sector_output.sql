@@ -1,10 +1,12 @@
 -- Gross output built bottom-up from the enterprise reports: one row per area x division x
--- year, ready to replace estimates in fct_sector_output cell by cell. Scope: enterprises of the
--- above-scale register (as reported; gross output at current prices), each month attributed
--- to the area and division the enterprise had then. coverage_share = months of the year any
--- report covers / 12 (a year still running, or starting with the data, is partial); only a
--- cell with coverage_share = 1 is a whole year. basis: reported for real microdata,
--- synthetic for `chengyu synth` data.
+-- year, which replaces the estimate in fct_sector_output cell by cell (int_sector_output_supplied)
+-- where the cell is a member's panel division and the year is whole. Scope: every enterprise of
+-- the register (gross output at current prices), each month attributed to the area, division
+-- and above-scale flag the enterprise had then; the above-scale part is kept apart for the
+-- reconciliation with reported above-scale totals (audit_microdata_reconciliation).
+-- coverage_share = months of the year any report covers / 12 (a year still running, or
+-- starting with the data, is partial); only a cell with coverage_share = 1 is a whole year.
+-- basis: reported for real microdata, synthetic for `chengyu synth` data.
 with
 
 reports as (
@@ -44,7 +46,11 @@ output as (
         -- decimals (to the fen): a sum of doubles depends on the row order, and an incremental
         -- build must give the same figures as a full one
         sum(cast(gross_output_yuan as decimal(38, 2))) as output_value_yuan,
+        coalesce(sum(cast(gross_output_yuan as decimal(38, 2))) filter (where above_scale), 0)
+            as above_scale_output_yuan,
         count(distinct credit_code) as n_enterprises,
+        count(distinct credit_code) filter (where above_scale) as n_above_scale_enterprises,
+        string_agg(distinct source_file, ';' order by source_file) as source_files,
         min(basis) as basis
     from reports
     group by year, area_code, division_code
@@ -59,10 +65,13 @@ final as (
         sectors.sector_code is not null as in_panel,
         output.year,
         output.output_value_yuan,
+        output.above_scale_output_yuan,
         output.n_enterprises,
+        output.n_above_scale_enterprises,
         coverage.months_covered,
         coverage.months_covered / 12.0 as coverage_share,
         output.basis,
+        output.source_files,
         'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'
             as method
     from output

@@ -7,6 +7,7 @@ select
     supplied_unit_original,
     basis,
     method,
+    microdata_coverage_share,
     is_area_specific,
     derived_from_figure_ids,
     prior_ids,

@@ -35,11 +35,12 @@ inputs as (
 
 estimates as (
     select
-        -- Estimated by the fit, whatever the label (synthetic when a synthetic user figure
-        -- entered the fit): every cell the user did not supply.
-        avg(case when method <> 'user_supplied' then 1.0 else 0.0 end) as estimated_cell_share,
-        sum(case when method <> 'user_supplied' then output_value_yuan else 0 end)
-        / nullif(sum(output_value_yuan), 0) as estimated_value_share
+        -- Estimated by the fit, whatever the label (synthetic when a synthetic supplied figure
+        -- entered the fit): every cell neither the user nor the microdata supplied.
+        avg(case when method not in ('user_supplied', 'microdata') then 1.0 else 0.0 end) as estimated_cell_share,
+        sum(case when method not in ('user_supplied', 'microdata') then output_value_yuan else 0 end)
+        / nullif(sum(output_value_yuan), 0) as estimated_value_share,
+        avg(case when method = 'microdata' then 1.0 else 0.0 end) as microdata_cell_share
     from panel
 ),
 
@@ -54,7 +55,8 @@ final as (
         inputs.user_file_sha256,
         inputs.inputs_read_at,
         estimates.estimated_cell_share,
-        estimates.estimated_value_share
+        estimates.estimated_value_share,
+        estimates.microdata_cell_share
     from context
     cross join inputs
     cross join estimates

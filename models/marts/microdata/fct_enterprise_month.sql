@@ -84,6 +84,7 @@ final as (
         enterprise_months.province_code,
         enterprise_months.industry_class,
         enterprise_months.division_code,
+        enterprise_months.above_scale,
         derived.basis,
         derived.source_file
     from derived
