@@ -46,6 +46,9 @@ measured as (
             when output_value_yuan is null then 'no output value for the cell'
             when area_total_yuan = 0 then 'the area has no output in the year'
             when reference_share = 0 then 'the division has no output in the reference'
+            -- A member's cell supplied (user figure, microdata) in a division the panel
+            -- otherwise leaves NULL (C39): the reference's total is unknown.
+            when reference_share is null then 'the division''s output in the reference is unknown (a cell is NULL)'
         end as lq_null_reason
     from shares
 ),
@@ -96,12 +99,16 @@ final as (
         end as is_strong_cluster,
         measured.estimated_input_share,
         {{ basis_from_inputs('measured.estimated_input_share', 'measured.has_synthetic_input') }} as basis,
-        draws.lq_p5,
-        draws.lq_p50,
-        draws.lq_p95,
-        case when measured.is_area_specific then draws.share_of_draws_specialised end as share_of_draws_specialised,
-        case when measured.is_area_specific then draws.share_of_draws_strong_cluster end
-            as share_of_draws_strong_cluster,
+        -- No interval for an LQ that does not exist.
+        case when measured.location_quotient is not null then draws.lq_p5 end as lq_p5,
+        case when measured.location_quotient is not null then draws.lq_p50 end as lq_p50,
+        case when measured.location_quotient is not null then draws.lq_p95 end as lq_p95,
+        case when measured.is_area_specific and measured.location_quotient is not null
+                then draws.share_of_draws_specialised
+        end as share_of_draws_specialised,
+        case when measured.is_area_specific and measured.location_quotient is not null
+                then draws.share_of_draws_strong_cluster
+        end as share_of_draws_strong_cluster,
         case
             when measured.is_area_specific and measured.location_quotient is not null
                 then draws.share_of_draws_specialised >= {{ var('robust_flag_share') }}
