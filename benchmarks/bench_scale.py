@@ -250,6 +250,20 @@ def generate(out: Path, invoices: int, enterprises: int, months: int, seed: int)
     return seconds, peak, json.loads((out / "SYNTHETIC.json").read_text())["rows"]
 
 
+def cached_generate(out: Path, invoices: int, enterprises: int, months: int, seed: int) -> tuple[float, float, dict]:
+    """generate(), or the data set a run with the same arguments generated into `out` before
+    (with the seconds and peak it took then, from bench_generate.json)."""
+    record = out / "bench_generate.json"
+    if record.is_file():
+        saved = json.loads(record.read_text())
+        return saved["seconds"], saved["peak_mib"], json.loads((out / "SYNTHETIC.json").read_text())["rows"]
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seconds, peak, rows = generate(out, invoices, enterprises, months, seed)
+    record.write_text(json.dumps({"seconds": seconds, "peak_mib": peak}))
+    return seconds, peak, rows
+
+
 def split_last_month(full: Path, base: Path) -> None:
     """base = full without its last delivery and last report file (hard links, no copies)."""
     deliveries = sorted((full / "supply_invoices").glob("*.parquet"))
@@ -287,6 +301,10 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chengyu-bench-scale"))
     parser.add_argument("--end-to-end", action="store_true", help="also time whole `chengyu build --microdata` runs")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and databases")
+    parser.add_argument("--data-cache", type=Path, default=None,
+                        help="folder of data sets generated before with the same arguments (n<size>/), reused "
+                             "instead of generating again (deterministic: the same files); missing ones are "
+                             "generated there and kept. The generate columns then show the earlier run's figures.")
     args = parser.parse_args()
 
     results = []
@@ -299,7 +317,11 @@ def main() -> int:
         r = {"invoices": size}
         print(f"== {size:,} invoices", flush=True)
         full, base = work / "data_full", work / "data_base"
-        r["gen_s"], r["gen_mib"], rows = generate(full, size, args.enterprises, args.months, args.seed)
+        if args.data_cache is not None:
+            full = args.data_cache / f"n{size}-e{args.enterprises}-m{args.months}-s{args.seed}"
+            r["gen_s"], r["gen_mib"], rows = cached_generate(full, size, args.enterprises, args.months, args.seed)
+        else:
+            r["gen_s"], r["gen_mib"], rows = generate(full, size, args.enterprises, args.months, args.seed)
         r["rows"] = rows["supply_invoices"]
         r["reports"] = rows["enterprise_month"]
         split_last_month(full, base)
