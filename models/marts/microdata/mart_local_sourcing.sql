@@ -14,6 +14,9 @@
     )
 }}
 {%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
+-- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
+-- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
 
 with
 
