@@ -250,6 +250,20 @@ def generate(out: Path, invoices: int, enterprises: int, months: int, seed: int)
     return seconds, peak, json.loads((out / "SYNTHETIC.json").read_text())["rows"]
 
 
+def cached_generate(out: Path, invoices: int, enterprises: int, months: int, seed: int) -> tuple[float, float, dict]:
+    """generate(), or the data set a run with the same arguments generated into `out` before
+    (with the seconds and peak it took then, from bench_generate.json)."""
+    record = out / "bench_generate.json"
+    if record.is_file():
+        saved = json.loads(record.read_text())
+        return saved["seconds"], saved["peak_mib"], json.loads((out / "SYNTHETIC.json").read_text())["rows"]
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seconds, peak, rows = generate(out, invoices, enterprises, months, seed)
+    record.write_text(json.dumps({"seconds": seconds, "peak_mib": peak}))
+    return seconds, peak, rows
+
+
 def split_last_month(full: Path, base: Path) -> None:
     """base = full without its last delivery and last report file (hard links, no copies)."""
     deliveries = sorted((full / "supply_invoices").glob("*.parquet"))
@@ -287,6 +301,10 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chengyu-bench-scale"))
     parser.add_argument("--end-to-end", action="store_true", help="also time whole `chengyu build --microdata` runs")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and databases")
+    parser.add_argument("--data-cache", type=Path, default=None,
+                        help="folder of data sets generated before with the same arguments (n<size>/), reused "
+                             "instead of generating again (deterministic: the same files); missing ones are "
+                             "generated there and kept. The generate columns then show the earlier run's figures.")
     args = parser.parse_args()
 
     results = []
@@ -299,7 +317,11 @@ def main() -> int:
         r = {"invoices": size}
         print(f"== {size:,} invoices", flush=True)
         full, base = work / "data_full", work / "data_base"
-        r["gen_s"], r["gen_mib"], rows = generate(full, size, args.enterprises, args.months, args.seed)
+        if args.data_cache is not None:
+            full = args.data_cache / f"n{size}-e{args.enterprises}-m{args.months}-s{args.seed}"
+            r["gen_s"], r["gen_mib"], rows = cached_generate(full, size, args.enterprises, args.months, args.seed)
+        else:
+            r["gen_s"], r["gen_mib"], rows = generate(full, size, args.enterprises, args.months, args.seed)
         r["rows"] = rows["supply_invoices"]
         r["reports"] = rows["enterprise_month"]
         split_last_month(full, base)
@@ -318,8 +340,7 @@ def main() -> int:
         print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt run {r['dbt_run_s']:.1f} s "
               f"({r['dbt_run_elapsed']:.1f} s from first to last model), dbt test {r['dbt_test_s']:.1f} s", flush=True)
         r["models_full"] = model_seconds(work / "target_full")
-        r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
-        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
+        save_partial(args.workdir, r)
 
         plus = work / "layer_plus"
         plus.mkdir()
@@ -331,6 +352,15 @@ def main() -> int:
         r["models_inc"] = model_seconds(work / "target_inc")
         print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt run {r['inc_dbt_s']:.1f} s ({inc['plan']})",
               flush=True)
+        print("   seconds per model (full | + one month): " + ", ".join(
+            f"{name} {seconds:.1f} | {r['models_inc'].get(name, 0):.1f}"
+            for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1])), flush=True)
+        save_partial(args.workdir, r)
+
+        # The raw script last: it reads its own copy of the loaded file, so the order does not
+        # change what it measures, and a run stopped early still has the incremental figures.
+        r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
+        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
 
         r["cpu"] = dict(CPU_SECONDS)
         if args.end_to_end:
@@ -345,6 +375,12 @@ def main() -> int:
 
     print_table(results, args)
     return 0
+
+
+def save_partial(workdir: Path, r: dict) -> None:
+    """The figures of a size so far (a run stopped early keeps them)."""
+    r["cpu"] = dict(CPU_SECONDS)
+    (workdir / f"partial_n{r['invoices']}.json").write_text(json.dumps(r))
 
 
 def print_table(results: list[dict], args) -> None:

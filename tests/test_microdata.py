@@ -192,7 +192,25 @@ def test_plain_build_has_empty_microdata_marts(built):
 
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
 COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.mart_local_sourcing",
-            "microdata.mart_chain_linkage", "microdata.mart_firm_dynamics", "intermediate.int_microdata_sector_output"]
+            "microdata.mart_chain_linkage", "microdata.mart_firm_dynamics", "intermediate.int_microdata_sector_output",
+            "intermediate.int_microdata_enterprise_months"]
+
+
+def assert_same_tables(first: Path, second: Path) -> None:
+    """Every table of COMPARED holds the same rows (as multisets) in both version files."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{first}' as incr (read_only)")
+        con.execute(f"attach '{second}' as full_refresh (read_only)")
+        for table in COMPARED:
+            n = con.execute(f"select count(*) from incr.{table}").fetchone()[0]
+            assert n > 0, table
+            for a, b in (("incr", "full_refresh"), ("full_refresh", "incr")):
+                extra = con.execute(f"select count(*) from (select * from {a}.{table} except all "
+                                    f"select * from {b}.{table})").fetchone()[0]
+                assert extra == 0, (table, a)
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -227,17 +245,74 @@ def test_incremental_equals_full_refresh(incremental):
     versions = incremental.versions()
     assert len(versions) == 3
     files = [incremental.warehouse / "versions" / f"chengyu.{v}.duckdb" for v in versions]
+    assert_same_tables(files[1], files[2])
+
+
+def late_register(directory: Path) -> tuple[str, str]:
+    """Rewrite the register of a synthetic set with two changes reported late: enterprise Y
+    (open, no record after 2019-01) closed on 2019-03-20, filled in on its existing records;
+    enterprise X (one record, before 2019) relocated on 2019-09-10 to Yubei (500112), a new
+    record. Returns (X, Y)."""
+    path = directory / "enterprises" / "register.parquet"
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{files[1]}' as incr (read_only)")
-        con.execute(f"attach '{files[2]}' as full_refresh (read_only)")
-        for table in COMPARED:
-            n = con.execute(f"select count(*) from incr.{table}").fetchone()[0]
-            assert n > 0, table
-            for a, b in (("incr", "full_refresh"), ("full_refresh", "incr")):
-                extra = con.execute(f"select count(*) from (select * from {a}.{table} except all "
-                                    f"select * from {b}.{table})").fetchone()[0]
-                assert extra == 0, (table, a)
+        con.execute(f"create table register as select * from read_parquet('{path}')")
+        singles = con.execute("""
+            select credit_code from register group by credit_code
+            having count(*) = 1 and max(record_date) < date '2019-01-01' and max(opened_on) < date '2019-01-01'
+                and bool_and(closed_on is null) and bool_and(area_code not like '50%')
+            order by credit_code limit 2""").fetchall()
+        (x,), (y,) = singles
+        con.execute(f"update register set closed_on = date '2019-03-20' where credit_code = '{y}'")
+        con.execute(f"""insert into register select credit_code, name, '500112', industry_class, above_scale,
+                        opened_on, closed_on, date '2019-09-10', basis from register where credit_code = '{x}'""")
+        path.unlink()
+        con.execute(f"copy (select * from register order by credit_code, record_date) to '{path}' (format parquet)")
+    finally:
+        con.close()
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def late_changes(tmp_path_factory):
+    """A build as of 2020-07; the same data with a closure and a relocation of 2019 reported late
+    (incremental); and that data again with --full-refresh."""
+    ws = make_workspace(tmp_path_factory.mktemp("micro_late"))
+    july, late = ws.project.parent / "july", ws.project.parent / "july_late"
+    synth(REPO, july, SynthConfig(**SYNTH, as_of="2020-07"))
+    synth(REPO, late, SynthConfig(**SYNTH, as_of="2020-07"))
+    ws.x, ws.y = late_register(late)
+    ws.outputs = []
+    for args in (["--microdata", str(july)], ["--microdata", str(late)], ["--microdata", str(late), "--full-refresh"]):
+        result = ws.run("build", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        ws.outputs.append(result.stdout)
+    return ws
+
+
+def test_late_register_changes_rebuild_from_their_month_and_equal_a_full_refresh(late_changes):
+    ws = late_changes
+    # The relocation's record date (2019-09) reaches back beyond the look-back window (2020-04);
+    # the closure, filled in on Y's existing record without a new record date, reaches further:
+    # its month, 2019-03, is the first rebuilt (the grid, the facts, and the marts from 2019 on).
+    assert "microdata: incremental: months from 2019-03 rebuilt" in ws.outputs[1]
+    assert "earliest changed input 2019-03" in ws.outputs[1]
+    versions = ws.versions()
+    assert len(versions) == 3
+    files = [ws.warehouse / "versions" / f"chengyu.{v}.duckdb" for v in versions]
+    assert_same_tables(files[1], files[2])
+    con = duckdb.connect(str(files[1]), read_only=True)
+    try:
+        # X counts in Yubei from September 2019 (the end of the month after the move), before in its old area.
+        areas = dict(con.execute(f"""select strftime(month, '%Y-%m'), area_code
+            from intermediate.int_microdata_enterprise_months where credit_code = '{ws.x}'
+                and month between date '2019-08-01' and date '2019-09-01'""").fetchall())
+        assert areas["2019-09"] == "500112" and areas["2019-08"] != "500112"
+        # Y is open in March 2019 (closed on the 20th) and not from April on.
+        open_months = dict(con.execute(f"""select strftime(month, '%Y-%m'), is_open
+            from intermediate.int_microdata_enterprise_months where credit_code = '{ws.y}'
+                and month between date '2019-03-01' and date '2019-04-01'""").fetchall())
+        assert open_months == {"2019-03": True, "2019-04": False}
     finally:
         con.close()
 

@@ -30,13 +30,15 @@
    as a kept version's manifest names them (garbage collected at the next build), so the
    warehouse never depends on a file the user can change, and no version copies the history.
 5. **Incremental.** If the published version was built from the same microdata code and
-   seeds (the layer fingerprint), its two big facts (`microdata.fct_supply_flow`,
-   `microdata.fct_enterprise_month`, a few million rows of aggregates, not the invoices) are
-   copied into the candidate and dbt runs them incrementally from `microdata_reprocess_from`:
-   the earliest month whose input files were added, removed or replaced, or whose register
-   records changed, and at least the look-back window (var microdata_lookback_months) before
-   the newest month. Months before it are not read again. `--full-refresh` (or any change of
-   code or seeds) rebuilds every month; the result is the same (tests/test_microdata.py).
+   seeds (the layer fingerprint), its incremental models (INCREMENTAL_FACTS: the enterprise x
+   month grid, `microdata.fct_supply_flow`, `microdata.fct_enterprise_month` and the three
+   marts by year; a few million rows of aggregates, not the invoices) are copied into the
+   candidate and dbt runs them incrementally from `microdata_reprocess_from`: the earliest
+   month whose input files were added, removed or replaced, whose register records changed,
+   or whose enterprise opening or closing date changed, and at least the look-back window
+   (var microdata_lookback_months) before the newest month. Months before it are not read
+   again. `--full-refresh` (or any change of code or seeds) rebuilds every month; the result
+   is the same (tests/test_microdata.py; the rule per model: docs/microdata_layout.md).
 
 Why not DuckLake (the duckdb-extension-ducklake wheel exists for DuckDB 1.5.5): the published
 warehouse is one DuckDB file opened read-only with external access disabled (`chengyu sql`,
@@ -74,8 +76,11 @@ OPTIONAL = {"enterprises": {"name", "closed_on", "basis"},
             "supply_invoices": {"tax_class_code", "original_invoice_id", "basis"}}
 # The month a row belongs to, for the manifest (the register has none).
 MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply_invoices": "issue_date"}
-# The two facts an incremental build carries over from the published version.
-INCREMENTAL_FACTS = (("microdata", "fct_supply_flow"), ("microdata", "fct_enterprise_month"))
+# The incremental models a build carries over from the published version: the enterprise x
+# month grid, the two facts (by month) and the three marts (by year).
+INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
+                     ("microdata", "fct_enterprise_month"), ("microdata", "mart_local_sourcing"),
+                     ("microdata", "mart_chain_linkage"), ("microdata", "mart_firm_dynamics"))
 DEFAULT_MEMORY_LIMIT = "3GB"
 # Province-level prefixes of GB/T 2260 (the first two digits of a county code).
 PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
@@ -886,6 +891,24 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
                     union all
                     (select * from ({old_sql}) except select {record} from raw_microdata.enterprises)
                 )""").fetchone()[0]
+            if earliest is not None:
+                changed.append(earliest.replace(day=1))
+            # An enterprise's opening and closing dates come from its latest record and hold for
+            # all its months (whether it is open, the month it enters or exits): when they change
+            # without a new record date (a closure filled in on the same record), the months from
+            # the earlier of the old and new date change. An enterprise new to the register or
+            # gone from it counts by its record dates (above): it has no months before them.
+            latest = ("select credit_code, opened_on, closed_on from ({}) "
+                      "qualify row_number() over (partition by credit_code order by record_date desc) = 1")
+            earliest = con.execute(f"""
+                select min(least(
+                    case when o.opened_on is distinct from n.opened_on then least(o.opened_on, n.opened_on) end,
+                    case when o.closed_on is distinct from n.closed_on then least(o.closed_on, n.closed_on) end))
+                from ({latest.format(f"select credit_code, record_date, opened_on, closed_on from "
+                                     f"read_parquet([{', '.join(_sql_text(p) for p in old_register)}])")}) as o
+                inner join ({latest.format("select * from raw_microdata.enterprises")}) as n using (credit_code)
+                where o.opened_on is distinct from n.opened_on or o.closed_on is distinct from n.closed_on
+            """).fetchone()[0]
             if earliest is not None:
                 changed.append(earliest.replace(day=1))
         newest = con.execute("select max(month) from raw_microdata.partitions where month is not null").fetchone()[0]

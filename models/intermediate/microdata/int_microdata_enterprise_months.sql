@@ -1,30 +1,71 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ microdata_delete_layer_window('month') }}",
+    )
+}}
 -- Every register enterprise in every month the microdata span (from the first to the last
 -- month of any report or invoice) from the month of its first record on, with the area,
 -- class and flag valid at the end of that month: the key that attributes each month's figures
 -- to where and what the enterprise was then. Before its first record an enterprise is not in
--- the register (its invoices count as those of a party outside it), so a record added later
--- changes only the months from its date on: what keeps incremental runs equal to full ones.
+-- the register (its invoices count as those of a party outside it).
+-- Incremental by month: a run deletes and rebuilds the months from microdata_layer_window_start
+-- on; earlier months are kept. That equals a full rebuild because a month's row depends only on
+--   * the register records dated by the end of the month (a record added, changed or removed
+--     changes only the months from its record date on), and
+--   * the enterprise's opening and closing dates (is_open; taken from its latest record: a
+--     change of either changes the months from the earlier of the old and new date on), and
+--   * whether the month is inside the data's span (a report or invoice file added or removed
+--     brings its months into the window).
+-- chengyu build passes the earliest such month as microdata_reprocess_from
+-- (src/chengyu_cluster/microdata.py, _plan); a plain dbt run rebuilds the look-back window only.
+{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
+
 with
 
 history as (
     select * from {{ ref('int_microdata_enterprise_history') }}
 ),
 
+bounds as (
+    select
+        min(report_month) as first_month,
+        max(report_month) as last_month
+    from {{ ref('stg_microdata__enterprise_month') }}
+    {%- if window_start %}
+    where report_month >= {{ window_start }}
+    {%- endif %}
+    union all
+    select
+        cast(date_trunc('month', min(issue_date)) as date) as first_month,
+        cast(date_trunc('month', max(issue_date)) as date) as last_month
+    from {{ ref('stg_microdata__supply_invoices') }}
+    {%- if window_start %}
+    where issue_date >= {{ window_start }}
+    union all
+    -- Data before the window: the span starts before it, so every month from the window's
+    -- start to the last is in the span (an empty month included, as in a full build).
+    select
+        {{ window_start }} as first_month,
+        null as last_month
+    where
+        exists (
+            select 1 from {{ ref('stg_microdata__enterprise_month') }}
+            where report_month < {{ window_start }}
+        )
+        or exists (
+            select 1 from {{ ref('stg_microdata__supply_invoices') }}
+            where issue_date < {{ window_start }}
+        )
+    {%- endif %}
+),
+
 span as (
     select
         min(first_month) as first_month,
         max(last_month) as last_month
-    from (
-        select
-            min(report_month) as first_month,
-            max(report_month) as last_month
-        from {{ ref('stg_microdata__enterprise_month') }}
-        union all
-        select
-            cast(date_trunc('month', min(issue_date)) as date) as first_month,
-            cast(date_trunc('month', max(issue_date)) as date) as last_month
-        from {{ ref('stg_microdata__supply_invoices') }}
-    ) as bounds
+    from bounds
 ),
 
 months as (

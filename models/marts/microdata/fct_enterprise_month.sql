@@ -30,6 +30,9 @@ reports as (
 
 enterprise_months as (
     select * from {{ ref('int_microdata_enterprise_months') }}
+    {%- if window_start %}
+    where month >= {{ window_start }}
+    {%- endif %}
 ),
 
 ordered as (

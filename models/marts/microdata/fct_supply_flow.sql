@@ -42,6 +42,9 @@ enterprise_months as (
         province_code,
         division_code
     from {{ ref('int_microdata_enterprise_months') }}
+    {%- if window_start %}
+    where month >= {{ window_start }}
+    {%- endif %}
 ),
 
 pairs as (

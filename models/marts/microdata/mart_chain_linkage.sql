@@ -4,10 +4,32 @@
 -- before. Growth is NULL unless both years have twelve months of invoices (a part year is no
 -- year) and the earlier flow is positive. Divisions are the sellers' and buyers' at the time
 -- (`unknown` for parties outside the register).
+-- Incremental by year: a row depends on the flows of its year and of the year before (growth),
+-- so a run deletes and rebuilds the years from that of microdata_layer_window_start on, reading
+-- the flows from the year before it; earlier years are kept.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
+    )
+}}
+{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
+-- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
+-- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+
 with
 
-flows as (
+all_flows as (
     select * from {{ ref('fct_supply_flow') }}
+    {%- if window_start %}
+    where year >= year({{ window_start }}) - 1
+    {%- endif %}
+),
+
+flows as (
+    select * from all_flows
     where seller_province_code is not null and buyer_province_code is not null
         and seller_province_code <> buyer_province_code
 ),
@@ -16,7 +38,7 @@ months_per_year as (
     select
         year,
         count(distinct month) as months_covered
-    from {{ ref('fct_supply_flow') }}
+    from all_flows
     group by year
 ),
 
@@ -82,6 +104,9 @@ final as (
         months_covered,
         basis
     from with_previous
+    {%- if window_start %}
+    where year >= year({{ window_start }})
+    {%- endif %}
 )
 
 select * from final

@@ -3,10 +3,30 @@
 -- each counted in the area and division they had in that month; the gross output reported
 -- for the year there, and the share of the ten largest enterprises in it (a relocated
 -- enterprise's output counts in each area for its months there).
+-- Incremental by year: a row depends only on the enterprise months and reports of its year
+-- (entries and exits through the months of the opening and closing dates), so a run deletes and
+-- rebuilds the years from that of microdata_layer_window_start on and keeps the earlier ones
+-- (a change of an opening or closing date brings its month into the window: see
+-- int_microdata_enterprise_months).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
+    )
+}}
+{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
+-- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
+-- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+
 with
 
 enterprise_months as (
     select * from {{ ref('int_microdata_enterprise_months') }}
+    {%- if window_start %}
+    where month >= date_trunc('year', {{ window_start }})
+    {%- endif %}
 ),
 
 history as (
@@ -23,6 +43,9 @@ history_basis as (
 
 reports as (
     select * from {{ ref('fct_enterprise_month') }}
+    {%- if window_start %}
+    where year >= year({{ window_start }})
+    {%- endif %}
 ),
 
 cells as (

@@ -4,11 +4,28 @@
 --   the other province's members | the rest of the other province | the rest of China.
 -- The five shares sum to 1. Buyers in the rest of China are left out: the data hold only what
 -- they buy from Sichuan and Chongqing, so shares of theirs would mean nothing.
+-- Incremental by year: a row depends only on the flows of its year, so a run deletes and
+-- rebuilds the years from that of microdata_layer_window_start on and keeps the earlier ones.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
+    )
+}}
+{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
+-- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
+-- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+
 with
 
 flows as (
     select * from {{ ref('fct_supply_flow') }}
     where buyer_area_group <> 'rest_of_china'
+    {%- if window_start %}
+        and year >= year({{ window_start }})
+    {%- endif %}
 ),
 
 classified as (
