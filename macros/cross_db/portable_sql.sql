@@ -154,3 +154,45 @@
 {% macro spark__portable_data_type(data_type) -%}
     {{ 'string' if data_type | lower in ('varchar', 'text') else data_type }}
 {%- endmacro %}
+
+
+{#- SHA-256 of a text as 64 lowercase hex digits. -#}
+{% macro sha256_hex(expression) -%}
+    {{ return(adapter.dispatch('sha256_hex')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sha256_hex(expression) -%}
+    sha256({{ expression }})
+{%- endmacro %}
+
+{% macro spark__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
+{%- endmacro %}
+
+
+{#- Aggregate: the texts joined by a delimiter (a SQL expression) in the given order. -#}
+{% macro ordered_string_agg(expression, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('ordered_string_agg')(expression, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expression, delimiter, order_by) -%}
+    string_agg({{ expression }}, {{ delimiter }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expression, delimiter, order_by) -%}
+    listagg({{ expression }}, {{ delimiter }}) within group (order by {{ order_by }})
+{%- endmacro %}
+
+
+{#- The current time as a timestamp without time zone, in UTC. -#}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now')()) }}
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    cast(now() at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{% macro spark__utc_now() -%}
+    cast(to_utc_timestamp(current_timestamp(), current_timezone()) as timestamp)
+{%- endmacro %}
