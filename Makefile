@@ -34,4 +34,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_build.py
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/versions reports
+	rm -rf target logs warehouse/*.duckdb warehouse/versions warehouse/spark reports
