@@ -1,11 +1,16 @@
 """The same dbt project on Apache Spark (docs/spark.md), compared with DuckDB.
 
-The models of the selector `spark_portable` (seeds, staging, the figures layer, the core
-marts but build_info, the time spine) are built from the same seeds twice: on DuckDB
-(target dev) and on a local Spark (target spark: dbt-spark `method: session`, local[2],
-Parquet tables). Every ported mart is then compared row by row: the same columns, the same
-keys, numbers equal within 1e-9 relative, the same basis labels. The Spark tables are read
-from their Parquet files by DuckDB, so the comparison needs no second JVM.
+The models of the selector `spark_portable` (seeds, staging, the figures layer, the
+microdata staging, register history and area map, the core marts but build_info, the time
+spine) are built from the same seeds and the same small synthetic microdata (`chengyu synth`,
+checked and stored by the loader) twice: on DuckDB (target dev, the microdata attached by the
+loader as `chengyu build --microdata` does) and on a local Spark (target spark: dbt-spark
+`method: session`, local[2], Parquet tables; the microdata as views over the loader's store
+files, var microdata_parquet_files). Every ported mart and microdata model is then compared
+row by row: the same columns, the same keys, numbers equal within 1e-9 relative, the same
+basis labels. The Spark tables are read from their Parquet files by DuckDB, so the comparison
+needs no second JVM; the microdata staging models are views, so the Spark build's process
+writes their rows to Parquet after the build, in the same JVM.
 
 Then the Spark Thrift JDBC/ODBC server that the pyspark wheel ships
 (org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 in
@@ -31,6 +36,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from chengyu_cluster.inputs import Findings
+from chengyu_cluster.microdata import Store, attach, check_microdata
+from chengyu_cluster.synth import SynthConfig, synth
+
 from conftest import make_workspace
 
 pytestmark = pytest.mark.skipif(
@@ -43,13 +52,42 @@ DBT = Path(sys.executable).parent / "dbt"
 
 # Every public mart the selector builds on Spark, and the protected time spine.
 PORTED_MARTS = [
-    ("marts", "dim_area"), ("marts", "dim_metric"), ("marts", "dim_sector"), ("marts", "dim_source"),
+    ("marts", "dim_area"), ("marts", "dim_area_boundary"), ("marts", "dim_metric"), ("marts", "dim_sector"),
+    ("marts", "dim_source"),
     ("marts", "dim_year"), ("marts", "fct_area_indicators"), ("marts", "fct_area_specialty_claims"),
     ("marts", "fct_cooperation_events"), ("marts", "fct_reported_figures"),
     ("marts", "audit_rejected_figures"), ("marts", "audit_figure_conflicts"),
     ("semantic", "metricflow_time_spine"),
 ]
+# The microdata models of the selection: staging views (exported after the Spark build) and
+# intermediate tables.
+MICRODATA_VIEWS = [
+    ("staging", "stg_microdata__enterprises"), ("staging", "stg_microdata__enterprise_month"),
+    ("staging", "stg_microdata__supply_invoices"),
+]
+MICRODATA_TABLES = [("intermediate", "int_microdata_area_map"), ("intermediate", "int_microdata_enterprise_history")]
+# A few thousand rows: about 200 register rows, 2,200 reports, 3,000 invoices over 12 months.
+SYNTH = dict(enterprises=200, months=12, invoices=3000, seed=12)
 RELATIVE_TOLERANCE = 1e-9
+
+# Run in the Spark build's own process: the dbt build, then (same SparkSession, no second JVM)
+# the rows of the views named in `export` written to Parquet for the comparison.
+SPARK_RUNNER = """
+import json, sys, time
+from dbt.cli.main import dbtRunner
+
+job = json.loads(sys.argv[1])
+started = time.monotonic()
+result = dbtRunner().invoke(job["args"])
+print(json.dumps({"build_seconds": time.monotonic() - started}), file=sys.stderr)
+if not result.success:
+    sys.exit(1)
+from pyspark.sql import SparkSession
+
+spark = SparkSession.builder.getOrCreate()
+for relation, path in job["export"].items():
+    spark.table(relation).write.mode("overwrite").parquet(path)
+"""
 
 
 def dbt(project: Path, *args: str, timeout: float = 2400, **env: str) -> tuple[subprocess.CompletedProcess, float]:
@@ -67,21 +105,52 @@ def node_statuses(target_path: Path) -> dict[str, str]:
     return {r["unique_id"]: r["status"] for r in results}
 
 
+def load_microdata(project: Path, root: Path, duckdb_file: Path) -> dict[str, list[str]]:
+    """A small synthetic set, checked and stored by the loader and attached to the DuckDB file as
+    `chengyu build --microdata` does; returns the store's Parquet files per table (for Spark)."""
+    synth(project, root / "microdata", SynthConfig(**SYNTH, threads=1))
+    findings = Findings()
+    micro = check_microdata(project, root / "microdata", findings, Store(root / "store"))
+    assert micro is not None, [str(issue) for issue in findings.kept]
+    con = duckdb.connect(str(duckdb_file))
+    try:
+        attach(con, micro, project, "spark-test", None, [], False, 3)
+    finally:
+        con.close()
+    files: dict[str, list[str]] = {}
+    for f in micro.files:
+        files.setdefault(f.table, []).append(str(f.store_file))
+    return files
+
+
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
     """The selection built on DuckDB and on local Spark from one copy of the repository."""
     ws = make_workspace(tmp_path_factory.mktemp("spark"))
     root = ws.project.parent
+    microdata_files = load_microdata(ws.project, root, root / "duckdb.duckdb")
     duck, duck_seconds = dbt(ws.project, "build", "--target", "dev", "--selector", "spark_portable",
                              "--target-path", str(root / "target_duckdb"), "--log-path", str(root / "logs"),
                              CHENGYU_DBT_DATABASE=str(root / "duckdb.duckdb"))
     assert duck.returncode == 0, duck.stdout[-5000:] + duck.stderr[-5000:]
-    spark, spark_seconds = dbt(ws.project, "build", "--target", "spark", "--selector", "spark_portable",
-                               "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs"),
-                               CHENGYU_SPARK_DIR=str(root / "spark"))
+    runner = root / "spark_runner.py"
+    runner.write_text(SPARK_RUNNER, encoding="utf-8")
+    job = {
+        "args": ["build", "--target", "spark", "--selector", "spark_portable",
+                 "--vars", json.dumps({"microdata_parquet_files": microdata_files}),
+                 "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs")],
+        "export": {f"{schema}.{table}": str(root / "exported" / table) for schema, table in MICRODATA_VIEWS},
+    }
+    env = dict(os.environ, DBT_PROFILES_DIR=str(ws.project), SPARK_LOCAL_IP="127.0.0.1",
+               CHENGYU_SPARK_DIR=str(root / "spark"))
+    env.pop("DBT_TARGET", None)
+    started = time.monotonic()
+    spark = subprocess.run([sys.executable, str(runner), json.dumps(job)], cwd=ws.project, env=env,
+                           capture_output=True, text=True, timeout=2400)
+    spark_seconds = time.monotonic() - started
     # Run time of the Spark build (JVM start included), shown with `pytest -s`.
     print(f"\n[spark] dbt build --selector spark_portable: DuckDB {duck_seconds:.1f} s, "
-          f"local Spark {spark_seconds:.1f} s")
+          f"local Spark {spark_seconds:.1f} s (with the export of the microdata views)")
     return {"root": root, "project": ws.project, "spark": spark, "spark_seconds": spark_seconds}
 
 
@@ -134,7 +203,8 @@ def test_the_portable_selection_builds_and_passes_its_tests_on_spark(builds):
     kinds = {node.split(".")[0] for node in statuses}
     # Seeds, models, data tests and unit tests all ran on Spark.
     assert {"seed", "model", "test", "unit_test"} <= kinds
-    assert {f"model.chengyu_cluster.{table}" for _, table in PORTED_MARTS} <= set(statuses)
+    assert {f"model.chengyu_cluster.{table}" for _, table in PORTED_MARTS + MICRODATA_VIEWS + MICRODATA_TABLES} \
+        <= set(statuses)
 
 
 @pytest.mark.parametrize(("schema", "table"), PORTED_MARTS)
@@ -145,6 +215,19 @@ def test_every_ported_mart_equals_the_duckdb_build(builds, schema, table):
     assert not diffs, diffs[:20]
     if table not in ("audit_rejected_figures",):
         assert n_rows > 0
+
+
+@pytest.mark.parametrize(("schema", "table"), MICRODATA_VIEWS + MICRODATA_TABLES)
+def test_every_ported_microdata_model_equals_the_duckdb_build(builds, schema, table):
+    """The same synthetic microdata give the same rows: the source_file column included (the
+    Spark views over the store's files name them as DuckDB's read_parquet does)."""
+    assert builds["spark"].returncode == 0
+    root = builds["root"]
+    parquet = (str(root / "exported" / table / "*.parquet") if (schema, table) in MICRODATA_VIEWS
+               else parquet_of(root / "spark", schema, table))
+    n_rows, diffs = compare(root / "duckdb.duckdb", f"{schema}.{table}", parquet)
+    assert not diffs, diffs[:20]
+    assert n_rows > 0
 
 
 def test_the_seeds_load_the_same_values_on_both_engines(builds):

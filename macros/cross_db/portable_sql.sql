@@ -83,6 +83,21 @@
 {%- endmacro %}
 
 
+{#- The parts of a text split at a plain delimiter, as DuckDB's string_split gives them: NULL
+    for NULL, [''] for ''. Spark's split takes a regular expression: the delimiter is quoted. -#}
+{% macro split_text(expression, delimiter) -%}
+    {{ return(adapter.dispatch('split_text')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__split_text(expression, delimiter) -%}
+    string_split({{ expression }}, '{{ delimiter }}')
+{%- endmacro %}
+
+{% macro spark__split_text(expression, delimiter) -%}
+    split({{ expression }}, '\\Q{{ delimiter }}\\E')
+{%- endmacro %}
+
+
 {#- The number of elements of a list (bigint). -#}
 {% macro list_length(expression) -%}
     {{ return(adapter.dispatch('list_length')(expression)) }}
