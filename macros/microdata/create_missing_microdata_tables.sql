@@ -38,8 +38,12 @@
 {% macro spark__create_missing_microdata_tables() %}
     {%- if execute -%}
         {%- set files = var('microdata_parquet_files', {}) or {} -%}
+        {%- set schemas = [] -%}
         {%- for source in graph.sources.values() if source.source_name == 'microdata' %}
-            {%- do run_query("create schema if not exists " ~ source.schema) -%}
+            {%- if source.schema not in schemas -%}
+                {%- do run_query("create schema if not exists " ~ source.schema) -%}
+                {%- do schemas.append(source.schema) -%}
+            {%- endif -%}
             {%- set loader_columns = [] -%}
             {%- set data_columns = [] -%}
             {%- for column in source.columns.values() -%}
