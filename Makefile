@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,spark]"
 	touch $@
 
 build: $(BIN)/.installed
@@ -34,4 +34,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_build.py
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/versions reports
+	rm -rf target logs warehouse/*.duckdb warehouse/versions warehouse/spark reports

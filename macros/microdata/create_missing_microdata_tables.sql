@@ -4,8 +4,13 @@
     the same name satisfies `if not exists`.
     With microdata, chengyu also passes a memory limit and a spill folder for DuckDB (vars
     microdata_memory_limit, microdata_temp_directory): set here for the whole database, so that
-    a build over a hundred million invoices stays within the limit. -#}
+    a build over a hundred million invoices stays within the limit.
+    Spark (docs/spark.md) has no loader: see spark__create_missing_microdata_tables. -#}
 {% macro create_missing_microdata_tables() %}
+    {{- return(adapter.dispatch('create_missing_microdata_tables')()) -}}
+{% endmacro %}
+
+{% macro default__create_missing_microdata_tables() %}
     {%- if execute -%}
         {%- if var('microdata_memory_limit', none) %}
     set memory_limit = '{{ var("microdata_memory_limit") }}';
@@ -20,6 +25,57 @@
         {{ adapter.quote(column.name) }} {{ column.data_type }}{{ "," if not loop.last }}
             {%- endfor %}
     );
+        {%- endfor %}
+    {%- endif -%}
+{% endmacro %}
+
+{#- Spark runs one statement per call, so the statements run here one by one and the hook
+    itself is empty. Var microdata_parquet_files ({table: [Parquet file, ...]}) plays the part
+    of the loader's views (microdata.attach): each named table becomes a view over those files
+    with the store path as source_file, exactly as DuckDB's read_parquet(..., filename = true)
+    gives it. The files must hold the source's columns with its types, as the loader's checked
+    store copies do. Tables not named are created empty when missing, as on DuckDB. -#}
+{% macro spark__create_missing_microdata_tables() %}
+    {%- if execute -%}
+        {%- set files = var('microdata_parquet_files', {}) or {} -%}
+        {%- set schemas = [] -%}
+        {%- for source in graph.sources.values() if source.source_name == 'microdata' %}
+            {%- if source.schema not in schemas -%}
+                {%- do run_query("create schema if not exists " ~ source.schema) -%}
+                {%- do schemas.append(source.schema) -%}
+            {%- endif -%}
+            {%- set loader_columns = [] -%}
+            {%- set data_columns = [] -%}
+            {%- for column in source.columns.values() -%}
+                {%- do (loader_columns if (column.meta or {}).get('loader_column') else data_columns).append(column) -%}
+            {%- endfor -%}
+            {%- if files.get(source.name) -%}
+                {%- set existing = adapter.get_relation(database=none, schema=source.schema, identifier=source.name) -%}
+                {%- if existing is not none and not existing.is_view -%}
+                    {%- do run_query("drop table " ~ source.schema ~ "." ~ source.name) -%}
+                {%- endif -%}
+                {%- set selects = [] -%}
+                {%- for path in files[source.name] -%}
+                    {%- set columns = [] -%}
+                    {%- for column in data_columns -%}
+                        {%- do columns.append(adapter.quote(column.name)) -%}
+                    {%- endfor -%}
+                    {%- for column in loader_columns -%}
+                        {%- do columns.append("cast('" ~ path | replace("\\", "\\\\") | replace("'", "\\'") ~ "' as string) as "
+                            ~ adapter.quote(column.name)) -%}
+                    {%- endfor -%}
+                    {%- do selects.append("select " ~ columns | join(", ") ~ " from parquet.`" ~ path ~ "`") -%}
+                {%- endfor -%}
+                {%- do run_query("create or replace view " ~ source.schema ~ "." ~ source.name ~ " as\n"
+                    ~ selects | join("\nunion all\n")) -%}
+            {%- else -%}
+                {%- set columns = [] -%}
+                {%- for column in source.columns.values() -%}
+                    {%- do columns.append(adapter.quote(column.name) ~ " " ~ portable_data_type(column.data_type) | trim) -%}
+                {%- endfor -%}
+                {%- do run_query("create table if not exists " ~ source.schema ~ "." ~ source.name
+                    ~ " (" ~ columns | join(", ") ~ ")") -%}
+            {%- endif -%}
         {%- endfor %}
     {%- endif -%}
 {% endmacro %}

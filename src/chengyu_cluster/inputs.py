@@ -530,7 +530,11 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
 def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
     """Every seed's columns and types, from config.column_types in seeds/_seeds.yml."""
     spec = yaml.safe_load((project_dir / SEEDS_YAML).read_text(encoding="utf-8"))
-    return {seed["name"]: dict(seed["config"]["column_types"]) for seed in spec["seeds"]}
+    # `string` (the spelling both DuckDB and Spark accept; a length-less varchar does not
+    # parse on Spark) is DuckDB's varchar: the reader knows it as varchar.
+    return {seed["name"]: {column: "varchar" if kind == "string" else kind
+                           for column, kind in seed["config"]["column_types"].items()}
+            for seed in spec["seeds"]}
 
 
 def input_table_types(project_dir: Path) -> dict[str, dict[str, str]]:

@@ -146,12 +146,27 @@ def profile(con: duckdb.DuckDBPyConnection, measures: list[dict]) -> dict:
     return {"columns": columns, "counts": counts, "stats": stats}
 
 
+def import_great_expectations():
+    """Import Great Expectations quietly. With pyspark installed (the `spark` extra), GX
+    imports it, and pyspark prints a pandas-version FutureWarning to stderr and a "Skipping
+    doctests" line to stdout; neither concerns the gate, and the build's output stays as
+    documented. Only this process's Python streams are redirected (dbt runs in a child)."""
+    import contextlib
+    import io
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore", FutureWarning)
+        import great_expectations
+    return great_expectations
+
+
 # ---- expectations -----------------------------------------------------------------------------
 
 def expectations(relation: str, published: dict, measures: list[dict], thresholds: dict,
                  warn_only_row_counts: tuple[str, ...] = ()) -> list:
     """(severity, expectation, published value) for one mart, limits from the published profile."""
-    import great_expectations as gx
+    gx = import_great_expectations()
 
     E = gx.expectations
     out = [(CRITICAL, E.ExpectTableColumnsToMatchSet(column_set=published["columns"][relation], exact_match=False),
@@ -216,7 +231,7 @@ def prepare_gate(project_dir: Path, published: Path | None) -> Baseline:
 
     Called while dbt builds the candidate in its child process, so both cores work.
     """
-    import great_expectations  # noqa: F401  (the import alone takes seconds)
+    import_great_expectations()  # the import alone takes seconds
 
     config = yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
     if published is None:
@@ -234,7 +249,7 @@ def prepare_gate(project_dir: Path, published: Path | None) -> Baseline:
 
 def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
                      accept_shift: str | None = None) -> GateResult:
-    import great_expectations as gx
+    gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     results_dir = report_dir / "results"
@@ -279,7 +294,7 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
 
 
 def _validate(context, datasource, name: str, frame, checks: list, gate: GateResult, results_dir: Path) -> None:
-    import great_expectations as gx
+    gx = import_great_expectations()
 
     asset = datasource.add_dataframe_asset(name=name)
     batch = asset.add_batch_definition_whole_dataframe("whole")

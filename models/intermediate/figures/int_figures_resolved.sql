@@ -27,12 +27,12 @@ final as (
     select
         figures.*,
         case
-            when regexp_full_match(figures.entity_code_raw, '[0-9]{6}') then figures.entity_code_raw
-            when regexp_full_match(figures.entity_code_raw, 'C[0-9]{2}') then nation.area_code
+            when {{ regexp_full_match('figures.entity_code_raw', '[0-9]{6}') }} then figures.entity_code_raw
+            when {{ regexp_full_match('figures.entity_code_raw', 'C[0-9]{2}') }} then nation.area_code
             else coalesce(by_code.area_code, by_name.area_code)
         end as area_code,
         case
-            when regexp_full_match(figures.entity_code_raw, 'C[0-9]{2}') then figures.entity_code_raw
+            when {{ regexp_full_match('figures.entity_code_raw', 'C[0-9]{2}') }} then figures.entity_code_raw
         end as sector_code,
         -- What the figure is about inside the area, e.g. an input-output sector of the
         -- national table; NULL when the figure describes the area as a whole.
@@ -47,7 +47,7 @@ final as (
     left join aliases as by_name
         on by_name.match_on = 'entity_name_prefix'
             and figures.entity_code_raw is null
-            and starts_with(figures.entity_name, by_name.match_value)
+            and {{ starts_with('figures.entity_name', 'by_name.match_value') }}
 )
 
 select * from final

@@ -22,7 +22,7 @@ figures as (
 ),
 
 digits as (
-    select generate_series as digit_place from generate_series(0, 12)
+    select {{ integer_series(0, 12) }} as digit_place
 ),
 
 rounding as (

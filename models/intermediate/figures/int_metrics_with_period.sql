@@ -29,7 +29,7 @@ final as (
         coalesce(suffixed.months_covered, full_year.months_covered) as months_covered
     from metrics
     left join periods as suffixed
-        on ends_with(metrics.metric_code, suffixed.metric_suffix)
+        on {{ ends_with('metrics.metric_code', 'suffixed.metric_suffix') }}
     left join full_year on true
 )
 

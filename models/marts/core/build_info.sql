@@ -23,10 +23,8 @@ panel as (
 inputs as (
     select
         count(*) as input_file_count,
-        sha256(coalesce(string_agg(
-            file || ' ' || sha256, chr(10)
-            order by file
-        ), '')) as inputs_sha256,
+        {{ sha256_hex("coalesce(" ~ ordered_string_agg("file || ' ' || sha256", "chr(10)", "file") ~ ", '')") }}
+            as inputs_sha256,
         max(file) filter (where kind = 'sector_output') as user_file,
         max(sha256) filter (where kind = 'sector_output') as user_file_sha256,
         max(loaded_at) as inputs_read_at
@@ -47,7 +45,7 @@ estimates as (
 final as (
     select
         context.build_id,
-        cast(now() at time zone 'UTC' as timestamp) as built_at,
+        {{ utc_now() }} as built_at,
         context.code_version,
         inputs.input_file_count,
         inputs.inputs_sha256,

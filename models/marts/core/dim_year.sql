@@ -12,7 +12,7 @@ year_range as (
 ),
 
 years as (
-    select unnest(range(first_year, last_year + 1)) as year
+    select {{ integer_series('first_year', 'last_year') }} as year
     from year_range
 ),
 

@@ -4,8 +4,8 @@ select
     date_precision,
     event_en,
     participants_text,
-    len(participant_area_codes) as n_participant_areas,
-    array_to_string(participant_area_codes, ';') as participant_area_codes,
+    {{ list_length('participant_area_codes') }} as n_participant_areas,
+    {{ list_to_string('participant_area_codes', ';') }} as participant_area_codes,
     source_id,
     'reported' as basis
 from {{ ref('stg_reference__cooperation_events') }}

@@ -13,8 +13,7 @@ year_range as (
 
 final as (
     select
-        cast(unnest(range(make_date(first_year, 1, 1), make_date(last_year + 1, 1, 1), interval 1 day)) as date)
-            as date_day
+        {{ day_series('make_date(first_year, 1, 1)', 'make_date(last_year + 1, 1, 1)') }} as date_day
     from year_range
 )
 

@@ -6,7 +6,7 @@ select
     use_in_fit,
     constraint_kind,
     sense,
-    string_split(sector_codes, ';') as sector_codes,
+    {{ split_text('sector_codes', ';') }} as sector_codes,
     coalesce(span_years, 0) as span_years,
     coalesce(is_average_rate, false) as is_average_rate,
     is_hard,

@@ -23,8 +23,8 @@ final as (
         try_cast(trim(value) as double) as value_original,
         trim(unit) as unit_raw,
         -- '亿元 (stated 1万亿元)' -> token '亿元', note 'stated 1万亿元'
-        trim(regexp_extract(unit, '^([^(]*)', 1)) as unit_token,
-        nullif(trim(regexp_extract(unit, '\((.*)\)\s*$', 1)), '') as unit_note,
+        trim({{ regexp_extract_group('unit', '^([^(]*)') }}) as unit_token,
+        nullif(trim({{ regexp_extract_group('unit', '\\((.*)\\)\\s*$') }}), '') as unit_note,
         source as source_text,
         quote,
         lower(trim(reliability)) as reliability

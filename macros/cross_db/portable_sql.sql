@@ -1,0 +1,213 @@
+{#- SQL that DuckDB and Spark spell differently, behind adapter.dispatch: one model, two
+    engines. Each duckdb__ form is the spelling the models used before (so the DuckDB build
+    does not change); each spark__ form is the Spark SQL 4.x equivalent. A regular
+    expression is passed as the pattern itself (RE2 on DuckDB, java.util.regex on Spark,
+    the same for the classes used here); Spark unescapes backslashes in string literals,
+    DuckDB does not, so the Spark form doubles them. See docs/spark.md. -#}
+
+{% macro sql_pattern_literal(pattern) -%}
+    {{ return(adapter.dispatch('sql_pattern_literal')(pattern)) }}
+{%- endmacro %}
+
+{% macro default__sql_pattern_literal(pattern) -%}
+    '{{ pattern | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__sql_pattern_literal(pattern) -%}
+    '{{ pattern | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+
+{#- The first capture group of a regular expression, '' when it does not match. -#}
+{% macro regexp_extract_group(expression, pattern, group=1) -%}
+    {{ return(adapter.dispatch('regexp_extract_group')(expression, pattern, group)) }}
+{%- endmacro %}
+
+{% macro default__regexp_extract_group(expression, pattern, group=1) -%}
+    regexp_extract({{ expression }}, {{ sql_pattern_literal(pattern) }}, {{ group }})
+{%- endmacro %}
+
+
+{#- True when the whole string matches the pattern (NULL for NULL). -#}
+{% macro regexp_full_match(expression, pattern) -%}
+    {{ return(adapter.dispatch('regexp_full_match')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regexp_full_match(expression, pattern) -%}
+    regexp_full_match({{ expression }}, {{ sql_pattern_literal(pattern) }})
+{%- endmacro %}
+
+{% macro spark__regexp_full_match(expression, pattern) -%}
+    ({{ expression }} rlike {{ sql_pattern_literal('^(?:' ~ pattern ~ ')\\z') }})
+{%- endmacro %}
+
+
+{#- True when the string starts / ends with the other (NULL when either is NULL). -#}
+{% macro starts_with(expression, prefix) -%}
+    {{ return(adapter.dispatch('starts_with')(expression, prefix)) }}
+{%- endmacro %}
+
+{% macro default__starts_with(expression, prefix) -%}
+    starts_with({{ expression }}, {{ prefix }})
+{%- endmacro %}
+
+{% macro spark__starts_with(expression, prefix) -%}
+    startswith({{ expression }}, {{ prefix }})
+{%- endmacro %}
+
+{% macro ends_with(expression, suffix) -%}
+    {{ return(adapter.dispatch('ends_with')(expression, suffix)) }}
+{%- endmacro %}
+
+{% macro default__ends_with(expression, suffix) -%}
+    ends_with({{ expression }}, {{ suffix }})
+{%- endmacro %}
+
+{% macro spark__ends_with(expression, suffix) -%}
+    endswith({{ expression }}, {{ suffix }})
+{%- endmacro %}
+
+
+{#- A list of strings from a delimited text; an empty list for NULL or ''. The delimiter is
+    a plain string (Spark's split takes a regular expression: it is quoted). -#}
+{% macro split_to_list(expression, delimiter) -%}
+    {{ return(adapter.dispatch('split_to_list')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__split_to_list(expression, delimiter) -%}
+    coalesce(string_split(nullif({{ expression }}, ''), '{{ delimiter }}'), [])
+{%- endmacro %}
+
+{% macro spark__split_to_list(expression, delimiter) -%}
+    coalesce(split(nullif({{ expression }}, ''), '\\Q{{ delimiter }}\\E'), cast(array() as array<string>))
+{%- endmacro %}
+
+
+{#- The parts of a text split at a plain delimiter, as DuckDB's string_split gives them: NULL
+    for NULL, [''] for ''. Spark's split takes a regular expression: the delimiter is quoted. -#}
+{% macro split_text(expression, delimiter) -%}
+    {{ return(adapter.dispatch('split_text')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__split_text(expression, delimiter) -%}
+    string_split({{ expression }}, '{{ delimiter }}')
+{%- endmacro %}
+
+{% macro spark__split_text(expression, delimiter) -%}
+    split({{ expression }}, '\\Q{{ delimiter }}\\E')
+{%- endmacro %}
+
+
+{#- The number of elements of a list (bigint). -#}
+{% macro list_length(expression) -%}
+    {{ return(adapter.dispatch('list_length')(expression)) }}
+{%- endmacro %}
+
+{% macro default__list_length(expression) -%}
+    len({{ expression }})
+{%- endmacro %}
+
+{% macro spark__list_length(expression) -%}
+    cast(size({{ expression }}) as bigint)
+{%- endmacro %}
+
+
+{#- The elements of a list joined into one text by the delimiter. -#}
+{% macro list_to_string(expression, delimiter) -%}
+    {{ return(adapter.dispatch('list_to_string')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__list_to_string(expression, delimiter) -%}
+    array_to_string({{ expression }}, '{{ delimiter }}')
+{%- endmacro %}
+
+{% macro spark__list_to_string(expression, delimiter) -%}
+    array_join({{ expression }}, '{{ delimiter }}')
+{%- endmacro %}
+
+
+{#- Set-returning, in a select list: one row per integer from first to last (inclusive). -#}
+{% macro integer_series(first, last) -%}
+    {{ return(adapter.dispatch('integer_series')(first, last)) }}
+{%- endmacro %}
+
+{% macro default__integer_series(first, last) -%}
+    unnest(range({{ first }}, {{ last }} + 1))
+{%- endmacro %}
+
+{% macro spark__integer_series(first, last) -%}
+    explode(sequence({{ first }}, {{ last }}))
+{%- endmacro %}
+
+
+{#- Set-returning, in a select list: one row per day (a date) from the first date to the
+    day before end_exclusive. Spark allows no expression around a generator: the cast to
+    date is part of the DuckDB form. -#}
+{% macro day_series(first, end_exclusive) -%}
+    {{ return(adapter.dispatch('day_series')(first, end_exclusive)) }}
+{%- endmacro %}
+
+{% macro default__day_series(first, end_exclusive) -%}
+    cast(unnest(range({{ first }}, {{ end_exclusive }}, interval 1 day)) as date)
+{%- endmacro %}
+
+{% macro spark__day_series(first, end_exclusive) -%}
+    explode(sequence({{ first }}, date_sub({{ end_exclusive }}, 1), interval 1 day))
+{%- endmacro %}
+
+
+{#- A column type named in YAML (DuckDB's names) as the engine spells it: Spark has
+    `string` where DuckDB has `varchar` (a varchar without length does not parse there). -#}
+{% macro portable_data_type(data_type) -%}
+    {{ return(adapter.dispatch('portable_data_type')(data_type)) }}
+{%- endmacro %}
+
+{% macro default__portable_data_type(data_type) -%}
+    {{ data_type }}
+{%- endmacro %}
+
+{% macro spark__portable_data_type(data_type) -%}
+    {{ 'string' if data_type | lower in ('varchar', 'text') else data_type }}
+{%- endmacro %}
+
+
+{#- SHA-256 of a text as 64 lowercase hex digits. -#}
+{% macro sha256_hex(expression) -%}
+    {{ return(adapter.dispatch('sha256_hex')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sha256_hex(expression) -%}
+    sha256({{ expression }})
+{%- endmacro %}
+
+{% macro spark__sha256_hex(expression) -%}
+    sha2({{ expression }}, 256)
+{%- endmacro %}
+
+
+{#- Aggregate: the texts joined by a delimiter (a SQL expression) in the given order. -#}
+{% macro ordered_string_agg(expression, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('ordered_string_agg')(expression, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expression, delimiter, order_by) -%}
+    string_agg({{ expression }}, {{ delimiter }} order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expression, delimiter, order_by) -%}
+    listagg({{ expression }}, {{ delimiter }}) within group (order by {{ order_by }})
+{%- endmacro %}
+
+
+{#- The current time as a timestamp without time zone, in UTC. -#}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now')()) }}
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    cast(now() at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{% macro spark__utc_now() -%}
+    cast(to_utc_timestamp(current_timestamp(), current_timezone()) as timestamp)
+{%- endmacro %}
