@@ -150,14 +150,27 @@ def import_great_expectations():
     """Import Great Expectations quietly. With pyspark installed (the `spark` extra), GX
     imports it, and pyspark prints a pandas-version FutureWarning to stderr and a "Skipping
     doctests" line to stdout; neither concerns the gate, and the build's output stays as
-    documented. Only this process's Python streams are redirected (dbt runs in a child)."""
+    documented. Only this process's Python streams are redirected (dbt runs in a child).
+
+    pyspark.sql.connect also calls sys.exit(0) on import when the main module has neither a
+    __spec__ nor a __file__ (it takes that for a doctest run): `python -c`, and pytest-xdist's
+    workers. The main module gets a placeholder __file__ for the import, removed after."""
     import contextlib
     import io
+    import sys
     import warnings
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore", FutureWarning)
-        import great_expectations
+    main = sys.modules.get("__main__")
+    placeholder = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+    if placeholder:
+        main.__file__ = "<chengyu>"
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            import great_expectations
+    finally:
+        if placeholder:
+            del main.__file__
     return great_expectations
 
 
