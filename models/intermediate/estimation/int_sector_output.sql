@@ -55,46 +55,26 @@ unit_provinces as (
     from prior_cells
 ),
 
-member_rows as (
+cells as (
+    -- Every panel cell with its fit and lineage: the members' rows and the provinces' sums.
     select
         prior_cells.area_code,
-        'member' as cluster_role,
+        prior_cells.province_code,
+        prior_cells.unit_role,
         prior_cells.sector_code,
         prior_cells.year,
-        fit.fitted_yuan as output_value_yuan,
-        fit.p5_yuan as output_p5_yuan,
-        fit.p50_yuan as output_p50_yuan,
-        fit.p95_yuan as output_p95_yuan,
-        fit.prior_yuan as prior_value_yuan,
-        fit.null_reason,
-        supplied.value_original as supplied_value_original,
-        supplied.unit_original as supplied_unit_original,
-        coalesce(supplied.basis, case when synthetic_in_fit.fit_uses_synthetic then 'synthetic' else 'estimated' end)
-            as basis,
-        case
-            when supplied.origin = 'microdata' then 'microdata'
-            when supplied.area_code is not null then 'user_supplied'
-            when fit.fitted_yuan is null then 'no_estimate'
-            else 'constrained_fit'
-        end as method,
-        coalesce(microdata.coverage_share, 0) as microdata_coverage_share,
-        supplied.area_code is not null
-        or (fit.fitted_yuan is not null and lineage.is_distinguished) as is_area_specific,
-        case when supplied.area_code is null and fit.fitted_yuan is not null then
-                array_to_string(list_sort(list_distinct(list_concat(
-                    prior_cells.figure_ids,
-                    lineage.figure_ids
-                ))), ';')
-        end as derived_from_figure_ids,
-        case when supplied.area_code is null and fit.fitted_yuan is not null
-                then array_to_string(prior_cells.prior_ids, ';')
-        end as prior_ids,
-        case when supplied.area_code is null and fit.fitted_yuan is not null
-                then array_to_string(prior_cells.specialty_ids, ';')
-        end as specialty_ids,
-        supplied.source as supplied_source,
-        cast(len(lineage.figure_ids) as integer) as n_fitted_figures,
-        cast(lineage.n_area_figures as integer) as n_area_figures
+        prior_cells.prior_ids,
+        prior_cells.specialty_ids,
+        list_concat(prior_cells.figure_ids, lineage.figure_ids) as figure_ids,
+        lineage.figure_ids as fitted_figure_ids,
+        lineage.n_area_figures,
+        lineage.is_distinguished,
+        fit.fitted_yuan,
+        fit.p5_yuan,
+        fit.p50_yuan,
+        fit.p95_yuan,
+        fit.prior_yuan,
+        fit.null_reason
     from prior_cells
     inner join fit
         on prior_cells.panel_unit = fit.panel_unit
@@ -104,16 +84,56 @@ member_rows as (
         on prior_cells.panel_unit = lineage.panel_unit
             and prior_cells.sector_code = lineage.sector_code
             and prior_cells.year = lineage.year
+),
+
+member_rows as (
+    select
+        cells.area_code,
+        'member' as cluster_role,
+        cells.sector_code,
+        cells.year,
+        cells.fitted_yuan as output_value_yuan,
+        cells.p5_yuan as output_p5_yuan,
+        cells.p50_yuan as output_p50_yuan,
+        cells.p95_yuan as output_p95_yuan,
+        cells.prior_yuan as prior_value_yuan,
+        cells.null_reason,
+        supplied.value_original as supplied_value_original,
+        supplied.unit_original as supplied_unit_original,
+        coalesce(supplied.basis, case when synthetic_in_fit.fit_uses_synthetic then 'synthetic' else 'estimated' end)
+            as basis,
+        case
+            when supplied.origin = 'microdata' then 'microdata'
+            when supplied.area_code is not null then 'user_supplied'
+            when cells.fitted_yuan is null then 'no_estimate'
+            else 'constrained_fit'
+        end as method,
+        coalesce(microdata.coverage_share, 0) as microdata_coverage_share,
+        supplied.area_code is not null
+        or (cells.fitted_yuan is not null and cells.is_distinguished) as is_area_specific,
+        case when supplied.area_code is null and cells.fitted_yuan is not null then
+                array_to_string(list_sort(list_distinct(cells.figure_ids)), ';')
+        end as derived_from_figure_ids,
+        case when supplied.area_code is null and cells.fitted_yuan is not null
+                then array_to_string(cells.prior_ids, ';')
+        end as prior_ids,
+        case when supplied.area_code is null and cells.fitted_yuan is not null
+                then array_to_string(cells.specialty_ids, ';')
+        end as specialty_ids,
+        supplied.source as supplied_source,
+        cast(len(cells.fitted_figure_ids) as integer) as n_fitted_figures,
+        cast(cells.n_area_figures as integer) as n_area_figures
+    from cells
     left join supplied
-        on prior_cells.area_code = supplied.area_code
-            and prior_cells.sector_code = supplied.sector_code
-            and prior_cells.year = supplied.year
+        on cells.area_code = supplied.area_code
+            and cells.sector_code = supplied.sector_code
+            and cells.year = supplied.year
     left join microdata
-        on prior_cells.area_code = microdata.area_code
-            and prior_cells.sector_code = microdata.sector_code
-            and prior_cells.year = microdata.year
+        on cells.area_code = microdata.area_code
+            and cells.sector_code = microdata.sector_code
+            and cells.year = microdata.year
     cross join synthetic_in_fit
-    where prior_cells.unit_role = 'member'
+    where cells.unit_role = 'member'
 ),
 
 province_draws as (
@@ -142,50 +162,39 @@ province_intervals as (
 
 province_rows as (
     select
-        prior_cells.province_code as area_code,
+        cells.province_code as area_code,
         'parent' as cluster_role,
-        prior_cells.sector_code,
-        prior_cells.year,
-        case when bool_and(fit.fitted_yuan is not null) then sum(fit.fitted_yuan) end as output_value_yuan,
+        cells.sector_code,
+        cells.year,
+        case when bool_and(cells.fitted_yuan is not null) then sum(cells.fitted_yuan) end as output_value_yuan,
         any_value(province_intervals.p5) as output_p5_yuan,
         any_value(province_intervals.p50) as output_p50_yuan,
         any_value(province_intervals.p95) as output_p95_yuan,
-        sum(fit.prior_yuan) as prior_value_yuan,
-        case when bool_or(fit.fitted_yuan is null) then any_value(fit.null_reason) end as null_reason,
+        sum(cells.prior_yuan) as prior_value_yuan,
+        case when bool_or(cells.fitted_yuan is null) then any_value(cells.null_reason) end as null_reason,
         cast(null as double) as supplied_value_original,
         cast(null as varchar) as supplied_unit_original,
         case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
-        case when bool_or(fit.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
+        case when bool_or(cells.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
         cast(null as double) as microdata_coverage_share,
-        bool_and(fit.fitted_yuan is not null) as is_area_specific,
-        case when bool_and(fit.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(list_concat(
-                    prior_cells.figure_ids,
-                    lineage.figure_ids
-                ))))), ';')
+        bool_and(cells.fitted_yuan is not null) as is_area_specific,
+        case when bool_and(cells.fitted_yuan is not null) then
+                array_to_string(list_sort(list_distinct(flatten(list(cells.figure_ids)))), ';')
         end as derived_from_figure_ids,
-        case when bool_and(fit.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(prior_cells.prior_ids)))), ';')
+        case when bool_and(cells.fitted_yuan is not null) then
+                array_to_string(list_sort(list_distinct(flatten(list(cells.prior_ids)))), ';')
         end as prior_ids,
         cast(null as varchar) as specialty_ids,
         cast(null as varchar) as supplied_source,
-        cast(len(list_distinct(flatten(list(lineage.figure_ids)))) as integer) as n_fitted_figures,
+        cast(len(list_distinct(flatten(list(cells.fitted_figure_ids)))) as integer) as n_fitted_figures,
         cast(null as integer) as n_area_figures
-    from prior_cells
-    inner join fit
-        on prior_cells.panel_unit = fit.panel_unit
-            and prior_cells.sector_code = fit.sector_code
-            and prior_cells.year = fit.year
-    inner join lineage
-        on prior_cells.panel_unit = lineage.panel_unit
-            and prior_cells.sector_code = lineage.sector_code
-            and prior_cells.year = lineage.year
+    from cells
     left join province_intervals
-        on prior_cells.province_code = province_intervals.province_code
-            and prior_cells.sector_code = province_intervals.sector_code
-            and prior_cells.year = province_intervals.year
+        on cells.province_code = province_intervals.province_code
+            and cells.sector_code = province_intervals.sector_code
+            and cells.year = province_intervals.year
     cross join synthetic_in_fit
-    group by prior_cells.province_code, prior_cells.sector_code, prior_cells.year
+    group by cells.province_code, cells.sector_code, cells.year
 ),
 
 final as (
