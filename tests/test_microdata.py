@@ -435,3 +435,41 @@ def test_a_build_with_bad_microdata_publishes_nothing(checker_ws, tmp_path, no_t
     assert "Input rejected" in result.stderr
     assert checker_ws.state() == before
     assert not checker_ws.published.exists()
+
+
+def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, monkeypatch):
+    # The first load groups each table's keys in passes of KEY_GROUP_ROWS rows over hash
+    # buckets (100 million invoice ids do not fit DuckDB's memory limit in one). The hand-made
+    # set plus three repeats: I1 again (line 7), I4 twice more (lines 8 and 9) and a second
+    # register record of C on its first record date (register line 6). One pass
+    # (KEY_GROUP_ROWS = 10 million > 5 invoices) and passes of one row (8 invoices -> 8
+    # buckets; 5 register rows -> 5) must report the same three invoice repeats, each against
+    # its first line (I1: line 2, I4: line 6), and the register repeat against line 5. (The
+    # appended lines end in CRLF like the csv module's: mixed line ends are refused.)
+    import chengyu_cluster.microdata as microdata
+    from chengyu_cluster.inputs import Findings
+
+    def with_repeats(d: Path) -> None:
+        with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:
+            handle.write(f"I1,{B},{A},2023-06-01,1.00,0.13,\r\n")
+            handle.write(f"I4,{C},{B},2023-06-02,1.00,0.13,\r\n")
+            handle.write(f"I4,{C},{B},2023-06-03,1.00,0.13,\r\n")
+        with (d / "enterprises" / "register.csv").open("a", encoding="utf-8") as handle:
+            handle.write(f"{C},C,500116,C3811,true,2018-03-01,,2018-03-01\r\n")
+
+    directory = bad_set(tmp_path, with_repeats)
+
+    def repeats() -> list[str]:
+        findings = Findings()
+        assert microdata.check_microdata(REPO, directory, findings) is None
+        return sorted(line for line in findings.lines() if "unique" in line)
+
+    one_pass = repeats()
+    monkeypatch.setattr(microdata, "KEY_GROUP_ROWS", 1)
+    assert repeats() == one_pass
+    assert len(one_pass) == 4
+    assert any("invoices_2023.csv, line 7, column 'invoice_id': invoice_id=I1 already appears in "
+               "supply_invoices/invoices_2023.csv, row 2" in line for line in one_pass), one_pass
+    assert sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, row 6" in line
+               for line in one_pass) == 2, one_pass
+    assert any("register.csv, line 6" in line and "register.csv, row 5" in line for line in one_pass), one_pass

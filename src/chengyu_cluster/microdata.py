@@ -82,6 +82,10 @@ INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("micr
                      ("microdata", "fct_enterprise_month"), ("microdata", "mart_local_sourcing"),
                      ("microdata", "mart_chain_linkage"), ("microdata", "mart_firm_dynamics"))
 DEFAULT_MEMORY_LIMIT = "3GB"
+# Rows of a table whose keys are grouped in one pass of the duplicate check. DuckDB 1.5.5
+# could not group 100 million distinct invoice ids at the 3GB limit (out of memory, also on
+# their hashes); in passes over hash buckets of 10-13 million rows it needed 1.2 GiB.
+KEY_GROUP_ROWS = 10_000_000
 # Province-level prefixes of GB/T 2260 (the first two digits of a county code).
 PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
              "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
@@ -428,6 +432,7 @@ class _Checker:
         self.limit = limit
         self.base_errors = findings.n_errors
         self.new_files: list[str] = []
+        self.new_row_counts: dict[str, int] = {}
 
     @property
     def failed(self) -> bool:
@@ -489,14 +494,15 @@ class _Checker:
         typed = [(c, t) for c, t in columns.items() if t != "varchar"]
         conditions = [f'"_bad_{c}"' for c, _ in typed] + [cond for _, _, cond, _ in _row_rules(table)]
         counts = self.con.execute("select " + ", ".join(f"count(*) filter (where {c})" for c in conditions)
-                                  + f" from {view}").fetchone()
+                                  + f", count(*) from {view}").fetchone()
+        self.new_row_counts[table] = counts[-1]
         for (column, target), n in zip(typed, counts[:len(typed)], strict=True):
             if n:
                 rows = self.con.execute(
                     f"select _file, _row, '''' || \"_raw_{column}\" || ''' is not {EXPECTED_TEXT[target]}' "
                     f"from {view} where \"_bad_{column}\" order by _file, _row limit {self.limit}").fetchall()
                 _add_rows(self.findings, rows, n, column, f"type_{target.split('(')[0]}")
-        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed):], strict=True):
+        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed):-1], strict=True):
             if n:
                 rows = self.con.execute(f"select _file, _row, {message} from {view} where {condition} "
                                         f"order by _file, _row limit {self.limit}").fetchall()
@@ -634,7 +640,7 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
     # Duplicated keys: every occurrence after the first (in file and row order) is reported. Old
     # files were checked together before, so only a key that occurs in a new file can repeat:
     # with old files, the keys of new rows are looked up among all rows (a scan of the key
-    # column); without, all rows are grouped once.
+    # column); without, all rows are grouped, in passes of KEY_GROUP_ROWS over hash buckets.
     for table, key, rule in (("enterprises", ["credit_code", "record_date"], "unique_key"),
                              ("enterprise_month", ["credit_code", "report_month"], "unique_key"),
                              ("supply_invoices", ["invoice_id"], "unique_invoice_id")):
@@ -642,8 +648,11 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         label = " || ', ' || ".join(f"'{k}=' || {k}" for k in key)
         candidates = (f"(select {keys} from all_{table} semi join new_{table} using ({keys}))" if has_old
                       else f"all_{table}")
-        con.execute(f"create or replace temp table repeated as "
-                    f"select {keys} from {candidates} group by all having count(*) > 1")
+        passes = 1 if has_old else max(1, -(-checker.new_row_counts[table] // KEY_GROUP_ROWS))
+        for bucket in range(passes):
+            where = f"where hash({keys}) % {passes} = {bucket}" if passes > 1 else ""
+            con.execute(("insert into repeated " if bucket else "create or replace temp table repeated as ")
+                        + f"select {keys} from {candidates} {where} group by all having count(*) > 1")
         if con.execute("select count(*) from repeated").fetchone()[0] == 0:
             continue
         con.execute(f"""
