@@ -473,3 +473,21 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     assert sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, row 6" in line
                for line in one_pass) == 2, one_pass
     assert any("register.csv, line 6" in line and "register.csv, row 5" in line for line in one_pass), one_pass
+
+
+def test_memory_limit_reached_or_malformed_is_one_line_not_the_files_fault(checker_ws, tmp_path, no_tracebacks):
+    # A limit of 1MB cannot hold one CSV block (DuckDB asks for about 30 MiB): exit 13, one
+    # line, and the files are not blamed (before, each CSV was reported as unreadable, exit 3).
+    # A limit that is not a plain size is refused before DuckDB or dbt see it (it reaches a
+    # `set memory_limit` statement through a dbt var): exit 2.
+    directory = hand_made(tmp_path / "micro")
+    result = checker_ws.run("validate", "--microdata", str(directory), CHENGYU_MEMORY_LIMIT="1MB")
+    assert result.returncode == 13, result.stderr
+    assert "chengyu: cannot check the microdata: DuckDB ran out of memory within its limit" in result.stderr
+    assert "[rule: readable]" not in result.stderr
+    before = checker_ws.state()
+    result = checker_ws.run("build", "--microdata", str(directory), CHENGYU_MEMORY_LIMIT="3GB'; select 1; --")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "chengyu: CHENGYU_MEMORY_LIMIT=\"3GB'; select 1; --\" is not a size such as 3GB or 1536MiB")
+    assert checker_ws.state() == before

@@ -458,6 +458,8 @@ class _Checker:
         expected = self.columns[f.table]
         try:
             present = _file_columns(self.con, f)
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault: the build stops with exit 13
         except duckdb.Error as exc:
             what = "Parquet" if f.fmt == "parquet" else "CSV"
             _add(self.findings, f.display, None, None, "readable", f"cannot be read as {what}: "
@@ -467,6 +469,8 @@ class _Checker:
             try:  # the whole file once: a stray comma or an open quote stops here with its line
                 self.con.execute(f"select count(*) from read_csv({_sql_text(str(f.checked_path))}, header = true, "
                                  "delim = ',', quote = '\"', escape = '\"', all_varchar = true)").fetchone()
+            except duckdb.OutOfMemoryException:
+                raise
             except duckdb.Error as exc:
                 _add(self.findings, f.display, None, None, "csv_syntax",
                      f"cannot be read as CSV (comma-separated, UTF-8, header line): {str(exc).splitlines()[0]}")
@@ -968,6 +972,20 @@ def collect_garbage(store: Store, keep_build_ids: set[str]) -> list[Path]:
 
 # ---- the CLI's use of it ---------------------------------------------------------------------
 
+MEMORY_SIZE = re.compile(r"[0-9]+(\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def memory_limit_setting() -> str:
+    """CHENGYU_MEMORY_LIMIT (default 3GB), checked: it goes into DuckDB's settings and, through a
+    dbt var, into a `set memory_limit` statement, so only a plain size is accepted."""
+    value = os.environ.get("CHENGYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    if not MEMORY_SIZE.fullmatch(value):
+        from .warehouse import BadSetting
+
+        raise BadSetting(f"CHENGYU_MEMORY_LIMIT={value!r} is not a size such as 3GB or 1536MiB")
+    return value
+
+
 def check_for_cli(args, project_dir: Path, accepted, paths=None) -> Microdata | None:
     """`--microdata DIR` of build and validate: check (a build also takes the files into the store),
     print the problems found, and add them to the inputs' findings (so exit 3 follows)."""
@@ -979,9 +997,9 @@ def check_for_cli(args, project_dir: Path, accepted, paths=None) -> Microdata | 
 
     store = Store.of(paths) if paths is not None else None
     started = time.perf_counter()
-    with wh.storage_errors(f"keep the microdata in {store.root if store else 'memory'}"):
+    with wh.storage_errors("check the microdata" + (f" and keep them in {store.root}" if store else "")):
         micro = check_microdata(project_dir, Path(os.path.expanduser(args.microdata)), findings, store,
-                                os.environ.get("CHENGYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT))
+                                memory_limit_setting())
     print_new_findings(findings, kept_before, total_before)
     if micro is not None:
         n_new = sum(not f.reused for f in micro.files)
@@ -1010,7 +1028,7 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
     with wh.storage_errors(f"load the microdata into the candidate from {micro.store.root}"):
         dbt_vars = attach(con, micro, project_dir, build_id, previous, seed_hashes,
                           bool(getattr(args, "full_refresh", False)), lookback,
-                          os.environ.get("CHENGYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT))
+                          memory_limit_setting())
     print(f"microdata: {micro.state['plan']}", flush=True)
     kept = {v.build_id for v in paths.versions()} | {build_id}
     removed = collect_garbage(micro.store, kept)

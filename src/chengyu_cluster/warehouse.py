@@ -77,6 +77,18 @@ class StorageError(WarehouseError):
     exit_code = 10
 
 
+class BadSetting(WarehouseError):
+    """An environment variable the build reads holds a value it cannot use."""
+
+    exit_code = 2
+
+
+class OutOfMemory(WarehouseError):
+    """DuckDB reached its memory limit (CHENGYU_MEMORY_LIMIT) even with its spill folder."""
+
+    exit_code = 13
+
+
 class CorruptVersion(WarehouseError):
     """A version's file does not match its record or does not open as a warehouse."""
 
@@ -270,7 +282,8 @@ PATH_ERRNOS = {errno.EEXIST: "it exists and is not a folder", errno.ENOTDIR: "a 
 
 @contextmanager
 def storage_errors(action: str, needed_bytes: int | None = None, any_io: bool = False):
-    """Turn the file system's refusals into StorageError with one line saying why."""
+    """Turn the file system's refusals into StorageError, and DuckDB's memory limit into
+    OutOfMemory, with one line saying why."""
     try:
         yield
     except OSError as exc:
@@ -278,6 +291,10 @@ def storage_errors(action: str, needed_bytes: int | None = None, any_io: bool = 
         if reason is None:
             raise
         raise StorageError(_storage_message(action, reason, exc.filename, needed_bytes)) from None
+    except duckdb.OutOfMemoryException as exc:
+        raise OutOfMemory(f"cannot {action}: DuckDB ran out of memory within its limit "
+                          f"(CHENGYU_MEMORY_LIMIT, default 3GB; {str(exc).splitlines()[0]}): "
+                          "allow more if the machine has it") from None
     except duckdb.IOException as exc:
         text = str(exc)
         reason = next((why for why in ("No space left", "Read-only file system", "Permission denied")
