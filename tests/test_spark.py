@@ -12,6 +12,15 @@ basis labels. The Spark tables are read from their Parquet files by DuckDB, so t
 needs no second JVM; the microdata staging models are views, so the Spark build's process
 writes their rows to Parquet after the build, in the same JVM.
 
+The panel fit runs on Spark too: its constraints (int_panel_constraints,
+int_panel_constraint_terms) and its three dbt Python models (int_panel_fit_cells,
+int_panel_fit_audit, int_panel_fit_draws; in the build's own SparkSession through the
+submission method `session` of chengyu_cluster.spark_python, registered by the runner before
+dbt starts). The SQL models upstream of them that do not build on Spark yet (docs/spark.md:
+int_sector_output_supplied, int_panel_prior_cells, int_panel_prior_components) are built by
+DuckDB and copied into the Spark metastore as Parquet tables; the five models' tables (the
+Monte Carlo draws included) are compared with DuckDB's like the marts.
+
 Then the Spark Thrift JDBC/ODBC server that the pyspark wheel ships
 (org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 in
 jars/spark-hive-thriftserver_2.13-*.jar) is started on 127.0.0.1, and dbt builds a small
@@ -66,16 +75,28 @@ MICRODATA_VIEWS = [
     ("staging", "stg_microdata__supply_invoices"),
 ]
 MICRODATA_TABLES = [("intermediate", "int_microdata_area_map"), ("intermediate", "int_microdata_enterprise_history")]
+# The panel fit on Spark: its constraints (SQL), the three dbt Python models, and the SQL models
+# upstream of them that do not build on Spark yet (built by DuckDB, copied into Spark's metastore).
+FIT_MODELS = [("intermediate", "int_panel_constraints"), ("intermediate", "int_panel_constraint_terms"),
+              ("intermediate", "int_panel_fit_cells"), ("intermediate", "int_panel_fit_audit"),
+              ("intermediate", "int_panel_fit_draws")]
+FIT_INPUTS = [("intermediate", "int_sector_output_supplied"), ("intermediate", "int_panel_prior_cells"),
+              ("intermediate", "int_panel_prior_components")]
 # A few thousand rows: about 200 register rows, 2,200 reports, 3,000 invoices over 12 months.
 SYNTH = dict(enterprises=200, months=12, invoices=3000, seed=12)
 RELATIVE_TOLERANCE = 1e-9
 
 # Run in the Spark build's own process: the dbt build, then (same SparkSession, no second JVM)
 # the rows of the views named in `export` written to Parquet for the comparison.
+# Then the fit's inputs are copied from DuckDB's Parquet exports into the metastore (`preload`) and
+# the Python models run (`fit_args`). dbt runs with the `session` submission method registered,
+# as `python -m chengyu_cluster.spark_dbt` does.
 SPARK_RUNNER = """
 import json, sys, time
 from dbt.cli.main import dbtRunner
+from chengyu_cluster.spark_python import register
 
+register()
 job = json.loads(sys.argv[1])
 started = time.monotonic()
 result = dbtRunner().invoke(job["args"])
@@ -87,6 +108,14 @@ from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
 for relation, path in job["export"].items():
     spark.table(relation).write.mode("overwrite").parquet(path)
+for relation, path in job["preload"].items():
+    spark.sql("create database if not exists " + relation.split(".")[0])
+    spark.read.parquet(path).write.mode("overwrite").format("parquet").saveAsTable(relation)
+started = time.monotonic()
+result = dbtRunner().invoke(job["fit_args"])
+print(json.dumps({"fit_seconds": time.monotonic() - started}), file=sys.stderr)
+if not result.success:
+    sys.exit(3)
 """
 
 
@@ -133,6 +162,18 @@ def builds(tmp_path_factory):
                              "--target-path", str(root / "target_duckdb"), "--log-path", str(root / "logs"),
                              CHENGYU_DBT_DATABASE=str(root / "duckdb.duckdb"))
     assert duck.returncode == 0, duck.stdout[-5000:] + duck.stderr[-5000:]
+    fit_select = " ".join(f"+{table}" for _, table in FIT_MODELS)
+    duck_fit, duck_fit_seconds = dbt(ws.project, "run", "--target", "dev", "--select", fit_select,
+                                     "--target-path", str(root / "target_duckdb_fit"), "--log-path", str(root / "logs"),
+                                     CHENGYU_DBT_DATABASE=str(root / "duckdb.duckdb"))
+    assert duck_fit.returncode == 0, duck_fit.stdout[-5000:] + duck_fit.stderr[-5000:]
+    (root / "fit_inputs").mkdir()
+    con = duckdb.connect(str(root / "duckdb.duckdb"), read_only=True)
+    try:
+        for schema, table in FIT_INPUTS:
+            con.execute(f"copy {schema}.{table} to '{root / 'fit_inputs' / table}.parquet' (format parquet)")
+    finally:
+        con.close()
     runner = root / "spark_runner.py"
     runner.write_text(SPARK_RUNNER, encoding="utf-8")
     job = {
@@ -140,6 +181,9 @@ def builds(tmp_path_factory):
                  "--vars", json.dumps({"microdata_parquet_files": microdata_files}),
                  "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs")],
         "export": {f"{schema}.{table}": str(root / "exported" / table) for schema, table in MICRODATA_VIEWS},
+        "preload": {f"{schema}.{table}": str(root / "fit_inputs" / f"{table}.parquet") for schema, table in FIT_INPUTS},
+        "fit_args": ["run", "--target", "spark", "--select", " ".join(table for _, table in FIT_MODELS),
+                     "--target-path", str(root / "target_spark_fit"), "--log-path", str(root / "logs")],
     }
     env = dict(os.environ, DBT_PROFILES_DIR=str(ws.project), SPARK_LOCAL_IP="127.0.0.1",
                CHENGYU_SPARK_DIR=str(root / "spark"))
@@ -150,7 +194,11 @@ def builds(tmp_path_factory):
     spark_seconds = time.monotonic() - started
     # Run time of the Spark build (JVM start included), shown with `pytest -s`.
     print(f"\n[spark] dbt build --selector spark_portable: DuckDB {duck_seconds:.1f} s, "
-          f"local Spark {spark_seconds:.1f} s (with the export of the microdata views)")
+          f"local Spark {spark_seconds:.1f} s (with the export of the microdata views and the panel fit; "
+          f"the fit's chain on DuckDB {duck_fit_seconds:.1f} s)")
+    for line in spark.stderr.splitlines():
+        if line.startswith(('{"build_seconds"', '{"fit_seconds"')):
+            print(f"[spark] {line}")
     return {"root": root, "project": ws.project, "spark": spark, "spark_seconds": spark_seconds}
 
 
@@ -226,6 +274,25 @@ def test_every_ported_microdata_model_equals_the_duckdb_build(builds, schema, ta
     parquet = (str(root / "exported" / table / "*.parquet") if (schema, table) in MICRODATA_VIEWS
                else parquet_of(root / "spark", schema, table))
     n_rows, diffs = compare(root / "duckdb.duckdb", f"{schema}.{table}", parquet)
+    assert not diffs, diffs[:20]
+    assert n_rows > 0
+
+
+def test_the_panel_fit_runs_on_spark(builds):
+    """The constraints and the three dbt Python models (submission method `session`) build."""
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:] + builds["spark"].stderr[-3000:]
+    statuses = node_statuses(builds["root"] / "target_spark_fit")
+    assert statuses == {f"model.chengyu_cluster.{table}": "success" for _, table in FIT_MODELS}
+
+
+@pytest.mark.parametrize(("schema", "table"), FIT_MODELS)
+def test_the_panel_fit_on_spark_equals_the_duckdb_fit(builds, schema, table):
+    """The same inputs give the same fit and the same seeded Monte Carlo draws on both engines
+    (floats within 1e-9 relative): fit_tables sorts its inputs, so the row order Spark reads
+    them in does not matter."""
+    assert builds["spark"].returncode == 0
+    n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
+                            parquet_of(builds["root"] / "spark", schema, table))
     assert not diffs, diffs[:20]
     assert n_rows > 0
 
