@@ -12,14 +12,16 @@ basis labels. The Spark tables are read from their Parquet files by DuckDB, so t
 needs no second JVM; the microdata staging models are views, so the Spark build's process
 writes their rows to Parquet after the build, in the same JVM.
 
-The panel fit runs on Spark too: its constraints (int_panel_constraints,
-int_panel_constraint_terms) and its three dbt Python models (int_panel_fit_cells,
-int_panel_fit_audit, int_panel_fit_draws; in the build's own SparkSession through the
-submission method `session` of chengyu_cluster.spark_python, registered by the runner before
-dbt starts). The SQL models upstream of them that do not build on Spark yet (docs/spark.md:
-int_sector_output_supplied, int_panel_prior_cells, int_panel_prior_components) are built by
-DuckDB and copied into the Spark metastore as Parquet tables; the five models' tables (the
-Monte Carlo draws included) are compared with DuckDB's like the marts.
+The panel fit and the sector-output marts run on Spark too: the fit's constraints
+(int_panel_constraints, int_panel_constraint_terms), its three dbt Python models
+(int_panel_fit_cells, int_panel_fit_audit, int_panel_fit_draws; in the build's own
+SparkSession through the submission method `session` of chengyu_cluster.spark_python,
+registered by the runner before dbt starts), int_panel_cell_lineage, int_sector_output,
+fct_sector_output and audit_panel_constraints. The SQL models upstream of them that do not
+build on Spark yet (docs/spark.md: int_sector_output_supplied, int_panel_prior_cells,
+int_panel_prior_components, int_microdata_sector_output) are built by DuckDB and copied into
+the Spark metastore as Parquet tables; these nine models' tables (the Monte Carlo draws
+included) are compared with DuckDB's like the marts.
 
 Then the Spark Thrift JDBC/ODBC server that the pyspark wheel ships
 (org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 in
@@ -79,9 +81,11 @@ MICRODATA_TABLES = [("intermediate", "int_microdata_area_map"), ("intermediate",
 # upstream of them that do not build on Spark yet (built by DuckDB, copied into Spark's metastore).
 FIT_MODELS = [("intermediate", "int_panel_constraints"), ("intermediate", "int_panel_constraint_terms"),
               ("intermediate", "int_panel_fit_cells"), ("intermediate", "int_panel_fit_audit"),
-              ("intermediate", "int_panel_fit_draws")]
+              ("intermediate", "int_panel_fit_draws"), ("intermediate", "int_panel_cell_lineage"),
+              ("intermediate", "int_sector_output"), ("marts", "fct_sector_output"),
+              ("marts", "audit_panel_constraints")]
 FIT_INPUTS = [("intermediate", "int_sector_output_supplied"), ("intermediate", "int_panel_prior_cells"),
-              ("intermediate", "int_panel_prior_components")]
+              ("intermediate", "int_panel_prior_components"), ("intermediate", "int_microdata_sector_output")]
 # A few thousand rows: about 200 register rows, 2,200 reports, 3,000 invoices over 12 months.
 SYNTH = dict(enterprises=200, months=12, invoices=3000, seed=12)
 RELATIVE_TOLERANCE = 1e-9

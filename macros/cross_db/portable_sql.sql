@@ -259,6 +259,21 @@
 {%- endmacro %}
 
 
+{#- An aggregate (or window aggregate): x of the row with the largest v (ties: any of them, on
+    both engines). -#}
+{% macro arg_max_value(expression, by) -%}
+    {{ return(adapter.dispatch('arg_max_value')(expression, by)) }}
+{%- endmacro %}
+
+{% macro default__arg_max_value(expression, by) -%}
+    arg_max({{ expression }}, {{ by }})
+{%- endmacro %}
+
+{% macro spark__arg_max_value(expression, by) -%}
+    max_by({{ expression }}, {{ by }})
+{%- endmacro %}
+
+
 {#- An empty list of text. -#}
 {% macro empty_text_list() -%}
     {{ return(adapter.dispatch('empty_text_list')()) }}

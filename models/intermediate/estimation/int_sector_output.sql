@@ -65,7 +65,7 @@ cells as (
         prior_cells.year,
         prior_cells.prior_ids,
         prior_cells.specialty_ids,
-        list_concat(prior_cells.figure_ids, lineage.figure_ids) as figure_ids,
+        {{ concat_lists('prior_cells.figure_ids', 'lineage.figure_ids') }} as figure_ids,
         lineage.figure_ids as fitted_figure_ids,
         lineage.n_area_figures,
         lineage.is_distinguished,
@@ -112,16 +112,16 @@ member_rows as (
         supplied.area_code is not null
         or (cells.fitted_yuan is not null and cells.is_distinguished) as is_area_specific,
         case when supplied.area_code is null and cells.fitted_yuan is not null then
-                array_to_string(list_sort(list_distinct(cells.figure_ids)), ';')
+                {{ list_to_string(sorted_distinct_list('cells.figure_ids'), ';') }}
         end as derived_from_figure_ids,
         case when supplied.area_code is null and cells.fitted_yuan is not null
-                then array_to_string(cells.prior_ids, ';')
+                then {{ list_to_string('cells.prior_ids', ';') }}
         end as prior_ids,
         case when supplied.area_code is null and cells.fitted_yuan is not null
-                then array_to_string(cells.specialty_ids, ';')
+                then {{ list_to_string('cells.specialty_ids', ';') }}
         end as specialty_ids,
         supplied.source as supplied_source,
-        cast(len(cells.fitted_figure_ids) as integer) as n_fitted_figures,
+        cast({{ list_length('cells.fitted_figure_ids') }} as integer) as n_fitted_figures,
         cast(cells.n_area_figures as integer) as n_area_figures
     from cells
     left join supplied
@@ -153,9 +153,9 @@ province_intervals as (
         province_code,
         sector_code,
         year,
-        quantile_cont(value_yuan, 0.05) as p5,
-        quantile_cont(value_yuan, 0.50) as p50,
-        quantile_cont(value_yuan, 0.95) as p95
+        {{ continuous_quantile('value_yuan', 0.05) }} as p5,
+        {{ continuous_quantile('value_yuan', 0.50) }} as p50,
+        {{ continuous_quantile('value_yuan', 0.95) }} as p95
     from province_draws
     group by all
 ),
@@ -173,20 +173,21 @@ province_rows as (
         sum(cells.prior_yuan) as prior_value_yuan,
         case when bool_or(cells.fitted_yuan is null) then any_value(cells.null_reason) end as null_reason,
         cast(null as double) as supplied_value_original,
-        cast(null as varchar) as supplied_unit_original,
+        cast(null as string) as supplied_unit_original,
         case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
         case when bool_or(cells.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
         cast(null as double) as microdata_coverage_share,
         bool_and(cells.fitted_yuan is not null) as is_area_specific,
         case when bool_and(cells.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(cells.figure_ids)))), ';')
+                {{ list_to_string(sorted_distinct_list(flatten_list_agg('cells.figure_ids')), ';') }}
         end as derived_from_figure_ids,
         case when bool_and(cells.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(cells.prior_ids)))), ';')
+                {{ list_to_string(sorted_distinct_list(flatten_list_agg('cells.prior_ids')), ';') }}
         end as prior_ids,
-        cast(null as varchar) as specialty_ids,
-        cast(null as varchar) as supplied_source,
-        cast(len(list_distinct(flatten(list(cells.fitted_figure_ids)))) as integer) as n_fitted_figures,
+        cast(null as string) as specialty_ids,
+        cast(null as string) as supplied_source,
+        cast({{ list_length(distinct_list(flatten_list_agg("cells.fitted_figure_ids"))) }} as integer)
+            as n_fitted_figures,
         cast(null as integer) as n_area_figures
     from cells
     left join province_intervals
