@@ -12,16 +12,15 @@ basis labels. The Spark tables are read from their Parquet files by DuckDB, so t
 needs no second JVM; the microdata staging models are views, so the Spark build's process
 writes their rows to Parquet after the build, in the same JVM.
 
-The panel fit and the sector-output marts run on Spark too: the fit's constraints
+The panel fit and everything downstream of it run on Spark too: the fit's constraints
 (int_panel_constraints, int_panel_constraint_terms), its three dbt Python models
 (int_panel_fit_cells, int_panel_fit_audit, int_panel_fit_draws; in the build's own
 SparkSession through the submission method `session` of chengyu_cluster.spark_python,
 registered by the runner before dbt starts), int_panel_cell_lineage, int_sector_output,
-fct_sector_output and audit_panel_constraints. The SQL models upstream of them that do not
-build on Spark yet (docs/spark.md: int_sector_output_supplied, int_panel_prior_cells,
-int_panel_prior_components, int_microdata_sector_output) are built by DuckDB and copied into
-the Spark metastore as Parquet tables; these nine models' tables (the Monte Carlo draws
-included) are compared with DuckDB's like the marts.
+fct_sector_output, audit_panel_constraints and the coordination chain (FIT_MODELS). The SQL
+models upstream of them that do not build on Spark yet (FIT_INPUTS, docs/spark.md) are built by
+DuckDB and copied into the Spark metastore as Parquet tables; the 24 models' tables (the Monte
+Carlo draws included) are compared with DuckDB's like the marts.
 
 Then the Spark Thrift JDBC/ODBC server that the pyspark wheel ships
 (org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 in
@@ -77,15 +76,25 @@ MICRODATA_VIEWS = [
     ("staging", "stg_microdata__supply_invoices"),
 ]
 MICRODATA_TABLES = [("intermediate", "int_microdata_area_map"), ("intermediate", "int_microdata_enterprise_history")]
-# The panel fit on Spark: its constraints (SQL), the three dbt Python models, and the SQL models
-# upstream of them that do not build on Spark yet (built by DuckDB, copied into Spark's metastore).
+# The panel fit and everything after it on Spark: its constraints (SQL), the three dbt Python
+# models, the sector output and the coordination chain; and the SQL models upstream of them that
+# do not build on Spark yet (built by DuckDB, copied into Spark's metastore).
 FIT_MODELS = [("intermediate", "int_panel_constraints"), ("intermediate", "int_panel_constraint_terms"),
               ("intermediate", "int_panel_fit_cells"), ("intermediate", "int_panel_fit_audit"),
               ("intermediate", "int_panel_fit_draws"), ("intermediate", "int_panel_cell_lineage"),
               ("intermediate", "int_sector_output"), ("marts", "fct_sector_output"),
-              ("marts", "audit_panel_constraints")]
+              ("marts", "audit_panel_constraints"),
+              ("intermediate", "int_sector_output_draws"), ("intermediate", "int_sector_shares"),
+              ("intermediate", "int_concentration_draws"), ("intermediate", "int_coupling_indicators"),
+              ("intermediate", "int_pair_overlap_draws"), ("intermediate", "int_pair_structure_draws"),
+              ("intermediate", "int_specialization_draws"), ("marts", "fct_province_sector_output"),
+              ("marts", "fct_area_sector_specialization"), ("marts", "fct_area_shift_share"),
+              ("marts", "fct_area_pair_sector_overlap"), ("marts", "fct_area_pair_structure"),
+              ("marts", "fct_cluster_coupling"), ("marts", "fct_sector_concentration"),
+              ("marts", "audit_sector_output_reconciliation")]
 FIT_INPUTS = [("intermediate", "int_sector_output_supplied"), ("intermediate", "int_panel_prior_cells"),
-              ("intermediate", "int_panel_prior_components"), ("intermediate", "int_microdata_sector_output")]
+              ("intermediate", "int_panel_prior_components"), ("intermediate", "int_microdata_sector_output"),
+              ("intermediate", "int_province_gdp_panel"), ("intermediate", "int_area_gdp_panel")]
 # A few thousand rows: about 200 register rows, 2,200 reports, 3,000 invoices over 12 months.
 SYNTH = dict(enterprises=200, months=12, invoices=3000, seed=12)
 RELATIVE_TOLERANCE = 1e-9
