@@ -274,6 +274,21 @@
 {%- endmacro %}
 
 
+{#- An aggregate: any one non-NULL value of the group (NULL when all are). DuckDB's any_value
+    skips NULLs; Spark's does only when asked. -#}
+{% macro any_non_null(expression) -%}
+    {{ return(adapter.dispatch('any_non_null')(expression)) }}
+{%- endmacro %}
+
+{% macro default__any_non_null(expression) -%}
+    any_value({{ expression }})
+{%- endmacro %}
+
+{% macro spark__any_non_null(expression) -%}
+    any_value({{ expression }}, true)
+{%- endmacro %}
+
+
 {#- An empty list of text. -#}
 {% macro empty_text_list() -%}
     {{ return(adapter.dispatch('empty_text_list')()) }}

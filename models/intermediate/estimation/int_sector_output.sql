@@ -171,7 +171,7 @@ province_rows as (
         any_value(province_intervals.p50) as output_p50_yuan,
         any_value(province_intervals.p95) as output_p95_yuan,
         sum(cells.prior_yuan) as prior_value_yuan,
-        case when bool_or(cells.fitted_yuan is null) then any_value(cells.null_reason) end as null_reason,
+        case when bool_or(cells.fitted_yuan is null) then {{ any_non_null('cells.null_reason') }} end as null_reason,
         cast(null as double) as supplied_value_original,
         cast(null as string) as supplied_unit_original,
         case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
