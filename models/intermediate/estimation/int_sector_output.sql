@@ -1,16 +1,9 @@
--- One row per area (members and provinces) x GB/T 4754 division x panel year: gross
--- output from the constrained fit (int_panel_fit_cells), with its 90 % interval.
---   member:   its panel unit; a cell the user supplied, or whole-year enterprise microdata
---             cover, is fixed at that figure by a hard constraint and is 'reported' (or
---             'synthetic') with its source; when any supplied figure is synthetic, every
---             estimated cell is 'synthetic' too;
---   province: the sum of its members and its rest, cell by cell and draw by draw.
--- A cell without a defensible prior and without a figure (C39) is NULL with null_reason.
--- is_area_specific: the value says something about this area in this division - a user
--- figure, a specialty claim (fct_area_specialty_claims) or a fitted figure on the area
--- that isolates the division (int_panel_cell_lineage); otherwise the area's share of the
--- division is its province's prior mix and the specialisation flags stay NULL.
--- derived_from_figure_ids: the prior's figures and every fitted figure that names the cell.
+-- Gross output per area x division x panel year from the constrained fit (see the YAML). A member's cell that the
+-- user supplied or whole-year enterprise microdata cover is fixed at that figure by a hard constraint, 'reported' (or
+-- 'synthetic') with its source; any synthetic supplied figure makes every estimated cell 'synthetic'. C39 (no prior,
+-- no figure): NULL with null_reason. is_area_specific: a user figure, a specialty claim or a fitted figure isolating
+-- the division (int_panel_cell_lineage) speaks about this area; else its share is the province's prior mix.
+-- derived_from_figure_ids: the prior's and fitted figures naming the cell. Provinces: members + rest, draw by draw.
 
 with
 
