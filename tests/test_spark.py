@@ -12,6 +12,17 @@ basis labels. The Spark tables are read from their Parquet files by DuckDB, so t
 needs no second JVM; the microdata staging models are views, so the Spark build's process
 writes their rows to Parquet after the build, in the same JVM.
 
+The panel fit and everything downstream of it run on Spark too: the fit's constraints
+(int_panel_constraints, int_panel_constraint_terms), its three dbt Python models
+(int_panel_fit_cells, int_panel_fit_audit, int_panel_fit_draws; in the build's own
+SparkSession through the submission method `session` of chengyu_cluster.spark_python,
+registered by the runner before dbt starts), int_panel_cell_lineage, int_sector_output,
+fct_sector_output, audit_panel_constraints, the coordination chain and build_info (FIT_MODELS). The SQL
+models upstream of them that do not build on Spark yet (FIT_INPUTS, docs/spark.md) are built by
+DuckDB and copied into the Spark metastore as Parquet tables; the 25 models' tables (the Monte
+Carlo draws included; build_info without its build time) are compared with DuckDB's like the
+marts.
+
 Then the Spark Thrift JDBC/ODBC server that the pyspark wheel ships
 (org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 in
 jars/spark-hive-thriftserver_2.13-*.jar) is started on 127.0.0.1, and dbt builds a small
@@ -66,16 +77,42 @@ MICRODATA_VIEWS = [
     ("staging", "stg_microdata__supply_invoices"),
 ]
 MICRODATA_TABLES = [("intermediate", "int_microdata_area_map"), ("intermediate", "int_microdata_enterprise_history")]
+# The panel fit and everything after it on Spark: its constraints (SQL), the three dbt Python
+# models, the sector output and the coordination chain; and the SQL models upstream of them that
+# do not build on Spark yet (built by DuckDB, copied into Spark's metastore).
+FIT_MODELS = [("intermediate", "int_panel_constraints"), ("intermediate", "int_panel_constraint_terms"),
+              ("intermediate", "int_panel_fit_cells"), ("intermediate", "int_panel_fit_audit"),
+              ("intermediate", "int_panel_fit_draws"), ("intermediate", "int_panel_cell_lineage"),
+              ("intermediate", "int_sector_output"), ("marts", "fct_sector_output"),
+              ("marts", "audit_panel_constraints"),
+              ("intermediate", "int_sector_output_draws"), ("intermediate", "int_sector_shares"),
+              ("intermediate", "int_concentration_draws"), ("intermediate", "int_coupling_indicators"),
+              ("intermediate", "int_pair_overlap_draws"), ("intermediate", "int_pair_structure_draws"),
+              ("intermediate", "int_specialization_draws"), ("marts", "fct_province_sector_output"),
+              ("marts", "fct_area_sector_specialization"), ("marts", "fct_area_shift_share"),
+              ("marts", "fct_area_pair_sector_overlap"), ("marts", "fct_area_pair_structure"),
+              ("marts", "fct_cluster_coupling"), ("marts", "fct_sector_concentration"),
+              ("marts", "audit_sector_output_reconciliation"), ("marts", "build_info")]
+# Columns that hold the time of the build, not a result.
+BUILD_TIME_COLUMNS = {"build_info": ("built_at",)}
+FIT_INPUTS = [("intermediate", "int_sector_output_supplied"), ("intermediate", "int_panel_prior_cells"),
+              ("intermediate", "int_panel_prior_components"), ("intermediate", "int_microdata_sector_output"),
+              ("intermediate", "int_province_gdp_panel"), ("intermediate", "int_area_gdp_panel")]
 # A few thousand rows: about 200 register rows, 2,200 reports, 3,000 invoices over 12 months.
 SYNTH = dict(enterprises=200, months=12, invoices=3000, seed=12)
 RELATIVE_TOLERANCE = 1e-9
 
 # Run in the Spark build's own process: the dbt build, then (same SparkSession, no second JVM)
 # the rows of the views named in `export` written to Parquet for the comparison.
+# Then the fit's inputs are copied from DuckDB's Parquet exports into the metastore (`preload`) and
+# the Python models run (`fit_args`). dbt runs with the `session` submission method registered,
+# as `python -m chengyu_cluster.spark_dbt` does.
 SPARK_RUNNER = """
 import json, sys, time
 from dbt.cli.main import dbtRunner
+from chengyu_cluster.spark_python import register
 
+register()
 job = json.loads(sys.argv[1])
 started = time.monotonic()
 result = dbtRunner().invoke(job["args"])
@@ -87,6 +124,12 @@ from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
 for relation, path in job["export"].items():
     spark.table(relation).write.mode("overwrite").parquet(path)
+for relation, path in job["preload"].items():
+    spark.sql("create database if not exists " + relation.split(".")[0])
+    spark.read.parquet(path).write.mode("overwrite").format("parquet").saveAsTable(relation)
+started = time.monotonic()
+result = dbtRunner().invoke(job["fit_args"])
+print(json.dumps({"fit_seconds": time.monotonic() - started, "fit_success": result.success}), file=sys.stderr)
 """
 
 
@@ -133,6 +176,18 @@ def builds(tmp_path_factory):
                              "--target-path", str(root / "target_duckdb"), "--log-path", str(root / "logs"),
                              CHENGYU_DBT_DATABASE=str(root / "duckdb.duckdb"))
     assert duck.returncode == 0, duck.stdout[-5000:] + duck.stderr[-5000:]
+    fit_select = " ".join(f"+{table}" for _, table in FIT_MODELS)
+    duck_fit, duck_fit_seconds = dbt(ws.project, "run", "--target", "dev", "--select", fit_select,
+                                     "--target-path", str(root / "target_duckdb_fit"), "--log-path", str(root / "logs"),
+                                     CHENGYU_DBT_DATABASE=str(root / "duckdb.duckdb"))
+    assert duck_fit.returncode == 0, duck_fit.stdout[-5000:] + duck_fit.stderr[-5000:]
+    (root / "fit_inputs").mkdir()
+    con = duckdb.connect(str(root / "duckdb.duckdb"), read_only=True)
+    try:
+        for schema, table in FIT_INPUTS:
+            con.execute(f"copy {schema}.{table} to '{root / 'fit_inputs' / table}.parquet' (format parquet)")
+    finally:
+        con.close()
     runner = root / "spark_runner.py"
     runner.write_text(SPARK_RUNNER, encoding="utf-8")
     job = {
@@ -140,6 +195,9 @@ def builds(tmp_path_factory):
                  "--vars", json.dumps({"microdata_parquet_files": microdata_files}),
                  "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs")],
         "export": {f"{schema}.{table}": str(root / "exported" / table) for schema, table in MICRODATA_VIEWS},
+        "preload": {f"{schema}.{table}": str(root / "fit_inputs" / f"{table}.parquet") for schema, table in FIT_INPUTS},
+        "fit_args": ["run", "--target", "spark", "--select", " ".join(table for _, table in FIT_MODELS),
+                     "--target-path", str(root / "target_spark_fit"), "--log-path", str(root / "logs")],
     }
     env = dict(os.environ, DBT_PROFILES_DIR=str(ws.project), SPARK_LOCAL_IP="127.0.0.1",
                CHENGYU_SPARK_DIR=str(root / "spark"))
@@ -150,8 +208,15 @@ def builds(tmp_path_factory):
     spark_seconds = time.monotonic() - started
     # Run time of the Spark build (JVM start included), shown with `pytest -s`.
     print(f"\n[spark] dbt build --selector spark_portable: DuckDB {duck_seconds:.1f} s, "
-          f"local Spark {spark_seconds:.1f} s (with the export of the microdata views)")
-    return {"root": root, "project": ws.project, "spark": spark, "spark_seconds": spark_seconds}
+          f"local Spark {spark_seconds:.1f} s (with the export of the microdata views and the panel fit; "
+          f"the fit's chain on DuckDB {duck_fit_seconds:.1f} s)")
+    fit = {}
+    for line in spark.stderr.splitlines():
+        if line.startswith(('{"build_seconds"', '{"fit_seconds"')):
+            print(f"[spark] {line}")
+            fit.update(json.loads(line))
+    return {"root": root, "project": ws.project, "spark": spark, "spark_seconds": spark_seconds,
+            "fit_success": fit.get("fit_success", False)}
 
 
 def parquet_of(spark_dir: Path, schema: str, table: str) -> str:
@@ -178,13 +243,14 @@ def differences(columns: list[str], duck_rows: list[tuple], spark_rows: list[tup
     return out
 
 
-def compare(duck_db: Path, duck_table: str, parquet: str) -> tuple[int, list[str]]:
+def compare(duck_db: Path, duck_table: str, parquet: str, exclude: tuple[str, ...] = ()) -> tuple[int, list[str]]:
+    columns = f"* exclude ({', '.join(exclude)})" if exclude else "*"
     con = duckdb.connect(str(duck_db), read_only=True)
     try:
-        duck = con.execute(f"select * from {duck_table}")
+        duck = con.execute(f"select {columns} from {duck_table}")
         duck_columns = [d[0] for d in duck.description]
         duck_rows = duck.fetchall()
-        spark = con.execute(f"select * from read_parquet('{parquet}')")
+        spark = con.execute(f"select {columns} from read_parquet('{parquet}')")
         spark_columns = [d[0] for d in spark.description]
         spark_rows = spark.fetchall()
     finally:
@@ -226,6 +292,29 @@ def test_every_ported_microdata_model_equals_the_duckdb_build(builds, schema, ta
     parquet = (str(root / "exported" / table / "*.parquet") if (schema, table) in MICRODATA_VIEWS
                else parquet_of(root / "spark", schema, table))
     n_rows, diffs = compare(root / "duckdb.duckdb", f"{schema}.{table}", parquet)
+    assert not diffs, diffs[:20]
+    assert n_rows > 0
+
+
+def test_the_panel_fit_runs_on_spark(builds):
+    """The fit's constraints, its three dbt Python models (submission method `session`) and every
+    model after them build."""
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:] + builds["spark"].stderr[-3000:]
+    assert builds["fit_success"], builds["spark"].stdout[-8000:]
+    statuses = node_statuses(builds["root"] / "target_spark_fit")
+    assert {node: status for node, status in statuses.items() if node.startswith("model.")} \
+        == {f"model.chengyu_cluster.{table}": "success" for _, table in FIT_MODELS}
+    assert all(status == "success" for status in statuses.values())
+
+
+@pytest.mark.parametrize(("schema", "table"), FIT_MODELS)
+def test_the_panel_fit_on_spark_equals_the_duckdb_fit(builds, schema, table):
+    """The same inputs give the same fit and the same seeded Monte Carlo draws on both engines
+    (floats within 1e-9 relative): fit_tables sorts its inputs, so the row order Spark reads
+    them in does not matter."""
+    assert builds["spark"].returncode == 0 and builds["fit_success"]
+    n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
+                            parquet_of(builds["root"] / "spark", schema, table), BUILD_TIME_COLUMNS.get(table, ()))
     assert not diffs, diffs[:20]
     assert n_rows > 0
 

@@ -126,6 +126,183 @@
 {%- endmacro %}
 
 
+{#- Set-returning, in a select list: one row per element of a list (none for an empty or NULL
+    list, on both engines). -#}
+{% macro unnest_list(expression) -%}
+    {{ return(adapter.dispatch('unnest_list')(expression)) }}
+{%- endmacro %}
+
+{% macro default__unnest_list(expression) -%}
+    unnest({{ expression }})
+{%- endmacro %}
+
+{% macro spark__unnest_list(expression) -%}
+    explode({{ expression }})
+{%- endmacro %}
+
+
+{#- An aggregate: the distinct non-NULL values of the group as a sorted list. DuckDB gives NULL
+    for a group without one, Spark an empty array: callers coalesce. -#}
+{% macro sorted_distinct_list_agg(expression) -%}
+    {{ return(adapter.dispatch('sorted_distinct_list_agg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_list_agg(expression) -%}
+    list_sort(list_distinct(list({{ expression }}) filter (where {{ expression }} is not null)))
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_list_agg(expression) -%}
+    array_sort(collect_set({{ expression }}))
+{%- endmacro %}
+
+
+{#- The element of a list at a 1-based position (NULL beyond its end). Spark's arr[i] counts
+    from 0. -#}
+{% macro list_element(expression, position) -%}
+    {{ return(adapter.dispatch('list_element')(expression, position)) }}
+{%- endmacro %}
+
+{% macro default__list_element(expression, position) -%}
+    {{ expression }}[{{ position }}]
+{%- endmacro %}
+
+{% macro spark__list_element(expression, position) -%}
+    element_at({{ expression }}, {{ position }})
+{%- endmacro %}
+
+
+{#- Whether a list holds a value (NULL for a NULL list). -#}
+{% macro list_has(expression, value) -%}
+    {{ return(adapter.dispatch('list_has')(expression, value)) }}
+{%- endmacro %}
+
+{% macro default__list_has(expression, value) -%}
+    list_contains({{ expression }}, {{ value }})
+{%- endmacro %}
+
+{% macro spark__list_has(expression, value) -%}
+    array_contains({{ expression }}, {{ value }})
+{%- endmacro %}
+
+
+{#- Two lists one after the other; a NULL list counts as empty (DuckDB's list_concat), NULL only
+    when both are. -#}
+{% macro concat_lists(first, second) -%}
+    {{ return(adapter.dispatch('concat_lists')(first, second)) }}
+{%- endmacro %}
+
+{% macro default__concat_lists(first, second) -%}
+    list_concat({{ first }}, {{ second }})
+{%- endmacro %}
+
+{% macro spark__concat_lists(first, second) -%}
+    case when {{ first }} is null then {{ second }} when {{ second }} is null then {{ first }}
+        else concat({{ first }}, {{ second }}) end
+{%- endmacro %}
+
+
+{#- A list's distinct values, sorted (a NULL element: DuckDB drops it, Spark keeps one at the
+    end; list_to_string skips it on both). -#}
+{% macro sorted_distinct_list(expression) -%}
+    {{ return(adapter.dispatch('sorted_distinct_list')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_list(expression) -%}
+    list_sort(list_distinct({{ expression }}))
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_list(expression) -%}
+    array_sort(array_distinct({{ expression }}))
+{%- endmacro %}
+
+
+{#- A list's distinct values (order unspecified; a NULL element: DuckDB drops it). -#}
+{% macro distinct_list(expression) -%}
+    {{ return(adapter.dispatch('distinct_list')(expression)) }}
+{%- endmacro %}
+
+{% macro default__distinct_list(expression) -%}
+    list_distinct({{ expression }})
+{%- endmacro %}
+
+{% macro spark__distinct_list(expression) -%}
+    array_distinct({{ expression }})
+{%- endmacro %}
+
+
+{#- An aggregate: the elements of the group's lists in one list (NULL lists skipped). -#}
+{% macro flatten_list_agg(expression) -%}
+    {{ return(adapter.dispatch('flatten_list_agg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__flatten_list_agg(expression) -%}
+    flatten(list({{ expression }}))
+{%- endmacro %}
+
+{% macro spark__flatten_list_agg(expression) -%}
+    flatten(collect_list({{ expression }}))
+{%- endmacro %}
+
+
+{#- An aggregate: the quantile q (0-1) of the group's values, interpolated linearly between the
+    two nearest (DuckDB quantile_cont, Spark percentile). -#}
+{% macro continuous_quantile(expression, quantile) -%}
+    {{ return(adapter.dispatch('continuous_quantile')(expression, quantile)) }}
+{%- endmacro %}
+
+{% macro default__continuous_quantile(expression, quantile) -%}
+    quantile_cont({{ expression }}, {{ quantile }})
+{%- endmacro %}
+
+{% macro spark__continuous_quantile(expression, quantile) -%}
+    percentile({{ expression }}, {{ quantile }})
+{%- endmacro %}
+
+
+{#- An aggregate (or window aggregate): x of the row with the largest v (ties: any of them, on
+    both engines). -#}
+{% macro arg_max_value(expression, by) -%}
+    {{ return(adapter.dispatch('arg_max_value')(expression, by)) }}
+{%- endmacro %}
+
+{% macro default__arg_max_value(expression, by) -%}
+    arg_max({{ expression }}, {{ by }})
+{%- endmacro %}
+
+{% macro spark__arg_max_value(expression, by) -%}
+    max_by({{ expression }}, {{ by }})
+{%- endmacro %}
+
+
+{#- An aggregate: any one non-NULL value of the group (NULL when all are). DuckDB's any_value
+    skips NULLs; Spark's does only when asked. -#}
+{% macro any_non_null(expression) -%}
+    {{ return(adapter.dispatch('any_non_null')(expression)) }}
+{%- endmacro %}
+
+{% macro default__any_non_null(expression) -%}
+    any_value({{ expression }})
+{%- endmacro %}
+
+{% macro spark__any_non_null(expression) -%}
+    any_value({{ expression }}, true)
+{%- endmacro %}
+
+
+{#- An empty list of text. -#}
+{% macro empty_text_list() -%}
+    {{ return(adapter.dispatch('empty_text_list')()) }}
+{%- endmacro %}
+
+{% macro default__empty_text_list() -%}
+    []
+{%- endmacro %}
+
+{% macro spark__empty_text_list() -%}
+    cast(array() as array<string>)
+{%- endmacro %}
+
+
 {#- Set-returning, in a select list: one row per integer from first to last (inclusive). -#}
 {% macro integer_series(first, last) -%}
     {{ return(adapter.dispatch('integer_series')(first, last)) }}

@@ -452,7 +452,7 @@ def _compile(panel: PriorPanel, constraints: Sequence[Constraint]):
     for i, v in fixed.items():
         fixed_vec[i] = v
     for c in constraints:
-        cells = [panel.index[k] for k in c.cells()]
+        cells = sorted(panel.index[k] for k in c.cells())  # panel order: the message below is reproducible
         missing = [panel.keys[i] for i in cells if not has_prior[i] and i not in fixed]
         if missing:
             status[c.constraint_id] = ("not evaluable: names cells without a prior or figure: "
@@ -953,18 +953,107 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
 _TABLE_CACHE: dict = {}
 
 
-def fit_relations(prior_cells, prior_components, constraints, terms, n_draws, seed) -> dict:
+#: The columns the fit reads from each of its four inputs, and the one filter.
+FIT_INPUT_COLUMNS = (
+    ("panel_unit", "sector_code", "year", "prior_yuan", "null_reason"),
+    ("panel_unit", "sector_code", "year", "component_id", "component_kind", "group_label", "sd", "block_label",
+     "part_label"),
+    ("constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"),
+    ("constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"),
+)
+FIT_CONSTRAINT_FILTER = "exclusion is null"
+
+
+def is_spark_frame(relation) -> bool:
+    """True for a Spark DataFrame (what dbt.ref() gives on dbt-spark), False for anything
+    else, e.g. a DuckDB relation (dbt-duckdb). Decided by the class's module, so DuckDB
+    builds never import pyspark."""
+    return any(cls.__module__.startswith("pyspark.") for cls in type(relation).__mro__)
+
+
+def _read(relation, columns: Sequence[str], where: str | None = None):
+    """The named columns of a dbt relation as a pandas DataFrame: through the Spark DataFrame
+    API (selectExpr / filter / toPandas) or DuckDB's relational API (project / filter / df)."""
+    if is_spark_frame(relation):
+        import warnings
+
+        if where is not None:
+            relation = relation.filter(where)
+        with warnings.catch_warnings():
+            # Without pyarrow (not in the spark extra) toPandas warns on every call that it falls
+            # back from Arrow, and pyspark 4.3 that pandas 3 is not fully supported: the columns
+            # read here are strings, integers and doubles, converted row by row.
+            warnings.filterwarnings("ignore", message=r".*(Arrow optimization|pandas >= 3)")
+            return relation.selectExpr(*columns).toPandas()
+    if where is not None:
+        relation = relation.filter(where)
+    return relation.project(", ".join(columns)).df()
+
+
+#: Spark SQL types of the pandas dtypes fit_tables returns (the same SQL types DuckDB gives
+#: them: string -> VARCHAR, int32 -> INTEGER, Float64/float64 -> DOUBLE, boolean -> BOOLEAN).
+SPARK_TYPES = {"string": "string", "str": "string", "object": "string", "int32": "int", "int64": "bigint",
+               "Float64": "double", "float64": "double", "boolean": "boolean", "bool": "boolean"}
+
+
+def spark_schema(frame) -> str:
+    """A Spark DDL schema ("`a` string, `b` int, ...") for a pandas DataFrame of fit_tables."""
+    return ", ".join(f"`{column}` {SPARK_TYPES[str(dtype)]}" for column, dtype in frame.dtypes.items())
+
+
+def plain_rows(frame) -> list[tuple]:
+    """The rows of a pandas DataFrame as tuples of plain Python values for
+    spark.createDataFrame: a missing value of a nullable column (pd.NA) becomes None (SQL
+    NULL); a NaN of a plain float64 column stays NaN, as DuckDB stores it."""
+    import pandas as pd
+
+    columns = []
+    for _, series in frame.items():
+        values = series.tolist()
+        if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+            values = [None if v is pd.NA or v is None else v for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+class SparkTables(Mapping):
+    """fit_tables' result with each pandas table handed out as a Spark DataFrame of the same
+    columns and types (dbt-spark writes what a Python model returns with `df.write`); built
+    on first access, so each int_panel_fit_* model converts only the table it returns."""
+
+    def __init__(self, tables: Mapping, spark) -> None:
+        self._tables, self._spark, self._converted = tables, spark, {}
+
+    def __getitem__(self, key):
+        value = self._tables[key]
+        if key not in ("cells", "audit", "draws"):
+            return value
+        if key not in self._converted:
+            self._converted[key] = self._spark.createDataFrame(plain_rows(value), schema=spark_schema(value))
+        return self._converted[key]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+def fit_relations(prior_cells, prior_components, constraints, terms, n_draws, seed) -> Mapping:
     """fit_tables for the dbt Python models int_panel_fit_*: the columns each relation gives.
     The models name their refs and config keys themselves: dbt finds both by parsing the
-    model file."""
-    return fit_tables(
-        prior_cells.project("panel_unit, sector_code, year, prior_yuan, null_reason").df(),
-        prior_components.project("panel_unit, sector_code, year, component_id, component_kind, group_label, sd, "
-                                 "block_label, part_label").df(),
-        constraints.filter("exclusion is null").project(
-            "constraint_id, kind, sense, target, tolerance, is_hard, note").df(),
-        terms.project("constraint_id, role, panel_unit, sector_code, year, coefficient").df(),
+    model file.
+
+    The relations are DuckDB relations (dbt-duckdb) or Spark DataFrames (dbt-spark, chosen
+    by type); on Spark the tables come back as Spark DataFrames (SparkTables)."""
+    cells_cols, components_cols, constraints_cols, terms_cols = FIT_INPUT_COLUMNS
+    tables = fit_tables(
+        _read(prior_cells, cells_cols), _read(prior_components, components_cols),
+        _read(constraints, constraints_cols, FIT_CONSTRAINT_FILTER), _read(terms, terms_cols),
         n_draws=int(n_draws), seed=int(seed))
+    if is_spark_frame(prior_cells):
+        return SparkTables(tables, prior_cells.sparkSession)
+    return tables
 
 
 def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, seed: int = 20240601) -> dict:

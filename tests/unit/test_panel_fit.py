@@ -302,3 +302,67 @@ def test_the_table_interface_of_the_dbt_models():
     assert len(draws) == 200 and set(draws["draw_id"]) == set(range(1, 51))
     m_total = draws[draws.panel_unit == "M"].groupby("draw_id")["value_yuan"].sum()
     assert m_total.to_numpy() == pytest.approx(np.full(50, 120.0))
+
+
+def test_fit_relations_reads_duckdb_relations_and_gives_pandas_tables():
+    """dbt-duckdb hands the Python models DuckDB relations: fit_relations projects the fit's
+    columns (dropping the others), keeps constraints whose exclusion is NULL and returns the
+    pandas tables of fit_tables. One unit, two cells with priors 40 and 60 (factor sd 0.2),
+    one hard total of 120 and one excluded total of 500: the fit scales both cells by
+    120 / 100 -> 48 and 72; the excluded figure does not appear in the audit."""
+    import duckdb
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import fit_relations, is_spark_frame
+
+    con = duckdb.connect()
+    con.execute("create table cells as select * from (values ('U', 'C33', 2020, 40.0, null, 'x'), "
+                "('U', 'C36', 2020, 60.0, null, 'y')) t(panel_unit, sector_code, year, prior_yuan, null_reason, "
+                "extra)")
+    con.execute("create table components as select panel_unit, sector_code, year, 'level' as component_id, "
+                "'common_factor' as component_kind, 'U' as group_label, 0.2 as sd, null as block_label, "
+                "null as part_label, 'ignored' as prior_ids from cells")
+    con.execute("create table constraints as select * from (values ('T', 'level', '=', 120.0, 0.0, true, 'total', "
+                "null), ('X', 'level', '=', 500.0, 0.0, true, 'excluded', 'not this scope')) "
+                "t(constraint_id, kind, sense, target, tolerance, is_hard, note, exclusion)")
+    con.execute("create table terms as select id as constraint_id, 'numerator' as role, panel_unit, sector_code, "
+                "year, 1.0 as coefficient from cells, (values ('T'), ('X')) v(id)")
+    relations = [con.table(name) for name in ("cells", "components", "constraints", "terms")]
+    assert not is_spark_frame(relations[0])
+    out = fit_relations(*relations, 20, 7)
+    assert isinstance(out["cells"], pd.DataFrame)
+    fitted = out["cells"].set_index("sector_code")["fitted_yuan"]
+    assert fitted["C33"] == pytest.approx(48.0) and fitted["C36"] == pytest.approx(72.0)
+    assert list(out["audit"]["constraint_id"]) == ["T"]
+    assert len(out["draws"]) == 40
+
+
+def test_the_fit_tables_as_spark_rows_and_schema():
+    """What SparkTables hands to spark.createDataFrame: the SQL types DuckDB gives the same
+    pandas dtypes, and plain Python values with pd.NA as None (NULL), a float64 NaN kept."""
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import is_spark_frame, plain_rows, spark_schema
+
+    frame = pd.DataFrame({
+        "unit": pd.Series(["a", None], dtype="string"), "year": np.array([2020, 2021], dtype=np.int32),
+        "value": pd.Series([1.5, None], dtype="Float64"), "flag": pd.Series([True, None], dtype="boolean"),
+        "draw": np.array([0.5, np.nan]),
+    })
+    assert spark_schema(frame) == "`unit` string, `year` int, `value` double, `flag` boolean, `draw` double"
+    rows = plain_rows(frame)
+    assert rows[0] == ("a", 2020, 1.5, True, 0.5)
+    assert [type(v) for v in rows[0]] == [str, int, float, bool, float]
+    assert rows[1][:4] == (None, 2021, None, None) and math.isnan(rows[1][4])
+    assert not is_spark_frame(frame)
+
+
+def test_a_not_evaluable_figure_names_its_missing_cells_in_panel_order():
+    """The status lists the first four cells without a prior in the panel's order, whatever
+    the order of the figure's terms, so two runs (two engines) write the same text. Before,
+    it followed a set of tuples of strings, whose order changes with each process's hash seed.
+    Cells m1..m6 have no prior, c has 10: the figure names them in reverse."""
+    keys = ["m1", "m2", "m3", "m4", "m5", "m6", "c"]
+    panel = PriorPanel(keys, [np.nan] * 6 + [10.0], [Independent(np.full(7, 0.1))])
+    fit = fit_panel(panel, [Constraint.level("f", list(reversed(keys)), 100, hard=False, tolerance=0.1)])
+    assert fit.constraint("f").status == "not evaluable: names cells without a prior or figure: m1, m2, m3, m4 ..."

@@ -39,10 +39,10 @@ final as (
     select
         sector_code,
         year,
-        quantile_cont(hhi, 0.05) as hhi_p5,
-        quantile_cont(hhi, 0.95) as hhi_p95,
-        quantile_cont(hoover_coefficient, 0.05) as hoover_p5,
-        quantile_cont(hoover_coefficient, 0.95) as hoover_p95
+        {{ continuous_quantile('hhi', 0.05) }} as hhi_p5,
+        {{ continuous_quantile('hhi', 0.95) }} as hhi_p95,
+        {{ continuous_quantile('hoover_coefficient', 0.05) }} as hoover_p5,
+        {{ continuous_quantile('hoover_coefficient', 0.95) }} as hoover_p95
     from per_draw
     group by sector_code, year
 )

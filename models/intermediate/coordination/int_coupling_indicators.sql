@@ -113,7 +113,8 @@ final as (
         -- An index also rests on its first year, which it divides by.
         raw.raw_is_estimated,
         -- Every normalised value also rests on the series maximum it is divided by.
-        arg_max(raw.raw_is_estimated, raw.raw_value) over (partition by raw.indicator_code) as max_is_estimated,
+        {{ arg_max_value('raw.raw_is_estimated', 'raw.raw_value') }} over (partition by raw.indicator_code)
+            as max_is_estimated,
         raw.crosses_vintage_break
     from raw
     inner join indicators on raw.indicator_code = indicators.indicator_code

@@ -53,10 +53,10 @@ final as (
         area_code_a,
         area_code_b,
         year,
-        quantile_cont(similarity_coefficient, 0.05) as similarity_p5,
-        quantile_cont(similarity_coefficient, 0.95) as similarity_p95,
-        quantile_cont(krugman_dissimilarity, 0.05) as krugman_p5,
-        quantile_cont(krugman_dissimilarity, 0.95) as krugman_p95
+        {{ continuous_quantile('similarity_coefficient', 0.05) }} as similarity_p5,
+        {{ continuous_quantile('similarity_coefficient', 0.95) }} as similarity_p95,
+        {{ continuous_quantile('krugman_dissimilarity', 0.05) }} as krugman_p5,
+        {{ continuous_quantile('krugman_dissimilarity', 0.95) }} as krugman_p95
     from per_draw
     group by all
 )

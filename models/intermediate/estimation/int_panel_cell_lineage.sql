@@ -52,7 +52,7 @@ cell_figures as (
         terms.panel_unit,
         terms.sector_code,
         terms.year,
-        list_sort(list_distinct(list(constraints.figure_id) filter (where constraints.figure_id is not null)))
+        {{ sorted_distinct_list_agg('constraints.figure_id') }}
             as figure_ids,
         count(distinct constraints.constraint_id) filter (where constraints.area_code = terms.panel_unit)
             as n_area_figures
@@ -78,9 +78,9 @@ distinguished as (
     -- automobiles isolates C36). A figure on a group of divisions (C36 + C37) isolates none.
     select
         area_code as panel_unit,
-        sector_codes[1] as sector_code
+        {{ list_element('sector_codes', 1) }} as sector_code
     from fitted_member_figures
-    where len(sector_codes) = 1
+    where {{ list_length('sector_codes') }} = 1
     union
     select
         fitted_member_figures.area_code,
@@ -88,9 +88,9 @@ distinguished as (
     from fitted_member_figures
     inner join sectors
         on sectors.in_provincial_equipment_definition
-            and not list_contains(fitted_member_figures.sector_codes, sectors.sector_code)
+            and not {{ list_has('fitted_member_figures.sector_codes', 'sectors.sector_code') }}
     cross join provincial_divisions
-    where len(fitted_member_figures.sector_codes) = provincial_divisions.n_divisions - 1
+    where {{ list_length('fitted_member_figures.sector_codes') }} = provincial_divisions.n_divisions - 1
     union
     select
         area_code,
@@ -109,7 +109,7 @@ final as (
         prior_cells.panel_unit,
         prior_cells.sector_code,
         prior_cells.year,
-        coalesce(cell_figures.figure_ids, []) as figure_ids,
+        coalesce(cell_figures.figure_ids, {{ empty_text_list() }}) as figure_ids,
         coalesce(cell_figures.n_area_figures, 0) as n_area_figures,
         distinguished.panel_unit is not null as is_distinguished
     from prior_cells

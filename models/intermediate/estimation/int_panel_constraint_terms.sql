@@ -50,7 +50,7 @@ covered as (
         kind,
         year,
         base_year,
-        unnest(sector_codes) as sector_code
+        {{ unnest_list('sector_codes') }} as sector_code
     from constraints
 ),
 

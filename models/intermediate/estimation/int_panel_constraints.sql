@@ -107,10 +107,10 @@ supplied_figures as (
     select
         case origin when 'microdata' then 'microdata:' else 'user:' end
         || area_code || ':' || sector_code || ':' || year as constraint_id,
-        cast(null as varchar) as figure_id,
+        cast(null as string) as figure_id,
         origin,
         area_code,
-        cast(null as varchar) as metric_code,
+        cast(null as string) as metric_code,
         case when is_single_cell then 'gross_output_of_one_division' else 'gross_output_of_the_divisions_named' end
             as scope,
         year,
@@ -129,10 +129,10 @@ supplied_figures as (
             when origin = 'microdata' then 'the enterprise microdata''s sum for this cell'
             when is_single_cell then 'the user''s own figure for this cell'
             else 'the user''s own figure for '
-                || array_to_string(sector_codes, '+') || ' summed over the area''s units'
+                || {{ list_to_string('sector_codes', '+') }} || ' summed over the area''s units'
         end
         || ' (' || coalesce(source, 'no source') || ')' as note,
-        cast(null as varchar) as exclusion
+        cast(null as string) as exclusion
     from supplied
 ),
 

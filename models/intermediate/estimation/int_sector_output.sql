@@ -1,16 +1,9 @@
--- One row per area (members and provinces) x GB/T 4754 division x panel year: gross
--- output from the constrained fit (int_panel_fit_cells), with its 90 % interval.
---   member:   its panel unit; a cell the user supplied, or whole-year enterprise microdata
---             cover, is fixed at that figure by a hard constraint and is 'reported' (or
---             'synthetic') with its source; when any supplied figure is synthetic, every
---             estimated cell is 'synthetic' too;
---   province: the sum of its members and its rest, cell by cell and draw by draw.
--- A cell without a defensible prior and without a figure (C39) is NULL with null_reason.
--- is_area_specific: the value says something about this area in this division - a user
--- figure, a specialty claim (fct_area_specialty_claims) or a fitted figure on the area
--- that isolates the division (int_panel_cell_lineage); otherwise the area's share of the
--- division is its province's prior mix and the specialisation flags stay NULL.
--- derived_from_figure_ids: the prior's figures and every fitted figure that names the cell.
+-- Gross output per area x division x panel year from the constrained fit (see the YAML). A member's cell that the
+-- user supplied or whole-year enterprise microdata cover is fixed at that figure by a hard constraint, 'reported' (or
+-- 'synthetic') with its source; any synthetic supplied figure makes every estimated cell 'synthetic'. C39 (no prior,
+-- no figure): NULL with null_reason. is_area_specific: a user figure, a specialty claim or a fitted figure isolating
+-- the division (int_panel_cell_lineage) speaks about this area; else its share is the province's prior mix.
+-- derived_from_figure_ids: the prior's and fitted figures naming the cell. Provinces: members + rest, draw by draw.
 
 with
 
@@ -65,7 +58,7 @@ cells as (
         prior_cells.year,
         prior_cells.prior_ids,
         prior_cells.specialty_ids,
-        list_concat(prior_cells.figure_ids, lineage.figure_ids) as figure_ids,
+        {{ concat_lists('prior_cells.figure_ids', 'lineage.figure_ids') }} as figure_ids,
         lineage.figure_ids as fitted_figure_ids,
         lineage.n_area_figures,
         lineage.is_distinguished,
@@ -112,16 +105,16 @@ member_rows as (
         supplied.area_code is not null
         or (cells.fitted_yuan is not null and cells.is_distinguished) as is_area_specific,
         case when supplied.area_code is null and cells.fitted_yuan is not null then
-                array_to_string(list_sort(list_distinct(cells.figure_ids)), ';')
+                {{ list_to_string(sorted_distinct_list('cells.figure_ids'), ';') }}
         end as derived_from_figure_ids,
         case when supplied.area_code is null and cells.fitted_yuan is not null
-                then array_to_string(cells.prior_ids, ';')
+                then {{ list_to_string('cells.prior_ids', ';') }}
         end as prior_ids,
         case when supplied.area_code is null and cells.fitted_yuan is not null
-                then array_to_string(cells.specialty_ids, ';')
+                then {{ list_to_string('cells.specialty_ids', ';') }}
         end as specialty_ids,
         supplied.source as supplied_source,
-        cast(len(cells.fitted_figure_ids) as integer) as n_fitted_figures,
+        cast({{ list_length('cells.fitted_figure_ids') }} as integer) as n_fitted_figures,
         cast(cells.n_area_figures as integer) as n_area_figures
     from cells
     left join supplied
@@ -153,9 +146,9 @@ province_intervals as (
         province_code,
         sector_code,
         year,
-        quantile_cont(value_yuan, 0.05) as p5,
-        quantile_cont(value_yuan, 0.50) as p50,
-        quantile_cont(value_yuan, 0.95) as p95
+        {{ continuous_quantile('value_yuan', 0.05) }} as p5,
+        {{ continuous_quantile('value_yuan', 0.50) }} as p50,
+        {{ continuous_quantile('value_yuan', 0.95) }} as p95
     from province_draws
     group by all
 ),
@@ -171,22 +164,23 @@ province_rows as (
         any_value(province_intervals.p50) as output_p50_yuan,
         any_value(province_intervals.p95) as output_p95_yuan,
         sum(cells.prior_yuan) as prior_value_yuan,
-        case when bool_or(cells.fitted_yuan is null) then any_value(cells.null_reason) end as null_reason,
+        case when bool_or(cells.fitted_yuan is null) then {{ any_non_null('cells.null_reason') }} end as null_reason,
         cast(null as double) as supplied_value_original,
-        cast(null as varchar) as supplied_unit_original,
+        cast(null as string) as supplied_unit_original,
         case when any_value(synthetic_in_fit.fit_uses_synthetic) then 'synthetic' else 'estimated' end as basis,
         case when bool_or(cells.fitted_yuan is null) then 'no_estimate' else 'constrained_fit' end as method,
         cast(null as double) as microdata_coverage_share,
         bool_and(cells.fitted_yuan is not null) as is_area_specific,
         case when bool_and(cells.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(cells.figure_ids)))), ';')
+                {{ list_to_string(sorted_distinct_list(flatten_list_agg('cells.figure_ids')), ';') }}
         end as derived_from_figure_ids,
         case when bool_and(cells.fitted_yuan is not null) then
-                array_to_string(list_sort(list_distinct(flatten(list(cells.prior_ids)))), ';')
+                {{ list_to_string(sorted_distinct_list(flatten_list_agg('cells.prior_ids')), ';') }}
         end as prior_ids,
-        cast(null as varchar) as specialty_ids,
-        cast(null as varchar) as supplied_source,
-        cast(len(list_distinct(flatten(list(cells.fitted_figure_ids)))) as integer) as n_fitted_figures,
+        cast(null as string) as specialty_ids,
+        cast(null as string) as supplied_source,
+        cast({{ list_length(distinct_list(flatten_list_agg("cells.fitted_figure_ids"))) }} as integer)
+            as n_fitted_figures,
         cast(null as integer) as n_area_figures
     from cells
     left join province_intervals

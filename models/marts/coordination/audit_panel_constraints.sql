@@ -30,7 +30,7 @@ final as (
         constraints.scope,
         constraints.year,
         constraints.base_year,
-        array_to_string(constraints.sector_codes, ';') as sector_codes,
+        {{ list_to_string('constraints.sector_codes', ';') }} as sector_codes,
         constraints.kind,
         constraints.sense,
         constraints.is_hard,

@@ -29,9 +29,9 @@ draws as (
         area_code,
         sector_code,
         year,
-        quantile_cont(location_quotient, 0.05) as lq_p5,
-        quantile_cont(location_quotient, 0.50) as lq_p50,
-        quantile_cont(location_quotient, 0.95) as lq_p95,
+        {{ continuous_quantile('location_quotient', 0.05) }} as lq_p5,
+        {{ continuous_quantile('location_quotient', 0.50) }} as lq_p50,
+        {{ continuous_quantile('location_quotient', 0.95) }} as lq_p95,
         avg(cast(is_specialised as int)) as share_of_draws_specialised,
         avg(cast(is_strong_cluster as int)) as share_of_draws_strong_cluster
     from {{ ref('int_specialization_draws') }}

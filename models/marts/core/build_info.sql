@@ -34,11 +34,12 @@ inputs as (
 estimates as (
     select
         -- Estimated by the fit, whatever the label (synthetic when a synthetic supplied figure
-        -- entered the fit): every cell neither the user nor the microdata supplied.
-        avg(case when method not in ('user_supplied', 'microdata') then 1.0 else 0.0 end) as estimated_cell_share,
+        -- entered the fit): every cell neither the user nor the microdata supplied. Shares of
+        -- double literals: Spark's avg of decimals is a decimal, which the contract refuses.
+        avg(case when method not in ('user_supplied', 'microdata') then 1.0e0 else 0.0e0 end) as estimated_cell_share,
         sum(case when method not in ('user_supplied', 'microdata') then output_value_yuan else 0 end)
         / nullif(sum(output_value_yuan), 0) as estimated_value_share,
-        avg(case when method = 'microdata' then 1.0 else 0.0 end) as microdata_cell_share
+        avg(case when method = 'microdata' then 1.0e0 else 0.0e0 end) as microdata_cell_share
     from panel
 ),
 
