@@ -445,7 +445,8 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     # (KEY_GROUP_ROWS = 10 million > 5 invoices) and passes of one row (8 invoices -> 8
     # buckets; 5 register rows -> 5) must report the same three invoice repeats, each against
     # its first line (I1: line 2, I4: line 6), and the register repeat against line 5. (The
-    # appended lines end in CRLF like the csv module's: mixed line ends are refused.)
+    # appended lines end in CRLF like the csv module's: mixed line ends are refused.) A CSV is
+    # located by line for both occurrences, a Parquet file by row.
     import chengyu_cluster.microdata as microdata
     from chengyu_cluster.inputs import Findings
 
@@ -469,10 +470,10 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     assert repeats() == one_pass
     assert len(one_pass) == 4
     assert any("invoices_2023.csv, line 7, column 'invoice_id': invoice_id=I1 already appears in "
-               "supply_invoices/invoices_2023.csv, row 2" in line for line in one_pass), one_pass
-    assert sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, row 6" in line
+               "supply_invoices/invoices_2023.csv, line 2" in line for line in one_pass), one_pass
+    assert sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, line 6" in line
                for line in one_pass) == 2, one_pass
-    assert any("register.csv, line 6" in line and "register.csv, row 5" in line for line in one_pass), one_pass
+    assert any("register.csv, line 6" in line and "register.csv, line 5" in line for line in one_pass), one_pass
 
 
 def test_memory_limit_reached_or_malformed_is_one_line_not_the_files_fault(checker_ws, tmp_path, no_tracebacks):

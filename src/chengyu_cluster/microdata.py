@@ -670,7 +670,8 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
             ) where occurrence > 1
         """)
         checker.count_and_show("repeats", "true",
-                               f"{label} || ' already appears in ' || first_file || ', row ' || first_row",
+                               f"{label} || ' already appears in ' || first_file || case "
+                               "when lower(first_file) like '%.csv' then ', line ' else ', row ' end || first_row",
                                key[0] if len(key) == 1 else None, rule)
     # One value kind per enterprise and year, over all files.
     con.execute("create or replace temp table mixed_kinds as select credit_code, year(report_month) as report_year "
