@@ -997,7 +997,12 @@ SPARK_TYPES = {"string": "string", "str": "string", "object": "string", "int32":
 
 
 def spark_schema(frame) -> str:
-    """A Spark DDL schema ("`a` string, `b` int, ...") for a pandas DataFrame of fit_tables."""
+    """A Spark DDL schema ("`a` string, `b` int, ...") for a pandas DataFrame of fit_tables.
+    A column type with no Spark spelling here is a programming error of the fit's tables:
+    it is named, not left to surface as a bare KeyError inside dbt."""
+    unknown = {column: str(dtype) for column, dtype in frame.dtypes.items() if str(dtype) not in SPARK_TYPES}
+    if unknown:
+        raise TypeError(f"panel fit: no Spark column type for {unknown} (known: {', '.join(SPARK_TYPES)})")
     return ", ".join(f"`{column}` {SPARK_TYPES[str(dtype)]}" for column, dtype in frame.dtypes.items())
 
 

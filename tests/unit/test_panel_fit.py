@@ -355,6 +355,9 @@ def test_the_fit_tables_as_spark_rows_and_schema():
     assert [type(v) for v in rows[0]] == [str, int, float, bool, float]
     assert rows[1][:4] == (None, 2021, None, None) and math.isnan(rows[1][4])
     assert not is_spark_frame(frame)
+    # A dtype with no Spark spelling (datetime64) is named with its column, not a KeyError.
+    with pytest.raises(TypeError, match=r"no Spark column type for \{'when': 'datetime64\[\w+\]'\}"):
+        spark_schema(frame.assign(when=pd.to_datetime(["2020-01-01", "2021-01-01"])))
 
 
 def test_a_not_evaluable_figure_names_its_missing_cells_in_panel_order():
