@@ -113,8 +113,9 @@ rest_of_province as (
         province.area_code,
         province.year,
         province.equipment_yuan - sum(member.equipment_yuan) as rest_yuan,
-        {{ sorted_distinct_list('flatten(' ~ concat_lists(list_agg('member.figure_ids'), list_of('province.figure_ids')) ~ ')') }}
-            as figure_ids,
+        {{ sorted_distinct_list(
+            'flatten(' ~ concat_lists(list_agg('member.figure_ids'), list_of('province.figure_ids')) ~ ')'
+        ) }} as figure_ids,
         {{ sorted_distinct_list(flatten_list_agg('member.prior_ids')) }} as prior_ids
     from equipment as province
     inner join areas on province.area_code = areas.province_code and areas.cluster_role = 'member'

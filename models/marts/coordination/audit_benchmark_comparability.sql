@@ -94,9 +94,11 @@ final as (
                 then 'a rate: the two provinces cannot be added, compare them one by one'
         end as note
     from benchmark_figures as b
-    left join metric_year_coverage as same_metric_year on b.metric_code = same_metric_year.metric_code and b.year = same_metric_year.year
+    left join metric_year_coverage as same_metric_year
+        on b.metric_code = same_metric_year.metric_code and b.year = same_metric_year.year
     left join metric_coverage as same_metric on b.metric_code = same_metric.metric_code
-    left join scope_year_coverage as same_scope_year on b.scope = same_scope_year.scope and b.year = same_scope_year.year
+    left join scope_year_coverage as same_scope_year
+        on b.scope = same_scope_year.scope and b.year = same_scope_year.year
     left join scope_coverage as same_scope on b.scope = same_scope.scope
 )
 
