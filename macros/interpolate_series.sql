@@ -7,6 +7,9 @@
       - a year before the first or after the last known year carries the nearest known
         value flat (no trend is invented outside the data).
     figure_ids lists the reported figures the value rests on.
+    The nearest known year on each side is found by a range join (the largest known year <=
+    the spine year, the smallest >=), then the two points are joined by year: the same rows as
+    DuckDB's ASOF join, which Spark does not have. known holds one point per (series_key, year).
 -#}
 {% macro interpolate_series(spine, known, method='linear') %}
     select
@@ -32,12 +35,23 @@
         case
             when prev.year = spine.year then prev.figure_ids
             when prev.year is not null and next.year is not null
-                then list_sort(list_distinct(list_concat(prev.figure_ids, next.figure_ids)))
+                then {{ sorted_distinct_list(concat_lists('prev.figure_ids', 'next.figure_ids')) }}
             else coalesce(prev.figure_ids, next.figure_ids)
         end as figure_ids
     from {{ spine }} as spine
-    asof left join {{ known }} as prev
-        on prev.series_key = spine.series_key and spine.year >= prev.year
-    asof left join {{ known }} as next
-        on next.series_key = spine.series_key and spine.year <= next.year
+    left join (
+        select
+            spine.series_key,
+            spine.year,
+            max(case when known.year <= spine.year then known.year end) as previous_year,
+            min(case when known.year >= spine.year then known.year end) as next_year
+        from (select distinct series_key, year from {{ spine }}) as spine
+        inner join {{ known }} as known on spine.series_key = known.series_key
+        group by spine.series_key, spine.year
+    ) as nearest
+        on spine.series_key = nearest.series_key and spine.year = nearest.year
+    left join {{ known }} as prev
+        on nearest.series_key = prev.series_key and nearest.previous_year = prev.year
+    left join {{ known }} as next
+        on nearest.series_key = next.series_key and nearest.next_year = next.year
 {% endmacro %}

@@ -388,3 +388,137 @@
 {% macro spark__utc_now() -%}
     cast(to_utc_timestamp(current_timestamp(), current_timezone()) as timestamp)
 {%- endmacro %}
+
+
+{#- A list of the given values (SQL expressions), in that order; a NULL value stays an element
+    on both engines. -#}
+{% macro list_of() -%}
+    {{ return(adapter.dispatch('list_of')(varargs)) }}
+{%- endmacro %}
+
+{% macro default__list_of(elements) -%}
+    [{{ elements | join(', ') }}]
+{%- endmacro %}
+
+{% macro spark__list_of(elements) -%}
+    array({{ elements | join(', ') }})
+{%- endmacro %}
+
+
+{#- The type of a list of text, for a cast (DuckDB varchar[], Spark array<string>). -#}
+{% macro text_list_type() -%}
+    {{ return(adapter.dispatch('text_list_type')()) }}
+{%- endmacro %}
+
+{% macro default__text_list_type() -%}
+    varchar []
+{%- endmacro %}
+
+{% macro spark__text_list_type() -%}
+    array<string>
+{%- endmacro %}
+
+
+{#- A list sorted ascending (no NULL elements in the models' lists). -#}
+{% macro sort_list(expression) -%}
+    {{ return(adapter.dispatch('sort_list')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sort_list(expression) -%}
+    list_sort({{ expression }})
+{%- endmacro %}
+
+{% macro spark__sort_list(expression) -%}
+    array_sort({{ expression }})
+{%- endmacro %}
+
+
+{#- A list with one more element at its end (the element may be NULL; callers pass a non-NULL
+    list: Spark's array_append of a NULL list is NULL). -#}
+{% macro append_to_list(expression, element) -%}
+    {{ return(adapter.dispatch('append_to_list')(expression, element)) }}
+{%- endmacro %}
+
+{% macro default__append_to_list(expression, element) -%}
+    list_append({{ expression }}, {{ element }})
+{%- endmacro %}
+
+{% macro spark__append_to_list(expression, element) -%}
+    array_append({{ expression }}, {{ element }})
+{%- endmacro %}
+
+
+{#- An aggregate: the group's values as a list, in no particular order. NULL values: DuckDB's
+    list keeps them, Spark's collect_list drops them; callers either have none or drop them
+    afterwards (distinct_list, list_to_string). An empty group: DuckDB NULL, Spark an empty
+    array (callers aggregate non-empty groups only). -#}
+{% macro list_agg(expression) -%}
+    {{ return(adapter.dispatch('list_agg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__list_agg(expression) -%}
+    list({{ expression }})
+{%- endmacro %}
+
+{% macro spark__list_agg(expression) -%}
+    collect_list({{ expression }})
+{%- endmacro %}
+
+
+{#- An aggregate: the group's values as a list sorted ascending (values are not NULL). -#}
+{% macro sorted_list_agg(expression) -%}
+    {{ return(adapter.dispatch('sorted_list_agg')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sorted_list_agg(expression) -%}
+    list({{ expression }} order by {{ expression }})
+{%- endmacro %}
+
+{% macro spark__sorted_list_agg(expression) -%}
+    array_sort(collect_list({{ expression }}))
+{%- endmacro %}
+
+
+{#- A list without its NULL elements (order kept). -#}
+{% macro non_null_elements(expression) -%}
+    {{ return(adapter.dispatch('non_null_elements')(expression)) }}
+{%- endmacro %}
+
+{% macro default__non_null_elements(expression) -%}
+    list_filter({{ expression }}, p -> p is not null)
+{%- endmacro %}
+
+{% macro spark__non_null_elements(expression) -%}
+    filter({{ expression }}, p -> p is not null)
+{%- endmacro %}
+
+
+{#- An aggregate: x of the row with the smallest v (ties: any of them, on both engines). -#}
+{% macro arg_min_value(expression, by) -%}
+    {{ return(adapter.dispatch('arg_min_value')(expression, by)) }}
+{%- endmacro %}
+
+{% macro default__arg_min_value(expression, by) -%}
+    arg_min({{ expression }}, {{ by }})
+{%- endmacro %}
+
+{% macro spark__arg_min_value(expression, by) -%}
+    min_by({{ expression }}, {{ by }})
+{%- endmacro %}
+
+
+{#- An aggregate: the group's distinct non-NULL texts, sorted ascending, joined by the
+    delimiter (a SQL expression); NULL when there is none. Deterministic on both engines
+    (DuckDB's string_agg(distinct ...) without order is not). -#}
+{% macro sorted_distinct_string_agg(expression, delimiter) -%}
+    {{ return(adapter.dispatch('sorted_distinct_string_agg')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__sorted_distinct_string_agg(expression, delimiter) -%}
+    string_agg(distinct {{ expression }}, {{ delimiter }} order by {{ expression }})
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_string_agg(expression, delimiter) -%}
+    case when count({{ expression }}) > 0
+        then array_join(array_sort(collect_set({{ expression }})), {{ delimiter }}) end
+{%- endmacro %}

@@ -50,7 +50,7 @@ known_intensity as (
         anchors.area_code as series_key,
         anchors.year,
         anchors.equipment_yuan / province_gdp.gdp_yuan as value,
-        list_sort(list_distinct(list_concat(anchors.figure_ids, province_gdp.figure_ids))) as figure_ids
+        {{ sorted_distinct_list(concat_lists('anchors.figure_ids', 'province_gdp.figure_ids')) }} as figure_ids
     from anchors
     inner join province_gdp on anchors.area_code = province_gdp.area_code and anchors.year = province_gdp.year
 ),
@@ -68,8 +68,8 @@ province_output as (
         coalesce(anchors.basis, 'estimated') as basis,
         coalesce(anchors.method, 'gdp_x_intensity_' || intensity.fill_method) as method,
         cast(null as double) as relative_industrial_intensity,
-        list_sort(list_distinct(list_concat(intensity.figure_ids, province_gdp.figure_ids))) as figure_ids,
-        cast([] as varchar []) as prior_ids
+        {{ sorted_distinct_list(concat_lists('intensity.figure_ids', 'province_gdp.figure_ids')) }} as figure_ids,
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as prior_ids
     from intensity
     inner join province_gdp on intensity.series_key = province_gdp.area_code and intensity.year = province_gdp.year
     left join anchors on intensity.series_key = anchors.area_code and intensity.year = anchors.year
@@ -81,7 +81,7 @@ secondary_share as (
         area_code,
         year,
         value_base / 100 as share,
-        [figure_id] as figure_ids
+        {{ list_of('figure_id') }} as figure_ids
     from best_figures
     where metric_code = 'secondary_industry_share'
     union all
@@ -89,7 +89,7 @@ secondary_share as (
         va.area_code,
         va.year,
         va.value_base / gdp.value_base as share,
-        [va.figure_id, gdp.figure_id] as figure_ids
+        {{ list_of('va.figure_id', 'gdp.figure_id') }} as figure_ids
     from best_figures as va
     inner join best_figures as gdp
         on va.area_code = gdp.area_code and va.year = gdp.year and gdp.metric_code = 'gdp'
@@ -104,7 +104,7 @@ relative_intensity as (
     select
         areas.area_code,
         own.share / province.share as r,
-        list_sort(list_concat(own.figure_ids, province.figure_ids)) as figure_ids
+        {{ sort_list(concat_lists('own.figure_ids', 'province.figure_ids')) }} as figure_ids
     from areas
     inner join secondary_share as own on areas.area_code = own.area_code
     inner join secondary_share as province on areas.province_code = province.area_code and own.year = province.year
@@ -128,12 +128,12 @@ member_output as (
             else 'gdp_x_province_intensity_x_prior_relative_intensity'
         end as method,
         coalesce(relative_intensity.r, priors.value) as relative_industrial_intensity,
-        list_sort(list_distinct(list_concat(
-            list_concat(member_gdp.figure_ids, province_output.figure_ids),
-            coalesce(relative_intensity.figure_ids, [])
-        ))) as figure_ids,
+        {{ sorted_distinct_list(concat_lists(
+            concat_lists('member_gdp.figure_ids', 'province_output.figure_ids'),
+            'coalesce(relative_intensity.figure_ids, ' ~ empty_text_list() ~ ')'
+        )) }} as figure_ids,
         case
-            when relative_intensity.r is null then list_append(member_gdp.prior_ids, priors.prior_id)
+            when relative_intensity.r is null then {{ append_to_list('member_gdp.prior_ids', 'priors.prior_id') }}
             else member_gdp.prior_ids
         end as prior_ids
     from member_gdp

@@ -110,7 +110,7 @@ known_share as (
         members.area_code as series_key,
         reported_gdp.year,
         reported_gdp.gdp_yuan / province_gdp.gdp_yuan as value,
-        list_sort(list_distinct(list_append(province_gdp.figure_ids, reported_gdp.figure_id))) as figure_ids
+        {{ sorted_distinct_list(append_to_list('province_gdp.figure_ids', 'reported_gdp.figure_id')) }} as figure_ids
     from members
     inner join usable_gdp as reported_gdp on members.area_code = reported_gdp.area_code
     inner join province_gdp
@@ -132,7 +132,7 @@ population_share as (
     select
         members.area_code,
         area_pop.persons / province_pop.persons as share,
-        [area_pop.figure_id, province_pop.figure_id] as figure_ids
+        {{ list_of('area_pop.figure_id', 'province_pop.figure_id') }} as figure_ids
     from members
     inner join population as area_pop on members.area_code = area_pop.area_code
     inner join population as province_pop
@@ -169,12 +169,13 @@ final as (
                 then 'population_share_x_prior_gdp_per_resident'
         end as method,
         case
-            when reported_gdp.gdp_yuan is not null then [reported_gdp.figure_id]
+            when reported_gdp.gdp_yuan is not null then {{ list_of('reported_gdp.figure_id') }}
             when interpolated.value is not null
-                then list_sort(list_distinct(list_concat(interpolated.figure_ids, province_gdp.figure_ids)))
-            else list_sort(list_distinct(list_concat(population_share.figure_ids, province_gdp.figure_ids)))
+                then {{ sorted_distinct_list(concat_lists('interpolated.figure_ids', 'province_gdp.figure_ids')) }}
+            else {{ sorted_distinct_list(concat_lists('population_share.figure_ids', 'province_gdp.figure_ids')) }}
         end as figure_ids,
-        case when interpolated.value is null then [priors.prior_id] else [] end as prior_ids,
+        case when interpolated.value is null then {{ list_of('priors.prior_id') }} else {{ empty_text_list() }} end
+            as prior_ids,
         coalesce(panel_boundary.boundary_id, spine.series_key) as boundary_id,
         all_reported.reported_boundary_id,
         all_reported.gdp_reported_boundary_yuan,

@@ -34,7 +34,7 @@ province_reported as (
         best_figures.value_base as equipment_yuan,
         'reported' as basis,
         'reported' as method,
-        [best_figures.figure_id] as figure_ids
+        {{ list_of('best_figures.figure_id') }} as figure_ids
     from best_figures
     inner join provinces on best_figures.area_code = provinces.area_code
 ),
@@ -55,7 +55,7 @@ derived as (
         totals.value_base - other.equipment_yuan as equipment_yuan,
         'estimated' as basis,
         'two_province_total_minus_other_province' as method,
-        list_sort(list_append(other.figure_ids, totals.figure_id)) as figure_ids
+        {{ sort_list(append_to_list('other.figure_ids', 'totals.figure_id')) }} as figure_ids
     from two_province_totals as totals
     inner join province_reported as other on totals.year = other.year
     inner join provinces on other.area_code != provinces.area_code

@@ -49,7 +49,7 @@ rest_cells as (
         province.output_value_yuan - coalesce(sum(member_cells.estimate_yuan), 0) as estimate_yuan,
         province.figure_ids,
         province.prior_ids,
-        cast([] as varchar []) as specialty_ids
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as specialty_ids
     from estimated as province
     inner join areas on province.area_code = areas.area_code and areas.cluster_role = 'parent'
     left join member_cells

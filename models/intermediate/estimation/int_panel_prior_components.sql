@@ -63,8 +63,8 @@ final as (
         'common_factor' as component_kind,
         cells.province_code as group_label,
         province_level.sd,
-        cast(null as varchar) as block_label,
-        cast(null as varchar) as part_label,
+        cast(null as string) as block_label,
+        cast(null as string) as part_label,
         province_level.prior_id as prior_ids
     from cells
     inner join province_level on cells.province_code = province_level.province_code
@@ -77,8 +77,8 @@ final as (
         'common_factor' as component_kind,
         cells.panel_unit as group_label,
         unit_uncertainty.unit_level_sd as sd,
-        cast(null as varchar) as block_label,
-        cast(null as varchar) as part_label,
+        cast(null as string) as block_label,
+        cast(null as string) as part_label,
         unit_uncertainty.unit_level_prior_ids as prior_ids
     from cells
     inner join unit_uncertainty on cells.panel_unit = unit_uncertainty.panel_unit
@@ -91,8 +91,8 @@ final as (
         'common_factor' as component_kind,
         cells.panel_unit || '|' || cells.year as group_label,
         year_deviation.sd,
-        cast(null as varchar) as block_label,
-        cast(null as varchar) as part_label,
+        cast(null as string) as block_label,
+        cast(null as string) as part_label,
         year_deviation.prior_id as prior_ids
     from cells
     cross join year_deviation
@@ -119,8 +119,8 @@ final as (
         'share' as component_kind,
         cells.panel_unit || '|' || cells.year as group_label,
         mix_drift.sd,
-        cast(null as varchar) as block_label,
-        cast(null as varchar) as part_label,
+        cast(null as string) as block_label,
+        cast(null as string) as part_label,
         mix_drift.prior_id as prior_ids
     from cells
     cross join mix_drift

@@ -46,7 +46,7 @@ member_prior_ids as (
     -- The priors a member's equipment level rests on, in any panel year.
     select
         area_code,
-        list_distinct(flatten(list(prior_ids))) as prior_ids
+        {{ distinct_list(flatten_list_agg('prior_ids')) }} as prior_ids
     from (
         select
             area_code,
@@ -67,23 +67,23 @@ unit_level as (
         case
             when units.unit_role = 'rest_of_province' then rest.log_sd
             else sqrt(
-                    coalesce(max(intensity.log_sd), any_value(from_share.log_sd)) ^ 2
-                    + coalesce(max(per_resident.log_sd), 0) ^ 2
+                    power(coalesce(max(intensity.log_sd), {{ any_non_null('from_share.log_sd') }}), 2)
+                    + power(coalesce(max(per_resident.log_sd), 0), 2)
                 )
         end as sd,
         case
             when units.unit_role = 'rest_of_province' then rest.prior_id
-            else coalesce(max(intensity.prior_id), any_value(from_share.prior_id))
+            else coalesce(max(intensity.prior_id), {{ any_non_null('from_share.prior_id') }})
                 || coalesce(';' || max(per_resident.prior_id), '')
         end as prior_ids
     from units
     left join member_prior_ids on units.area_code = member_prior_ids.area_code
     left join priors as intensity
         on intensity.prior_kind = 'relative_industrial_intensity'
-            and list_contains(member_prior_ids.prior_ids, intensity.prior_id)
+            and {{ list_has('member_prior_ids.prior_ids', 'intensity.prior_id') }}
     left join priors as per_resident
         on per_resident.prior_kind = 'relative_gdp_per_resident'
-            and list_contains(member_prior_ids.prior_ids, per_resident.prior_id)
+            and {{ list_has('member_prior_ids.prior_ids', 'per_resident.prior_id') }}
     left join priors as from_share on from_share.prior_kind = 'relative_intensity_from_secondary_share'
     left join priors as rest
         on rest.prior_kind = 'rest_of_province_level' and units.province_code = rest.area_code
@@ -93,12 +93,9 @@ unit_level as (
 baseline_dispersion as (
     select
         area_code as province_code,
-        avg(log_sd ^ 2 * value / (1 - value)) as variance,
+        avg(power(log_sd, 2) * value / (1 - value)) as variance,
         count(*) as n_divisions,
-        string_agg(
-            prior_id, ';'
-            order by prior_id
-        ) as prior_ids
+        {{ ordered_string_agg('prior_id', "';'", 'prior_id') }} as prior_ids
     from priors
     where prior_kind = 'baseline_sector_share'
     group by area_code
@@ -109,8 +106,8 @@ claim_dispersion as (
     select
         claims.area_code,
         claims.sector_code,
-        arg_max(multiplier.log_sd, multiplier.value) as log_sd,
-        arg_max(multiplier.prior_id, multiplier.value) as prior_id
+        {{ arg_max_value('multiplier.log_sd', 'multiplier.value') }} as log_sd,
+        {{ arg_max_value('multiplier.prior_id', 'multiplier.value') }} as prior_id
     from claims
     inner join priors as multiplier
         on multiplier.prior_kind = 'specialty_multiplier'
@@ -123,11 +120,11 @@ mix_dispersion as (
         units.panel_unit,
         sqrt(
             baseline_dispersion.variance
-            + coalesce(sum(claim_dispersion.log_sd ^ 2 * baseline.value / (1 - baseline.value)), 0)
+            + coalesce(sum(power(claim_dispersion.log_sd, 2) * baseline.value / (1 - baseline.value)), 0)
             / baseline_dispersion.n_divisions
         ) as sd,
         baseline_dispersion.prior_ids
-        || coalesce(';' || string_agg(distinct claim_dispersion.prior_id, ';'), '') as prior_ids
+        || coalesce(';' || {{ sorted_distinct_string_agg('claim_dispersion.prior_id', "';'") }}, '') as prior_ids
     from units
     inner join baseline_dispersion on units.province_code = baseline_dispersion.province_code
     left join claim_dispersion on units.area_code = claim_dispersion.area_code and units.unit_role = 'member'

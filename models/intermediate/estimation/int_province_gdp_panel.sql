@@ -26,8 +26,11 @@ provinces as (
 ),
 
 years as (
-    select
-        cast(unnest(range({{ var('panel_start_year') }}, {{ var('panel_end_year') }} + 1)) as integer) as year
+    -- Spark allows no expression around a generator: the cast is outside.
+    select cast(year as integer) as year
+    from (
+        select {{ integer_series(var('panel_start_year'), var('panel_end_year')) }} as year
+    ) as series
 ),
 
 year_vintage as (
@@ -55,7 +58,7 @@ known as (
         candidates.area_code || '|' || candidates.series_vintage as series_key,
         candidates.year,
         candidates.value_base as value,
-        [candidates.figure_id] as figure_ids
+        {{ list_of('candidates.figure_id') }} as figure_ids
     from candidates
     inner join year_vintage
         on candidates.year = year_vintage.year and candidates.series_vintage = year_vintage.series_vintage
@@ -84,8 +87,8 @@ first_known as (
     select
         series_key,
         min(year) as first_year,
-        arg_min(value, year) as first_value,
-        arg_min(figure_ids, year) as first_figure_ids
+        {{ arg_min_value('value', 'year') }} as first_value,
+        {{ arg_min_value('figure_ids', 'year') }} as first_figure_ids
     from known
     group by series_key
 ),
@@ -96,8 +99,8 @@ backcast as (
     select
         spine.series_key,
         spine.year,
-        any_value(first_known.first_value) / exp(sum(ln(1 + real_growth.growth_pct / 100))) as value,
-        list_sort(list_concat(any_value(first_known.first_figure_ids), list(real_growth.figure_id)))
+        {{ any_non_null('first_known.first_value') }} / exp(sum(ln(1 + real_growth.growth_pct / 100))) as value,
+        {{ sort_list(concat_lists(any_non_null('first_known.first_figure_ids'), list_agg('real_growth.figure_id'))) }}
             as figure_ids
     from spine
     inner join first_known on spine.series_key = first_known.series_key and spine.year < first_known.first_year
@@ -106,7 +109,7 @@ backcast as (
             and spine.year < real_growth.year
             and first_known.first_year >= real_growth.year
     group by spine.series_key, spine.year
-    having count(*) = any_value(first_known.first_year) - spine.year
+    having count(*) = {{ any_non_null('first_known.first_year') }} - spine.year
 ),
 
 final as (

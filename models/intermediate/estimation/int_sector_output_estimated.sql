@@ -51,8 +51,8 @@ strongest_claim as (
         claims.area_code,
         claims.sector_code,
         max(multiplier.value) as multiplier,
-        list_sort(list_distinct(list(claims.specialty_id))) as specialty_ids,
-        arg_max(multiplier.prior_id, multiplier.value) as prior_id
+        {{ sorted_distinct_list(list_agg('claims.specialty_id')) }} as specialty_ids,
+        {{ arg_max_value('multiplier.prior_id', 'multiplier.value') }} as prior_id
     from claims
     inner join priors as multiplier
         on multiplier.prior_kind = 'specialty_multiplier'
@@ -65,9 +65,9 @@ member_weights as (
         areas.area_code,
         baseline.sector_code,
         baseline.share * coalesce(strongest_claim.multiplier, 1) as weight,
-        list_sort(list_distinct(list_filter([baseline.prior_id, strongest_claim.prior_id], p -> p is not null)))
+        {{ sorted_distinct_list(non_null_elements(list_of('baseline.prior_id', 'strongest_claim.prior_id'))) }}
             as prior_ids,
-        coalesce(strongest_claim.specialty_ids, []) as specialty_ids
+        coalesce(strongest_claim.specialty_ids, {{ empty_text_list() }}) as specialty_ids
     from areas
     inner join baseline on areas.province_code = baseline.province_code
     left join strongest_claim
@@ -91,7 +91,7 @@ member_sector as (
         'member_equipment_x_prior_mix_x_specialty_multiplier' as method,
         true as is_area_specific,
         equipment.figure_ids,
-        list_sort(list_distinct(list_concat(equipment.prior_ids, member_shares.prior_ids))) as prior_ids,
+        {{ sorted_distinct_list(concat_lists('equipment.prior_ids', 'member_shares.prior_ids')) }} as prior_ids,
         member_shares.specialty_ids
     from equipment
     inner join member_shares on equipment.area_code = member_shares.area_code
@@ -113,8 +113,10 @@ rest_of_province as (
         province.area_code,
         province.year,
         province.equipment_yuan - sum(member.equipment_yuan) as rest_yuan,
-        list_sort(list_distinct(flatten(list(member.figure_ids) || [province.figure_ids]))) as figure_ids,
-        list_sort(list_distinct(flatten(list(member.prior_ids)))) as prior_ids
+        {{ sorted_distinct_list(
+            'flatten(' ~ concat_lists(list_agg('member.figure_ids'), list_of('province.figure_ids')) ~ ')'
+        ) }} as figure_ids,
+        {{ sorted_distinct_list(flatten_list_agg('member.prior_ids')) }} as prior_ids
     from equipment as province
     inner join areas on province.area_code = areas.province_code and areas.cluster_role = 'member'
     inner join equipment as member on areas.area_code = member.area_code and province.year = member.year
@@ -130,8 +132,8 @@ province_sector as (
         'members_plus_rest_of_province_x_prior_mix' as method,
         true as is_area_specific,
         rest.figure_ids,
-        list_sort(list_distinct(list_append(rest.prior_ids, baseline.prior_id))) as prior_ids,
-        cast([] as varchar []) as specialty_ids
+        {{ sorted_distinct_list(append_to_list('rest.prior_ids', 'baseline.prior_id')) }} as prior_ids,
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as specialty_ids
     from rest_of_province as rest
     inner join baseline on rest.area_code = baseline.province_code
     left join members_by_province as members
@@ -148,9 +150,9 @@ electronics_sector as (
         cast(null as double) as output_value_yuan,
         'no_prior' as method,
         false as is_area_specific,
-        cast([] as varchar []) as figure_ids,
-        cast([] as varchar []) as prior_ids,
-        cast([] as varchar []) as specialty_ids
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as figure_ids,
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as prior_ids,
+        cast({{ empty_text_list() }} as {{ text_list_type() }}) as specialty_ids
     from equipment
     inner join sectors on not sectors.in_provincial_equipment_definition
 ),

@@ -36,10 +36,7 @@ microdata as (
 
 equipment as (
     select
-        list(
-            sector_code
-            order by sector_code
-        ) as sector_codes
+        {{ sorted_list_agg('sector_code') }} as sector_codes
     from {{ ref('stg_reference__sectors') }}
     where in_provincial_equipment_definition
 ),
@@ -51,7 +48,7 @@ user_figures as (
         supplied.sector_code,
         case
             when supplied.sector_code = 'equipment' then equipment.sector_codes
-            else list_sort(string_split(supplied.sector_code, '+'))
+            else {{ sort_list(split_text('supplied.sector_code', '+')) }}
         end as sector_codes,
         areas.cluster_role = 'member' and supplied.sector_code not like '%+%'
         and supplied.sector_code <> 'equipment' as is_single_cell,
@@ -77,7 +74,7 @@ microdata_cells as (
         'microdata' as origin,
         microdata.area_code,
         microdata.sector_code,
-        [microdata.sector_code] as sector_codes,
+        {{ list_of('microdata.sector_code') }} as sector_codes,
         true as is_single_cell,
         microdata.year,
         cast(microdata.output_value_yuan as double) as value_original,
@@ -88,7 +85,7 @@ microdata_cells as (
         || microdata.n_above_scale_enterprises || ' above scale), 12 months' as source,
         microdata.basis,
         microdata.source_files as supplied_file,
-        cast(null as varchar) as supplied_file_sha256,
+        cast(null as string) as supplied_file_sha256,
         cast(null as bigint) as supplied_line
     from microdata
     where

@@ -16,7 +16,7 @@ gdp as (
 cluster_side as (
     select
         gdp.year,
-        any_value(gdp.series_vintage) as series_vintage,
+        {{ any_non_null('gdp.series_vintage') }} as series_vintage,
         sum(gdp.gdp_yuan) as cluster_value,
         count(*) as n_provinces,
         sum(case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end) as cluster_estimated,
@@ -24,8 +24,8 @@ cluster_side as (
             when count(gdp.real_growth) = count(*)
                 then sum(gdp.real_growth * gdp.previous_gdp_yuan) / sum(gdp.previous_gdp_yuan)
         end as cluster_real_growth,
-        list_sort(flatten(list(gdp.figure_ids))) as figure_ids,
-        list(gdp.real_growth_figure_id) as real_growth_figure_ids
+        {{ sort_list(flatten_list_agg('gdp.figure_ids')) }} as figure_ids,
+        {{ list_agg('gdp.real_growth_figure_id') }} as real_growth_figure_ids
     from gdp
     inner join {{ ref('stg_reference__areas') }} as areas
         on gdp.area_code = areas.area_code and areas.cluster_role = 'parent'
@@ -45,8 +45,9 @@ paired as (
         gdp.real_growth as benchmark_real_growth,
         cluster_side.cluster_estimated + case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end
             as estimated_value,
-        list_concat(cluster_side.figure_ids, gdp.figure_ids) as figure_ids,
-        list_append(cluster_side.real_growth_figure_ids, gdp.real_growth_figure_id) as real_growth_figure_ids
+        {{ concat_lists('cluster_side.figure_ids', 'gdp.figure_ids') }} as figure_ids,
+        {{ append_to_list('cluster_side.real_growth_figure_ids', 'gdp.real_growth_figure_id') }}
+            as real_growth_figure_ids
     from gdp
     inner join {{ ref('stg_reference__areas') }} as areas
         on gdp.area_code = areas.area_code and areas.cluster_role = 'benchmark'
@@ -122,15 +123,15 @@ with_cagr as (
         *,
         case
             when year > start_year and not break_since_start
-                then pow(cluster_value / cluster_start, 1.0 / (year - start_year)) - 1
+                then pow(cluster_value / cluster_start, 1.0e0 / (year - start_year)) - 1
             when year > start_year and n_links = year - start_year
-                then pow(round(exp(cluster_log_links), 12), 1.0 / (year - start_year)) - 1
+                then pow(round(exp(cluster_log_links), 12), 1.0e0 / (year - start_year)) - 1
         end as cluster_cagr_since_start,
         case
             when year > start_year and not break_since_start
-                then pow(benchmark_value / benchmark_start, 1.0 / (year - start_year)) - 1
+                then pow(benchmark_value / benchmark_start, 1.0e0 / (year - start_year)) - 1
             when year > start_year and n_links = year - start_year
-                then pow(round(exp(benchmark_log_links), 12), 1.0 / (year - start_year)) - 1
+                then pow(round(exp(benchmark_log_links), 12), 1.0e0 / (year - start_year)) - 1
         end as benchmark_cagr_since_start,
         -- Levels read (col_estimated_input_share): the year's, the previous year's for growth,
         -- every year since the start for a CAGR chained across a break, else the vintage's first.
@@ -172,9 +173,9 @@ final as (
             else 'within_vintage'
         end as cagr_method,
         vintage_start_year,
-        pow(cluster_value / cluster_vintage_start, 1.0 / nullif(year - vintage_start_year, 0)) - 1
+        pow(cluster_value / cluster_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1
             as cluster_cagr_within_vintage,
-        pow(benchmark_value / benchmark_vintage_start, 1.0 / nullif(year - vintage_start_year, 0)) - 1
+        pow(benchmark_value / benchmark_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1
             as benchmark_cagr_within_vintage,
         case
             when year = start_year then 'growth and CAGR need an earlier year'
@@ -190,9 +191,9 @@ final as (
         end as null_reason,
         estimated_input_share,
         case when estimated_input_share > 0 then 'estimated' else 'reported' end as basis,
-        array_to_string(list_sort(list_distinct(list_concat(
-            figure_ids, case when growth_method = 'reported_real_growth_across_break' then real_growth_figure_ids end
-        ))), ';') as derived_from_figure_ids
+        {{ list_to_string(sorted_distinct_list(concat_lists(
+            'figure_ids', "case when growth_method = 'reported_real_growth_across_break' then real_growth_figure_ids end"
+        )), ';') }} as derived_from_figure_ids
     from with_cagr
 )
 
