@@ -50,7 +50,7 @@ output as (
             as above_scale_output_yuan,
         count(distinct credit_code) as n_enterprises,
         count(distinct credit_code) filter (where above_scale) as n_above_scale_enterprises,
-        {{ sorted_distinct_string_agg('source_file', ';') }} as source_files,
+        {{ sorted_distinct_string_agg('source_file', "';'") }} as source_files,
         min(basis) as basis
     from reports
     group by year, area_code, division_code
