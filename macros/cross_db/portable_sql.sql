@@ -522,3 +522,27 @@
     case when count({{ expression }}) > 0
         then array_join(array_sort(collect_set({{ expression }})), {{ delimiter }}) end
 {%- endmacro %}
+
+
+{#- dbt's safe_cast on Spark, for unit-test fixtures: dbt-core passes a YAML list value (e.g.
+    figure_ids: ['F1']) to safe_cast as a list, which renders as `['F1']`, DuckDB's list
+    literal and a syntax error on Spark. This override spells such a list as Spark's
+    array('F1') and otherwise does what dbt-spark's spark__safe_cast does. -#}
+{% macro spark__safe_cast(field, type) -%}
+    {%- if field is iterable and field is not string and field is not mapping -%}
+        cast(array(
+            {%- for value in field -%}
+                {%- if value is none -%} null
+                {%- elif value is string -%} {{ dbt.string_literal(dbt.escape_single_quotes(value)) }}
+                {%- else -%} {{ value }}
+                {%- endif -%}
+                {{- ', ' if not loop.last -}}
+            {%- endfor -%}
+        ) as {{ type }})
+    {%- else -%}
+        {%- set complex_type = type.lower().startswith('struct') or type.lower().startswith('array')
+            or type.lower().startswith('map') -%}
+        {%- set field_clean = field.strip('"').strip("'") if (complex_type and field is string) else field -%}
+        cast({{ field_clean }} as {{ type }})
+    {%- endif -%}
+{%- endmacro %}
