@@ -118,20 +118,22 @@ chained as (
 ),
 
 with_cagr as (
-    -- The product of links exp(sum ln(1 + g)) is rounded to 12 decimals (noise of exp, ln).
+    -- The product of links exp(sum ln(1 + g)) is rounded to 12 decimals (noise of exp, ln),
+    -- and so is every CAGR: pow differs in the last bit between engines (DuckDB, Spark), and
+    -- a growth rate carries no meaning beyond 1e-12.
     select
         *,
         case
             when year > start_year and not break_since_start
-                then pow(cluster_value / cluster_start, 1.0e0 / (year - start_year)) - 1
+                then round(pow(cluster_value / cluster_start, 1.0e0 / (year - start_year)) - 1, 12)
             when year > start_year and n_links = year - start_year
-                then pow(round(exp(cluster_log_links), 12), 1.0e0 / (year - start_year)) - 1
+                then round(pow(round(exp(cluster_log_links), 12), 1.0e0 / (year - start_year)) - 1, 12)
         end as cluster_cagr_since_start,
         case
             when year > start_year and not break_since_start
-                then pow(benchmark_value / benchmark_start, 1.0e0 / (year - start_year)) - 1
+                then round(pow(benchmark_value / benchmark_start, 1.0e0 / (year - start_year)) - 1, 12)
             when year > start_year and n_links = year - start_year
-                then pow(round(exp(benchmark_log_links), 12), 1.0e0 / (year - start_year)) - 1
+                then round(pow(round(exp(benchmark_log_links), 12), 1.0e0 / (year - start_year)) - 1, 12)
         end as benchmark_cagr_since_start,
         -- Levels read (col_estimated_input_share): the year's, the previous year's for growth,
         -- every year since the start for a CAGR chained across a break, else the vintage's first.
@@ -173,9 +175,9 @@ final as (
             else 'within_vintage'
         end as cagr_method,
         vintage_start_year,
-        pow(cluster_value / cluster_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1
+        round(pow(cluster_value / cluster_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1, 12)
             as cluster_cagr_within_vintage,
-        pow(benchmark_value / benchmark_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1
+        round(pow(benchmark_value / benchmark_vintage_start, 1.0e0 / nullif(year - vintage_start_year, 0)) - 1, 12)
             as benchmark_cagr_within_vintage,
         case
             when year = start_year then 'growth and CAGR need an earlier year'
