@@ -85,15 +85,28 @@
 
 {% macro spark__microdata_delete_where(column, operator, value) -%}
     {%- if execute -%}
-        {%- set query -%}
-            select distinct cast({{ column }} as string) from {{ this }} where {{ column }} {{ operator }} {{ value }}
-        {%- endset -%}
-        {%- set specs = [] -%}
-        {%- for partition in run_query(query).columns[0].values() | sort -%}
-            {%- do specs.append("partition (" ~ column ~ " = '" ~ partition ~ "')") -%}
+        {#- The partition values come from `show partitions` and are compared in a query over
+            literals: a filter on the table's partition column would be pushed to the Hive
+            metastore, whose Derby store fails on a date filter
+            (INTERNAL_ERROR_HIVE_METASTORE_PARTITION_FILTER). -#}
+        {%- set values = [] -%}
+        {%- for row in run_query("show partitions " ~ this).rows -%}
+            {%- set spec = row[0] -%}
+            {%- if spec.startswith(column ~ "=") -%}
+                {%- do values.append("('" ~ spec[(column | length) + 1:] ~ "')") -%}
+            {%- endif -%}
         {%- endfor -%}
-        {%- if specs -%}
-            {%- do run_query("alter table " ~ this ~ " drop if exists " ~ specs | join(", ")) -%}
+        {%- if values -%}
+            {%- set query -%}
+                select p from values {{ values | join(", ") }} as partitions(p) where p {{ operator }} {{ value }}
+            {%- endset -%}
+            {%- set specs = [] -%}
+            {%- for partition in run_query(query).columns[0].values() | sort -%}
+                {%- do specs.append("partition (" ~ column ~ " = '" ~ partition ~ "')") -%}
+            {%- endfor -%}
+            {%- if specs -%}
+                {%- do run_query("alter table " ~ this ~ " drop if exists " ~ specs | join(", ")) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

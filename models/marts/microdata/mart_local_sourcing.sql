@@ -98,8 +98,10 @@ select
         as rest_of_own_province_share,
     cast(other_province_members_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
         as other_province_members_share,
-    cast(other_province_rest_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as other_province_rest_share,
-    cast(rest_of_china_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as rest_of_china_share,
+    cast(other_province_rest_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
+        as other_province_rest_share,
+    cast(rest_of_china_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
+        as rest_of_china_share,
     n_invoices,
     n_red_letter_invoices,
     months_covered,
