@@ -244,7 +244,8 @@ def dbt_arguments(project_dir: Path, build_id: str, selector: str | None, select
     args = ["build", "--target", "spark", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
             "--vars", json.dumps({"chengyu_candidate_suffix": candidate_suffix(build_id)})]
     if select:
-        args += ["--select", *select]
+        # As the selectors do: a test runs only when every model it reads is selected.
+        args += ["--select", *select, "--indirect-selection", "cautious"]
     else:
         args += ["--selector", selector or DEFAULT_SELECTOR]
     if quiet:
