@@ -10,9 +10,10 @@ operator explains it (`--accept-shift REASON`).
 Great Expectations 1.x has no DuckDB SQL dialect, so each suite validates a pandas
 DataFrame read from the candidate (read-only). On Spark (`chengyu build --target spark`,
 spark_publish.py) the same suites validate Spark DataFrames of the candidate schema through
-GX's Spark data source, in the build's SparkSession (`run_quality_gate_spark`). The expectations' limits are computed from
-the published version, so Data Docs read as "median location quotient between 0.93 and
-1.14 (published: 1.03)"; the mean and standard deviation likewise.
+GX's Spark data source, in the build's SparkSession (`run_quality_gate_spark`). The
+expectations' limits are computed from the published version, so Data Docs read as
+"median location quotient between 0.93 and 1.14 (published: 1.03)"; the mean and
+standard deviation likewise.
 """
 
 from __future__ import annotations
