@@ -72,7 +72,7 @@ def build(name, csv_text, reader=False):
                 try:
                     reads.append(sorted(tuple(r) for r in spark.sql("select * from marts.dim_sector").collect()))
                 except Exception as exc:  # a failed read is a finding too
-                    reads.append(repr(exc))
+                    reads.append(type(exc).__name__ + ": " + str(exc).strip().splitlines()[0][:300])
                 time.sleep(0.1)
         thread = threading.Thread(target=read, daemon=True)
         thread.start()

@@ -11,9 +11,9 @@ idea works with schemas (Spark databases) and views:
    (quality.py) compares the candidate's marts with the published ones through Great
    Expectations' Spark data source, in the same SparkSession.
 3. **Publish**: for each model schema, every relation of the candidate gets a view in the
-   published schema of the same base name: `create or replace view marts.x as select * from
-   marts__b<id>.x`. Each switch is one metastore operation, so a reader of `marts.x` sees the
-   old table or the new one, never a half-written one (the candidate's tables are complete
+   published schema of the same base name: `alter view marts.x as select * from marts__b<id>.x`
+   (`create view` the first time). Each switch is one metastore operation (alterTable), so a
+   reader of `marts.x` sees the old table or the new one, never a half-written one (the candidate's tables are complete
    before the first switch). Views of the published schema that the candidate no longer has
    are dropped after the switch.
 4. **Clean up**: candidates other than the new one and the one published before it are
@@ -113,13 +113,21 @@ def q(name: str) -> str:
 
 @dataclass
 class SwitchPlan:
-    """What publishing a candidate does: views to (re)create and views to drop, per schema."""
-    creates: list[tuple[str, str, str]] = field(default_factory=list)  # (published schema, name, candidate schema)
+    """What publishing a candidate does: views to switch (alter), to create and to drop.
+
+    A view that exists is switched with `alter view ... as`, not `create or replace view`:
+    Spark runs CREATE OR REPLACE of a permanent view as a drop followed by a create (a
+    reader in between finds no view), ALTER VIEW AS as one alterTable of the metastore.
+    """
+    alters: list[tuple[str, str, str]] = field(default_factory=list)  # (published schema, name, candidate schema)
+    creates: list[tuple[str, str, str]] = field(default_factory=list)
     drops: list[tuple[str, str]] = field(default_factory=list)  # (published schema, name)
 
     def statements(self) -> list[str]:
-        out = [f"create or replace view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
-               for schema, name, candidate in self.creates]
+        out = [f"alter view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
+               for schema, name, candidate in self.alters]
+        out += [f"create view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
+                for schema, name, candidate in self.creates]
         return out + [f"drop view if exists {q(schema)}.{q(name)}" for schema, name in self.drops]
 
 
@@ -131,7 +139,7 @@ def plan_switch(candidate: dict[str, list[str]], published: dict[str, list[str]]
     for base in sorted(candidate):
         cand = candidate_schema(base, build_id)
         for name in sorted(candidate[base]):
-            plan.creates.append((base, name, cand))
+            (plan.alters if name in published.get(base, ()) else plan.creates).append((base, name, cand))
         for name in sorted(set(published.get(base, ())) - set(candidate[base])):
             plan.drops.append((base, name))
     return plan
@@ -392,7 +400,8 @@ def build_on_spark(args, project_dir: Path, stage, timings: dict[str, float]) ->
     timings["total"] = time.perf_counter() - started
     n_models = outcome.count("model", "success")
     n_tests = outcome.count("test", "pass") + outcome.count("test", "warn")
-    print(f"Published build {build_id} on Spark: {len(plan.creates)} views in {', '.join(bases)} switched to the "
+    n_views = len(plan.alters) + len(plan.creates)
+    print(f"Published build {build_id} on Spark: {n_views} views in {', '.join(bases)} switched to the "
           f"candidate schemas *__{candidate_suffix(build_id)} ({n_models} models, {n_tests} tests passed; quality "
           f"gate {gate.n_passed} passed, {gate.n_warned} warned"
           + (f", compared with build {gate.compared_with}" if gate.compared_with else f"; {gate.note}") + ").")

@@ -61,16 +61,18 @@ def test_published_target_reads_only_chengyus_view_text():
     assert published_target(None) is None
 
 
-def test_plan_switch_creates_every_candidate_view_and_drops_the_gone_ones_last():
+def test_plan_switch_alters_existing_views_creates_new_ones_and_drops_the_gone_ones_last():
     plan = plan_switch({"marts": ["dim_sector", "dim_area"], "staging": ["stg_x"]},
                        {"marts": ["dim_area", "dim_old"]}, B)
     cand = "marts__b20261129t180000000001z"
-    assert plan.creates == [("marts", "dim_area", cand), ("marts", "dim_sector", cand),
-                            ("staging", "stg_x", "staging__b20261129t180000000001z")]
+    assert plan.alters == [("marts", "dim_area", cand)]
+    assert plan.creates == [("marts", "dim_sector", cand), ("staging", "stg_x", "staging__b20261129t180000000001z")]
     assert plan.drops == [("marts", "dim_old")]
     statements = plan.statements()
-    assert statements[0] == ("create or replace view `marts`.`dim_area` as select * from "
+    assert statements[0] == ("alter view `marts`.`dim_area` as select * from "
                              "`marts__b20261129t180000000001z`.`dim_area`")
+    assert statements[1] == ("create view `marts`.`dim_sector` as select * from "
+                             "`marts__b20261129t180000000001z`.`dim_sector`")
     assert statements[-1] == "drop view if exists `marts`.`dim_old`"
     assert len(statements) == 4
 
