@@ -380,9 +380,11 @@ def build_on_spark(args, project_dir: Path, stage, timings: dict[str, float]) ->
                                {b: sorted(v) for b, v in published.views.items()}, build_id)
             for base in bases:
                 spark.sql(f"create database if not exists {q(base)}")
+            # From the first switch on, published views may name this candidate: never drop it
+            # after that (an interrupted switch is completed by the next build).
+            published_now = True
             for statement in plan.statements():
                 spark.sql(statement)
-            published_now = True
             # Keep the candidate readers used until now (a query may still read its files).
             keep = {build_id, *previous}
             dropped = candidates_to_drop(list_schemas(spark), keep)
