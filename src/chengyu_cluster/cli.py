@@ -21,6 +21,9 @@ Exit codes (also in the README):
       (`chengyu rollback` points the warehouse at the version before)
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
       timed out); after `build --publish-postgres` the DuckDB version is published
+  13  out of memory: DuckDB reached its limit
+  14  `build --target spark`: Spark cannot start here (pyspark / dbt-spark not installed,
+      no Java runtime)
   130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
       processes are stopped, its candidate removed, the published warehouse unchanged
 """
@@ -143,6 +146,14 @@ def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> Accepted
 def cmd_build(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     os.environ.setdefault("DBT_PROFILES_DIR", str(project_dir))
+    if args.target == "spark":
+        from .spark_publish import build_on_spark
+
+        with stop_on_signals():
+            return build_on_spark(args, project_dir, stage, {})
+    if args.select or args.selector:
+        raise ChengyuExit(EXIT_USAGE, "--select and --selector are for --target spark; the DuckDB build "
+                                      "builds the whole project")
     paths = wh.WarehousePaths.from_env(project_dir)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -556,6 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--full-refresh", action="store_true",
                        help="rebuild every month of the microdata facts instead of carrying the published ones over")
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
+    build.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
+                       help="duckdb (default): a new version file; spark: candidate schemas on the local Spark of "
+                            "the dbt target `spark`, published by switching views (docs/spark.md)")
+    spark_selection = build.add_mutually_exclusive_group()
+    spark_selection.add_argument("--selector", metavar="NAME",
+                                 help="with --target spark: the dbt selector to build (default spark_portable)")
+    spark_selection.add_argument("--select", nargs="+", metavar="NODE",
+                                 help="with --target spark: a dbt node selection instead of a selector")
     build.set_defaults(func=cmd_build)
 
     back = sub.add_parser("rollback", help="point the warehouse at the version published before the current one")

@@ -8,9 +8,12 @@ reconciliation errors, each against the published version, with the limits of
 operator explains it (`--accept-shift REASON`).
 
 Great Expectations 1.x has no DuckDB SQL dialect, so each suite validates a pandas
-DataFrame read from the candidate (read-only). The expectations' limits are computed from
-the published version, so Data Docs read as "median location quotient between 0.93 and
-1.14 (published: 1.03)"; the mean and standard deviation likewise.
+DataFrame read from the candidate (read-only). On Spark (`chengyu build --target spark`,
+spark_publish.py) the same suites validate Spark DataFrames of the candidate schema through
+GX's Spark data source, in the build's SparkSession (`run_quality_gate_spark`). The
+expectations' limits are computed from the published version, so Data Docs read as
+"median location quotient between 0.93 and 1.14 (published: 1.03)"; the mean and
+standard deviation likewise.
 """
 
 from __future__ import annotations
@@ -262,6 +265,30 @@ def prepare_gate(project_dir: Path, published: Path | None) -> Baseline:
 
 def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
                      accept_shift: str | None = None) -> GateResult:
+    """The gate on a DuckDB candidate file: each mart read as a pandas DataFrame."""
+    con = duckdb.connect(str(candidate), read_only=True)
+    try:
+        return _run_gate(lambda context: context.data_sources.add_pandas("candidate"), mart_columns(con),
+                         lambda relation, columns: _frame(con, relation, baseline.config["measures"], columns),
+                         baseline, report_dir, accept_shift)
+    finally:
+        con.close()
+
+
+def run_quality_gate_spark(spark, candidate_schema: str, baseline: Baseline, report_dir: Path,
+                           accept_shift: str | None = None) -> GateResult:
+    """The same gate on Spark: the candidate's marts (schema `candidate_schema`) validated as
+    Spark DataFrames through GX's Spark data source (`add_spark`, a dataframe asset), in the
+    SparkSession that built them. `candidate_schema` is a name chengyu made from a build id."""
+    columns = spark_mart_columns(spark, candidate_schema) if spark.catalog.databaseExists(candidate_schema) else {}
+    return _run_gate(lambda context: context.data_sources.add_spark("candidate"), columns,
+                     lambda relation, cols: _spark_frame(spark, candidate_schema, relation,
+                                                         baseline.config["measures"], cols),
+                     baseline, report_dir, accept_shift)
+
+
+def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Baseline, report_dir: Path,
+              accept_shift: str | None) -> GateResult:
     gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -278,21 +305,16 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
     with tempfile.TemporaryDirectory(prefix="chengyu-gx-") as gx_root:
         context = gx.get_context(mode="file", project_root_dir=gx_root)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        datasource = context.data_sources.add_pandas("candidate")
-        con = duckdb.connect(str(candidate), read_only=True)
-        try:
-            now = mart_columns(con)
-            for relation in baseline.profile["columns"]:
-                if relation not in now:
-                    gate.results.append(CheckResult(f"shift_{relation}", "public mart exists", {}, CRITICAL, False,
-                                                    "missing", "present"))
-                    continue
-                checks = expectations(relation, baseline.profile, measures, thresholds,
-                                      tuple(baseline.config.get("warn_only_row_counts", ())))
-                frame = _frame(con, relation, measures, now[relation])
-                _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
-        finally:
-            con.close()
+        datasource = add_datasource(context)
+        for relation in baseline.profile["columns"]:
+            if relation not in now:
+                gate.results.append(CheckResult(f"shift_{relation}", "public mart exists", {}, CRITICAL, False,
+                                                "missing", "present"))
+                continue
+            checks = expectations(relation, baseline.profile, measures, thresholds,
+                                  tuple(baseline.config.get("warn_only_row_counts", ())))
+            frame = frame_of(relation, now[relation])
+            _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
         context.build_data_docs()
         docs = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
         shutil.rmtree(report_dir / "data_docs", ignore_errors=True)
@@ -304,6 +326,64 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
                 r.severity = WARNING
     _write_offline_index(report_dir, gate)
     return gate
+
+
+# ---- the same profile and frames on Spark -----------------------------------------------------
+
+def spark_quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def spark_mart_columns(spark, schema: str) -> dict[str, list[str]]:
+    """Columns of every table or view in `schema` (a Spark database), as mart_columns does."""
+    names = sorted(row.tableName for row in spark.sql(f"show tables in {spark_quote(schema)}").collect()
+                   if not row.isTemporary)
+    return {name: list(spark.table(f"{spark_quote(schema)}.{spark_quote(name)}").columns) for name in names}
+
+
+def spark_profile(spark, schema: str, measures: list[dict]) -> dict:
+    """profile() on Spark: Spark's `percentile(x, 0.5)` interpolates as DuckDB's median does."""
+    columns = spark_mart_columns(spark, schema)
+    counts = {t: spark.table(f"{spark_quote(schema)}.{spark_quote(t)}").count() for t in columns}
+    stats = {}
+    for m in measures:
+        if m["column"] not in columns.get(m["relation"], []):
+            continue
+        col = f"cast({spark_quote(m['column'])} as double)"
+        rel = f"{spark_quote(schema)}.{spark_quote(m['relation'])}"
+        if m["kind"] == "distribution":
+            row = spark.sql(f"select percentile({col}, 0.5), avg({col}), stddev_samp({col}) from {rel}").first()
+            value = dict(zip(("median", "mean", "stdev"), tuple(row), strict=True))
+        elif m["kind"] == "share":
+            value = spark.sql(f"select max({col}) from {rel}").first()[0]
+        else:  # max_abs
+            value = spark.sql(f"select max(abs({col})) from {rel}").first()[0]
+        stats[(m["relation"], m["column"])] = value
+    return {"columns": columns, "counts": counts, "stats": stats}
+
+
+def prepare_gate_spark(project_dir: Path, spark, published_schema: str | None, build_id: str | None) -> Baseline:
+    """The published marts' profile on Spark (None: nothing is published yet)."""
+    config = yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
+    if published_schema is None:
+        return Baseline(config, note="nothing is published yet")
+    return Baseline(config, build_id, spark_profile(spark, published_schema, config["measures"]))
+
+
+def _spark_frame(spark, schema: str, relation: str, measures: list[dict], candidate_columns: list[str]):
+    """The mart as a Spark DataFrame: every candidate column (for the column set), measures
+    cast to double (a decimal gives Decimal values that do not mix with float limits), the
+    reconciliation errors as magnitudes."""
+    from pyspark.sql import functions as F
+
+    frame = spark.table(f"{spark_quote(schema)}.{spark_quote(relation)}")
+    wanted = {m["column"] for m in measures if m["relation"] == relation and m["column"] in candidate_columns}
+    for column in sorted(wanted):
+        value = F.col(spark_quote(column)).cast("double")
+        if column in ("relative_error", "exact_relative_error"):
+            value = F.abs(value)
+        frame = frame.withColumn(column, value)
+    return frame
 
 
 def _validate(context, datasource, name: str, frame, checks: list, gate: GateResult, results_dir: Path) -> None:
