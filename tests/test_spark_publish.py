@@ -5,7 +5,7 @@ process (one JVM, its Derby metastore): the runner calls `chengyu_cluster.cli.ma
 build, and reads the published views in the same SparkSession between builds and, from a
 second thread, during the switch. The builds use a small selection (`+dim_sector`: the
 sectors seed, its staging view, the mart and their tests); the command is the same for the
-default selector spark_portable, which only takes longer.
+default, the whole project, which only takes longer.
 
 1. build A publishes: marts.dim_sector is a view on marts__b<A>.dim_sector with its rows;
 2. a duplicated sector code in seeds/sectors.csv (an input file) fails a dbt test: exit 4,

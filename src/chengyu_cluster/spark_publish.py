@@ -3,7 +3,7 @@
 The DuckDB build writes a candidate file and renames it into place. On Spark the same
 idea works with schemas (Spark databases) and views:
 
-1. **Write**: dbt builds the selection (default: selector `spark_portable`) into candidate
+1. **Write**: dbt builds the project (or the selection given) into candidate
    schemas: every schema `<name>` of the project becomes `<name>__b<build id>`
    (macros/generate_schema_name.sql, var `chengyu_candidate_suffix`), e.g.
    `marts__b20261129t174512123456z`. Nothing a reader uses is touched.
@@ -50,7 +50,6 @@ from pathlib import Path
 from . import warehouse as wh
 
 EXIT_SPARK_UNAVAILABLE = 14
-DEFAULT_SELECTOR = "spark_portable"
 #: A Spark database or table name chengyu will put into SQL (what the project's models use).
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 SUFFIX = re.compile(r"b[0-9]{8}t[0-9]{12}z")
@@ -254,8 +253,8 @@ def dbt_arguments(project_dir: Path, build_id: str, selector: str | None, select
     if select:
         # As the selectors do: a test runs only when every model it reads is selected.
         args += ["--select", *select, "--indirect-selection", "cautious"]
-    else:
-        args += ["--selector", selector or DEFAULT_SELECTOR]
+    elif selector:
+        args += ["--selector", selector]
     if quiet:
         args.append("--quiet")
     return args
