@@ -83,6 +83,12 @@ MICRODATA_VIEWS = [
     ("staging", "stg_microdata__enterprises"), ("staging", "stg_microdata__enterprise_month"),
     ("staging", "stg_microdata__supply_invoices"),
 ]
+# The microdata facts, incremental by month (partitioned by month or year on Spark).
+INCREMENTAL_TABLES = [
+    ("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_enterprise_month"),
+    ("microdata", "fct_supply_flow"), ("microdata", "mart_chain_linkage"), ("microdata", "mart_local_sourcing"),
+    ("microdata", "mart_firm_dynamics"),
+]
 # Columns that hold the time of the build, not a result.
 BUILD_TIME_COLUMNS = {"build_info": ("built_at",)}
 # The input reader's tables (raw.*), copied from the DuckDB file into Spark before the build.
@@ -103,7 +109,10 @@ SCALE_TOLERANCE = 1e-12
 # exports (`preload`; a DuckDB TIMESTAMP reads back from Parquet as timestamp_ntz, hence the
 # casts to the table's types), the dbt build with the `session` submission method registered
 # (as `python -m chengyu_cluster.spark_dbt` does), then the rows of the views named in
-# `export` written to Parquet for the comparison.
+# `export` written to Parquet for the comparison (the microdata facts among them: a copy of the
+# full build), and last an incremental run of the microdata facts on the same files: it drops
+# and rewrites the partitions of the look-back months (insert_overwrite), so the tables
+# compared below are the incremental run's.
 SPARK_RUNNER = """
 import json, sys, time
 from dbt.cli.main import dbtRunner
@@ -124,7 +133,12 @@ result = dbtRunner().invoke(job["args"])
 print(json.dumps({"build_seconds": time.monotonic() - started}), file=sys.stderr)
 for relation, path in job["export"].items():
     spark.table(relation).write.mode("overwrite").parquet(path)
-sys.exit(0 if result.success else 1)
+if not result.success:
+    sys.exit(1)
+started = time.monotonic()
+result = dbtRunner().invoke(job["incremental_args"])
+print(json.dumps({"incremental_seconds": time.monotonic() - started}), file=sys.stderr)
+sys.exit(0 if result.success else 3)
 """
 
 
@@ -198,7 +212,11 @@ def builds(tmp_path_factory):
         "prepare_args": ["run-operation", "create_missing_input_tables", *common],
         "preload": preload,
         "args": ["build", *common, "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
-        "export": {f"{schema}.{table}": str(root / "exported" / table) for schema, table in MICRODATA_VIEWS},
+        "export": {f"{schema}.{table}": str(root / "exported" / table)
+                   for schema, table in MICRODATA_VIEWS + INCREMENTAL_TABLES},
+        "incremental_args": ["run", "--target", "spark", "--select", "config.materialized:incremental",
+                             "--target-path", str(root / "target_spark_incremental"), "--log-path", str(root / "logs"),
+                             "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
     }
     env = dict(os.environ, DBT_PROFILES_DIR=str(ws.project), SPARK_LOCAL_IP="127.0.0.1",
                CHENGYU_SPARK_DIR=str(root / "spark"))
@@ -211,7 +229,7 @@ def builds(tmp_path_factory):
     print(f"\n[spark] dbt build of the whole project: DuckDB {duck_seconds:.1f} s, local Spark "
           f"{spark_seconds:.1f} s (JVM start, preload and the export of the microdata views included)")
     for line in spark.stderr.splitlines():
-        if line.startswith('{"build_seconds"'):
+        if line.startswith(('{"build_seconds"', '{"incremental_seconds"')):
             print(f"[spark] {line}")
     return {"root": root, "project": ws.project, "duck": duck, "spark": spark}
 
@@ -300,6 +318,19 @@ def test_the_user_file_and_the_microdata_reach_the_marts_on_spark(builds):
     finally:
         con.close()
     assert methods.get("user_supplied", 0) > 0 and methods.get("microdata", 0) > 0, methods
+
+
+def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
+    """The second dbt invocation ran the six incremental models incrementally: each dropped the
+    partitions of its look-back window and wrote them again. The tables compared with DuckDB
+    above are that run's; here the full build's copies are compared too."""
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:]
+    statuses = node_statuses(builds["root"] / "target_spark_incremental")
+    assert statuses == {f"model.chengyu_cluster.{table}": "success" for _, table in INCREMENTAL_TABLES}
+    for schema, table in INCREMENTAL_TABLES:
+        n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
+                                str(builds["root"] / "exported" / table / "*.parquet"))
+        assert not diffs and n_rows > 0, (table, n_rows, diffs[:10])
 
 
 @pytest.mark.parametrize(("schema", "table"), MICRODATA_VIEWS)
