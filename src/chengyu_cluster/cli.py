@@ -572,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "the dbt target `spark`, published by switching views (docs/spark.md)")
     spark_selection = build.add_mutually_exclusive_group()
     spark_selection.add_argument("--selector", metavar="NAME",
-                                 help="with --target spark: a dbt selector (selectors.yml) instead of the whole project")
+                                 help="with --target spark: a dbt selector (selectors.yml), not the whole project")
     spark_selection.add_argument("--select", nargs="+", metavar="NODE",
                                  help="with --target spark: a dbt node selection instead of a selector")
     build.set_defaults(func=cmd_build)
