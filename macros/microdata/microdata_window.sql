@@ -15,8 +15,7 @@
         {{- return("date '" ~ explicit ~ "'") -}}
     {%- endif -%}
     {%- set query -%}
-        select strftime(date_trunc('month', max({{ date_column }})) - to_months({{ var('microdata_lookback_months') | int }}),
-                        '%Y-%m-%d')
+        select {{ iso_month_start_before('max(' ~ date_column ~ ')', var('microdata_lookback_months') | int) }}
         from {{ relation }}
     {%- endset -%}
     {%- set newest = run_query(query).columns[0].values()[0] -%}
@@ -37,10 +36,11 @@
         {{- return("date '" ~ explicit ~ "'") -}}
     {%- endif -%}
     {%- set query -%}
-        select strftime(least(
-                (select date_trunc('month', max(report_month)) from {{ ref('stg_microdata__enterprise_month') }}),
-                (select date_trunc('month', max(issue_date)) from {{ ref('stg_microdata__supply_invoices') }})
-            ) - to_months({{ var('microdata_lookback_months') | int }}), '%Y-%m-%d')
+        {#- least() skips a NULL on both engines: the other fact's newest month counts alone. -#}
+        select {{ iso_month_start_before(
+            "least((select max(report_month) from " ~ ref('stg_microdata__enterprise_month') ~ "),"
+            ~ " (select max(issue_date) from " ~ ref('stg_microdata__supply_invoices') ~ "))",
+            var('microdata_lookback_months') | int) }}
     {%- endset -%}
     {%- set newest = run_query(query).columns[0].values()[0] -%}
     {{- return("date '" ~ (newest or '1900-01-01') ~ "'") -}}
@@ -50,7 +50,7 @@
 {#- Pre-hook of an incremental microdata fact: remove the months the run rebuilds. -#}
 {% macro microdata_delete_window(month_column, relation, date_column) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ month_column }} >= {{ microdata_window_start(relation, date_column) }}
+        {{- microdata_delete_where(month_column, '>=', microdata_window_start(relation, date_column)) -}}
     {%- endif -%}
 {%- endmacro %}
 
@@ -60,9 +60,72 @@
 {% macro microdata_delete_layer_window(column, grain='month') -%}
     {%- if is_incremental() -%}
         {%- if grain == 'year' %}
-        delete from {{ this }} where {{ column }} >= year({{ microdata_layer_window_start() }})
+        {{- microdata_delete_where(column, '>=', 'year(' ~ microdata_layer_window_start() ~ ')') -}}
         {%- else %}
-        delete from {{ this }} where {{ column }} >= {{ microdata_layer_window_start() }}
+        {{- microdata_delete_where(column, '>=', microdata_layer_window_start()) -}}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Remove the rows of the model being built ({{ this }}) whose partition column compares to a
+    SQL value so: `column >= value`. DuckDB deletes them (the hook's SQL). A Spark Parquet table
+    cannot delete rows: its microdata models are partitioned by that column
+    (microdata_partition_by), so the partitions that hold such rows are dropped here, statement by
+    statement (the hook's SQL is empty). The run then writes the partitions it rebuilds
+    (insert_overwrite, microdata_incremental_strategy); a month or year that no longer has rows
+    stays dropped, as after DuckDB's delete. -#}
+{% macro microdata_delete_where(column, operator, value) -%}
+    {{- return(adapter.dispatch('microdata_delete_where')(column, operator, value)) -}}
+{%- endmacro %}
+
+{% macro default__microdata_delete_where(column, operator, value) -%}
+    delete from {{ this }} where {{ column }} {{ operator }} {{ value }}
+{%- endmacro %}
+
+{% macro spark__microdata_delete_where(column, operator, value) -%}
+    {%- if execute -%}
+        {%- set query -%}
+            select distinct cast({{ column }} as string) from {{ this }} where {{ column }} {{ operator }} {{ value }}
+        {%- endset -%}
+        {%- set specs = [] -%}
+        {%- for partition in run_query(query).columns[0].values() | sort -%}
+            {%- do specs.append("partition (" ~ column ~ " = '" ~ partition ~ "')") -%}
+        {%- endfor -%}
+        {%- if specs -%}
+            {%- do run_query("alter table " ~ this ~ " drop if exists " ~ specs | join(", ")) -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The incremental strategy of the microdata layer's models: DuckDB appends after the pre-hook's
+    delete (microdata_delete_where); Spark writes with insert_overwrite, which, with the table
+    partitioned by the model's month or year (microdata_partition_by), replaces the partitions the
+    run writes and keeps the others (dbt-spark's dynamic partition overwrite). -#}
+{% macro microdata_incremental_strategy() -%}
+    {{- return(adapter.dispatch('microdata_incremental_strategy')()) -}}
+{%- endmacro %}
+
+{% macro default__microdata_incremental_strategy() -%}
+    {{- return('append') -}}
+{%- endmacro %}
+
+{% macro spark__microdata_incremental_strategy() -%}
+    {{- return('insert_overwrite') -}}
+{%- endmacro %}
+
+
+{#- The partitioning of a microdata model's table: none on DuckDB, the model's month or year
+    column on Spark (the unit the incremental run replaces). -#}
+{% macro microdata_partition_by(column) -%}
+    {{- return(adapter.dispatch('microdata_partition_by')(column)) -}}
+{%- endmacro %}
+
+{% macro default__microdata_partition_by(column) -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+{% macro spark__microdata_partition_by(column) -%}
+    {{- return([column]) -}}
 {%- endmacro %}

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('month'),
         pre_hook="{{ microdata_delete_layer_window('month') }}",
     )
 }}
@@ -69,7 +70,7 @@ span as (
 ),
 
 months as (
-    select cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month
+    select {{ month_series('first_month', 'last_month') }} as month
     from span
     where first_month is not null
 ),
@@ -87,20 +88,13 @@ grid as (
     cross join months
 ),
 
-at_month_end as (
+final as (
+    -- The register state at the end of each month: the history's period that holds then
+    -- (valid_from inclusive, valid_to exclusive, so at most one). No period before the
+    -- enterprise's first record: no row.
     select
         grid.credit_code,
         grid.month,
-        history.valid_from
-    from grid
-    asof join history
-        on grid.credit_code = history.credit_code and grid.month_end >= history.valid_from
-),
-
-final as (
-    select
-        at_month_end.credit_code,
-        at_month_end.month,
         history.county_code,
         history.area_code,
         history.area_group,
@@ -108,13 +102,14 @@ final as (
         history.industry_class,
         history.division_code,
         history.above_scale,
-        history.opened_on <= cast(at_month_end.month + interval 1 month - interval 1 day as date)
-        and (history.closed_on is null or history.closed_on >= at_month_end.month) as is_open,
+        history.opened_on <= grid.month_end
+        and (history.closed_on is null or history.closed_on >= grid.month) as is_open,
         history.basis
-    from at_month_end
+    from grid
     inner join history
-        on at_month_end.credit_code = history.credit_code
-            and at_month_end.valid_from = history.valid_from
+        on grid.credit_code = history.credit_code
+            and grid.month_end >= history.valid_from
+            and (history.valid_to is null or grid.month_end < history.valid_to)
 )
 
 select * from final

@@ -22,7 +22,7 @@ covered_months as (
         year,
         area_code,
         division_code,
-        cast(unnest(generate_series(period_start_month, report_month, interval 1 month)) as date) as month
+        {{ month_series('period_start_month', 'report_month') }} as month
     from reports
 ),
 
@@ -40,8 +40,8 @@ output as (
     select
         year,
         area_code,
-        any_value(area_group) as area_group,
-        any_value(province_code) as province_code,
+        {{ any_non_null('area_group') }} as area_group,
+        {{ any_non_null('province_code') }} as province_code,
         division_code,
         -- decimals (to the fen): a sum of doubles depends on the row order, and an incremental
         -- build must give the same figures as a full one
@@ -50,10 +50,7 @@ output as (
             as above_scale_output_yuan,
         count(distinct credit_code) as n_enterprises,
         count(distinct credit_code) filter (where above_scale) as n_above_scale_enterprises,
-        string_agg(
-            distinct source_file, ';'
-            order by source_file
-        ) as source_files,
+        {{ sorted_distinct_string_agg('source_file', ';') }} as source_files,
         min(basis) as basis
     from reports
     group by year, area_code, division_code
@@ -72,7 +69,7 @@ final as (
         output.n_enterprises,
         output.n_above_scale_enterprises,
         coverage.months_covered,
-        coverage.months_covered / 12.0 as coverage_share,
+        coverage.months_covered / 12.0e0 as coverage_share,
         output.basis,
         output.source_files,
         'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'

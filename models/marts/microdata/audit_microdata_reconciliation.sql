@@ -66,7 +66,7 @@ compared as (
         figures.year,
         figures.metric_code,
         figures.scope,
-        array_to_string(rules.sector_codes, ';') as sector_codes,
+        {{ list_to_string('rules.sector_codes', ';') }} as sector_codes,
         figures.value_base as reported_yuan,
         figures.value_qualifier,
         cast(sum(microdata.above_scale_output_yuan) as double) as microdata_above_scale_yuan,
@@ -80,7 +80,7 @@ compared as (
     inner join microdata
         on area_parts.part_area_code = microdata.area_code
             and figures.year = microdata.year
-            and list_contains(rules.sector_codes, microdata.sector_code)
+            and {{ list_has('rules.sector_codes', 'microdata.sector_code') }}
     group by all
 ),
 

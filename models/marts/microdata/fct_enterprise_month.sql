@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('report_month'),
         schema='microdata',
         pre_hook="{{ microdata_delete_window('report_month', ref('stg_microdata__enterprise_month'), 'report_month') }}",
     )

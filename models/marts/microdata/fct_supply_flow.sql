@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('month'),
         schema='microdata',
         pre_hook="{{ microdata_delete_window('month', ref('stg_microdata__supply_invoices'), 'issue_date') }}",
     )

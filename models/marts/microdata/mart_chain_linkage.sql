@@ -10,7 +10,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('year'),
         pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
     )
 }}
@@ -95,11 +96,11 @@ final as (
         chongqing_to_sichuan_invoices,
         case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
                 and previous_sichuan_to_chongqing_yuan > 0
-                then cast(sichuan_to_chongqing_yuan / previous_sichuan_to_chongqing_yuan - 1 as double)
+                then cast(sichuan_to_chongqing_yuan as double) / cast(previous_sichuan_to_chongqing_yuan as double) - 1
         end as sichuan_to_chongqing_growth,
         case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
                 and previous_chongqing_to_sichuan_yuan > 0
-                then cast(chongqing_to_sichuan_yuan / previous_chongqing_to_sichuan_yuan - 1 as double)
+                then cast(chongqing_to_sichuan_yuan as double) / cast(previous_chongqing_to_sichuan_yuan as double) - 1
         end as chongqing_to_sichuan_growth,
         months_covered,
         basis

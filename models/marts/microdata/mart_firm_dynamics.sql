@@ -11,7 +11,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('year'),
         pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
     )
 }}
@@ -151,7 +152,8 @@ final as (
         cast(coalesce(output.n_reporting_enterprises, 0) as bigint) as n_reporting_enterprises,
         cast(output.gross_output_yuan as decimal(38, 2)) as gross_output_yuan,
         cast(output.top10_gross_output_yuan as decimal(38, 2)) as top10_gross_output_yuan,
-        cast(output.top10_gross_output_yuan / nullif(output.gross_output_yuan, 0) as double) as top10_share,
+        cast(output.top10_gross_output_yuan as double) / cast(nullif(output.gross_output_yuan, 0) as double)
+            as top10_share,
         coalesce(output.basis, basis.basis) as basis
     from cells
     cross join basis

@@ -9,7 +9,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=microdata_incremental_strategy(),
+        partition_by=microdata_partition_by('year'),
         pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
     )
 }}
@@ -54,8 +55,8 @@ final as (
     select
         year,
         buyer_area_code,
-        any_value(buyer_area_group) as buyer_area_group,
-        any_value(buyer_province_code) as buyer_province_code,
+        {{ any_non_null('buyer_area_group') }} as buyer_area_group,
+        {{ any_non_null('buyer_province_code') }} as buyer_province_code,
         buyer_division_code,
         cast(sum(net_amount_yuan) as decimal(38, 2)) as purchases_net_yuan,
         cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'same_area'), 0) as decimal(38, 2))
@@ -90,14 +91,15 @@ select
     other_province_members_yuan,
     other_province_rest_yuan,
     rest_of_china_yuan,
-    -- NULL when the net purchases are not positive: no share of nothing.
-    cast(same_area_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as same_area_share,
-    cast(rest_of_own_province_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double)
+    -- NULL when the net purchases are not positive: no share of nothing. Divided as doubles (DuckDB
+    -- divides decimals so; Spark would round a decimal quotient to 6 places).
+    cast(same_area_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as same_area_share,
+    cast(rest_of_own_province_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
         as rest_of_own_province_share,
-    cast(other_province_members_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double)
+    cast(other_province_members_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
         as other_province_members_share,
-    cast(other_province_rest_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as other_province_rest_share,
-    cast(rest_of_china_yuan / nullif(greatest(purchases_net_yuan, 0), 0) as double) as rest_of_china_share,
+    cast(other_province_rest_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as other_province_rest_share,
+    cast(rest_of_china_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as rest_of_china_share,
     n_invoices,
     n_red_letter_invoices,
     months_covered,
