@@ -242,8 +242,10 @@ def build(engine: str, work: Path, select: list[str], dbt_vars: dict, tests: boo
                 phase["nodes"] = {x["unique_id"]: {"status": x["status"], "s": x["execution_time"]}
                                   for x in data["results"]}
             r["phases"][phase["phase"]] = phase
-    if r["returncode"] != 0 or not all(p["success"] for p in r["phases"].values()):
-        raise SystemExit(f"{engine} build failed ({r['returncode']}); last output:\n{text[-6000:]}")
+    r["failed"] = r["returncode"] != 0 or not all(p["success"] for p in r["phases"].values())
+    if r["failed"]:
+        # Keep going: the other engine's figures and the loader's are still worth printing.
+        print(f"   {engine} build FAILED ({r['returncode']}); last output:\n{text[-6000:]}", flush=True)
     print(f"   {engine}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['peak_mib']:,.0f} MiB; "
           + ", ".join(f"{n} {p['seconds']:.1f} s" for n, p in r["phases"].items()), flush=True)
     return r
@@ -359,7 +361,7 @@ def main() -> int:
                      "SPARK_LOCAL_IP": "127.0.0.1"}
         results["spark"] = build("spark", work, select, {"microdata_parquet_files": files}, args.tests, spark_env)
     counts = {}
-    if set(engines) == {"duckdb", "spark"}:
+    if set(engines) == {"duckdb", "spark"} and not any(r["failed"] for r in results.values()):
         counts = count_rows(db, spark_dir, tables_built(work, "duckdb"))
 
     report(args, size, rows, (load_s, load_cpu, load_mib, info), results, counts)
@@ -412,6 +414,9 @@ def report(args, size: int, rows: dict, loader: tuple, results: dict, counts: di
         lines += [("dbt test s", phase(duck, "test"), phase(spark, "test")),
                   ("dbt test, dbt's elapsed s", phase(duck, "test", "dbt_elapsed_s"),
                    phase(spark, "test", "dbt_elapsed_s"))]
+    for name, r in (("DuckDB", duck), ("Spark", spark)):
+        if r and r["failed"]:
+            print(f"{name}: the build FAILED (see above); its figures below are those of a failed run.")
     print("| measure | DuckDB | Spark local[2] | Spark ÷ DuckDB |")
     print("|---|---:|---:|---:|")
     for label, a, b in lines:
