@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: build test lint rollback clean bench
+.PHONY: build test lint rollback clean bench bench-spark
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ rollback: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_build.py
+
+# The microdata layer at 10M invoices on DuckDB and on Spark local[2] (about 45 min; README).
+bench-spark: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_spark.py --size 10M --layer full --driver-memory 3g
 
 clean:
 	rm -rf target logs warehouse/*.duckdb warehouse/versions warehouse/spark reports
