@@ -42,6 +42,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from chengyu_cluster.inputs import Findings, load_inputs, read_inputs
 from chengyu_cluster.microdata import Store, attach, check_microdata
@@ -105,21 +106,25 @@ SCALE_TOLERANCE = 1e-12
 
 # Run in the Spark build's own process, in one SparkSession (the one dbt's profile
 # configures): the hook macro that creates the reader's tables (run as an operation, so that
-# they exist with the sources' types), the reader's rows inserted from DuckDB's Parquet
+# they exist with the sources' types); the reader's rows inserted from DuckDB's Parquet
 # exports (`preload`; a DuckDB TIMESTAMP reads back from Parquet as timestamp_ntz, hence the
-# casts to the table's types), the dbt build with the `session` submission method registered
-# (as `python -m chengyu_cluster.spark_dbt` does), then the rows of the views named in
-# `export` written to Parquet for the comparison (the microdata facts among them: a copy of the
-# full build), and last an incremental run of the microdata facts on the same files: it drops
-# and rewrites the partitions of the look-back months (insert_overwrite), so the tables
-# compared below are the incremental run's.
+# casts to the table's types); the dbt build with the `session` submission method registered
+# (as `python -m chengyu_cluster.spark_dbt` does); the rows of the views named in `export`
+# written to Parquet (the microdata facts among them: a copy of the full build); the Great
+# Expectations gate on the Spark marts as DataFrames, with the DuckDB build as the published
+# version it compares with; last an incremental run of the microdata facts on the same files,
+# which drops and rewrites the partitions of the look-back months (insert_overwrite), so the
+# tables compared below are the incremental run's.
 SPARK_RUNNER = """
 import json, sys, time
+from pathlib import Path
 from dbt.cli.main import dbtRunner
 from pyspark.sql import SparkSession
+from chengyu_cluster.quality import import_great_expectations, prepare_gate, run_quality_gate_spark
 from chengyu_cluster.spark_python import register
 
 job = json.loads(sys.argv[1])
+import_great_expectations()  # before dbt, as chengyu build --target spark does (docs/spark.md)
 register()
 if not dbtRunner().invoke(job["prepare_args"]).success:
     sys.exit(2)
@@ -135,6 +140,13 @@ for relation, path in job["export"].items():
     spark.table(relation).write.mode("overwrite").parquet(path)
 if not result.success:
     sys.exit(1)
+started = time.monotonic()
+gate = run_quality_gate_spark(spark, "marts", prepare_gate(Path.cwd(), Path(job["gate_baseline"])),
+                              Path(job["gate_reports"]))
+Path(job["gate_result"]).write_text(json.dumps({
+    "passed": gate.passed, "compared_with": gate.compared_with, "messages": gate.messages(),
+    "checks": [[r.suite, r.expectation, r.severity, r.success] for r in gate.results]}))
+print(json.dumps({"gate_seconds": time.monotonic() - started}), file=sys.stderr)
 started = time.monotonic()
 result = dbtRunner().invoke(job["incremental_args"])
 print(json.dumps({"incremental_seconds": time.monotonic() - started}), file=sys.stderr)
@@ -214,6 +226,9 @@ def builds(tmp_path_factory):
         "args": ["build", *common, "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
         "export": {f"{schema}.{table}": str(root / "exported" / table)
                    for schema, table in MICRODATA_VIEWS + INCREMENTAL_TABLES},
+        "gate_baseline": str(duck_file),
+        "gate_reports": str(root / "reports"),
+        "gate_result": str(root / "gate.json"),
         "incremental_args": ["run", "--target", "spark", "--select", "config.materialized:incremental",
                              "--target-path", str(root / "target_spark_incremental"), "--log-path", str(root / "logs"),
                              "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
@@ -229,7 +244,7 @@ def builds(tmp_path_factory):
     print(f"\n[spark] dbt build of the whole project: DuckDB {duck_seconds:.1f} s, local Spark "
           f"{spark_seconds:.1f} s (JVM start, preload and the export of the microdata views included)")
     for line in spark.stderr.splitlines():
-        if line.startswith(('{"build_seconds"', '{"incremental_seconds"')):
+        if line.startswith(('{"build_seconds"', '{"gate_seconds"', '{"incremental_seconds"')):
             print(f"[spark] {line}")
     return {"root": root, "project": ws.project, "duck": duck, "spark": spark}
 
@@ -318,6 +333,26 @@ def test_the_user_file_and_the_microdata_reach_the_marts_on_spark(builds):
     finally:
         con.close()
     assert methods.get("user_supplied", 0) > 0 and methods.get("microdata", 0) > 0, methods
+
+
+def test_the_quality_gate_runs_on_spark_dataframes(builds):
+    """The Great Expectations gate of `chengyu build` on the Spark marts (GX's Spark data source),
+    with the DuckDB build of the same inputs as the published version: every public mart's row
+    count and columns and every key measure's median, mean and standard deviation
+    (quality/gate.yml) are checked on Spark DataFrames, and nothing shifts."""
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:]
+    gate = json.loads((builds["root"] / "gate.json").read_text(encoding="utf-8"))
+    assert gate["compared_with"] == "dev" and gate["passed"], gate["messages"]
+    assert all(success for *_, success in gate["checks"]), gate["messages"]
+    config = yaml.safe_load((builds["project"] / "quality" / "gate.yml").read_text(encoding="utf-8"))
+    checked = {(suite, expectation) for suite, expectation, _, _ in gate["checks"]}
+    for measure in config["measures"]:
+        if measure["kind"] == "distribution":
+            for expectation in ("expect_column_median_to_be_between", "expect_column_mean_to_be_between",
+                                "expect_column_stdev_to_be_between"):
+                assert (f"shift_{measure['relation']}", expectation) in checked, (measure, expectation)
+    public_marts = {table for schema, table in TABLES if schema == "marts"}
+    assert {suite.removeprefix("shift_") for suite, _ in checked} == public_marts
 
 
 def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
