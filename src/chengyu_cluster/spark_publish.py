@@ -41,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -382,8 +383,18 @@ def build_on_spark(args, project_dir: Path, stage, timings: dict[str, float]) ->
             # From the first switch on, published views may name this candidate: never drop it
             # after that (an interrupted switch is completed by the next build).
             published_now = True
-            for statement in plan.statements():
-                spark.sql(statement)
+            # Ctrl-C or SIGTERM to this process waits until every view is switched (as the
+            # DuckDB publish does), then is dropped: the build reports what it did. pyspark
+            # starts the JVM ignoring SIGINT; a SIGTERM to the JVM itself still stops the switch
+            # half-way, and the next build completes it.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                for statement in plan.statements():
+                    spark.sql(statement)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             # Keep the candidate readers used until now (a query may still read its files).
             keep = {build_id, *previous}
             dropped = candidates_to_drop(list_schemas(spark), keep)
