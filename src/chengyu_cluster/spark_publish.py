@@ -36,7 +36,6 @@ open it at a time; a cluster's Hive metastore has no such limit.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -171,18 +170,8 @@ def spark_build_lock(spark_dir: Path):
     with wh.storage_errors(f"create the Spark warehouse folder {spark_dir}"):
         spark_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(spark_dir / "chengyu-build.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise wh.BuildLocked(f"another chengyu build of the Spark warehouse {spark_dir} is running "
-                                 f"(pid {holder}); wait for it to finish and try again") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    with wh.exclusive(fd, f"another chengyu build of the Spark warehouse {spark_dir} is running"):
         yield
-    finally:
-        os.close(fd)
 
 
 def spark_dir_of(project_dir: Path) -> Path:

@@ -329,15 +329,20 @@ def build_lock(paths: WarehousePaths):
                 raise
             raise UnsafeWarehousePath(f"{paths.lock} is {describe_path(paths.lock)}, not the build lock; "
                                       "remove it (chengyu creates it as a plain file)") from None
+    with exclusive(fd, f"another build or rollback of {paths.published} is running"):
+        yield
+
+
+@contextmanager
+def exclusive(fd: int, busy: str):
+    """Hold the flock of an open lock file (closed at the end) and write this process's pid
+    into it, or refuse at once: BuildLocked with `busy` and the holder's pid."""
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise BuildLocked(
-                f"another build or rollback of {paths.published} is running (pid {holder}); "
-                "wait for it to finish and try again"
-            ) from None
+            raise BuildLocked(f"{busy} (pid {holder}); wait for it to finish and try again") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
