@@ -118,9 +118,7 @@ chained as (
 ),
 
 with_cagr as (
-    -- The product of links exp(sum ln(1 + g)) is rounded to 12 decimals (noise of exp, ln),
-    -- and so is every CAGR: pow differs in the last bit between engines (DuckDB, Spark), and
-    -- a growth rate carries no meaning beyond 1e-12.
+    -- exp(sum ln(1 + g)) and every CAGR rounded to 12 decimals: noise of exp, ln, pow (DuckDB vs Spark).
     select
         *,
         case
