@@ -304,7 +304,9 @@ def test_the_whole_project_builds_on_spark_with_the_same_node_statuses(builds):
     spark = builds["spark"]
     assert spark.returncode == 0, spark.stdout[-8000:] + spark.stderr[-3000:]
     duck = node_statuses(builds["root"] / "target_duckdb")
-    assert {status for status in duck.values()} <= {"success", "pass", "warn"}
+    # Exposures are no-ops in a build; everything else succeeds, passes or warns.
+    assert {status for node, status in duck.items() if not node.startswith("exposure.")} \
+        <= {"success", "pass", "warn"}
     assert node_statuses(builds["root"] / "target_spark") == duck
     kinds = {node.split(".")[0] for node in duck}
     assert {"seed", "model", "test", "unit_test"} <= kinds
@@ -361,7 +363,8 @@ def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
     above are that run's; here the full build's copies are compared too."""
     assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:]
     statuses = node_statuses(builds["root"] / "target_spark_incremental")
-    assert statuses == {f"model.chengyu_cluster.{table}": "success" for _, table in INCREMENTAL_TABLES}
+    models = {node: status for node, status in statuses.items() if node.startswith("model.")}
+    assert models == {f"model.chengyu_cluster.{table}": "success" for _, table in INCREMENTAL_TABLES}
     for schema, table in INCREMENTAL_TABLES:
         n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
                                 str(builds["root"] / "exported" / table / "*.parquet"))
