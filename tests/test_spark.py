@@ -101,7 +101,7 @@ RELATIVE_TOLERANCE = 1e-9
 # differ between the engines in the last bit (sums in another order, up to 5e-16 relative);
 # the panel fit solves every cell jointly, so such a difference in a total of 1e11 yuan moves
 # each cell by about 1e-4 yuan: for a cell of 16,000 yuan in one Monte Carlo draw that is 3e-9
-# relative, and so is its location quotient (seen in 4 of 144,600 draws; docs/spark.md).
+# relative, and so is its location quotient (2 of 144,600 draws in one run; docs/spark.md).
 SCALE_TOLERANCE = 1e-12
 
 # Run in the Spark build's own process, in one SparkSession (the one dbt's profile
