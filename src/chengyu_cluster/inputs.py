@@ -75,13 +75,17 @@ class Issue:
     rule: str
     message: str
     severity: str = ERROR
+    cell: str | None = None  # in a workbook: the cell as Excel names it, Sheet1!C7
 
     def __str__(self) -> str:
         where = self.file
-        if self.line is not None:
-            where += f", line {self.line}"
-        if self.column:
-            where += f", column '{self.column}'"
+        if self.cell:
+            where += f", cell {self.cell}"
+        else:
+            if self.line is not None:
+                where += f", line {self.line}"
+            if self.column:
+                where += f", column '{self.column}'"
         return f"{self.severity.upper()} {where}: {self.message} [rule: {self.rule}]"
 
 
@@ -399,6 +403,7 @@ class Reference:
         self.member_areas = {code for code, r in self.areas.items() if r["cluster_role"] == "member"}
         self.cluster_provinces = {code for code, r in self.areas.items() if r["cluster_role"] == "parent"}
         self.sectors = {r["sector_code"] for r in rows("sectors")}
+        self.division_names = rows("gbt4754_division_names")
         self.units = {r["unit_token"]: r for r in rows("unit_conversions")}
         self.metrics = {r["metric_code"]: r for r in rows("metrics")}
         self.sources = {r["source_text"] for r in rows("sources")}
@@ -551,6 +556,7 @@ SEED_KEYS = {
     "areas": ["area_code"],
     "entity_aliases": ["match_on", "match_value"],
     "sectors": ["sector_code"],
+    "gbt4754_division_names": ["name_zh"],
     "area_specialties": ["specialty_id"],
     "sources": ["source_id"],
     "metrics": ["metric_code"],
@@ -576,24 +582,58 @@ class AcceptedInputs:
     tables: dict[str, list[dict]] = field(default_factory=dict)
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[InputFile] = field(default_factory=list)
+    reference: Reference | None = None  # the code lists, once the seeds are read
 
     @property
     def ok(self) -> bool:
         return self.findings.n_errors == 0
 
 
+def _read_bytes(path: Path, display: str, kind: str, table: str, accepted: AcceptedInputs,
+                max_bytes: int) -> bytes | None:
+    """The file's bytes, recorded for the load audit (size, sha256), or None with a finding."""
+    raw = read_regular_file(path, display, max_bytes, accepted.findings)
+    if raw is not None:
+        accepted.files.append(InputFile(display, kind, table, len(raw), hashlib.sha256(raw).hexdigest()))
+    return raw
+
+
 def _read(path: Path, display: str, kind: str, table: str, columns: list[str], accepted: AcceptedInputs,
           max_bytes: int, optional: tuple[str, ...] = ()) -> Table | None:
-    raw = read_regular_file(path, display, max_bytes, accepted.findings)
-    if raw is None:
-        return None
-    accepted.files.append(InputFile(display, kind, table, len(raw), hashlib.sha256(raw).hexdigest()))
-    return parse_csv(raw, display, columns, accepted.findings, optional)
+    raw = _read_bytes(path, display, kind, table, accepted, max_bytes)
+    return None if raw is None else parse_csv(raw, display, columns, accepted.findings, optional)
+
+
+def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs, max_bytes: int,
+                        first_year: int, last_year: int, types: dict[str, str]) -> None:
+    """The user's figures, from a CSV file or a sheet of a workbook, into the same records,
+    then the same checks: a workbook's problems are named by their cells (Sheet1!C7)."""
+    from .excel_input import CellFindings, is_workbook, read_sheet
+
+    display, findings, ref = str(path), accepted.findings, accepted.reference
+    if is_workbook(path):
+        raw = _read_bytes(path, display, "sector_output", "user_sector_output", accepted, max_bytes)
+        table = None if raw is None else read_sheet(raw, display, sheet, ref, findings, max_bytes)
+        findings = CellFindings(findings, table.cells) if table is not None else findings
+    elif sheet is not None:
+        findings.add(Issue(display, None, None, "sheet_of_a_workbook",
+                           f"--sheet {sheet!r} names a sheet of an Excel workbook (.xlsx); this file is read as CSV"))
+        return
+    else:
+        table = _read(path, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
+                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
+    if table is None:
+        return
+    check_user_sector_output(table, display, ref, findings, first_year, last_year)
+    if accepted.ok:
+        accepted.tables["user_sector_output"] = typed_rows(table, display, types, findings)
 
 
 def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year: int = 2015,
-                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> AcceptedInputs:
-    """Read, check and type every seed and the user's file (each read once)."""
+                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+                sheet: str | None = None) -> AcceptedInputs:
+    """Read, check and type every seed and the user's file (each read once); `sheet` names
+    the sheet when the user's file is an Excel workbook."""
     accepted = AcceptedInputs(Findings())
     findings = accepted.findings
     parsed: dict[str, Table] = {}
@@ -610,21 +650,15 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     if not accepted.ok:
         # Reference seeds are broken: checking figures against them would mislead.
         return accepted
-    ref = Reference(parsed)
+    ref = accepted.reference = Reference(parsed)
     check_reported_figures(parsed["reported_figures"], "seeds/reported_figures.csv", ref, findings)
 
     extra = input_table_types(project_dir)
     accepted.column_types.update(extra)
     accepted.tables["user_sector_output"] = []
     if sector_output is not None:
-        display = str(sector_output)
-        table = _read(sector_output, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
-                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
-        if table is not None:
-            check_user_sector_output(table, display, ref, findings, first_year, last_year)
-            if accepted.ok:
-                accepted.tables["user_sector_output"] = typed_rows(
-                    table, display, extra["user_sector_output"], findings)
+        _read_sector_output(sector_output, sheet, accepted, max_bytes, first_year, last_year,
+                            extra["user_sector_output"])
     return accepted
 
 
