@@ -69,7 +69,7 @@ _MEASURES = (("总产值", "gross_output"), ("销售产值", "sales_output"), ("
              ("营业收入", "revenue"), ("增加值", "value_added"))
 _BRACKETED = re.compile(r"[（(]([^（）()]*)[)）]")
 _UNIT_LINE = re.compile(r"单位\s*[:：]\s*(\S+)")
-_YEAR_IN_TEXT = re.compile(r"((?:19|20)[0-9]{2})\s*年")
+_YEAR_IN_TEXT = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 _NAME_NOISE = re.compile(r"[\s、,.·;:]")
 _CODE_IN_NAME = re.compile(r"^[A-Da-d]?[0-9]{2}(?![0-9])|\([A-Da-d]?[0-9]{2}\)")
