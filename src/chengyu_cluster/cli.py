@@ -135,6 +135,8 @@ def report_inputs(accepted: AcceptedInputs) -> None:
 
 def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> AcceptedInputs:
     settings = project_vars(project_dir)
+    if args.sheet is not None and not args.sector_output:
+        raise ChengyuExit(EXIT_USAGE, "--sheet names a sheet of the --sector-output workbook; give that too")
     sector_output = Path(args.sector_output).absolute() if args.sector_output else None
     max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
     accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],

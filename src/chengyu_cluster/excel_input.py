@@ -250,7 +250,7 @@ def _find_layout(grid: _Sheet, display: str, ref: Reference, findings: Findings)
         refuse(grid.name(1, 1), "title_row", "no title above the header: it names the area and the year, like "
                                              "德阳市 规模以上工业分行业总产值（2022年）")
         return None
-    column = _value_column(grid, display, header_row, last_header_row, name_col, ref, findings)
+    column = _value_column(grid, display, (header_row, last_header_row), name_col, title, ref, findings)
     if column is None:
         return None
     value_col, header_text, unit, measure, header_cell = column
@@ -290,9 +290,13 @@ def _find_title(grid: _Sheet, header_row: int, ref: Reference) -> tuple[str | No
     return (naming_an_area or texts or [(None, None)])[0]
 
 
-def _value_column(grid: _Sheet, display: str, header_row: int, last_header_row: int, name_col: int,
+def _value_column(grid: _Sheet, display: str, header_rows: tuple[int, int], name_col: int, title: str,
                   ref: Reference, findings: Findings) -> tuple[int, str, str, str, str] | None:
-    """The one column of money values: (column, header text, unit, measure, header cell)."""
+    """The one column of money values: (column, header text, unit, measure, header cell).
+
+    Gross output when there is such a column; of several, the one of the title's year.
+    """
+    header_row, last_header_row = header_rows
     sheet_unit = next((m.group(1) for row in range(1, header_row) for col in range(1, grid.ws.max_column + 1)
                        if (m := _UNIT_LINE.search(grid.text(row, col, merged=False)))), None)
     columns = []
@@ -306,15 +310,19 @@ def _value_column(grid: _Sheet, display: str, header_row: int, last_header_row: 
             [sheet_unit] if sheet_unit and measure != text else [])
         unit = units[0].strip() if units else None
         if unit in ref.units and ref.units[unit]["unit_family"] == "currency":
+            # The lowest cell of the header with text of this column's own (2022年 under a merged 工业总产值).
+            own = [row for row in range(header_row, last_header_row + 1) if grid.text(row, col, merged=False)]
             top = next(row for row in range(header_row, last_header_row + 1) if grid.text(row, col))
-            columns.append((col, text, unit, measure, grid.name(*grid.merged_top_left.get((top, col), (top, col)))))
-    gross = [c for c in columns if c[3] == USER_SECTOR_OUTPUT_MEASURE]
-    chosen = gross or columns
+            cell = grid.name(own[-1], col) if own else grid.name(*grid.merged_top_left.get((top, col), (top, col)))
+            columns.append((col, text, unit, measure, cell))
+    chosen = [c for c in columns if c[3] == USER_SECTOR_OUTPUT_MEASURE] or columns
+    title_years = set(_YEAR_IN_TEXT.findall(title))
+    chosen = [c for c in chosen if title_years & set(_YEAR_IN_TEXT.findall(c[1]))] or chosen
     if len(chosen) == 1:
         if len(columns) > 1:
             others = ", ".join(f"{c[4]} {c[1]}" for c in columns if c not in chosen)
-            findings.add(Issue(display, None, None, "value_column", f"only gross output is read; not read: {others}",
-                               WARNING, cell=chosen[0][4]))
+            findings.add(Issue(display, None, None, "value_column", "one column is read (gross output of the "
+                               f"title's year); not read: {others}", WARNING, cell=chosen[0][4]))
         return chosen[0]
     if chosen:
         message = ("several value columns (" + ", ".join(f"{c[4]} {c[1]}" for c in chosen)
@@ -443,7 +451,7 @@ def _read_figure(grid: _Sheet, layout: _Layout, display: str, findings: Findings
         return
     out.listed_sum += float(value)
     if code not in ref.sectors:
-        out.skip(f"division outside the panel ({code})", grid.name(row, layout.name_col))
+        out.skip("divisions outside the panel", f"{grid.name(row, layout.name_col)} ({code})")
         return
     out.table.rows.append((row, {"area_code": layout.area_code, "sector_code": code, "year": layout.year,
                                  "value": value, "unit": layout.unit, "measure": layout.measure,

@@ -90,7 +90,7 @@ def test_names_map_through_the_seed_with_aliases_and_yearbook_spellings(ref):
     assert [(line, r["sector_code"], r["value"]) for line, r in table.rows] == [(4, "C37", "10"), (5, "C38", "20"),
                                                                               (6, "C40", "30")]
     skipped = next(i.message for i in findings.kept if i.rule == "rows_not_read")
-    assert "division outside the panel (C25): Sheet!B7" in skipped
+    assert "divisions outside the panel: Sheet!B7 (C25)" in skipped
 
 
 def test_the_names_seed_agrees_with_the_panel_sectors(ref):
@@ -221,3 +221,21 @@ def test_the_template_script_rebuilds_the_template(tmp_path):
     def cells(path):
         return [[c.value for c in row] for row in openpyxl.load_workbook(path).active.iter_rows()]
     assert cells(out) == cells(TEMPLATE)
+
+
+def test_a_two_row_merged_header_reads_the_column_of_the_titles_year(ref):
+    # 行业 is merged over A2:A3 and 工业总产值 over B2:C2, with the years below it; the unit
+    # comes from the 单位 line; the title's year picks column B (2022), C (2021) is not read.
+    raw = workbook([["成都市规模以上工业企业分行业主要指标（2022年）", None, "单位：亿元"], ["行业", "工业总产值"],
+                    [None, "2022年", "2021年"], ["汽车制造业", 1530.25, 1400]], merge="A2:A3")
+    book = openpyxl.load_workbook(io.BytesIO(raw))
+    book.active.merge_cells("B2:C2")
+    out = io.BytesIO()
+    book.save(out)
+    table, findings = read(out.getvalue(), ref)
+    assert errors(findings) == []
+    assert [(line, r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"]) for line, r in table.rows] == [
+        (4, "510100", "C36", "2022", "1530.25", "亿元")]
+    assert table.cells[(4, "value")] == "Sheet!B4" and table.cells[(4, "year")] == "Sheet!B3"
+    assert next(i for i in findings.kept if i.rule == "value_column").message.endswith(
+        "not read: Sheet!C3 工业总产值2021年")
