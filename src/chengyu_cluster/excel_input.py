@@ -276,7 +276,8 @@ def _find_layout(grid: _Sheet, display: str, ref: Reference, findings: Findings)
 def _find_header(grid: _Sheet) -> tuple[int, int] | None:
     for row in range(1, min(grid.ws.max_row, MAX_HEADER_ROW) + 1):
         for col in range(1, grid.ws.max_column + 1):
-            if name_key(grid.text(row, col, merged=False)).startswith("行业"):
+            key = name_key(grid.text(row, col, merged=False))
+            if key.startswith("行业") and "代码" not in key:  # 行业, 行业名称; not a column of codes
                 return row, col
     return None
 

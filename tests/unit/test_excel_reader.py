@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "templates" / "sector_output_template.xlsx"
 LIMIT = 16 * 2**20
 TITLE = "德阳市 规模以上工业分行业总产值（2022年）"
-HEADER = ["代码", "行业", "工业总产值（万元）", "比上年增长（%）"]
+HEADER = ["行业代码", "行业名称", "工业总产值（万元）", "比上年增长（%）"]
 
 
 @pytest.fixture(scope="module")
