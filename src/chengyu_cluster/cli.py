@@ -135,10 +135,12 @@ def report_inputs(accepted: AcceptedInputs) -> None:
 
 def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> AcceptedInputs:
     settings = project_vars(project_dir)
+    if args.sheet is not None and not args.sector_output:
+        raise ChengyuExit(EXIT_USAGE, "--sheet names a sheet of the --sector-output workbook; give that too")
     sector_output = Path(args.sector_output).absolute() if args.sector_output else None
     max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
     accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],
-                           max_bytes)
+                           max_bytes, args.sheet)
     report_inputs(accepted)
     return accepted
 
@@ -533,8 +535,9 @@ def file_path(text: str) -> str:
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sector-output", metavar="PATH", type=file_path,
-                        help="CSV of your own area x sector x year output figures (layout in README); "
-                             "they replace the estimates cell by cell")
+                        help="CSV of your own area x sector x year output figures, or a yearbook-style Excel sheet "
+                             "(.xlsx; layouts in README); they replace the estimates cell by cell")
+    parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx --sector-output (default: its only one)")
     parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
     parser.add_argument("--microdata", metavar="DIR", type=file_path,
