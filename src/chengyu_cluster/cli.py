@@ -16,8 +16,8 @@ Exit codes (also in the README):
   8   `sql` / `analyses`: a statement was refused (not a read) or failed, or an unknown
       analysis; any reading command: there is no published warehouse yet
   9   the warehouse path holds something chengyu did not publish, a reader left a .wal
-      beside it (opened it read-write), or its file name is not <name>.duckdb:
-      nothing is overwritten
+      beside it (opened it read-write), its file name is not <name>.duckdb, or a
+      version with the build id exists: nothing is overwritten
   10  storage: the warehouse folder is read-only, not permitted, or the disk is full
   11  a version is damaged: it does not match its recorded size or checksum, or does not
       open; for the published one, every command that opens it and the build say so and
@@ -360,10 +360,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         wh.adopt_legacy_file(paths)
         left, now = wh.rollback(paths, args.to, command)
     if left == now:
-        print(f"{paths.published} points at version {now.build_id} already; nothing changed")
-        return EXIT_OK
-    was = left.build_id if left else "a broken pointer"
-    print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
+        print(f"{paths.published} points at version {now.build_id} already; the pointer is unchanged")
+    else:
+        was = left.build_id if left else "a broken pointer"
+        print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
     copy = postgres_copy_name(args.publish_postgres, args.pg_schema) if args.publish_postgres else None
     for (kind, target), event in sorted(wh.read_history(paths).copies.items()):
         if event["build_id"] != now.build_id and (kind, target) != ("postgres", copy):
