@@ -303,11 +303,12 @@ def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candida
 
 def postgres_copy_name(dsn: str, schema: str) -> str:
     """Where a PostgreSQL copy lives, without secrets: schema, database, host and port."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
+    try:
         parts = conninfo_to_dict(dsn)
-    except Exception:  # noqa: BLE001 - a DSN psycopg cannot parse: publishing refuses it anyway
+    except psycopg.Error:  # a DSN psycopg cannot parse: publishing refuses it anyway
         parts = {}
     where = " ".join(f"{k}={parts[k]}" for k in ("dbname", "host", "port") if parts.get(k))
     return f"schema {schema}" + (f" ({where})" if where else "")
@@ -415,9 +416,10 @@ def version_state(history: wh.History, build_id: str, live: bool, on_path: set[s
         text += f", live again {last['at']} by `{last['command']}`"
     if live:
         return text + ", live"
-    if ended is not None:
-        text += f", withdrawn {ended['at']} by `{ended['command']}`"
-    return text + ("" if build_id in on_path else " (comes back only with rollback --to)")
+    until = f" {ended['at']} by `{ended['command']}`" if ended is not None else ""
+    if build_id in on_path:  # superseded by a publish: a plain rollback returns to it
+        return text + f", live until{until}"
+    return text + f", withdrawn{until} (comes back only with rollback --to)"
 
 
 def version_summary(version: wh.Version) -> str:

@@ -300,6 +300,13 @@ def test_a_deleted_log_is_restarted_from_the_pointer_and_nothing_older_comes_bac
     assert wh.rollback(three_versions)[1].build_id == V3
 
 
+def test_a_warehouse_from_before_the_log_rolls_back_to_what_was_live_when_the_log_began(three_versions):
+    three_versions.publish_log.unlink()  # as an older chengyu left it: versions, no log
+    publish(three_versions, V4)  # the publish records V3 (the pointer's) as live before it
+    assert [e["event"] for e in wh.read_log(three_versions)[0]] == ["recovered", "publish"]
+    assert rollbacks_until_refused(three_versions) == [V3]
+
+
 def test_unknown_events_and_lines_of_the_wrong_shape_are_ignored(three_versions):
     with open(three_versions.publish_log, "a") as log:
         log.write(json.dumps({"event": "snapshot-expire", "what": 1}) + "\n")
