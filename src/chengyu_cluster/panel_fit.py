@@ -33,6 +33,7 @@ Pure functions of NumPy arrays; no I/O, no DuckDB, no dbt.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -706,6 +707,7 @@ class FitResult:
     _free: np.ndarray = None
     _rows: _Rows = None
     _warm: tuple = None
+    _x_free: np.ndarray = None
 
     def constraint(self, constraint_id: str) -> ConstraintResult:
         return next(c for c in self.constraints if c.constraint_id == constraint_id)
@@ -810,7 +812,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     objective = closeness + 0.5 * float(np.sum((short[soft] / rows.sd[soft]) ** 2))
 
     return FitResult(list(panel.keys), value, panel.prior.copy(), reason, results, objective,
-                     solver, fixed, free, rows, (extra, active))
+                     solver, fixed, free, rows, (extra, active), x_free)
 
 
 # --------------------------------------------------------------------------------------
@@ -822,7 +824,7 @@ class MonteCarloResult:
     keys: list
     draws: np.ndarray           # n_draws x cells, NaN where NULL
     seed: int
-    warm_start_share: float     # share of draws solved by the central fit's active set
+    effective_draws: float      # effective sample size of the weighted proposals behind the draws
 
     def quantiles(self, qs=(5, 50, 95)) -> np.ndarray:
         """Per-cell percentiles (rows: qs); NaN for NULL cells."""
@@ -838,29 +840,119 @@ class MonteCarloResult:
 
 
 def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200, seed: int = 20240601,
-                fit: FitResult | None = None) -> MonteCarloResult:
-    """Draw ``n_draws`` prior panels and soft targets with a seeded generator and refit
-    each one (same covariance, warm-started from the central fit's active set). Hard
-    constraints hold in every draw; a cell fixed exactly by a figure has zero width."""
+                fit: FitResult | None = None, oversample: int = 4, burn_in: int = 30) -> MonteCarloResult:
+    """``n_draws`` samples of the posterior, inequalities included (docs/estimator.md):
+
+    1. the equality rows (hard ones exactly, soft ones as Gaussian observations) by
+       Matheron's rule: prior draws and soft-target draws moved by one linear update;
+    2. the hard inequality rows by Gibbs sampling of the truncated multivariate normal of
+       their values G x (one independent chain per draw, ``burn_in`` sweeps from the
+       central fit), then the draw moved to those values by the conditional-Gaussian update;
+    3. positivity and soft inequality rows as importance weights: ``oversample`` x
+       ``n_draws`` proposals are resampled (systematic resampling) to ``n_draws``.
+
+    Seeded: the same seed gives identical draws. A cell fixed exactly by a figure has zero
+    width; hard rows hold in every draw."""
     fit = fit or fit_panel(panel, constraints)
     rng = np.random.default_rng(seed)
-    prior_draws = panel.draw(n_draws, rng)
-    rows = fit._rows
-    soft_noise = rng.standard_normal((n_draws, len(rows.b))) * rows.sd
-    free = fit._free
+    rows, free, solver = fit._rows, fit._free, fit._solver
+    cov, p = solver.cov, solver.prior
+    n_prop = max(1, oversample) * n_draws
+    proposals = panel.draw(n_prop, rng)[:, free] if n_prop else np.zeros((0, len(free)))
+    eq = ~rows.ineq
+    ge_hard = rows.ineq & rows.hard
+    ridge = np.where(rows.hard, solver.ridge, 0.0)
+    # 1. Equalities: x = x0 + S A' M^-1 (b + e - A x0), M = A S A' + D (Matheron's rule).
+    A_eq = rows.A[eq]
+    noisy_b = rows.b[eq][None, :] + rng.standard_normal((n_prop, int(eq.sum()))) * rows.sd[eq]
+    gain_eq, cov_eq = _gaussian_update(cov, A_eq, rows.sd[eq] ** 2 + ridge[eq])
+    X = proposals + (noisy_b - proposals @ A_eq.T) @ gain_eq.T
+    mean_eq = p + gain_eq @ (rows.b[eq] - A_eq @ p)
+    # 2. Hard inequalities: Gibbs in the space of their values, then the conditional update.
+    if ge_hard.any() and n_prop:
+        G = rows.A[ge_hard]
+        C = G @ cov_eq @ G.T
+        start = G @ fit._x_free
+        w = _gibbs_truncated_normal(G @ mean_eq, C, rows.b[ge_hard], start, n_prop, burn_in, rng)
+        gain_ge, _ = _gaussian_update(cov_eq, G, np.full(len(G), solver.ridge))
+        X = X + (w - X @ G.T) @ gain_ge.T
+    # 3. Positivity and soft inequalities weigh the proposals; resampling keeps n_draws.
+    log_w = np.zeros(n_prop)
+    if solver.nonnegative:
+        log_w[np.any((X < -1e-9 * p) & solver.movable, axis=1)] = -np.inf
+    soft_ineq = rows.ineq & ~rows.hard
+    if soft_ineq.any():
+        short = np.minimum(X @ rows.A[soft_ineq].T - rows.b[soft_ineq], 0.0)
+        log_w += -0.5 * np.sum((short / rows.sd[soft_ineq]) ** 2, axis=1)
+    picked, ess = _systematic_resample(log_w, n_draws, rng)
+    X = np.maximum(X[picked], 0.0) if solver.nonnegative else X[picked]
+    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
+    X[:, snap[0]] = snap[1]
     out = np.full((n_draws, len(panel.keys)), np.nan)
     for i, v in fit._fixed.items():
         out[:, i] = v
-    solver: _Dual = fit._solver
-    extra, active = fit._warm
-    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
-    warm_hits = 0
-    for d in range(n_draws):
-        x, _, _, _, used_warm, _ = solver.solve(prior_draws[d, free], rows.b + soft_noise[d], warm=(extra, active))
-        warm_hits += used_warm
-        x[snap[0]] = snap[1]
-        out[d, free] = x
-    return MonteCarloResult(list(panel.keys), out, seed, warm_hits / n_draws if n_draws else 1.0)
+    out[:, free] = X
+    return MonteCarloResult(list(panel.keys), out, seed, ess)
+
+
+def _gaussian_update(cov: np.ndarray, A: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gain K = S A' (A S A' + diag(noise))^-1 and the conditional covariance S - K A S of
+    a Gaussian with covariance S observed through the rows A (with that noise)."""
+    if len(A) == 0:
+        return np.zeros((cov.shape[0], 0)), cov
+    SA = cov @ A.T
+    M = A @ SA + np.diag(noise)
+    try:
+        gain = linalg.cho_solve(linalg.cho_factor(M), SA.T).T
+    except linalg.LinAlgError:  # rows that repeat each other exactly: least squares
+        gain = linalg.lstsq(M, SA.T)[0].T
+    return gain, cov - gain @ SA.T
+
+
+def _gibbs_truncated_normal(mean: np.ndarray, C: np.ndarray, lower: np.ndarray, start: np.ndarray, n_chains: int,
+                            sweeps: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_chains`` independent draws of w ~ N(mean, C) truncated to w >= lower, by Gibbs
+    sampling (each coordinate from its univariate truncated normal given the others,
+    ``sweeps`` sweeps from ``start``). Rows with no variance keep the start value."""
+    from scipy.special import ndtr, ndtri
+
+    k = len(mean)
+    live = np.diag(C) > 1e-14 * max(1.0, float(np.max(np.abs(np.diag(C)), initial=0.0)))
+    w = np.tile(np.maximum(start, lower), (n_chains, 1))
+    if not live.any():
+        return w
+    ix = np.flatnonzero(live)
+    Cl = C[np.ix_(ix, ix)]
+    Q = linalg.pinvh(Cl + 1e-12 * float(np.max(np.diag(Cl))) * np.eye(len(ix)))
+    cond_sd = 1.0 / np.sqrt(np.diag(Q))
+    for _ in range(max(1, sweeps)):
+        for j, i in enumerate(ix):
+            dev = w[:, ix] - mean[ix]
+            cond_mean = mean[i] - (dev @ Q[j] - Q[j, j] * dev[:, j]) / Q[j, j]
+            a = (lower[i] - cond_mean) / cond_sd[j]
+            # Inverse CDF through the upper tail, P(Z > z) = v P(Z > a): stable far into the tail.
+            z = -ndtri(rng.uniform(size=n_chains) * ndtr(-a))
+            w[:, i] = cond_mean + cond_sd[j] * np.maximum(z, a)
+    if k != len(ix):
+        w[:, ~live] = np.maximum(start[~live], lower[~live])
+    return w
+
+
+def _systematic_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Indices of ``n`` draws resampled in proportion to exp(log_w) (systematic
+    resampling) and the effective sample size of the weighted proposals.
+    No proposal with weight: every proposal alike (the caller's draws are then unweighted)."""
+    if n == 0:
+        return np.zeros(0, dtype=int), 1.0
+    finite = np.isfinite(log_w)
+    if not finite.any():
+        log_w = np.zeros_like(log_w)
+    weights = np.exp(log_w - np.max(log_w))
+    weights /= weights.sum()
+    ess = float(1.0 / np.sum(weights ** 2))
+    positions = (rng.uniform() + np.arange(n)) / n
+    picked = np.searchsorted(np.cumsum(weights), positions, side="left")
+    return np.minimum(picked, len(weights) - 1), ess
 
 
 # --------------------------------------------------------------------------------------
@@ -951,6 +1043,9 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
 
 
 _TABLE_CACHE: dict = {}
+#: dbt runs the int_panel_fit_* models in parallel threads of one process: the lock makes the
+#: second wait for the first's fit instead of fitting again beside it.
+_TABLE_LOCK = threading.Lock()
 
 
 #: The columns the fit reads from each of its four inputs, and the one filter.
@@ -1072,11 +1167,9 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     draws: draw_id (1..n), panel_unit, sector_code, year, value_yuan (no NULL cells).
     timing: seconds for the fit and for the draws.
 
-    The result is cached per process on the inputs' contents, so the several dbt Python
-    models that read it fit once per build.
+    The result is cached per process on the inputs' contents, behind a lock, so the several
+    dbt Python models that read it (in parallel threads) fit once per build.
     """
-    import time
-
     import pandas as pd
 
     # Row order from a database is not guaranteed: sort, so the draws (which follow the
@@ -1089,8 +1182,19 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
              pd.util.hash_pandas_object(components, index=False).sum(),
              pd.util.hash_pandas_object(constraints, index=False).sum(),
              pd.util.hash_pandas_object(terms, index=False).sum(), n_draws, seed)
-    if token in _TABLE_CACHE:
+    with _TABLE_LOCK:
+        if token not in _TABLE_CACHE:
+            result = _fit_tables(priors, components, constraints, terms, n_draws, seed)
+            _TABLE_CACHE.clear()
+            _TABLE_CACHE[token] = result
         return _TABLE_CACHE[token]
+
+
+def _fit_tables(priors, components, constraints, terms, n_draws: int, seed: int) -> dict:
+    import time
+
+    import pandas as pd
+
     panel = panel_from_tables(priors, components)
     cons = constraints_from_tables(constraints, terms)
     t0 = time.perf_counter()
@@ -1139,9 +1243,6 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
         "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
         "value_yuan": mc.draws[:, cols].reshape(-1),
     })
-    out = {"cells": cells, "audit": audit, "draws": draws,
-           "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "n_draws": n_draws,
-                      "warm_start_share": mc.warm_start_share, "objective": fit.objective}}
-    _TABLE_CACHE.clear()
-    _TABLE_CACHE[token] = out
-    return out
+    return {"cells": cells, "audit": audit, "draws": draws,
+            "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "n_draws": n_draws,
+                       "effective_draws": mc.effective_draws, "objective": fit.objective}}
