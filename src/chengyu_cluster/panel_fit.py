@@ -311,6 +311,12 @@ class PriorPanel:
         return np.isfinite(self.prior)
 
     def covariance(self) -> np.ndarray:
+        """The prior covariance (computed once per panel: the cross-validation refits reuse it)."""
+        if getattr(self, "_covariance", None) is None:
+            self._covariance = self._build_covariance()
+        return self._covariance
+
+    def _build_covariance(self) -> np.ndarray:
         """The prior covariance, linearised at the prior (units of the panel, squared).
 
         Independent: diag(sd_i^2 p_i^2). CommonFactor: sd_g^2 v v' with v = p on the group.
@@ -953,6 +959,111 @@ def _systematic_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) ->
     positions = (rng.uniform() + np.arange(n)) / n
     picked = np.searchsorted(np.cumsum(weights), positions, side="left")
     return np.minimum(picked, len(weights) - 1), ess
+
+
+# --------------------------------------------------------------------------------------
+# Calibration: leave one figure out
+# --------------------------------------------------------------------------------------
+
+#: Central intervals whose coverage the cross-validation reports (as a share, and the
+#: percentiles that bound it).
+CV_INTERVALS = {"p50": (25.0, 75.0), "p90": (5.0, 95.0)}
+
+
+def figure_level(constraint: Constraint, unit_of_rest=lambda key: str(key[0]).startswith("rest_")) -> str:
+    """'province' (the figure sums more than one panel unit, or a province's rest),
+    'area_division' (one member, one division) or 'area_total' (one member, several)."""
+    keys = [k for k, _ in constraint.numerator]
+    units = {k[0] for k in keys}
+    if len(units) > 1 or any(unit_of_rest(k) for k in keys):
+        return "province"
+    return "area_division" if len({k[1] for k in keys}) == 1 else "area_total"
+
+
+def _predictive(c: Constraint, draws: np.ndarray, index, rng: np.random.Generator) -> np.ndarray:
+    """The left-out figure's quantity in every draw, plus the figure's own error (a soft
+    figure's sd, tolerance / 2, relative to the target for levels, in rate units otherwise):
+    what the figure itself is predicted to read."""
+    num = sum(coef * draws[:, index[k]] for k, coef in c.numerator)
+    if c.kind == "level":
+        q = num
+    else:
+        den = sum(coef * draws[:, index[k]] for k, coef in c.denominator)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = num / den - 1.0 if c.kind == "growth" else num / den
+    if not c.hard:
+        sd = c.tolerance / SOFT_SD_PER_TOLERANCE
+        q = q + rng.standard_normal(len(q)) * sd * (abs(c.target) if c.kind == "level" else 1.0)
+    return q
+
+
+def _covered(c: Constraint, low: float, high: float) -> bool:
+    """An equality is covered when its target lies in [low, high]; a lower bound when the
+    interval reaches it (high >= target), an upper bound when low <= target."""
+    if c.sense == GE:
+        return high >= c.target
+    if c.sense == LE:
+        return low <= c.target
+    return low <= c.target <= high
+
+
+def cross_validate(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200,
+                   seed: int = 20240601, leave_out: Iterable[str] | None = None, progress=None) -> list[dict]:
+    """Refit the panel without each fitted figure in turn and predict it: one record per
+    figure with its level, the predictive P5/P25/P50/P75/P95 of what it reads, whether the
+    50 % and 90 % intervals cover it and the error of the median (relative to the target
+    for levels, in rate units otherwise; for a bound only its violation). ``leave_out``
+    limits the figures (default: every fitted one). ``progress(i, n, id)`` is called per
+    figure. A refit whose remaining hard rows cannot hold is recorded with its reason."""
+    constraints = list(constraints)
+    central = fit_panel(panel, constraints)
+    fitted = [r.constraint_id for r in central.constraints if r.status == "fitted"]
+    chosen = [cid for cid in fitted if leave_out is None or cid in set(leave_out)]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, cid in enumerate(chosen):
+        if progress:
+            progress(i, len(chosen), cid)
+        c = next(x for x in constraints if x.constraint_id == cid)
+        rest = [x for x in constraints if x.constraint_id != cid]
+        record = {"constraint_id": cid, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
+                  "level": figure_level(c), "target": c.target, "tolerance": c.tolerance}
+        try:
+            mc = monte_carlo(panel, rest, n_draws=n_draws, seed=seed)
+        except InfeasibleConstraintsError as exc:  # pragma: no cover - the full set was feasible
+            out.append({**record, "status": f"refit failed: {exc}"})
+            continue
+        q = _predictive(c, mc.draws, panel.index, rng)
+        p5, p25, p50, p75, p95 = np.nanpercentile(q, [5, 25, 50, 75, 95])
+        if c.sense == EQ:
+            error = p50 - c.target
+        elif c.sense == GE:
+            error = min(p50 - c.target, 0.0)
+        else:
+            error = max(p50 - c.target, 0.0)
+        if c.kind == "level" and c.target != 0:
+            error /= abs(c.target)
+        out.append({**record, "status": "left out", "p5": p5, "p25": p25, "p50": p50, "p75": p75, "p95": p95,
+                    "covered_p50": _covered(c, p25, p75), "covered_p90": _covered(c, p5, p95),
+                    "median_error": float(error)})
+    return out
+
+
+def coverage_by_level(records: Sequence[dict]) -> list[dict]:
+    """Per level (and 'all'): the number of figures left out, the share covered by the 50 %
+    and 90 % intervals and the median absolute error of the median."""
+    rows = [r for r in records if r.get("status") == "left out"]
+    out = []
+    for level in ("province", "area_total", "area_division", "all"):
+        sel = [r for r in rows if level == "all" or r["level"] == level]
+        if not sel:
+            out.append({"level": level, "n": 0, "coverage_p50": None, "coverage_p90": None, "median_abs_error": None})
+            continue
+        out.append({"level": level, "n": len(sel),
+                    "coverage_p50": float(np.mean([r["covered_p50"] for r in sel])),
+                    "coverage_p90": float(np.mean([r["covered_p90"] for r in sel])),
+                    "median_abs_error": float(np.median([abs(r["median_error"]) for r in sel]))})
+    return out
 
 
 # --------------------------------------------------------------------------------------
