@@ -8,12 +8,11 @@ province (a province, its rest, or the two together), area total (one member, se
 divisions), area x division (one member, one division).
 
     .venv/bin/python benchmarks/bench_calibration.py [--warehouse warehouse/chengyu.duckdb]
-        [--draws 200] [--scales 1] [--mix-scales 1]
+        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list]
 
---scales / --mix-scales multiply the standard deviations of the level components (common
-factors) and of the division-mix components (shares, capped below 1) before refitting, to
-show how coverage moves with the prior widths; the build's own widths are scale 1 (they
-already include var panel_prior_level_scale / panel_prior_mix_scale). The target: 90 %
+--scale multiplies the standard deviations of named uncertainty components (shares capped
+below 1) before refitting, to show how coverage moves with the prior widths; without it the
+build's own priors (seeds/estimation_priors.csv) are used. The target: 90 %
 intervals covering >= 85 % of the left-out figures at every level with 10 or more of them.
 """
 
@@ -43,13 +42,30 @@ def read_inputs(path: str):
     return out
 
 
-def scaled(components, level_scale: float, mix_scale: float):
+def scaled(components, factors: dict[str, float]):
+    """The components with each named component's sd multiplied (shares capped below 1)."""
     comps = components.copy()
-    level = comps["component_kind"] == "common_factor"
-    comps.loc[level, "sd"] = comps.loc[level, "sd"] * level_scale
-    mix = comps["component_kind"] == "share"
-    comps.loc[mix, "sd"] = np.minimum(comps.loc[mix, "sd"] * mix_scale, 0.95)
+    for component_id, factor in factors.items():
+        rows = comps["component_id"] == component_id
+        if not rows.any():
+            raise SystemExit(f"no component {component_id!r} (known: {', '.join(sorted(set(comps['component_id'])))})")
+        cap = 0.95 if (comps.loc[rows, "component_kind"] == "share").all() else np.inf
+        comps.loc[rows, "sd"] = np.minimum(comps.loc[rows, "sd"] * factor, cap)
     return comps
+
+
+def settings(text: str) -> list[dict[str, float]]:
+    """'unit_year=1,2;mix_drift=1,3' -> every combination of the factors."""
+    import itertools
+
+    if not text:
+        return [{}]
+    names, grids = [], []
+    for part in text.split(";"):
+        name, values = part.split("=")
+        names.append(name.strip())
+        grids.append([float(v) for v in values.split(",")])
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
 
 
 def main(argv=None) -> int:
@@ -57,39 +73,40 @@ def main(argv=None) -> int:
     ap.add_argument("--warehouse", default="warehouse/chengyu.duckdb")
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--scales", default="1", help="comma-separated factors on the level components' sd")
-    ap.add_argument("--mix-scales", default="1", help="comma-separated factors on the division-mix sd")
+    ap.add_argument("--scale", default="", help="factors on components' sd: 'unit_year=1,2;mix_drift=1,3' "
+                    "(component ids of int_panel_prior_components; every combination is run)")
     ap.add_argument("--list", action="store_true", help="print every left-out figure")
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
     cons = panel_fit.constraints_from_tables(constraints, terms)
     cons = [c for c in cons if not c.constraint_id.startswith(("user:", "microdata:"))]
-    for level_scale in map(float, args.scales.split(",")):
-        for mix_scale in map(float, args.mix_scales.split(",")):
-            panel = panel_fit.panel_from_tables(priors, scaled(components, level_scale, mix_scale))
-            t0 = time.perf_counter()
-            records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
-            seconds = time.perf_counter() - t0
-            print(f"\nlevel sd x{level_scale:g}, mix sd x{mix_scale:g}: {len(records)} figures left out one at a time "
-                  f"in {seconds:.1f} s ({seconds / max(len(records), 1):.2f} s a refit, {args.draws} draws)")
-            print(f"| level | figures | 50 % coverage | 90 % coverage | median abs error | 90 % target (>= {TARGET_P90:.0%}) |")
-            print("|---|---|---|---|---|---|")
-            for row in panel_fit.coverage_by_level(records):
-                if row["n"] == 0:
-                    print(f"| {row['level']} | 0 | - | - | - | no figures |")
+    for factors in settings(args.scale):
+        panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
+        t0 = time.perf_counter()
+        records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
+        seconds = time.perf_counter() - t0
+        label = ", ".join(f"{k} sd x{v:g}" for k, v in factors.items()) or "the build's priors"
+        print(f"\n{label}: {len(records)} figures left out one at a time "
+              f"in {seconds:.1f} s ({seconds / max(len(records), 1):.2f} s a refit, {args.draws} draws)")
+        print("| level | figures | 50 % coverage | 90 % coverage | median abs error | "
+              f"90 % target (>= {TARGET_P90:.0%}) |")
+        print("|---|---|---|---|---|---|")
+        for row in panel_fit.coverage_by_level(records):
+            if row["n"] == 0:
+                print(f"| {row['level']} | 0 | - | - | - | no figures |")
+                continue
+            verdict = ("met" if row["coverage_p90"] >= TARGET_P90 else "NOT met") if row["n"] >= MIN_FIGURES \
+                else f"fewer than {MIN_FIGURES} figures: not judged"
+            print(f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | {row['coverage_p90']:.0%} | "
+                  f"{row['median_abs_error']:.3f} | {verdict} |")
+        if args.list:
+            for r in records:
+                if r["status"] != "left out":
+                    print(f"  {r['constraint_id']}: {r['status']}")
                     continue
-                verdict = ("met" if row["coverage_p90"] >= TARGET_P90 else "NOT met") if row["n"] >= MIN_FIGURES \
-                    else f"fewer than {MIN_FIGURES} figures: not judged"
-                print(f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | {row['coverage_p90']:.0%} | "
-                      f"{row['median_abs_error']:.3f} | {verdict} |")
-            if args.list:
-                for r in records:
-                    if r["status"] != "left out":
-                        print(f"  {r['constraint_id']}: {r['status']}")
-                        continue
-                    print(f"  {r['constraint_id']:<8} {r['level']:<13} {r['kind']:<6} {r['sense']:<2} "
-                          f"target {r['target']:.4g}  P5 {r['p5']:.4g}  P50 {r['p50']:.4g}  P95 {r['p95']:.4g}  "
-                          f"covered90 {r['covered_p90']}  error {r['median_error']:+.3f}")
+                print(f"  {r['constraint_id']:<8} {r['level']:<13} {r['kind']:<6} {r['sense']:<2} "
+                      f"target {r['target']:.4g}  P5 {r['p5']:.4g}  P50 {r['p50']:.4g}  P95 {r['p95']:.4g}  "
+                      f"covered90 {r['covered_p90']}  error {r['median_error']:+.3f}")
     return 0
 
 

@@ -851,11 +851,13 @@ def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws
 
     1. the equality rows (hard ones exactly, soft ones as Gaussian observations) by
        Matheron's rule: prior draws and soft-target draws moved by one linear update;
-    2. the hard inequality rows by Gibbs sampling of the truncated multivariate normal of
-       their values G x (one independent chain per draw, ``burn_in`` sweeps from the
-       central fit), then the draw moved to those values by the conditional-Gaussian update;
-    3. positivity and soft inequality rows as importance weights: ``oversample`` x
-       ``n_draws`` proposals are resampled (systematic resampling) to ``n_draws``.
+    2. the inequality rows by Gibbs sampling of the truncated multivariate normal of their
+       values w = G x + e (e: a soft row's noise, sd = tolerance / 2, so a soft bound has
+       the probit likelihood Phi((a x - b) / sd); none for hard rows), one independent
+       chain per proposal, ``burn_in`` sweeps from the central fit; then the draw is moved
+       to those values by the conditional-Gaussian (Matheron) update;
+    3. positivity as an importance weight: ``oversample`` x ``n_draws`` proposals are
+       resampled (systematic resampling) to ``n_draws``.
 
     Seeded: the same seed gives identical draws. A cell fixed exactly by a figure has zero
     width; hard rows hold in every draw."""
@@ -866,7 +868,6 @@ def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws
     n_prop = max(1, oversample) * n_draws
     proposals = panel.draw(n_prop, rng)[:, free] if n_prop else np.zeros((0, len(free)))
     eq = ~rows.ineq
-    ge_hard = rows.ineq & rows.hard
     ridge = np.where(rows.hard, solver.ridge, 0.0)
     # 1. Equalities: x = x0 + S A' M^-1 (b + e - A x0), M = A S A' + D (Matheron's rule).
     A_eq = rows.A[eq]
@@ -874,22 +875,22 @@ def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws
     gain_eq, cov_eq = _gaussian_update(cov, A_eq, rows.sd[eq] ** 2 + ridge[eq])
     X = proposals + (noisy_b - proposals @ A_eq.T) @ gain_eq.T
     mean_eq = p + gain_eq @ (rows.b[eq] - A_eq @ p)
-    # 2. Hard inequalities: Gibbs in the space of their values, then the conditional update.
-    if ge_hard.any() and n_prop:
-        G = rows.A[ge_hard]
-        C = G @ cov_eq @ G.T
-        start = G @ fit._x_free
-        w = _gibbs_truncated_normal(G @ mean_eq, C, rows.b[ge_hard], start, n_prop, burn_in, rng)
-        gain_ge, _ = _gaussian_update(cov_eq, G, np.full(len(G), solver.ridge))
-        X = X + (w - X @ G.T) @ gain_ge.T
-    # 3. Positivity and soft inequalities weigh the proposals; resampling keeps n_draws.
+    # 2. Inequalities: Gibbs in the space of their values w = G x + e (e the soft rows' noise,
+    #    sd = tolerance / 2; none for hard rows), truncated to w >= b, then x moved to them.
+    ineq = rows.ineq
+    if ineq.any() and n_prop:
+        G = rows.A[ineq]
+        noise = rows.sd[ineq] ** 2 + ridge[ineq]
+        C = G @ cov_eq @ G.T + np.diag(noise)
+        start = np.maximum(G @ fit._x_free, rows.b[ineq])
+        w = _gibbs_truncated_normal(G @ mean_eq, C, rows.b[ineq], start, n_prop, burn_in, rng)
+        gain_ge, _ = _gaussian_update(cov_eq, G, noise)
+        seen = X @ G.T + rng.standard_normal((n_prop, len(G))) * rows.sd[ineq]
+        X = X + (w - seen) @ gain_ge.T
+    # 3. Positivity weighs the proposals; resampling keeps n_draws.
     log_w = np.zeros(n_prop)
     if solver.nonnegative:
         log_w[np.any((X < -1e-9 * p) & solver.movable, axis=1)] = -np.inf
-    soft_ineq = rows.ineq & ~rows.hard
-    if soft_ineq.any():
-        short = np.minimum(X @ rows.A[soft_ineq].T - rows.b[soft_ineq], 0.0)
-        log_w += -0.5 * np.sum((short / rows.sd[soft_ineq]) ** 2, axis=1)
     picked, ess = _systematic_resample(log_w, n_draws, rng)
     X = np.maximum(X[picked], 0.0) if solver.nonnegative else X[picked]
     snap = _exact_cells(rows, free, panel.index, panel.has_prior)

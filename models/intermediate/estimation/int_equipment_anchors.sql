@@ -111,7 +111,10 @@ scaled as (
     inner join {{ ref('int_indicator_candidates') }} as other_gdp
         on other.area_code = other_gdp.area_code and other.year = other_gdp.year
             and other_gdp.metric_code = 'gdp' and other_gdp.rank_in_key = 1
-    where not exists (select 1 from known as own where own.area_code = provinces.area_code)
+    where not exists (
+            select 1 from known as own
+            where own.area_code = provinces.area_code
+        )
 ),
 
 final as (
