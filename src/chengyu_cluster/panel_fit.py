@@ -38,7 +38,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg, optimize, sparse
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
 Z90 = 1.6448536269514722
@@ -52,10 +52,18 @@ SOFT_SD_PER_TOLERANCE = 2.0
 HARD_RIDGE = 1e-12
 #: Numerical slack when a hard constraint's residual is checked (normalised unit).
 HARD_CHECK = 1e-7
+#: The solver keeps at most this many bytes of dual systems (one per set of positivity rows).
+M_BYTES_CACHE = 256 * 2**20
 
 EQ, GE, LE = "=", ">=", "<="
 SENSES = (EQ, GE, LE)
 KINDS = ("level", "growth", "share")
+
+
+def _first(items: Sequence[str], sep: str = ", ", n: int = 10) -> str:
+    """The first n items joined, and how many more there are (thousands of user rows)."""
+    more = f"{sep}and {len(items) - n} more" if len(items) > n else ""
+    return sep.join(items[:n]) + more
 
 
 class InfeasibleConstraintsError(ValueError):
@@ -69,8 +77,9 @@ class InfeasibleConstraintsError(ValueError):
     def __init__(self, violations: Mapping[str, float], related: Sequence[str] = ()):
         self.violations = dict(violations)
         self.related = list(related)
-        listed = "; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items())
-        also = f" It shares cells with the hard constraints {', '.join(self.related)}." if self.related else ""
+        listed = _first("; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items()).split("; "),
+                        "; ")
+        also = f" It shares cells with the hard constraints {_first(self.related)}." if self.related else ""
         super().__init__(
             "The hard constraints cannot all hold together with non-negative cells. The smallest total "
             f"violation leaves: {listed}.{also} Make one of them soft, widen its tolerance, or correct the "
@@ -552,7 +561,7 @@ class _Dual:
             ineq = np.concatenate([r.ineq, np.ones(len(ex), dtype=bool)])
             reg = np.concatenate([self.reg_base, np.full(len(ex), self.ridge)])
             out = (M, ineq, reg)
-        if len(self._systems) < 256:
+        if len(self._systems) < 16 and M_BYTES_CACHE > sum(v[0].nbytes for v in self._systems.values()):
             self._systems[key] = out
         return out
 
@@ -633,6 +642,29 @@ class _Dual:
         raise RuntimeError("positivity loop did not converge")  # pragma: no cover
 
 
+def _without_dependent_equalities(rows: _Rows) -> _Rows:
+    """The rows with every hard equality that is a linear combination of the others left out
+    (a rank-revealing QR of the hard equality rows): thousands of user figures over the same
+    cells reduce to at most one row per cell, so the dual stays small. The rows left out are
+    consequences of the kept ones (the feasibility check has already shown they hold
+    together) and are audited with the rest; their multipliers are zero."""
+    hard_eq = np.flatnonzero(rows.hard & ~rows.ineq)
+    if len(hard_eq) < 2:
+        return rows
+    A = np.hstack([rows.A[hard_eq], rows.b[hard_eq, None]])
+    _, r, pivots = linalg.qr(A.T, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int(np.sum(diag > 1e-10 * max(float(diag[0]), 1e-300))) if len(diag) else 0
+    if rank == len(hard_eq):
+        return rows
+    keep = np.ones(len(rows.b), dtype=bool)
+    keep[hard_eq] = False
+    keep[hard_eq[pivots[:rank]]] = True
+    ix = np.flatnonzero(keep)
+    return _Rows([rows.ids[i] for i in ix], [rows.constraints[i] for i in ix], rows.A[ix], rows.b[ix], rows.scale[ix],
+                 rows.sign[ix], rows.ineq[ix], rows.hard[ix], rows.sd[ix])
+
+
 def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     """Least total violation of the hard rows over x >= 0 (cells with no prior variance
     held at their prior): an LP with elastic slacks. Raises InfeasibleConstraintsError
@@ -652,11 +684,13 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     eq = ~rows.ineq[hard]
     # variables: x (movable), u >= 0 (shortfall), v >= 0 (excess, equalities only)
     c = np.concatenate([np.zeros(nv), np.ones(k), np.ones(k)])
-    eye = np.eye(k)
-    A_eq = np.hstack([Am, eye, -eye])[eq]
+    # Sparse blocks: thousands of user rows make dense slack identities of gigabytes.
+    eye = sparse.identity(k, format="csr")
+    Am_sparse = sparse.csr_matrix(Am)
+    A_eq = sparse.hstack([Am_sparse, eye, -eye], format="csr")[np.flatnonzero(eq)]
     b_eq = b_eff[eq]
     # A x + u >= b  ->  -A x - u <= -b
-    A_ub = np.hstack([-Am, -eye, np.zeros((k, k))])[~eq]
+    A_ub = sparse.hstack([-Am_sparse, -eye, sparse.csr_matrix((k, k))], format="csr")[np.flatnonzero(~eq)]
     b_ub = -b_eff[~eq]
     bounds = [(0 if nonnegative else None, None)] * nv + [(0, None)] * (2 * k)
     res = optimize.linprog(c, A_ub=A_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
@@ -766,6 +800,8 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     cov = cov_full[np.ix_(free, free)]
     p = panel.prior[free]
     _check_feasible(np.diag(cov), p, rows, nonnegative)
+    all_ids = rows.ids
+    rows = _without_dependent_equalities(rows)
     solver = _Dual(cov, rows, p, nonnegative)
     x_free, lam_all, extra, active, _, closeness = solver.solve(p, rows.b)
     lam = lam_all[: len(rows.b)]
@@ -785,7 +821,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
                 reason[i] = panel.null_reason[i]
 
     # Residuals and checks in each figure's own terms.
-    lam_by_id = dict(zip(rows.ids, lam, strict=True))
+    lam_by_id = dict.fromkeys(all_ids, 0.0) | dict(zip(rows.ids, lam, strict=True))
     prior_full = np.where(panel.has_prior, panel.prior, value)  # fixed cells count at their value
     results = []
     for c in constraints:
@@ -799,8 +835,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
         residual = fitted - c.target
         normalised = residual / abs(c.target) if c.kind == "level" and c.target != 0 else residual
         if c.kind == "level" and c.target == 0:
-            j = rows.ids.index(c.constraint_id)
-            normalised = residual / rows.scale[j]
+            normalised = residual / float(np.abs(_coef_vector(c.numerator, panel.index, n)) @ np.nan_to_num(value))
         mult = float(lam_by_id[c.constraint_id])
         results.append(ConstraintResult(
             c.constraint_id, c.kind, c.sense, c.hard, c.target, fitted, prior_q, residual, normalised,
