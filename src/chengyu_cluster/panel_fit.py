@@ -652,6 +652,10 @@ def _without_dependent_equalities(rows: _Rows) -> _Rows:
     if len(hard_eq) < 2:
         return rows
     A = np.hstack([rows.A[hard_eq], rows.b[hard_eq, None]])
+    # Exact repeats first (cheap), then a pivoted QR of the distinct rows.
+    _, first = np.unique(np.round(A, 12), axis=0, return_index=True)
+    distinct = hard_eq[np.sort(first)]
+    A = np.hstack([rows.A[distinct], rows.b[distinct, None]])
     _, r, pivots = linalg.qr(A.T, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     rank = int(np.sum(diag > 1e-10 * max(float(diag[0]), 1e-300))) if len(diag) else 0
@@ -659,7 +663,7 @@ def _without_dependent_equalities(rows: _Rows) -> _Rows:
         return rows
     keep = np.ones(len(rows.b), dtype=bool)
     keep[hard_eq] = False
-    keep[hard_eq[pivots[:rank]]] = True
+    keep[distinct[pivots[:rank]]] = True
     ix = np.flatnonzero(keep)
     return _Rows([rows.ids[i] for i in ix], [rows.constraints[i] for i in ix], rows.A[ix], rows.b[ix], rows.scale[ix],
                  rows.sign[ix], rows.ineq[ix], rows.hard[ix], rows.sd[ix])
@@ -709,6 +713,21 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
             touching |= {rows.ids[h] for h in hard if h != j and np.any(rows.A[h][cells] != 0)}
         raise InfeasibleConstraintsError({rows.ids[j]: float(gap[list(hard).index(j)]) for j in missed},
                                          sorted(touching - {rows.ids[j] for j in missed}))
+
+
+def check_levels_feasible(levels: Sequence[tuple[str, Sequence[Hashable], float]]) -> None:
+    """Whether hard levels ``(id, cells, target)`` can all hold with non-negative cells: the
+    feasibility check of fit_panel (the same elastic LP), for figures on their own, e.g. a
+    user's file in `chengyu validate`. Raises InfeasibleConstraintsError naming the rows."""
+    cons = [Constraint.level(cid, cells, target) for cid, cells, target in levels]
+    if not cons:
+        return
+    keys = sorted({k for c in cons for k in c.cells()}, key=repr)
+    # Cells in units of a typical cell, so the LP's coefficients are near 1.
+    typical = float(np.median([abs(c.target) / len(c.numerator) for c in cons])) or 1.0
+    panel = PriorPanel(keys, np.full(len(keys), typical), [Independent(np.ones(len(keys)))])
+    _, free, rows, _ = _compile(panel, cons)
+    _check_feasible(np.ones(len(free)), panel.prior[free], rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -1190,6 +1209,15 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
 
 
 _TABLE_CACHE: dict = {}
+#: From this many figures on, the fit prints a line per stage on stderr (a long fit is not silent).
+PROGRESS_FROM_CONSTRAINTS = 500
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
 #: dbt runs the int_panel_fit_* models in parallel threads of one process: the lock makes the
 #: second wait for the first's fit instead of fitting again beside it.
 _TABLE_LOCK = threading.Lock()
@@ -1344,11 +1372,16 @@ def _fit_tables(priors, components, constraints, terms, n_draws: int, seed: int)
 
     panel = panel_from_tables(priors, components)
     cons = constraints_from_tables(constraints, terms)
+    # A fit with many figures (thousands of user rows) says what it is doing.
+    say = _progress if len(cons) >= PROGRESS_FROM_CONSTRAINTS else (lambda _message: None)
+    say(f"panel fit: {len(panel.keys)} cells, {len(cons)} figures; feasibility check and central fit ...")
     t0 = time.perf_counter()
     fit = fit_panel(panel, cons)
     t1 = time.perf_counter()
+    say(f"panel fit: central fit in {t1 - t0:.1f} s ({len(fit._rows.b)} rows kept); {n_draws} draws ...")
     mc = monte_carlo(panel, cons, n_draws=n_draws, seed=seed, fit=fit)
     t2 = time.perf_counter()
+    say(f"panel fit: draws in {t2 - t1:.1f} s")
     q = mc.quantiles((5, 50, 95))
     units, sectors, years = zip(*panel.keys, strict=True) if panel.keys else ((), (), ())
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -394,3 +394,23 @@ def test_a_lower_bound_gives_the_truncated_normal_posterior_not_a_pile_at_the_bo
     assert p50 == pytest.approx(12.8192, abs=0.04)
     assert p95 == pytest.approx(14.8240, abs=0.11)
     assert np.mean(np.isclose(draws, 12.0, atol=1e-6)) < 0.01
+
+
+def test_thousands_of_repeated_hard_figures_reduce_to_one_row_per_cell():
+    # 3,000 user figures over the 4 cells of two_by_two, all consistent with 12, 18, 30, 40:
+    # every one of A1+A2 = 30, B1 = 30, A2 = 18 repeated 1,000 times. The dual keeps 3 rows
+    # (the rank of the system), every figure is met, and A1 = 30 - 18 = 12 exactly.
+    cons = [Constraint.level(f"u{i}-{j}", cells, target) for i in range(1000)
+            for j, (cells, target) in enumerate((([A1, A2], 30.0), ([B1], 30.0), ([A2], 18.0)))]
+    fit = fit_panel(two_by_two(), cons)
+    assert int(np.sum(fit._rows.hard)) == 3
+    assert all(c.met for c in fit.constraints)
+    assert fit[A1] == pytest.approx(12.0, rel=1e-9) and fit[A2] == pytest.approx(18.0, rel=1e-9)
+
+
+def test_hard_levels_checked_on_their_own_like_a_users_file():
+    from chengyu_cluster.panel_fit import check_levels_feasible
+
+    check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A1], 500.0)])
+    with pytest.raises(InfeasibleConstraintsError, match="misses by"):
+        check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A2, A1], 900.0)])
