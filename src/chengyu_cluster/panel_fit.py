@@ -17,15 +17,17 @@ where p is the prior panel, S the prior covariance (built from uncertainty compo
 independent cell noise, a common factor shared by a group of cells, a Dirichlet-like
 reallocation within a group that leaves the group's total unchanged) and r_j the
 residual of soft constraint j in its normalised unit. It is the generalised
-least-squares (Gaussian conditioning) update; it is solved through its dual, a
-bound-constrained least-squares problem in one variable per constraint (bounded-variable
-least squares, scipy.optimize.lsq_linear(method='bvls')), so the cost grows with the
-number of constraints, not cells. The fitted panel is x = p + S A' lambda.
+least-squares (Gaussian conditioning) update, solved through its dual - one variable per
+constraint, only sign bounds - by a primal active-set method (Nocedal & Wright, algorithm
+16.3), so the cost grows with the number of constraints, not cells; hard equalities that
+repeat or combine others are left out first. The fitted panel is x = p + S A' lambda.
 
-Monte Carlo: priors are drawn (lognormal factors and cell noise with median at the prior;
-Dirichlet shares), soft targets are drawn within their standard deviation, and every
-draw is refitted with the same covariance and the central fit's active set as the warm
-start (Matheron's rule: under Gaussian priors these are exact posterior draws).
+Monte Carlo: samples of the posterior with its inequalities (monte_carlo): equalities by
+Matheron's rule (prior draws - lognormal factors and Dirichlet shares with median at the
+prior - moved by one linear update), inequalities by Gibbs sampling of the truncated
+multivariate normal of the bounded rows' values, positivity by importance resampling.
+
+Calibration: cross_validate refits without each figure in turn and predicts it.
 
 Pure functions of NumPy arrays; no I/O, no DuckDB, no dbt.
 """

@@ -60,7 +60,7 @@ final as (
         division_a || '+' || division_b as division_group,
         'no source tells ' || division_a || ' and ' || division_b || ' apart (the same prior share, no claim, '
         || 'no figure naming one without the other): their measures would be copies of each other'
-        as null_reason
+            as null_reason
     from indistinct
     union all
     select
@@ -68,7 +68,7 @@ final as (
         division_a || '+' || division_b as division_group,
         'no source tells ' || division_a || ' and ' || division_b || ' apart (the same prior share, no claim, '
         || 'no figure naming one without the other): their measures would be copies of each other'
-        as null_reason
+            as null_reason
     from indistinct
 )
 
