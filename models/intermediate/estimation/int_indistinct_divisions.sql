@@ -1,5 +1,6 @@
 -- One row per division that no source tells apart from another division: the two have the
--- same baseline share prior (value and range) in every province, no specialty claim names
+-- same baseline share prior in every province (its central value; the ranges may differ,
+-- which moves the draws a little but gives both the same point value everywhere), no specialty claim names
 -- either, and no fitted figure (reported or user-supplied) covers one without the other. The
 -- fit then gives them output in the same proportion everywhere, so their location quotients,
 -- concentration and the like would be copies that look like two findings: the marts publish
@@ -11,9 +12,7 @@ priors as (
     select
         area_code as province_code,
         sector_code,
-        value,
-        value_low,
-        value_high
+        value
     from {{ ref('stg_reference__estimation_priors') }}
     where prior_kind = 'baseline_sector_share'
 ),
@@ -36,8 +35,6 @@ same_prior as (
         on first_division.province_code = second_division.province_code
             and first_division.sector_code < second_division.sector_code
             and first_division.value = second_division.value
-            and first_division.value_low = second_division.value_low
-            and first_division.value_high = second_division.value_high
     group by first_division.sector_code, second_division.sector_code
     having count(*) = (select count(distinct provinces.province_code) from priors as provinces)
 ),
