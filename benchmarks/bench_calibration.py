@@ -97,8 +97,9 @@ def main(argv=None) -> int:
                 continue
             verdict = ("met" if row["coverage_p90"] >= TARGET_P90 else "NOT met") if row["n"] >= MIN_FIGURES \
                 else f"fewer than {MIN_FIGURES} figures: not judged"
-            print(f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | {row['coverage_p90']:.0%} | "
-                  f"{row['median_abs_error']:.3f} | {verdict} |")
+            covered = round(row["coverage_p90"] * row["n"])
+            print(f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | "
+                  f"{row['coverage_p90']:.1%} ({covered}) | {row['median_abs_error']:.3f} | {verdict} |")
         if args.list:
             for r in records:
                 if r["status"] != "left out":
