@@ -39,16 +39,25 @@ same_prior as (
     having count(*) = (select count(distinct provinces.province_code) from priors as provinces)
 ),
 
+separating as (
+    -- A fitted figure covering one of the two divisions without the other tells them apart.
+    select distinct
+        same_prior.division_a,
+        same_prior.division_b
+    from same_prior
+    cross join constraints
+    where {{ list_has('constraints.sector_codes', 'same_prior.division_a') }}
+        <> {{ list_has('constraints.sector_codes', 'same_prior.division_b') }}
+),
+
 indistinct as (
     select same_prior.*
     from same_prior
-    where same_prior.division_a not in (select claims.sector_code from claims)
-        and same_prior.division_b not in (select claims.sector_code from claims)
-        and not exists (
-            select 1 from constraints
-            where {{ list_has('constraints.sector_codes', 'same_prior.division_a') }}
-                <> {{ list_has('constraints.sector_codes', 'same_prior.division_b') }}
-        )
+    left join separating
+        on same_prior.division_a = separating.division_a and same_prior.division_b = separating.division_b
+    left join claims as claim_a on same_prior.division_a = claim_a.sector_code
+    left join claims as claim_b on same_prior.division_b = claim_b.sector_code
+    where separating.division_a is null and claim_a.sector_code is null and claim_b.sector_code is null
 ),
 
 final as (
