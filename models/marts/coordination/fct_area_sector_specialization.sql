@@ -23,6 +23,11 @@ areas as (
     select * from {{ ref('stg_reference__areas') }}
 ),
 
+indistinct as (
+    -- Divisions no source tells apart (issue 25): their LQs would be copies of each other.
+    select * from {{ ref('int_indistinct_divisions') }}
+),
+
 draws as (
     select
         reference,
@@ -40,17 +45,21 @@ draws as (
 
 measured as (
     select
-        *,
-        area_share / nullif(reference_share, 0) as location_quotient,
+        shares.*,
+        case when indistinct.sector_code is null then shares.area_share / nullif(shares.reference_share, 0) end
+            as location_quotient,
         case
-            when output_value_yuan is null then 'no output value for the cell'
-            when area_total_yuan = 0 then 'the area has no output in the year'
-            when reference_share = 0 then 'the division has no output in the reference'
+            when indistinct.sector_code is not null then indistinct.null_reason
+            when shares.output_value_yuan is null then 'no output value for the cell'
+            when shares.area_total_yuan = 0 then 'the area has no output in the year'
+            when shares.reference_share = 0 then 'the division has no output in the reference'
             -- A member's cell supplied (user figure, microdata) in a division the panel
             -- otherwise leaves NULL (C39): the reference's total is unknown.
-            when reference_share is null then 'the division''s output in the reference is unknown (a cell is NULL)'
+            when shares.reference_share is null
+                then 'the division''s output in the reference is unknown (a cell is NULL)'
         end as lq_null_reason
     from shares
+    left join indistinct on shares.sector_code = indistinct.sector_code
 ),
 
 cut_offs as (

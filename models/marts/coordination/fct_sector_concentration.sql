@@ -71,10 +71,24 @@ final as (
 )
 
 select
-    final.*,
-    intervals.hhi_p5,
-    intervals.hhi_p95,
-    case when final.hoover_coefficient is not null then intervals.hoover_p5 end as hoover_p5,
-    case when final.hoover_coefficient is not null then intervals.hoover_p95 end as hoover_p95
+    final.sector_code,
+    final.year,
+    final.n_areas,
+    final.sector_output_yuan,
+    -- Divisions no source tells apart (issue 25, int_indistinct_divisions): NULL, not copies.
+    case when indistinct.sector_code is null then final.hhi end as hhi,
+    case when indistinct.sector_code is null then final.hhi_normalised end as hhi_normalised,
+    case when indistinct.sector_code is null then final.hoover_coefficient end as hoover_coefficient,
+    case when indistinct.sector_code is null then final.locational_gini end as locational_gini,
+    coalesce(indistinct.null_reason, final.null_reason) as null_reason,
+    final.estimated_input_share,
+    final.basis,
+    case when indistinct.sector_code is null then intervals.hhi_p5 end as hhi_p5,
+    case when indistinct.sector_code is null then intervals.hhi_p95 end as hhi_p95,
+    case when final.hoover_coefficient is not null and indistinct.sector_code is null then intervals.hoover_p5 end
+        as hoover_p5,
+    case when final.hoover_coefficient is not null and indistinct.sector_code is null then intervals.hoover_p95 end
+        as hoover_p95
 from final
 left join intervals on final.sector_code = intervals.sector_code and final.year = intervals.year
+left join {{ ref('int_indistinct_divisions') }} as indistinct on final.sector_code = indistinct.sector_code
