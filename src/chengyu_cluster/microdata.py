@@ -11,7 +11,8 @@
    loop: per row (types, required values, credit-code check characters, area and class
    codes, signs of amounts, ...), and across all files, new and reused (duplicated keys and
    invoice ids, red-letter invoices against the invoices they cancel, one value kind per
-   enterprise and year, reports of enterprises in the register). Problems are reported as
+   enterprise and year, reports and invoices of enterprises in the register by their month,
+   year-to-date values that fall, files delivered twice). Problems are reported as
    one line each, `file, row, column, rule`, with the error type of the input reader
    (inputs.Issue, inputs.Findings): the first 50 printed and all counted; any error stops
    the build with exit 3 before a candidate exists.
@@ -23,6 +24,12 @@
        <warehouse>/<name>.microdata/objects/<table>/<sha256>/meta.json   rows per month
        <warehouse>/<name>.microdata/manifests/<build id>.json           store files a build uses
        <warehouse>/<name>.microdata/tmp/                                incoming copies, spill
+
+   Each object is written from its own checked copy, so a delivery may mix CSV and Parquet
+   (of any castable types) in one table. The warehouse records store files relative to the
+   store (`objects/...`: the same in every warehouse built from the same files, and valid
+   when the store moves); the names in tmp/ carry the process id, and what a killed load left
+   there is removed by the next one (remove_leftovers).
 
 4. **Load.** In the candidate, `raw_microdata.enterprises | enterprise_month | supply_invoices`
    are views over the store files of this build (`raw_microdata.partitions` lists them with
@@ -579,16 +586,16 @@ def check_microdata(project_dir: Path, directory: Path, findings: Findings, stor
             if findings.n_errors > started_errors:
                 return None
             basis = _one_basis(con, checked, findings)
-            if findings.n_errors > started_errors:
-                return None
-            if store is not None:
-                _keep(con, files, columns, store)
         except duckdb.OutOfMemoryException:
             raise  # not the files' fault: the build stops with exit 13
         except duckdb.Error:
             if not _find_unreadable(con, checked, columns, findings):
                 raise
             return None
+        if findings.n_errors > started_errors:
+            return None
+        if store is not None:
+            _keep(con, files, columns, store)
         return Microdata(directory, files, store, basis)
     finally:
         con.close()
@@ -945,10 +952,9 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
             "store_file": target.name, "rows": f.rows, "months": f.months, "kept_bytes": exact,
             "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=1), encoding="utf-8")
         f.store_dir.parent.mkdir(parents=True, exist_ok=True)
-        if f.store_dir.exists():  # left by a build killed after its rename: the same content
-            shutil.rmtree(staging)
-        else:
-            os.rename(staging, f.store_dir)
+        if f.store_dir.exists():  # half removed by a killed garbage collection (whole ones are reused)
+            _remove_object(f.store_dir)
+        os.rename(staging, f.store_dir)
         f.store_file = f.store_dir / target.name
     for f in files:
         if f.same_as is not None:
@@ -1133,11 +1139,15 @@ def collect_garbage(store: Store, keep_build_ids: set[str]) -> list[Path]:
         for table_dir in store.objects.iterdir():
             for obj in table_dir.iterdir():
                 if str(obj) not in referenced:
-                    for child in obj.iterdir():
-                        os.chmod(child, 0o644)
-                    shutil.rmtree(obj)
+                    _remove_object(obj)
                     removed.append(obj)
     return removed
+
+
+def _remove_object(obj: Path) -> None:
+    for child in obj.iterdir():
+        os.chmod(child, 0o644)
+    shutil.rmtree(obj)
 
 
 # ---- the CLI's use of it ---------------------------------------------------------------------

@@ -414,3 +414,20 @@ def test_store_paths_are_recorded_relative_and_resolve_after_a_move(tmp_path):
     (store.manifests / "kept.json").write_text(json.dumps(
         {"store_files": [f"/old/place/chengyu.microdata/objects/enterprises/{'a' * 64}/data.parquet"]}))
     assert collect_garbage(store, {"kept"}) == [] and kept.exists()
+
+
+def test_an_object_half_removed_is_taken_in_again_whole(tmp_path):
+    # A garbage collection killed midway can leave an object folder without its data file (or
+    # without meta.json): the next load takes the file in again and replaces the folder whole.
+    directory = small_set(tmp_path / "micro")
+    store = Store(tmp_path / "chengyu.microdata")
+    micro, _ = check(directory, store)
+    invoices = next(f for f in micro.files if f.table == "supply_invoices")
+    invoices.store_file.chmod(0o644)
+    invoices.store_file.unlink()
+    micro, findings = check(directory, store)
+    assert micro is not None, findings.lines()
+    again = next(f for f in micro.files if f.table == "supply_invoices")
+    assert not again.reused and again.store_file.is_file()
+    assert stored_rows(micro, "supply_invoices") == [
+        ("I1", B, A, dt.date(2023, 3, 5), Decimal("1000.00"), Decimal("130.00"), None, None)]
