@@ -829,14 +829,22 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         "|| ' (first record ' || first_record_date || ')'", "report_month", "reported_before_record")
     # Invoices likewise: a party in the register has a record by the end of the invoice's month
     # (before it, the model would count the party as one outside the register). All invoices,
-    # old ones included: a register delivered anew can move an enterprise's first record.
-    for column, party in (("seller_code", "seller"), ("buyer_code", "buyer")):
+    # old ones included (a register delivered anew can move a first record), in one scan.
+    con.execute("""
+        create or replace temp table early_invoices as
+        select i._file, i._row, i.issue_date, i.seller_code, i.buyer_code,
+            s.first_record_date as seller_first_record, b.first_record_date as buyer_first_record
+        from all_supply_invoices i
+        left join first_record s on s.credit_code = i.seller_code
+        left join first_record b on b.credit_code = i.buyer_code
+        where s.first_record_date > last_day(i.issue_date) or b.first_record_date > last_day(i.issue_date)
+    """)
+    for party in ("seller", "buyer"):
         checker.count_and_show(
-            f"all_supply_invoices i join first_record r on r.credit_code = i.{column}",
-            "r.first_record_date > last_day(i.issue_date)",
-            f"'the register has no record of the {party} ' || {column} || ' by the end of ' "
+            "early_invoices", f"{party}_first_record > last_day(issue_date)",
+            f"'the register has no record of the {party} ' || {party}_code || ' by the end of ' "
             "|| strftime(issue_date, '%Y-%m') || ', when the invoice was issued (first record ' "
-            "|| first_record_date || ')'", column, "invoice_before_record")
+            f"|| {party}_first_record || ')'", f"{party}_code", "invoice_before_record")
     _ytd_falls(checker)
     # Red-letter invoices: the invoice cancelled exists, is ordinary, has the same parties, and is
     # not cancelled beyond its amount. Checked for every red-letter invoice naming an invoice that
