@@ -94,9 +94,10 @@ def find_project_dir(explicit: str | None) -> Path:
         if given is None:
             continue
         folder = Path(os.path.expanduser(given))
-        if not given.strip() or not folder.is_dir():
+        # os.path's tests, unlike Path's, answer False for a name too long or a loop of links.
+        if not given.strip() or not os.path.isdir(folder):
             raise ChengyuExit(EXIT_USAGE, f"{name} {given!r} does not exist or is not a folder")
-        if not (folder / "dbt_project.yml").is_file():
+        if not os.path.isfile(folder / "dbt_project.yml"):
             raise ChengyuExit(EXIT_USAGE, f"{name} {given!r} has no dbt_project.yml: not the repository")
         return folder.resolve()
     for candidate in (os.getcwd(), str(Path(__file__).resolve().parents[2])):
