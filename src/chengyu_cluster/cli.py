@@ -3,7 +3,7 @@
 Exit codes (also in the README):
   0   success
   1   unexpected error (a bug: please report it with the output)
-  2   wrong command-line usage
+  2   wrong command-line usage (an empty --out, a --project-dir that is not the repository)
   3   an input file was rejected (file, line, column and rule are printed)
   4   the dbt build failed: a model did not build or a dbt test failed
   5   the quality gate found a large shift from the published version, or a public mart
@@ -11,12 +11,14 @@ Exit codes (also in the README):
   6   locked: another build or rollback of the same warehouse is running, or a process
       holds the warehouse file open for writing
   7   no such version: nothing to roll back to, or the version asked for does not exist
-  8   `sql` / `analyses`: a statement was refused (not a read) or failed, or an unknown
-      analysis; any reading command: there is no published warehouse yet
+  8   `sql` / `analyses` / `metrics`: a statement was refused (not a read) or failed, an
+      unknown analysis or metric; any reading command: there is no published warehouse yet
   9   the warehouse path holds something chengyu did not publish, a reader left a .wal
-      beside it (opened it read-write), or its file name is not <name>.duckdb:
-      nothing is overwritten
-  10  storage: the warehouse folder is read-only, not permitted, or the disk is full
+      beside it (opened it read-write), or its file name is not <name>.duckdb; an output
+      path holds a link, FIFO, device, the wrong kind or (export) a non-empty folder;
+      publish-postgres --schema is not chengyu's own publication: nothing is overwritten
+  10  storage: the warehouse folder is read-only, not permitted, or the disk is full; an
+      output path the file system refuses (a name too long, a file on the way, /proc)
   11  a version is corrupt: it does not match its recorded checksum or does not open
       (`chengyu rollback` points the warehouse at the version before)
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait

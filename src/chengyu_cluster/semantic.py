@@ -115,10 +115,12 @@ def take_option(args: list[str], name: str) -> tuple[list[str], str | None]:
     for arg in items:
         if arg == name:
             value = next(items, None)
-            if value is None:
+            if not value:
                 raise MetricsError(EXIT_USAGE, f"{name} needs a value")
         elif arg.startswith(name + "="):
             value = arg[len(name) + 1:]
+            if not value:
+                raise MetricsError(EXIT_USAGE, f"{name} needs a value")
         else:
             rest.append(arg)
     return rest, value
@@ -136,9 +138,13 @@ def check_metric_names(project_dir: Path, args: list[str]) -> None:
 def query(project_dir: Path, env: dict, args: list[str]) -> int:
     from . import warehouse as wh
     from .access import format_result
-    from .outputs import output_path, write_file
+    from .outputs import check_file_target, output_path, write_file
 
     args, csv_out = take_option(args, "--csv")
+    out = output_path(csv_out) if csv_out is not None else None
+    with wh.storage_errors(f"write the query result to {out}", any_io=True):
+        if out is not None:
+            check_file_target(out)  # refused before mf runs
     args, decimals = take_option(args, "--decimals")
     if decimals is not None and not decimals.isdigit():
         raise MetricsError(EXIT_USAGE, f"--decimals {decimals!r} is not a whole number of digits")
@@ -157,10 +163,9 @@ def query(project_dir: Path, env: dict, args: list[str]) -> int:
     if not columns:
         print("(0 rows: mf found no data for this query)")
         return 0
-    if csv_out is None:
+    if out is None:
         sys.stdout.write(format_result(columns, cells, "table"))
         return 0
-    out = output_path(csv_out)
     with wh.storage_errors(f"write the query result to {out}", any_io=True):
         write_file(out, format_result(columns, cells, "csv"))
     print(f"wrote {len(cells)} row(s) to {out}")
