@@ -134,7 +134,7 @@ def test_metrics_query_prints_years_and_plain_decimals(built):
                                   "group by year").fetchall())
     finally:
         con.close()
-    for year, output, growth in cells:
+    for year, output, _growth in cells:
         assert float(output) == pytest.approx(totals[int(year)], rel=1e-12)
     # growth 2016 = total 2016 / total 2015 - 1
     assert float(cells[1][2]) == pytest.approx(totals[2016] / totals[2015] - 1, rel=1e-9)
