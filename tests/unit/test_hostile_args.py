@@ -278,3 +278,19 @@ Log File:: /x/logs/metricflow.log
 ])
 def test_mf_errors_become_one_line(output, line):
     assert mf_error_line(output) == line
+
+
+# ---- synth: any seed, and only its own folder --------------------------------------------
+
+def test_synth_takes_any_seed_and_touches_nothing_beside_its_folder(tmp_path):
+    from chengyu_cluster.synth import SynthConfig, synth
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "s.partial").mkdir()  # someone's folder: the old synth removed `<out>.partial`
+    (tmp_path / "s.partial" / "keep.txt").write_text("theirs", encoding="utf-8")
+    # 30000 * 104729 = 3,141,870,000 > 2^31 - 1: DuckDB's INT32 overflowed ("Out of Range Error").
+    for seed in (-5, 30000, 2**70):
+        synth(repo, tmp_path / f"s{seed}", SynthConfig(enterprises=5, months=3, invoices=10, seed=seed))
+    synth(repo, tmp_path / "s", SynthConfig(enterprises=5, months=3, invoices=10, seed=1))
+    assert (tmp_path / "s.partial" / "keep.txt").read_text(encoding="utf-8") == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["s.partial", "s", "s-5", "s30000", f"s{2**70}"])
