@@ -57,13 +57,14 @@ def _existing_mode(path: Path) -> int | None:
 
 
 def _temp_beside(path: Path, make) -> str:
-    """make(dir=, prefix=, suffix=) of a temporary file or folder in path's folder."""
+    """make(dir=, prefix=, suffix=) of a temporary file or folder in path's folder (created
+    with the folders on the way if missing)."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         return make(dir=path.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     except FileNotFoundError:
-        if not path.parent.is_dir():
-            raise
-        # The folder exists but takes no new files: /proc, /sys and the like.
+        # With the folders on the way created, only a folder that takes no new files is left:
+        # /proc, /sys and the like.
         raise StorageError(f"cannot write {path}: its folder {path.parent} takes no new files "
                            "(a special file system such as /proc?)") from None
 
@@ -85,7 +86,6 @@ def check_file_target(path: Path) -> None:
 def write_file(path: Path, data: str | bytes) -> Path:
     """Write data as the file at path (new, or replacing a regular file), never through a link."""
     check_file_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = _temp_beside(path, tempfile.mkstemp)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -122,7 +122,6 @@ def new_folder(path: Path):
     """Yield a fresh temporary folder beside path; when the block ends without error, it
     becomes path (replacing an empty folder), otherwise it is removed."""
     check_folder_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(_temp_beside(path, tempfile.mkdtemp))
     try:
         yield temp
