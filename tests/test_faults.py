@@ -231,16 +231,20 @@ def test_a_writer_holding_the_file_makes_sql_say_locked(ws):
         holder.wait()
 
 
-def test_a_corrupt_published_version_names_rollback(ws, tmp_path):
+def test_a_corrupt_published_version_is_named_damaged_by_every_command_and_the_build(ws, tmp_path):
     current = ws.warehouse / "versions" / f"chengyu.{ws.current()}.duckdb"
     saved = current.read_bytes()
     os.chmod(current, 0o644)
     current.write_bytes(b"x" * 4096)
+    # The way back: the last version that verifies, or a new build when there is none.
+    way_back = "`chengyu rollback --to " if len(ws.versions()) > 1 else "`chengyu build --accept-shift REASON`"
     try:
-        for args in (("sql", "select 1"), ("export", "--out", str(tmp_path / "out"))):
+        for args in (("sql", "select 1"), ("export", "--out", str(tmp_path / "out")), ("build",)):
             result = ws.run(*args)
             assert result.returncode == EXIT_CORRUPT, (args, result.stderr)
-            assert_one_line_error(result.stderr, "chengyu rollback")
+            assert_one_line_error(result.stderr, "the published version is damaged")
+            assert way_back in result.stderr and "CRITICAL" not in result.stderr, result.stderr
+        assert "[stage] dbt-build" not in result.stdout  # the build stopped before dbt
         verified = ws.run("verify")
         assert verified.returncode == EXIT_CORRUPT and "no longer matches the checksum" in verified.stderr
     finally:

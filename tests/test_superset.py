@@ -221,15 +221,29 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
     names = {c["slice_name"] for c in charts}
     assert names == {"Who is specialised in what (LQ, latest year)", "Which areas duplicate each other (latest year)",
                      "Gap to Jiangsu and Zhejiang (GDP ratio)", "Coordination of Sichuan and Chongqing over time",
-                     "Data as of"}
+                     "Data as of", "LQ with its 90 % interval (latest year)"}
+    expected = lq_cells(link)
     for chart in charts:
         data = api.call("GET", f"/api/v1/chart/{chart['id']}/data/")["result"][0]
         assert data["rowcount"] > 0, (chart["slice_name"], data)
         if chart["slice_name"] == "Data as of":
-            assert data["data"][0]["build_id"] == build_id
+            row = data["data"][0]
+            assert row["build_id"] == build_id
+            assert row["built_at_utc"].endswith(" UTC") and row["data_period"] == "2015-2023", row
         if chart["slice_name"].startswith("Who is specialised"):
-            assert len(data["data"]) == 8 * 9  # member areas x divisions
-            assert all(r["area"].endswith("[estimated]") for r in data["data"])  # estimates are marked
+            # Only cells with an area-specific basis carry a colour; the others are grey (no value).
+            shown = {(r["area"].split()[-1], r["division_zh"].split()[0]): r["Location quotient"] for r in data["data"]
+                     if r["Location quotient"] is not None}
+            assert shown.keys() == {k for k, v in expected.items() if v[1] is not None}
+            assert all(abs(shown[k] - expected[k][0]) < 1e-9 for k in shown)
+        if chart["slice_name"].startswith("LQ with its 90 % interval"):
+            assert len(data["data"]) == len(expected) == 8 * 9  # every member area x division
+            for r in data["data"]:
+                key = (r["area"].split()[-1], r["division"].split()[0])
+                # A grey cell says why; a coloured one has its interval around the value.
+                assert (r["no_value_reason"] is not None) == (expected[key][1] is None), r
+                if r["location_quotient"] is not None and r["lq_p5"] is not None:
+                    assert r["lq_p5"] <= r["lq_p95"], r
     # The dashboard's database entry is the README recipe, pointed at this warehouse.
     database = next(d for d in api.call("GET", "/api/v1/database/?q=(page_size:100)")["result"]
                     if d["database_name"] == "Chengdu-Chongqing warehouse")
@@ -247,11 +261,30 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     rendered = json.loads(out.stdout)["charts"]
     print(f"\nscreenshot of the dashboard: {png}")
-    assert len(rendered) == 5, rendered
+    # The note on grey cells and C39 is a markdown holder; the six others are charts.
+    notes = [c for c in rendered if c["text"].startswith("How to read this dashboard")]
+    assert len(notes) == 1 and "C39" in notes[0]["text"], rendered
+    rendered = [c for c in rendered if c not in notes]
+    assert len(rendered) == 6, rendered
     for chart in rendered:
         assert not chart["error"] and not chart["loading"], chart
         assert chart["canvas"] or chart["table_rows"], chart  # ECharts draw on a canvas, tables have rows
     assert png.stat().st_size > 50_000
+
+
+def lq_cells(link: Path) -> dict[tuple[str, str], tuple[float | None, bool | None]]:
+    """(English area name's last word, division code) -> (LQ, is_specialised) in the latest year, read
+    from the warehouse directly: what the dashboard's LQ charts must show."""
+    con = duckdb.connect(str(link), read_only=True)
+    try:
+        rows = con.execute("""
+            select a.name_en, s.sector_code, s.location_quotient, s.is_specialised
+            from marts.fct_area_sector_specialization as s join marts.dim_area as a using (area_code)
+            where s.reference = 'cluster8' and s.year = (select max(year) from marts.fct_area_sector_specialization)
+        """).fetchall()
+    finally:
+        con.close()
+    return {(name.split()[-1], sector): (lq, flag) for name, sector, lq, flag in rows}
 
 
 def test_postgres_copy_through_superset(api, built):

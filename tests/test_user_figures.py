@@ -1,9 +1,11 @@
 """User figures at any level join the panel fit as hard constraints (issue 10): an area's
 equipment total and a province's division fix the sums of the cells they cover, which stay
-estimated; contradicting figures stop the build and name the rows."""
+estimated; contradicting figures stop the build and name the rows. A yearbook-style Excel
+sheet is read into the same rows (issue 25, item 6)."""
 from __future__ import annotations
 
 import duckdb
+import openpyxl
 
 HEADER = "area_code,sector_code,year,value,unit,measure,source\n"
 
@@ -51,3 +53,51 @@ def test_contradicting_user_figures_stop_the_build_and_name_them(workspace, tmp_
     assert "Traceback" not in output
     assert "user:510600:C36+C37:2023" in output and "user:510600:C36:2023" in output
     assert not workspace.published.exists()
+
+
+def yearbook_sheet(path, value_of_c35):
+    """Deyang's 2022 output by industry in 万元, as a yearbook prints it (title merged, a
+    total, 其中 parts, a division outside the panel, a footnote)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Sheet1"
+    ws["A1"] = "德阳市 规模以上工业分行业总产值（2022年）"
+    ws.merge_cells("A1:C1")
+    for row in (["行业", "工业总产值（万元）", "比上年增长（%）"], ["合计", 50000000, 6.2], ["纺织业", 100000, None],
+                ["通用设备制造业", 1234567, 4.0], ["  其中：锅炉及原动设备制造", 800000, None],
+                ["专用设备制造业", value_of_c35, None], ["电气机械和器材制造业", "2,345,678", 8.5], [],
+                ["注：试验用的表，数字为虚构（test data, invented numbers）。"]):
+        ws.append(row)
+    book.save(path)
+
+
+def test_a_yearbook_excel_sheet_in_wan_yuan_builds_as_user_figures(workspace, tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    yearbook_sheet(bad, "12,34x")  # C7 cannot be read: exit 3, named, nothing built
+    result = workspace.run("build", "--sector-output", str(bad))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cell Sheet1!B7: the value cell holds the text '12,34x'" in result.stderr
+    assert not workspace.published.exists()
+
+    path = tmp_path / "deyang_2022.xlsx"
+    yearbook_sheet(path, 987654.5)
+    result = workspace.run("build", "--sector-output", str(path), "--sheet", "Sheet1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    con = duckdb.connect(str(workspace.published), read_only=True)
+    try:
+        cells = con.execute("""
+            select sector_code, output_value_yuan, supplied_value_original, supplied_unit_original, basis, method,
+                   supplied_source like '德阳市 规模以上工业分行业总产值（2022年）%scope: 规模以上%'
+            from marts.fct_sector_output
+            where area_code = '510600' and year = 2022 and method = 'user_supplied' order by sector_code""").fetchall()
+        lines = con.execute("select supplied_line, supplied_file from intermediate.int_sector_output_supplied "
+                            "order by 1").fetchall()
+    finally:
+        con.close()
+    # 1,234,567 万元 = 1,234,567 x 1e4 yuan = 12,345,670,000 yuan (123.4567 亿元);
+    # 987,654.5 万元 = 9,876,545,000 yuan; 2,345,678 万元 = 23,456,780,000 yuan.
+    # Not figures: the total (row 3), 纺织业 (C17, row 4), the 其中 part of C34 (row 6).
+    assert cells == [("C34", 12_345_670_000.0, 1234567.0, "万元", "reported", "user_supplied", True),
+                     ("C35", 9_876_545_000.0, 987654.5, "万元", "reported", "user_supplied", True),
+                     ("C38", 23_456_780_000.0, 2345678.0, "万元", "reported", "user_supplied", True)]
+    assert lines == [(5, str(path)), (7, str(path)), (8, str(path))]

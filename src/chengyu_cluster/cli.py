@@ -9,18 +9,22 @@ Exit codes (also in the README):
   5   the quality gate found a large shift from the published version, or a public mart
       or column disappeared (`build --accept-shift REASON` publishes and records why)
   6   locked: another build or rollback of the same warehouse is running, or a process
-      holds the warehouse file open for writing
-  7   no such version: nothing to roll back to, or the version asked for does not exist
+      holds the warehouse file open for writing (a build stops then: its quality gate
+      cannot compare; `--accept-shift REASON` publishes without a comparison)
+  7   no such version: the publish log records no kept version live before the current
+      one, or the version asked for does not exist
   8   `sql` / `analyses` / `metrics`: a statement was refused (not a read) or failed, an
       unknown analysis or metric; any reading command: there is no published warehouse yet
   9   the warehouse path holds something chengyu did not publish, a reader left a .wal
-      beside it (opened it read-write), or its file name is not <name>.duckdb; an output
-      path holds a link, FIFO, device, the wrong kind or (export) a non-empty folder;
-      publish-postgres --schema is not chengyu's own publication: nothing is overwritten
+      beside it (opened it read-write), its file name is not <name>.duckdb, or a
+      version with the build id exists; an output path holds a link, FIFO, device, the
+      wrong kind or (export) a non-empty folder; publish-postgres --schema is not
+      chengyu's own publication: nothing is overwritten
   10  storage: the warehouse folder is read-only, not permitted, or the disk is full; an
       output path the file system refuses (a name too long, a file on the way, /proc)
-  11  a version is corrupt: it does not match its recorded checksum or does not open
-      (`chengyu rollback` points the warehouse at the version before)
+  11  a version is damaged: it does not match its recorded size or checksum, or does not
+      open; for the published one, every command that opens it and the build say so and
+      name `chengyu rollback --to <the last version that verifies>`
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
       timed out); after `build --publish-postgres` the DuckDB version is published
   13  out of memory: DuckDB reached its limit
@@ -112,15 +116,18 @@ def project_vars(project_dir: Path) -> dict:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
 
 
+# The commands that copy the published file out check its whole checksum, the others its size.
+COPYING_COMMANDS = frozenset({"export", "publish-postgres"})
+
+
 def published_warehouse(args: argparse.Namespace) -> tuple[Path, wh.WarehousePaths]:
-    """The project and the published warehouse that a read-only command works on."""
+    """The project and the published warehouse that a read-only command works on, checked:
+    a damaged file is exit 11 naming `rollback --to` the last version that verifies, a
+    file held open for writing exit 6."""
     project_dir = find_project_dir(args.project_dir)
     paths = wh.WarehousePaths.from_env(project_dir)
-    if paths.current() is None:
+    if wh.check_published(paths, full=getattr(args, "command", None) in COPYING_COMMANDS) is None:
         raise ChengyuExit(EXIT_QUERY, f"no published warehouse at {paths.published}; run `make build` first")
-    from .access import open_published
-
-    open_published(paths.published).close()  # a corrupt or locked file: exit 11 or 6, one line
     return project_dir, paths
 
 
@@ -147,10 +154,12 @@ def report_inputs(accepted: AcceptedInputs) -> None:
 
 def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> AcceptedInputs:
     settings = project_vars(project_dir)
+    if args.sheet is not None and not args.sector_output:
+        raise ChengyuExit(EXIT_USAGE, "--sheet names a sheet of the --sector-output workbook; give that too")
     sector_output = Path(args.sector_output).absolute() if args.sector_output else None
     max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
     accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],
-                           max_bytes)
+                           max_bytes, args.sheet)
     report_inputs(accepted)
     return accepted
 
@@ -176,7 +185,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"removed what an interrupted build left: {leftover.name}", flush=True)
         wh.check_publishable(paths)
         wh.adopt_legacy_file(paths)
-        needed_bytes = wh.check_free_space(paths)
+        live, no_comparison = wh.live_for_build(paths, args.accept_shift)  # fails closed on a damaged live file
+        needed_bytes = wh.check_free_space(paths, live)
 
         stage("validate-inputs")
         t = time.perf_counter()
@@ -190,12 +200,12 @@ def cmd_build(args: argparse.Namespace) -> int:
                   f"the published warehouse {paths.published} is unchanged.", file=sys.stderr)
             return EXIT_INPUT
 
-        context = {"build_id": wh.new_build_id(), "code_version": code_version(project_dir)}
+        context = {"build_id": wh.unique_build_id(paths), "code_version": code_version(project_dir)}
         candidate = paths.candidate()
         try:
             dbt_vars = write_candidate_inputs(args, project_dir, paths, candidate, accepted, context, microdata)
             code, outcome, gate = build_and_check(args, project_dir, paths, candidate, needed_bytes, timings,
-                                                  dbt_vars)
+                                                  dbt_vars, live, no_comparison)
             if code != EXIT_OK:
                 return code
             t = time.perf_counter()
@@ -211,7 +221,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     # The version's own file, not the pointer: another build or rollback may move the pointer now.
     print_summary(paths.published, version, outcome, gate, timings)
     if args.publish_postgres:
-        return refresh_postgres_copy(args, version)
+        return refresh_postgres_copy(args, paths, version)
     return EXIT_OK
 
 
@@ -235,17 +245,19 @@ def write_candidate_inputs(args: argparse.Namespace, project_dir: Path, paths: w
 
 
 def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.WarehousePaths, candidate: Path,
-                    needed_bytes: int, timings: dict[str, float], dbt_vars: dict):
+                    needed_bytes: int, timings: dict[str, float], dbt_vars: dict, current: wh.Version | None,
+                    no_comparison: str | None):
     """dbt builds and tests the candidate, then the quality gate compares it with the
-    published version: (exit code, dbt outcome, gate result)."""
+    published version `current` (None: `no_comparison` says why): (exit code, dbt outcome, gate result)."""
     from .dbt_build import DbtBuild
     from .quality import prepare_gate, run_quality_gate
 
     stage("dbt-build")
     t = time.perf_counter()
-    current = paths.current()
     with DbtBuild(project_dir, candidate, dbt_vars, quiet=not args.verbose) as dbt:
-        baseline = prepare_gate(project_dir, current.database if current else None)  # meanwhile, on the other core
+        # Meanwhile, on the other core.
+        baseline = prepare_gate(project_dir, current.database if current else None, args.accept_shift,
+                                no_comparison or "nothing is published yet")
         outcome = dbt.wait()
     timings["dbt build"] = time.perf_counter() - t
     for item in outcome.warnings:
@@ -294,7 +306,8 @@ def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candida
     # No signal between the version's rename and the pointer's: the outcome stays what we report.
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        version = wh.publish(paths, candidate, context["build_id"], record, keep=args.keep_versions)
+        command = "build" + (" --accept-shift" if args.accept_shift else "")
+        version = wh.publish(paths, candidate, context["build_id"], record, keep=args.keep_versions, command=command)
         # Published: a signal that came meanwhile is dropped, the build reports success.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -303,8 +316,29 @@ def seal_and_publish(args: argparse.Namespace, paths: wh.WarehousePaths, candida
     return version
 
 
-def refresh_postgres_copy(args: argparse.Namespace, version: wh.Version) -> int:
-    """After a publish: replace the PostgreSQL copy in the same atomic way as publish-postgres."""
+def postgres_copy_name(dsn: str, schema: str) -> str:
+    """Where a PostgreSQL copy lives, without secrets: schema, database, host and port."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.Error:  # a DSN psycopg cannot parse: publishing refuses it anyway
+        parts = {}
+    where = " ".join(f"{k}={parts[k]}" for k in ("dbname", "host", "port") if parts.get(k))
+    return f"schema {schema}" + (f" ({where})" if where else "")
+
+
+def note_copy(paths: wh.WarehousePaths, kind: str, target: str, command: str) -> None:
+    """After export / publish-postgres: the publish log records which build the copy holds."""
+    version = paths.pointed_version()
+    if version is not None:
+        wh.record_copy(paths, kind, target, version.build_id, command)
+
+
+def refresh_postgres_copy(args: argparse.Namespace, paths: wh.WarehousePaths, version: wh.Version) -> int:
+    """After a publish or rollback: replace the PostgreSQL copy in the same atomic way as
+    publish-postgres, and record in the publish log which build it now holds."""
     from .postgres import PostgresRefused, publish_postgres
 
     build_id = version.build_id
@@ -315,6 +349,8 @@ def refresh_postgres_copy(args: argparse.Namespace, version: wh.Version) -> int:
         print(f"chengyu: PostgreSQL refused: {exc} (version {build_id} is published in DuckDB; "
               "the PostgreSQL copy still holds the one before)", file=sys.stderr)
         return EXIT_POSTGRES_REFUSED
+    wh.record_copy(paths, "postgres", postgres_copy_name(args.publish_postgres, args.pg_schema), build_id,
+                   args.command)
     print(f"  PostgreSQL copy: {len(counts)} marts into schema {args.pg_schema} (build {build_id})")
     return EXIT_OK
 
@@ -334,12 +370,23 @@ def table_row_counts(database: Path) -> dict[str, int]:
 def cmd_rollback(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     paths = wh.WarehousePaths.from_env(project_dir)
+    command = "rollback" + (f" --to {args.to}" if args.to else "")
     with stop_on_signals(), wh.build_lock(paths):
         wh.remove_leftovers(paths)
         wh.adopt_legacy_file(paths)
-        left, now = wh.rollback(paths, args.to)
-    was = left.build_id if left else "a broken pointer"
-    print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
+        left, now = wh.rollback(paths, args.to, command)
+    if left == now:
+        print(f"{paths.published} points at version {now.build_id} already; the pointer is unchanged")
+    else:
+        was = left.build_id if left else "a broken pointer"
+        print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
+    copy = postgres_copy_name(args.publish_postgres, args.pg_schema) if args.publish_postgres else None
+    for (kind, target), event in sorted(wh.read_history(paths).copies.items()):
+        if event["build_id"] != now.build_id and (kind, target) != ("postgres", copy):
+            print(f"  the {'PostgreSQL copy' if kind == 'postgres' else kind} {target} holds build "
+                  f"{event['build_id']}, not the published one")
+    if args.publish_postgres:
+        return refresh_postgres_copy(args, paths, now)
     return EXIT_OK
 
 
@@ -351,27 +398,57 @@ def cmd_versions(args: argparse.Namespace) -> int:
     except wh.CorruptVersion as exc:  # list them anyway: rollback --to needs their ids
         current = None
         print(f"WARNING {exc}", file=sys.stderr)
-    versions = paths.versions()
+    history = wh.read_history(paths)
+    versions = history.ranked(paths.versions())
     if not versions:
         print(f"no versions at {paths.versions_dir}")
         return EXIT_OK
-    for version in reversed(versions):
-        try:
-            record = version.read_record()
-        except wh.CorruptVersion as exc:
-            print(f"  {version.build_id}  {exc}")
-            continue
+    on_path = set(history.rollback_path())
+    for version in versions:
         mark = "*" if current is not None and version.build_id == current.build_id else " "
-        inputs = record.get("inputs", [])
-        user = next((i for i in inputs if not str(i.get("file", "")).startswith("seeds/")), None)
-        rows = record.get("row_counts", {})
-        print(f"{mark} {version.build_id}  built {record.get('built_at', '?')}  "
-              f"code {record.get('code_version', '?')}  "
-              f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
-              + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
-              + (f"  ({record['note']})" if "note" in record else ""))
-    print(f"* = published (what {paths.published} points at)")
+        print(f"{mark} {version.build_id}  {version_state(history, version.build_id, mark == '*', on_path)}  "
+              f"{version_summary(version)}")
+    print(f"* = published (what {paths.published} points at); versions listed most recently live first")
+    path = [b for b in history.rollback_path() if b in {v.build_id for v in versions}]
+    print(f"`chengyu rollback` returns to {path[0] if path else 'nothing (name a version with --to)'}")
+    for (kind, target), event in sorted(history.copies.items()):
+        stale = "" if current is not None and event["build_id"] == current.build_id else "  (not the published build)"
+        print(f"copy: {'PostgreSQL' if kind == 'postgres' else kind} {target} holds build {event['build_id']} "
+              f"(since {event['at']}, `chengyu {event['command']}`){stale}")
+    if history.skipped or history.unknown:
+        print(f"WARNING the publish log {paths.publish_log.name} has {history.skipped} unreadable line(s) and "
+              f"{history.unknown} unknown event(s), ignored", file=sys.stderr)
     return EXIT_OK
+
+
+def version_state(history: wh.History, build_id: str, live: bool, on_path: set[str]) -> str:
+    """Published at / withdrawn at, and by which command, from the publish log."""
+    first, last, ended = history.made_live(build_id)
+    if first is None:
+        return "not in the publish log"
+    text = f"published {first['at']} by `{first['command']}`"
+    if last is not first:
+        text += f", live again {last['at']} by `{last['command']}`"
+    if live:
+        return text + ", live"
+    until = f" {ended['at']} by `{ended['command']}`" if ended is not None else ""
+    if build_id in on_path:  # superseded by a publish: a plain rollback returns to it
+        return text + f", live until{until}"
+    return text + f", withdrawn{until} (comes back only with rollback --to)"
+
+
+def version_summary(version: wh.Version) -> str:
+    try:
+        record = version.read_record()
+    except wh.CorruptVersion as exc:
+        return str(exc)
+    inputs = record.get("inputs") if isinstance(record.get("inputs"), list) else []
+    user = next((i for i in inputs if isinstance(i, dict) and not str(i.get("file", "")).startswith("seeds/")), None)
+    rows = record.get("row_counts") if isinstance(record.get("row_counts"), dict) else {}
+    return (f"built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
+            f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
+            + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
+            + (f"  ({record['note']})" if "note" in record else ""))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -385,6 +462,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except wh.CorruptVersion as exc:
             bad += 1
             print(f"CORRUPT  {version.build_id}: {exc}", file=sys.stderr)
+    history = wh.read_history(paths)
+    print(f"publish log: {len(history.events) - (history.pending is not None)} event(s)"
+          + (f", {history.skipped} unreadable line(s) ignored" if history.skipped else "")
+          + (f"; the pointer's version {history.pending['build_id']} is not in it yet (the next build or "
+             "rollback records it)" if history.pending else ""))
     paths.current()  # the pointer itself must name a complete version
     return wh.CorruptVersion.exit_code if bad else EXIT_OK
 
@@ -422,6 +504,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with wh.storage_errors(f"write the export to {out}", any_io=True):
         check_folder_target(out)  # before a mart is read: a refusal costs nothing
         manifest = export_parquet(paths.published, out)
+    note_copy(paths, "export", str(out), "export")
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
     return EXIT_OK
 
@@ -436,6 +519,7 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
     except PostgresRefused as exc:
         print(f"chengyu: {'' if isinstance(exc, ForeignSchema) else 'PostgreSQL refused: '}{exc}", file=sys.stderr)
         return exc.exit_code
+    note_copy(paths, "postgres", postgres_copy_name(args.dsn, args.schema), "publish-postgres")
     print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
           + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
     return EXIT_OK
@@ -563,8 +647,9 @@ def file_path(text: str) -> str:
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sector-output", metavar="PATH", type=file_path,
-                        help="CSV of your own area x sector x year output figures (layout in README); "
-                             "they replace the estimates cell by cell")
+                        help="CSV of your own area x sector x year output figures, or a yearbook-style Excel sheet "
+                             "(.xlsx; layouts in README); they replace the estimates cell by cell")
+    parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx --sector-output (default: its only one)")
     parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
     parser.add_argument("--microdata", metavar="DIR", type=file_path,
@@ -579,6 +664,18 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (`{self.prog} --help` lists the options)\n")
 
 
+def _add_postgres_copy_options(parser: argparse.ArgumentParser, when: str) -> None:
+    parser.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
+                        help=f"{when}, refresh the PostgreSQL copy as publish-postgres does "
+                             "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)")
+    parser.add_argument("--pg-schema", type=pg_identifier, default="chengyu",
+                        help="schema of the PostgreSQL copy (default chengyu)")
+    parser.add_argument("--pg-reader-role", type=pg_identifier, default="chengyu_reader",
+                        help="as publish-postgres --reader-role")
+    parser.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
+                        help="as publish-postgres --lock-timeout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="chengyu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory); "
@@ -589,15 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(build)
     build.add_argument("--keep-versions", type=count_at_least(1), default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
                        help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)")
-    build.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
-                       help="after publishing, refresh the PostgreSQL copy as publish-postgres does "
-                            "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)")
-    build.add_argument("--pg-schema", type=pg_identifier, default="chengyu",
-                       help="schema of the PostgreSQL copy (default chengyu)")
-    build.add_argument("--pg-reader-role", type=pg_identifier, default="chengyu_reader",
-                       help="as publish-postgres --reader-role")
-    build.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
-                       help="as publish-postgres --lock-timeout")
+    _add_postgres_copy_options(build, "after publishing")
     build.add_argument("--accept-shift", metavar="REASON",
                        help="publish although the quality gate finds a large shift from the published version; "
                             "the reason is recorded in the version's record")
@@ -614,11 +703,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="with --target spark: a dbt node selection instead of a selector")
     build.set_defaults(func=cmd_build)
 
-    back = sub.add_parser("rollback", help="point the warehouse at the version published before the current one")
-    back.add_argument("--to", metavar="BUILD_ID", help="a build id from `chengyu versions` instead")
+    back = sub.add_parser("rollback", help="point the warehouse at the version live before the current one "
+                                           "(per the publish log)")
+    back.add_argument("--to", metavar="BUILD_ID",
+                      help="a build id from `chengyu versions` instead (also a withdrawn one)")
+    _add_postgres_copy_options(back, "after the rollback")
     back.set_defaults(func=cmd_rollback)
 
-    versions = sub.add_parser("versions", help="list the kept versions, newest first (* = published)")
+    versions = sub.add_parser("versions", help="list the kept versions, most recently live first (* = published), "
+                                               "when each was published and withdrawn, and what each copy holds")
     versions.set_defaults(func=cmd_versions)
 
     verify = sub.add_parser("verify", help="check every kept version against its recorded checksum")

@@ -75,13 +75,17 @@ class Issue:
     rule: str
     message: str
     severity: str = ERROR
+    cell: str | None = None  # in a workbook: the cell as Excel names it, Sheet1!C7
 
     def __str__(self) -> str:
         where = self.file
-        if self.line is not None:
-            where += f", line {self.line}"
-        if self.column:
-            where += f", column '{self.column}'"
+        if self.cell:
+            where += f", cell {self.cell}"
+        else:
+            if self.line is not None:
+                where += f", line {self.line}"
+            if self.column:
+                where += f", column '{self.column}'"
         return f"{self.severity.upper()} {where}: {self.message} [rule: {self.rule}]"
 
 
@@ -191,6 +195,30 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
               optional_columns: tuple[str, ...] = ()) -> Table | None:
     """Parse bytes with the project's one CSV dialect; check the header and every field's text."""
     errors_before = findings.n_errors
+    text = _decode(raw, display, findings)
+    if text is None:
+        return None
+    csv.field_size_limit(max(len(raw), 1 << 17))  # the file size is the only limit of a field
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True,
+                        skipinitialspace=False, strict=True)
+    header = _read_header(reader, display, findings)
+    if header is None or not _check_header(header, reader.line_num, display, expected_columns, optional_columns,
+                                           findings):
+        return None
+    table = Table(header)
+    if not _read_records(reader, table, optional_columns, display, findings) or findings.n_errors > errors_before:
+        return None
+    if not table.rows:
+        findings.add(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
+        return None
+    if table.skipped_blank_lines:
+        findings.add(Issue(display, None, None, "blank_lines",
+                           f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped", WARNING))
+    return table
+
+
+def _decode(raw: bytes, display: str, findings: Findings) -> str | None:
+    """The text of UTF-8 bytes (a byte-order mark dropped with a warning), or None with a finding."""
     if not raw.strip():
         findings.add(Issue(display, None, None, "not_empty", "the file is empty: expected a header line and rows"))
         return None
@@ -200,7 +228,7 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
                            WARNING))
         raw = raw[3:]
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         hint = ""
@@ -213,9 +241,9 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
                            f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
         return None
 
-    csv.field_size_limit(max(len(raw), 1 << 17))  # the file size is the only limit of a field
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True,
-                        skipinitialspace=False, strict=True)
+
+def _read_header(reader, display: str, findings: Findings) -> list[str] | None:
+    """The first line that is not blank, its names trimmed; None with a finding if unreadable."""
     try:
         header = next(reader)
         while not any(h.strip() for h in header):  # blank lines before the header are skipped too
@@ -223,45 +251,49 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
     except (csv.Error, StopIteration) as exc:
         findings.add(Issue(display, 1, None, "csv_syntax", f"the header line cannot be read: {exc}"))
         return None
-    header = [h.strip() for h in header]
-    header_line = reader.line_num
+    return [h.strip() for h in header]
+
+
+def _check_header(header: list[str], line: int, display: str, expected_columns: list[str],
+                  optional_columns: tuple[str, ...], findings: Findings) -> bool:
+    """Whether the header is the layout: commas, clean names, every column once, none unknown."""
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(s for s in (";", "\t", "|") if s in header[0])
-        findings.add(Issue(display, header_line, None, "comma_delimiter",
-                           f"columns are separated by {sep!r}, not by commas"))
-        return None
-    for name in header:
-        if _bad_character(name) is not None:
-            findings.add(Issue(display, header_line, None, "control_character",
-                               f"the header name {name!r} holds an invisible or control character "
-                               f"(U+{ord(_bad_character(name)):04X})"))
-            return None
+        findings.add(Issue(display, line, None, "comma_delimiter", f"columns are separated by {sep!r}, not by commas"))
+        return False
+    bad = next(((name, ch) for name in header if (ch := _bad_character(name)) is not None), None)
+    if bad is not None:
+        findings.add(Issue(display, line, None, "control_character",
+                           f"the header name {bad[0]!r} holds an invisible or control character (U+{ord(bad[1]):04X})"))
+        return False
+    errors_before = findings.n_errors
     layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
     for c in expected_columns:
         if c not in header:
-            findings.add(Issue(display, header_line, c, "required_column", f"column '{c}' is missing from the header"))
+            findings.add(Issue(display, line, c, "required_column", f"column '{c}' is missing from the header"))
     for c in header:
         if c not in expected_columns and c not in optional_columns:
-            findings.add(Issue(display, header_line, c, "known_column",
-                               f"column '{c}' is not part of the layout ({layout})"))
+            findings.add(Issue(display, line, c, "known_column", f"column '{c}' is not part of the layout ({layout})"))
     for c in sorted({c for c in header if header.count(c) > 1}):
-        findings.add(Issue(display, header_line, c, "unique_column",
-                           f"column '{c}' appears more than once in the header"))
-    if findings.n_errors > errors_before:
-        return None
+        findings.add(Issue(display, line, c, "unique_column", f"column '{c}' appears more than once in the header"))
+    return findings.n_errors == errors_before
 
-    table = Table(header)
+
+def _read_records(reader, table: Table, optional_columns: tuple[str, ...], display: str,
+                  findings: Findings) -> bool:
+    """Every record after the header into `table`; False when the quoting breaks the file."""
+    header = table.header
     while True:
         line = reader.line_num + 1  # where the next record starts
         try:
             fields = next(reader)
         except StopIteration:
-            break
+            return True
         except csv.Error as exc:
             findings.add(Issue(display, line, None, "csv_quoting",
                                f"malformed quoting in the record starting here ({exc}); "
                                "is a quote opened and never closed?"))
-            return None
+            return False
         values = [f.strip() for f in fields]
         if not any(values):
             table.skipped_blank_lines += 1
@@ -272,23 +304,18 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
                                "(a stray comma or a missing quote?)"))
             continue
         for name, value in zip(header, values, strict=True):
-            bad = _bad_character(value)
-            if bad is not None:
-                kind = "tab" if bad == chr(9) else "line break" if bad in chr(10) + chr(13) else "invisible or control"
-                findings.add(Issue(display, line, name, "control_character",
-                                   f"the field holds the character U+{ord(bad):04X} ({kind}) inside its text"))
+            _check_field(name, value, line, display, findings)
         row = dict.fromkeys(optional_columns, "")
         row.update(zip(header, values, strict=True))
         table.rows.append((line, row))
-    if findings.n_errors > errors_before:
-        return None
-    if not table.rows:
-        findings.add(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
-        return None
-    if table.skipped_blank_lines:
-        findings.add(Issue(display, None, None, "blank_lines",
-                           f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped", WARNING))
-    return table
+
+
+def _check_field(name: str, value: str, line: int, display: str, findings: Findings) -> None:
+    bad = _bad_character(value)
+    if bad is not None:
+        kind = "tab" if bad == chr(9) else "line break" if bad in chr(10) + chr(13) else "invisible or control"
+        findings.add(Issue(display, line, name, "control_character",
+                           f"the field holds the character U+{ord(bad):04X} ({kind}) inside its text"))
 
 
 # Control (Cc), format (Cf: zero-width, bidi overrides, a byte-order mark) and line or
@@ -399,6 +426,7 @@ class Reference:
         self.member_areas = {code for code, r in self.areas.items() if r["cluster_role"] == "member"}
         self.cluster_provinces = {code for code, r in self.areas.items() if r["cluster_role"] == "parent"}
         self.sectors = {r["sector_code"] for r in rows("sectors")}
+        self.division_names = rows("gbt4754_division_names")
         self.units = {r["unit_token"]: r for r in rows("unit_conversions")}
         self.metrics = {r["metric_code"]: r for r in rows("metrics")}
         self.sources = {r["source_text"] for r in rows("sources")}
@@ -551,6 +579,7 @@ SEED_KEYS = {
     "areas": ["area_code"],
     "entity_aliases": ["match_on", "match_value"],
     "sectors": ["sector_code"],
+    "gbt4754_division_names": ["name_zh"],
     "area_specialties": ["specialty_id"],
     "sources": ["source_id"],
     "metrics": ["metric_code"],
@@ -576,24 +605,58 @@ class AcceptedInputs:
     tables: dict[str, list[dict]] = field(default_factory=dict)
     column_types: dict[str, dict[str, str]] = field(default_factory=dict)
     files: list[InputFile] = field(default_factory=list)
+    reference: Reference | None = None  # the code lists, once the seeds are read
 
     @property
     def ok(self) -> bool:
         return self.findings.n_errors == 0
 
 
+def _read_bytes(path: Path, display: str, kind: str, table: str, accepted: AcceptedInputs,
+                max_bytes: int) -> bytes | None:
+    """The file's bytes, recorded for the load audit (size, sha256), or None with a finding."""
+    raw = read_regular_file(path, display, max_bytes, accepted.findings)
+    if raw is not None:
+        accepted.files.append(InputFile(display, kind, table, len(raw), hashlib.sha256(raw).hexdigest()))
+    return raw
+
+
 def _read(path: Path, display: str, kind: str, table: str, columns: list[str], accepted: AcceptedInputs,
           max_bytes: int, optional: tuple[str, ...] = ()) -> Table | None:
-    raw = read_regular_file(path, display, max_bytes, accepted.findings)
-    if raw is None:
-        return None
-    accepted.files.append(InputFile(display, kind, table, len(raw), hashlib.sha256(raw).hexdigest()))
-    return parse_csv(raw, display, columns, accepted.findings, optional)
+    raw = _read_bytes(path, display, kind, table, accepted, max_bytes)
+    return None if raw is None else parse_csv(raw, display, columns, accepted.findings, optional)
+
+
+def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs, max_bytes: int,
+                        first_year: int, last_year: int, types: dict[str, str]) -> None:
+    """The user's figures, from a CSV file or a sheet of a workbook, into the same records,
+    then the same checks: a workbook's problems are named by their cells (Sheet1!C7)."""
+    from .excel_input import CellFindings, is_workbook, read_sheet
+
+    display, findings, ref = str(path), accepted.findings, accepted.reference
+    if is_workbook(path):
+        raw = _read_bytes(path, display, "sector_output", "user_sector_output", accepted, max_bytes)
+        table = None if raw is None else read_sheet(raw, display, sheet, ref, findings, max_bytes)
+        findings = CellFindings(findings, table.cells) if table is not None else findings
+    elif sheet is not None:
+        findings.add(Issue(display, None, None, "sheet_of_a_workbook",
+                           f"--sheet {sheet!r} names a sheet of an Excel workbook (.xlsx); this file is read as CSV"))
+        return
+    else:
+        table = _read(path, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
+                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
+    if table is None:
+        return
+    check_user_sector_output(table, display, ref, findings, first_year, last_year)
+    if accepted.ok:
+        accepted.tables["user_sector_output"] = typed_rows(table, display, types, findings)
 
 
 def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year: int = 2015,
-                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> AcceptedInputs:
-    """Read, check and type every seed and the user's file (each read once)."""
+                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+                sheet: str | None = None) -> AcceptedInputs:
+    """Read, check and type every seed and the user's file (each read once); `sheet` names
+    the sheet when the user's file is an Excel workbook."""
     accepted = AcceptedInputs(Findings())
     findings = accepted.findings
     parsed: dict[str, Table] = {}
@@ -610,21 +673,15 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     if not accepted.ok:
         # Reference seeds are broken: checking figures against them would mislead.
         return accepted
-    ref = Reference(parsed)
+    ref = accepted.reference = Reference(parsed)
     check_reported_figures(parsed["reported_figures"], "seeds/reported_figures.csv", ref, findings)
 
     extra = input_table_types(project_dir)
     accepted.column_types.update(extra)
     accepted.tables["user_sector_output"] = []
     if sector_output is not None:
-        display = str(sector_output)
-        table = _read(sector_output, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
-                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
-        if table is not None:
-            check_user_sector_output(table, display, ref, findings, first_year, last_year)
-            if accepted.ok:
-                accepted.tables["user_sector_output"] = typed_rows(
-                    table, display, extra["user_sector_output"], findings)
+        _read_sector_output(sector_output, sheet, accepted, max_bytes, first_year, last_year,
+                            extra["user_sector_output"])
     return accepted
 
 

@@ -242,16 +242,19 @@ class Baseline:
     note: str | None = None  # why nothing is compared
 
 
-def prepare_gate(project_dir: Path, published: Path | None) -> Baseline:
+def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | None = None,
+                 no_comparison: str = "nothing is published yet") -> Baseline:
     """Load Great Expectations and profile the published version.
 
     Called while dbt builds the candidate in its child process, so both cores work.
+    Fails closed: a published version the gate cannot read stops the build (locked: exit 6,
+    damaged: exit 11) unless the user accepts publishing without a comparison (accept_shift).
     """
     import_great_expectations()  # the import alone takes seconds
 
     config = yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
     if published is None:
-        return Baseline(config, note="nothing is published yet")
+        return Baseline(config, note=no_comparison)
     try:
         con = duckdb.connect(str(published), read_only=True)
         try:
@@ -260,7 +263,15 @@ def prepare_gate(project_dir: Path, published: Path | None) -> Baseline:
         finally:
             con.close()
     except duckdb.Error as exc:
-        return Baseline(config, note=f"the published version cannot be read ({str(exc).splitlines()[0]})")
+        reason = f"the published version cannot be read ({str(exc).splitlines()[0]})"
+        if accept_shift is not None:
+            return Baseline(config, note=f"{reason}; published without a comparison: {accept_shift}")
+        from .warehouse import BuildLocked, CorruptVersion, is_lock_conflict
+
+        refusal = BuildLocked if is_lock_conflict(exc) else CorruptVersion
+        raise refusal(f"the quality gate stops the build: {reason}; close what holds it or repair it "
+                      "(`chengyu verify`), or build with --accept-shift REASON to publish without a comparison"
+                      ) from None
 
 
 def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,

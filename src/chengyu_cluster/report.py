@@ -176,10 +176,14 @@ def read_marts(database: Path) -> dict:
         share = con.execute("""
             select round(100 * avg(case when basis = 'reported' then 0 else 1 end)) from marts.fct_sector_output
         """).fetchone()[0]
+        as_of = con.execute("""
+            select build_id, strftime(built_at, '%Y-%m-%d %H:%M') || ' UTC', data_first_year, data_last_year
+            from marts.build_info
+        """).fetchone()
     finally:
         con.close()
     return {"areas": areas, "year": year, "lq": lq, "flags": flags, "pairs": pairs, "gap": gap, "coupling": coupling,
-            "share": share}
+            "share": share, "as_of": as_of}
 
 
 def charts(marts: dict) -> tuple[str, str, str, str]:
@@ -244,6 +248,7 @@ def build_report(database: Path, out: Path) -> Path:
     marts = read_marts(database)
     heat, similarity, gap, coupling = charts(marts)
     year = marts["year"]
+    build_id, built_at, first_year, last_year = marts["as_of"]
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Chengdu–Chongqing equipment cluster – report</title>
 <style>body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;max-width:1100px;color:#222}}
@@ -251,6 +256,8 @@ h2{{margin-top:2em}} .note{{background:#fff8e1;border-left:4px solid #f0b400;pad
 .caption{{color:#555;font-size:14px}} svg{{max-width:100%;height:auto}}
 td,th{{padding:2px 8px;text-align:left}}</style></head><body>
 <h1>Chengdu–Chongqing advanced equipment manufacturing cluster</h1>
+<p class="caption">Data as of build <code>{html.escape(build_id)}</code>, built {built_at};
+figures for {first_year}–{last_year}.</p>
 <p class="note"><b>Read with care:</b> {marts["share"]:.0f} % of the area × division output panel is <b>estimated</b>
 (method in the warehouse's <code>fct_sector_output</code> description). Hatched cells and hollow points rest
 on estimates; solid ones on reported figures only (each chart's legend, “Basis of the value”, says so).

@@ -1,24 +1,32 @@
-"""Warehouse versions: immutable files, one atomic pointer, crash-safe publish and rollback.
+"""Warehouse versions: immutable files, one atomic pointer, a publish log, crash-safe
+publish and rollback.
 
 Layout (for the default warehouse path warehouse/chengyu.duckdb):
 
     warehouse/chengyu.duckdb                 symlink: the pointer readers open
     warehouse/versions/chengyu.<id>.duckdb   one immutable file per published build
     warehouse/versions/chengyu.<id>.json     its record: build time, inputs, rows, sha256
+    warehouse/versions/chengyu.publish-log.jsonl   the publish log: what was live when
     warehouse/versions/chengyu.candidate-build.duckdb   the build in progress
     warehouse/.chengyu.build.lock            held by the one build or rollback running
 
-A build id is the UTC time of the build (YYYYMMDDTHHMMSSffffffZ), so ids sort in
-publishing order. DuckDB names a database after its file name up to the first dot,
+A build id is the UTC time of the build (YYYYMMDDTHHMMSSffffffZ), unique among the
+kept versions and every id the log names (a collision is redrawn, and publish refuses
+to overwrite). Nothing depends on ids sorting in time: a clock that jumps either way
+changes no decision. DuckDB names a database after its file name up to the first dot,
 so every version file is the catalog "chengyu", the name the views were built with.
 
-Publishing is: seal the candidate (checkpoint, fsync), rename it to its version name,
-write its record (the commit point: a version exists when its record does), then
-replace the pointer by renaming a new symlink over it. Each step is one file-system
-call or the creation of a file nobody points at yet, so a kill at any instruction
-leaves the pointer naming a complete, sealed version, and loses no version: what a
-killed step leaves behind is an unreferenced file that the next build removes.
-Rollback only moves the pointer to the version before the current one.
+The pointer is the truth for what is live now; the publish log (one JSON line per
+publish, rollback, adoption or copy, appended and fsynced) for what was live before.
+Publishing is: seal the candidate, link it to its version name (never over an existing
+one), write its record, replace the pointer by renaming a new symlink over it (the
+commit point), then append the log line. A kill between the pointer's rename and the
+log line leaves the two disagreeing; the next locked command (build, rollback) appends
+a `recovered` line naming the pointer's version, and readers replay the log as if it
+were there. Replaying the log gives the rollback stack: each version made live goes on
+top, unless it is on the stack already, then everything above it is withdrawn. So a
+rollback returns to the version live before the current one, and a withdrawn version
+comes back only when named (`rollback --to`).
 """
 
 from __future__ import annotations
@@ -95,6 +103,10 @@ class CorruptVersion(WarehouseError):
     exit_code = 11
 
 
+class VersionExists(UnsafeWarehousePath):
+    """A version with this build id exists already: publishing never overwrites one."""
+
+
 @dataclass(frozen=True)
 class Version:
     build_id: str
@@ -145,6 +157,10 @@ class WarehousePaths:
         return self.directory / "versions"
 
     @property
+    def publish_log(self) -> Path:
+        return self.versions_dir / f"{self.name}.publish-log.jsonl"
+
+    @property
     def lock(self) -> Path:
         return self.directory / f".{self.name}.build.lock"
 
@@ -186,6 +202,23 @@ class WarehousePaths:
             return None
         return Path(os.path.normpath(self.directory / os.readlink(self.published)))
 
+    def pointed_version(self) -> Version | None:
+        """The complete version the pointer names, or None (no pointer, or a broken one)."""
+        target = self.pointer_target()
+        if target is None:
+            return None
+        build_id = self.build_id_of(target.name, ".duckdb")
+        if target.parent == self.versions_dir and build_id is not None:
+            version = self.version(build_id)
+            if version.database.is_file() and not version.database.is_symlink() and version.record.is_file():
+                return version
+        return None
+
+    def orphaned(self) -> bool:
+        """The pointer is a symlink naming no complete version, and no version is kept at all:
+        versions/ was deleted or emptied by hand, so there is nothing to roll back to."""
+        return self.published.is_symlink() and self.pointed_version() is None and not self.versions()
+
     def current(self) -> Version | None:
         """The version the pointer names, or None when nothing is published yet."""
         if not os.path.lexists(self.published):
@@ -197,12 +230,12 @@ class WarehousePaths:
             raise UnsafeWarehousePath(
                 f"{self.published} is not a pointer to a version published by chengyu "
                 f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path")
-        target = self.pointer_target()
-        build_id = self.build_id_of(target.name, ".duckdb")
-        if target.parent == self.versions_dir and build_id is not None:
-            version = self.version(build_id)
-            if version.database.is_file() and not version.database.is_symlink() and version.record.is_file():
-                return version
+        version = self.pointed_version()
+        if version is not None:
+            return version
+        if self.orphaned():
+            raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, but {self.versions_dir} "
+                                 "holds no version (deleted by hand?); `chengyu build` publishes a new one")
         raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, which is not a complete "
                              f"version in {self.versions_dir}; "
                              "run `chengyu rollback` to point it at the newest good one")
@@ -225,6 +258,12 @@ def describe_path(path: Path) -> str:
         return f"a file that cannot be read ({exc.strerror})"
     return ("a DuckDB file that no chengyu build published" if is_duckdb
             else "a regular file that is not a DuckDB database")
+
+
+def is_lock_conflict(exc: Exception) -> bool:
+    """DuckDB refused because another process holds the file for writing (not "block ...")."""
+    text = str(exc).lower()
+    return "conflicting lock" in text or "could not set lock" in text
 
 
 def _has_duckdb_header(path: Path) -> bool:
@@ -365,13 +404,12 @@ def check_publishable(paths: WarehousePaths) -> None:
         raise UnsafeWarehousePath(
             f"refusing to publish over {paths.published}: it is {describe_path(paths.published)}, not a warehouse "
             "chengyu published; move it away or set CHENGYU_WAREHOUSE to another path")
-    if paths.published.is_symlink():
+    if paths.published.is_symlink() and not paths.orphaned():
         paths.current()  # raises unless the pointer names a complete version
 
 
-def check_free_space(paths: WarehousePaths) -> int:
+def check_free_space(paths: WarehousePaths, current: Version | None) -> int:
     """Refuse at once when the folder cannot hold another version; return the bytes needed."""
-    current = paths.current() if paths.published.is_symlink() else None
     # A build writes one new file about the size of the current one, twice over while
     # DuckDB checkpoints; 64 MiB when there is nothing to compare with.
     needed = 2 * current.database.stat().st_size if current else 64 * 2**20
@@ -419,6 +457,7 @@ def adopt_legacy_file(paths: WarehousePaths) -> None:
             write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
                                    "note": "published by an earlier chengyu, before versions existed"})
         point_at(paths, version)
+        append_event(paths, "adopt", build_id, None, "build (adopted the file of an earlier chengyu)")
 
 
 # ---- publish, rollback, versions --------------------------------------------------
@@ -479,17 +518,26 @@ def point_at(paths: WarehousePaths, version: Version) -> None:
     fs_step("fsync warehouse folder")
 
 
-def verify_version(paths: WarehousePaths, version: Version) -> dict:
-    """Check a version against its record and that it opens as this project's warehouse."""
+def verify_version(paths: WarehousePaths, version: Version, full: bool = True) -> dict:
+    """Check a version against its record and that it opens as this project's warehouse.
+
+    full: compare the sha256 (reads the whole file: for rollback, verify and the commands
+    that copy it); otherwise only the size, which costs nothing (the reading commands).
+    """
     record = version.read_record()
+    full = full or not isinstance(record.get("size_bytes"), int)  # a record without a size: the checksum
     try:
-        actual = file_sha256(version.database)
+        if full:
+            matches = file_sha256(version.database) == record.get("sha256")
+        else:
+            matches = version.database.stat().st_size == record.get("size_bytes")
     except OSError as exc:
         raise CorruptVersion(f"version {version.build_id}: {version.database.name} cannot be read "
                              f"({exc.strerror})") from None
-    if actual != record.get("sha256"):
+    if not matches:
+        what = "checksum" if full else "size"
         raise CorruptVersion(f"version {version.build_id}: {version.database.name} no longer matches the "
-                             "checksum recorded when it was published (replaced or changed on disk)")
+                             f"{what} recorded when it was published (replaced or changed on disk)")
     try:
         con = duckdb.connect(str(version.database), read_only=True, config={"enable_external_access": False})
         try:
@@ -497,7 +545,7 @@ def verify_version(paths: WarehousePaths, version: Version) -> dict:
         finally:
             con.close()
     except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
+        if is_lock_conflict(exc):
             raise BuildLocked(f"version {version.build_id} is held open for writing by another process; "
                               "close it and try again") from None
         raise CorruptVersion(f"version {version.build_id} does not open as a warehouse: "
@@ -507,17 +555,225 @@ def verify_version(paths: WarehousePaths, version: Version) -> dict:
     return record
 
 
+# ---- the publish log -----------------------------------------------------------------
+
+# Events that make a version live; "copy" records what a copy (PostgreSQL, export) holds.
+LIVE_EVENTS = frozenset({"publish", "rollback", "adopt", "recovered"})
+RECOVERED = ("the pointer named this version but the publish log did not (a publish or rollback stopped "
+             "between moving the pointer and writing the log, or the log was deleted or edited)")
+
+
+def utc_text(seconds: float | None = None) -> str:
+    moment = dt.datetime.now(dt.UTC) if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def append_event(paths: WarehousePaths, event: str, build_id: str, previous: str | None, command: str,
+                 **extra) -> None:
+    """Append one line to the publish log and flush it to disk.
+
+    A torn last line (a kill in the middle of a write) is first closed with a newline, so
+    it stays one unreadable line that readers skip, and the log is never rewritten.
+    """
+    line = {"event": event, "build_id": build_id, "previous": previous, "at": extra.pop("at", None) or utc_text(),
+            "command": command, **extra}
+    data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
+    created = not os.path.lexists(paths.publish_log)
+    try:
+        fd = os.open(paths.publish_log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EISDIR):
+            raise
+        raise UnsafeWarehousePath(f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
+                                  "log; move it away (chengyu creates it as a plain file)") from None
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        os.write(fd, data)
+        fs_step(f"append '{event}' to the publish log")
+        os.fsync(fd)
+        fs_step("fsync the publish log")
+    finally:
+        os.close(fd)
+    if created:
+        _fsync(paths.versions_dir)
+        fs_step("fsync versions folder (new publish log)")
+
+
+def _valid_event(event) -> bool:
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return False
+    fields_ok = (isinstance(event.get("build_id"), str) and BUILD_ID.fullmatch(event["build_id"])
+                 and isinstance(event.get("previous"), (str, type(None)))
+                 and isinstance(event.get("at"), str) and isinstance(event.get("command"), str))
+    if event["event"] == "copy":
+        return bool(fields_ok) and isinstance(event.get("copy"), str) and isinstance(event.get("target"), str)
+    return bool(fields_ok) or event["event"] not in LIVE_EVENTS  # an unknown event is kept and ignored
+
+
+def read_log(paths: WarehousePaths) -> tuple[list[dict], int]:
+    """The readable events of the publish log in order, and the number of lines skipped
+    (torn by a kill, or not understood)."""
+    try:
+        fd = os.open(paths.publish_log, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return [], 0
+    except OSError as exc:
+        raise UnsafeWarehousePath(f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
+                                  f"log ({exc.strerror}); move it away") from None
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read()
+    except OSError as exc:  # e.g. a directory
+        raise UnsafeWarehousePath(f"{paths.publish_log} cannot be read as the publish log ({exc.strerror}); "
+                                  "move it away") from None
+    finally:
+        os.close(fd)
+    events, skipped = [], 0
+    for text in raw.split(b"\n"):
+        if not text.strip():
+            continue
+        try:
+            event = json.loads(text)
+        except ValueError:
+            skipped += 1
+            continue
+        if _valid_event(event):
+            events.append(event)
+        else:
+            skipped += 1
+    return events, skipped
+
+
+@dataclass
+class History:
+    """The publish log replayed: the rollback stack, when each version was last live, copies."""
+
+    events: list[dict]
+    skipped: int = 0
+    pending: dict | None = None  # the `recovered` line the next locked command appends
+
+    def __post_init__(self) -> None:
+        self.stack: list[str] = []
+        self.last_live: dict[str, int] = {}
+        self.copies: dict[tuple[str, str], dict] = {}
+        self.unknown = 0
+        for index, event in enumerate(self.events):
+            build_id = event.get("build_id")
+            if event["event"] in LIVE_EVENTS:
+                if build_id in self.stack:  # back to a version on the stack: withdraw those above it
+                    del self.stack[self.stack.index(build_id) + 1:]
+                else:
+                    self.stack.append(build_id)
+                self.last_live[build_id] = index
+            elif event["event"] == "copy":
+                self.copies[(event["copy"], event["target"])] = event
+            else:
+                self.unknown += 1
+
+    @property
+    def live(self) -> str | None:
+        return self.stack[-1] if self.stack else None
+
+    @property
+    def ids(self) -> set[str]:
+        return {e["build_id"] for e in self.events if isinstance(e.get("build_id"), str)}
+
+    def rollback_path(self) -> list[str]:
+        """The versions a plain rollback returns to, nearest first."""
+        return self.stack[-2::-1]
+
+    def ranked(self, versions) -> list[Version]:
+        """Most recently live first; versions the log never showed live last, by id."""
+        return sorted(versions, key=lambda v: (self.last_live.get(v.build_id, -1), v.build_id), reverse=True)
+
+    def made_live(self, build_id: str) -> tuple[dict | None, dict | None, dict | None]:
+        """(first event that made it live, last one, the event that ended that last period)."""
+        indexes = [i for i, e in enumerate(self.events) if e["event"] in LIVE_EVENTS and e["build_id"] == build_id]
+        if not indexes:
+            return None, None, None
+        ended = next((e for e in self.events[indexes[-1] + 1:] if e["event"] in LIVE_EVENTS), None)
+        return self.events[indexes[0]], self.events[indexes[-1]], ended
+
+
+def read_history(paths: WarehousePaths) -> History:
+    """The log replayed, with the pointer as the truth for what is live now: when the log
+    does not show the pointer's version live, a `recovered` event is added (in memory)."""
+    events, skipped = read_log(paths)
+    history = History(events, skipped)
+    pointed = paths.pointed_version()
+    if pointed is None or pointed.build_id == history.live:
+        return history
+    pending = {"event": "recovered", "build_id": pointed.build_id, "previous": history.live,
+               "at": utc_text(os.lstat(paths.published).st_mtime), "command": RECOVERED}
+    return History(events + [pending], skipped, pending)
+
+
+def reconcile(paths: WarehousePaths, command: str) -> History:
+    """Under the lock: append the `recovered` line when the log and the pointer disagree."""
+    history = read_history(paths)
+    if history.pending is not None:
+        event = dict(history.pending)
+        with storage_errors("repair the publish log"):
+            append_event(paths, event.pop("event"), event.pop("build_id"), event.pop("previous"),
+                         f"{event.pop('command')}; recorded by `chengyu {command}`", **event)
+        history.pending = None
+    return history
+
+
+def record_copy(paths: WarehousePaths, kind: str, target: str, build_id: str, command: str) -> None:
+    """Note in the publish log which build a copy (PostgreSQL, a Parquet export) now holds."""
+    try:
+        with storage_errors("record the copy in the publish log"):
+            append_event(paths, "copy", build_id, None, command, copy=kind, target=target)
+    except (StorageError, UnsafeWarehousePath, OSError) as exc:  # the copy is made all the same
+        print(f"WARNING the publish log does not record this copy: {exc}", file=sys.stderr)
+
+
+def build_id_after(build_id: str) -> str:
+    moment = dt.datetime.strptime(build_id, "%Y%m%dT%H%M%S%fZ")
+    return (moment + dt.timedelta(microseconds=1)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def unique_build_id(paths: WarehousePaths) -> str:
+    """A new build id no kept version, leftover file or log line uses (a clock set back
+    could repeat one): redrawn one microsecond later until free."""
+    taken = read_history(paths).ids
+    if paths.versions_dir.is_dir():
+        taken |= {b for p in paths.versions_dir.iterdir()
+                  for b in (paths.build_id_of(p.name, ".duckdb"), paths.build_id_of(p.name, ".json")) if b}
+    build_id = new_build_id()
+    while build_id in taken:
+        build_id = build_id_after(build_id)
+    return build_id
+
+
+# ---- publish, rollback, prune ---------------------------------------------------------
+
 def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
-            keep: int = DEFAULT_KEEP_VERSIONS) -> Version:
-    """Make the sealed candidate a version and point the warehouse at it."""
+            keep: int = DEFAULT_KEEP_VERSIONS, command: str = "build") -> Version:
+    """Make the sealed candidate a version, point the warehouse at it, log it, prune."""
     version = paths.version(build_id)
+    history = reconcile(paths, command)
+    exists = VersionExists(f"version {build_id} exists already (or the publish log names it); "
+                           "a version is never overwritten: build again for a new id")
+    if build_id in history.ids or os.path.lexists(version.database) or os.path.lexists(version.record):
+        raise exists
+    previous = paths.pointed_version()
     with storage_errors("publish the new version", candidate.stat().st_size):
         os.chmod(candidate, 0o444)  # immutable from here on (readers open it read-only anyway)
         fs_step("make candidate read-only")
-        os.replace(candidate, version.database)
-        fs_step("rename candidate to its version name")
+        try:
+            os.link(candidate, version.database)  # unlike a rename, never replaces an existing file
+        except FileExistsError:
+            raise exists from None
+        fs_step("link candidate to its version name")
+        os.unlink(candidate)
+        fs_step("remove the candidate's name")
         write_record(version, record)
-        point_at(paths, version)
+        point_at(paths, version)  # the commit point
+        append_event(paths, "publish", build_id, previous.build_id if previous else None, command)
     try:
         prune(paths, keep)
     except OSError as exc:  # published all the same; the next build prunes again
@@ -525,41 +781,60 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
     return version
 
 
-def rollback(paths: WarehousePaths, to: str | None = None) -> tuple[Version | None, Version]:
-    """Point the warehouse at the version before the current one (or at build id `to`).
+def rollback(paths: WarehousePaths, to: str | None = None,
+             command: str = "rollback") -> tuple[Version | None, Version]:
+    """Point the warehouse at the version live before the current one (per the publish
+    log), or at build id `to`.
 
-    When the pointer is broken (names no complete version), point it at the newest
-    version that verifies: the repair that every other command's message names.
+    When the pointer is broken (names no complete version), point it at the most recently
+    live version that verifies: the repair that every other command's message names.
     """
+    history = reconcile(paths, command)
     try:
         current = paths.current()
         broken = False
     except CorruptVersion:
+        if paths.orphaned():
+            raise NoSuchVersion(f"{paths.versions_dir} holds no version to roll back to (deleted by hand?); "
+                                "`chengyu build` publishes a new one") from None
         current, broken = None, True
-    versions = paths.versions()
+    kept = {v.build_id: v for v in paths.versions()}
     if current is None and not broken:
         raise NoSuchVersion(f"nothing is published at {paths.published} yet")
     if to is not None:
-        target = next((v for v in versions if v.build_id == to), None)
+        target = kept.get(to)
         if target is None:
             raise NoSuchVersion(f"there is no version {to!r} (see `chengyu versions`)")
-        verify_version(paths, target)
+        if current is not None and to == current.build_id:
+            return current, current
+        _verify_for_rollback(paths, history, target, current)
     elif broken:
-        target = _newest_good(paths, versions)
+        target = _newest_good(paths, history.ranked(kept.values()))
     else:
-        older = [v for v in versions if v.build_id < current.build_id]
-        if not older:
-            raise NoSuchVersion(f"version {current.build_id} is the oldest kept; there is nothing to roll back to")
-        target = older[-1]
-        verify_version(paths, target)
+        path = [kept[b] for b in history.rollback_path() if b in kept]
+        if not path:
+            raise NoSuchVersion(
+                f"the publish log records no kept version live before {current.build_id}; a withdrawn or older "
+                "version comes back only when named: `chengyu rollback --to BUILD_ID` (`chengyu versions` lists them)")
+        target = path[0]
+        _verify_for_rollback(paths, history, target, current)
     with storage_errors("move the warehouse pointer"):
-        point_at(paths, target)
+        point_at(paths, target)  # the commit point
+        append_event(paths, "rollback", target.build_id, current.build_id if current else None, command)
     return current, target
 
 
-def _newest_good(paths: WarehousePaths, versions: list[Version]) -> Version:
+def _verify_for_rollback(paths: WarehousePaths, history: History, target: Version, current: Version | None) -> None:
+    try:
+        verify_version(paths, target)
+    except CorruptVersion as exc:
+        skip = {target.build_id} | ({current.build_id} if current else set())
+        raise CorruptVersion(f"{exc}; not rolling back to it{recovery_hint(paths, history, skip)}") from None
+
+
+def _newest_good(paths: WarehousePaths, ranked: list[Version]) -> Version:
     problems = []
-    for version in reversed(versions):
+    for version in ranked:
         try:
             verify_version(paths, version)
             return version
@@ -568,12 +843,33 @@ def _newest_good(paths: WarehousePaths, versions: list[Version]) -> Version:
     raise NoSuchVersion("no kept version verifies" + (": " + "; ".join(problems) if problems else ""))
 
 
+def last_verifying(paths: WarehousePaths, history: History, skip: set[str]) -> Version | None:
+    """The most recently live kept version (not in skip) that verifies in full."""
+    for version in history.ranked(paths.versions()):
+        if version.build_id in skip:
+            continue
+        try:
+            verify_version(paths, version)
+            return version
+        except (CorruptVersion, BuildLocked):
+            continue
+    return None
+
+
+def recovery_hint(paths: WarehousePaths, history: History, skip: set[str]) -> str:
+    good = last_verifying(paths, history, skip)
+    if good is not None:
+        return f"; `chengyu rollback --to {good.build_id}` returns to the last version that verifies"
+    return "; no other kept version verifies: `chengyu build --accept-shift REASON` publishes a new one"
+
+
 def prune(paths: WarehousePaths, keep: int) -> list[Version]:
-    """Delete the oldest versions beyond `keep` (never the current one)."""
+    """Delete the versions beyond the `keep` most recently live (per the publish log;
+    the live one is always kept, versions never shown live go first)."""
     current = paths.current()
-    versions = paths.versions()
+    ranked = read_history(paths).ranked(paths.versions())
     removed = []
-    for version in versions[:max(0, len(versions) - keep)]:
+    for version in ranked[keep:]:
         if current is not None and version.build_id == current.build_id:
             continue
         # Record first: from then on the file is an unreferenced leftover, never a half version.
@@ -583,6 +879,42 @@ def prune(paths: WarehousePaths, keep: int) -> list[Version]:
         fs_step("remove old version's file")
         removed.append(version)
     return removed
+
+
+# ---- what commands that open the published file check ----------------------------------
+
+def check_published(paths: WarehousePaths, full: bool = False) -> Version | None:
+    """The live version, checked before a command opens it (size, or the whole checksum for
+    the commands that copy it): a damaged file is named with its recovery. None: nothing published."""
+    current = paths.current()  # a broken pointer: CorruptVersion naming its repair
+    if current is None:
+        return None
+    try:
+        verify_version(paths, current, full=full)
+    except CorruptVersion as exc:
+        hint = recovery_hint(paths, read_history(paths), {current.build_id})
+        raise CorruptVersion(f"the published version is damaged: {exc}{hint}") from None
+    return current
+
+
+def live_for_build(paths: WarehousePaths, accept_shift: str | None) -> tuple[Version | None, str | None]:
+    """Under the lock, before a build: repair the log, then the version the gate compares
+    with, checked in full, and why there is none. Fails closed: a damaged or locked live
+    version stops the build unless the user accepts publishing without a comparison."""
+    reconcile(paths, "build")
+    if paths.orphaned():
+        print(f"{paths.published} points at {os.readlink(paths.published)}, but {paths.versions_dir} holds no "
+              "version (deleted by hand?): building as if nothing were published; publishing replaces the pointer",
+              flush=True)
+        return None, "nothing is published (the versions folder held no version)"
+    try:
+        return check_published(paths, full=True), None
+    except (CorruptVersion, BuildLocked) as exc:
+        if accept_shift is None:
+            raise type(exc)(f"{exc}; the quality gate cannot compare with it: fix that, or build with "
+                            "--accept-shift REASON to publish without a comparison") from None
+        print(f"WARNING {exc}; publishing without a comparison (--accept-shift: {accept_shift})", flush=True)
+        return None, f"the published version could not be compared with ({exc})"
 
 
 def remove_leftovers(paths: WarehousePaths) -> list[Path]:

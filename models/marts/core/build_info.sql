@@ -39,7 +39,10 @@ estimates as (
         avg(case when method not in ('user_supplied', 'microdata') then 1.0e0 else 0.0e0 end) as estimated_cell_share,
         sum(case when method not in ('user_supplied', 'microdata') then output_value_yuan else 0 end)
         / nullif(sum(output_value_yuan), 0) as estimated_value_share,
-        avg(case when method = 'microdata' then 1.0e0 else 0.0e0 end) as microdata_cell_share
+        avg(case when method = 'microdata' then 1.0e0 else 0.0e0 end) as microdata_cell_share,
+        -- The data period readers quote beside "data as of": the panel's first and last year.
+        min(year) as data_first_year,
+        max(year) as data_last_year
     from panel
 ),
 
@@ -55,7 +58,9 @@ final as (
         inputs.inputs_read_at,
         estimates.estimated_cell_share,
         estimates.estimated_value_share,
-        estimates.microdata_cell_share
+        estimates.microdata_cell_share,
+        estimates.data_first_year,
+        estimates.data_last_year
     from context
     cross join inputs
     cross join estimates
