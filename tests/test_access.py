@@ -143,6 +143,31 @@ def test_parquet_export_with_manifest(built, tmp_path):
     assert {c["name"] for c in sector["columns"]} >= {"area_code", "basis", "output_value_yuan"}
 
 
+def test_export_never_follows_a_link_planted_in_its_folder(built, tmp_path):
+    # Issue 22 case 7: a manifest.json link in the export folder, pointing at a version
+    # record, was followed and the record overwritten. Now the folder must be new or empty.
+    record = tmp_path / "chengyu.20260101T000000000000Z.json"
+    record.write_text('{"build_id": "20260101T000000000000Z"}', encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").symlink_to(record)
+    result = built.run("export", "--out", str(out))
+    assert result.returncode == 9, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{out} is not empty" in lines[0], result.stderr
+    assert record.read_text(encoding="utf-8") == '{"build_id": "20260101T000000000000Z"}'
+    assert [p.name for p in out.iterdir()] == ["manifest.json"] and (out / "manifest.json").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [record.name, "out"]  # no temporary folder left
+
+
+def test_export_with_an_empty_out_writes_nothing(built, tmp_path):
+    # It used to write every mart into the current folder.
+    result = subprocess.run(built.command("export", "--out", ""), env=built.env(), cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "the path is empty" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_publish_to_a_real_postgres_server(built):
     with postgres_server() as dsn:
         for _ in range(2):  # the second run replaces the first publication

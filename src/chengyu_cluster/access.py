@@ -321,12 +321,21 @@ def public_marts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def export_parquet(database: Path, out_dir: Path) -> Path:
-    """Write every public mart as Parquet with a manifest (name, grain, rows, columns, sha256).
+    """Write every public mart as Parquet with a manifest (name, grain, rows, columns, sha256)
+    into out_dir, which must be new or empty (outputs.new_folder: written beside it, then
+    renamed into place, so nothing planted in it is followed or overwritten).
 
     No user string becomes SQL: the output path goes to DuckDB as an argument of the
     relation API, table names come from the catalog and are quoted.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from .outputs import new_folder
+
+    with new_folder(out_dir) as folder:
+        _write_export(database, folder)
+    return out_dir / "manifest.json"
+
+
+def _write_export(database: Path, out_dir: Path) -> None:
     con = duckdb.connect(str(database), read_only=True)
     manifest = {"warehouse": str(database), "tables": []}
     try:
@@ -349,6 +358,4 @@ def export_parquet(database: Path, out_dir: Path) -> Path:
             })
     finally:
         con.close()
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
