@@ -389,10 +389,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .access import interactive, open_published, run_script
+    from .access import default_memory_limit, interactive, open_published, run_script
 
     _, paths = published_warehouse(args)
-    con = open_published(paths.published)
+    con = open_published(paths.published, args.memory_limit or default_memory_limit())
     try:
         if args.query is None:
             return interactive(con, args.format, args.max_rows)
@@ -506,6 +506,15 @@ def count_at_least(minimum: int):
     return parse
 
 
+def memory_size(text: str) -> str:
+    """A DuckDB memory size such as 2GB or 1536MiB (it becomes a DuckDB setting)."""
+    from .microdata import MEMORY_SIZE
+
+    if not MEMORY_SIZE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 2GB or 1536MiB")
+    return text
+
+
 def pg_identifier(text: str) -> str:
     """A schema or role name as PostgreSQL keeps it unquoted ('' for none, where allowed)."""
     import re
@@ -592,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-rows", type=count_at_least(0), default=1000, metavar="N",
                      help="rows printed in the table format (default 1000; 0: all); csv and json print all")
+    sql.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
+                     help="most memory a query may use, e.g. 2GB (default: a quarter of this machine's); "
+                          "a query that needs more stops with exit 13")
     sql.set_defaults(func=cmd_sql)
 
     export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
