@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 
-import duckdb
 import pytest
 
 from chengyu_cluster.access import Printer, run_script
