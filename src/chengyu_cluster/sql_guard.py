@@ -58,7 +58,10 @@ def connect_reader(database: str, memory_limit: str | None = None,
     con = duckdb.connect(database, read_only=database != ":memory:", config=config)
     if search_path:  # a constant of the caller, never user text
         con.execute(f"set search_path = '{search_path}'")
-    con.execute("set lock_configuration = true")
+    # The lock belongs to the database instance, which DuckDB shares among a process's
+    # connections to one file: the second one finds it locked already.
+    if not con.execute("select current_setting('lock_configuration')").fetchone()[0]:
+        con.execute("set lock_configuration = true")
     return con
 
 
@@ -98,6 +101,8 @@ def checked_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     con must be the reader's connection (connect_reader): the split runs on it."""
     try:
         statements = con.extract_statements(sql)
+    except duckdb.PermissionException as exc:  # PRAGMA import_database: the same for any path
+        raise Refused(f"refused: a reader cannot read files ({str(exc).splitlines()[0]})") from None
     except duckdb.Error as exc:
         raise Refused(f"query failed: {str(exc).splitlines()[0]}") from None
     guarded = _guarded_names(con)
