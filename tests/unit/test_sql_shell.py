@@ -206,3 +206,18 @@ def test_memory_limit_must_be_a_size(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["sql", "--memory-limit", "lots", "select 1"])
     assert exit_info.value.code == 2 and "is not a size such as 2GB" in capsys.readouterr().err
+
+
+def test_duckdb_itself_aborts_after_enable_logging_to_a_file():
+    """Why enable_logging is refused and not left to DuckDB (issue 22, case 9): under the readers'
+    settings DuckDB 1.5.5 accepts it, then the next statement ends the process (C++ terminate,
+    SIGABRT). If this starts to fail, DuckDB has fixed it; the refusal stays harmless."""
+    import subprocess
+    import sys
+
+    script = ("import duckdb\n"
+              "con = duckdb.connect(config={'enable_external_access': False, 'lock_configuration': True})\n"
+              "con.execute(\"select * from enable_logging(storage='file', storage_path='x')\")\n"
+              "con.execute('select 1')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode in (-6, 134) and "terminate called" in out.stderr
