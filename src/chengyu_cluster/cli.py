@@ -21,7 +21,7 @@ Exit codes (also in the README):
       (`chengyu rollback` points the warehouse at the version before)
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
       timed out); after `build --publish-postgres` the DuckDB version is published
-  13  out of memory: DuckDB reached its limit
+  13  out of memory: DuckDB reached its limit (`sql`: its --memory-limit)
   14  `build --target spark`: Spark cannot start here (pyspark / dbt-spark not installed,
       no Java runtime)
   130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
