@@ -212,7 +212,11 @@ def _from_json(row: tuple) -> tuple:
 
 def execute_and_print(con: duckdb.DuckDBPyConnection, statement: str, fmt: str, max_rows: int) -> None:
     """Run one checked statement and stream its result, as DuckDB renders it, to stdout."""
-    cursor = con.execute(display_query(statement, fmt))
+    # The query that runs is checked as a whole too: no text around the statement can add a call.
+    queries = checked_statements(con, display_query(statement, fmt))
+    if len(queries) != 1:
+        raise Refused(f"refused: the statement does not stand alone as a subquery ({statement[:60]!r})")
+    cursor = con.execute(queries[0])
     printer = Printer([d[0] for d in cursor.description], fmt, max_rows)
     while rows := cursor.fetchmany(BATCH_ROWS):
         printer.add([_from_json(row) for row in rows] if fmt == "json" else rows)
