@@ -1,7 +1,9 @@
 """Each BI recipe of the README, used exactly as written, against a published warehouse laid
 out as a symlink to a version file: it reads the marts, and it refuses writes, reading other
 files (read_text, read_csv), COPY ... TO and ATTACH. A recipe that leaves any of them open
-fails here (the files it would read or attach exist; the file it would write is checked)."""
+fails here (the files it would read or attach exist; the file it would write is checked).
+The DuckDB CLI recipe (safe mode) is also tried with every dot command that left the locked
+session before (.open, .shell, .output, ...)."""
 
 from __future__ import annotations
 
