@@ -59,9 +59,12 @@ def connect_reader(database: str, memory_limit: str | None = None,
     if search_path:  # a constant of the caller, never user text
         con.execute(f"set search_path = '{search_path}'")
     # The lock belongs to the database instance, which DuckDB shares among a process's
-    # connections to one file: the second one finds it locked already.
-    if not con.execute("select current_setting('lock_configuration')").fetchone()[0]:
+    # connections to one file: a later one (or a concurrent one, in a server) finds it locked.
+    try:
         con.execute("set lock_configuration = true")
+    except duckdb.InvalidInputException:
+        if not con.execute("select current_setting('lock_configuration')").fetchone()[0]:
+            raise
     return con
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import duckdb
 import pytest
 
 from chengyu_cluster.access import Printer, run_script
@@ -221,3 +222,17 @@ def test_duckdb_itself_aborts_after_enable_logging_to_a_file():
               "con.execute('select 1')\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode in (-6, 134) and "terminate called" in out.stderr
+
+
+def test_readers_of_one_file_in_one_process_share_its_lock(tmp_path):
+    # DuckDB shares one database instance (and its locked configuration) among a process's
+    # connections to a file: the second reader, or one opened concurrently in a Superset
+    # server, finds the configuration locked already and must still open.
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    readers = [connect_reader(str(path)) for _ in range(3)]
+    try:
+        assert [r.execute("select current_setting('lock_configuration')").fetchone()[0] for r in readers] == [True] * 3
+    finally:
+        for reader in readers:
+            reader.close()
