@@ -27,7 +27,7 @@ Exit codes (also in the README):
       name `chengyu rollback --to <the last version that verifies>`
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
       timed out); after `build --publish-postgres` the DuckDB version is published
-  13  out of memory: DuckDB reached its limit
+  13  out of memory: DuckDB reached its limit (`sql`: its --memory-limit)
   14  `build --target spark`: Spark cannot start here (pyspark / dbt-spark not installed,
       no Java runtime)
   130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
@@ -483,10 +483,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .access import interactive, open_published, run_script
+    from .access import default_memory_limit, interactive, open_published, run_script
 
     _, paths = published_warehouse(args)
-    con = open_published(paths.published)
+    con = open_published(paths.published, args.memory_limit or default_memory_limit())
     try:
         if args.query is None:
             return interactive(con, args.format, args.max_rows)
@@ -607,6 +607,15 @@ def count_at_least(minimum: int):
     return parse
 
 
+def memory_size(text: str) -> str:
+    """A DuckDB memory size such as 2GB or 1536MiB (it becomes a DuckDB setting)."""
+    from .microdata import MEMORY_SIZE
+
+    if not MEMORY_SIZE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 2GB or 1536MiB")
+    return text
+
+
 def pg_identifier(text: str) -> str:
     """A schema or role name as PostgreSQL keeps it unquoted ('' for none, where allowed)."""
     import re
@@ -722,6 +731,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-rows", type=count_at_least(0), default=1000, metavar="N",
                      help="rows printed in the table format (default 1000; 0: all); csv and json print all")
+    sql.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
+                     help="most memory a query may use, e.g. 2GB (default: a quarter of this machine's); "
+                          "a query that needs more stops with exit 13")
     sql.set_defaults(func=cmd_sql)
 
     export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
