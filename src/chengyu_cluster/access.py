@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from .sql_guard import Refused, checked_statements, connect_reader
-from .warehouse import BuildLocked, CorruptVersion, OutOfMemory
+from .warehouse import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
 
 EXIT_OK, EXIT_QUERY, EXIT_SIGINT = 0, 8, 130
 BATCH_ROWS = 2048
@@ -47,7 +47,7 @@ def open_published(database: Path, memory_limit: str | None = None) -> duckdb.Du
     try:
         return connect_reader(str(database), memory_limit=memory_limit, search_path="marts,main")
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+        if is_lock_conflict(exc):  # not any "lock": a damaged file's "... in block ..." is no lock
             raise BuildLocked(f"{database} is held open for writing by another process; close it "
                               "(readers must open it read-only) and try again") from None
         raise CorruptVersion(f"{database} cannot be opened ({str(exc).splitlines()[0]}); "

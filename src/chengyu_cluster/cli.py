@@ -629,15 +629,6 @@ def pg_identifier(text: str) -> str:
     return text
 
 
-def memory_size(text: str) -> str:
-    """A DuckDB memory limit such as 3GB or 1536MiB (it goes into DuckDB's settings)."""
-    from .microdata import MEMORY_SIZE
-
-    if not MEMORY_SIZE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 3GB or 1536MiB")
-    return text
-
-
 def seconds(text: str) -> float:
     try:
         value = float(text)
