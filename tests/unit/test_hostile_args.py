@@ -36,7 +36,7 @@ def one_line(err: str) -> str:
 
 @pytest.mark.parametrize("args,words", [
     (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", "x", "--memory-limit", "abc"],
-     "'abc' is not a size such as 3GB"),
+     "'abc' is not a size such as 2GB"),
     (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", "x", "--memory-limit", "3GB; x"],
      "is not a size"),
     (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", ""], "the path is empty"),
