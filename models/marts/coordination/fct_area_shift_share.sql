@@ -12,9 +12,8 @@
 with
 
 output as (
-    select * from {{ ref('int_sector_output') }}
-    where cluster_role = 'member'
-        and year in ({{ var('shift_share_base_year') }}, {{ var('shift_share_end_year') }})
+    select * from {{ ref('int_sector_output_members') }}
+    where year in ({{ var('shift_share_base_year') }}, {{ var('shift_share_end_year') }})
 ),
 
 cells as (
