@@ -79,8 +79,8 @@ MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply
 # The incremental models a build carries over from the published version: the enterprise x
 # month grid, the two facts (by month) and the three marts (by year).
 INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
-                     ("microdata", "fct_enterprise_month"), ("microdata", "mart_local_sourcing"),
-                     ("microdata", "mart_chain_linkage"), ("microdata", "mart_firm_dynamics"))
+                     ("microdata", "fct_enterprise_month"), ("microdata", "fct_local_sourcing"),
+                     ("microdata", "fct_chain_linkage"), ("microdata", "fct_firm_dynamics"))
 DEFAULT_MEMORY_LIMIT = "3GB"
 # Rows of a table whose keys are grouped in one pass of the duplicate check. DuckDB 1.5.5
 # could not group 100 million distinct invoice ids at the 3GB limit (out of memory, also on
