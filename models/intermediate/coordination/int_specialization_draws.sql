@@ -105,6 +105,7 @@ measured as (
         members.sector_code,
         members.year,
         members.output_value_yuan,
+        members.basis as cell_basis,
         members.is_area_specific,
         area_total.area_total_yuan,
         reference_sector.reference_sector_yuan,
