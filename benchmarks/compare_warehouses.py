@@ -54,8 +54,10 @@ def beyond_tolerance(con, side: str, other: str, exact: list[str], floats: list[
         for c in floats
     ]
     match = " and ".join(conditions) or "true"
-    con.execute(f"create or replace temp table {side}_far as select * from {side} as s"
-                f" where not exists (select 1 from {other} as o where {match})")
+    con.execute(
+        f"create or replace temp table {side}_far as select * from {side} as s"
+        f" where not exists (select 1 from {other} as o where {match})"
+    )
     return con.execute(f"select count(*) from {side}_far").fetchone()[0]
 
 
@@ -65,25 +67,31 @@ def compare_table(con, before: str, after: str, rel_tol: float, show: int) -> tu
     cols_b = columns(con, "before", schema_b, table_b)
     cols_a = columns(con, "after", schema_a, table_a)
     if cols_b.keys() != cols_a.keys():
-        print(f"  columns differ: only before {sorted(cols_b.keys() - cols_a.keys())},"
-              f" only after {sorted(cols_a.keys() - cols_b.keys())}")
+        print(
+            f"  columns differ: only before {sorted(cols_b.keys() - cols_a.keys())},"
+            f" only after {sorted(cols_a.keys() - cols_b.keys())}"
+        )
     shared = [c for c in cols_b if c in cols_a]
     select = ", ".join(quoted(c) for c in shared)
     floats = [quoted(c) for c in shared if cols_b[c] in FLOAT_TYPES or cols_a[c] in FLOAT_TYPES]
     exact = [quoted(c) for c in shared if quoted(c) not in floats]
     ref_b = f"before.{quoted(schema_b)}.{quoted(table_b)}"
     ref_a = f"after.{quoted(schema_a)}.{quoted(table_a)}"
-    con.execute(f"create or replace temp table only_before as select {select} from {ref_b}"
-                f" except all select {select} from {ref_a}")
-    con.execute(f"create or replace temp table only_after as select {select} from {ref_a}"
-                f" except all select {select} from {ref_b}")
+    con.execute(
+        f"create or replace temp table only_before as select {select} from {ref_b}"
+        f" except all select {select} from {ref_a}"
+    )
+    con.execute(
+        f"create or replace temp table only_after as select {select} from {ref_a}"
+        f" except all select {select} from {ref_b}"
+    )
     far_before = beyond_tolerance(con, "only_before", "only_after", exact, floats, rel_tol)
     far_after = beyond_tolerance(con, "only_after", "only_before", exact, floats, rel_tol)
     for side, count in (("only_before", far_before), ("only_after", far_after)):
         if count and show:
             print(f"  {side}:")
             for row in con.execute(f"select * from {side}_far limit {show}").fetchall():
-                print("   ", dict(zip(shared, row)))
+                print("   ", dict(zip(shared, row, strict=True)))
     n_before = con.execute(f"select count(*) from {ref_b}").fetchone()[0]
     n_after = con.execute(f"select count(*) from {ref_a}").fetchone()[0]
     return n_before, n_after, far_before, far_after
@@ -94,8 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--schema", action="append", help="schema to compare (repeatable; default marts)")
-    parser.add_argument("--rename", action="append", default=[], metavar="SCHEMA.OLD=NEW",
-                        help="a table renamed between the two files (repeatable)")
+    parser.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="SCHEMA.OLD=NEW",
+        help="a table renamed between the two files (repeatable)",
+    )
     parser.add_argument("--rel-tol", type=float, default=1e-12)
     parser.add_argument("--show", type=int, default=5, help="differing rows to print per table and side")
     args = parser.parse_args(argv)
@@ -117,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             after_tables.discard(new_name)
             n_before, n_after, far_before, far_after = compare_table(
-                con, f"{schema}.{table}", f"{schema}.{new_name}", args.rel_tol, args.show)
+                con, f"{schema}.{table}", f"{schema}.{new_name}", args.rel_tol, args.show
+            )
             differing = far_before + far_after
             identical = identical and differing == 0 and n_before == n_after
-            print(f"{schema}.{label}: rows {n_before} -> {n_after}, rows differing {differing}"
-                  f" (before only {far_before}, after only {far_after})")
+            print(
+                f"{schema}.{label}: rows {n_before} -> {n_after}, rows differing {differing}"
+                f" (before only {far_before}, after only {far_after})"
+            )
         for table in sorted(after_tables):
             print(f"{schema}.{table}: new after")
     return 0 if identical else 1

@@ -53,7 +53,8 @@ growth as (
         cluster_sector.c1 / nullif(cluster_sector.c0, 0) - 1 as sector_growth,
         cluster_total.c1 / nullif(cluster_total.c0, 0) - 1 as cluster_growth
     from cells
-    inner join cluster_sector on cells.draw_id = cluster_sector.draw_id and cells.sector_code = cluster_sector.sector_code
+    inner join cluster_sector
+        on cells.draw_id = cluster_sector.draw_id and cells.sector_code = cluster_sector.sector_code
     inner join cluster_total on cells.draw_id = cluster_total.draw_id
 ),
 
