@@ -177,7 +177,7 @@ def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     got = rows(con, """
         select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_own_province_share,
             other_province_members_share, other_province_rest_share, rest_of_china_share, months_covered
-        from microdata.mart_local_sourcing where year = 2023 order by 1""")
+        from microdata.fct_local_sourcing where year = 2023 order by 1""")
     assert got[0] == ("500112", "C34", 80.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1)
     assert got[1] == ("510100", "C36", 1000.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1)
     assert got[2][:3] == ("510600", "C36", 350.0) and got[2][8] == 2
@@ -186,7 +186,7 @@ def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     assert rows(con, """
         select seller_division_code, buyer_division_code, sichuan_to_chongqing_yuan, chongqing_to_sichuan_yuan,
             members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth
-        from microdata.mart_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
+        from microdata.fct_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
 
 
 def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
@@ -194,7 +194,7 @@ def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
     assert rows(con, """
         select area_code, division_code, n_open_enterprises, n_entries, n_exits, n_reporting_enterprises,
             gross_output_yuan, top10_share
-        from microdata.mart_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
+        from microdata.fct_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
         ("510100", "C36", 1, 0, 0, 1, 45.0, 1.0), ("510600", "C36", 1, 0, 0, 1, 35.0, 1.0)]
 
 
@@ -230,8 +230,8 @@ def test_the_store_copy_does_not_change_when_the_input_does(hand_built, tmp_path
 def test_plain_build_has_empty_microdata_marts(built):
     con = duckdb.connect(str(built.published), read_only=True)
     try:
-        for table in ("microdata.fct_supply_flow", "microdata.mart_local_sourcing", "microdata.mart_chain_linkage",
-                      "microdata.mart_firm_dynamics", "microdata.fct_enterprise_month",
+        for table in ("microdata.fct_supply_flow", "microdata.fct_local_sourcing", "microdata.fct_chain_linkage",
+                      "microdata.fct_firm_dynamics", "microdata.fct_enterprise_month",
                       "intermediate.int_microdata_sector_output", "raw_microdata.supply_invoices"):
             assert con.execute(f"select count(*) from {table}").fetchone()[0] == 0, table
     finally:
@@ -241,8 +241,8 @@ def test_plain_build_has_empty_microdata_marts(built):
 # ---- incremental ----------------------------------------------------------------------------
 
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
-COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.mart_local_sourcing",
-            "microdata.mart_chain_linkage", "microdata.mart_firm_dynamics", "intermediate.int_microdata_sector_output",
+COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.fct_local_sourcing",
+            "microdata.fct_chain_linkage", "microdata.fct_firm_dynamics", "intermediate.int_microdata_sector_output",
             "intermediate.int_microdata_enterprise_months"]
 
 

@@ -87,8 +87,8 @@ MICRODATA_VIEWS = [
 # The microdata facts, incremental by month (partitioned by month or year on Spark).
 INCREMENTAL_TABLES = [
     ("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_enterprise_month"),
-    ("microdata", "fct_supply_flow"), ("microdata", "mart_chain_linkage"), ("microdata", "mart_local_sourcing"),
-    ("microdata", "mart_firm_dynamics"),
+    ("microdata", "fct_supply_flow"), ("microdata", "fct_chain_linkage"), ("microdata", "fct_local_sourcing"),
+    ("microdata", "fct_firm_dynamics"),
 ]
 # Columns that hold the time of the build, not a result.
 BUILD_TIME_COLUMNS = {"build_info": ("built_at",)}

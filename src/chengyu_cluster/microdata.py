@@ -86,8 +86,8 @@ MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply
 # The incremental models a build carries over from the published version: the enterprise x
 # month grid, the two facts (by month) and the three marts (by year).
 INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
-                     ("microdata", "fct_enterprise_month"), ("microdata", "mart_local_sourcing"),
-                     ("microdata", "mart_chain_linkage"), ("microdata", "mart_firm_dynamics"))
+                     ("microdata", "fct_enterprise_month"), ("microdata", "fct_local_sourcing"),
+                     ("microdata", "fct_chain_linkage"), ("microdata", "fct_firm_dynamics"))
 DEFAULT_MEMORY_LIMIT = "3GB"
 # How far a year-to-date value may fall from the previous report of the year (a revision): the
 # tolerance of the ytd_non_decreasing tests in models/staging/microdata/_microdata__models.yml,
