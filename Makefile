@@ -35,7 +35,7 @@ test: test-fast
 # its model. The data tests run in every build (`chengyu build`, the end-to-end tier).
 # It leaves a fresh target/manifest.json, which lint reuses.
 dbt-unit: $(BIN)/.installed
-	rm -f target/unit_tests.duckdb
+	mkdir -p target && rm -f target/unit_tests.duckdb
 	CHENGYU_DBT_DATABASE=target/unit_tests.duckdb $(BIN)/dbt build --quiet --target dev --empty \
 		--select "+test_type:unit" --exclude-resource-type test
 
