@@ -22,10 +22,18 @@ test: $(BIN)/.installed
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/unit
 
-lint: $(BIN)/.installed
+# dbt-bouncer goes into the project's venv beside the locked packages (it changes none of them).
+$(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-bouncer.txt
+	touch $@
+
+# dbt-score parses the project first, so dbt-bouncer reads a fresh target/manifest.json
+# (dbt-bouncer.yml: dbt-project-evaluator's rules and their reasoned exceptions).
+lint: $(BIN)/.installed $(BIN)/.bouncer-installed
 	$(BIN)/ruff check src tests benchmarks bi
-	$(BIN)/sqlfluff lint --processes 2 models macros analyses tests/dbt
+	$(BIN)/sqlfluff lint --processes 2 models analyses tests/dbt
 	$(BIN)/dbt-score lint --run-dbt-parse
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml
 
 rollback: $(BIN)/.installed
 	$(BIN)/chengyu rollback
