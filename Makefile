@@ -45,10 +45,18 @@ DBT_PROJECT_FILES := dbt_project.yml profiles.yml selectors.yml \
 target/manifest.json: $(BIN)/.installed $(DBT_PROJECT_FILES)
 	$(BIN)/dbt parse --quiet --target dev
 
-lint: $(BIN)/.installed target/manifest.json
+# dbt-bouncer goes into the project's venv beside the locked packages (it changes none of them).
+$(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-bouncer.txt
+	touch $@
+
+# dbt-bouncer: dbt-project-evaluator's rules on the same manifest (dbt-bouncer.yml, with the
+# reasoned exceptions). macros/ is not given to sqlfluff (reason in .sqlfluff).
+lint: $(BIN)/.installed $(BIN)/.bouncer-installed target/manifest.json
 	$(BIN)/ruff check src tests benchmarks bi
-	$(BIN)/sqlfluff lint --processes 2 models macros analyses tests/dbt
+	$(BIN)/sqlfluff lint --processes 2 models analyses tests/dbt
 	$(BIN)/dbt-score lint --manifest target/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml
 
 rollback: $(BIN)/.installed
 	$(BIN)/chengyu rollback
