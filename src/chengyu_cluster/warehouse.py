@@ -26,15 +26,16 @@ A version is its two files and its record. dbt builds everything into the candid
 its tests and the quality gate, publish copies the served schemas (SERVED_SCHEMAS) into a
 new serving file, table by table with the candidate's own DDL (types, constraints,
 comments; views materialised), and the full candidate becomes the internal file. Both are
-read-only (0444) and both are in the record, checked by verify, removed by prune and by the
+read-only (the serving file 0444, the internal file 0400: only the account that builds
+reads it) and both are in the record, checked by verify, removed by prune and by the
 leftovers clean-up together. The pointer names the serving file only, so no documented
 connection opens anything else; the internal file follows by build id. A version adopted
 from a chengyu before serving files has one file and no `internal` entry in its record.
 
 The pointer is the truth for what is live now; the publish log (one JSON line per
 publish, rollback, adoption or copy, appended and fsynced) for what was live before.
-Publishing is: seal the candidate, link it to its version name (never over an existing
-one), write its record, replace the pointer by renaming a new symlink over it (the
+Publishing is: seal the candidate, write the serving file from it, link both to their
+version names (never over an existing one), write the record, replace the pointer by renaming a new symlink over it (the
 commit point), then append the log line. A kill between the pointer's rename and the
 log line leaves the two disagreeing; the next locked command (build, rollback) appends
 a `recovered` line naming the pointer's version, and readers replay the log as if it
@@ -886,9 +887,11 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
     previous = paths.pointed_version()
     serving = write_serving(paths, candidate)
     with storage_errors("publish the new version", candidate.stat().st_size):
-        for source, name, label in ((candidate, version.internal, "internal file"),
-                                    (serving, version.database, "serving file")):
-            os.chmod(source, 0o444)  # immutable from here on (readers open it read-only anyway)
+        # Immutable from here on; the internal file readable only by the account that builds
+        # (a BI server under another account cannot open it even by its path).
+        for source, name, label, mode in ((candidate, version.internal, "internal file", 0o400),
+                                          (serving, version.database, "serving file", 0o444)):
+            os.chmod(source, mode)
             fs_step(f"make the {label} read-only")
             try:
                 os.link(source, name)  # unlike a rename, never replaces an existing file

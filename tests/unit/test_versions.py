@@ -643,8 +643,8 @@ def test_the_pointer_names_a_serving_file_that_holds_only_the_served_schemas(tmp
     assert schemas_in(paths.published) == {"marts"}  # no microdata, raw, staging, ...
     assert schemas_in(version.internal) == {"marts", "microdata"}
     assert version.internal_database() == version.internal
-    for path in (version.database, version.internal):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert stat.S_IMODE(version.database.stat().st_mode) == 0o444
+    assert stat.S_IMODE(version.internal.stat().st_mode) == 0o400
     con = duckdb.connect(str(paths.published), read_only=True)
     try:
         assert con.execute("select current_database()").fetchone()[0] == "chengyu"  # catalog kept
