@@ -529,7 +529,7 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
 
     # chengyu sql
     refused = ws.run("sql", "select * from microdata.fct_enterprise_month")
-    assert refused.returncode == 8 and "fct_enterprise_month does not exist" in refused.stderr, refused.stderr
+    assert refused.returncode == 8 and 'schema "microdata" does not exist' in refused.stderr, refused.stderr
     listed = ws.run("sql", "select distinct schema_name from duckdb_schemas() where not internal order by 1",
                     "--format", "csv")
     assert listed.returncode == 0 and not set(listed.stdout.split()) & NOT_SERVED, listed.stdout
@@ -559,3 +559,13 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     assert not exported & {"fct_enterprise_month", "fct_supply_flow", "mart_local_sourcing", "mart_chain_linkage",
                            "mart_firm_dynamics", "audit_microdata_reconciliation"}
     assert not any(c["name"] == "credit_code" for t in manifest["tables"] for c in t["columns"])
+
+
+def test_docs_read_the_internal_file(hand_built, tmp_path):
+    """dbt docs describe every model: their catalog comes from the internal file."""
+    ws, _ = hand_built
+    result = ws.run("docs", "--out", str(tmp_path / "docs"))
+    assert result.returncode == 0, result.stderr
+    catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text(encoding="utf-8"))
+    found = {node["metadata"]["schema"] for node in catalog["nodes"].values()}
+    assert {"marts", "microdata", "intermediate", "staging"} <= found, found

@@ -540,23 +540,29 @@ def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
     comments (the descriptions export and BI tools show) copied.
     """
     serving = paths.serving_candidate()
-    for path in (serving, serving.with_name(serving.name + ".wal")):
+    names = (serving, serving.with_name(serving.name + ".wal"))
+    for path in names:
         path.unlink(missing_ok=True)
-    with storage_errors("write the serving file", candidate.stat().st_size):
-        con = duckdb.connect(str(candidate), read_only=True)
-        try:
-            catalog = con.execute("select current_database()").fetchone()[0]
-            con.execute(f"attach {_sql_text(str(serving))} as serving_file (read_write)")
-            con.execute("use serving_file")
-            for schema in SERVED_SCHEMAS:
-                _copy_schema(con, catalog, schema)
-            con.execute(f"use {quote_identifier(catalog)}")
-            con.execute("detach serving_file")  # checkpoints it: no .wal is left
-        finally:
-            con.close()
-        if serving.with_name(serving.name + ".wal").exists():
-            raise StorageError(f"{serving}.wal still exists after the serving file was closed; not publishing")
-        _fsync(serving)
+    try:
+        with storage_errors("write the serving file", candidate.stat().st_size):
+            con = duckdb.connect(str(candidate), read_only=True)
+            try:
+                catalog = con.execute("select current_database()").fetchone()[0]
+                con.execute(f"attach {_sql_text(str(serving))} as serving_file (read_write)")
+                con.execute("use serving_file")
+                for schema in SERVED_SCHEMAS:
+                    _copy_schema(con, catalog, schema)
+                con.execute(f"use {quote_identifier(catalog)}")
+                con.execute("detach serving_file")  # checkpoints it: no .wal is left
+            finally:
+                con.close()
+            if names[1].exists():
+                raise StorageError(f"{names[1]} still exists after the serving file was closed; not publishing")
+            _fsync(serving)
+    except BaseException:
+        for path in names:
+            path.unlink(missing_ok=True)
+        raise
     fs_step("write the serving file")
     return serving
 
@@ -1054,18 +1060,21 @@ def remove_leftovers(paths: WarehousePaths) -> list[Path]:
     serving file's), temporary names, version files (serving or internal) that never got
     their record.
 
-    Only this warehouse's own names are touched, never the file the pointer names.
+    Only this warehouse's own names are touched, never the files of the version the pointer names.
     Call under the lock: then no other build of it is writing any of these.
     """
     if not paths.versions_dir.is_dir():
         return []
     prefix = f"{paths.name}."
     pointed = paths.pointer_target()
+    pointed_id = paths.build_id_of(pointed.name, ".duckdb") if pointed is not None else None
     leftovers = []
     for path in paths.versions_dir.iterdir():
         if not path.name.startswith(prefix) or path == pointed:
             continue
         build_id = paths.build_id_of(path.name, ".duckdb") or paths.build_id_of(path.name, INTERNAL_SUFFIX)
+        if build_id is not None and build_id == pointed_id:  # the pointer's internal file follows it
+            continue
         if (".tmp-" in path.name or path.name.startswith(f"{prefix}candidate-")
                 or build_id is not None and not paths.version(build_id).record.exists()):
             leftovers.append(path)

@@ -555,7 +555,7 @@ def test_a_pointer_whose_record_is_gone_is_repaired_by_rollback_without_deleting
     current.record.unlink()
     with pytest.raises(wh.CorruptVersion, match="run `chengyu rollback`"):
         three_versions.current()
-    assert wh.remove_leftovers(three_versions) == []  # the file the pointer names is kept
+    assert wh.remove_leftovers(three_versions) == []  # the files of the version the pointer names are kept
     left, now = wh.rollback(three_versions)
     assert left is None and now.build_id == V2 and current.database.exists()
 
