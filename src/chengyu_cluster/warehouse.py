@@ -35,14 +35,14 @@ from a chengyu before serving files has one file and no `internal` entry in its 
 The pointer is the truth for what is live now; the publish log (one JSON line per
 publish, rollback, adoption or copy, appended and fsynced) for what was live before.
 Publishing is: seal the candidate, write the serving file from it, link both to their
-version names (never over an existing one), write the record, replace the pointer by renaming a new symlink over it (the
-commit point), then append the log line. A kill between the pointer's rename and the
-log line leaves the two disagreeing; the next locked command (build, rollback) appends
-a `recovered` line naming the pointer's version, and readers replay the log as if it
-were there. Replaying the log gives the rollback stack: each version made live goes on
-top, unless it is on the stack already, then everything above it is withdrawn. So a
-rollback returns to the version live before the current one, and a withdrawn version
-comes back only when named (`rollback --to`).
+version names (never over an existing one), write the record, replace the pointer by
+renaming a new symlink over it (the commit point), then append the log line. A kill
+between the pointer's rename and the log line leaves the two disagreeing; the next
+locked command (build, rollback) appends a `recovered` line naming the pointer's
+version, and readers replay the log as if it were there. Replaying the log gives the
+rollback stack: each version made live goes on top, unless it is on the stack already,
+then everything above it is withdrawn. So a rollback returns to the version live before
+the current one, and a withdrawn version comes back only when named (`rollback --to`).
 """
 
 from __future__ import annotations
