@@ -7,7 +7,9 @@
 --   supported      LQ >= 1 (the area is relatively specialised in the division)
 --   contradicted   LQ < 1
 --   undetermined   the data carry no area-specific information for the division
--- rests_on_estimates = true means the verdict comes from the estimated panel, which
+-- rests_on_estimates = true (estimated_input_share > 0, whatever the basis label says:
+-- a synthetic user figure relabels the estimated cells 'synthetic' but they stay estimates)
+-- means the verdict comes from the estimated panel, which
 -- itself uses the report's claims as priors: such a "supported" is consistent with the
 -- claim, not independent evidence for it. Replace estimates with yearbook figures
 -- (chengyu build --sector-output) to turn it into evidence.
@@ -56,7 +58,8 @@ select
         when ranked.is_specialised then 'supported'
         else 'contradicted'
     end as verdict,
-    ranked.basis = 'estimated' as rests_on_estimates
+    -- From the inputs, not the label: synthetic user figures relabel estimated cells 'synthetic'.
+    ranked.estimated_input_share > 0 as rests_on_estimates
 from claims
 inner join ranked on claims.area_code = ranked.area_code and claims.sector_code = ranked.sector_code
 inner join areas on claims.area_code = areas.area_code

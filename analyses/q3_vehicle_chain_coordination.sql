@@ -36,7 +36,8 @@ by_stage as (
         sum(output.output_value_yuan) filter (where sectors.chain_stage = 'components') as components_yuan,
         sum(output.output_value_yuan) filter (where sectors.chain_stage = 'components' and output.is_area_specific)
             as components_area_specific_yuan,
-        bool_or(output.basis = 'estimated') as rests_on_estimates
+        -- From the method: a synthetic user figure relabels fitted cells 'synthetic', not reported.
+        bool_or(output.method = 'constrained_fit') as rests_on_estimates
     from output
     inner join sectors on output.sector_code = sectors.sector_code
     inner join areas on output.area_code = areas.area_code

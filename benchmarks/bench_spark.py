@@ -285,9 +285,12 @@ def count_rows(db: Path, spark_dir: Path, tables: list[tuple[str, str, str]]) ->
 
 # ---- main ------------------------------------------------------------------------------------
 
-def store_files(db: Path) -> dict[str, list[str]]:
-    """The loader's checked store files per table, as it recorded them in the DuckDB file."""
+def store_files(db: Path, store_root: Path) -> dict[str, list[str]]:
+    """The loader's checked store files per table, as it recorded them in the DuckDB file
+    (relative to the store: resolved here to the files)."""
     import duckdb
+
+    from chengyu_cluster.microdata import Store
 
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -297,7 +300,7 @@ def store_files(db: Path) -> dict[str, list[str]]:
         con.close()
     files: dict[str, list[str]] = {}
     for table, path in rows:
-        files.setdefault(table, []).append(path)
+        files.setdefault(table, []).append(str(Store(store_root).resolve(path)))
     return files
 
 
@@ -346,7 +349,7 @@ def main() -> int:
     db = duck_dir / "chengyu.duckdb"
     load_s, load_mib, info = bench_scale.load(data, db, work / "store", None, args.memory_limit)
     load_cpu = bench_scale.CPU_SECONDS[f"load:{duck_dir.name}"]
-    files = store_files(db)
+    files = store_files(db, work / "store")
     print(f"   loader: {load_s:.1f} s ({info['check_seconds']:.1f} s checks into the store, "
           f"{info['attach_seconds']:.1f} s attach), {load_cpu:.1f} s CPU, peak {load_mib:,.0f} MiB; store files: "
           + ", ".join(f"{t} {len(f)}" for t, f in files.items()), flush=True)

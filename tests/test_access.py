@@ -42,9 +42,13 @@ def test_sql_reads_in_three_formats(built):
     ("attach '/tmp/other.duckdb' as other", "ATTACH statements are not reads"),
     ("pragma profiling_output='/tmp/chengyu-profile'", "SET statements are not reads"),
     ("call enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "CALL statements are not reads"),
+    ("call enable_logging('QueryLog', storage='file', storage_path='qlog')", "CALL statements are not reads"),
     # SELECT statements that call table functions with side effects or SQL from text:
     ("select * from enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "cannot call enable_logging"),
     ("select * from query('select 1')", "cannot call query"),
+    ("select * from marts.dim_area where 0 < (select count(*) from enable_logging())", "cannot call enable_logging"),
+    ("select * from json_execute_serialized_sql(json_serialize_sql('select 1'))", "cannot call json_execute"),
+    ("select sleep_ms(600000)", "cannot call sleep_ms"),
     ("select * from read_text('/etc/hostname')", "cannot call read_text"),
     ("select * from marts.dim_area, read_csv('/etc/passwd')", "cannot call read_csv"),
     ("select 1; delete from marts.dim_area", "DELETE statements are not reads"),
@@ -56,6 +60,36 @@ def test_sql_refuses_everything_but_reads(built, statement, words):
     assert "refused" in result.stderr and words in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""  # nothing ran, not even 'select 1'
     assert built.state() == before
+
+
+def test_sql_reads_no_file_and_tells_no_file_apart(built, tmp_path):
+    # Issue 22, case 6: DuckDB's statement splitter runs PRAGMA import_database; on a connection
+    # with external access on it read schema.sql and echoed its first token.
+    (tmp_path / "schema.sql").write_text("SECRETTOKEN x;\n", encoding="utf-8")
+    (tmp_path / "load.sql").write_text("LOADSECRET y;\n", encoding="utf-8")
+    errors = []
+    for folder in (tmp_path, tmp_path / "missing"):
+        result = built.run("sql", f"pragma import_database('{folder}')")
+        assert result.returncode == EXIT_QUERY and result.stdout == "", result.stderr
+        errors.append(result.stderr.replace(str(folder), "D"))
+    assert "SECRET" not in errors[0] and errors[0] == errors[1] and errors[0].count("\n") == 1
+
+
+def test_sql_prints_values_as_duckdb_does_and_stops_at_its_memory_limit(built):
+    # Issue 22, cases 11 and 12.
+    query = ("select age(date '2024-03-01', date '2023-01-01') as iv, 'infinity'::date as d, "
+             "map([date '2024-01-01'], [1.5::decimal(4, 2)]) as m, map(['nan'::double], ['x']) as n")
+    table = built.run("sql", query)
+    assert [c.strip() for c in table.stdout.splitlines()[2].split(" | ")] == [
+        "1 year 2 months", "infinity", "{2024-01-01=1.50}", "{nan=x}"], table.stderr
+    as_json = built.run("sql", query, "--format", "json")
+    assert json.loads(as_json.stdout) == [{"iv": "1 year 2 months", "d": "infinity", "m": {"2024-01-01": 1.5},
+                                           "n": {"nan": "x"}}], as_json.stderr
+    hungry = built.run("sql", "--memory-limit", "64MB", "--format", "csv",
+                       "select count(distinct range::varchar || 'x') from range(30000000)")
+    assert hungry.returncode == 13 and hungry.stdout == "", hungry.stdout + hungry.stderr
+    assert hungry.stderr.count("\n") == 1 and "out of memory" in hungry.stderr and "Traceback" not in hungry.stderr
+    assert built.run("sql", "--memory-limit", "lots", "select 1").returncode == 2
 
 
 def test_sql_resolves_unqualified_names_in_marts_and_limits_table_rows(built):
@@ -141,6 +175,31 @@ def test_parquet_export_with_manifest(built, tmp_path):
     assert con.execute(f"select count(*) from read_parquet('{tmp_path / sector['file']}')").fetchone()[0] == 648
     assert sha256(tmp_path / sector["file"]) == sector["sha256"]
     assert {c["name"] for c in sector["columns"]} >= {"area_code", "basis", "output_value_yuan"}
+
+
+def test_export_never_follows_a_link_planted_in_its_folder(built, tmp_path):
+    # Issue 22 case 7: a manifest.json link in the export folder, pointing at a version
+    # record, was followed and the record overwritten. Now the folder must be new or empty.
+    record = tmp_path / "chengyu.20260101T000000000000Z.json"
+    record.write_text('{"build_id": "20260101T000000000000Z"}', encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").symlink_to(record)
+    result = built.run("export", "--out", str(out))
+    assert result.returncode == 9, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{out} is not empty" in lines[0], result.stderr
+    assert record.read_text(encoding="utf-8") == '{"build_id": "20260101T000000000000Z"}'
+    assert [p.name for p in out.iterdir()] == ["manifest.json"] and (out / "manifest.json").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [record.name, "out"]  # no temporary folder left
+
+
+def test_export_with_an_empty_out_writes_nothing(built, tmp_path):
+    # It used to write every mart into the current folder.
+    result = subprocess.run(built.command("export", "--out", ""), env=built.env(), cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "the path is empty" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_publish_to_a_real_postgres_server(built):

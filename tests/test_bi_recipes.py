@@ -1,12 +1,15 @@
 """Each BI recipe of the README, used exactly as written, against a published warehouse laid
 out as a symlink to a version file: it reads the marts, and it refuses writes, reading other
 files (read_text, read_csv), COPY ... TO and ATTACH. A recipe that leaves any of them open
-fails here (the files it would read or attach exist; the file it would write is checked)."""
+fails here (the files it would read or attach exist; the file it would write is checked).
+The DuckDB CLI recipe (safe mode) is also tried with every dot command that left the locked
+session before (.open, .shell, .output, ...)."""
 
 from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +21,7 @@ from bi_envs import REPO, bi_env, versioned_warehouse
 from conftest import sha256
 
 # The recipes, character for character as README.md gives them ("Access for analysts and BI tools").
-DUCKDB_CLI = "duckdb -readonly -init bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
+DUCKDB_CLI = "bi/duckdb/duckdb-safe warehouse/chengyu.duckdb"
 HARLEQUIN = "harlequin -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
 HSQL = "hsql -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
 URI_SETTINGS = "?access_mode=read_only&enable_external_access=false&lock_configuration=true"
@@ -37,8 +40,8 @@ def site(built, tmp_path_factory):
     warehouse/chengyu.duckdb -> versions/chengyu.<build>.duckdb, plus files a query must not reach."""
     root = tmp_path_factory.mktemp("bi-site")
     (root / "bi" / "duckdb").mkdir(parents=True)
-    (root / "bi" / "duckdb" / "read_only.sql").write_text(
-        (REPO / "bi" / "duckdb" / "read_only.sql").read_text(encoding="utf-8"), encoding="utf-8")
+    for name in ("read_only.sql", "duckdb-safe"):
+        shutil.copy2(REPO / "bi" / "duckdb" / name, root / "bi" / "duckdb" / name)
     link = versioned_warehouse(built.published, root / "warehouse")
     (root / "secret.csv").write_text("name,value\nsecret,42\n", encoding="utf-8")
     other = duckdb.connect(str(root / "other.duckdb"))
@@ -136,23 +139,63 @@ def test_superset_recipe_on_sqlalchemy_14(site, form):
     assert versions["sqlalchemy"] == "1.4.54" and versions["duckdb"] == duckdb.__version__
 
 
-def run_terminal_client(command: list[str], root: Path, statement: str) -> str:
-    out = subprocess.run(command, input=statement + "\n", capture_output=True, text=True, timeout=60, cwd=root,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1"})
-    return out.stdout + out.stderr
+def cli_env(root: Path) -> dict:
+    # The CLI of the project's .venv (duckdb-cli 1.5.5, installed by make), as the README uses it.
+    return {"PATH": "/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1", "DUCKDB_CLI_PYTHON": sys.executable}
+
+
+def run_cli(root: Path, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(shlex.split(DUCKDB_CLI), input=script + "\n", capture_output=True, text=True, timeout=60,
+                          cwd=root, env=cli_env(root))
 
 
 def test_duckdb_cli_recipe(site):
     root, link = site
     before = sha256(link.resolve())
-    command = shlex.split(DUCKDB_CLI)
-    command[0] = str(bi_env("clients") / "bin" / "duckdb")
     statements = probes(root)
-    assert "16" in run_terminal_client(command, root, statements["read"] + ";")
+    assert "16" in run_cli(root, statements["read"] + ";").stdout
     for name, words in EXPECTED_REFUSAL.items():
-        output = run_terminal_client(command, root, statements[name] + ";")
-        assert refused(words, output), (name, output)
+        out = run_cli(root, statements[name] + ";")
+        assert refused(words, out.stdout + out.stderr), (name, out.stdout + out.stderr)
     assert_untouched(root, link, before)
+
+
+def test_duckdb_cli_recipe_has_no_way_out(site):
+    """Issue 22, case 8: without safe mode, `.open :memory:` started a session with external
+    access on, `.open warehouse/chengyu.duckdb` reopened the version read-write, `.shell` ran
+    commands and `.output` wrote files. In safe mode each is refused and nothing after it runs
+    in another session."""
+    root, link = site
+    before = sha256(link.resolve())
+    marker = root / "escaped"
+    escapes = {
+        ".open :memory:": f"select content from read_text('{root / 'secret.csv'}');",
+        ".open warehouse/chengyu.duckdb": "create table marts.zz_escape as select 1 as x;",
+        f".shell touch {marker}": "",
+        f".system touch {marker}": "",
+        f".output {marker}": "select 1;",
+        f".once {marker}": "select 1;",
+        f".log {marker}": "select 1;",
+        f".read {root / 'secret.csv'}": "",
+        f".import {root / 'secret.csv'} zz_import": "",
+        ".cd /": "",
+    }
+    for command, then in escapes.items():
+        out = run_cli(root, f"{command}\n{then}")
+        assert "cannot be used in -safe mode" in out.stderr, (command, out.stdout + out.stderr)
+        assert "secret,42" not in out.stdout and not marker.exists(), command
+    assert_untouched(root, link, before)
+
+
+def test_the_duckdb_cli_launcher_cannot_start_in_safe_mode(site):
+    """Why the recipe runs duckdb-cli's binary through bi/duckdb/duckdb-safe: the `duckdb`
+    launcher sets extension_directories after -safe has locked the configuration. If this fails,
+    a newer duckdb-cli starts in safe mode and the recipe may call `duckdb -safe` directly."""
+    root, _ = site
+    launcher = Path(sys.executable).parent / "duckdb"
+    out = subprocess.run([str(launcher), "-safe", "-readonly", "warehouse/chengyu.duckdb", "-c", "select 1"],
+                         capture_output=True, text=True, timeout=60, cwd=root, env=cli_env(root))
+    assert out.returncode != 0 and "the configuration has been locked" in out.stdout + out.stderr
 
 
 def test_harlequin_recipe_headless(site):

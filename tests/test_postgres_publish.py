@@ -128,3 +128,59 @@ def test_a_build_refreshes_the_postgres_copy_with_its_build_info(built, server, 
         # The copy says which build it is: the one the DuckDB pointer now names.
         assert pg.execute("select build_id from chengyu.build_info").fetchone()[0] == ws.current()
         assert pg.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
+
+
+EXIT_NOT_OURS = 9
+
+
+def assert_one_line_not_ours(result, *words):
+    assert result.returncode == EXIT_NOT_OURS, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "nothing was changed" in lines[0], lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("schema", ["public", "planning_app"])
+def test_a_schema_chengyu_did_not_create_is_never_replaced(built, server, schema):
+    # Issue 22 case 5: `--schema public` ran DROP SCHEMA ... CASCADE and another
+    # application's 1,000-row table was gone, exit 0.
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute(f"create schema if not exists {schema}")
+        pg.execute(f"create table {schema}.other_app (id int)")
+        pg.execute(f"insert into {schema}.other_app select generate_series(1, 1000)")
+    result = built.run("publish-postgres", "--dsn", server, "--schema", schema)
+    assert_one_line_not_ours(result, f"schema {schema} exists and was not created by chengyu", "--schema")
+    with psycopg.connect(server) as pg:
+        assert pg.execute(f"select count(*) from {schema}.other_app").fetchone()[0] == 1000
+        assert pg.execute(f"select count(*) from pg_tables where schemaname = '{schema}'").fetchone()[0] == 1
+        incoming = pg.execute("select count(*) from pg_namespace where nspname = %s", [f"{schema}__incoming"])
+        assert incoming.fetchone()[0] == 0
+
+
+def test_only_chengyus_own_tables_are_dropped_and_the_copy_says_which_build_it_holds(built, server):
+    from chengyu_cluster.postgres import copy_build_id
+
+    assert copy_build_id(server, "chengyu") is None  # nothing published yet
+    assert built.run("publish-postgres", "--dsn", server).returncode == 0
+    assert copy_build_id(server, "chengyu") == built.current()
+    assert copy_build_id(server, "public") is None  # not a chengyu copy
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("create table chengyu.analyst_notes (note text)")  # someone's table in chengyu's schema
+    assert_one_line_not_ours(built.run("publish-postgres", "--dsn", server),
+                             "schema chengyu holds 1 relation(s) chengyu did not publish (analyst_notes)")
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("drop table chengyu.analyst_notes")
+        pg.execute("create schema bi")
+        pg.execute("create view bi.areas as select area_code from chengyu.dim_area")  # a view on chengyu's table
+    result = built.run("publish-postgres", "--dsn", server)
+    assert_one_line_not_ours(result, "view bi.areas depends on table chengyu.dim_area")
+    with psycopg.connect(server) as pg:
+        assert pg.execute("select count(*) from bi.areas").fetchone()[0] == 16  # the view and its table kept
+        schemas = {r[0] for r in pg.execute("select nspname from pg_namespace where nspname like 'chengyu%'")}
+        assert schemas == {"chengyu"}
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute("drop view bi.areas")
+    assert built.run("publish-postgres", "--dsn", server).returncode == 0  # its own schema: replaced
+    assert copy_build_id(server, "chengyu") == built.current()

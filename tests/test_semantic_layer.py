@@ -111,3 +111,37 @@ def test_published_target_refuses_writes(built, tmp_path):
     assert result.returncode != 0
     assert "read-only" in (result.stdout + result.stderr)
     assert sha256(ws.published) == before
+
+
+def test_metrics_query_prints_years_and_plain_decimals(built):
+    # Issue 26 item 7: years printed as 2015-01-01T00:00:00, values as 3.86254e+11, a spinner
+    # in a pipe, and 8 empty 2024 rows (growth's one-year offset joined through a time
+    # spine running to 2030).
+    result = built.run("metrics", "query", "--metrics", "sector_output_yuan,sector_output_growth",
+                       "--group-by", "metric_time__year", "--order", "metric_time__year", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    header, _rule, *rows, count = result.stdout.splitlines()
+    assert [c.strip() for c in header.split(" | ")] == ["metric_time__year", "sector_output_yuan",
+                                                        "sector_output_growth"]
+    cells = [[c.strip() for c in row.split(" | ")] for row in rows]
+    # The nine panel years and nothing after them.
+    assert [c[0] for c in cells] == [str(y) for y in range(2015, 2024)] and count == "(9 rows)"
+    assert "e+" not in result.stdout and "\r" not in result.stdout + result.stderr
+    assert cells[0][2] == "NULL"  # 2015 has no year before it in the panel
+    con = duckdb.connect(str(built.published), read_only=True)
+    try:
+        totals = dict(con.execute("select year, sum(output_value_yuan) from marts.fct_sector_output "
+                                  "group by year").fetchall())
+    finally:
+        con.close()
+    for year, output, _growth in cells:
+        assert float(output) == pytest.approx(totals[int(year)], rel=1e-12)
+    # growth 2016 = total 2016 / total 2015 - 1
+    assert float(cells[1][2]) == pytest.approx(totals[2016] / totals[2015] - 1, rel=1e-9)
+
+
+def test_an_unknown_metric_is_one_line_and_exit_8(built):
+    result = built.run("metrics", "query", "--metrics", "nosuch", "--group-by", "metric_time__year")
+    assert result.returncode == 8, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no metric named nosuch" in lines[0] and "sector_output_yuan" in lines[0], lines

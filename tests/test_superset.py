@@ -26,7 +26,7 @@ import requests
 from bi_envs import REPO, bi_env, versioned_warehouse
 from conftest import sha256
 from postgres_server import postgres_server
-from test_bi_recipes import DISABLED, SQLALCHEMY_URI, probes
+from test_bi_recipes import SQLALCHEMY_URI, probes
 
 sys.path.insert(0, str(REPO / "bi" / "superset"))
 from superset_api import Superset, import_dashboard  # noqa: E402
@@ -184,13 +184,14 @@ def test_sql_lab_refuses_writes_and_file_access(api, recipe_db, warehouse, which
         status, body = sql_lab(api, database_id, statement)
         assert status != 200 or body.get("status") != "success", f"{which}: {name} was allowed: {body}"
         message = error_text(body)
+        # superset_config.py's guard (sql_guard, as `chengyu sql`) refuses before DuckDB sees it;
+        # with "Allow DML" off, Superset's own DML check may come first.
         if name in ("create", "delete"):
-            expected = "read-only mode" if which != "recipe" else ("read-only mode", "does not allow for DDL/DML")
-        elif name == "reenable":
-            expected = ("Cannot enable external access", "configuration has been locked")
-        else:  # Superset does not count COPY ... TO or ATTACH as DML: DuckDB's setting stops them
-            expected = DISABLED
-        expected = (expected,) if isinstance(expected, str) else expected
+            expected = ("statements are not reads", "does not allow for DDL/DML")
+        elif name in ("read_text", "read_csv"):
+            expected = (f"cannot call {name}",)
+        else:  # COPY ... TO, ATTACH, SET: not counted as DML by Superset, not reads for the guard
+            expected = ("statements are not reads",)
         assert any(e in message for e in expected), (which, name, message)
     assert sha256(link.resolve()) == before
     assert not (root / "warehouse" / "leak.csv").exists()
@@ -315,3 +316,74 @@ def test_postgres_copy_through_superset(api, built):
         assert not leak.exists()
         with psycopg.connect(dsn) as pg:
             assert pg.execute("select count(*) from chengyu.dim_area").fetchone()[0] == 16
+
+
+
+# ---- issue 26 item 2: a Superset that SQL Lab cannot crash or make write -----------------------
+
+# Each attack as a user types it into SQL Lab. Under the documented read-only settings the
+# first two abort DuckDB at the next statement (C++ terminate), taking the server with them.
+ATTACKS = {
+    "call enable_logging": "CALL enable_logging('QueryLog', storage='file', storage_path='qlog')",
+    "select enable_logging": "select * from enable_logging(storage='file', storage_path='qlog2')",
+    "enable_logging in a subquery": "select * from marts.dim_area where 0 < (select count(*) from enable_logging())",
+    "temp macro around it": "create temp macro m() as table select * from enable_logging(storage='file', "
+                            "storage_path='qlog3')",
+    "checkpoint": "select * from checkpoint()",
+    "sql from text": "select * from query('select 1')",
+    "serialized sql": "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
+    "import_database": "pragma import_database('/etc')",
+    "profiling": "pragma enable_profiling",
+}
+
+
+@pytest.fixture(scope="module")
+def plain_path_db(api, warehouse):
+    """The warehouse registered by its plain path, no settings, with "Allow DML" on: what an
+    admin who skips the README does."""
+    root, link, _ = warehouse
+    return register(api, "chengyu (plain path, DML allowed)", f"duckdb:///{link}", allow_dml=True)
+
+
+def _health(superset) -> int:
+    return requests.get(superset[0] + "/health", timeout=30).status_code
+
+
+@pytest.mark.parametrize("which", ["recipe", "recipe with DML allowed", "plain path with DML allowed"])
+def test_sql_lab_cannot_crash_superset(api, superset, recipe_db, plain_path_db, warehouse, which):
+    root, link, _ = warehouse
+    before = sha256(link.resolve())
+    database_id = {"recipe": recipe_db[0], "recipe with DML allowed": recipe_db[1],
+                   "plain path with DML allowed": plain_path_db}[which]
+    for name, statement in ATTACKS.items():
+        status, body = sql_lab(api, database_id, statement)
+        assert status != 200 or body.get("status") != "success", f"{which}: {name} was allowed: {body}"
+        message = error_text(body)
+        assert "refused" in message or "does not allow for DDL/DML" in message, (which, name, message)
+        # The statement after an enable_logging is the one that aborted the process.
+        status, body = sql_lab(api, database_id, "select count(*) as n from marts.dim_area")
+        assert status == 200 and body["data"] == [{"n": 16}], (which, name, body)
+        assert _health(superset) == 200, f"{which}: Superset stopped answering after {name}"
+    assert sha256(link.resolve()) == before
+    for folder in (Path.cwd(), Path(superset[2])):  # the server's working folder and its home
+        assert not list(folder.glob("qlog*")), "enable_logging made its log folder"
+    assert sorted(p.name for p in (root / "warehouse").iterdir()) == ["chengyu.duckdb", "versions"]
+
+
+def test_a_warehouse_registered_by_plain_path_is_opened_read_only(api, plain_path_db, warehouse):
+    """superset_config.py opens every DuckDB database as a reader, whatever URI was registered:
+    read-only, external access off, configuration locked (issue 26, case 5)."""
+    root, link, _ = warehouse
+    before = sha256(link.resolve())
+    status, body = sql_lab(api, plain_path_db, "select current_setting('access_mode') as mode, "
+                           "current_setting('enable_external_access') as ext, "
+                           "current_setting('lock_configuration') as locked")
+    assert status == 200 and body["data"] == [{"mode": "read_only", "ext": False, "locked": True}], body
+    for name, statement in probes(root).items():
+        if name == "read":
+            continue
+        status, body = sql_lab(api, plain_path_db, statement)
+        assert status != 200 or body.get("status") != "success", f"plain path: {name} was allowed: {body}"
+        assert "refused" in error_text(body), (name, error_text(body))
+    assert sha256(link.resolve()) == before
+    assert not (root / "warehouse" / "leak.csv").exists()

@@ -4,12 +4,13 @@ Every connection here is read-only, so any number of them can be open while a bu
 runs: a build never opens the published file, it publishes a new version and moves
 the pointer.
 
-`chengyu sql` accepts only read statements: each statement is parsed by DuckDB first,
-and only SELECT statements (which include DESCRIBE, SHOW, SUMMARIZE and PRAGMA
-table_info) run; among table functions only an allow-list of read-only ones may be
-called, because some (enable_logging, checkpoint, query) change the session or run
-SQL given as text. External access is off and the configuration locked, so no query
-reads or writes files or attaches databases.
+`chengyu sql` accepts only read statements, checked by sql_guard (the definition it
+shares with Superset's configuration): DuckDB's parser splits and classifies the
+statements on the locked connection itself, only SELECTs run, and only with harmless
+functions. External access is off and the configuration locked, so no query reads or
+writes files or attaches databases. Results are rendered by DuckDB (each value cast to
+VARCHAR, or to_json for --format json), so intervals, infinities, nested types and MAP
+keys of any type print as DuckDB prints them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -26,33 +28,26 @@ from pathlib import Path
 
 import duckdb
 
-from .warehouse import BuildLocked, CorruptVersion
+from .sql_guard import Refused, checked_statements, connect_reader
+from .warehouse import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
 
 EXIT_OK, EXIT_QUERY, EXIT_SIGINT = 0, 8, 130
 BATCH_ROWS = 2048
-
-# Table functions that only read the database or generate values.
-ALLOWED_TABLE_FUNCTIONS = frozenset({
-    "range", "generate_series", "unnest", "repeat", "repeat_row", "json_each", "json_tree",
-    "duckdb_columns", "duckdb_tables", "duckdb_views", "duckdb_schemas", "duckdb_databases",
-    "duckdb_constraints", "duckdb_types", "duckdb_functions", "duckdb_keywords", "duckdb_indexes",
-    "duckdb_dependencies", "duckdb_sequences", "duckdb_settings",
-    "table_info", "pragma_table_info", "show", "pragma_show", "show_tables", "show_tables_expanded",
-    "show_databases", "summary", "version", "pragma_version", "database_size", "pragma_database_size",
-    "histogram", "histogram_values", "pg_timezone_names", "icu_calendar_names",
-})
+DEFAULT_MEMORY_SHARE = 4  # `chengyu sql` may use a quarter of the machine's memory by default
 
 
-class QueryRefused(Exception):
-    """A statement that is not a read, or that failed."""
+def default_memory_limit() -> str:
+    """A quarter of physical memory, as a DuckDB size."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{total // DEFAULT_MEMORY_SHARE // 2**20}MiB"
 
 
-def open_published(database: Path) -> duckdb.DuckDBPyConnection:
+def open_published(database: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A locked-down read-only connection; unqualified names resolve in `marts` first."""
     try:
-        con = duckdb.connect(str(database), read_only=True, config={"enable_external_access": False})
+        return connect_reader(str(database), memory_limit=memory_limit, search_path="marts,main")
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+        if is_lock_conflict(exc):  # not any "lock": a damaged file's "... in block ..." is no lock
             raise BuildLocked(f"{database} is held open for writing by another process; close it "
                               "(readers must open it read-only) and try again") from None
         raise CorruptVersion(f"{database} cannot be opened ({str(exc).splitlines()[0]}); "
@@ -61,51 +56,6 @@ def open_published(database: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise CorruptVersion(f"{database} does not open as a warehouse ({str(exc).splitlines()[0]}); "
                              "`chengyu rollback` restores the version before") from None
-    con.execute("set search_path = 'marts,main'")
-    con.execute("set lock_configuration = true")
-    return con
-
-
-def _functions_called(con: duckdb.DuckDBPyConnection, statement: str) -> set[str]:
-    tree = json.loads(con.execute("select json_serialize_sql(?)", [statement]).fetchone()[0])
-    names: set[str] = set()
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("function_name"), str):
-                names.add(node["function_name"].lower())
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(tree)
-    return names
-
-
-def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
-    """The statements of sql, each checked to be a read; QueryRefused otherwise."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryRefused(f"query failed: {str(exc).splitlines()[0]}") from None
-    table_functions = {name for (name,) in con.execute(
-        "select distinct function_name from duckdb_functions() where function_type in ('table', 'table_macro')"
-    ).fetchall()}
-    checked = []
-    for statement in statements:
-        text = statement.query.strip()
-        kind = statement.type.name
-        if kind != "SELECT":
-            raise QueryRefused(f"refused: chengyu sql only reads; {kind} statements are not reads "
-                               f"({text[:60]!r})")
-        denied = sorted((_functions_called(con, text) & table_functions) - ALLOWED_TABLE_FUNCTIONS)
-        if denied:
-            raise QueryRefused(f"refused: chengyu sql cannot call {', '.join(denied)} (it reads files, "
-                               "runs SQL from text or changes the session)")
-        checked.append(text)
-    return checked
 
 
 class QueryInterrupted(Exception):
@@ -143,15 +93,18 @@ def _interruptible(con: duckdb.DuckDBPyConnection, work):
     return outcome.get("value")
 
 
-def _describe_error(exc: duckdb.Error) -> QueryRefused:
+def _describe_error(exc: duckdb.Error) -> Exception:
     message = str(exc).splitlines()[0]
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return OutOfMemory("out of memory: the query needs more than `chengyu sql --memory-limit` allows "
+                           f"(DuckDB said: {message})")
     if "read-only" in message or "read only" in message:
-        return QueryRefused("refused: the warehouse is opened read-only; chengyu sql only reads "
+        return Refused("refused: the warehouse is opened read-only; chengyu sql only reads "
                             f"(DuckDB said: {message})")
     if "external access" in message.lower() or "file system operations are disabled" in message:
-        return QueryRefused("refused: chengyu sql cannot read or write files or attach databases "
+        return Refused("refused: chengyu sql cannot read or write files or attach databases "
                             f"(DuckDB said: {message})")
-    return QueryRefused(f"query failed: {message}")
+    return Refused(f"query failed: {message}")
 
 
 class Printer:
@@ -167,8 +120,6 @@ class Printer:
         if fmt == "csv":
             self._csv = csv.writer(self.out, lineterminator="\n")
             self._csv.writerow(columns)
-        elif fmt == "json":
-            self.out.write("[")
 
     def add(self, rows: list[tuple]) -> None:
         if self.fmt == "csv":
@@ -176,7 +127,7 @@ class Printer:
         elif self.fmt == "json":
             for row in rows:
                 values = json_safe(row)
-                self.out.write(("\n " if self._first_json else ",\n ")
+                self.out.write(("[\n " if self._first_json else ",\n ")
                                + json.dumps(dict(zip(self.columns, values, strict=True)), ensure_ascii=False,
                                             default=str, allow_nan=False))
                 self._first_json = False
@@ -187,7 +138,7 @@ class Printer:
 
     def finish(self) -> None:
         if self.fmt == "json":
-            self.out.write("\n]\n" if not self._first_json else "]\n")
+            self.out.write("\n]\n" if not self._first_json else "[]\n")
             return
         if self.fmt == "csv":
             return
@@ -242,34 +193,56 @@ def format_result(columns: list[str], rows: list[tuple], fmt: str, max_rows: int
     return buffer.getvalue()
 
 
+def display_query(statement: str, fmt: str) -> str:
+    """A query giving each value of the checked statement as DuckDB renders it.
+
+    Table and csv: the value cast to VARCHAR (intervals as `1 year 2 months`, infinite dates as
+    `infinity`, maps with keys of any type as `{2024-01-01=1}`). json: to_json of the value, parsed
+    back below. COLUMNS(*) applies it to every column whatever its name (DuckDB makes repeated
+    names unique: a, a_1); the statement stands on its own lines, so a trailing comment cannot
+    swallow the `)`."""
+    render = "to_json(columns(*))" if fmt == "json" else "columns(*)::varchar"
+    return f"select {render} from (\n{statement}\n) as checked"
+
+
+def _from_json(row: tuple) -> tuple:
+    # Python's parser takes DuckDB's NaN / Infinity; the printer writes them as null.
+    return tuple(None if text is None else json.loads(text) for text in row)
+
+
 def execute_and_print(con: duckdb.DuckDBPyConnection, statement: str, fmt: str, max_rows: int) -> None:
-    """Run one checked statement and stream its result to stdout."""
-    try:
-        cursor = con.execute(statement)
-        if cursor.description is None:
-            return
-        printer = Printer([d[0] for d in cursor.description], fmt, max_rows)
-        while rows := cursor.fetchmany(BATCH_ROWS):
-            printer.add(rows)
-        printer.finish()
-    except duckdb.Error as exc:
-        raise _describe_error(exc) from None
+    """Run one checked statement and stream its result, as DuckDB renders it, to stdout."""
+    # The query that runs is checked as a whole too: no text around the statement can add a call.
+    queries = checked_statements(con, display_query(statement, fmt))
+    if len(queries) != 1:
+        raise Refused(f"refused: the statement does not stand alone as a subquery ({statement[:60]!r})")
+    cursor = con.execute(queries[0])
+    printer = Printer([d[0] for d in cursor.description], fmt, max_rows)
+    while rows := cursor.fetchmany(BATCH_ROWS):
+        printer.add([_from_json(row) for row in rows] if fmt == "json" else rows)
+    printer.finish()
 
 
 def run_checked(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, max_rows: int) -> None:
     """Check every statement of sql, then run them; Ctrl-C stops the one running."""
     def work() -> None:
-        for statement in check_read_only(con, sql):
-            execute_and_print(con, statement, fmt, max_rows)
+        try:
+            for statement in checked_statements(con, sql):
+                execute_and_print(con, statement, fmt, max_rows)
+        except duckdb.Error as exc:
+            raise _describe_error(exc) from None
+        except RecursionError:
+            raise Refused("query failed: its result nests too deeply to print") from None
 
     _interruptible(con, work)
 
 
 def run_script(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, max_rows: int) -> int:
-    """Non-interactive: run every statement; exit 8 if any was refused or failed, 130 on Ctrl-C."""
+    """Non-interactive: run every statement; exit 8 if any was refused or failed, 130 on Ctrl-C
+    (out of memory: OutOfMemory, which the CLI turns into exit 13)."""
     try:
         run_checked(con, sql, fmt, max_rows)
-    except QueryRefused as exc:
+    except Refused as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
         return EXIT_QUERY
     except QueryInterrupted:
@@ -304,7 +277,7 @@ def interactive(con: duckdb.DuckDBPyConnection, fmt: str, max_rows: int) -> int:
             continue
         try:
             run_checked(con, buffer, fmt, max_rows)
-        except QueryRefused as exc:
+        except (Refused, OutOfMemory) as exc:
             print(f"chengyu: {exc}", file=sys.stderr)
         except QueryInterrupted:
             print("chengyu: query interrupted", file=sys.stderr)
@@ -321,12 +294,21 @@ def public_marts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def export_parquet(database: Path, out_dir: Path) -> Path:
-    """Write every public mart as Parquet with a manifest (name, grain, rows, columns, sha256).
+    """Write every public mart as Parquet with a manifest (name, grain, rows, columns, sha256)
+    into out_dir, which must be new or empty (outputs.new_folder: written beside it, then
+    renamed into place, so nothing planted in it is followed or overwritten).
 
     No user string becomes SQL: the output path goes to DuckDB as an argument of the
     relation API, table names come from the catalog and are quoted.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from .outputs import new_folder
+
+    with new_folder(out_dir) as folder:
+        _write_export(database, folder)
+    return out_dir / "manifest.json"
+
+
+def _write_export(database: Path, out_dir: Path) -> None:
     con = duckdb.connect(str(database), read_only=True)
     manifest = {"warehouse": str(database), "tables": []}
     try:
@@ -349,6 +331,4 @@ def export_parquet(database: Path, out_dir: Path) -> Path:
             })
     finally:
         con.close()
-    path = out_dir / "manifest.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

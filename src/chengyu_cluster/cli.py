@@ -3,7 +3,7 @@
 Exit codes (also in the README):
   0   success
   1   unexpected error (a bug: please report it with the output)
-  2   wrong command-line usage
+  2   wrong command-line usage (an empty --out, a --project-dir that is not the repository)
   3   an input file was rejected (file, line, column and rule are printed)
   4   the dbt build failed: a model did not build or a dbt test failed
   5   the quality gate found a large shift from the published version, or a public mart
@@ -13,18 +13,21 @@ Exit codes (also in the README):
       cannot compare; `--accept-shift REASON` publishes without a comparison)
   7   no such version: the publish log records no kept version live before the current
       one, or the version asked for does not exist
-  8   `sql` / `analyses`: a statement was refused (not a read) or failed, or an unknown
-      analysis; any reading command: there is no published warehouse yet
+  8   `sql` / `analyses` / `metrics`: a statement was refused (not a read) or failed, an
+      unknown analysis or metric; any reading command: there is no published warehouse yet
   9   the warehouse path holds something chengyu did not publish, a reader left a .wal
       beside it (opened it read-write), its file name is not <name>.duckdb, or a
-      version with the build id exists: nothing is overwritten
-  10  storage: the warehouse folder is read-only, not permitted, or the disk is full
+      version with the build id exists; an output path holds a link, FIFO, device, the
+      wrong kind or (export) a non-empty folder; publish-postgres --schema is not
+      chengyu's own publication: nothing is overwritten
+  10  storage: the warehouse folder is read-only, not permitted, or the disk is full; an
+      output path the file system refuses (a name too long, a file on the way, /proc)
   11  a version is damaged: it does not match its recorded size or checksum, or does not
       open; for the published one, every command that opens it and the build say so and
       name `chengyu rollback --to <the last version that verifies>`
   12  PostgreSQL refused (no connection, missing privilege or role, or a lock wait
       timed out); after `build --publish-postgres` the DuckDB version is published
-  13  out of memory: DuckDB reached its limit
+  13  out of memory: DuckDB reached its limit (`sql`: its --memory-limit)
   14  `build --target spark`: Spark cannot start here (pyspark / dbt-spark not installed,
       no Java runtime)
   130 interrupted (Ctrl-C / SIGINT); 143 terminated (SIGTERM): the build's child
@@ -91,10 +94,20 @@ def stop_on_signals():
 
 
 def find_project_dir(explicit: str | None) -> Path:
-    candidates = [explicit, os.environ.get("CHENGYU_PROJECT_DIR"), os.getcwd(),
-                  str(Path(__file__).resolve().parents[2])]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "dbt_project.yml").exists():
+    """--project-dir, else $CHENGYU_PROJECT_DIR, else the current folder or this package's repository.
+    A folder named by the first two must be a project: never another one instead."""
+    for given, name in ((explicit, "--project-dir"), (os.environ.get("CHENGYU_PROJECT_DIR"), "CHENGYU_PROJECT_DIR")):
+        if given is None:
+            continue
+        folder = Path(os.path.expanduser(given))
+        # os.path's tests, unlike Path's, answer False for a name too long or a loop of links.
+        if not given.strip() or not os.path.isdir(folder):
+            raise ChengyuExit(EXIT_USAGE, f"{name} {given!r} does not exist or is not a folder")
+        if not os.path.isfile(folder / "dbt_project.yml"):
+            raise ChengyuExit(EXIT_USAGE, f"{name} {given!r} has no dbt_project.yml: not the repository")
+        return folder.resolve()
+    for candidate in (os.getcwd(), str(Path(__file__).resolve().parents[2])):
+        if (Path(candidate) / "dbt_project.yml").is_file():
             return Path(candidate).resolve()
     raise ChengyuExit(EXIT_USAGE, "no dbt_project.yml found; run from the repository or pass --project-dir")
 
@@ -470,10 +483,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .access import interactive, open_published, run_script
+    from .access import default_memory_limit, interactive, open_published, run_script
 
     _, paths = published_warehouse(args)
-    con = open_published(paths.published)
+    con = open_published(paths.published, args.memory_limit or default_memory_limit())
     try:
         if args.query is None:
             return interactive(con, args.format, args.max_rows)
@@ -484,10 +497,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .access import export_parquet
+    from .outputs import check_folder_target, output_path
 
     _, paths = published_warehouse(args)
-    out = Path(os.path.expanduser(args.out)).absolute()
+    out = output_path(args.out)
     with wh.storage_errors(f"write the export to {out}", any_io=True):
+        check_folder_target(out)  # before a mart is read: a refusal costs nothing
         manifest = export_parquet(paths.published, out)
     note_copy(paths, "export", str(out), "export")
     print(f"wrote every public mart as Parquet; manifest: {manifest}")
@@ -495,15 +510,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
-    from .postgres import PostgresRefused, publish_postgres
+    from .postgres import ForeignSchema, PostgresRefused, publish_postgres
 
     _, paths = published_warehouse(args)
     try:
         counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None,
                                   lock_timeout=args.lock_timeout)
     except PostgresRefused as exc:
-        print(f"chengyu: PostgreSQL refused: {exc}", file=sys.stderr)
-        return EXIT_POSTGRES_REFUSED
+        print(f"chengyu: {'' if isinstance(exc, ForeignSchema) else 'PostgreSQL refused: '}{exc}", file=sys.stderr)
+        return exc.exit_code
     note_copy(paths, "postgres", postgres_copy_name(args.dsn, args.schema), "publish-postgres")
     print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
           + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
@@ -511,22 +526,26 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .outputs import check_file_target, output_path
     from .report import build_report
 
     project_dir, paths = published_warehouse(args)
-    out = Path(args.out).absolute() if args.out else project_dir / "reports" / "cluster_report.html"
+    out = output_path(args.out) if args.out else project_dir / "reports" / "cluster_report.html"
     with wh.storage_errors(f"write the report to {out}", any_io=True):
+        check_file_target(out)  # before the charts are drawn
         print(f"wrote {build_report(paths.published, out)}")
     return EXIT_OK
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
     from .dbt_build import generate_docs
+    from .outputs import check_docs_folder, output_path
 
     project_dir, paths = published_warehouse(args)
-    out = Path(args.out).absolute() if args.out else project_dir / "reports" / "docs"
+    out = output_path(args.out) if args.out else project_dir / "reports" / "docs"
     internal = paths.current().internal_database()  # the docs describe every model, not only the served ones
     with wh.storage_errors(f"write the docs to {out}", any_io=True):
+        check_docs_folder(out)  # before dbt runs
         print(f"wrote {generate_docs(project_dir, internal, out)} (open it in a browser; no server needed)")
     return EXIT_OK
 
@@ -557,8 +576,7 @@ def cmd_analyses(args: argparse.Namespace) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     from .semantic import run_metricflow
 
-    project_dir = find_project_dir(args.project_dir)
-    _, paths = published_warehouse(args)
+    project_dir, paths = published_warehouse(args)
     return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
 
 
@@ -590,12 +608,25 @@ def count_at_least(minimum: int):
     return parse
 
 
+def memory_size(text: str) -> str:
+    """A DuckDB memory size such as 2GB or 1536MiB (it becomes a DuckDB setting)."""
+    from .microdata import MEMORY_SIZE
+
+    if not MEMORY_SIZE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 2GB or 1536MiB")
+    return text
+
+
 def pg_identifier(text: str) -> str:
     """A schema or role name as PostgreSQL keeps it unquoted ('' for none, where allowed)."""
     import re
 
+    from .postgres import MAX_SCHEMA_NAME
+
     if text and not re.fullmatch(r"[a-z_][a-z0-9_]*", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a plain lower-case PostgreSQL name")
+    if len(text) > MAX_SCHEMA_NAME:  # PostgreSQL cuts names at 63 bytes; a schema needs room for __incoming
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than {MAX_SCHEMA_NAME} characters")
     return text
 
 
@@ -627,6 +658,13 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
                              "CSV files; layout in docs/microdata_layout.md) for the microdata marts")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line on stderr, like every other refusal (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def _add_postgres_copy_options(parser: argparse.ArgumentParser, when: str) -> None:
     parser.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
                         help=f"{when}, refresh the PostgreSQL copy as publish-postgres does "
@@ -640,9 +678,9 @@ def _add_postgres_copy_options(parser: argparse.ArgumentParser, when: str) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chengyu", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory)")
+    parser = OneLineParser(prog="chengyu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory); "
+                                              "it must exist and hold dbt_project.yml (exit 2 otherwise)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     build = sub.add_parser("build", help="build into a candidate, check it, publish it as a new version")
@@ -685,11 +723,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-rows", type=count_at_least(0), default=1000, metavar="N",
                      help="rows printed in the table format (default 1000; 0: all); csv and json print all")
+    sql.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
+                     help="most memory a query may use, e.g. 2GB (default: a quarter of this machine's); "
+                          "a query that needs more stops with exit 13")
     sql.set_defaults(func=cmd_sql)
 
     export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
     export.add_argument("--format", choices=["parquet"], default="parquet")
-    export.add_argument("--out", required=True, metavar="DIR")
+    export.add_argument("--out", required=True, metavar="DIR", type=file_path,
+                        help="a new or empty folder (a link is refused, never followed)")
     export.set_defaults(func=cmd_export)
 
     pg = sub.add_parser("publish-postgres", help="copy the public marts into a PostgreSQL schema (atomic, idempotent)")
@@ -704,11 +746,13 @@ def build_parser() -> argparse.ArgumentParser:
     pg.set_defaults(func=cmd_publish_postgres)
 
     report = sub.add_parser("report", help="an offline HTML report with charts (default reports/cluster_report.html)")
-    report.add_argument("--out", metavar="FILE")
+    report.add_argument("--out", metavar="FILE", type=file_path,
+                        help="a new file, or a regular file to replace (a link, folder or FIFO is refused)")
     report.set_defaults(func=cmd_report)
 
     docs = sub.add_parser("docs", help="dbt docs with lineage as one static HTML page (default reports/docs/)")
-    docs.add_argument("--out", metavar="DIR")
+    docs.add_argument("--out", metavar="DIR", type=file_path,
+                      help="a folder (not a link); its three files are replaced")
     docs.set_defaults(func=cmd_docs)
 
     analyses = sub.add_parser("analyses", help="the planners' questions (analyses/*.sql): list them, or run one "
@@ -735,7 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--start-year", type=count_at_least(2000), default=2019, metavar="YYYY")
     synth.add_argument("--as-of", metavar="YYYY-MM", help="write only what was delivered up to this month")
     synth.add_argument("--threads", type=count_at_least(1), metavar="T", help="DuckDB threads (default: all cores)")
-    synth.add_argument("--memory-limit", default="3GB", metavar="SIZE", help="DuckDB memory limit (default 3GB)")
+    synth.add_argument("--memory-limit", type=memory_size, default="3GB", metavar="SIZE",
+                       help="DuckDB memory limit (default 3GB)")
     synth.set_defaults(func=cmd_synth)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")

@@ -555,6 +555,40 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
             bad("basis", "accepted_values", f"basis '{row['basis']}' is not 'reported' or 'synthetic'")
 
 
+#: More user figures than this are refused before anything is fitted (benchmarks/bench_fit.py:
+#: 10,000 figures fit in about 15 s on two cores; the dual keeps at most one row per cell).
+MAX_USER_FIGURES = 20_000
+
+
+def check_user_figures_consistent(table: Table, display: str, ref: Reference, sectors: list[dict[str, str]],
+                                  findings: Findings) -> None:
+    """The user's figures against each other, with the feasibility check of the panel fit
+    (panel_fit.check_levels_feasible): each figure fixes the sum of its cells (a province is
+    its members and its rest, 'equipment' the provincial definition's divisions), cells are
+    non-negative. `C34+C35 = 1200` beside `C35+C34 = 900` cannot both hold."""
+    from .panel_fit import InfeasibleConstraintsError, check_levels_feasible
+
+    equipment = [r["sector_code"] for r in sectors if r["in_provincial_equipment_definition"] == "true"]
+    members = {p: [a for a in ref.member_areas if ref.areas[a]["province_code"] == p] for p in ref.cluster_provinces}
+    levels, line_of = [], {}
+    for line, row in table.rows:
+        code = row["area_code"]
+        units = members[code] + [f"rest_{code}"] if code in members else [code]
+        divisions = equipment if row["sector_code"] == USER_EQUIPMENT_SCOPE else row["sector_code"].split("+")
+        cid = f"line {line}"
+        line_of[cid] = line
+        levels.append((cid, [(u, d, int(row["year"])) for u in units for d in divisions],
+                       ref.to_yuan(parse_number(row["value"]), row["unit"])))
+    try:
+        check_levels_feasible(levels)
+    except InfeasibleConstraintsError as exc:
+        others = ", ".join(exc.related[:10]) + (f" and {len(exc.related) - 10} more" if len(exc.related) > 10 else "")
+        for cid, gap in exc.violations.items():
+            findings.add(Issue(display, line_of[cid], "value", "consistent_figures",
+                               f"this figure and the others over its cells ({others or 'see above'}) cannot all hold "
+                               f"with non-negative output: it misses by {gap:.3g} of its value at the least"))
+
+
 def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
     """Every seed's columns and types, from config.column_types in seeds/_seeds.yml."""
     spec = yaml.safe_load((project_dir / SEEDS_YAML).read_text(encoding="utf-8"))
@@ -628,7 +662,7 @@ def _read(path: Path, display: str, kind: str, table: str, columns: list[str], a
 
 
 def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs, max_bytes: int,
-                        first_year: int, last_year: int, types: dict[str, str]) -> None:
+                        first_year: int, last_year: int, types: dict[str, str], sectors: list) -> None:
     """The user's figures, from a CSV file or a sheet of a workbook, into the same records,
     then the same checks: a workbook's problems are named by their cells (Sheet1!C7)."""
     from .excel_input import CellFindings, is_workbook, read_sheet
@@ -647,7 +681,14 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
                       accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
     if table is None:
         return
+    if len(table.rows) > MAX_USER_FIGURES:
+        findings.add(Issue(display, None, None, "max_figures",
+                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (README, "
+                           "'Your own figures join the fit'); sum them to coarser cells or split the file"))
+        return
     check_user_sector_output(table, display, ref, findings, first_year, last_year)
+    if accepted.ok:
+        check_user_figures_consistent(table, display, ref, sectors, findings)
     if accepted.ok:
         accepted.tables["user_sector_output"] = typed_rows(table, display, types, findings)
 
@@ -681,7 +722,8 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     accepted.tables["user_sector_output"] = []
     if sector_output is not None:
         _read_sector_output(sector_output, sheet, accepted, max_bytes, first_year, last_year,
-                            extra["user_sector_output"])
+                            extra["user_sector_output"],
+                            [r for _, r in parsed["sectors"].rows] if "sectors" in parsed else [])
     return accepted
 
 

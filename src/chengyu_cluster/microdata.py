@@ -11,7 +11,8 @@
    loop: per row (types, required values, credit-code check characters, area and class
    codes, signs of amounts, ...), and across all files, new and reused (duplicated keys and
    invoice ids, red-letter invoices against the invoices they cancel, one value kind per
-   enterprise and year, reports of enterprises in the register). Problems are reported as
+   enterprise and year, reports and invoices of enterprises in the register by their month,
+   year-to-date values that fall, files delivered twice). Problems are reported as
    one line each, `file, row, column, rule`, with the error type of the input reader
    (inputs.Issue, inputs.Findings): the first 50 printed and all counted; any error stops
    the build with exit 3 before a candidate exists.
@@ -23,6 +24,12 @@
        <warehouse>/<name>.microdata/objects/<table>/<sha256>/meta.json   rows per month
        <warehouse>/<name>.microdata/manifests/<build id>.json           store files a build uses
        <warehouse>/<name>.microdata/tmp/                                incoming copies, spill
+
+   Each object is written from its own checked copy, so a delivery may mix CSV and Parquet
+   (of any castable types) in one table. The warehouse records store files relative to the
+   store (`objects/...`: the same in every warehouse built from the same files, and valid
+   when the store moves); the names in tmp/ carry the process id, and what a killed load left
+   there is removed by the next one (remove_leftovers).
 
 4. **Load.** In the candidate, `raw_microdata.enterprises | enterprise_month | supply_invoices`
    are views over the store files of this build (`raw_microdata.partitions` lists them with
@@ -79,9 +86,13 @@ MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply
 # The incremental models a build carries over from the published version: the enterprise x
 # month grid, the two facts (by month) and the three marts (by year).
 INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
-                     ("microdata", "fct_enterprise_month"), ("microdata", "mart_local_sourcing"),
-                     ("microdata", "mart_chain_linkage"), ("microdata", "mart_firm_dynamics"))
+                     ("microdata", "fct_enterprise_month"), ("microdata", "fct_local_sourcing"),
+                     ("microdata", "fct_chain_linkage"), ("microdata", "fct_firm_dynamics"))
 DEFAULT_MEMORY_LIMIT = "3GB"
+# How far a year-to-date value may fall from the previous report of the year (a revision): the
+# tolerance of the ytd_non_decreasing tests in models/staging/microdata/_microdata__models.yml,
+# which keep the invariant in the build (tests/unit/test_microdata_store.py checks both agree).
+YTD_TOLERANCE = 0.01
 # Rows of a table whose keys are grouped in one pass of the duplicate check. DuckDB 1.5.5
 # could not group 100 million distinct invoice ids at the 3GB limit (out of memory, also on
 # their hashes); in passes over hash buckets of 10-13 million rows it needed 1.2 GiB.
@@ -125,6 +136,8 @@ class MicrodataFile:
     size_bytes: int = 0
     reused: bool = False  # already in the store: checked by an earlier build
     checked_path: Path | None = None  # what the checks read (the incoming copy, or the user's file)
+    present: dict[str, str] | None = None  # the file's columns and their types, once its layout is checked
+    same_as: MicrodataFile | None = None  # an earlier file of the delivery with the same bytes
     store_dir: Path | None = None
     store_file: Path | None = None
     months: dict[str, int] = field(default_factory=dict)
@@ -157,6 +170,16 @@ class Store:
 
     def object_dir(self, table: str, sha: str) -> Path:
         return self.objects / table / sha
+
+    def relative(self, path: Path) -> str:
+        """How the warehouse records a store file: relative to the store (the same in every
+        warehouse built from the same data, and valid when the store moves)."""
+        return str(path.relative_to(self.root))
+
+    def resolve(self, recorded: str) -> Path:
+        """The store file a recorded path names: objects/<table>/<sha256>/<file>, relative to the
+        store or (as versions before recorded it) absolute, possibly where the store used to be."""
+        return self.root.joinpath(*Path(recorded).parts[-4:])
 
 
 @dataclass
@@ -461,19 +484,20 @@ class _Checker:
         except duckdb.OutOfMemoryException:
             raise  # not the file's fault: the build stops with exit 13
         except duckdb.Error as exc:
-            what = "Parquet" if f.fmt == "parquet" else "CSV"
-            _add(self.findings, f.display, None, None, "readable", f"cannot be read as {what}: "
-                 f"{str(exc).splitlines()[0]}")
+            _add_unreadable(self.findings, f, exc, "readable")
             return None
         if f.fmt == "csv":
+            if f.size_bytes == 0:
+                _add(self.findings, f.display, None, None, "csv_syntax",
+                     "the file is empty: a CSV file starts with its header line (a delivery without rows too)")
+                return None
             try:  # the whole file once: a stray comma or an open quote stops here with its line
                 self.con.execute(f"select count(*) from read_csv({_sql_text(str(f.checked_path))}, header = true, "
                                  "delim = ',', quote = '\"', escape = '\"', all_varchar = true)").fetchone()
             except duckdb.OutOfMemoryException:
                 raise
             except duckdb.Error as exc:
-                _add(self.findings, f.display, None, None, "csv_syntax",
-                     f"cannot be read as CSV (comma-separated, UTF-8, header line): {str(exc).splitlines()[0]}")
+                _add_unreadable(self.findings, f, exc, "csv_syntax")
                 return None
         names = [n for n, _ in present]
         ok = True
@@ -536,22 +560,38 @@ def check_microdata(project_dir: Path, directory: Path, findings: Findings, stor
 
     Returns None when there were errors (they are in `findings`).
     """
+    import duckdb
+
     started_errors = findings.n_errors
     directory = directory.absolute()
     files = list_files(directory, findings)
     if findings.n_errors > started_errors:
         return None
+    if store is not None:
+        for leftover in remove_leftovers(store):
+            print(f"microdata store: removed what an interrupted load left: {leftover.relative_to(store.root)}",
+                  flush=True)
     columns = layout(project_dir)
     con = _connect(store, memory_limit)
     try:
-        incoming = _take_in(files, store, findings)
+        _take_in(files, store, findings)
         if findings.n_errors > started_errors:
             return None
+        checked = [f for f in files if f.same_as is None]  # a repeated file is judged by its first
         checker = _Checker(con, findings, columns, findings.keep)
-        _check(checker, files)
-        if findings.n_errors > started_errors:
+        try:
+            _check(checker, checked)
+            if findings.n_errors == started_errors:
+                _same_content(files, findings)
+            if findings.n_errors > started_errors:
+                return None
+            basis = _one_basis(con, checked, findings)
+        except duckdb.OutOfMemoryException:
+            raise  # not the files' fault: the build stops with exit 13
+        except duckdb.Error:
+            if not _find_unreadable(con, checked, columns, findings):
+                raise
             return None
-        basis = _one_basis(con, files, findings)
         if findings.n_errors > started_errors:
             return None
         if store is not None:
@@ -560,20 +600,60 @@ def check_microdata(project_dir: Path, directory: Path, findings: Findings, stor
     finally:
         con.close()
         if store is not None:
-            for path in incoming:
-                path.unlink(missing_ok=True)
-            shutil.rmtree(store.tmp / f"spill-{os.getpid()}", ignore_errors=True)
+            remove_leftovers(store, own_only=True)
 
 
-def _take_in(files: list[MicrodataFile], store: Store | None, findings: Findings) -> list[Path]:
+# What a load keeps in the store's tmp folder while it runs, named by its process id.
+TMP_NAME = re.compile(r"(?:incoming|object|spill|dbt-spill)-(?P<pid>[0-9]+)(?:[-.].*)?")
+
+
+def remove_leftovers(store: Store, own_only: bool = False) -> list[Path]:
+    """Remove the incoming copies, unfinished objects and spill folders that loads left in the
+    store's tmp folder: this process's own (`own_only`), or also those of processes that no
+    longer run (a load killed before its end). Other names, and a running load's, are left alone."""
+    if not store.tmp.is_dir():
+        return []
+    removed = []
+    for path in sorted(store.tmp.iterdir()):
+        match = TMP_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        pid = int(match["pid"])
+        if pid != os.getpid() and (own_only or _running(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _take_in(files: list[MicrodataFile], store: Store | None, findings: Findings) -> None:
     """Hash every file; copy the new ones into the store's incoming folder (a build) or check
-    them where they are (validate only). Returns the incoming copies to remove afterwards."""
-    incoming = []
+    them where they are (validate only). A file with the bytes of an earlier one is marked
+    `same_as` it and neither copied nor checked again (_same_content judges it)."""
+    first_of: dict[tuple[str, str], MicrodataFile] = {}
     for number, f in enumerate(files):
         try:
             f.sha256, f.size_bytes = _sha256(f.path)
         except OSError as exc:
             _add(findings, f.display, None, None, "readable", f"the file cannot be read: {exc.strerror}")
+            continue
+        f.same_as = first_of.setdefault((f.table, f.sha256), f)
+        if f.same_as is f:
+            f.same_as = None
+        else:
             continue
         if store is not None:
             f.store_dir = store.object_dir(f.table, f.sha256)
@@ -587,7 +667,6 @@ def _take_in(files: list[MicrodataFile], store: Store | None, findings: Findings
                 f.reused = False  # a half-removed object: take the file in again
             store.tmp.mkdir(parents=True, exist_ok=True)
             copy = store.tmp / f"incoming-{os.getpid()}-{number}.{f.fmt}"
-            incoming.append(copy)
             sha, size = _copy_hashing(f.path, copy)
             if sha != f.sha256:
                 _add(findings, f.display, None, None, "stable_file",
@@ -596,7 +675,61 @@ def _take_in(files: list[MicrodataFile], store: Store | None, findings: Findings
             f.checked_path = copy
         else:
             f.checked_path = f.path
-    return incoming
+
+
+def _same_content(files: list[MicrodataFile], findings: Findings) -> None:
+    """A file delivered twice (under two names) would count its rows twice: refused, unless it
+    has no rows (empty deliveries of two months can be the same header line)."""
+    for f in files:
+        first = f.same_as
+        if first is None:
+            continue
+        if first.rows:
+            _add(findings, f.display, None, None, "unique_file",
+                 f"has the same content as {first.display} ({first.rows:,} row{'s' if first.rows > 1 else ''}): "
+                 "its rows would count twice; "
+                 "remove one of the two files")
+        else:
+            f.reused, f.rows, f.months, f.store_dir = first.reused, 0, {}, first.store_dir
+
+
+def _find_unreadable(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]],
+                     findings: Findings) -> bool:
+    """After a read failed midway (a damaged or cut Parquet page, a CSV that breaks after its
+    first blocks): read every file alone and whole, and report those that fail. Whether one did."""
+    import duckdb
+
+    found = False
+    for f in files:
+        wanted = columns[f.table]
+        if f.reused:
+            select, what = _store_select(f, wanted), "the store copy of this file (checked before) cannot be read"
+        elif f.present is not None:
+            select, what = _typed_select(f, wanted, f.present), None
+        else:
+            continue
+        every_value = ", ".join(f'"{c}"' for c in wanted)
+        try:
+            con.execute(f"select count(hash({every_value})) from ({select})").fetchone()
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            _add_unreadable(findings, f, exc, "csv_syntax" if f.fmt == "csv" and not f.reused else "readable", what)
+            found = True
+    return found
+
+
+def _add_unreadable(findings: Findings, f: MicrodataFile, exc: Exception, rule: str,
+                    what: str | None = None) -> None:
+    """A reader's error as one issue: the user's file named instead of the store's incoming
+    copy, and the line of a CSV error when DuckDB gives it."""
+    text = str(exc).splitlines()[0]
+    if f.checked_path is not None:
+        text = text.replace(str(f.checked_path), f.display)
+    line = re.search(r"CSV Error on Line: ([0-9]+)", text) if f.fmt == "csv" else None
+    kind = "Parquet" if f.fmt == "parquet" else "CSV (comma-separated, UTF-8, header line)"
+    _add(findings, f.display, int(line[1]) if line else None, None, rule,
+         f"{what or f'cannot be read as {kind}'}: {text}")
 
 
 def _empty_select(columns: dict[str, str]) -> str:
@@ -613,9 +746,9 @@ def _check(checker: _Checker, files: list[MicrodataFile]) -> None:
         columns = checker.columns[table]
         selects = []
         for f in (f for f in files if f.table == table and not f.reused):
-            present = checker.file_layout(f)
-            if present is not None:
-                selects.append(_typed_select(f, columns, present))
+            f.present = checker.file_layout(f)
+            if f.present is not None:
+                selects.append(_typed_select(f, columns, f.present))
         con.execute(f"create or replace temp view new_{table} as "
                     + " union all ".join(selects or [_empty_select(columns)]))
         cols = ", ".join(["_file", "_row"] + [f'"{c}"' for c in columns])
@@ -694,6 +827,25 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         "r.first_record_date > last_day(m.report_month)",
         "'the register has no record of ' || credit_code || ' by the end of ' || strftime(report_month, '%Y-%m') "
         "|| ' (first record ' || first_record_date || ')'", "report_month", "reported_before_record")
+    # Invoices likewise: a party in the register has a record by the end of the invoice's month
+    # (before it, the model would count the party as one outside the register). All invoices,
+    # old ones included (a register delivered anew can move a first record), in one scan.
+    con.execute("""
+        create or replace temp table early_invoices as
+        select i._file, i._row, i.issue_date, i.seller_code, i.buyer_code,
+            s.first_record_date as seller_first_record, b.first_record_date as buyer_first_record
+        from all_supply_invoices i
+        left join first_record s on s.credit_code = i.seller_code
+        left join first_record b on b.credit_code = i.buyer_code
+        where s.first_record_date > last_day(i.issue_date) or b.first_record_date > last_day(i.issue_date)
+    """)
+    for party in ("seller", "buyer"):
+        checker.count_and_show(
+            "early_invoices", f"{party}_first_record > last_day(issue_date)",
+            f"'the register has no record of the {party} ' || {party}_code || ' by the end of ' "
+            "|| strftime(issue_date, '%Y-%m') || ', when the invoice was issued (first record ' "
+            f"|| {party}_first_record || ')'", f"{party}_code", "invoice_before_record")
+    _ytd_falls(checker)
     # Red-letter invoices: the invoice cancelled exists, is ordinary, has the same parties, and is
     # not cancelled beyond its amount. Checked for every red-letter invoice naming an invoice that
     # a new red-letter invoice names (so old ones count in the total).
@@ -728,6 +880,31 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         "|| ', more than its ' || c.amount_yuan", "amount_yuan", "red_letter_within_original")
 
 
+def _ytd_falls(checker: _Checker) -> None:
+    """A year-to-date value may fall within an enterprise and year by at most YTD_TOLERANCE of
+    the previous report (a revision); a larger fall is a month's value in a ytd column. The same
+    rule as dbt's ytd_non_decreasing test of the staging model, here with file, row and column."""
+    for column, what in (("gross_output_yuan", "gross output"), ("revenue_yuan", "revenue")):
+        checker.con.execute(f"""
+            create or replace temp table ytd_falls as
+            select * from (
+                select _file, _row, credit_code, report_month, "{column}" as ytd_value,
+                    lag("{column}") over by_month as previous_value, lag(report_month) over by_month as previous_month,
+                    lag(_file) over by_month as previous_file, lag(_row) over by_month as previous_row
+                from all_enterprise_month
+                where value_kind = 'ytd'
+                window by_month as (partition by credit_code, year(report_month) order by report_month)
+            ) where ytd_value < previous_value * (1 - {YTD_TOLERANCE})
+        """)
+        checker.count_and_show(
+            "ytd_falls", "true",
+            f"'{what} year to date of ' || credit_code || ' falls from ' || previous_value || ' in ' "
+            "|| strftime(previous_month, '%Y-%m') || ' (' || previous_file || case when lower(previous_file) "
+            "like '%.csv' then ', line ' else ', row ' end || previous_row || ') to ' || ytd_value || ' in ' "
+            f"|| strftime(report_month, '%Y-%m') || ', more than {YTD_TOLERANCE:.0%} (a month''s value in a ytd "
+            "column?)'", column, "ytd_non_decreasing")
+
+
 def _months(con, table: str, new: list[MicrodataFile]) -> None:
     """Rows per month of the new files (for the manifest and the incremental plan)."""
     if not new:
@@ -758,24 +935,24 @@ def _one_basis(con, files: list[MicrodataFile], findings: Findings) -> str:
 
 
 def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], store: Store) -> None:
-    """Make each new checked copy an immutable store object (atomic: a rename of its folder)."""
+    """Make each new checked copy an immutable store object (atomic: a rename of its folder).
+
+    Each object is written from its own checked copy alone, never through a view over several
+    files: a copy already moved into the store by this loop is gone from the incoming folder."""
     for f in files:
-        if f.reused:
+        if f.reused or f.same_as is not None:
             continue
         wanted = columns[f.table]
         staging = store.tmp / f"object-{os.getpid()}-{f.sha256}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         target = staging / f.base_name
-        exact = False
-        if f.fmt == "parquet":
-            present = dict(_file_columns(con, f))
-            exact = set(present) == set(wanted) and all(present[c] == t for c, t in wanted.items())
+        exact = f.fmt == "parquet" and f.present == wanted  # the layout's names and types, in any order
         if exact:
             os.replace(f.checked_path, target)  # the checked bytes themselves
         else:
             cols = ", ".join(f'"{c}"' for c in wanted)
-            con.execute(f"copy (select {cols} from new_{f.table} where _file = {_sql_text(f.display)} order by _row) "
+            con.execute(f"copy (select {cols} from ({_typed_select(f, wanted, f.present)}) order by _row) "
                         f"to {_sql_text(str(target))} (format parquet, compression zstd)")
         os.chmod(target, 0o444)
         (staging / "meta.json").write_text(json.dumps({
@@ -783,11 +960,13 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
             "store_file": target.name, "rows": f.rows, "months": f.months, "kept_bytes": exact,
             "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=1), encoding="utf-8")
         f.store_dir.parent.mkdir(parents=True, exist_ok=True)
-        if f.store_dir.exists():  # left by a build killed after its rename: the same content
-            shutil.rmtree(staging)
-        else:
-            os.rename(staging, f.store_dir)
+        if f.store_dir.exists():  # half removed by a killed garbage collection (whole ones are reused)
+            _remove_object(f.store_dir)
+        os.rename(staging, f.store_dir)
         f.store_file = f.store_dir / target.name
+    for f in files:
+        if f.same_as is not None:
+            f.store_file = f.same_as.store_file
 
 
 # ---- into the candidate -----------------------------------------------------------------------
@@ -831,7 +1010,7 @@ def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_dat
     rows = []
     for f in micro.files:
         for month, n in (f.months.items() if f.months else [(None, f.rows)]):
-            rows.append((f.table, f.display, str(f.store_file), f.sha256, f.size_bytes, month, n))
+            rows.append((f.table, f.display, store.relative(f.store_file), f.sha256, f.size_bytes, month, n))
     if rows:
         con.executemany("insert into raw_microdata.partitions values (?, ?, ?, ?, ?, ?, ?)", rows)
 
@@ -847,9 +1026,12 @@ def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_dat
     store.manifests.mkdir(parents=True, exist_ok=True)
     manifest = store.manifests / f"{build_id}.json"
     manifest.write_text(json.dumps({"build_id": build_id,
-                                    "store_files": sorted(str(f.store_file) for f in micro.files)},
+                                    "store_files": sorted({store.relative(f.store_file) for f in micro.files})},
                                    indent=1), encoding="utf-8")
-    dbt_vars = {"microdata_memory_limit": memory_limit, "microdata_temp_directory": str(store.tmp / "dbt-spill")}
+    # The spill folder carries this process's id: what a killed build leaves is removed by the next
+    # load (remove_leftovers), never while this build runs.
+    dbt_vars = {"microdata_memory_limit": memory_limit,
+                "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}")}
     if plan["carry"]:
         dbt_vars["microdata_reprocess_from"] = plan["reprocess_from"]
     micro.dbt_vars = dbt_vars
@@ -891,8 +1073,8 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
         changed += [m for t, s, m, _ in old if (t, s) not in new_files and m is not None]
         # Register: the earliest record date among records added, removed or changed (what
         # attributes a month is the latest record by its end).
-        old_register = sorted({p for t, _, _, p in old if t == "enterprises"})
-        new_register = sorted(str(f.store_file) for f in micro.files if f.table == "enterprises")
+        old_register = sorted({str(micro.store.resolve(p)) for t, _, _, p in old if t == "enterprises"})
+        new_register = sorted({str(f.store_file) for f in micro.files if f.table == "enterprises"})
         if old_register != new_register:
             record = "credit_code, record_date, area_code, industry_class, above_scale"
             old_sql = (f"select {record} from read_parquet([{', '.join(_sql_text(p) for p in old_register)}])"
@@ -956,7 +1138,8 @@ def collect_garbage(store: Store, keep_build_ids: set[str]) -> list[Path]:
             manifest.unlink(missing_ok=True)
             continue
         try:
-            referenced |= {str(Path(p).parent) for p in json.loads(manifest.read_text(encoding="utf-8"))["store_files"]}
+            referenced |= {str(store.resolve(p).parent)
+                           for p in json.loads(manifest.read_text(encoding="utf-8"))["store_files"]}
         except (OSError, ValueError, KeyError):
             return []  # an unreadable manifest: keep everything
     removed = []
@@ -964,11 +1147,15 @@ def collect_garbage(store: Store, keep_build_ids: set[str]) -> list[Path]:
         for table_dir in store.objects.iterdir():
             for obj in table_dir.iterdir():
                 if str(obj) not in referenced:
-                    for child in obj.iterdir():
-                        os.chmod(child, 0o644)
-                    shutil.rmtree(obj)
+                    _remove_object(obj)
                     removed.append(obj)
     return removed
+
+
+def _remove_object(obj: Path) -> None:
+    for child in obj.iterdir():
+        os.chmod(child, 0o644)
+    shutil.rmtree(obj)
 
 
 # ---- the CLI's use of it ---------------------------------------------------------------------

@@ -17,15 +17,17 @@ where p is the prior panel, S the prior covariance (built from uncertainty compo
 independent cell noise, a common factor shared by a group of cells, a Dirichlet-like
 reallocation within a group that leaves the group's total unchanged) and r_j the
 residual of soft constraint j in its normalised unit. It is the generalised
-least-squares (Gaussian conditioning) update; it is solved through its dual, a
-bound-constrained least-squares problem in one variable per constraint (bounded-variable
-least squares, scipy.optimize.lsq_linear(method='bvls')), so the cost grows with the
-number of constraints, not cells. The fitted panel is x = p + S A' lambda.
+least-squares (Gaussian conditioning) update, solved through its dual - one variable per
+constraint, only sign bounds - by a primal active-set method (Nocedal & Wright, algorithm
+16.3), so the cost grows with the number of constraints, not cells; hard equalities that
+repeat or combine others are left out first. The fitted panel is x = p + S A' lambda.
 
-Monte Carlo: priors are drawn (lognormal factors and cell noise with median at the prior;
-Dirichlet shares), soft targets are drawn within their standard deviation, and every
-draw is refitted with the same covariance and the central fit's active set as the warm
-start (Matheron's rule: under Gaussian priors these are exact posterior draws).
+Monte Carlo: samples of the posterior with its inequalities (monte_carlo): equalities by
+Matheron's rule (prior draws - lognormal factors and Dirichlet shares with median at the
+prior - moved by one linear update), inequalities by Gibbs sampling of the truncated
+multivariate normal of the bounded rows' values, positivity by importance resampling.
+
+Calibration: cross_validate refits without each figure in turn and predicts it.
 
 Pure functions of NumPy arrays; no I/O, no DuckDB, no dbt.
 """
@@ -33,11 +35,12 @@ Pure functions of NumPy arrays; no I/O, no DuckDB, no dbt.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg, optimize, sparse
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
 Z90 = 1.6448536269514722
@@ -51,10 +54,18 @@ SOFT_SD_PER_TOLERANCE = 2.0
 HARD_RIDGE = 1e-12
 #: Numerical slack when a hard constraint's residual is checked (normalised unit).
 HARD_CHECK = 1e-7
+#: The solver keeps at most this many bytes of dual systems (one per set of positivity rows).
+M_BYTES_CACHE = 256 * 2**20
 
 EQ, GE, LE = "=", ">=", "<="
 SENSES = (EQ, GE, LE)
 KINDS = ("level", "growth", "share")
+
+
+def _first(items: Sequence[str], sep: str = ", ", n: int = 10) -> str:
+    """The first n items joined, and how many more there are (thousands of user rows)."""
+    more = f"{sep}and {len(items) - n} more" if len(items) > n else ""
+    return sep.join(items[:n]) + more
 
 
 class InfeasibleConstraintsError(ValueError):
@@ -68,8 +79,9 @@ class InfeasibleConstraintsError(ValueError):
     def __init__(self, violations: Mapping[str, float], related: Sequence[str] = ()):
         self.violations = dict(violations)
         self.related = list(related)
-        listed = "; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items())
-        also = f" It shares cells with the hard constraints {', '.join(self.related)}." if self.related else ""
+        listed = _first("; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items()).split("; "),
+                        "; ")
+        also = f" It shares cells with the hard constraints {_first(self.related)}." if self.related else ""
         super().__init__(
             "The hard constraints cannot all hold together with non-negative cells. The smallest total "
             f"violation leaves: {listed}.{also} Make one of them soft, widen its tolerance, or correct the "
@@ -310,6 +322,12 @@ class PriorPanel:
         return np.isfinite(self.prior)
 
     def covariance(self) -> np.ndarray:
+        """The prior covariance (computed once per panel: the cross-validation refits reuse it)."""
+        if getattr(self, "_covariance", None) is None:
+            self._covariance = self._build_covariance()
+        return self._covariance
+
+    def _build_covariance(self) -> np.ndarray:
         """The prior covariance, linearised at the prior (units of the panel, squared).
 
         Independent: diag(sd_i^2 p_i^2). CommonFactor: sd_g^2 v v' with v = p on the group.
@@ -545,7 +563,7 @@ class _Dual:
             ineq = np.concatenate([r.ineq, np.ones(len(ex), dtype=bool)])
             reg = np.concatenate([self.reg_base, np.full(len(ex), self.ridge)])
             out = (M, ineq, reg)
-        if len(self._systems) < 256:
+        if len(self._systems) < 16 and M_BYTES_CACHE > sum(v[0].nbytes for v in self._systems.values()):
             self._systems[key] = out
         return out
 
@@ -626,6 +644,33 @@ class _Dual:
         raise RuntimeError("positivity loop did not converge")  # pragma: no cover
 
 
+def _without_dependent_equalities(rows: _Rows) -> _Rows:
+    """The rows with every hard equality that is a linear combination of the others left out
+    (a rank-revealing QR of the hard equality rows): thousands of user figures over the same
+    cells reduce to at most one row per cell, so the dual stays small. The rows left out are
+    consequences of the kept ones (the feasibility check has already shown they hold
+    together) and are audited with the rest; their multipliers are zero."""
+    hard_eq = np.flatnonzero(rows.hard & ~rows.ineq)
+    if len(hard_eq) < 2:
+        return rows
+    A = np.hstack([rows.A[hard_eq], rows.b[hard_eq, None]])
+    # Exact repeats first (cheap), then a pivoted QR of the distinct rows.
+    _, first = np.unique(np.round(A, 12), axis=0, return_index=True)
+    distinct = hard_eq[np.sort(first)]
+    A = np.hstack([rows.A[distinct], rows.b[distinct, None]])
+    _, r, pivots = linalg.qr(A.T, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int(np.sum(diag > 1e-10 * max(float(diag[0]), 1e-300))) if len(diag) else 0
+    if rank == len(hard_eq):
+        return rows
+    keep = np.ones(len(rows.b), dtype=bool)
+    keep[hard_eq] = False
+    keep[distinct[pivots[:rank]]] = True
+    ix = np.flatnonzero(keep)
+    return _Rows([rows.ids[i] for i in ix], [rows.constraints[i] for i in ix], rows.A[ix], rows.b[ix], rows.scale[ix],
+                 rows.sign[ix], rows.ineq[ix], rows.hard[ix], rows.sd[ix])
+
+
 def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     """Least total violation of the hard rows over x >= 0 (cells with no prior variance
     held at their prior): an LP with elastic slacks. Raises InfeasibleConstraintsError
@@ -645,11 +690,13 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     eq = ~rows.ineq[hard]
     # variables: x (movable), u >= 0 (shortfall), v >= 0 (excess, equalities only)
     c = np.concatenate([np.zeros(nv), np.ones(k), np.ones(k)])
-    eye = np.eye(k)
-    A_eq = np.hstack([Am, eye, -eye])[eq]
+    # Sparse blocks: thousands of user rows make dense slack identities of gigabytes.
+    eye = sparse.identity(k, format="csr")
+    Am_sparse = sparse.csr_matrix(Am)
+    A_eq = sparse.hstack([Am_sparse, eye, -eye], format="csr")[np.flatnonzero(eq)]
     b_eq = b_eff[eq]
     # A x + u >= b  ->  -A x - u <= -b
-    A_ub = np.hstack([-Am, -eye, np.zeros((k, k))])[~eq]
+    A_ub = sparse.hstack([-Am_sparse, -eye, sparse.csr_matrix((k, k))], format="csr")[np.flatnonzero(~eq)]
     b_ub = -b_eff[~eq]
     bounds = [(0 if nonnegative else None, None)] * nv + [(0, None)] * (2 * k)
     res = optimize.linprog(c, A_ub=A_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
@@ -668,6 +715,21 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
             touching |= {rows.ids[h] for h in hard if h != j and np.any(rows.A[h][cells] != 0)}
         raise InfeasibleConstraintsError({rows.ids[j]: float(gap[list(hard).index(j)]) for j in missed},
                                          sorted(touching - {rows.ids[j] for j in missed}))
+
+
+def check_levels_feasible(levels: Sequence[tuple[str, Sequence[Hashable], float]]) -> None:
+    """Whether hard levels ``(id, cells, target)`` can all hold with non-negative cells: the
+    feasibility check of fit_panel (the same elastic LP), for figures on their own, e.g. a
+    user's file in `chengyu validate`. Raises InfeasibleConstraintsError naming the rows."""
+    cons = [Constraint.level(cid, cells, target) for cid, cells, target in levels]
+    if not cons:
+        return
+    keys = sorted({k for c in cons for k in c.cells()}, key=repr)
+    # Cells in units of a typical cell, so the LP's coefficients are near 1.
+    typical = float(np.median([abs(c.target) / len(c.numerator) for c in cons])) or 1.0
+    panel = PriorPanel(keys, np.full(len(keys), typical), [Independent(np.ones(len(keys)))])
+    _, free, rows, _ = _compile(panel, cons)
+    _check_feasible(np.ones(len(free)), panel.prior[free], rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -706,6 +768,7 @@ class FitResult:
     _free: np.ndarray = None
     _rows: _Rows = None
     _warm: tuple = None
+    _x_free: np.ndarray = None
 
     def constraint(self, constraint_id: str) -> ConstraintResult:
         return next(c for c in self.constraints if c.constraint_id == constraint_id)
@@ -758,6 +821,8 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     cov = cov_full[np.ix_(free, free)]
     p = panel.prior[free]
     _check_feasible(np.diag(cov), p, rows, nonnegative)
+    all_ids = rows.ids
+    rows = _without_dependent_equalities(rows)
     solver = _Dual(cov, rows, p, nonnegative)
     x_free, lam_all, extra, active, _, closeness = solver.solve(p, rows.b)
     lam = lam_all[: len(rows.b)]
@@ -777,7 +842,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
                 reason[i] = panel.null_reason[i]
 
     # Residuals and checks in each figure's own terms.
-    lam_by_id = dict(zip(rows.ids, lam, strict=True))
+    lam_by_id = dict.fromkeys(all_ids, 0.0) | dict(zip(rows.ids, lam, strict=True))
     prior_full = np.where(panel.has_prior, panel.prior, value)  # fixed cells count at their value
     results = []
     for c in constraints:
@@ -791,8 +856,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
         residual = fitted - c.target
         normalised = residual / abs(c.target) if c.kind == "level" and c.target != 0 else residual
         if c.kind == "level" and c.target == 0:
-            j = rows.ids.index(c.constraint_id)
-            normalised = residual / rows.scale[j]
+            normalised = residual / float(np.abs(_coef_vector(c.numerator, panel.index, n)) @ np.nan_to_num(value))
         mult = float(lam_by_id[c.constraint_id])
         results.append(ConstraintResult(
             c.constraint_id, c.kind, c.sense, c.hard, c.target, fitted, prior_q, residual, normalised,
@@ -810,7 +874,7 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     objective = closeness + 0.5 * float(np.sum((short[soft] / rows.sd[soft]) ** 2))
 
     return FitResult(list(panel.keys), value, panel.prior.copy(), reason, results, objective,
-                     solver, fixed, free, rows, (extra, active))
+                     solver, fixed, free, rows, (extra, active), x_free)
 
 
 # --------------------------------------------------------------------------------------
@@ -822,7 +886,7 @@ class MonteCarloResult:
     keys: list
     draws: np.ndarray           # n_draws x cells, NaN where NULL
     seed: int
-    warm_start_share: float     # share of draws solved by the central fit's active set
+    effective_draws: float      # effective sample size of the weighted proposals behind the draws
 
     def quantiles(self, qs=(5, 50, 95)) -> np.ndarray:
         """Per-cell percentiles (rows: qs); NaN for NULL cells."""
@@ -838,29 +902,225 @@ class MonteCarloResult:
 
 
 def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200, seed: int = 20240601,
-                fit: FitResult | None = None) -> MonteCarloResult:
-    """Draw ``n_draws`` prior panels and soft targets with a seeded generator and refit
-    each one (same covariance, warm-started from the central fit's active set). Hard
-    constraints hold in every draw; a cell fixed exactly by a figure has zero width."""
+                fit: FitResult | None = None, oversample: int = 4, burn_in: int = 30) -> MonteCarloResult:
+    """``n_draws`` samples of the posterior, inequalities included (docs/estimator.md):
+
+    1. the equality rows (hard ones exactly, soft ones as Gaussian observations) by
+       Matheron's rule: prior draws and soft-target draws moved by one linear update;
+    2. the inequality rows by Gibbs sampling of the truncated multivariate normal of their
+       values w = G x + e (e: a soft row's noise, sd = tolerance / 2, so a soft bound has
+       the probit likelihood Phi((a x - b) / sd); none for hard rows), one independent
+       chain per proposal, ``burn_in`` sweeps from the central fit; then the draw is moved
+       to those values by the conditional-Gaussian (Matheron) update;
+    3. positivity as an importance weight: ``oversample`` x ``n_draws`` proposals are
+       resampled (systematic resampling) to ``n_draws``.
+
+    Seeded: the same seed gives identical draws. A cell fixed exactly by a figure has zero
+    width; hard rows hold in every draw."""
     fit = fit or fit_panel(panel, constraints)
     rng = np.random.default_rng(seed)
-    prior_draws = panel.draw(n_draws, rng)
-    rows = fit._rows
-    soft_noise = rng.standard_normal((n_draws, len(rows.b))) * rows.sd
-    free = fit._free
+    rows, free, solver = fit._rows, fit._free, fit._solver
+    cov, p = solver.cov, solver.prior
+    n_prop = max(1, oversample) * n_draws
+    proposals = panel.draw(n_prop, rng)[:, free] if n_prop else np.zeros((0, len(free)))
+    eq = ~rows.ineq
+    ridge = np.where(rows.hard, solver.ridge, 0.0)
+    # 1. Equalities: x = x0 + S A' M^-1 (b + e - A x0), M = A S A' + D (Matheron's rule).
+    A_eq = rows.A[eq]
+    noisy_b = rows.b[eq][None, :] + rng.standard_normal((n_prop, int(eq.sum()))) * rows.sd[eq]
+    gain_eq, cov_eq = _gaussian_update(cov, A_eq, rows.sd[eq] ** 2 + ridge[eq])
+    X = proposals + (noisy_b - proposals @ A_eq.T) @ gain_eq.T
+    mean_eq = p + gain_eq @ (rows.b[eq] - A_eq @ p)
+    # 2. Inequalities: Gibbs in the space of their values w = G x + e (e the soft rows' noise,
+    #    sd = tolerance / 2; none for hard rows), truncated to w >= b, then x moved to them.
+    ineq = rows.ineq
+    if ineq.any() and n_prop:
+        G = rows.A[ineq]
+        noise = rows.sd[ineq] ** 2 + ridge[ineq]
+        C = G @ cov_eq @ G.T + np.diag(noise)
+        start = np.maximum(G @ fit._x_free, rows.b[ineq])
+        w = _gibbs_truncated_normal(G @ mean_eq, C, rows.b[ineq], start, n_prop, burn_in, rng)
+        gain_ge, _ = _gaussian_update(cov_eq, G, noise)
+        seen = X @ G.T + rng.standard_normal((n_prop, len(G))) * rows.sd[ineq]
+        X = X + (w - seen) @ gain_ge.T
+    # 3. Positivity weighs the proposals; resampling keeps n_draws.
+    log_w = np.zeros(n_prop)
+    if solver.nonnegative:
+        log_w[np.any((X < -1e-9 * p) & solver.movable, axis=1)] = -np.inf
+    picked, ess = _systematic_resample(log_w, n_draws, rng)
+    X = np.maximum(X[picked], 0.0) if solver.nonnegative else X[picked]
+    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
+    X[:, snap[0]] = snap[1]
     out = np.full((n_draws, len(panel.keys)), np.nan)
     for i, v in fit._fixed.items():
         out[:, i] = v
-    solver: _Dual = fit._solver
-    extra, active = fit._warm
-    snap = _exact_cells(rows, free, panel.index, panel.has_prior)
-    warm_hits = 0
-    for d in range(n_draws):
-        x, _, _, _, used_warm, _ = solver.solve(prior_draws[d, free], rows.b + soft_noise[d], warm=(extra, active))
-        warm_hits += used_warm
-        x[snap[0]] = snap[1]
-        out[d, free] = x
-    return MonteCarloResult(list(panel.keys), out, seed, warm_hits / n_draws if n_draws else 1.0)
+    out[:, free] = X
+    return MonteCarloResult(list(panel.keys), out, seed, ess)
+
+
+def _gaussian_update(cov: np.ndarray, A: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gain K = S A' (A S A' + diag(noise))^-1 and the conditional covariance S - K A S of
+    a Gaussian with covariance S observed through the rows A (with that noise)."""
+    if len(A) == 0:
+        return np.zeros((cov.shape[0], 0)), cov
+    SA = cov @ A.T
+    M = A @ SA + np.diag(noise)
+    try:
+        gain = linalg.cho_solve(linalg.cho_factor(M), SA.T).T
+    except linalg.LinAlgError:  # rows that repeat each other exactly: least squares
+        gain = linalg.lstsq(M, SA.T)[0].T
+    return gain, cov - gain @ SA.T
+
+
+def _gibbs_truncated_normal(mean: np.ndarray, C: np.ndarray, lower: np.ndarray, start: np.ndarray, n_chains: int,
+                            sweeps: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_chains`` independent draws of w ~ N(mean, C) truncated to w >= lower, by Gibbs
+    sampling (each coordinate from its univariate truncated normal given the others,
+    ``sweeps`` sweeps from ``start``). Rows with no variance keep the start value."""
+    from scipy.special import ndtr, ndtri
+
+    k = len(mean)
+    live = np.diag(C) > 1e-14 * max(1.0, float(np.max(np.abs(np.diag(C)), initial=0.0)))
+    w = np.tile(np.maximum(start, lower), (n_chains, 1))
+    if not live.any():
+        return w
+    ix = np.flatnonzero(live)
+    Cl = C[np.ix_(ix, ix)]
+    Q = linalg.pinvh(Cl + 1e-12 * float(np.max(np.diag(Cl))) * np.eye(len(ix)))
+    cond_sd = 1.0 / np.sqrt(np.diag(Q))
+    for _ in range(max(1, sweeps)):
+        for j, i in enumerate(ix):
+            dev = w[:, ix] - mean[ix]
+            cond_mean = mean[i] - (dev @ Q[j] - Q[j, j] * dev[:, j]) / Q[j, j]
+            a = (lower[i] - cond_mean) / cond_sd[j]
+            # Inverse CDF through the upper tail, P(Z > z) = v P(Z > a): stable far into the tail.
+            z = -ndtri(rng.uniform(size=n_chains) * ndtr(-a))
+            w[:, i] = cond_mean + cond_sd[j] * np.maximum(z, a)
+    if k != len(ix):
+        w[:, ~live] = np.maximum(start[~live], lower[~live])
+    return w
+
+
+def _systematic_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Indices of ``n`` draws resampled in proportion to exp(log_w) (systematic
+    resampling) and the effective sample size of the weighted proposals.
+    No proposal with weight: every proposal alike (the caller's draws are then unweighted)."""
+    if n == 0:
+        return np.zeros(0, dtype=int), 1.0
+    finite = np.isfinite(log_w)
+    if not finite.any():
+        log_w = np.zeros_like(log_w)
+    weights = np.exp(log_w - np.max(log_w))
+    weights /= weights.sum()
+    ess = float(1.0 / np.sum(weights ** 2))
+    positions = (rng.uniform() + np.arange(n)) / n
+    picked = np.searchsorted(np.cumsum(weights), positions, side="left")
+    return np.minimum(picked, len(weights) - 1), ess
+
+
+# --------------------------------------------------------------------------------------
+# Calibration: leave one figure out
+# --------------------------------------------------------------------------------------
+
+#: Central intervals whose coverage the cross-validation reports (as a share, and the
+#: percentiles that bound it).
+CV_INTERVALS = {"p50": (25.0, 75.0), "p90": (5.0, 95.0)}
+
+
+def figure_level(constraint: Constraint, unit_of_rest=lambda key: str(key[0]).startswith("rest_")) -> str:
+    """'province' (the figure sums more than one panel unit, or a province's rest),
+    'area_division' (one member, one division) or 'area_total' (one member, several)."""
+    keys = [k for k, _ in constraint.numerator]
+    units = {k[0] for k in keys}
+    if len(units) > 1 or any(unit_of_rest(k) for k in keys):
+        return "province"
+    return "area_division" if len({k[1] for k in keys}) == 1 else "area_total"
+
+
+def _predictive(c: Constraint, draws: np.ndarray, index, rng: np.random.Generator) -> np.ndarray:
+    """The left-out figure's quantity in every draw, plus the figure's own error (a soft
+    figure's sd, tolerance / 2, relative to the target for levels, in rate units otherwise):
+    what the figure itself is predicted to read."""
+    num = sum(coef * draws[:, index[k]] for k, coef in c.numerator)
+    if c.kind == "level":
+        q = num
+    else:
+        den = sum(coef * draws[:, index[k]] for k, coef in c.denominator)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = num / den - 1.0 if c.kind == "growth" else num / den
+    if not c.hard:
+        sd = c.tolerance / SOFT_SD_PER_TOLERANCE
+        q = q + rng.standard_normal(len(q)) * sd * (abs(c.target) if c.kind == "level" else 1.0)
+    return q
+
+
+def _covered(c: Constraint, low: float, high: float) -> bool:
+    """An equality is covered when its target lies in [low, high]; a lower bound when the
+    interval reaches it (high >= target), an upper bound when low <= target."""
+    if c.sense == GE:
+        return high >= c.target
+    if c.sense == LE:
+        return low <= c.target
+    return low <= c.target <= high
+
+
+def cross_validate(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200,
+                   seed: int = 20240601, leave_out: Iterable[str] | None = None, progress=None) -> list[dict]:
+    """Refit the panel without each fitted figure in turn and predict it: one record per
+    figure with its level, the predictive P5/P25/P50/P75/P95 of what it reads, whether the
+    50 % and 90 % intervals cover it and the error of the median (relative to the target
+    for levels, in rate units otherwise; for a bound only its violation). ``leave_out``
+    limits the figures (default: every fitted one). ``progress(i, n, id)`` is called per
+    figure. A refit whose remaining hard rows cannot hold is recorded with its reason."""
+    constraints = list(constraints)
+    central = fit_panel(panel, constraints)
+    fitted = [r.constraint_id for r in central.constraints if r.status == "fitted"]
+    chosen = [cid for cid in fitted if leave_out is None or cid in set(leave_out)]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, cid in enumerate(chosen):
+        if progress:
+            progress(i, len(chosen), cid)
+        c = next(x for x in constraints if x.constraint_id == cid)
+        rest = [x for x in constraints if x.constraint_id != cid]
+        record = {"constraint_id": cid, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
+                  "level": figure_level(c), "target": c.target, "tolerance": c.tolerance}
+        try:
+            mc = monte_carlo(panel, rest, n_draws=n_draws, seed=seed)
+        except InfeasibleConstraintsError as exc:  # pragma: no cover - the full set was feasible
+            out.append({**record, "status": f"refit failed: {exc}"})
+            continue
+        q = _predictive(c, mc.draws, panel.index, rng)
+        p5, p25, p50, p75, p95 = np.nanpercentile(q, [5, 25, 50, 75, 95])
+        if c.sense == EQ:
+            error = p50 - c.target
+        elif c.sense == GE:
+            error = min(p50 - c.target, 0.0)
+        else:
+            error = max(p50 - c.target, 0.0)
+        if c.kind == "level" and c.target != 0:
+            error /= abs(c.target)
+        out.append({**record, "status": "left out", "p5": p5, "p25": p25, "p50": p50, "p75": p75, "p95": p95,
+                    "covered_p50": _covered(c, p25, p75), "covered_p90": _covered(c, p5, p95),
+                    "median_error": float(error)})
+    return out
+
+
+def coverage_by_level(records: Sequence[dict]) -> list[dict]:
+    """Per level (and 'all'): the number of figures left out, the share covered by the 50 %
+    and 90 % intervals and the median absolute error of the median."""
+    rows = [r for r in records if r.get("status") == "left out"]
+    out = []
+    for level in ("province", "area_total", "area_division", "all"):
+        sel = [r for r in rows if level == "all" or r["level"] == level]
+        if not sel:
+            out.append({"level": level, "n": 0, "coverage_p50": None, "coverage_p90": None, "median_abs_error": None})
+            continue
+        out.append({"level": level, "n": len(sel),
+                    "coverage_p50": float(np.mean([r["covered_p50"] for r in sel])),
+                    "coverage_p90": float(np.mean([r["covered_p90"] for r in sel])),
+                    "median_abs_error": float(np.median([abs(r["median_error"]) for r in sel]))})
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -951,6 +1211,18 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
 
 
 _TABLE_CACHE: dict = {}
+#: From this many figures on, the fit prints a line per stage on stderr (a long fit is not silent).
+PROGRESS_FROM_CONSTRAINTS = 500
+
+
+def _progress(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+#: dbt runs the int_panel_fit_* models in parallel threads of one process: the lock makes the
+#: second wait for the first's fit instead of fitting again beside it.
+_TABLE_LOCK = threading.Lock()
 
 
 #: The columns the fit reads from each of its four inputs, and the one filter.
@@ -1072,11 +1344,9 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     draws: draw_id (1..n), panel_unit, sector_code, year, value_yuan (no NULL cells).
     timing: seconds for the fit and for the draws.
 
-    The result is cached per process on the inputs' contents, so the several dbt Python
-    models that read it fit once per build.
+    The result is cached per process on the inputs' contents, behind a lock, so the several
+    dbt Python models that read it (in parallel threads) fit once per build.
     """
-    import time
-
     import pandas as pd
 
     # Row order from a database is not guaranteed: sort, so the draws (which follow the
@@ -1089,15 +1359,31 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
              pd.util.hash_pandas_object(components, index=False).sum(),
              pd.util.hash_pandas_object(constraints, index=False).sum(),
              pd.util.hash_pandas_object(terms, index=False).sum(), n_draws, seed)
-    if token in _TABLE_CACHE:
+    with _TABLE_LOCK:
+        if token not in _TABLE_CACHE:
+            result = _fit_tables(priors, components, constraints, terms, n_draws, seed)
+            _TABLE_CACHE.clear()
+            _TABLE_CACHE[token] = result
         return _TABLE_CACHE[token]
+
+
+def _fit_tables(priors, components, constraints, terms, n_draws: int, seed: int) -> dict:
+    import time
+
+    import pandas as pd
+
     panel = panel_from_tables(priors, components)
     cons = constraints_from_tables(constraints, terms)
+    # A fit with many figures (thousands of user rows) says what it is doing.
+    say = _progress if len(cons) >= PROGRESS_FROM_CONSTRAINTS else (lambda _message: None)
+    say(f"panel fit: {len(panel.keys)} cells, {len(cons)} figures; feasibility check and central fit ...")
     t0 = time.perf_counter()
     fit = fit_panel(panel, cons)
     t1 = time.perf_counter()
+    say(f"panel fit: central fit in {t1 - t0:.1f} s ({len(fit._rows.b)} rows kept); {n_draws} draws ...")
     mc = monte_carlo(panel, cons, n_draws=n_draws, seed=seed, fit=fit)
     t2 = time.perf_counter()
+    say(f"panel fit: draws in {t2 - t1:.1f} s")
     q = mc.quantiles((5, 50, 95))
     units, sectors, years = zip(*panel.keys, strict=True) if panel.keys else ((), (), ())
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1139,9 +1425,6 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
         "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
         "value_yuan": mc.draws[:, cols].reshape(-1),
     })
-    out = {"cells": cells, "audit": audit, "draws": draws,
-           "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "n_draws": n_draws,
-                      "warm_start_share": mc.warm_start_share, "objective": fit.objective}}
-    _TABLE_CACHE.clear()
-    _TABLE_CACHE[token] = out
-    return out
+    return {"cells": cells, "audit": audit, "draws": draws,
+            "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "n_draws": n_draws,
+                       "effective_draws": mc.effective_draws, "objective": fit.objective}}

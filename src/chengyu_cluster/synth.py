@@ -116,6 +116,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outputs import new_folder
+
 # ---- GB 32100-2015: unified social credit code -----------------------------------------
 
 # The code's character set: digits and capital letters without I, O, S, V and Z.
@@ -375,28 +377,27 @@ def synth(project_dir: Path, out_dir: Path, cfg: SynthConfig, progress=None) -> 
         if not 1 <= last < cfg.months:
             raise ValueError(f"--as-of must be a month from February {cfg.start_year} within the {cfg.months} months")
     started = time.perf_counter()
-    work = out_dir.with_name(out_dir.name + ".partial")
-    if work.exists():
-        shutil.rmtree(work)
-    for table in ("enterprises", "enterprise_month", "supply_invoices"):
-        (work / table).mkdir(parents=True)
-    con = duckdb.connect(config={"memory_limit": cfg.memory_limit, "temp_directory": str(work / ".spill"),
-                                 "preserve_insertion_order": True})
-    con.execute("set enable_progress_bar = false")
-    if cfg.threads:
-        con.execute(f"set threads = {int(cfg.threads)}")
-    try:
-        result = _generate(con, project_dir, work, cfg, last, progress)
-    finally:
-        con.close()
-    shutil.rmtree(work / ".spill", ignore_errors=True)
-    result.out_dir = out_dir
-    result.seconds = time.perf_counter() - started
-    (work / "SYNTHETIC.json").write_text(json.dumps({
-        "basis": "synthetic", "generator": "chengyu synth", "enterprises": cfg.enterprises, "months": cfg.months,
-        "invoices": cfg.invoices, "seed": cfg.seed, "start_year": cfg.start_year, "as_of": cfg.as_of,
-        "rows": result.rows}, indent=2) + "\n", encoding="utf-8")
-    os.rename(work, out_dir)
+    # Written into a fresh folder beside out_dir and renamed into place: a failed run leaves
+    # nothing, and no folder chengyu was not given is touched.
+    with new_folder(out_dir) as work:
+        for table in ("enterprises", "enterprise_month", "supply_invoices"):
+            (work / table).mkdir()
+        con = duckdb.connect(config={"memory_limit": cfg.memory_limit, "temp_directory": str(work / ".spill"),
+                                     "preserve_insertion_order": True})
+        con.execute("set enable_progress_bar = false")
+        if cfg.threads:
+            con.execute(f"set threads = {int(cfg.threads)}")
+        try:
+            result = _generate(con, project_dir, work, cfg, last, progress)
+        finally:
+            con.close()
+        shutil.rmtree(work / ".spill", ignore_errors=True)
+        result.out_dir = out_dir
+        result.seconds = time.perf_counter() - started
+        (work / "SYNTHETIC.json").write_text(json.dumps({
+            "basis": "synthetic", "generator": "chengyu synth", "enterprises": cfg.enterprises, "months": cfg.months,
+            "invoices": cfg.invoices, "seed": cfg.seed, "start_year": cfg.start_year, "as_of": cfg.as_of,
+            "rows": result.rows}, indent=2) + "\n", encoding="utf-8")
     return result
 
 
@@ -545,7 +546,7 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
         ),
         coded as (
             select *,
-                lpad(((k * 7919 + {seed % 100000000} * 104729) % 100000000)::varchar, 8, '0') as org8
+                lpad(((k * 7919 + {seed % 100000000 * 104729}) % 100000000)::varchar, 8, '0') as org8
             from drawn
         ),
         bodies as (

@@ -369,3 +369,48 @@ def test_a_not_evaluable_figure_names_its_missing_cells_in_panel_order():
     panel = PriorPanel(keys, [np.nan] * 6 + [10.0], [Independent(np.full(7, 0.1))])
     fit = fit_panel(panel, [Constraint.level("f", list(reversed(keys)), 100, hard=False, tolerance=0.1)])
     assert fit.constraint("f").status == "not evaluable: names cells without a prior or figure: m1, m2, m3, m4 ..."
+
+
+def test_a_lower_bound_gives_the_truncated_normal_posterior_not_a_pile_at_the_bound():
+    # One cell, prior N(10, 2^2) (Independent sd 0.2 at p = 10: variance (0.2 x 10)^2 = 4),
+    # hard bound x >= 12. The posterior is the normal truncated at 12:
+    #   alpha = (12 - 10) / 2 = 1; phi(1) = 0.24197, 1 - Phi(1) = 0.15866;
+    #   mean = 10 + 2 x phi(1) / (1 - Phi(1)) = 10 + 2 x 0.24197 / 0.15866 = 13.0503;
+    #   quantile q: 10 + 2 x Phi^-1(Phi(1) + q (1 - Phi(1))), Phi(1) = 0.84134:
+    #     q = 0.05: Phi^-1(0.84134 + 0.05 x 0.15866 = 0.84928) = 1.03334 -> 12.0667
+    #     q = 0.50: Phi^-1(0.84134 + 0.50 x 0.15866 = 0.92067) = 1.40961 -> 12.8192
+    #     q = 0.95: Phi^-1(0.84134 + 0.95 x 0.15866 = 0.99207) = 2.41199 -> 14.8240
+    # Monte Carlo tolerance with 20,000 draws (standard errors: mean sd/sqrt(n) = 0.892/141 =
+    # 0.0063; quantile sqrt(q(1-q)/n) / density: P5 0.0021, P50 0.0076, P95 0.0224), about
+    # five standard errors each: mean 0.03, P5 0.015, P50 0.04, P95 0.11. Projecting each
+    # prior draw onto the bound instead would put 84 % of the draws at exactly 12 (P50 = 12).
+    panel = PriorPanel(["x"], [10.0], [Independent(np.array([0.2]))])
+    cons = [Constraint.lower_bound("x_at_least_12", ["x"], 12.0)]
+    draws = monte_carlo(panel, cons, n_draws=20_000, seed=7).draws[:, 0]
+    assert draws.min() >= 12.0 - 1e-9
+    assert draws.mean() == pytest.approx(13.0503, abs=0.03)
+    p5, p50, p95 = np.percentile(draws, [5, 50, 95])
+    assert p5 == pytest.approx(12.0667, abs=0.015)
+    assert p50 == pytest.approx(12.8192, abs=0.04)
+    assert p95 == pytest.approx(14.8240, abs=0.11)
+    assert np.mean(np.isclose(draws, 12.0, atol=1e-6)) < 0.01
+
+
+def test_thousands_of_repeated_hard_figures_reduce_to_one_row_per_cell():
+    # 3,000 user figures over the 4 cells of two_by_two, all consistent with 12, 18, 30, 40:
+    # every one of A1+A2 = 30, B1 = 30, A2 = 18 repeated 1,000 times. The dual keeps 3 rows
+    # (the rank of the system), every figure is met, and A1 = 30 - 18 = 12 exactly.
+    cons = [Constraint.level(f"u{i}-{j}", cells, target) for i in range(1000)
+            for j, (cells, target) in enumerate((([A1, A2], 30.0), ([B1], 30.0), ([A2], 18.0)))]
+    fit = fit_panel(two_by_two(), cons)
+    assert int(np.sum(fit._rows.hard)) == 3
+    assert all(c.met for c in fit.constraints)
+    assert fit[A1] == pytest.approx(12.0, rel=1e-9) and fit[A2] == pytest.approx(18.0, rel=1e-9)
+
+
+def test_hard_levels_checked_on_their_own_like_a_users_file():
+    from chengyu_cluster.panel_fit import check_levels_feasible
+
+    check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A1], 500.0)])
+    with pytest.raises(InfeasibleConstraintsError, match="misses by"):
+        check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A2, A1], 900.0)])

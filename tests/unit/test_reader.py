@@ -139,3 +139,27 @@ def test_integers_must_fit_the_warehouse_columns():
 def test_a_tab_separated_file_gets_the_delimiter_hint_on_its_header_line():
     _, findings = parse("\na\tb\n1\t2\n")
     assert [(i.line, i.rule) for i in findings.kept] == [(2, "comma_delimiter")]
+
+
+def test_user_figures_that_contradict_each_other_fail_validation(tmp_path):
+    # C34+C35 = 1200 and C35+C34 = 900 name the same two cells of Deyang 2020: the panel
+    # fit's feasibility check (the same LP) cannot meet both; the smallest total violation
+    # leaves one of them 300 short, 300 / 1200 = 0.25 (or 300 / 900 = 0.333) of its value.
+    from chengyu_cluster.inputs import read_inputs
+
+    project = Path(__file__).resolve().parents[2]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("area_code,sector_code,year,value,unit,measure,source\n"
+                   "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
+                   "510600,C35+C34,2020,900,亿元,gross_output,test\n", encoding="utf-8")
+    accepted = read_inputs(project, bad)
+    problems = [str(line) for line in accepted.findings.lines()]
+    assert not accepted.ok
+    assert any("consistent_figures" in p and "line 3" in p for p in problems), problems
+    # A member's cell and its province's sum that leaves room for the rest are consistent.
+    good = tmp_path / "good.csv"
+    good.write_text("area_code,sector_code,year,value,unit,measure,source\n"
+                    "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
+                    "510600,C34,2020,500,亿元,gross_output,test\n"
+                    "510000,C34,2020,5000,亿元,gross_output,test\n", encoding="utf-8")
+    assert read_inputs(project, good).ok

@@ -21,10 +21,9 @@ equipment as (
         output.year,
         sum(output.output_value_yuan) as equipment_yuan,
         case when bool_and(output.basis = 'reported') then 'reported' else 'estimated' end as basis
-    from {{ ref('int_sector_output') }} as output
+    from {{ ref('int_sector_output_provinces') }} as output
     inner join {{ ref('stg_reference__sectors') }} as sectors
         on output.sector_code = sectors.sector_code and sectors.in_provincial_equipment_definition
-    where output.cluster_role = 'parent'
     group by output.area_code, output.year
 ),
 

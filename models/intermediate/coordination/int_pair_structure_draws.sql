@@ -1,13 +1,14 @@
--- One row per unordered pair of members x year: the 90 % intervals of the structural
--- similarity coefficient and the Krugman dissimilarity over the Monte Carlo draws of the
--- fitted panel (int_sector_output_draws), computed per draw as in fct_area_pair_structure
--- over the divisions with a value in both areas, shares renormalised over them.
+-- One row per draw (0 = the fitted panel) x unordered pair of distinct members (area_code_a < area_code_b) x year,
+-- over the divisions with a value in both areas (C39 has none), shares renormalised over them:
+--   structural similarity S = sum_k s_a,k s_b,k / sqrt(sum_k s_a,k^2 * sum_k s_b,k^2)
+--   Krugman dissimilarity K = sum_k |s_a,k - s_b,k|
+-- NULL with null_reason when an area has no output in the year.
 
 with
 
 output as (
-    select * from {{ ref('int_sector_output_draws') }}
-    where cluster_role = 'member'
+    select * from {{ ref('int_specialization_draws') }}
+    where reference = 'cluster8'
 ),
 
 pair_cells as (
@@ -17,13 +18,16 @@ pair_cells as (
         b.area_code as area_code_b,
         a.year,
         a.output_value_yuan as output_a,
-        b.output_value_yuan as output_b
+        b.output_value_yuan as output_b,
+        greatest(a.estimated_input_share, b.estimated_input_share) as estimated_input_share,
+        a.has_synthetic_input or b.has_synthetic_input as has_synthetic_input
     from output as a
     inner join output as b
         on a.draw_id = b.draw_id
             and a.sector_code = b.sector_code
             and a.year = b.year
             and a.area_code < b.area_code
+    where a.output_value_yuan is not null and b.output_value_yuan is not null
 ),
 
 renormalised as (
@@ -35,30 +39,42 @@ renormalised as (
     window pair as (partition by draw_id, area_code_a, area_code_b, year)
 ),
 
-per_draw as (
+pair_sums as (
     select
         draw_id,
         area_code_a,
         area_code_b,
         year,
-        sum(share_a * share_b) / nullif(sqrt(sum(share_a * share_a) * sum(share_b * share_b)), 0)
-            as similarity_coefficient,
-        sum(abs(share_a - share_b)) as krugman_dissimilarity
+        count(*) as n_divisions_compared,
+        sum(share_a * share_b) as sum_product,
+        sum(share_a * share_a) as sum_square_a,
+        sum(share_b * share_b) as sum_square_b,
+        sum(abs(share_a - share_b)) as krugman_dissimilarity,
+        count(share_a) = count(*) and count(share_b) = count(*) as shares_complete,
+        max(estimated_input_share) as estimated_input_share,
+        bool_or(has_synthetic_input) as has_synthetic_input
     from renormalised
     group by all
 ),
 
 final as (
     select
+        draw_id,
         area_code_a,
         area_code_b,
         year,
-        {{ continuous_quantile('similarity_coefficient', 0.05) }} as similarity_p5,
-        {{ continuous_quantile('similarity_coefficient', 0.95) }} as similarity_p95,
-        {{ continuous_quantile('krugman_dissimilarity', 0.05) }} as krugman_p5,
-        {{ continuous_quantile('krugman_dissimilarity', 0.95) }} as krugman_p95
-    from per_draw
-    group by all
+        n_divisions_compared,
+        case
+            when shares_complete then sum_product / nullif(sqrt(sum_square_a * sum_square_b), 0)
+        end as similarity_coefficient,
+        case when shares_complete then krugman_dissimilarity end as krugman_dissimilarity,
+        case
+            when not shares_complete then 'an area has no output in the year'
+            when sum_square_a * sum_square_b = 0 then 'an area has no output in the year'
+        end as null_reason,
+        estimated_input_share,
+        has_synthetic_input
+    from pair_sums
 )
 
 select * from final

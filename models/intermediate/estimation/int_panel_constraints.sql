@@ -11,8 +11,9 @@
 -- and whether it is hard, with its tolerance. A lower bound ('超', '突破', 'exceed') makes
 -- '=' a '>='. A rounded or low-reliability figure is never hard; a rounded one gets at
 -- least the tolerance var panel_rounded_tolerance.
--- Not fitted, with the reason: rules marked use_in_fit = false (targets, industry scales
--- that are no sum of divisions), figures that are not the best value of their key, and
+-- Not fitted, with the reason: targets (value_qualifier 'target', whatever the rule: a
+-- planned value is no outcome), rules marked use_in_fit = false (industry scales that are
+-- no sum of divisions, counts), figures that are not the best value of their key, and
 -- years outside the panel.
 -- User figures and whole-year microdata cells (int_sector_output_supplied) are hard levels
 -- of the cells they cover (one cell, or the sum over an area's units and the divisions
@@ -58,6 +59,8 @@ classified as (
     select
         *,
         case
+            when value_qualifier = 'target'
+                then 'not fitted: a target (a planned value, not an outcome; seeds/value_qualifiers.csv)'
             when not use_in_fit then 'not fitted: ' || rationale
             when rank_in_key > 1 then 'not fitted: not the best value of its area, metric and year'
             when year > {{ var('panel_end_year') }}

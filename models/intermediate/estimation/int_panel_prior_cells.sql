@@ -4,9 +4,11 @@
 -- units and no cell is counted twice.
 --   member:           int_sector_output_estimated (GDP x equipment intensity x prior mix);
 --   rest of province: the province's estimate minus its members', division by division;
---   C39 (electronics): no prior. No figure splits electronics by area, and the provinces'
---                      electronic-information totals include software and services; the
---                      cell is NULL with the reason, never a number.
+--   C39 (electronics): no prior. No figure splits electronics by area; the provinces'
+--                      electronic-information totals include software and services, and the
+--                      one manufacturing-only figure (F0222: Sichuan's 2020 above-scale
+--                      revenue) covers one province in one year. The cell is NULL with the
+--                      reason, never a number.
 
 with
 
@@ -78,8 +80,10 @@ final as (
         case when sectors.in_provincial_equipment_definition then units.estimate_yuan end as prior_yuan,
         case
             when not sectors.in_provincial_equipment_definition
-                then 'no figure gives ' || units.sector_code || ' by area: the electronic-information totals '
-                    || 'include software and services, and the provinces report equipment without it'
+                then 'no figure gives ' || units.sector_code || ' by area or for the panel years: the '
+                    || 'electronic-information totals include software and services, the one manufacturing-only '
+                    || 'figure (Sichuan 2020 above-scale revenue, F0222) is revenue of one province in one year, '
+                    || 'and the provinces report equipment without it'
         end as null_reason,
         units.figure_ids,
         units.prior_ids,

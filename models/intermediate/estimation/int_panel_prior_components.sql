@@ -8,7 +8,9 @@
 --                   keeping its total (int_panel_unit_uncertainty);
 --   mix_drift       a year's own deviation from the persistent mix (division_mix_drift).
 -- Standard deviations come from the 90 % ranges of seeds/estimation_priors.csv,
--- sd = ln(high / low) / (2 x 1.645).
+-- sd = ln(high / low) / (2 x 1.645), times the component's calibration factor (var
+-- panel_prior_width_factors, set by leave-one-figure-out cross-validation; a share's sd is
+-- capped at 0.95, the Dirichlet needs it below 1).
 
 with
 
@@ -54,7 +56,7 @@ mix_drift as (
     where prior_kind = 'division_mix_drift'
 ),
 
-final as (
+components as (
     select
         cells.panel_unit,
         cells.sector_code,
@@ -124,6 +126,29 @@ final as (
         mix_drift.prior_id as prior_ids
     from cells
     cross join mix_drift
+),
+
+final as (
+    select
+        panel_unit,
+        sector_code,
+        year,
+        component_id,
+        component_kind,
+        group_label,
+        least(
+            sd * case component_id
+                {%- for component_id, factor in var('panel_prior_width_factors').items() %}
+                    when '{{ component_id }}' then {{ factor }}
+                {%- endfor %}
+                else 1
+            end,
+            case when component_kind = 'share' then 0.95 else 1e9 end
+        ) as sd,
+        block_label,
+        part_label,
+        prior_ids
+    from components
 )
 
 select * from final

@@ -1,5 +1,7 @@
 -- Sichuan + Chongqing against each benchmark province, GDP within one vintage; growth
--- across the 2018 census revision from reported real rates or NULL. Formulas: the YAML.
+-- across the 2018 census revision from reported real rates or NULL. A level backcast from a
+-- reported real rate makes the growth on it real, labelled so; a CAGR never mixes real and
+-- nominal links (the within-vintage CAGR starts at the first level that is no backcast).
 
 with
 
@@ -20,6 +22,7 @@ cluster_side as (
         sum(gdp.gdp_yuan) as cluster_value,
         count(*) as n_provinces,
         sum(case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end) as cluster_estimated,
+        coalesce(bool_or(gdp.method = 'backcast_with_reported_real_growth'), false) as cluster_backcast,
         case
             when count(gdp.real_growth) = count(*)
                 then sum(gdp.real_growth * gdp.previous_gdp_yuan) / sum(gdp.previous_gdp_yuan)
@@ -43,6 +46,12 @@ paired as (
         gdp.gdp_yuan as benchmark_value,
         cluster_side.cluster_real_growth,
         gdp.real_growth as benchmark_real_growth,
+        cluster_side.cluster_backcast or coalesce(gdp.method = 'backcast_with_reported_real_growth', false)
+            as is_backcast,
+        gdp.series_vintage || case
+            when cluster_side.cluster_backcast or gdp.method = 'backcast_with_reported_real_growth' then ':backcast'
+            else ''
+        end as level_series,
         cluster_side.cluster_estimated + case when gdp.basis <> 'reported' then gdp.gdp_yuan else 0 end
             as estimated_value,
         {{ concat_lists('cluster_side.figure_ids', 'gdp.figure_ids') }} as figure_ids,
@@ -62,6 +71,7 @@ links as (
         *,
         lag(year) over w as previous_year,
         lag(series_vintage) over w as previous_vintage,
+        coalesce(lag(is_backcast) over w, false) as previous_backcast,
         lag(estimated_value) over w as estimated_previous,
         lag(cluster_value + benchmark_value) over w as total_previous,
         coalesce(lag(series_vintage) over w <> series_vintage, false) as vintage_break,
@@ -91,9 +101,12 @@ chained as (
     select
         *,
         case
+            when not vintage_break and previous_year is not null and previous_backcast then 'real_growth_via_backcast'
             when not vintage_break and previous_year is not null then 'nominal_within_vintage'
             when cluster_growth is not null then 'reported_real_growth_across_break'
         end as growth_method,
+        -- Real links (across a break, or onto a backcast level) since the start, to keep CAGRs unmixed.
+        count(case when vintage_break or previous_backcast then cluster_growth end) over w_all as n_real_links,
         count(cluster_growth) over w_all as n_links,
         sum(ln(1 + cluster_growth)) over w_all as cluster_log_links,
         sum(ln(1 + benchmark_growth)) over w_all as benchmark_log_links,
@@ -112,7 +125,7 @@ chained as (
             order by year
         ),
         w_vintage as (
-            partition by benchmark_area_code, metric_code, series_vintage
+            partition by benchmark_area_code, metric_code, level_series
             order by year
         )
 ),
@@ -121,13 +134,16 @@ with_cagr as (
     -- exp(sum ln(1 + g)) and every CAGR rounded to 12 decimals: noise of exp, ln, pow (DuckDB vs Spark).
     select
         *,
+        n_real_links > 0 and n_real_links < n_links as mixes_real_and_nominal,
         case
+            when n_real_links > 0 and n_real_links < n_links then null
             when year > start_year and not break_since_start
                 then round(pow(cluster_value / cluster_start, 1.0e0 / (year - start_year)) - 1, 12)
             when year > start_year and n_links = year - start_year
                 then round(pow(round(exp(cluster_log_links), 12), 1.0e0 / (year - start_year)) - 1, 12)
         end as cluster_cagr_since_start,
         case
+            when n_real_links > 0 and n_real_links < n_links then null
             when year > start_year and not break_since_start
                 then round(pow(benchmark_value / benchmark_start, 1.0e0 / (year - start_year)) - 1, 12)
             when year > start_year and n_links = year - start_year
@@ -184,6 +200,8 @@ final as (
                     || previous_year || ' and ' || year || ': no reported real growth of '
                     || case when cluster_real_growth is null then 'a cluster province' else 'the benchmark' end
                     || ' for ' || year || ' to chain it'
+            when mixes_real_and_nominal
+                then 'CAGR since start: its links since ' || start_year || ' mix real and nominal growth'
             when cluster_cagr_since_start is null
                 then 'CAGR since start: a yearly link since ' || start_year
                     || ' is NULL (series break without reported real growth)'

@@ -15,5 +15,4 @@ select
     prior_value_yuan,
     null_reason,
     n_fitted_figures
-from {{ ref('int_sector_output') }}
-where cluster_role = 'parent'
+from {{ ref('int_sector_output_provinces') }}

@@ -20,5 +20,4 @@ select
     null_reason,
     n_fitted_figures,
     n_area_figures
-from {{ ref('int_sector_output') }}
-where cluster_role = 'member'
+from {{ ref('int_sector_output_members') }}

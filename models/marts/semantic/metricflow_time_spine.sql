@@ -1,20 +1,14 @@
--- One row per day of the years dim_year covers (figure_year_range of
--- seeds/plausibility_bounds.csv, 2000-01-01 .. 2030-12-31 today): the time spine
--- MetricFlow joins metrics to.
+-- One row per day of the panel years (vars panel_start_year..panel_end_year, 2015-2023
+-- today): the time spine MetricFlow joins metrics to. It ends with the data period on
+-- purpose: a metric with an offset window (sector_output_growth) is joined through the
+-- spine, so a spine running past the panel made `mf query` return a row per area for the
+-- year after it (2024) with every metric empty.
 with
-
-year_range as (
-    select
-        cast(lower_value as integer) as first_year,
-        cast(upper_value as integer) as last_year
-    from {{ ref('stg_reference__plausibility_bounds') }}
-    where bound_id = 'figure_year_range'
-),
 
 final as (
     select
-        {{ day_series('make_date(first_year, 1, 1)', 'make_date(last_year + 1, 1, 1)') }} as date_day
-    from year_range
+        {{ day_series("make_date(" ~ var('panel_start_year') ~ ", 1, 1)",
+                      "make_date(" ~ (var('panel_end_year') + 1) ~ ", 1, 1)") }} as date_day
 )
 
 select * from final

@@ -17,7 +17,7 @@ final as (
         revenue_yuan as revenue_reported_yuan,
         employees,
         coalesce(basis, 'reported') as basis,
-        source_file
+        {{ store_relative_path('source_file') }} as source_file
     from source
 )
 

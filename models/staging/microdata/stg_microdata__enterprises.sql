@@ -19,7 +19,7 @@ final as (
         closed_on,
         record_date,
         coalesce(basis, 'reported') as basis,
-        source_file
+        {{ store_relative_path('source_file') }} as source_file
     from source
 )
 

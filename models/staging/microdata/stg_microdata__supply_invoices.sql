@@ -19,7 +19,7 @@ final as (
         original_invoice_id,
         original_invoice_id is not null as is_red_letter,
         coalesce(basis, 'reported') as basis,
-        source_file
+        {{ store_relative_path('source_file') }} as source_file
     from source
 )
 
