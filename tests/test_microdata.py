@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import stat
 import subprocess
@@ -601,11 +602,10 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     finally:
         engine.dispose()
 
-    # DuckDB CLI recipe, as installed by make.
-    cli = Path(sys.executable).parent / "duckdb"
-    out = subprocess.run([str(cli), "-readonly", "-init", str(REPO / "bi" / "duckdb" / "read_only.sql"),
-                          str(ws.published), "-csv", "-c", "select distinct schema_name from duckdb_tables()"],
-                         capture_output=True, text=True, timeout=60)
+    # DuckDB CLI recipe (bi/duckdb/duckdb-safe: duckdb-cli of this Python, -safe -readonly).
+    out = subprocess.run([str(REPO / "bi" / "duckdb" / "duckdb-safe"), str(ws.published), "-csv", "-c",
+                          "select distinct schema_name from duckdb_tables()"], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, DUCKDB_CLI_PYTHON=sys.executable))
     assert out.returncode == 0 and set(out.stdout.split()) == {"schema_name", "marts", "semantic"}, out
 
     # The Parquet export: the public marts only (the PostgreSQL copy takes the same list,
