@@ -48,6 +48,12 @@ class Workspace:
     def published(self) -> Path:
         return self.warehouse / "chengyu.duckdb"
 
+    @property
+    def internal(self) -> Path:
+        """The live version's internal file: every schema of the build (the pointer names
+        the serving file, which holds only the served ones)."""
+        return self.warehouse / "versions" / f"chengyu.{self.current()}.internal.duckdb"
+
     def versions(self) -> list[str]:
         """Build ids of the complete versions, oldest first."""
         records = (self.warehouse / "versions").glob("chengyu.*.json")

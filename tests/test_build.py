@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def con(built):
-    connection = duckdb.connect(str(built.published), read_only=True)
+    connection = duckdb.connect(str(built.internal), read_only=True)
     yield connection
     connection.close()
 
@@ -42,7 +42,7 @@ def test_the_reader_and_dbt_seed_load_the_shipped_seeds_identically(built, tmp_p
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     con = duckdb.connect(str(dev), read_only=True)
     try:
-        con.execute(f"attach '{built.published}' as published (read_only)")
+        con.execute(f"attach '{built.internal}' as published (read_only)")
         seeds = [t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'dev' "
                                            "and schema_name = 'raw' and table_name not in "
                                            "('user_sector_output', 'load_audit', 'build_context') "
@@ -100,8 +100,8 @@ def test_original_value_and_unit_kept_beside_the_normalised_one(con):
     assert row == (1.4, "万亿元 (stated 'will exceed 1.4 trillion yuan')", 1.4e12, "yuan", "lower_bound")
 
 
-def test_staging_views_work_in_the_published_file(con):
-    # Views name their catalog; the published file must keep the name they were built with.
+def test_staging_views_work_in_the_internal_file(con):
+    # Views name their catalog; the internal file must keep the name they were built with.
     assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] \
         == con.execute("select count(*) from raw.reported_figures").fetchone()[0] > 0
 

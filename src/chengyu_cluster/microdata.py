@@ -1203,7 +1203,7 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
     previous = None
     try:
         current = paths.current()
-        previous = current.database if current is not None else None
+        previous = current.internal_database() if current is not None else None  # its microdata
     except Exception:  # a broken pointer: build everything, the build reports the pointer itself
         previous = None
     import yaml as _yaml
