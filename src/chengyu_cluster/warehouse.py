@@ -64,6 +64,8 @@ from pathlib import Path
 
 import duckdb
 
+from .inputs import quote_identifier, sql_text
+
 # How many published versions are kept (the current one is always kept).
 # What a serving file holds: every table (and view, materialised) of these schemas.
 # marts: the public marts and build_info (access: public; what the exposures read, and what
@@ -526,11 +528,6 @@ def seal(candidate: Path) -> None:
         _fsync(candidate)
 
 
-def _sql_text(value: str) -> str:
-    """A SQL string literal (ATTACH takes no bind parameter; this is how microdata attaches too)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
     """Copy the served schemas of the sealed candidate into a new serving file, sealed too.
 
@@ -548,7 +545,7 @@ def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
             con = duckdb.connect(str(candidate), read_only=True)
             try:
                 catalog = con.execute("select current_database()").fetchone()[0]
-                con.execute(f"attach {_sql_text(str(serving))} as serving_file (read_write)")
+                con.execute(f"attach {sql_text(str(serving))} as serving_file (read_write)")
                 con.execute("use serving_file")
                 for schema in SERVED_SCHEMAS:
                     _copy_schema(con, catalog, schema)
@@ -565,10 +562,6 @@ def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
         raise
     fs_step("write the serving file")
     return serving
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _copy_schema(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
@@ -590,11 +583,11 @@ def _copy_schema(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> N
             con.execute(ddl)  # `CREATE TABLE <schema>.<name>(...)`: into the current database
             con.execute(f"insert into {target} select * from {source}")
         if comment:
-            con.execute(f"comment on table {target} is {_sql_text(comment)}")
+            con.execute(f"comment on table {target} is {sql_text(comment)}")
         for column, text in con.execute(
                 "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
                 "and table_name = ? and comment is not null", [catalog, schema, name]).fetchall():
-            con.execute(f"comment on column {target}.{quote_identifier(column)} is {_sql_text(text)}")
+            con.execute(f"comment on column {target}.{quote_identifier(column)} is {sql_text(text)}")
 
 
 def write_record(version: Version, record: dict) -> None:
