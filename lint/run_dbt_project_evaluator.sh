@@ -5,7 +5,7 @@
 #
 # EVALUATOR_DIR and DBT_UTILS_DIR are local copies of dbt-labs/dbt-project-evaluator
 # (v1.3.2) and dbt-labs/dbt-utils (1.4.1): the dbt package hub cannot be reached here,
-# and neither package is committed. The project itself is never changed: the copy gets
+# and neither package is committed. Neither they nor the project are changed: the copy gets
 # the package (packages.yml, local), the evaluator's settings (lint/dbt_project_evaluator.yml
 # merged into its dbt_project.yml) and the documented exceptions
 # (lint/dbt_project_evaluator_exceptions.csv as its seed). Prints every finding and exits
@@ -25,9 +25,12 @@ rm -rf "$copy"
 mkdir -p "$copy"
 tar -C "$project" --exclude=.git --exclude=.venv --exclude=warehouse --exclude=target --exclude=logs \
     --exclude=reports --exclude=dbt_packages --exclude='*.egg-info' -cf - . | tar -C "$copy" -xf -
-# The evaluator's own packages.yml names dbt_utils on the hub: point it at the local copy.
-printf 'packages:\n  - local: %s\n' "$utils" > "$evaluator/packages.yml"
-printf 'packages:\n  - local: %s\n  - local: %s\n' "$evaluator" "$utils" > "$copy/packages.yml"
+# The evaluator's own packages.yml names dbt_utils on the hub: a copy of it beside the project's
+# copy points at the local dbt-utils instead (the local copies given are never changed).
+rm -rf "$copy.evaluator"
+cp -r "$evaluator" "$copy.evaluator"
+printf 'packages:\n  - local: %s\n' "$utils" > "$copy.evaluator/packages.yml"
+printf 'packages:\n  - local: %s\n  - local: %s\n' "$copy.evaluator" "$utils" > "$copy/packages.yml"
 "$here/.venv/bin/python" - "$copy/dbt_project.yml" "$here/lint/dbt_project_evaluator.yml" <<'PY'
 import sys
 import yaml
