@@ -138,7 +138,7 @@ def test_superset_recipe_on_sqlalchemy_14(site, form):
 
 
 def cli_env(root: Path) -> dict:
-    # The CLI of the project's .venv (duckdb-cli 1.5.5, installed by make), as the README uses it.
+    # The CLI of the project's .venv (duckdb-cli 1.5.5, installed by make), as docs/access.md uses it.
     return {"PATH": "/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1", "DUCKDB_CLI_PYTHON": sys.executable}
 
 
