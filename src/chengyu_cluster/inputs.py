@@ -9,7 +9,7 @@ reads these files again during `chengyu build`, and nothing in the published war
 reads a file at query time, so what the checks accepted is exactly what the warehouse
 holds.
 
-The dialect (also in the README):
+The dialect (also in docs/inputs.md):
 - UTF-8 (a leading byte-order mark is dropped with a warning), comma-separated, `"` as
   the only quote character (doubled inside a quoted field), header line required.
 - Every field is trimmed of leading and trailing white space as Unicode defines it
@@ -683,8 +683,8 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
         return
     if len(table.rows) > MAX_USER_FIGURES:
         findings.add(Issue(display, None, None, "max_figures",
-                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (README, "
-                           "'Your own figures join the fit'); sum them to coarser cells or split the file"))
+                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (docs/inputs.md, "
+                           "'Your own figures: CSV'); sum them to coarser cells or split the file"))
         return
     check_user_sector_output(table, display, ref, findings, first_year, last_year)
     if accepted.ok:
