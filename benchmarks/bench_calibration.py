@@ -8,7 +8,7 @@ province (a province, its rest, or the two together), area total (one member, se
 divisions), area x division (one member, one division).
 
     .venv/bin/python benchmarks/bench_calibration.py [--warehouse warehouse/chengyu.duckdb]
-        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list]
+        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list] [--analytic]
 
 --scale multiplies the standard deviations of named uncertainty components (shares capped
 below 1) before refitting, to show how coverage moves with the prior widths; without it the
@@ -30,8 +30,18 @@ TARGET_P90 = 0.85
 MIN_FIGURES = 10
 
 
+def internal_file(path: str) -> str:
+    """The published link names the serving file (marts only); the fit's inputs are in the
+    version's internal file beside it (versions/chengyu.<id>.internal.duckdb)."""
+    from pathlib import Path
+
+    target = Path(path).resolve()
+    internal = target.with_name(target.name.removesuffix(".duckdb") + ".internal.duckdb")
+    return str(internal) if internal.exists() else path
+
+
 def read_inputs(path: str):
-    con = duckdb.connect(path, read_only=True)
+    con = duckdb.connect(internal_file(path), read_only=True)
     cells_cols, components_cols, constraints_cols, terms_cols = panel_fit.FIT_INPUT_COLUMNS
     read = lambda table, cols, where="true": con.execute(  # noqa: E731
         f"select {', '.join(cols)} from intermediate.{table} where {where}").df()
@@ -76,6 +86,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default="", help="factors on components' sd: 'unit_year=1,2;mix_drift=1,3' "
                     "(component ids of int_panel_prior_components; every combination is run)")
     ap.add_argument("--list", action="store_true", help="print every left-out figure")
+    ap.add_argument("--analytic", action="store_true",
+                    help="closed-form leave-one-out from the central fit (what the build's audit_panel_cross_validation "
+                         "holds; milliseconds) instead of refits with posterior draws")
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
     cons = panel_fit.constraints_from_tables(constraints, terms)
@@ -83,11 +96,14 @@ def main(argv=None) -> int:
     for factors in settings(args.scale):
         panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
         t0 = time.perf_counter()
-        records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
+        if args.analytic:
+            records = panel_fit.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
+        else:
+            records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
         seconds = time.perf_counter() - t0
         label = ", ".join(f"{k} sd x{v:g}" for k, v in factors.items()) or "the build's priors"
         print(f"\n{label}: {len(records)} figures left out one at a time "
-              f"in {seconds:.1f} s ({seconds / max(len(records), 1):.2f} s a refit, {args.draws} draws)")
+              f"in {seconds:.1f} s ({'closed form' if args.analytic else f'{args.draws} draws a refit'})")
         print("| level | figures | 50 % coverage | 90 % coverage | median abs error | "
               f"90 % target (>= {TARGET_P90:.0%}) |")
         print("|---|---|---|---|---|---|")
