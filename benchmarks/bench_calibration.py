@@ -87,8 +87,8 @@ def main(argv=None) -> int:
                     "(component ids of int_panel_prior_components; every combination is run)")
     ap.add_argument("--list", action="store_true", help="print every left-out figure")
     ap.add_argument("--analytic", action="store_true",
-                    help="closed-form leave-one-out from the central fit (what the build's audit_panel_cross_validation "
-                         "holds; milliseconds) instead of refits with posterior draws")
+                    help="closed-form leave-one-out from the central fit (what the build's "
+                         "audit_panel_cross_validation holds; milliseconds) instead of refits with posterior draws")
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
     cons = panel_fit.constraints_from_tables(constraints, terms)
