@@ -726,11 +726,13 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
                                          sorted(touching - {rows.ids[j] for j in missed}))
 
 
-def check_levels_feasible(levels: Sequence[tuple[str, Sequence[Hashable], float]]) -> None:
-    """Whether hard levels ``(id, cells, target)`` can all hold with non-negative cells: the
-    feasibility check of fit_panel (the same elastic LP), for figures on their own, e.g. a
-    user's file in `chengyu validate`. Raises InfeasibleConstraintsError naming the rows."""
-    cons = [Constraint.level(cid, cells, target) for cid, cells, target in levels]
+def check_levels_feasible(levels: Sequence[tuple]) -> None:
+    """Whether hard levels ``(id, cells, target)`` or ``(id, cells, target, sense)`` can all
+    hold with non-negative cells: the feasibility check of fit_panel (the same elastic LP),
+    for figures on their own, e.g. a user's file in `chengyu validate`. Raises
+    InfeasibleConstraintsError naming the rows."""
+    cons = [Constraint(cid, "level", sense[0] if sense else EQ, _terms(cells), target, 0.0)
+            for cid, cells, target, *sense in levels]
     if not cons:
         return
     keys = sorted({k for c in cons for k in c.cells()}, key=repr)

@@ -448,3 +448,33 @@ def test_leave_one_out_of_a_bound_the_fit_does_not_hold_on():
     (record,) = cross_validate_analytic(fit_panel(panel, [Constraint.lower_bound("L", [A1], 8.0)]))
     assert record["p50"] == pytest.approx(10.0) and record["p5"] == pytest.approx(10.0 - 1.6448536, rel=1e-6)
     assert record["covered_p90"] and record["median_error"] == 0.0
+
+
+@pytest.mark.parametrize(("above_scale", "expected"), [
+    # Above the prior of 100: the cell rises to the figure, 120 (the bound binds).
+    (120.0, 120.0),
+    # Below it: the bound holds already and the cell keeps its prior, 100.
+    (80.0, 100.0),
+])
+def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expected):
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import fit_tables
+
+    # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
+    # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.
+    priors = pd.DataFrame([("M", "C34", 2022, 100.0, None)],
+                          columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
+    components = pd.DataFrame([("M", "C34", 2022, "cell", "independent", None, 0.2, None, None)],
+                              columns=["panel_unit", "sector_code", "year", "component_id", "component_kind",
+                                       "group_label", "sd", "block_label", "part_label"])
+    constraints = pd.DataFrame([("user:M:C34:2022:above_scale", "level", ">=", above_scale, 0.0, True, "规模以上")],
+                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
+    terms = pd.DataFrame([("user:M:C34:2022:above_scale", "numerator", "M", "C34", 2022, 1.0)],
+                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    out = fit_tables(priors, components, constraints, terms, n_draws=20, seed=1)
+    assert out["cells"]["fitted_yuan"].iloc[0] == pytest.approx(expected)
+    audit = out["audit"].iloc[0]
+    assert audit["is_met"] and bool(audit["is_binding"]) == (above_scale > 100.0)
+    # The bound holds in every draw: no draw below the figure.
+    assert out["draws"]["value_yuan"].min() >= above_scale - 1e-6
