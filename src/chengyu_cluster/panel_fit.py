@@ -1174,7 +1174,20 @@ def cross_validate_analytic(fit: FitResult) -> list[dict]:
                   "level": figure_level(c), "target": c.target, "tolerance": c.tolerance}
         # The normal is cut where the quantity cannot go: a level or share below 0, a growth below -100 %.
         floor = -1.0 if c.kind == "growth" else 0.0
-        out.append({**record, **_scored(c, np.maximum(centre + spread * _Z_PERCENTILES, floor))})
+        scored = _scored(c, np.maximum(centre + spread * _Z_PERCENTILES, floor))
+        out.append({**record, **scored, "predictive_mean": float(centre), "predictive_sd": spread})
+    return out
+
+
+def standardised_errors(records: Sequence[dict]) -> dict[str, list[float]]:
+    """Per level, |target - mean| / sd of the left-out equality figures under the normal
+    predictions of cross_validate_analytic (bounds are left out: one that holds says
+    nothing about the spread). Calibrated predictions have a median of 0.674 (the 75th
+    percentile of the standard normal): the median is robust to the few figures far off."""
+    out: dict[str, list[float]] = {}
+    for r in records:
+        if r.get("status") == "left out" and r["sense"] == EQ and r["predictive_sd"] > 0:
+            out.setdefault(r["level"], []).append(abs(r["target"] - r["predictive_mean"]) / r["predictive_sd"])
     return out
 
 
