@@ -279,9 +279,9 @@ def coverage_section(cross_validation: pd.DataFrame) -> str:
             continue
         inside = round(row.inside_90 * row.n)
         body.append(f"<tr><td>{LEVELS[row.level]}</td><td>{row.n}</td><td>{row.inside_50:.0%}</td>"
-                    f"<td>{row.inside_90:.0%} ({inside} of {row.n})</td><td>{row.median_abs_error:.3f}</td></tr>")
+                    f"<td>{row.inside_90:.1%} ({inside} of {row.n})</td><td>{row.median_abs_error:.3f}</td></tr>")
         if row.n >= CALIBRATION_MIN_FIGURES and row.inside_90 < CALIBRATION_TARGET:
-            short.append(f"At the level {LEVELS[row.level]} the 90 % intervals hold only {row.inside_90:.0%} of "
+            short.append(f"At the level {LEVELS[row.level]} the 90 % intervals hold only {row.inside_90:.1%} of "
                          f"the {row.n} left-out figures ({inside}), below the target of {CALIBRATION_TARGET:.0%}: "
                          "the intervals at this level are too narrow to be quoted as 90 % intervals.")
     few = [LEVELS[r.level] for r in summary.itertuples(index=False) if 0 < r.n < CALIBRATION_MIN_FIGURES]

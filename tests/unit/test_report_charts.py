@@ -222,14 +222,14 @@ def test_findings_table_marks_only_robust_flags_as_findings():
 
 
 def test_the_coverage_section_says_where_the_90_percent_target_is_missed():
-    # 12 province figures, 10 inside the 90 % interval: 10/12 = 83 % < 85 %, and 12 >= 10
+    # 12 province figures, 10 inside the 90 % interval: 10/12 = 83.3 % < 85 %, and 12 >= 10
     # figures, so the report says the target is missed there. 11 area totals, 10 inside:
-    # 91 % >= 85 %: no sentence. 3 area x division figures: too few to judge.
+    # 90.9 % >= 85 %: no sentence. 3 area x division figures: too few to judge.
     rows = ([("province", True, True, 0.01)] * 10 + [("province", False, False, 0.30)] * 2
             + [("area_total", False, True, 0.05)] * 10 + [("area_total", False, False, 0.50)]
             + [("area_division", True, True, 0.10)] * 3)
     frame = pd.DataFrame(rows, columns=["level", "is_inside_50", "is_inside_90", "prediction_error"])
     page = coverage_section(frame)
-    assert "83% (10 of 12)" in page and "91% (10 of 11)" in page
-    assert page.count("below the target of 85%") == 1 and "only 83% of the 12 left-out figures" in page
+    assert "83.3% (10 of 12)" in page and "90.9% (10 of 11)" in page
+    assert page.count("below the target of 85%") == 1 and "only 83.3% of the 12 left-out figures" in page
     assert "Fewer than 10 figures at the level area × division" in page
