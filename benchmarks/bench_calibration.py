@@ -1,6 +1,7 @@
 """Calibration of the panel's intervals by leave-one-figure-out cross-validation.
 
-Reads the fit's four inputs from a built warehouse (read-only: intermediate.int_panel_prior_cells,
+Reads the fit's four inputs from a built warehouse (read-only, the version's internal file
+beside the published link: intermediate.int_panel_prior_cells,
 int_panel_prior_components, int_panel_constraints, int_panel_constraint_terms), refits the panel
 without each fitted reported figure in turn and predicts it (panel_fit.cross_validate), and
 prints the coverage of the 50 % and 90 % predictive intervals and the median error by level:
@@ -8,8 +9,12 @@ province (a province, its rest, or the two together), area total (one member, se
 divisions), area x division (one member, one division).
 
     .venv/bin/python benchmarks/bench_calibration.py [--warehouse warehouse/chengyu.duckdb]
-        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list] [--analytic]
+        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list] [--analytic] [--fit-widths]
 
+--analytic predicts each figure in closed form from the central fit (what the build's
+audit_panel_cross_validation holds) instead of refitting with posterior draws; --fit-widths
+searches the one factor on the areas' widths at which the left-out figures' standardised
+errors are calibrated and prints coverage before and after (docs/estimator.md, Calibration).
 --scale multiplies the standard deviations of named uncertainty components (shares capped
 below 1) before refitting, to show how coverage moves with the prior widths; without it the
 build's own priors (seeds/estimation_priors.csv) are used. The target: 90 %
