@@ -22,7 +22,7 @@ import duckdb
 import pytest
 import sqlalchemy
 
-from chengyu_cluster.synth import SynthConfig, org_check_char, synth, uscc_check_char
+from chengyu_cluster.synth.generator import SynthConfig, org_check_char, synth, uscc_check_char
 
 from conftest import REPO, make_workspace
 
@@ -512,8 +512,8 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     # its first line (I1: line 2, I4: line 6), and the register repeat against line 5. (The
     # appended lines end in CRLF like the csv module's: mixed line ends are refused.) A CSV is
     # located by line for both occurrences, a Parquet file by row.
-    import chengyu_cluster.microdata as microdata
-    from chengyu_cluster.inputs import Findings
+    import chengyu_cluster.microdata.intake as microdata
+    from chengyu_cluster.inputs.reader import Findings
 
     def with_repeats(d: Path) -> None:
         with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:

@@ -47,8 +47,8 @@ from pathlib import Path
 
 import yaml
 
-from . import warehouse as wh
-from .inputs import DEFAULT_MAX_INPUT_BYTES, AcceptedInputs, load_inputs, read_inputs
+from chengyu_cluster.inputs.reader import DEFAULT_MAX_INPUT_BYTES, AcceptedInputs, load_inputs, read_inputs
+from chengyu_cluster.publish import versions as wh
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
 EXIT_QUERY = 8
@@ -168,7 +168,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     os.environ.setdefault("DBT_PROFILES_DIR", str(project_dir))
     if args.target == "spark":
-        from .spark_publish import build_on_spark
+        from chengyu_cluster.publish.spark_views import build_on_spark
 
         with stop_on_signals():
             return build_on_spark(args, project_dir, stage, {})
@@ -191,7 +191,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         stage("validate-inputs")
         t = time.perf_counter()
         accepted = read_checked_inputs(args, project_dir)
-        from .microdata import check_for_cli
+        from chengyu_cluster.microdata.intake import check_for_cli
 
         microdata = check_for_cli(args, project_dir, accepted, paths)
         timings["input checks"] = time.perf_counter() - t
@@ -216,7 +216,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 leftover.unlink(missing_ok=True)
 
     timings["total"] = time.perf_counter() - started
-    from .summary import print_summary
+    from chengyu_cluster.pipeline.summary import print_summary
 
     # The version's own file, not the pointer: another build or rollback may move the pointer now.
     print_summary(paths.published, version, outcome, gate, timings)
@@ -229,7 +229,7 @@ def write_candidate_inputs(args: argparse.Namespace, project_dir: Path, paths: w
                            candidate: Path, accepted: AcceptedInputs, context: dict[str, str], microdata) -> dict:
     """The checked inputs and the build's identity, as raw tables of a new candidate file,
     and the microdata when given: returns the dbt vars the microdata run needs ({} without)."""
-    from .microdata import attach_for_cli
+    from chengyu_cluster.microdata.intake import attach_for_cli
 
     with wh.storage_errors(f"write the candidate warehouse in {paths.versions_dir}"):
         import duckdb
@@ -249,8 +249,8 @@ def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.Wareh
                     no_comparison: str | None):
     """dbt builds and tests the candidate, then the quality gate compares it with the
     published version `current` (None: `no_comparison` says why): (exit code, dbt outcome, gate result)."""
-    from .dbt_build import DbtBuild
-    from .quality import prepare_gate, run_quality_gate
+    from chengyu_cluster.pipeline.dbt_runner import DbtBuild
+    from chengyu_cluster.quality.gate import prepare_gate, run_quality_gate
 
     stage("dbt-build")
     t = time.perf_counter()
@@ -339,7 +339,7 @@ def note_copy(paths: wh.WarehousePaths, kind: str, target: str, command: str) ->
 def refresh_postgres_copy(args: argparse.Namespace, paths: wh.WarehousePaths, version: wh.Version) -> int:
     """After a publish or rollback: replace the PostgreSQL copy in the same atomic way as
     publish-postgres, and record in the publish log which build it now holds."""
-    from .postgres import PostgresRefused, publish_postgres
+    from chengyu_cluster.publish.postgres import PostgresRefused, publish_postgres
 
     build_id = version.build_id
     try:
@@ -474,7 +474,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
     accepted = read_checked_inputs(args, project_dir)
-    from .microdata import check_for_cli
+    from chengyu_cluster.microdata.intake import check_for_cli
 
     check_for_cli(args, project_dir, accepted)
     n_errors = accepted.findings.n_errors
@@ -483,7 +483,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .access import default_memory_limit, interactive, open_published, run_script
+    from chengyu_cluster.access.query import default_memory_limit, interactive, open_published, run_script
 
     _, paths = published_warehouse(args)
     con = open_published(paths.published, args.memory_limit or default_memory_limit())
@@ -496,8 +496,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .access import export_parquet
-    from .outputs import check_folder_target, output_path
+    from chengyu_cluster.access.query import export_parquet
+    from chengyu_cluster.outputs import check_folder_target, output_path
 
     _, paths = published_warehouse(args)
     out = output_path(args.out)
@@ -510,7 +510,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_publish_postgres(args: argparse.Namespace) -> int:
-    from .postgres import ForeignSchema, PostgresRefused, publish_postgres
+    from chengyu_cluster.publish.postgres import ForeignSchema, PostgresRefused, publish_postgres
 
     _, paths = published_warehouse(args)
     try:
@@ -526,8 +526,8 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .outputs import check_file_target, output_path
-    from .report import build_report
+    from chengyu_cluster.access.report import build_report
+    from chengyu_cluster.outputs import check_file_target, output_path
 
     project_dir, paths = published_warehouse(args)
     out = output_path(args.out) if args.out else project_dir / "reports" / "cluster_report.html"
@@ -538,8 +538,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from .dbt_build import generate_docs
-    from .outputs import check_docs_folder, output_path
+    from chengyu_cluster.outputs import check_docs_folder, output_path
+    from chengyu_cluster.pipeline.dbt_runner import generate_docs
 
     project_dir, paths = published_warehouse(args)
     out = output_path(args.out) if args.out else project_dir / "reports" / "docs"
@@ -551,8 +551,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_analyses(args: argparse.Namespace) -> int:
-    from .access import format_result
-    from .analyses import AnalysisError, find_analysis, list_analyses, run_analysis
+    from chengyu_cluster.access.analyses import AnalysisError, find_analysis, list_analyses, run_analysis
+    from chengyu_cluster.access.query import format_result
 
     project_dir = find_project_dir(args.project_dir)
     if args.name is None:
@@ -574,14 +574,14 @@ def cmd_analyses(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from .semantic import run_metricflow
+    from chengyu_cluster.access.metrics import run_metricflow
 
     project_dir, paths = published_warehouse(args)
     return run_metricflow(project_dir, paths.published, args.mf_args or ["--help"])
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import run_synth
+    from chengyu_cluster.synth.generator import run_synth
 
     return run_synth(find_project_dir(args.project_dir), args)
 
@@ -610,7 +610,7 @@ def count_at_least(minimum: int):
 
 def memory_size(text: str) -> str:
     """A DuckDB memory size such as 2GB or 1536MiB (it becomes a DuckDB setting)."""
-    from .microdata import MEMORY_SIZE
+    from chengyu_cluster.microdata.intake import MEMORY_SIZE
 
     if not MEMORY_SIZE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 2GB or 1536MiB")
@@ -621,7 +621,7 @@ def pg_identifier(text: str) -> str:
     """A schema or role name as PostgreSQL keeps it unquoted ('' for none, where allowed)."""
     import re
 
-    from .postgres import MAX_SCHEMA_NAME
+    from chengyu_cluster.publish.postgres import MAX_SCHEMA_NAME
 
     if text and not re.fullmatch(r"[a-z_][a-z0-9_]*", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a plain lower-case PostgreSQL name")

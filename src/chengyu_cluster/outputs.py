@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .warehouse import StorageError, WarehouseError
+from chengyu_cluster.publish.versions import StorageError, WarehouseError
 
 # Short, so that a temporary name beside a long (but valid) name stays within NAME_MAX.
 TEMP_PREFIX, TEMP_SUFFIX = ".chengyu-", ".partial"

@@ -5,8 +5,16 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from chengyu_cluster.dbt_build import relay_without_tracebacks, summarise, without_traceback
-from chengyu_cluster.quality import CRITICAL, WARNING, count_band, distribution_band, expectations, profile, share_band
+from chengyu_cluster.pipeline.dbt_runner import relay_without_tracebacks, summarise, without_traceback
+from chengyu_cluster.quality.gate import (
+    CRITICAL,
+    WARNING,
+    count_band,
+    distribution_band,
+    expectations,
+    profile,
+    share_band,
+)
 
 
 def test_count_band():
@@ -108,9 +116,10 @@ def test_audit_marts_only_warn_on_row_counts(con):
 def test_a_python_models_traceback_is_cut_to_its_exception_line():
     message = ("Runtime Error in model int_panel_fit_cells\n  Python model failed:\n"
                "  Traceback (most recent call last):\n    File \"x.py\", line 3, in model\n      return f()\n"
-               "  chengyu_cluster.panel_fit.InfeasibleConstraintsError: no panel meets user:a and user:b\n  ")
+               "  chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
+               "no panel meets user:a and user:b\n  ")
     assert without_traceback(message) == ("Runtime Error in model int_panel_fit_cells\n  Python model failed: "
-                                          "chengyu_cluster.panel_fit.InfeasibleConstraintsError: "
+                                          "chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
                                           "no panel meets user:a and user:b")
     assert without_traceback("Got 2 results") == "Got 2 results"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chengyu_cluster.synth import (
+from chengyu_cluster.synth.generator import (
     USCC_ALPHABET,
     USCC_WEIGHTS,
     SynthConfig,

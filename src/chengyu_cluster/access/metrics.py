@@ -136,9 +136,9 @@ def check_metric_names(project_dir: Path, args: list[str]) -> None:
 
 
 def query(project_dir: Path, env: dict, args: list[str]) -> int:
-    from . import warehouse as wh
-    from .access import format_result
-    from .outputs import check_file_target, output_path, write_file
+    from chengyu_cluster.access.query import format_result
+    from chengyu_cluster.outputs import check_file_target, output_path, write_file
+    from chengyu_cluster.publish import versions as wh
 
     args, csv_out = take_option(args, "--csv")
     out = output_path(csv_out) if csv_out is not None else None

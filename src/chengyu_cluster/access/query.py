@@ -28,8 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from .sql_guard import Refused, checked_statements, connect_reader
-from .warehouse import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
+from chengyu_cluster.access.sql_guard import Refused, checked_statements, connect_reader
+from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
 
 EXIT_OK, EXIT_QUERY, EXIT_SIGINT = 0, 8, 130
 BATCH_ROWS = 2048
@@ -301,7 +301,7 @@ def export_parquet(database: Path, out_dir: Path) -> Path:
     No user string becomes SQL: the output path goes to DuckDB as an argument of the
     relation API, table names come from the catalog and are quoted.
     """
-    from .outputs import new_folder
+    from chengyu_cluster.outputs import new_folder
 
     with new_folder(out_dir) as folder:
         _write_export(database, folder)

@@ -42,7 +42,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .inputs import (
+from chengyu_cluster.inputs.reader import (
     USER_SECTOR_OUTPUT_COLUMNS,
     USER_SECTOR_OUTPUT_MEASURE,
     USER_SECTOR_OUTPUT_OPTIONAL,

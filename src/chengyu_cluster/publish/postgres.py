@@ -38,7 +38,7 @@ import duckdb
 import psycopg
 from psycopg import sql
 
-from .access import public_marts
+from chengyu_cluster.access.query import public_marts
 
 POSTGRES_TYPES = {
     "VARCHAR": "text",

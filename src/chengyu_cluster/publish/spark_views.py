@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import warehouse as wh
+from chengyu_cluster.publish import versions as wh
 
 EXIT_SPARK_UNAVAILABLE = 14
 #: A Spark database or table name chengyu will put into SQL (what the project's models use).
@@ -254,8 +254,8 @@ def run_dbt(project_dir: Path, args: list[str]):
     """dbt in this process (its SparkSession stays for the gate and the publish)."""
     from dbt.cli.main import dbtRunner
 
-    from .dbt_build import summarise
-    from .spark_python import register
+    from chengyu_cluster.pipeline.dbt_runner import summarise
+    from chengyu_cluster.pipeline.spark_python import register
 
     register()
     run_results = project_dir / "target" / "run_results.json"
@@ -269,7 +269,7 @@ def run_dbt(project_dir: Path, args: list[str]):
     else:
         from collections import Counter
 
-        from .dbt_build import DbtOutcome, Failure
+        from chengyu_cluster.pipeline.dbt_runner import DbtOutcome, Failure
 
         message = str(result.exception or "dbt failed before running any node").strip().splitlines()
         outcome = DbtOutcome(False, Counter(), [Failure("dbt", "process", message[-1] if message else "")], [])
@@ -307,8 +307,8 @@ def drop_candidate(spark, build_id: str) -> list[str]:
 
 def build_on_spark(args, project_dir: Path, stage, timings: dict[str, float]) -> int:
     """The Spark write-audit-publish; returns the exit code (failures raise WarehouseError)."""
-    from .cli import EXIT_DBT, EXIT_OK, EXIT_QUALITY
-    from .quality import import_great_expectations, prepare_gate_spark, run_quality_gate_spark
+    from chengyu_cluster.cli import EXIT_DBT, EXIT_OK, EXIT_QUALITY
+    from chengyu_cluster.quality.gate import import_great_expectations, prepare_gate_spark, run_quality_gate_spark
 
     for option, flag in ((args.sector_output, "--sector-output"), (args.microdata, "--microdata"),
                          (args.publish_postgres, "--publish-postgres")):

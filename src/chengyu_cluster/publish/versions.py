@@ -64,7 +64,7 @@ from pathlib import Path
 
 import duckdb
 
-from .inputs import quote_identifier, sql_text
+from chengyu_cluster.inputs.reader import quote_identifier, sql_text
 
 # How many published versions are kept (the current one is always kept).
 # What a serving file holds: every table (and view, materialised) of these schemas.

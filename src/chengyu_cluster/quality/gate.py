@@ -266,7 +266,7 @@ def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | 
         reason = f"the published version cannot be read ({str(exc).splitlines()[0]})"
         if accept_shift is not None:
             return Baseline(config, note=f"{reason}; published without a comparison: {accept_shift}")
-        from .warehouse import BuildLocked, CorruptVersion, is_lock_conflict
+        from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, is_lock_conflict
 
         refusal = BuildLocked if is_lock_conflict(exc) else CorruptVersion
         raise refusal(f"the quality gate stops the build: {reason}; close what holds it or repair it "

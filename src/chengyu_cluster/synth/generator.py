@@ -116,7 +116,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outputs import new_folder
+from chengyu_cluster.outputs import new_folder
 
 # ---- GB 32100-2015: unified social credit code -----------------------------------------
 
@@ -967,7 +967,7 @@ def run_synth(project_dir: Path, args) -> int:
     import resource
     import sys
 
-    from . import warehouse as wh
+    from chengyu_cluster.publish import versions as wh
 
     out = Path(os.path.expanduser(args.out)).absolute()
     cfg = SynthConfig(enterprises=args.enterprises, months=args.months, invoices=args.invoices, seed=args.seed,
