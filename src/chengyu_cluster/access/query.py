@@ -29,9 +29,9 @@ from pathlib import Path
 import duckdb
 
 from chengyu_cluster.access.sql_guard import Refused, checked_statements, connect_reader
+from chengyu_cluster.exits import EXIT_OK, EXIT_QUERY, EXIT_SIGINT
 from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
 
-EXIT_OK, EXIT_QUERY, EXIT_SIGINT = 0, 8, 130
 BATCH_ROWS = 2048
 DEFAULT_MEMORY_SHARE = 4  # `chengyu sql` may use a quarter of the machine's memory by default
 

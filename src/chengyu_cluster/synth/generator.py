@@ -967,6 +967,7 @@ def run_synth(project_dir: Path, args) -> int:
     import resource
     import sys
 
+    from chengyu_cluster.exits import EXIT_OK, EXIT_USAGE
     from chengyu_cluster.publish import versions as wh
 
     out = Path(os.path.expanduser(args.out)).absolute()
@@ -978,7 +979,7 @@ def run_synth(project_dir: Path, args) -> int:
             result = synth(project_dir, out, cfg, progress=lambda line: print(f"  {line}", flush=True))
     except (FileExistsError, ValueError) as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = result.rows["supply_invoices"] / result.seconds if result.seconds else 0.0
     print(f"wrote {out} (basis synthetic): {result.rows['enterprises']:,} register rows, "
@@ -986,4 +987,4 @@ def run_synth(project_dir: Path, args) -> int:
           f"({result.rows['red_letter_invoices']:,} red-letter) in {result.files} files; "
           f"{result.seconds:.1f} s, {rate:,.0f} invoices/s, peak memory {peak_mib:,.0f} MiB")
     print(f"build with it: chengyu build --microdata {out}")
-    return 0
+    return EXIT_OK
