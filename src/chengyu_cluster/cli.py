@@ -382,7 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory); "
                                               "it must exist and hold dbt_project.yml (exit 2 otherwise)")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_build_commands(sub)
+    _add_version_commands(sub)
+    _add_reading_commands(sub)
+    _add_question_commands(sub)
+    _add_synth_command(sub)
+    return parser
 
+
+def _add_build_commands(sub) -> None:
     build = sub.add_parser("build", help="build into a candidate, check it, publish it as a new version")
     _add_input_options(build)
     build.add_argument("--keep-versions", type=count_at_least(1), default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
@@ -404,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="with --target spark: a dbt node selection instead of a selector")
     build.set_defaults(func=cmd_build)
 
+    check = sub.add_parser("validate", help="check the input files only, build nothing")
+    _add_input_options(check)
+    check.set_defaults(func=cmd_validate)
+
+
+def _add_version_commands(sub) -> None:
     back = sub.add_parser("rollback", help="point the warehouse at the version live before the current one "
                                            "(per the publish log)")
     back.add_argument("--to", metavar="BUILD_ID",
@@ -418,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check every kept version against its recorded checksum")
     verify.set_defaults(func=cmd_verify)
 
+
+def _add_reading_commands(sub) -> None:
     sql = sub.add_parser("sql", help="read-only SQL against the published warehouse (no QUERY: interactive)")
     sql.add_argument("query", nargs="?", help="SQL; several statements separated by ';'. Omit for a prompt")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -455,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a folder (not a link); its three files are replaced")
     docs.set_defaults(func=cmd_docs)
 
+
+def _add_question_commands(sub) -> None:
     analyses = sub.add_parser("analyses", help="the planners' questions (analyses/*.sql): list them, or run one "
                                                "read-only against the published warehouse")
     analyses.add_argument("name", nargs="?", help="q1 ... q5 (or the file name); omit it to list them")
@@ -468,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the arguments of mf: query ..., list metrics, validate-configs")
     metrics.set_defaults(func=cmd_metrics)
 
+
+def _add_synth_command(sub) -> None:
     synth = sub.add_parser("synth", help="write synthetic enterprise microdata (register, monthly reports, "
                                          "invoices) in the documented layout, deterministic from the seed")
     synth.add_argument("--enterprises", type=count_at_least(1), required=True, metavar="N")
@@ -482,11 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--memory-limit", type=memory_size, default="3GB", metavar="SIZE",
                        help="DuckDB memory limit (default 3GB)")
     synth.set_defaults(func=cmd_synth)
-
-    check = sub.add_parser("validate", help="check the input files only, build nothing")
-    _add_input_options(check)
-    check.set_defaults(func=cmd_validate)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

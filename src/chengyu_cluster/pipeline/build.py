@@ -38,8 +38,8 @@ from chengyu_cluster.publish.versions import pause_for_fault_test
 class Backend(Protocol):
     """An engine's candidate, dbt run, gate and publisher (one object per build)."""
 
-    #: "the published warehouse <file>" / "the published schemas in <folder>": what stays unchanged.
-    published_label: str
+    #: "the published warehouse <file> is unchanged": what a build that stops leaves as it was.
+    unchanged: str
 
     def locked(self) -> AbstractContextManager:
         """One build of this warehouse at a time; inside it, leftovers of killed builds are removed."""
@@ -101,7 +101,11 @@ def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> Accepted
     return accepted
 
 
-def report_dbt(outcome, published_label: str) -> bool:
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def report_dbt(outcome, unchanged: str) -> bool:
     """Print dbt's warnings and failures (with sample rows); True when the build passed."""
     for item in outcome.warnings:
         print(f"WARNING dbt {item.kind} {item.name}: {item.message}")
@@ -113,18 +117,18 @@ def report_dbt(outcome, published_label: str) -> bool:
         print(f"ERROR dbt {item.kind} {item.name}: {item.message}", file=sys.stderr)
         for row in item.sample_rows:
             print(f"    offending row: {row}", file=sys.stderr)
-    print(f"\nBuild failed in dbt. {published_label[0].upper()}{published_label[1:]} is unchanged.", file=sys.stderr)
+    print(f"\nBuild failed in dbt. {_sentence(unchanged)}", file=sys.stderr)
     return False
 
 
-def report_gate(gate, published_label: str) -> bool:
+def report_gate(gate, unchanged: str) -> bool:
     """Print the gate's shifts; True when no critical check failed."""
     for line in gate.messages():
         print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
     if gate.passed:
         return True
     print(f"\nQuality gate failed: {gate.n_critical_failed} critical check(s). "
-          f"{published_label[0].upper()}{published_label[1:]} is unchanged. Reports: {gate.report_dir}. "
+          f"{_sentence(unchanged)} Reports: {gate.report_dir}. "
           "If the shift is expected, build again with --accept-shift \"<reason>\".", file=sys.stderr)
     return False
 
@@ -154,17 +158,17 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
         accepted, microdata = timer.step("input checks", lambda: _inputs(backend, args, project_dir))
         if not accepted.ok:
             print(f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; "
-                  f"{backend.published_label} is unchanged.", file=sys.stderr)
+                  f"{backend.unchanged}.", file=sys.stderr)
             return EXIT_INPUT
         with candidate_guard(backend.discard, backend.new_candidate()) as guard:
             backend.write_inputs(accepted, microdata)
             stage("dbt-build")
             outcome = timer.step("dbt build", backend.run_dbt)
-            if not report_dbt(outcome, backend.published_label):
+            if not report_dbt(outcome, backend.unchanged):
                 return EXIT_DBT
             stage("quality-gate")
             gate = timer.step("quality gate", backend.run_gate)
-            if not report_gate(gate, backend.published_label):
+            if not report_gate(gate, backend.unchanged):
                 return EXIT_QUALITY
             stage("seal")
             timer.step("seal", lambda: backend.seal(accepted, microdata, gate))

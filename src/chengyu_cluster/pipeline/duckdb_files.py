@@ -52,11 +52,16 @@ class DuckDBFiles:
                                           "builds the whole project")
         self.args, self.project_dir = args, project_dir
         self.paths = wh.WarehousePaths.from_env(project_dir)
-        self.published_label = f"the published warehouse {self.paths.published}"
+        self.unchanged = f"the published warehouse {self.paths.published} is unchanged"
         self.candidate = self.paths.candidate()
-        self.live, self.no_comparison, self.needed_bytes = None, None, 0
-        self.context: dict[str, str] = {}
-        self.dbt_vars: dict = {}
+        # Set by the steps, in order: locked, new_candidate, write_inputs, run_dbt, seal.
+        self.live: wh.Version | None = None
+        self.no_comparison: str | None = None  # why the gate compares with nothing
+        self.needed_bytes = 0
+        self.context: dict[str, str] = {}  # the build's id and code version
+        self.dbt_vars: dict = {}  # the microdata run's reprocessing window
+        self.baseline = None  # the published version's profile
+        self.record: dict = {}  # the version's record
 
     @contextmanager
     def locked(self):

@@ -167,8 +167,15 @@ class SparkSchemas:
         check_spark_available()
         self.args, self.project_dir = args, project_dir
         self.spark_dir = spark_dir_of(project_dir)
-        self.published_label = f"the published schemas in {self.spark_dir}"
-        self.spark = None
+        self.unchanged = f"the published schemas in {self.spark_dir} are unchanged"
+        # Set by the steps, in order: new_candidate, run_gate, seal, publish.
+        self.build_id = ""
+        self.spark = None  # dbt's SparkSession, once dbt has built
+        self.candidate: dict[str, str] = {}  # {base schema: its candidate schema}
+        self.bases: list[str] = []  # the schemas that get views (not the sources)
+        self.published = Published({})
+        self.previous: list[str] = []  # build ids the published views name now
+        self.plan = None
         self.switch_started = False
 
     @contextmanager
@@ -204,7 +211,7 @@ class SparkSchemas:
         # the seeds built into raw__b<id> are read through the candidate's models only.
         sources = source_schemas(self.project_dir)
         self.bases = sorted(b for b in self.candidate if b not in sources)
-        self.published: Published = read_published(spark, self.bases)
+        self.published = read_published(spark, self.bases)
         self.previous = sorted(self.published.build_ids)
         marts_published = "marts" if self.published.views.get("marts") else None
         baseline = prepare_gate_spark(self.project_dir, spark, marts_published,
