@@ -22,7 +22,8 @@ import duckdb
 import pytest
 import sqlalchemy
 
-from chengyu_cluster.synth.generator import SynthConfig, org_check_char, synth, uscc_check_char
+from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
+from chengyu_cluster.synth.generator import SynthConfig, synth
 
 from conftest import REPO, make_workspace
 
@@ -609,7 +610,7 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     assert out.returncode == 0 and set(out.stdout.split()) == {"schema_name", "marts", "semantic"}, out
 
     # The Parquet export: the public marts only (the PostgreSQL copy takes the same list,
-    # access.public_marts, from the same serving file).
+    # access/export.public_marts, from the same serving file).
     export = ws.run("export", "--out", str(tmp_path / "export"))
     assert export.returncode == 0, export.stderr
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))

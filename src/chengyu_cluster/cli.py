@@ -195,7 +195,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from chengyu_cluster.access.query import export_parquet
+    from chengyu_cluster.access.export import export_parquet
     from chengyu_cluster.outputs import check_folder_target, output_path
 
     _, paths = published_warehouse(args)

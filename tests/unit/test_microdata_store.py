@@ -16,6 +16,7 @@ import duckdb
 import yaml
 
 from chengyu_cluster.inputs.reader import Findings
+from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
 from chengyu_cluster.microdata.intake import (
     YTD_TOLERANCE,
     RowIssue,
@@ -25,7 +26,6 @@ from chengyu_cluster.microdata.intake import (
     collect_garbage,
     list_files,
 )
-from chengyu_cluster.synth.generator import org_check_char, uscc_check_char
 
 
 def make_object(store: Store, table: str, sha: str) -> Path:

@@ -73,7 +73,7 @@ from pathlib import Path
 import yaml
 
 from chengyu_cluster.inputs.reader import ERROR, WARNING, Findings, InputFile, Issue, sql_text
-from chengyu_cluster.synth.generator import USCC_ALPHABET, uscc_check_sql
+from chengyu_cluster.microdata.credit_codes import USCC_ALPHABET, uscc_check_sql
 
 TABLES = ("enterprises", "enterprise_month", "supply_invoices")
 SOURCES_YAML = "models/staging/microdata/_microdata__sources.yml"

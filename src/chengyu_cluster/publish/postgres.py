@@ -38,7 +38,7 @@ import duckdb
 import psycopg
 from psycopg import sql
 
-from chengyu_cluster.access.query import public_marts
+from chengyu_cluster.access.export import public_marts
 from chengyu_cluster.exits import EXIT_IN_THE_WAY, EXIT_POSTGRES_REFUSED
 
 POSTGRES_TYPES = {

@@ -70,7 +70,7 @@ from chengyu_cluster.inputs.reader import quote_identifier, sql_text
 # How many published versions are kept (the current one is always kept).
 # What a serving file holds: every table (and view, materialised) of these schemas.
 # marts: the public marts and build_info (access: public; what the exposures read, and what
-# access.public_marts hands to export and the PostgreSQL copy). semantic: MetricFlow's time
+# access/export.public_marts hands to export and the PostgreSQL copy). semantic: MetricFlow's time
 # spine (calendar days only), which `chengyu metrics` needs. Nothing else leaves the build.
 SERVED_SCHEMAS = ("marts", "semantic")
 DEFAULT_KEEP_VERSIONS = 5
