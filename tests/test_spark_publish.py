@@ -148,7 +148,7 @@ def test_write_audit_publish_on_spark(tmp_path):
     result = subprocess.run(["nice", "-n", "10", sys.executable, str(runner), str(ws.project), json.dumps(SELECT)],
                             cwd=ws.project, env=env, capture_output=True, text=True, timeout=3000)
     seconds = time.monotonic() - started
-    print(f"\nSpark WAP test process (one JVM, 5 builds): {seconds:.1f} s")
+    print(f"\nSpark WAP test process (one JVM, 6 builds): {seconds:.1f} s")
     print("\n".join(line for line in result.stderr.splitlines() if line.startswith("RUNNER")))
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-6000:] + result.stderr[-6000:]
