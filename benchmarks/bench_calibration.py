@@ -29,7 +29,7 @@ import time
 import duckdb
 import numpy as np
 
-from chengyu_cluster import panel_fit
+from chengyu_cluster.estimation import panel_fit
 
 TARGET_P90 = 0.85
 MIN_FIGURES = 10

@@ -21,7 +21,7 @@ import numpy as np
 from bench_panel_fit import AREAS, DIVISIONS, YEARS, build
 from results_file import recorded
 
-from chengyu_cluster.panel_fit import Constraint, _without_dependent_equalities, fit_panel, monte_carlo
+from chengyu_cluster.estimation.panel_fit import Constraint, _without_dependent_equalities, fit_panel, monte_carlo
 
 
 def user_rows(panel, truth_panel, n: int, seed: int = 11) -> list[Constraint]:

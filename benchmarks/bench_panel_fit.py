@@ -19,7 +19,7 @@ import time
 import numpy as np
 from results_file import recorded
 
-from chengyu_cluster.panel_fit import (
+from chengyu_cluster.estimation.panel_fit import (
     CommonFactor,
     Constraint,
     Independent,
@@ -88,7 +88,7 @@ def build(seed: int = 7):
 def real(warehouse: str, draws: int, repeat: int) -> None:
     import duckdb
 
-    from chengyu_cluster.panel_fit import _TABLE_CACHE, fit_tables
+    from chengyu_cluster.estimation.panel_fit import _TABLE_CACHE, fit_tables
 
     con = duckdb.connect(warehouse, read_only=True)
     try:

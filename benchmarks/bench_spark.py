@@ -10,7 +10,7 @@ For one size (default 10M invoices, `--size 1M` for a quick check) it
      through var `microdata_parquet_files` (docs/spark.md, "Microdata on Spark");
   3. builds the same dbt selection on DuckDB (target dev, dbt-duckdb, memory limit as
      `chengyu build` sets it) in one process, then on Spark (target spark, dbt-spark
-     `method: session`, local[2], `python -m chengyu_cluster.spark_dbt` semantics: the
+     `method: session`, local[2], `python -m chengyu_cluster.pipeline.spark_dbt` semantics: the
      `session` submission method registered first) in another. DuckDB's seeds are in the
      file already (the input reader, step 2); Spark loads the seeds the selection needs with
      `dbt seed` in the same process first (its only way in). With --tests, `dbt test` of the
@@ -182,13 +182,13 @@ def measured(cmd: list[str], env: dict, out: Path) -> dict:
 
 # Runs in the engine's own process: the dbt invocations one after the other (one JVM for all of
 # them on Spark), each one's seconds and run_results kept; on Spark the `session` submission
-# method is registered first, as `python -m chengyu_cluster.spark_dbt` does.
+# method is registered first, as `python -m chengyu_cluster.pipeline.spark_dbt` does.
 RUNNER = r"""
 import json, sys, time
 from pathlib import Path
 job = json.loads(sys.argv[1])
 if job["spark"]:
-    from chengyu_cluster.spark_python import register
+    from chengyu_cluster.pipeline.spark_python import register
     register()
 from dbt.cli.main import dbtRunner
 results = Path(job["target_path"]) / "run_results.json"
@@ -291,7 +291,7 @@ def store_files(db: Path, store_root: Path) -> dict[str, list[str]]:
     (relative to the store: resolved here to the files)."""
     import duckdb
 
-    from chengyu_cluster.microdata import Store
+    from chengyu_cluster.microdata.intake import Store
 
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -4,7 +4,7 @@
     chengyu_candidate_suffix (b + the build id in lower case, e.g. b20261129t174512123456z)
     and every schema becomes "<name>__<suffix>" (marts__b2026...). The suffix is checked
     here as well, so nothing but a build id can reach a schema name (src/chengyu_cluster/
-    spark_publish.py publishes the candidate by switching views). -#}
+    publish/spark_views.py publishes the candidate by switching views). -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- set base = target.schema if custom_schema_name is none else custom_schema_name | trim -%}
     {%- set suffix = var('chengyu_candidate_suffix', none) -%}

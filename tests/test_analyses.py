@@ -13,7 +13,7 @@ import sys
 import duckdb
 import pytest
 
-from chengyu_cluster.analyses import AnalysisError, find_analysis, relation_schemas, render
+from chengyu_cluster.access.analyses import AnalysisError, find_analysis, relation_schemas, render
 
 from conftest import sha256
 

@@ -22,7 +22,8 @@ import duckdb
 import pytest
 import sqlalchemy
 
-from chengyu_cluster.synth import SynthConfig, org_check_char, synth, uscc_check_char
+from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
+from chengyu_cluster.synth.generator import SynthConfig, synth
 
 from conftest import REPO, make_workspace
 
@@ -512,8 +513,8 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     # its first line (I1: line 2, I4: line 6), and the register repeat against line 5. (The
     # appended lines end in CRLF like the csv module's: mixed line ends are refused.) A CSV is
     # located by line for both occurrences, a Parquet file by row.
-    import chengyu_cluster.microdata as microdata
-    from chengyu_cluster.inputs import Findings
+    import chengyu_cluster.microdata.intake as microdata
+    from chengyu_cluster.inputs.reader import Findings
 
     def with_repeats(d: Path) -> None:
         with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:
@@ -609,7 +610,7 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     assert out.returncode == 0 and set(out.stdout.split()) == {"schema_name", "marts", "semantic"}, out
 
     # The Parquet export: the public marts only (the PostgreSQL copy takes the same list,
-    # access.public_marts, from the same serving file).
+    # access/export.public_marts, from the same serving file).
     export = ws.run("export", "--out", str(tmp_path / "export"))
     assert export.returncode == 0, export.stderr
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))

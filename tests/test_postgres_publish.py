@@ -160,7 +160,7 @@ def test_a_schema_chengyu_did_not_create_is_never_replaced(built, server, schema
 
 
 def test_only_chengyus_own_tables_are_dropped_and_the_copy_says_which_build_it_holds(built, server):
-    from chengyu_cluster.postgres import copy_build_id
+    from chengyu_cluster.publish.postgres import copy_build_id
 
     assert copy_build_id(server, "chengyu") is None  # nothing published yet
     assert built.run("publish-postgres", "--dsn", server).returncode == 0

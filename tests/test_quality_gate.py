@@ -7,7 +7,7 @@ import shutil
 
 import duckdb
 
-from chengyu_cluster.quality import prepare_gate, run_quality_gate
+from chengyu_cluster.quality.gate import prepare_gate, run_quality_gate
 
 from conftest import workspace_with_published
 

@@ -8,7 +8,7 @@ does) and on a local Spark (target spark: dbt-spark `method: session`, local[2],
 tables; the reader's tables copied into the metastore, the microdata as views over the
 loader's store files, var microdata_parquet_files). Both are one `dbt build` of every node:
 seeds, models (the panel fit's dbt Python models through the submission method `session` of
-chengyu_cluster.spark_python, registered by the runner before dbt starts), data tests and unit
+chengyu_cluster.pipeline.spark_python, registered by the runner before dbt starts), data tests and unit
 tests. Then:
 
 - every node has the same status on both engines (the soft panel constraints warn on both);
@@ -44,9 +44,9 @@ import duckdb
 import pytest
 import yaml
 
-from chengyu_cluster.inputs import Findings, load_inputs, read_inputs
-from chengyu_cluster.microdata import Store, attach, check_microdata
-from chengyu_cluster.synth import SynthConfig, synth
+from chengyu_cluster.inputs.reader import Findings, load_inputs, read_inputs
+from chengyu_cluster.microdata.intake import Store, attach, check_microdata
+from chengyu_cluster.synth.generator import SynthConfig, synth
 
 from conftest import make_workspace
 
@@ -109,7 +109,7 @@ SCALE_TOLERANCE = 1e-12
 # they exist with the sources' types); the reader's rows inserted from DuckDB's Parquet
 # exports (`preload`; a DuckDB TIMESTAMP reads back from Parquet as timestamp_ntz, hence the
 # casts to the table's types); the dbt build with the `session` submission method registered
-# (as `python -m chengyu_cluster.spark_dbt` does); the rows of the views named in `export`
+# (as `python -m chengyu_cluster.pipeline.spark_dbt` does); the rows of the views named in `export`
 # written to Parquet (the microdata facts among them: a copy of the full build); the Great
 # Expectations gate on the Spark marts as DataFrames, with the DuckDB build as the published
 # version it compares with; last an incremental run of the microdata facts on the same files,
@@ -120,8 +120,8 @@ import json, sys, time
 from pathlib import Path
 from dbt.cli.main import dbtRunner
 from pyspark.sql import SparkSession
-from chengyu_cluster.quality import import_great_expectations, prepare_gate, run_quality_gate_spark
-from chengyu_cluster.spark_python import register
+from chengyu_cluster.quality.gate import import_great_expectations, prepare_gate, run_quality_gate_spark
+from chengyu_cluster.pipeline.spark_python import register
 
 job = json.loads(sys.argv[1])
 import_great_expectations()  # before dbt, as chengyu build --target spark does (docs/spark.md)

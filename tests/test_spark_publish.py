@@ -1,4 +1,4 @@
-"""`chengyu build --target spark`: write, audit, publish on a local Spark (spark_publish.py).
+"""`chengyu build --target spark`: write, audit, publish on a local Spark (pipeline/spark_schemas.py).
 
 Real Spark, real dbt, no mocks. To keep the run short, every Spark build runs in ONE child
 process (one JVM, its Derby metastore): the runner calls `chengyu_cluster.cli.main` for each
@@ -8,8 +8,11 @@ sectors seed, its staging view, the mart and their tests); the command is the sa
 default, the whole project, which only takes longer.
 
 1. build A publishes: marts.dim_sector is a view on marts__b<A>.dim_sector with its rows;
-2. a duplicated sector code in seeds/sectors.csv (an input file) fails a dbt test: exit 4,
-   the published view still names A with A's rows, B's candidate schemas are gone;
+2. a duplicated sector code in seeds/sectors.csv (an input file): the input reader refuses it
+   with exit 3, as on DuckDB, before any candidate schema exists; the published view still
+   names A with A's rows;
+   an unknown chain stage passes the reader but fails a dbt test: exit 4, nothing published
+   changes, B's candidate schemas are dropped;
 3. half the sectors removed: the dbt tests pass but the Great Expectations gate (Spark data
    source) blocks the row count: exit 5, nothing changes;
 4. build C (one sector renamed) switches the view while a reader thread queries
@@ -117,6 +120,7 @@ def state():
 
 build("A", original)
 build("B_duplicate", original + lines[1])
+build("B_dbt_test", original.replace(",components,true,", ",no_such_stage,true,", 1))
 build("C_gate", "".join(lines[:1] + lines[1:4]))
 renamed = original.replace("Manufacture of metal products", "Metal products (renamed)")
 assert renamed != original
@@ -144,7 +148,7 @@ def test_write_audit_publish_on_spark(tmp_path):
     result = subprocess.run(["nice", "-n", "10", sys.executable, str(runner), str(ws.project), json.dumps(SELECT)],
                             cwd=ws.project, env=env, capture_output=True, text=True, timeout=3000)
     seconds = time.monotonic() - started
-    print(f"\nSpark WAP test process (one JVM, 5 builds): {seconds:.1f} s")
+    print(f"\nSpark WAP test process (one JVM, 6 builds): {seconds:.1f} s")
     print("\n".join(line for line in result.stderr.splitlines() if line.startswith("RUNNER")))
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-6000:] + result.stderr[-6000:]
@@ -159,12 +163,17 @@ def test_write_audit_publish_on_spark(tmp_path):
     assert len(a["state"]["rows"]) == 9
     a_rows = a["state"]["rows"]
 
-    # 2. A failing dbt test: exit 4, nothing published changes, B's candidate is dropped.
+    # 2. A rejected input: exit 3 (the same reader and code as on DuckDB), nothing published changes,
+    # no candidate of B.
     b = out["B_duplicate"]
-    assert b["code"] == 4
-    assert b["state"]["view_text"] == a["state"]["view_text"] and b["state"]["rows"] == a_rows
-    assert set(b["state"]["candidates"]) == {f"marts__{suffix_a}"}
-    assert b["state"]["schemas"] == a["state"]["schemas"]
+    assert b["code"] == 3
+    # A failing dbt test (accepted_values of chain_stage): exit 4, B's candidate schemas are dropped.
+    b_dbt = out["B_dbt_test"]
+    assert b_dbt["code"] == 4
+    for b in (out["B_duplicate"], b_dbt):
+        assert b["state"]["view_text"] == a["state"]["view_text"] and b["state"]["rows"] == a_rows
+        assert set(b["state"]["candidates"]) == {f"marts__{suffix_a}"}
+        assert b["state"]["schemas"] == a["state"]["schemas"]
 
     # 3. The GX gate on Spark blocks a row count that halves: exit 5, nothing changes.
     g = out["C_gate"]

@@ -20,10 +20,10 @@ PREVENT_UNSAFE_DB_CONNECTIONS = True
 
 # ---- Every DuckDB connection is a reader's connection, whatever URI it was registered with ----
 # The definition of what a reader may run is the one `chengyu sql` uses:
-# src/chengyu_cluster/sql_guard.py (duckdb and the standard library only, so Superset's own
+# src/chengyu_cluster/access/sql_guard.py (duckdb and the standard library only, so Superset's own
 # environment imports it from the repository; keep this file in bi/superset/ of the checkout).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "src"))
-from chengyu_cluster import sql_guard  # noqa: E402
+from chengyu_cluster.access import sql_guard  # noqa: E402
 
 
 def _reader_connection(database: str):

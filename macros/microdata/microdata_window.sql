@@ -2,7 +2,7 @@
 
     `chengyu build --microdata` passes var microdata_reprocess_from: the earliest month whose
     input files changed since the version the facts were carried over from, or the look-back
-    window before the newest month if that is earlier (src/chengyu_cluster/microdata.py). A
+    window before the newest month if that is earlier (src/chengyu_cluster/microdata/intake.py). A
     plain dbt run has no such var: it rebuilds the var('microdata_lookback_months') months
     before the newest month of `relation`. Rendered once per model (a literal), so the
     pre-hook's delete and the model's select agree, and the filter reaches the Parquet scan. -#}

@@ -23,7 +23,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .warehouse import StorageError, WarehouseError
+from chengyu_cluster.exits import EXIT_IN_THE_WAY
+from chengyu_cluster.publish.versions import StorageError, WarehouseError
 
 # Short, so that a temporary name beside a long (but valid) name stays within NAME_MAX.
 TEMP_PREFIX, TEMP_SUFFIX = ".chengyu-", ".partial"
@@ -32,7 +33,7 @@ TEMP_PREFIX, TEMP_SUFFIX = ".chengyu-", ".partial"
 class OutputInTheWay(WarehouseError):
     """The output path holds something chengyu will not overwrite or write through."""
 
-    exit_code = 9
+    exit_code = EXIT_IN_THE_WAY
 
 
 def output_path(text: str) -> Path:

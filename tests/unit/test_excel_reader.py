@@ -12,8 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from chengyu_cluster.excel_input import name_key, read_sheet
-from chengyu_cluster.inputs import ERROR, Findings, read_inputs
+from chengyu_cluster.inputs.excel import name_key, read_sheet
+from chengyu_cluster.inputs.reader import ERROR, Findings, read_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "templates" / "sector_output_template.xlsx"

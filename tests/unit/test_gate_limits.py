@@ -5,8 +5,16 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from chengyu_cluster.dbt_build import relay_without_tracebacks, summarise, without_traceback
-from chengyu_cluster.quality import CRITICAL, WARNING, count_band, distribution_band, expectations, profile, share_band
+from chengyu_cluster.pipeline.dbt_runner import relay_without_tracebacks, summarise, without_traceback
+from chengyu_cluster.quality.gate import (
+    CRITICAL,
+    WARNING,
+    count_band,
+    distribution_band,
+    expectations,
+    share_band,
+)
+from chengyu_cluster.quality.profile import SPARK, Marts, duckdb_marts, frame_sql, profile, statistic_sql
 
 
 def test_count_band():
@@ -49,7 +57,7 @@ THRESHOLDS = {"row_count": {"warn": 0.05, "block": 0.5}, "distribution": {"warn"
 
 
 def test_profile_reads_counts_columns_and_statistics(con):
-    p = profile(con, MEASURES)
+    p = profile(duckdb_marts(con), MEASURES)
     assert p["counts"] == {"m": 4, "r": 2}
     assert p["columns"] == {"m": ["x"], "r": ["relative_error"]}
     # x = 1, 2, 3, 6: median (2 + 3) / 2 = 2.5, mean 12 / 4 = 3,
@@ -63,7 +71,7 @@ def test_profile_reads_counts_columns_and_statistics(con):
 
 
 def test_expectations_take_their_limits_from_the_published_profile(con):
-    checks = expectations("m", profile(con, MEASURES), MEASURES, THRESHOLDS)
+    checks = expectations("m", profile(duckdb_marts(con), MEASURES), MEASURES, THRESHOLDS)
     by_type = [(severity, type(e).__name__, e) for severity, e, _ in checks]
     # columns (1) + row count warn/block (2) + median/mean/stdev warn/block (6)
     assert len(by_type) == 9
@@ -73,7 +81,7 @@ def test_expectations_take_their_limits_from_the_published_profile(con):
     block_rows = next(e for s, t, e in by_type if t == "ExpectTableRowCountToBeBetween" and s == CRITICAL)
     # 4 rows, 50 %: [2, 6]
     assert (block_rows.min_value, block_rows.max_value) == (2, 6)
-    max_abs = [e for s, e, _ in expectations("r", profile(con, MEASURES), MEASURES, THRESHOLDS)
+    max_abs = [e for s, e, _ in expectations("r", profile(duckdb_marts(con), MEASURES), MEASURES, THRESHOLDS)
                if type(e).__name__ == "ExpectColumnMaxToBeBetween"]
     # published 0.0004: warn above 0.0005, block above 0.0014
     assert [e.max_value for e in max_abs] == pytest.approx([0.0005, 0.0014])
@@ -100,7 +108,7 @@ def test_summarise_reports_a_dbt_that_failed_without_results():
 
 def test_audit_marts_only_warn_on_row_counts(con):
     # r is listed as an audit mart: its count may move with the inputs, so no block limit.
-    checks = expectations("r", profile(con, MEASURES), MEASURES, THRESHOLDS, warn_only_row_counts=("r",))
+    checks = expectations("r", profile(duckdb_marts(con), MEASURES), MEASURES, THRESHOLDS, warn_only_row_counts=("r",))
     counts = [severity for severity, e, _ in checks if type(e).__name__ == "ExpectTableRowCountToBeBetween"]
     assert counts == [WARNING]
 
@@ -108,9 +116,10 @@ def test_audit_marts_only_warn_on_row_counts(con):
 def test_a_python_models_traceback_is_cut_to_its_exception_line():
     message = ("Runtime Error in model int_panel_fit_cells\n  Python model failed:\n"
                "  Traceback (most recent call last):\n    File \"x.py\", line 3, in model\n      return f()\n"
-               "  chengyu_cluster.panel_fit.InfeasibleConstraintsError: no panel meets user:a and user:b\n  ")
+               "  chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
+               "no panel meets user:a and user:b\n  ")
     assert without_traceback(message) == ("Runtime Error in model int_panel_fit_cells\n  Python model failed: "
-                                          "chengyu_cluster.panel_fit.InfeasibleConstraintsError: "
+                                          "chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
                                           "no panel meets user:a and user:b")
     assert without_traceback("Got 2 results") == "Got 2 results"
 
@@ -127,3 +136,24 @@ def test_dbt_output_is_relayed_without_traceback_bodies():
     # 'Traceback'), and what follows; the 5 lines in between are left out.
     assert out.getvalue() == ("09:39:34  Runtime Error in model m\n  Python model failed:\n"
                               "  ValueError: the figure F1 cannot hold\n09:39:35  Done.\n")
+
+
+def test_one_definition_of_each_statistic_rendered_per_engine():
+    # The same measure on Spark: backticks, and percentile(x, 0.5) for DuckDB's median.
+    spark = Marts(SPARK, "marts__b1", {"m": ["x"]}, first_row=None)
+    assert statistic_sql(spark, "distribution", "m", "x") == (
+        "select percentile(cast(`x` as double), 0.5), avg(cast(`x` as double)), stddev_samp(cast(`x` as double)) "
+        "from `marts__b1`.`m`")
+    assert statistic_sql(spark, "max_abs", "m", "x") == "select max(abs(cast(`x` as double))) from `marts__b1`.`m`"
+
+
+def test_the_gate_frame_holds_the_measures_and_only_the_names_of_other_columns(con):
+    con.execute("create table marts.w (x double, label varchar)")
+    con.execute("insert into marts.w values (1.5, 'a')")
+    measures = MEASURES + [{"relation": "w", "column": "x", "kind": "share"}]
+    marts = duckdb_marts(con)
+    # relative_error -0.0004 and 0.0002 arrive as magnitudes 0.0004 and 0.0002.
+    assert sorted(con.execute(frame_sql(marts, "r", measures)).fetchall()) == [(0.0002,), (0.0004,)]
+    # label is compared by name only: present, but not read.
+    frame = con.execute(frame_sql(marts, "w", measures)).df()
+    assert list(frame.columns) == ["x", "label"] and frame["x"].tolist() == [1.5] and frame["label"].isna().all()

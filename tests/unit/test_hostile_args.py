@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chengyu_cluster.access.metrics import display_cell, mf_error_line
 from chengyu_cluster.cli import main
 from chengyu_cluster.outputs import (
     OutputInTheWay,
@@ -21,9 +22,8 @@ from chengyu_cluster.outputs import (
     new_folder,
     write_file,
 )
-from chengyu_cluster.postgres import LEGACY_COMMENT, read_marker, schema_comment
-from chengyu_cluster.semantic import display_cell, mf_error_line
-from chengyu_cluster.warehouse import StorageError
+from chengyu_cluster.publish.postgres import LEGACY_COMMENT, read_marker, schema_comment
+from chengyu_cluster.publish.versions import StorageError
 
 EXIT_USAGE, EXIT_IN_THE_WAY, EXIT_STORAGE = 2, 9, 10
 
@@ -283,7 +283,7 @@ def test_mf_errors_become_one_line(output, line):
 # ---- synth: any seed, and only its own folder --------------------------------------------
 
 def test_synth_takes_any_seed_and_touches_nothing_beside_its_folder(tmp_path):
-    from chengyu_cluster.synth import SynthConfig, synth
+    from chengyu_cluster.synth.generator import SynthConfig, synth
 
     repo = Path(__file__).resolve().parents[2]
     (tmp_path / "s.partial").mkdir()  # someone's folder: the old synth removed `<out>.partial`

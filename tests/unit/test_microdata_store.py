@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from chengyu_cluster.inputs import Findings
-from chengyu_cluster.microdata import (
+from chengyu_cluster.inputs.reader import Findings
+from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
+from chengyu_cluster.microdata.intake import (
     YTD_TOLERANCE,
     RowIssue,
     Store,
@@ -25,7 +26,6 @@ from chengyu_cluster.microdata import (
     collect_garbage,
     list_files,
 )
-from chengyu_cluster.synth import org_check_char, uscc_check_char
 
 
 def make_object(store: Store, table: str, sha: str) -> Path:
@@ -336,8 +336,8 @@ def test_leftovers_of_dead_loads_are_removed_and_others_kept(tmp_path):
 KILLED_LOAD = """
 import os, sys
 from pathlib import Path
-import chengyu_cluster.microdata as microdata
-from chengyu_cluster.inputs import Findings
+import chengyu_cluster.microdata.intake as microdata
+from chengyu_cluster.inputs.reader import Findings
 
 def killed(*args):  # the moment an object folder would be renamed into the store
     os._exit(9)

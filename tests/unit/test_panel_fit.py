@@ -1,4 +1,4 @@
-"""The panel estimator (chengyu_cluster.panel_fit) on small cases worked out by hand.
+"""The panel estimator (chengyu_cluster.estimation.panel_fit) on small cases worked out by hand.
 
 Notation of the comments: p the prior, v_i = (sd_i p_i)^2 a cell's prior variance, a the
 constraint's coefficients, r = b - a'p what the prior misses. With one equality the fit
@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from chengyu_cluster.panel_fit import (
+from chengyu_cluster.estimation.panel_fit import (
     CommonFactor,
     Constraint,
     Independent,
@@ -259,7 +259,7 @@ def test_a_persistent_division_mix_carries_a_share_figure_to_other_years():
 def test_the_table_interface_of_the_dbt_models():
     import pandas as pd
 
-    from chengyu_cluster.panel_fit import fit_tables
+    from chengyu_cluster.estimation.panel_fit import fit_tables
 
     # Member M (C33 30, C36 70) and the rest of its province R (C33 50, C36 50), one
     # year. M has no C39 prior. Components: one factor per unit (sd 0.2) and a mix
@@ -314,7 +314,7 @@ def test_fit_relations_reads_duckdb_relations_and_gives_pandas_tables():
     import duckdb
     import pandas as pd
 
-    from chengyu_cluster.panel_fit import fit_relations, is_spark_frame
+    from chengyu_cluster.estimation.panel_fit import fit_relations, is_spark_frame
 
     con = duckdb.connect()
     con.execute("create table cells as select * from (values ('U', 'C33', 2020, 40.0, null, 'x'), "
@@ -343,7 +343,7 @@ def test_the_fit_tables_as_spark_rows_and_schema():
     pandas dtypes, and plain Python values with pd.NA as None (NULL), a float64 NaN kept."""
     import pandas as pd
 
-    from chengyu_cluster.panel_fit import is_spark_frame, plain_rows, spark_schema
+    from chengyu_cluster.estimation.panel_fit import is_spark_frame, plain_rows, spark_schema
 
     frame = pd.DataFrame({
         "unit": pd.Series(["a", None], dtype="string"), "year": np.array([2020, 2021], dtype=np.int32),
@@ -410,7 +410,7 @@ def test_thousands_of_repeated_hard_figures_reduce_to_one_row_per_cell():
 
 
 def test_hard_levels_checked_on_their_own_like_a_users_file():
-    from chengyu_cluster.panel_fit import check_levels_feasible
+    from chengyu_cluster.estimation.panel_fit import check_levels_feasible
 
     check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A1], 500.0)])
     with pytest.raises(InfeasibleConstraintsError, match="misses by"):
@@ -459,7 +459,7 @@ def test_leave_one_out_of_a_bound_the_fit_does_not_hold_on():
 def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expected):
     import pandas as pd
 
-    from chengyu_cluster.panel_fit import fit_tables
+    from chengyu_cluster.estimation.panel_fit import fit_tables
 
     # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
     # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.

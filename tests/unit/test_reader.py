@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chengyu_cluster.inputs import (
+from chengyu_cluster.inputs.reader import (
     ERROR,
     Findings,
     Issue,
@@ -145,7 +145,7 @@ def test_user_figures_that_contradict_each_other_fail_validation(tmp_path):
     # C34+C35 = 1200 and C35+C34 = 900 name the same two cells of Deyang 2020: the panel
     # fit's feasibility check (the same LP) cannot meet both; the smallest total violation
     # leaves one of them 300 short, 300 / 1200 = 0.25 (or 300 / 900 = 0.333) of its value.
-    from chengyu_cluster.inputs import read_inputs
+    from chengyu_cluster.inputs.reader import read_inputs
 
     project = Path(__file__).resolve().parents[2]
     bad = tmp_path / "bad.csv"
@@ -170,7 +170,7 @@ def test_an_above_scale_figure_is_a_lower_bound_in_validation(tmp_path):
     # part of it (450 <= 500): consistent. One of 600 亿 would need the smaller enterprises to
     # have negative output (500 - 600 = -100): the check names it. A scope other than all or
     # above_scale is refused.
-    from chengyu_cluster.inputs import read_inputs
+    from chengyu_cluster.inputs.reader import read_inputs
 
     project = Path(__file__).resolve().parents[2]
     header = "area_code,sector_code,year,value,unit,measure,source,scope\n"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 
-from chengyu_cluster.report import (
+from chengyu_cluster.access.report import (
     CELLS,
     ESTIMATED,
     FONT,

@@ -1,4 +1,4 @@
-"""Pure logic of the Spark write-audit-publish (src/chengyu_cluster/spark_publish.py):
+"""Pure logic of the Spark write-audit-publish (src/chengyu_cluster/publish/spark_views.py):
 candidate schema names from build ids, the views a publish creates and drops, and which
 old candidates it removes. Expected values written out by hand."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chengyu_cluster.spark_publish import (
+from chengyu_cluster.publish.spark_views import (
     SwitchPlan,
     build_id_of_suffix,
     candidate_schema,

@@ -14,7 +14,7 @@ pytest.importorskip("dbt.adapters.spark", reason="the spark extra is not install
 def test_register_adds_session_and_keeps_the_databricks_helpers():
     from dbt.adapters.spark.impl import SparkAdapter
 
-    from chengyu_cluster.spark_python import SessionPythonJobHelper, register
+    from chengyu_cluster.pipeline.spark_python import SessionPythonJobHelper, register
 
     register()
     register()  # idempotent: the property is wrapped once
@@ -27,7 +27,7 @@ def test_register_adds_session_and_keeps_the_databricks_helpers():
 def test_the_session_helper_refuses_a_profile_without_a_session():
     from dbt.adapters.spark.connections import SparkConnectionMethod
 
-    from chengyu_cluster.spark_python import SessionPythonJobHelper
+    from chengyu_cluster.pipeline.spark_python import SessionPythonJobHelper
 
     model = {"name": "int_panel_fit_cells"}
     SessionPythonJobHelper(model, SimpleNamespace(method=SparkConnectionMethod.SESSION))

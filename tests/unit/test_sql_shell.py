@@ -8,10 +8,10 @@ import io
 import duckdb
 import pytest
 
-from chengyu_cluster.access import Printer, run_script
-from chengyu_cluster.sql_guard import Refused as QueryRefused
-from chengyu_cluster.sql_guard import checked_statements as check_read_only
-from chengyu_cluster.sql_guard import connect_reader
+from chengyu_cluster.access.query import Printer, run_script
+from chengyu_cluster.access.sql_guard import Refused as QueryRefused
+from chengyu_cluster.access.sql_guard import checked_statements as check_read_only
+from chengyu_cluster.access.sql_guard import connect_reader
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_out_of_memory_is_the_cli_s_exit_13():
     # 30 million distinct 9-byte strings need far more than 64 MB.
     connection = connect_reader(":memory:", memory_limit="64MB")
     try:
-        from chengyu_cluster.warehouse import OutOfMemory
+        from chengyu_cluster.publish.versions import OutOfMemory
 
         with pytest.raises(OutOfMemory, match="--memory-limit"):
             run_script(connection, "select count(distinct range::varchar || 'x') from range(30000000)", "csv", 0)

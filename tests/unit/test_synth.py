@@ -8,16 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chengyu_cluster.synth import (
+from chengyu_cluster.microdata.credit_codes import (
     USCC_ALPHABET,
     USCC_WEIGHTS,
-    SynthConfig,
     is_valid_uscc,
     org_check_char,
-    synth,
     uscc_check_char,
     uscc_check_sql,
 )
+from chengyu_cluster.synth.generator import SynthConfig, synth
 
 REPO = Path(__file__).resolve().parents[2]
 N, M, K, SEED = 400, 26, 20_000, 5

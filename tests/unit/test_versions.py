@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chengyu_cluster import warehouse as wh
+from chengyu_cluster.publish import versions as wh
 
 REPO = Path(__file__).resolve().parents[2]
 EXIT_LOCKED, EXIT_NO_VERSION, EXIT_QUERY, EXIT_UNSAFE, EXIT_CORRUPT = 6, 7, 8, 9, 11
@@ -34,7 +34,7 @@ DRIVER = """
 import sys
 from pathlib import Path
 import duckdb
-from chengyu_cluster import warehouse as wh
+from chengyu_cluster.publish import versions as wh
 paths = wh.WarehousePaths(Path(sys.argv[1]) / "chengyu.duckdb")
 for op in sys.argv[2:]:
     kind, *rest = op.split(":")
@@ -400,7 +400,7 @@ def test_every_command_that_opens_the_published_file_names_it_damaged(three_vers
 
 def test_a_gate_that_cannot_read_the_published_version_stops_the_build(three_versions):
     """Case 4: a process holds the published file open read-write."""
-    from chengyu_cluster.quality import prepare_gate
+    from chengyu_cluster.quality.gate import prepare_gate
 
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time; "
                                f"c = duckdb.connect({str(three_versions.published)!r}); print('held', flush=True); "

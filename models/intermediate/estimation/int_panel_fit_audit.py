@@ -1,8 +1,8 @@
 """The constrained fit of the sector-output panel: its audit (see docs/estimator.md and
-src/chengyu_cluster/panel_fit.py). The three int_panel_fit_* models read the same inputs;
+src/chengyu_cluster/estimation/panel_fit.py). The three int_panel_fit_* models read the same inputs;
 the fit runs once per build process and is shared through a cache."""
 
-from chengyu_cluster.panel_fit import fit_relations
+from chengyu_cluster.estimation.panel_fit import fit_relations
 
 
 def model(dbt, session):

@@ -3,7 +3,7 @@ from the others (see docs/estimator.md, 'Calibration', and panel_fit.cross_valid
 The int_panel_fit_* models read the same inputs; the fit runs once per build process and is
 shared through a cache."""
 
-from chengyu_cluster.panel_fit import fit_relations
+from chengyu_cluster.estimation.panel_fit import fit_relations
 
 
 def model(dbt, session):

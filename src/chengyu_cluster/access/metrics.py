@@ -30,8 +30,9 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from chengyu_cluster.exits import EXIT_DBT, EXIT_OK, EXIT_QUERY, EXIT_USAGE
+
 PUBLISHED_TARGET = "published"
-EXIT_USAGE, EXIT_DBT, EXIT_QUERY = 2, 4, 8
 # mf with its progress spinner (halo) switched off when stdout is not a terminal.
 MF_CODE = """
 import sys
@@ -136,9 +137,9 @@ def check_metric_names(project_dir: Path, args: list[str]) -> None:
 
 
 def query(project_dir: Path, env: dict, args: list[str]) -> int:
-    from . import warehouse as wh
-    from .access import format_result
-    from .outputs import check_file_target, output_path, write_file
+    from chengyu_cluster.access.query import format_result
+    from chengyu_cluster.outputs import check_file_target, output_path, write_file
+    from chengyu_cluster.publish import versions as wh
 
     args, csv_out = take_option(args, "--csv")
     out = output_path(csv_out) if csv_out is not None else None
@@ -162,14 +163,14 @@ def query(project_dir: Path, env: dict, args: list[str]) -> int:
     cells = [[display_cell(c, v, digits) for c, v in zip(columns, row, strict=True)] for row in rows]
     if not columns:
         print("(0 rows: mf found no data for this query)")
-        return 0
+        return EXIT_OK
     if out is None:
         sys.stdout.write(format_result(columns, cells, "table"))
-        return 0
+        return EXIT_OK
     with wh.storage_errors(f"write the query result to {out}", any_io=True):
         write_file(out, format_result(columns, cells, "csv"))
     print(f"wrote {len(cells)} row(s) to {out}")
-    return 0
+    return EXIT_OK
 
 
 def read_result(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -12,7 +12,7 @@ the name `session`. Nothing else of dbt or dbt-spark is changed.
 
 The project asks for it on Spark only (dbt_project.yml: `+submission_method: session` when
 `target.type == 'spark'`), and every process that runs dbt on Spark must call `register()`
-before dbt starts: `python -m chengyu_cluster.spark_dbt ...` does (docs/spark.md).
+before dbt starts: `python -m chengyu_cluster.pipeline.spark_dbt ...` does (docs/spark.md).
 """
 
 from __future__ import annotations

@@ -116,62 +116,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outputs import new_folder
-
-# ---- GB 32100-2015: unified social credit code -----------------------------------------
-
-# The code's character set: digits and capital letters without I, O, S, V and Z.
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-# Weight of the i-th character (i = 1..17): 3^(i-1) mod 31.
-USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
-
-
-def uscc_check_char(body: str) -> str:
-    """The 18th character of a unified social credit code from its first 17.
-
-    C18 = 31 - MOD(sum(C_i * W_i), 31), and 31 becomes 0 (GB 32100-2015, section 4.2).
-    """
-    if len(body) != 17:
-        raise ValueError("a credit code body has 17 characters")
-    total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(body, USCC_WEIGHTS, strict=True))
-    return USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def is_valid_uscc(code: str) -> bool:
-    """18 characters of the code's alphabet, positions 3-8 digits, and a right check character."""
-    if not isinstance(code, str) or len(code) != 18 or any(ch not in USCC_ALPHABET for ch in code):
-        return False
-    if not code[2:8].isdigit():
-        return False
-    return uscc_check_char(code[:17]) == code[17]
-
-
-# GB 11714-1997: the organisation code's ninth character from its first eight.
-ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
-
-
-def org_check_char(body: str) -> str:
-    """C9 = 11 - MOD(sum(C_i * W_i), 11); 10 is written X and 11 is written 0."""
-    total = sum(int(ch, 36) * w for ch, w in zip(body, ORG_WEIGHTS, strict=False))
-    value = 11 - total % 11
-    return "X" if value == 10 else "0" if value == 11 else str(value)
-
-
-def uscc_check_sql(body: str) -> str:
-    """A DuckDB expression: the GB 32100 check character of the 17-character text `body`."""
-    weights = ", ".join(map(str, USCC_WEIGHTS))
-    return (f"substr('{USCC_ALPHABET}', (31 - list_sum(list_transform(range(17), "
-            f"p -> (strpos('{USCC_ALPHABET}', substr({body}, p + 1, 1)) - 1) * [{weights}][p + 1]))::bigint % 31) "
-            f"% 31 + 1, 1)")
-
-
-def org_check_sql(digits8: str) -> str:
-    """A DuckDB expression: the GB 11714 check character of an eight-digit text."""
-    weights = ", ".join(map(str, ORG_WEIGHTS))
-    value = (f"(11 - list_sum(list_transform(range(8), p -> substr({digits8}, p + 1, 1)::int "
-             f"* [{weights}][p + 1]))::bigint % 11)")
-    return f"(case {value} when 10 then 'X' when 11 then '0' else {value}::varchar end)"
-
+from chengyu_cluster.microdata.credit_codes import org_check_sql, uscc_check_sql
+from chengyu_cluster.outputs import new_folder
 
 # ---- the areas' seats ------------------------------------------------------------------
 
@@ -967,7 +913,8 @@ def run_synth(project_dir: Path, args) -> int:
     import resource
     import sys
 
-    from . import warehouse as wh
+    from chengyu_cluster.exits import EXIT_OK, EXIT_USAGE
+    from chengyu_cluster.publish import versions as wh
 
     out = Path(os.path.expanduser(args.out)).absolute()
     cfg = SynthConfig(enterprises=args.enterprises, months=args.months, invoices=args.invoices, seed=args.seed,
@@ -978,7 +925,7 @@ def run_synth(project_dir: Path, args) -> int:
             result = synth(project_dir, out, cfg, progress=lambda line: print(f"  {line}", flush=True))
     except (FileExistsError, ValueError) as exc:
         print(f"chengyu: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = result.rows["supply_invoices"] / result.seconds if result.seconds else 0.0
     print(f"wrote {out} (basis synthetic): {result.rows['enterprises']:,} register rows, "
@@ -986,4 +933,4 @@ def run_synth(project_dir: Path, args) -> int:
           f"({result.rows['red_letter_invoices']:,} red-letter) in {result.files} files; "
           f"{result.seconds:.1f} s, {rate:,.0f} invoices/s, peak memory {peak_mib:,.0f} MiB")
     print(f"build with it: chengyu build --microdata {out}")
-    return 0
+    return EXIT_OK

@@ -186,7 +186,7 @@ def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
         subprocess.run(dbt_command(project_dir, "docs", "generate", "--static", "--quiet", "--target", "dev",
                                    "--target-path", str(target)), env=env, check=True)
-        from .outputs import write_file
+        from chengyu_cluster.outputs import write_file
 
         for name in ("static_index.html", "manifest.json", "catalog.json"):
             write_file(out_dir / name, (target / name).read_bytes())  # never through a link in out_dir

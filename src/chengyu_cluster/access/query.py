@@ -1,4 +1,4 @@
-"""Read-only access to the published warehouse: the SQL shell and the Parquet export.
+"""Read-only access to the published warehouse: the SQL shell (`chengyu sql`).
 
 Every connection here is read-only, so any number of them can be open while a build
 runs: a build never opens the published file, it publishes a new version and moves
@@ -16,7 +16,6 @@ keys of any type print as DuckDB prints them.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -28,10 +27,10 @@ from pathlib import Path
 
 import duckdb
 
-from .sql_guard import Refused, checked_statements, connect_reader
-from .warehouse import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
+from chengyu_cluster.access.sql_guard import Refused, checked_statements, connect_reader
+from chengyu_cluster.exits import EXIT_OK, EXIT_QUERY, EXIT_SIGINT
+from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, OutOfMemory, is_lock_conflict
 
-EXIT_OK, EXIT_QUERY, EXIT_SIGINT = 0, 8, 130
 BATCH_ROWS = 2048
 DEFAULT_MEMORY_SHARE = 4  # `chengyu sql` may use a quarter of the machine's memory by default
 
@@ -283,52 +282,3 @@ def interactive(con: duckdb.DuckDBPyConnection, fmt: str, max_rows: int) -> int:
             print("chengyu: query interrupted", file=sys.stderr)
         buffer = ""
     return EXIT_OK
-
-
-def public_marts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(table, description) of every table of the marts schema."""
-    return con.execute("""
-        select table_name, coalesce(comment, '') from duckdb_tables()
-        where schema_name = 'marts' order by table_name
-    """).fetchall()
-
-
-def export_parquet(database: Path, out_dir: Path) -> Path:
-    """Write every public mart as Parquet with a manifest (name, grain, rows, columns, sha256)
-    into out_dir, which must be new or empty (outputs.new_folder: written beside it, then
-    renamed into place, so nothing planted in it is followed or overwritten).
-
-    No user string becomes SQL: the output path goes to DuckDB as an argument of the
-    relation API, table names come from the catalog and are quoted.
-    """
-    from .outputs import new_folder
-
-    with new_folder(out_dir) as folder:
-        _write_export(database, folder)
-    return out_dir / "manifest.json"
-
-
-def _write_export(database: Path, out_dir: Path) -> None:
-    con = duckdb.connect(str(database), read_only=True)
-    manifest = {"warehouse": str(database), "tables": []}
-    try:
-        for table, description in public_marts(con):
-            target = out_dir / f"{table}.parquet"
-            relation = con.table(f'marts."{table}"')
-            relation.write_parquet(str(target))
-            columns = con.execute("""
-                select column_name, data_type, coalesce(comment, '') from duckdb_columns()
-                where schema_name = 'marts' and table_name = ? order by column_index
-            """, [table]).fetchall()
-            manifest["tables"].append({
-                "name": table,
-                "file": target.name,
-                # The first sentence of the description states the grain ("One row per ...").
-                "grain": description.split(". ")[0].strip(),
-                "row_count": relation.count("*").fetchone()[0],
-                "columns": [{"name": n, "type": t, "description": d} for n, t, d in columns],
-                "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
-            })
-    finally:
-        con.close()
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

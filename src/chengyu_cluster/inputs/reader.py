@@ -574,7 +574,7 @@ def check_user_figures_consistent(table: Table, display: str, ref: Reference, se
     its members and its rest, 'equipment' the provincial definition's divisions), an
     above-scale figure bounds it from below, cells are non-negative. `C34+C35 = 1200` beside
     `C35+C34 = 900` cannot both hold."""
-    from .panel_fit import InfeasibleConstraintsError, check_levels_feasible
+    from chengyu_cluster.estimation.panel_fit import InfeasibleConstraintsError, check_levels_feasible
 
     equipment = [r["sector_code"] for r in sectors if r["in_provincial_equipment_definition"] == "true"]
     members = {p: [a for a in ref.member_areas if ref.areas[a]["province_code"] == p] for p in ref.cluster_provinces}
@@ -674,7 +674,7 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
                         first_year: int, last_year: int, types: dict[str, str], sectors: list) -> None:
     """The user's figures, from a CSV file or a sheet of a workbook, into the same records,
     then the same checks: a workbook's problems are named by their cells (Sheet1!C7)."""
-    from .excel_input import CellFindings, is_workbook, read_sheet
+    from chengyu_cluster.inputs.excel import CellFindings, is_workbook, read_sheet
 
     display, findings, ref = str(path), accepted.findings, accepted.reference
     if is_workbook(path):

@@ -38,7 +38,8 @@ import duckdb
 import psycopg
 from psycopg import sql
 
-from .access import public_marts
+from chengyu_cluster.access.export import public_marts
+from chengyu_cluster.exits import EXIT_IN_THE_WAY, EXIT_POSTGRES_REFUSED
 
 POSTGRES_TYPES = {
     "VARCHAR": "text",
@@ -62,13 +63,13 @@ LEGACY_COMMENT = "Chengdu-Chongqing equipment cluster warehouse, public marts, p
 class PostgresRefused(Exception):
     """The server refused: no connection, a missing privilege or role, or a lock wait timed out."""
 
-    exit_code = 12
+    exit_code = EXIT_POSTGRES_REFUSED
 
 
 class ForeignSchema(PostgresRefused):
     """The schema (or something in or on it) is not chengyu's: nothing is replaced."""
 
-    exit_code = 9
+    exit_code = EXIT_IN_THE_WAY
 
 
 def schema_comment(database_name: str, build_id: str, tables: list[str]) -> str:

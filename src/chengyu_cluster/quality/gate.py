@@ -9,8 +9,9 @@ operator explains it (`--accept-shift REASON`).
 
 Great Expectations 1.x has no DuckDB SQL dialect, so each suite validates a pandas
 DataFrame read from the candidate (read-only). On Spark (`chengyu build --target spark`,
-spark_publish.py) the same suites validate Spark DataFrames of the candidate schema through
-GX's Spark data source, in the build's SparkSession (`run_quality_gate_spark`). The
+pipeline/spark_schemas.py) the same suites validate Spark DataFrames of the candidate schema through
+GX's Spark data source, in the build's SparkSession (`run_quality_gate_spark`); what is
+read is defined once for both engines (quality/profile.py). The
 expectations' limits are computed from the published version, so Data Docs read as
 "median location quotient between 0.93 and 1.14 (published: 1.03)"; the mean and
 standard deviation likewise.
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 import yaml
+
+from chengyu_cluster.quality.profile import duckdb_marts, frame_sql, profile, spark_marts
 
 WARNING = "warning"
 CRITICAL = "critical"
@@ -113,42 +116,6 @@ def share_band(value: float, limit: float) -> tuple[float, float]:
     return max(0.0, value - limit), min(1.0, value + limit)
 
 
-# ---- profiles: what is compared, read from one warehouse file ---------------------------------
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def mart_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    rows = con.execute("select table_name, column_name from information_schema.columns "
-                       "where table_schema = 'marts' order by table_name, ordinal_position").fetchall()
-    columns: dict[str, list[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table, []).append(column)
-    return columns
-
-
-def profile(con: duckdb.DuckDBPyConnection, measures: list[dict]) -> dict:
-    """Row counts and columns of every mart, and the statistics of each key measure."""
-    columns = mart_columns(con)
-    counts = {t: con.execute(f"select count(*) from marts.{quote(t)}").fetchone()[0] for t in columns}
-    stats = {}
-    for m in measures:
-        if m["column"] not in columns.get(m["relation"], []):
-            continue
-        # As double: a DECIMAL column would give Decimal values that do not mix with float limits.
-        col, rel = f'cast({quote(m["column"])} as double)', f"marts.{quote(m['relation'])}"
-        if m["kind"] == "distribution":
-            row = con.execute(f"select median({col}), avg({col}), stddev_samp({col}) from {rel}").fetchone()
-            value = dict(zip(("median", "mean", "stdev"), row, strict=True))
-        elif m["kind"] == "share":
-            value = con.execute(f"select max({col}) from {rel}").fetchone()[0]
-        else:  # max_abs
-            value = con.execute(f"select max(abs({col})) from {rel}").fetchone()[0]
-        stats[(m["relation"], m["column"])] = value
-    return {"columns": columns, "counts": counts, "stats": stats}
-
-
 def import_great_expectations():
     """Import Great Expectations quietly. With pyspark installed (the `spark` extra), GX
     imports it, and pyspark prints a pandas-version FutureWarning to stderr and a "Skipping
@@ -219,20 +186,6 @@ def expectations(relation: str, published: dict, measures: list[dict], threshold
     return out
 
 
-def _frame(con: duckdb.DuckDBPyConnection, relation: str, measures: list[dict], candidate_columns: list[str]):
-    wanted = [m["column"] for m in measures if m["relation"] == relation and m["column"] in candidate_columns]
-    cols = ", ".join(quote(c) for c in dict.fromkeys(wanted)) or "1 as present"
-    frame = con.execute(f"select {cols} from marts.{quote(relation)}").df()
-    for column in ("relative_error", "exact_relative_error"):
-        if column in frame:  # max_abs compares magnitudes
-            frame[column] = frame[column].abs()
-    # Columns themselves are compared by name only: an empty frame with the candidate's columns.
-    for c in candidate_columns:
-        if c not in frame:
-            frame[c] = None
-    return frame
-
-
 @dataclass
 class Baseline:
     """What the candidate is compared with: the gate's limits and the published profile."""
@@ -242,9 +195,13 @@ class Baseline:
     note: str | None = None  # why nothing is compared
 
 
+def load_gate_config(project_dir: Path) -> dict:
+    return yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
+
+
 def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | None = None,
                  no_comparison: str = "nothing is published yet") -> Baseline:
-    """Load Great Expectations and profile the published version.
+    """Load Great Expectations and profile the published version (a DuckDB file).
 
     Called while dbt builds the candidate in its child process, so both cores work.
     Fails closed: a published version the gate cannot read stops the build (locked: exit 6,
@@ -252,21 +209,21 @@ def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | 
     """
     import_great_expectations()  # the import alone takes seconds
 
-    config = yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
+    config = load_gate_config(project_dir)
     if published is None:
         return Baseline(config, note=no_comparison)
     try:
         con = duckdb.connect(str(published), read_only=True)
         try:
             build_id = con.execute("select build_id from marts.build_info").fetchone()[0]
-            return Baseline(config, build_id, profile(con, config["measures"]))
+            return Baseline(config, build_id, profile(duckdb_marts(con), config["measures"]))
         finally:
             con.close()
     except duckdb.Error as exc:
         reason = f"the published version cannot be read ({str(exc).splitlines()[0]})"
         if accept_shift is not None:
             return Baseline(config, note=f"{reason}; published without a comparison: {accept_shift}")
-        from .warehouse import BuildLocked, CorruptVersion, is_lock_conflict
+        from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, is_lock_conflict
 
         refusal = BuildLocked if is_lock_conflict(exc) else CorruptVersion
         raise refusal(f"the quality gate stops the build: {reason}; close what holds it or repair it "
@@ -274,13 +231,22 @@ def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | 
                       ) from None
 
 
+def prepare_gate_spark(project_dir: Path, spark, published_schema: str | None, build_id: str | None) -> Baseline:
+    """The published marts' profile on Spark (None: nothing is published yet)."""
+    config = load_gate_config(project_dir)
+    if published_schema is None:
+        return Baseline(config, note="nothing is published yet")
+    return Baseline(config, build_id, profile(spark_marts(spark, published_schema), config["measures"]))
+
+
 def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
                      accept_shift: str | None = None) -> GateResult:
     """The gate on a DuckDB candidate file: each mart read as a pandas DataFrame."""
     con = duckdb.connect(str(candidate), read_only=True)
     try:
-        return _run_gate(lambda context: context.data_sources.add_pandas("candidate"), mart_columns(con),
-                         lambda relation, columns: _frame(con, relation, baseline.config["measures"], columns),
+        marts = duckdb_marts(con)
+        return _run_gate(lambda context: context.data_sources.add_pandas("candidate"), marts.columns,
+                         lambda relation: con.execute(frame_sql(marts, relation, baseline.config["measures"])).df(),
                          baseline, report_dir, accept_shift)
     finally:
         con.close()
@@ -291,10 +257,9 @@ def run_quality_gate_spark(spark, candidate_schema: str, baseline: Baseline, rep
     """The same gate on Spark: the candidate's marts (schema `candidate_schema`) validated as
     Spark DataFrames through GX's Spark data source (`add_spark`, a dataframe asset), in the
     SparkSession that built them. `candidate_schema` is a name chengyu made from a build id."""
-    columns = spark_mart_columns(spark, candidate_schema) if spark.catalog.databaseExists(candidate_schema) else {}
-    return _run_gate(lambda context: context.data_sources.add_spark("candidate"), columns,
-                     lambda relation, cols: _spark_frame(spark, candidate_schema, relation,
-                                                         baseline.config["measures"], cols),
+    marts = spark_marts(spark, candidate_schema)
+    return _run_gate(lambda context: context.data_sources.add_spark("candidate"), marts.columns,
+                     lambda relation: spark.sql(frame_sql(marts, relation, baseline.config["measures"])),
                      baseline, report_dir, accept_shift)
 
 
@@ -324,7 +289,7 @@ def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Bas
                 continue
             checks = expectations(relation, baseline.profile, measures, thresholds,
                                   tuple(baseline.config.get("warn_only_row_counts", ())))
-            frame = frame_of(relation, now[relation])
+            frame = frame_of(relation)
             _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
         context.build_data_docs()
         docs = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
@@ -337,64 +302,6 @@ def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Bas
                 r.severity = WARNING
     _write_offline_index(report_dir, gate)
     return gate
-
-
-# ---- the same profile and frames on Spark -----------------------------------------------------
-
-def spark_quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def spark_mart_columns(spark, schema: str) -> dict[str, list[str]]:
-    """Columns of every table or view in `schema` (a Spark database), as mart_columns does."""
-    names = sorted(row.tableName for row in spark.sql(f"show tables in {spark_quote(schema)}").collect()
-                   if not row.isTemporary)
-    return {name: list(spark.table(f"{spark_quote(schema)}.{spark_quote(name)}").columns) for name in names}
-
-
-def spark_profile(spark, schema: str, measures: list[dict]) -> dict:
-    """profile() on Spark: Spark's `percentile(x, 0.5)` interpolates as DuckDB's median does."""
-    columns = spark_mart_columns(spark, schema)
-    counts = {t: spark.table(f"{spark_quote(schema)}.{spark_quote(t)}").count() for t in columns}
-    stats = {}
-    for m in measures:
-        if m["column"] not in columns.get(m["relation"], []):
-            continue
-        col = f"cast({spark_quote(m['column'])} as double)"
-        rel = f"{spark_quote(schema)}.{spark_quote(m['relation'])}"
-        if m["kind"] == "distribution":
-            row = spark.sql(f"select percentile({col}, 0.5), avg({col}), stddev_samp({col}) from {rel}").first()
-            value = dict(zip(("median", "mean", "stdev"), tuple(row), strict=True))
-        elif m["kind"] == "share":
-            value = spark.sql(f"select max({col}) from {rel}").first()[0]
-        else:  # max_abs
-            value = spark.sql(f"select max(abs({col})) from {rel}").first()[0]
-        stats[(m["relation"], m["column"])] = value
-    return {"columns": columns, "counts": counts, "stats": stats}
-
-
-def prepare_gate_spark(project_dir: Path, spark, published_schema: str | None, build_id: str | None) -> Baseline:
-    """The published marts' profile on Spark (None: nothing is published yet)."""
-    config = yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
-    if published_schema is None:
-        return Baseline(config, note="nothing is published yet")
-    return Baseline(config, build_id, spark_profile(spark, published_schema, config["measures"]))
-
-
-def _spark_frame(spark, schema: str, relation: str, measures: list[dict], candidate_columns: list[str]):
-    """The mart as a Spark DataFrame: every candidate column (for the column set), measures
-    cast to double (a decimal gives Decimal values that do not mix with float limits), the
-    reconciliation errors as magnitudes."""
-    from pyspark.sql import functions as F
-
-    frame = spark.table(f"{spark_quote(schema)}.{spark_quote(relation)}")
-    wanted = {m["column"] for m in measures if m["relation"] == relation and m["column"] in candidate_columns}
-    for column in sorted(wanted):
-        value = F.col(spark_quote(column)).cast("double")
-        if column in ("relative_error", "exact_relative_error"):
-            value = F.abs(value)
-        frame = frame.withColumn(column, value)
-    return frame
 
 
 def _validate(context, datasource, name: str, frame, checks: list, gate: GateResult, results_dir: Path) -> None:

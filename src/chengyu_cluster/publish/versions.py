@@ -64,12 +64,13 @@ from pathlib import Path
 
 import duckdb
 
-from .inputs import quote_identifier, sql_text
+from chengyu_cluster import exits
+from chengyu_cluster.inputs.reader import quote_identifier, sql_text
 
 # How many published versions are kept (the current one is always kept).
 # What a serving file holds: every table (and view, materialised) of these schemas.
 # marts: the public marts and build_info (access: public; what the exposures read, and what
-# access.public_marts hands to export and the PostgreSQL copy). semantic: MetricFlow's time
+# access/export.public_marts hands to export and the PostgreSQL copy). semantic: MetricFlow's time
 # spine (calendar days only), which `chengyu metrics` needs. Nothing else leaves the build.
 SERVED_SCHEMAS = ("marts", "semantic")
 DEFAULT_KEEP_VERSIONS = 5
@@ -80,51 +81,51 @@ INTERNAL_SUFFIX = ".internal.duckdb"
 
 
 class WarehouseError(Exception):
-    """A foreseeable failure with its own exit code (see cli.py)."""
+    """A foreseeable failure with its own exit code (exits.py)."""
 
-    exit_code = 1
+    exit_code = exits.EXIT_BUG
 
 
 class BuildLocked(WarehouseError):
     """Another build or rollback holds the lock, or a writer holds the DuckDB file."""
 
-    exit_code = 6
+    exit_code = exits.EXIT_LOCKED
 
 
 class NoSuchVersion(WarehouseError):
     """There is no version to roll back to (or the one asked for does not exist)."""
 
-    exit_code = 7
+    exit_code = exits.EXIT_NO_VERSION
 
 
 class UnsafeWarehousePath(WarehouseError):
     """The warehouse path holds something this tool did not publish, or a reader's .wal."""
 
-    exit_code = 9
+    exit_code = exits.EXIT_IN_THE_WAY
 
 
 class StorageError(WarehouseError):
     """The file system refused: read-only, no permission, or disk full."""
 
-    exit_code = 10
+    exit_code = exits.EXIT_STORAGE
 
 
 class BadSetting(WarehouseError):
     """An environment variable the build reads holds a value it cannot use."""
 
-    exit_code = 2
+    exit_code = exits.EXIT_USAGE
 
 
 class OutOfMemory(WarehouseError):
     """DuckDB reached its memory limit (CHENGYU_MEMORY_LIMIT) even with its spill folder."""
 
-    exit_code = 13
+    exit_code = exits.EXIT_OUT_OF_MEMORY
 
 
 class CorruptVersion(WarehouseError):
     """A version's file does not match its record or does not open as a warehouse."""
 
-    exit_code = 11
+    exit_code = exits.EXIT_CORRUPT
 
 
 class VersionExists(UnsafeWarehousePath):

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from .access import open_published
+from chengyu_cluster.access.query import open_published
 
 
 class AnalysisError(Exception):

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import vl_convert as vlc
 
-from .outputs import write_file
+from chengyu_cluster.outputs import write_file
 
 # Debian's fonts-noto-cjk (.ci/run installs it): vl-convert measures text with it and the
 # SVG names it, so Chinese area names render instead of boxes; sans-serif is the fallback.

@@ -72,8 +72,8 @@ from pathlib import Path
 
 import yaml
 
-from .inputs import ERROR, WARNING, Findings, InputFile, Issue, sql_text
-from .synth import USCC_ALPHABET, uscc_check_sql
+from chengyu_cluster.inputs.reader import ERROR, WARNING, Findings, InputFile, Issue, sql_text
+from chengyu_cluster.microdata.credit_codes import USCC_ALPHABET, uscc_check_sql
 
 TABLES = ("enterprises", "enterprise_month", "supply_invoices")
 SOURCES_YAML = "models/staging/microdata/_microdata__sources.yml"
@@ -1164,7 +1164,7 @@ def memory_limit_setting() -> str:
     dbt var, into a `set memory_limit` statement, so only a plain size is accepted."""
     value = os.environ.get("CHENGYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     if not MEMORY_SIZE.fullmatch(value):
-        from .warehouse import BadSetting
+        from chengyu_cluster.publish.versions import BadSetting
 
         raise BadSetting(f"CHENGYU_MEMORY_LIMIT={value!r} is not a size such as 3GB or 1536MiB")
     return value
@@ -1177,7 +1177,7 @@ def check_for_cli(args, project_dir: Path, accepted, paths=None) -> Microdata | 
         return None
     findings = accepted.findings
     kept_before, total_before = len(findings.kept), findings.n_total
-    from . import warehouse as wh
+    from chengyu_cluster.publish import versions as wh
 
     store = Store.of(paths) if paths is not None else None
     started = time.perf_counter()
@@ -1206,7 +1206,7 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
 
     lookback = int(_yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
                    .get("microdata_lookback_months", 3))
-    from . import warehouse as wh
+    from chengyu_cluster.publish import versions as wh
 
     seed_hashes = [f.sha256 for f in accepted.files if f.kind == "seed"]
     with wh.storage_errors(f"load the microdata into the candidate from {micro.store.root}"):

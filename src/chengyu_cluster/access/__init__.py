@@ -1,0 +1,1 @@
+"""Reading the published warehouse: SQL, analyses, metrics, the report, Parquet export."""

@@ -1,0 +1,82 @@
+"""The signal and clean-up guard of a build, the same around either backend's publisher.
+
+- `stop_on_signals`: SIGTERM and SIGINT become `Interrupted`, so `finally` blocks run (the
+  dbt child is killed, the candidate discarded).
+- `candidate_guard`: a candidate is discarded when the build ends without publishing it
+  (dbt or the gate failed, a signal, an error); once published, it is the live version.
+- `uninterruptible`: the publish step itself; a signal arriving meanwhile waits until the
+  step is complete and is then dropped, so the outcome is the one the build reports.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived (a BaseException, like KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.code = 128 + signum
+
+
+def _ignore_signals() -> None:
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (and SIGINT) into Interrupted, so `finally` blocks clean up."""
+    def handler(signum, _frame):
+        _ignore_signals()  # a second signal while cleaning up must not interrupt the clean-up
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during the block (a publish: no signal between its commit
+    steps); after it succeeded, a signal that came meanwhile is dropped."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, set(SIGNALS))
+    try:
+        yield
+        _ignore_signals()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+class CandidateGuard:
+    """What `candidate_guard` yields: call `published()` once the candidate is live."""
+
+    is_published = False
+
+    def published(self) -> None:
+        self.is_published = True
+
+
+@contextmanager
+def candidate_guard(discard: Callable[[], None], what: str) -> Iterator[CandidateGuard]:
+    """Around a candidate from its creation to its publish. A failed discard is a warning
+    (the next build removes leftovers), never the build's outcome."""
+    guard = CandidateGuard()
+    try:
+        yield guard
+    finally:
+        if not guard.is_published:
+            try:
+                discard()
+            except Exception as exc:  # noqa: BLE001 - the next build removes it
+                print(f"WARNING could not remove {what} ({exc}); the next build removes it", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Publishing: warehouse versions (DuckDB files), Spark views, the PostgreSQL copy."""

@@ -1,0 +1,1 @@
+"""Synthetic enterprise microdata, deterministic from a seed (`chengyu synth`)."""
