@@ -8,6 +8,15 @@
 -- rebuilds the years from that of microdata_layer_window_start on and keeps the earlier ones
 -- (a change of an opening or closing date brings its month into the window: see
 -- int_microdata_enterprise_months).
+-- Disclosure control (docs/microdata_layout.md): the gross output of a cell with fewer than
+-- disclosure_min_enterprises reporting enterprises, or whose largest two hold more than
+-- disclosure_dominance_top2_share of it, is NULL with its suppression_reason (primary). The areas
+-- of a province add up to the province, whose output by division the yearbooks publish: when
+-- one cell of a province x division x year is suppressed, the smallest published one beside it
+-- is suppressed too ('secondary'), or the first could be recovered by subtraction. The top-10
+-- output is published only when the enterprises outside the ten are enough for the threshold
+-- (total - top 10 is their sum). Counts of enterprises are published: the register's counts by
+-- area and division are what the yearbooks publish (企业单位数), and they reveal no value.
 {{
     config(
         materialized='incremental',
@@ -135,11 +144,25 @@ output as (
     group by all
 ),
 
+contributions as (
+    select
+        year,
+        area_code,
+        division_code,
+        credit_code as enterprise_id,
+        gross_output_yuan as contribution
+    from firm_output
+),
+
+disclosure as (
+    {{ disclosure_cells('contributions', ['year', 'area_code', 'division_code']) }}
+),
+
 basis as (
     select min(basis) as basis from history_basis
 ),
 
-final as (
+unprotected as (
     select
         cells.year,
         cells.area_code,
@@ -154,7 +177,9 @@ final as (
         cast(output.top10_gross_output_yuan as decimal(38, 2)) as top10_gross_output_yuan,
         cast(output.top10_gross_output_yuan as double) / cast(nullif(output.gross_output_yuan, 0) as double)
             as top10_share,
-        coalesce(output.basis, basis.basis) as basis
+        coalesce(output.basis, basis.basis) as basis,
+        {{ disclosure_reason('disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan') }}
+            as primary_reason
     from cells
     cross join basis
     left join active
@@ -177,6 +202,64 @@ final as (
             cells.year = output.year
             and cells.area_code = output.area_code
             and cells.division_code = output.division_code
+    left join disclosure
+        on
+            cells.year = disclosure.year
+            and cells.area_code = disclosure.area_code
+            and cells.division_code = disclosure.division_code
+),
+
+secondary as (
+    -- The smallest published output of each province x division x year ranks first.
+    select
+        *,
+        count(primary_reason) over province_cells as n_primary_in_province,
+        row_number() over (
+            partition by year, province_code, division_code
+            order by
+                case when primary_reason is null and gross_output_yuan is not null then 0 else 1 end,
+                abs(gross_output_yuan) asc,
+                area_code asc
+        ) as publishable_rank
+    from unprotected
+    window province_cells as (partition by year, province_code, division_code)
+),
+
+protected as (
+    select
+        *,
+        coalesce(
+            primary_reason,
+            case
+                when n_primary_in_province = 1 and publishable_rank = 1
+                    and primary_reason is null and gross_output_yuan is not null
+                    then 'secondary'
+            end
+        ) as suppression_reason
+    from secondary
+),
+
+final as (
+    select
+        year,
+        area_code,
+        area_group,
+        province_code,
+        division_code,
+        n_open_enterprises,
+        n_entries,
+        n_exits,
+        n_reporting_enterprises,
+        case when suppression_reason is null then gross_output_yuan end as gross_output_yuan,
+        case when suppression_reason is null and n_reporting_enterprises - 10 >= {{ var('disclosure_min_enterprises') }}
+                then top10_gross_output_yuan
+        end as top10_gross_output_yuan,
+        case when suppression_reason is null and n_reporting_enterprises - 10 >= {{ var('disclosure_min_enterprises') }}
+                then top10_share
+        end as top10_share,
+        suppression_reason,
+        basis
+    from protected
 )
 
 select * from final
