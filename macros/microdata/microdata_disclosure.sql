@@ -31,10 +31,10 @@
 {#- The primary suppression rule: 'too_few_enterprises' below var disclosure_min_enterprises
     (threshold rule), 'dominated' when the largest two hold more than
     var disclosure_dominance_top2_share of the cell ((2, k) dominance rule), NULL when the cell
-    may be published. -#}
+    may be published. A cell with no contributions (NULL count) has too few. -#}
 {% macro disclosure_reason(n_enterprises, top2_abs, total_abs) -%}
     case
-        when {{ n_enterprises }} < {{ var('disclosure_min_enterprises') }} then 'too_few_enterprises'
+        when coalesce({{ n_enterprises }}, 0) < {{ var('disclosure_min_enterprises') }} then 'too_few_enterprises'
         when {{ top2_abs }} > {{ var('disclosure_dominance_top2_share') }} * {{ total_abs }} then 'dominated'
     end
 {%- endmacro %}

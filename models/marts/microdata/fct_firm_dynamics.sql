@@ -178,8 +178,10 @@ unprotected as (
         cast(output.top10_gross_output_yuan as double) / cast(nullif(output.gross_output_yuan, 0) as double)
             as top10_share,
         coalesce(output.basis, basis.basis) as basis,
-        {{ disclosure_reason('disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan') }}
-            as primary_reason
+        -- A cell without reports has no output to withhold.
+        case when output.n_reporting_enterprises > 0 then
+            {{ disclosure_reason('disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan') }}
+        end as primary_reason
     from cells
     cross join basis
     left join active
