@@ -137,20 +137,48 @@ pair_flows as (
 
 contributions as (
     -- Both sides of every flow, for the whole flow and for its members' and non-members' parts.
-    select year, seller_division_code, buyer_division_code, direction, 'all' as scope, 'seller' as side,
-        seller_code as enterprise_id, net_amount_yuan as contribution
+    select
+        year,
+        seller_division_code,
+        buyer_division_code,
+        direction,
+        'all' as scope,
+        'seller' as side,
+        seller_code as enterprise_id,
+        net_amount_yuan as contribution
     from pair_flows
     union all
-    select year, seller_division_code, buyer_division_code, direction, 'all' as scope, 'buyer' as side,
-        buyer_code as enterprise_id, net_amount_yuan as contribution
+    select
+        year,
+        seller_division_code,
+        buyer_division_code,
+        direction,
+        'all' as scope,
+        'buyer' as side,
+        buyer_code as enterprise_id,
+        net_amount_yuan as contribution
     from pair_flows
     union all
-    select year, seller_division_code, buyer_division_code, direction, scope, 'seller' as side,
-        seller_code as enterprise_id, net_amount_yuan as contribution
+    select
+        year,
+        seller_division_code,
+        buyer_division_code,
+        direction,
+        scope,
+        'seller' as side,
+        seller_code as enterprise_id,
+        net_amount_yuan as contribution
     from pair_flows
     union all
-    select year, seller_division_code, buyer_division_code, direction, scope, 'buyer' as side,
-        buyer_code as enterprise_id, net_amount_yuan as contribution
+    select
+        year,
+        seller_division_code,
+        buyer_division_code,
+        direction,
+        scope,
+        'buyer' as side,
+        buyer_code as enterprise_id,
+        net_amount_yuan as contribution
     from pair_flows
 ),
 
@@ -166,15 +194,18 @@ reasons as (
         year,
         seller_division_code,
         buyer_division_code,
-        {%- for direction in directions %}
-        max(case when direction = '{{ direction }}' and scope = 'all' then primary_reason end)
-            as {{ direction }}_reason,
-        max(case when direction = '{{ direction }}' and scope = 'members' then primary_reason end)
-            as members_{{ direction }}_reason,
-        max(case when direction = '{{ direction }}' and scope = 'non_members' then primary_reason end)
-            as non_members_{{ direction }}_reason
-        {{- "," if not loop.last }}
-        {%- endfor %}
+        max(case when direction = 'sichuan_to_chongqing' and scope = 'all' then primary_reason end)
+            as sichuan_to_chongqing_reason,
+        max(case when direction = 'sichuan_to_chongqing' and scope = 'members' then primary_reason end)
+            as members_sichuan_to_chongqing_reason,
+        max(case when direction = 'sichuan_to_chongqing' and scope = 'non_members' then primary_reason end)
+            as non_members_sichuan_to_chongqing_reason,
+        max(case when direction = 'chongqing_to_sichuan' and scope = 'all' then primary_reason end)
+            as chongqing_to_sichuan_reason,
+        max(case when direction = 'chongqing_to_sichuan' and scope = 'members' then primary_reason end)
+            as members_chongqing_to_sichuan_reason,
+        max(case when direction = 'chongqing_to_sichuan' and scope = 'non_members' then primary_reason end)
+            as non_members_chongqing_to_sichuan_reason
     from (
         select
             *,
@@ -188,13 +219,13 @@ with_previous as (
     select
         by_year.*,
         {%- for direction in directions %}
-        reasons.{{ direction }}_reason,
-        case
-            when reasons.{{ direction }}_reason is null and reasons.members_{{ direction }}_reason is null
-                and reasons.non_members_{{ direction }}_reason is not null then 'secondary'
-            else reasons.members_{{ direction }}_reason
-        end as members_{{ direction }}_reason,
-        lag(reasons.{{ direction }}_reason) over pair as previous_{{ direction }}_reason,
+            reasons.{{ direction }}_reason,
+            case
+                when reasons.{{ direction }}_reason is null and reasons.members_{{ direction }}_reason is null
+                    and reasons.non_members_{{ direction }}_reason is not null then 'secondary'
+                else reasons.members_{{ direction }}_reason
+            end as members_{{ direction }}_reason,
+            lag(reasons.{{ direction }}_reason) over pair as previous_{{ direction }}_reason,
         {%- endfor %}
         months_per_year.months_covered,
         lag(by_year.year) over pair as previous_year,
@@ -220,25 +251,25 @@ final as (
         seller_division_code,
         buyer_division_code,
         {%- for direction in directions %}
-        case when {{ direction }}_reason is null then {{ direction }}_yuan end as {{ direction }}_yuan,
+            case when {{ direction }}_reason is null then {{ direction }}_yuan end as {{ direction }}_yuan,
         {%- endfor %}
         {%- for direction in directions %}
-        case when members_{{ direction }}_reason is null then members_{{ direction }}_yuan end
-            as members_{{ direction }}_yuan,
+            case when members_{{ direction }}_reason is null then members_{{ direction }}_yuan end
+                as members_{{ direction }}_yuan,
         {%- endfor %}
         {%- for direction in directions %}
-        case when {{ direction }}_reason is null then {{ direction }}_invoices end as {{ direction }}_invoices,
+            case when {{ direction }}_reason is null then {{ direction }}_invoices end as {{ direction }}_invoices,
         {%- endfor %}
         {%- for direction in directions %}
-        case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
-                and previous_{{ direction }}_yuan > 0
-                and {{ direction }}_reason is null and previous_{{ direction }}_reason is null
-                then cast({{ direction }}_yuan as double) / cast(previous_{{ direction }}_yuan as double) - 1
-        end as {{ direction }}_growth,
+            case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
+                    and previous_{{ direction }}_yuan > 0
+                    and {{ direction }}_reason is null and previous_{{ direction }}_reason is null
+                    then cast({{ direction }}_yuan as double) / cast(previous_{{ direction }}_yuan as double) - 1
+            end as {{ direction }}_growth,
         {%- endfor %}
         {%- for direction in directions %}
-        {{ direction }}_reason as {{ direction }}_suppression,
-        members_{{ direction }}_reason as members_{{ direction }}_suppression,
+            {{ direction }}_reason as {{ direction }}_suppression,
+            members_{{ direction }}_reason as members_{{ direction }}_suppression,
         {%- endfor %}
         months_covered,
         basis

@@ -179,8 +179,11 @@ unprotected as (
             as top10_share,
         coalesce(output.basis, basis.basis) as basis,
         -- A cell without reports has no output to withhold.
-        case when output.n_reporting_enterprises > 0 then
-            {{ disclosure_reason('disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan') }}
+        case
+            when output.n_reporting_enterprises > 0
+                then {{ disclosure_reason(
+                    'disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan'
+                ) }}
         end as primary_reason
     from cells
     cross join basis

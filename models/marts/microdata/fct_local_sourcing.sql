@@ -34,7 +34,9 @@
             else 'rest_of_china'
         end as seller_origin
 {%- endset %}
-{%- set origins = ['same_area', 'rest_of_own_province', 'other_province_members', 'other_province_rest', 'rest_of_china'] %}
+{%- set origins = [
+    'same_area', 'rest_of_own_province', 'other_province_members', 'other_province_rest', 'rest_of_china'
+] %}
 
 with
 
@@ -123,6 +125,15 @@ origin_disclosure as (
     {{ disclosure_cells('contributions', ['year', 'buyer_area_code', 'buyer_division_code', 'seller_origin']) }}
 ),
 
+row_reason as (
+    select
+        year,
+        buyer_area_code,
+        buyer_division_code,
+        {{ disclosure_reason('n_enterprises', 'top2_abs_yuan', 'total_abs_yuan') }} as reason
+    from row_disclosure
+),
+
 origin_cells as (
     select
         classified.year,
@@ -167,10 +178,11 @@ origin_reasons as (
         year,
         buyer_area_code,
         buyer_division_code,
-        {%- for origin in origins %}
-        max(case when seller_origin = '{{ origin }}' then origin_reason end) as {{ origin }}_reason
-        {{- "," if not loop.last }}
-        {%- endfor %}
+        max(case when seller_origin = 'same_area' then origin_reason end) as same_area_reason,
+        max(case when seller_origin = 'rest_of_own_province' then origin_reason end) as rest_of_own_province_reason,
+        max(case when seller_origin = 'other_province_members' then origin_reason end) as other_province_members_reason,
+        max(case when seller_origin = 'other_province_rest' then origin_reason end) as other_province_rest_reason,
+        max(case when seller_origin = 'rest_of_china' then origin_reason end) as rest_of_china_reason
     from (
         select
             *,
@@ -220,13 +232,13 @@ unprotected as (
         buyer_division_code,
         purchases_net_yuan,
         {%- for origin in origins %}
-        {{ origin }}_yuan,
+            {{ origin }}_yuan,
         {%- endfor %}
         -- NULL when the net purchases are not positive: no share of nothing. Divided as doubles (DuckDB
         -- divides decimals so; Spark would round a decimal quotient to 6 places).
         {%- for origin in origins %}
-        cast({{ origin }}_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
-            as {{ origin }}_share,
+            cast({{ origin }}_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
+                as {{ origin }}_share,
         {%- endfor %}
         n_invoices,
         n_red_letter_invoices,
@@ -244,37 +256,48 @@ final as (
         unprotected.buyer_division_code,
         case when row_reason.reason is null then unprotected.purchases_net_yuan end as purchases_net_yuan,
         {%- for origin in origins %}
-        case when row_reason.reason is null and origin_reasons.{{ origin }}_reason is null
-                then unprotected.{{ origin }}_yuan
-        end as {{ origin }}_yuan,
+            case when row_reason.reason is null and origin_reasons.{{ origin }}_reason is null
+                    then unprotected.{{ origin }}_yuan
+            end as {{ origin }}_yuan,
         {%- endfor %}
         {%- for origin in origins %}
-        case when row_reason.reason is null and origin_reasons.{{ origin }}_reason is null
-                then unprotected.{{ origin }}_share
-        end as {{ origin }}_share,
+            case when row_reason.reason is null and origin_reasons.{{ origin }}_reason is null
+                    then unprotected.{{ origin }}_share
+            end as {{ origin }}_share,
         {%- endfor %}
         case when row_reason.reason is null then unprotected.n_invoices end as n_invoices,
         case when row_reason.reason is null then unprotected.n_red_letter_invoices end as n_red_letter_invoices,
         unprotected.months_covered,
         row_reason.reason as suppression_reason,
-        case when row_reason.reason is null then nullif(concat_ws(
-            ', '
-            {%- for origin in origins %},
-            case when origin_reasons.{{ origin }}_reason is not null
-                    then concat('{{ origin }}: ', origin_reasons.{{ origin }}_reason)
-            end
-            {%- endfor %}
-        ), '') end as suppressed_origins,
+        case
+            when row_reason.reason is null
+                then nullif(
+                        concat_ws(
+                            ', ',
+                            case when origin_reasons.same_area_reason is not null
+                                    then concat('same_area: ', origin_reasons.same_area_reason)
+                            end,
+                            case when origin_reasons.rest_of_own_province_reason is not null
+                                    then concat('rest_of_own_province: ', origin_reasons.rest_of_own_province_reason)
+                            end,
+                            case when origin_reasons.other_province_members_reason is not null
+                                    then concat(
+                                            'other_province_members: ', origin_reasons.other_province_members_reason
+                                        )
+                            end,
+                            case when origin_reasons.other_province_rest_reason is not null
+                                    then concat('other_province_rest: ', origin_reasons.other_province_rest_reason)
+                            end,
+                            case when origin_reasons.rest_of_china_reason is not null
+                                    then concat('rest_of_china: ', origin_reasons.rest_of_china_reason)
+                            end
+                        ),
+                        ''
+                    )
+        end as suppressed_origins,
         unprotected.basis
     from unprotected
-    left join (
-        select
-            year,
-            buyer_area_code,
-            buyer_division_code,
-            {{ disclosure_reason('n_enterprises', 'top2_abs_yuan', 'total_abs_yuan') }} as reason
-        from row_disclosure
-    ) as row_reason
+    left join row_reason
         on
             unprotected.year = row_reason.year
             and unprotected.buyer_area_code = row_reason.buyer_area_code
