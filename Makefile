@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: build test lint rollback clean bench bench-spark
+.PHONY: build test test-fast dbt-unit lint rollback clean bench bench-spark
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,17 +15,48 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 build: $(BIN)/.installed
 	$(BIN)/chengyu build
 
-# Fast unit tests first (no build; stop at the first failure), then lint, then the
-# end-to-end tests on both cores (one test file per worker: a file's builds share fixtures).
-test: $(BIN)/.installed
-	$(BIN)/python -m pytest tests/unit -x -q
-	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile --ignore=tests/unit
+# The test pyramid, cheapest tier first; each tier prints its wall time.
+# `make test-fast` (the inner loop, about 2 min): unit tests (no build; stop at the first
+# failure), the dbt unit tests, lint. `make test` (CI): the same, then the end-to-end tests
+# on both cores (one test file per worker; builds are shared by every worker: tests/conftest.py).
+timed = @started=$$(date +%s); $(2); status=$$?; echo "[tier] $(1): $$(( $$(date +%s) - started )) s"; exit $$status
 
-lint: $(BIN)/.installed
+test-fast: $(BIN)/.installed
+	$(call timed,unit tests,$(BIN)/python -m pytest tests/unit -x -q)
+	$(call timed,dbt unit tests,$(MAKE) --no-print-directory dbt-unit)
+	$(call timed,lint,$(MAKE) --no-print-directory lint)
+
+test: test-fast
+	$(call timed,end-to-end tests,$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10 --ignore=tests/unit)
+
+# dbt's unit tests (`unit_tests:` in the models' YAML) on empty inputs: every ancestor of a
+# unit-tested model is built with --empty (no rows; the seeds load, the on-run-start hooks
+# create the user-file and microdata tables empty) into a scratch file, each unit test before
+# its model. The data tests run in every build (`chengyu build`, the end-to-end tier).
+# It leaves a fresh target/manifest.json, which lint reuses.
+dbt-unit: $(BIN)/.installed
+	mkdir -p target && rm -f target/unit_tests.duckdb
+	CHENGYU_DBT_DATABASE=target/unit_tests.duckdb $(BIN)/dbt build --quiet --target dev --empty \
+		--select "+test_type:unit" --exclude-resource-type test
+
+# dbt's manifest, parsed again only when a file of the dbt project is newer (dbt-score reads it).
+DBT_PROJECT_FILES := dbt_project.yml profiles.yml selectors.yml \
+	$(shell find models macros seeds analyses tests/dbt -type f 2>/dev/null)
+target/manifest.json: $(BIN)/.installed $(DBT_PROJECT_FILES)
+	$(BIN)/dbt parse --quiet --target dev
+
+# dbt-bouncer goes into the project's venv beside the locked packages (it changes none of them).
+$(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-bouncer.txt
+	touch $@
+
+# dbt-bouncer: dbt-project-evaluator's rules on the same manifest (dbt-bouncer.yml, with the
+# reasoned exceptions). macros/ is not given to sqlfluff (reason in .sqlfluff).
+lint: $(BIN)/.installed $(BIN)/.bouncer-installed target/manifest.json
 	$(BIN)/ruff check src tests benchmarks bi
-	$(BIN)/sqlfluff lint --processes 2 models macros analyses tests/dbt
-	$(BIN)/dbt-score lint --run-dbt-parse
+	$(BIN)/sqlfluff lint --processes 2 models analyses tests/dbt
+	$(BIN)/dbt-score lint --manifest target/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml
 
 rollback: $(BIN)/.installed
 	$(BIN)/chengyu rollback

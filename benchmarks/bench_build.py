@@ -1,15 +1,17 @@
 """Build benchmark: wall time per stage and peak memory of `chengyu build`, side by side
 with dbt-labs' jaffle_shop_duckdb (`dbt build`) on the same machine in the same run.
 
-    .venv/bin/python benchmarks/bench_build.py [--runs N] [--jaffle-shop GIT_DIR]
+    .venv/bin/python benchmarks/bench_build.py [--runs N] [--jaffle-shop PATH]
 
-Each project is copied once; run 1 is cold (no partial-parse state), later runs rebuild
-the same copy, as a developer does. The two projects alternate so that both see the
-same machine load. Figures, not assertions: compare them between commits.
+Each project is copied once and built once to warm up (dbt's partial-parse state, the
+file cache; not counted), then rebuilt N times, as a developer does. The two projects
+alternate (A B A B) so that both see the same machine load; the figures are the medians
+of wall and CPU seconds (user + system of the build's processes). Figures, not assertions:
+compare them between commits, on a quiet machine.
 
 jaffle_shop_duckdb is not part of this repository (never commit it): bring a copy with
 the search tool's `fetch github:dbt-labs/jaffle_shop_duckdb`, or `git clone` it, and pass
-its git directory; without it only chengyu is measured.
+its folder (a checkout, or a git directory); without it only chengyu is measured.
 """
 
 from __future__ import annotations
@@ -32,10 +34,16 @@ IGNORED = shutil.ignore_patterns(".git", ".venv", "warehouse", "target", "logs",
 JAFFLE_DEFAULT = Path("/work/.mirror/dbt-labs+jaffle_shop_duckdb/repo")
 
 
-def chengyu_build(project: Path, warehouse: Path) -> tuple[float, dict[str, float]]:
+def cpu_seconds() -> float:
+    """User + system seconds of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def chengyu_build(project: Path, warehouse: Path) -> tuple[float, float, dict[str, float]]:
     env = dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"),
                CHENGYU_REPORTS=str(project / "reports"), DBT_PROFILES_DIR=str(project))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = subprocess.run([sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(project), "build"],
                             env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -43,22 +51,24 @@ def chengyu_build(project: Path, warehouse: Path) -> tuple[float, dict[str, floa
         raise SystemExit(result.stdout + result.stderr)
     line = next(ln for ln in result.stdout.splitlines() if ln.strip().startswith("time:"))
     stages = {name.strip(): float(secs) for name, secs in re.findall(r"([a-z ]+) ([0-9.]+) s", line)}
-    return wall, stages
+    return wall, cpu_seconds() - cpu, stages
 
 
-def jaffle_build(project: Path) -> float:
+def jaffle_build(project: Path) -> tuple[float, float]:
     dbt = Path(sys.executable).parent / "dbt"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = subprocess.run([str(dbt), "build", "--quiet", "--project-dir", str(project), "--profiles-dir",
                              str(project)], cwd=project, capture_output=True, text=True,
                             env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")})
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit("jaffle_shop_duckdb failed:\n" + result.stdout + result.stderr)
-    return wall
+    return wall, cpu_seconds() - cpu
 
 
-def export_jaffle(git_dir: Path, into: Path) -> Path:
+def export_jaffle(source: Path, into: Path) -> Path:
+    """A fresh copy of jaffle_shop_duckdb's tracked files, from a checkout or a git directory."""
+    git_dir = source / ".git" if (source / ".git").exists() else source
     into.mkdir()
     archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", "HEAD"], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
@@ -67,9 +77,9 @@ def export_jaffle(git_dir: Path, into: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="builds of each project (the first is cold)")
+    parser.add_argument("--runs", type=int, default=3, help="measured builds of each project, after a warm-up")
     parser.add_argument("--jaffle-shop", type=Path, default=JAFFLE_DEFAULT if JAFFLE_DEFAULT.exists() else None,
-                        help="git directory of dbt-labs/jaffle_shop_duckdb")
+                        help="a copy of dbt-labs/jaffle_shop_duckdb (a checkout or its git directory)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chengyu-bench-") as tmp:
         project = Path(tmp) / "repo"
@@ -77,24 +87,33 @@ def main() -> None:
         warehouse = Path(tmp) / "warehouse"
         warehouse.mkdir()
         jaffle = export_jaffle(args.jaffle_shop, Path(tmp) / "jaffle") if args.jaffle_shop else None
-        walls, jaffle_walls = [], []
+        warm = f"warm-up (not counted): chengyu {chengyu_build(project, warehouse)[0]:.1f} s"
+        if jaffle:
+            warm += f" | jaffle_shop_duckdb {jaffle_build(jaffle)[0]:.1f} s"
+        print(warm, flush=True)
+        walls, cpus, jaffle_walls, jaffle_cpus = [], [], [], []
         for run in range(args.runs):
-            label = "cold build" if run == 0 else f"rebuild {run}"
-            wall, stages = chengyu_build(project, warehouse)
+            wall, cpu, stages = chengyu_build(project, warehouse)
             walls.append(wall)
-            line = f"{label:11s} chengyu wall {wall:5.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in stages.items())})"
+            cpus.append(cpu)
+            line = (f"pair {run + 1}: chengyu wall {wall:5.1f} s, CPU {cpu:5.1f} s "
+                    f"({', '.join(f'{k} {v:.1f} s' for k, v in stages.items())})")
             if jaffle:
-                jaffle_walls.append(jaffle_build(jaffle))
-                line += f" | jaffle_shop_duckdb {jaffle_walls[-1]:4.1f} s | ratio {wall / jaffle_walls[-1]:.2f}"
+                j_wall, j_cpu = jaffle_build(jaffle)
+                jaffle_walls.append(j_wall)
+                jaffle_cpus.append(j_cpu)
+                line += f" | jaffle_shop_duckdb wall {j_wall:4.1f} s, CPU {j_cpu:4.1f} s | ratio {wall / j_wall:.2f}"
             print(line, flush=True)
         # ru_maxrss of children: the largest resident set of any finished child, in KiB.
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        median = statistics.median(walls)
-        summary = f"median chengyu build {median:.1f} s over {args.runs} runs"
+        median, median_cpu = statistics.median(walls), statistics.median(cpus)
+        summary = f"median chengyu build {median:.1f} s wall, {median_cpu:.1f} s CPU over {args.runs} runs"
         if jaffle_walls:
-            j = statistics.median(jaffle_walls)
-            summary += f"; median jaffle_shop_duckdb dbt build {j:.1f} s; ratio of medians {median / j:.2f}"
+            j, j_cpu = statistics.median(jaffle_walls), statistics.median(jaffle_cpus)
+            summary += (f"; median jaffle_shop_duckdb dbt build {j:.1f} s wall, {j_cpu:.1f} s CPU; "
+                        f"ratio of medians {median / j:.2f} wall, {median_cpu / j_cpu:.2f} CPU")
         print(summary)
+        print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         size = (warehouse / "chengyu.duckdb").stat().st_size
         print(f"peak child RSS {peak:.0f} MiB; published file {size / 2**20:.1f} MiB")
 

@@ -6,14 +6,14 @@ For each size it
      invoices and the last monthly report file) to measure adding one month;
   2. loads the data set without its last month the way `chengyu build --microdata` does
      (input reader for the seeds, microdata checks and store, raw_microdata views) into a
-     fresh DuckDB file, and runs the microdata layer's models with dbt (`dbt run`, then
-     `dbt test` separately);
+     fresh DuckDB file, and builds the microdata layer with ONE `dbt build` (models and their
+     tests, as `chengyu build` does: dbt starts and parses once);
   3. runs the very SQL dbt ran (target/compiled, same order, same materialisations) as one
      raw DuckDB script on a copy of the loaded file, with the same memory limit: the
      overhead of dbt is the ratio of the two;
   4. adds the last month: loads the full data set into another file, carrying the facts
      over from step 2 as a build does from the published version, and runs the layer
-     incrementally (`dbt run`, then `dbt test`: a build runs both);
+     incrementally (one `dbt build`: the models, then the tests of the rebuilt months);
   5. with --end-to-end, also runs a whole `chengyu build --microdata` (every model of the
      project, the tests, the quality gate, publishing) and then the one with the added month.
 
@@ -172,19 +172,20 @@ def load(data: Path, db: Path, store: Path, previous: Path | None, memory: str) 
     return seconds, peak, json.loads(output.strip().splitlines()[-1])
 
 
-def dbt(command: str, db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float]:
-    """Run dbt on the layer; return (wall seconds, peak MiB, dbt's own elapsed seconds).
+def dbt(db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float, float]:
+    """One `dbt build` of the layer (its models and their tests); returns (wall seconds, peak
+    MiB, dbt's own elapsed seconds, the models' seconds).
 
     The wall time includes starting Python and parsing the project (a fresh target path:
     no partial parse), which does not grow with the data; dbt's elapsed time is from its
-    first to its last node."""
+    first to its last node; the models' seconds are the sum of their execution times (one
+    dbt thread), which the raw DuckDB script is compared with."""
     env = dict(os.environ, CHENGYU_DBT_DATABASE=str(db), DBT_PROFILES_DIR=str(REPO))
-    seconds, peak, _ = run([DBT, command, "--quiet", "--project-dir", str(REPO), "--target", "dev",
-                            "--target-path", str(target), "--select", *SELECT,
-                            *(["--indirect-selection", "cautious"] if command == "test" else []),
-                            "--vars", json.dumps(dbt_vars)], env=env, label=f"dbt {command}:{target.name}")
+    seconds, peak, _ = run([DBT, "build", "--quiet", "--project-dir", str(REPO), "--target", "dev",
+                            "--target-path", str(target), "--select", *SELECT, "--indirect-selection", "cautious",
+                            "--vars", json.dumps(dbt_vars)], env=env, label=f"dbt build:{target.name}")
     elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
-    return seconds, peak, elapsed
+    return seconds, peak, elapsed, sum(model_seconds(target).values())
 
 
 def model_seconds(target: Path) -> dict[str, float]:
@@ -335,11 +336,14 @@ def main() -> int:
         raw_dir = work / "raw"
         raw_dir.mkdir()
         shutil.copy2(db, raw_dir / db.name)
-        r["dbt_run_s"], r["dbt_run_mib"], r["dbt_run_elapsed"] = dbt("run", db, info["vars"], work / "target_full")
-        r["dbt_test_s"], r["dbt_test_mib"], r["dbt_test_elapsed"] = dbt("test", db, info["vars"], work / "target_test")
-        print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt run {r['dbt_run_s']:.1f} s "
-              f"({r['dbt_run_elapsed']:.1f} s from first to last model), dbt test {r['dbt_test_s']:.1f} s", flush=True)
+        r["dbt_s"], r["dbt_mib"], r["dbt_elapsed"], r["dbt_models_s"] = dbt(db, info["vars"], work / "target_full")
+        print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt build {r['dbt_s']:.1f} s "
+              f"({r['dbt_elapsed']:.1f} s from first to last node, models {r['dbt_models_s']:.1f} s)", flush=True)
         r["models_full"] = model_seconds(work / "target_full")
+        # The raw script right beside the dbt step (the same machine load): it reads its own copy of
+        # the loaded file, taken before dbt ran.
+        r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
+        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
         save_partial(args.workdir, r)
 
         plus = work / "layer_plus"
@@ -347,24 +351,18 @@ def main() -> int:
         r["inc_load_s"], r["inc_load_mib"], inc = load(full, plus / "chengyu.duckdb", work / "store", db,
                                                        args.memory_limit)
         r["inc_plan"] = inc["plan"]
-        r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"] = dbt("run", plus / "chengyu.duckdb", inc["vars"],
-                                                                     work / "target_inc")
+        # The tests in the same build, as `chengyu build` runs them: they read the rebuilt months only
+        # (where configs).
+        r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"], r["inc_dbt_models_s"] = dbt(
+            plus / "chengyu.duckdb", inc["vars"], work / "target_inc")
         r["models_inc"] = model_seconds(work / "target_inc")
-        # The tests too, as a build runs them: they read the rebuilt months only (where configs).
-        r["inc_test_s"], r["inc_test_mib"], r["inc_test_elapsed"] = dbt("test", plus / "chengyu.duckdb", inc["vars"],
-                                                                        work / "target_inc_test")
-        print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt run {r['inc_dbt_s']:.1f} s, "
-              f"dbt test {r['inc_test_s']:.1f} s ({inc['plan']})",
+        print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt build {r['inc_dbt_s']:.1f} s ({inc['plan']})",
               flush=True)
         print("   seconds per model (full | + one month): " + ", ".join(
             f"{name} {seconds:.1f} | {r['models_inc'].get(name, 0):.1f}"
             for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1])), flush=True)
         save_partial(args.workdir, r)
 
-        # The raw script last: it reads its own copy of the loaded file, so the order does not
-        # change what it measures, and a run stopped early still has the incremental figures.
-        r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
-        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
 
         r["cpu"] = dict(CPU_SECONDS)
         if args.end_to_end:
@@ -388,11 +386,11 @@ def save_partial(workdir: Path, r: dict) -> None:
 
 
 def layer_cpu(c: dict) -> float:
-    return c["load:layer"] + c["dbt run:target_full"] + c["dbt test:target_test"]
+    return c["load:layer"] + c["dbt build:target_full"]
 
 
 def inc_cpu(c: dict) -> float:
-    return c["load:layer_plus"] + c["dbt run:target_inc"] + c["dbt test:target_inc_test"]
+    return c["load:layer_plus"] + c["dbt build:target_inc"]
 
 
 def print_table(results: list[dict], args) -> None:
@@ -402,41 +400,40 @@ def print_table(results: list[dict], args) -> None:
     print(f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
           f"{args.memory_limit}, {os.cpu_count()} cores; "
           f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
-    header = ("| invoices | generate s | generate rows/s | load+checks s | dbt run s (models only) | raw DuckDB s "
-              "| dbt / raw (models only) | dbt test s | layer s | layer rows/s | layer µs/invoice | peak MiB "
+    header = ("| invoices | generate s | generate rows/s | load+checks s | dbt build s (models only) | raw DuckDB s "
+              "| dbt build / raw (models only) | layer s | layer rows/s | layer µs/invoice | peak MiB "
               "| +1 month s | +1 month / layer |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     previous = None
     for r in results:
-        layer = r["load_s"] + r["dbt_run_s"] + r["dbt_test_s"]
+        layer = r["load_s"] + r["dbt_s"]
         per = layer / r["rows"] * 1e6
         growth = f" ({per / previous - 1:+.0%})" if previous else ""
         previous = per
-        inc = r["inc_load_s"] + r["inc_dbt_s"] + r["inc_test_s"]
-        peak = max(r["load_mib"], r["dbt_run_mib"], r["dbt_test_mib"], r["inc_load_mib"], r["inc_dbt_mib"],
-                   r["inc_test_mib"])
+        inc = r["inc_load_s"] + r["inc_dbt_s"]
+        peak = max(r["load_mib"], r["dbt_mib"], r["inc_load_mib"], r["inc_dbt_mib"])
         print(f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
-              f"| {r['dbt_run_s']:.1f} ({r['dbt_run_elapsed']:.1f}) | {r['raw_s']:.1f} "
-              f"| {r['dbt_run_s'] / r['raw_s']:.2f} ({r['dbt_run_elapsed'] / r['raw_s']:.2f}) | {r['dbt_test_s']:.1f} "
+              f"| {r['dbt_s']:.1f} ({r['dbt_models_s']:.1f}) | {r['raw_s']:.1f} "
+              f"| {r['dbt_s'] / r['raw_s']:.2f} ({r['dbt_models_s'] / r['raw_s']:.2f}) "
               f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
               f"| {inc:.1f} | {inc / layer:.0%} |")
     print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
-    print("| invoices | load+checks | dbt run | raw DuckDB | dbt / raw | dbt test | +1 month load | +1 month dbt run "
-          "| +1 month dbt test | +1 month / layer |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| invoices | load+checks | dbt build | raw DuckDB | dbt build / raw | +1 month load | +1 month dbt build "
+          "| +1 month / layer |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r["cpu"]
-        print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt run:target_full']:.1f} | {c['raw']:.1f} "
-              f"| {c['dbt run:target_full'] / c['raw']:.2f} | {c['dbt test:target_test']:.1f} "
-              f"| {c['load:layer_plus']:.1f} | {c['dbt run:target_inc']:.1f} | {c['dbt test:target_inc_test']:.1f} "
+        print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt build:target_full']:.1f} | {c['raw']:.1f} "
+              f"| {c['dbt build:target_full'] / c['raw']:.2f} "
+              f"| {c['load:layer_plus']:.1f} | {c['dbt build:target_inc']:.1f} "
               f"| {inc_cpu(c) / layer_cpu(c):.0%} |")
-    print("\nSeconds per model (dbt run: full build | adding one month), largest first:")
+    print("\nSeconds per model (dbt build: full layer | adding one month), largest first:")
     for r in results:
         print(f"{r['rows']:,} invoices:")
         for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1]):
             print(f"   {name:45s} {seconds:7.1f} | {r['models_inc'].get(name, 0):7.1f}")
-        print(f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_run_s'] - r['dbt_run_elapsed']:7.1f} "
+        print(f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_s'] - r['dbt_elapsed']:7.1f} "
               f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}")
     print("\n" + json.dumps(results))
     if any("e2e_s" in r for r in results):

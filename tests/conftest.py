@@ -6,7 +6,9 @@ Expectations) run in a child process, as a user would run it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +47,12 @@ class Workspace:
     @property
     def published(self) -> Path:
         return self.warehouse / "chengyu.duckdb"
+
+    @property
+    def internal(self) -> Path:
+        """The live version's internal file: every schema of the build (the pointer names
+        the serving file, which holds only the served ones)."""
+        return self.warehouse / "versions" / f"chengyu.{self.current()}.internal.duckdb"
 
     def versions(self) -> list[str]:
         """Build ids of the complete versions, oldest first."""
@@ -104,13 +112,51 @@ def make_workspace(root: Path) -> Workspace:
     return Workspace(project, warehouse)
 
 
+def shared_root(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this test session (and only of this one).
+
+    Under xdist each worker's base temp is <session>/popen-gwN, so their parent is the
+    session's own folder; without xdist the base temp is that folder.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_build(tmp_path_factory, name: str, *args: str, setup=None) -> Workspace:
+    """`chengyu build *args` of a fresh copy of the repository, made ONCE per test session for
+    all xdist workers and then shared read-only: the first worker to ask builds under a file
+    lock, the others wait for it and reuse its workspace (a failed build too: its output is
+    kept and every user sees the same failure instead of building again).
+
+    One name per scenario (inputs); `setup(workspace)` prepares the inputs before the build.
+    """
+    root = shared_root(tmp_path_factory) / f"shared-{name}"
+    root.mkdir(exist_ok=True)
+    with (root / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        record = root / "result.json"
+        if not record.exists():
+            ws = make_workspace(root)
+            if setup is not None:
+                setup(ws)
+            result = ws.run(*args)
+            record.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
+                                          "stderr": result.stderr}), encoding="utf-8")
+    ws = Workspace(root / "repo", root / "warehouse")
+    saved = json.loads(record.read_text(encoding="utf-8"))
+    ws.build_result = subprocess.CompletedProcess(["chengyu", *args], saved["returncode"], saved["stdout"],
+                                                  saved["stderr"])
+    ws.build_output = saved["stdout"]
+    return ws
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Workspace:
-    """One successful build of a fresh copy of the repository, shared read-only."""
-    ws = make_workspace(tmp_path_factory.mktemp("built"))
-    result = ws.run("build")
+    """One successful build of a fresh copy of the repository, made once per session for
+    all workers and shared read-only (copy it with workspace_with_published to change it)."""
+    ws = shared_build(tmp_path_factory, "built", "build")
+    result = ws.build_result
     assert result.returncode == 0, result.stdout + result.stderr
-    ws.build_output = result.stdout
     return ws
 
 
@@ -131,6 +177,21 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
     return workspace
 
 
+# The longest end-to-end files (one Spark build of the whole project; the Spark publish builds),
+# started first, one per worker: `make test` runs xdist's loadfile with --no-loadscope-reorder, which
+# hands the files out in this order, one to each worker first. The other worker takes every other
+# file meanwhile, so the session lasts about as long as its longest file, not that file plus
+# whatever came before it.
+LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py")
+
+
 def pytest_collection_modifyitems(items):
-    """Fast unit tests (tests/unit, no build) run first; the order is otherwise kept."""
-    items.sort(key=lambda item: "unit" not in Path(str(item.fspath)).parent.name)
+    """Fast unit tests (tests/unit, no build) run first, then the longest end-to-end files;
+    the order is otherwise kept."""
+    def rank(item) -> tuple[int, int]:
+        path = Path(str(item.fspath))
+        if path.parent.name == "unit":
+            return (0, 0)
+        return (1, LONGEST_FIRST.index(path.name)) if path.name in LONGEST_FIRST else (2, 0)
+
+    items.sort(key=rank)

@@ -10,11 +10,17 @@ files (one-line errors, exit 3, nothing published).
 from __future__ import annotations
 
 import csv
+import json
+import os
 import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+import sqlalchemy
 
 from chengyu_cluster.synth import SynthConfig, org_check_char, synth, uscc_check_char
 
@@ -119,7 +125,7 @@ def hand_built(tmp_path_factory):
     result = ws.run("build", "--microdata", str(data))
     assert result.returncode == 0, result.stdout + result.stderr
     ws.build_output = result.stdout
-    con = duckdb.connect(str(ws.published), read_only=True)
+    con = duckdb.connect(str(ws.internal), read_only=True)
     yield ws, con
     con.close()
 
@@ -234,7 +240,7 @@ def test_the_store_copy_does_not_change_when_the_input_does(hand_built, tmp_path
 
 
 def test_plain_build_has_empty_microdata_marts(built):
-    con = duckdb.connect(str(built.published), read_only=True)
+    con = duckdb.connect(str(built.internal), read_only=True)
     try:
         for table in ("microdata.fct_supply_flow", "microdata.fct_local_sourcing", "microdata.fct_chain_linkage",
                       "microdata.fct_firm_dynamics", "microdata.fct_enterprise_month",
@@ -253,7 +259,7 @@ COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "micr
 
 
 def assert_same_tables(first: Path, second: Path) -> None:
-    """Every table of COMPARED holds the same rows (as multisets) in both version files."""
+    """Every table of COMPARED holds the same rows (as multisets) in both internal files."""
     con = duckdb.connect()
     try:
         con.execute(f"attach '{first}' as incr (read_only)")
@@ -300,7 +306,7 @@ def test_one_new_month_rebuilds_only_the_recent_months(incremental):
 def test_incremental_equals_full_refresh(incremental):
     versions = incremental.versions()
     assert len(versions) == 3
-    files = [incremental.warehouse / "versions" / f"chengyu.{v}.duckdb" for v in versions]
+    files = [incremental.warehouse / "versions" / f"chengyu.{v}.internal.duckdb" for v in versions]
     assert_same_tables(files[1], files[2])
 
 
@@ -355,7 +361,7 @@ def test_late_register_changes_rebuild_from_their_month_and_equal_a_full_refresh
     assert "earliest changed input 2019-03" in ws.outputs[1]
     versions = ws.versions()
     assert len(versions) == 3
-    files = [ws.warehouse / "versions" / f"chengyu.{v}.duckdb" for v in versions]
+    files = [ws.warehouse / "versions" / f"chengyu.{v}.internal.duckdb" for v in versions]
     assert_same_tables(files[1], files[2])
     con = duckdb.connect(str(files[1]), read_only=True)
     try:
@@ -557,3 +563,74 @@ def test_memory_limit_reached_or_malformed_is_one_line_not_the_files_fault(check
     assert result.stderr.strip().splitlines()[-1] == (
         "chengyu: CHENGYU_MEMORY_LIMIT=\"3GB'; select 1; --\" is not a size such as 3GB or 1536MiB")
     assert checker_ws.state() == before
+
+
+# ---- what leaves the build: the serving file ------------------------------------------------
+
+NOT_SERVED = {"microdata", "raw", "raw_microdata", "staging", "intermediate", "audit"}
+SERVING_RECIPE_SETTINGS = "?access_mode=read_only&enable_external_access=false&lock_configuration=true"
+
+
+def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path):
+    """After a microdata build the internal file holds the enterprise rows (the tests above read
+    them there); the pointer every recipe opens names the serving file, which holds the served
+    schemas only, and every path to it (Python, `chengyu sql`, SQLAlchemy, the DuckDB CLI,
+    the Parquet export) finds no other schema and no enterprise column."""
+    ws, internal = hand_built
+    assert internal.execute("select count(*) from microdata.fct_enterprise_month").fetchone()[0] == 8  # A 4, B 2, C 2
+    assert ws.published.resolve().name == f"chengyu.{ws.current()}.duckdb"
+    assert stat.S_IMODE(ws.internal.stat().st_mode) == 0o400  # only the account that builds reads it
+
+    # Python recipe (README, Access for analysts and BI tools).
+    con = duckdb.connect(str(ws.published), read_only=True, config={"enable_external_access": False})
+    try:
+        assert {s for (s,) in con.execute("select schema_name from duckdb_tables()").fetchall()} == {"marts",
+                                                                                                     "semantic"}
+        assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
+        assert con.execute("select count(*) from duckdb_columns() where column_name = 'credit_code'").fetchone()[0] == 0
+        with pytest.raises(duckdb.CatalogException):
+            con.execute("select * from microdata.fct_enterprise_month")
+    finally:
+        con.close()
+
+    # chengyu sql
+    refused = ws.run("sql", "select * from microdata.fct_enterprise_month")
+    assert refused.returncode == 8 and 'schema "microdata" does not exist' in refused.stderr, refused.stderr
+    listed = ws.run("sql", "select distinct schema_name from duckdb_schemas() where not internal order by 1",
+                    "--format", "csv")
+    assert listed.returncode == 0 and not set(listed.stdout.split()) & NOT_SERVED, listed.stdout
+
+    # SQLAlchemy / Superset URI (duckdb_engine names schemas catalog.schema).
+    engine = sqlalchemy.create_engine(f"duckdb:///{ws.published}{SERVING_RECIPE_SETTINGS}")
+    try:
+        schemas = {name.split(".")[-1] for name in sqlalchemy.inspect(engine).get_schema_names()}
+        assert "marts" in schemas and not schemas & NOT_SERVED, schemas
+    finally:
+        engine.dispose()
+
+    # DuckDB CLI recipe (bi/duckdb/duckdb-safe: duckdb-cli of this Python, -safe -readonly).
+    out = subprocess.run([str(REPO / "bi" / "duckdb" / "duckdb-safe"), str(ws.published), "-csv", "-c",
+                          "select distinct schema_name from duckdb_tables()"], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, DUCKDB_CLI_PYTHON=sys.executable))
+    assert out.returncode == 0 and set(out.stdout.split()) == {"schema_name", "marts", "semantic"}, out
+
+    # The Parquet export: the public marts only (the PostgreSQL copy takes the same list,
+    # access.public_marts, from the same serving file).
+    export = ws.run("export", "--out", str(tmp_path / "export"))
+    assert export.returncode == 0, export.stderr
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
+    exported = {t["name"] for t in manifest["tables"]}
+    assert "build_info" in exported and "fct_sector_output" in exported
+    assert not exported & {"fct_enterprise_month", "fct_supply_flow", "fct_local_sourcing", "fct_chain_linkage",
+                           "fct_firm_dynamics", "audit_microdata_reconciliation"}
+    assert not any(c["name"] == "credit_code" for t in manifest["tables"] for c in t["columns"])
+
+
+def test_docs_read_the_internal_file(hand_built, tmp_path):
+    """dbt docs describe every model: their catalog comes from the internal file."""
+    ws, _ = hand_built
+    result = ws.run("docs", "--out", str(tmp_path / "docs"))
+    assert result.returncode == 0, result.stderr
+    catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text(encoding="utf-8"))
+    found = {node["metadata"]["schema"] for node in catalog["nodes"].values()}
+    assert {"marts", "microdata", "intermediate", "staging"} <= found, found

@@ -58,7 +58,7 @@ def real_with_user_figure(tmp_path_factory):
                     "510100,C36,2023,150,亿元,gross_output,test p. 1\n", encoding="utf-8")
     result = ws.run("build", "--microdata", str(data), "--sector-output", str(user))
     assert result.returncode == 0, result.stdout + result.stderr
-    con = duckdb.connect(str(ws.published), read_only=True)
+    con = duckdb.connect(str(ws.internal), read_only=True)
     yield con
     con.close()
 
@@ -117,7 +117,7 @@ def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_pat
     data = full_year(ws.project.parent / "micro", with_rest=True, basis="synthetic")
     result = ws.run("build", "--microdata", str(data))
     assert result.returncode == 0, result.stdout + result.stderr
-    con = duckdb.connect(str(ws.published), read_only=True)
+    con = duckdb.connect(str(ws.internal), read_only=True)
     try:
         # Mianyang is no member: its cell only counts towards the reconciliation.
         assert cells(con) == [("500116", "C38", 5.8e9, "synthetic", "microdata", 1.0, "元"),

@@ -86,7 +86,7 @@ def test_a_yearbook_excel_sheet_in_wan_yuan_builds_as_user_figures(workspace, tm
     yearbook_sheet(path, 987654.5)
     result = workspace.run("build", "--sector-output", str(path), "--sheet", "Sheet1")
     assert result.returncode == 0, result.stdout + result.stderr
-    con = duckdb.connect(str(workspace.published), read_only=True)
+    con = duckdb.connect(str(workspace.internal), read_only=True)
     try:
         cells = con.execute("""
             select sector_code, output_value_yuan, supplied_value_original, supplied_unit_original, basis, method,

@@ -543,9 +543,10 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     project_dir, paths = published_warehouse(args)
     out = output_path(args.out) if args.out else project_dir / "reports" / "docs"
+    internal = paths.current().internal_database()  # the docs describe every model, not only the served ones
     with wh.storage_errors(f"write the docs to {out}", any_io=True):
         check_docs_folder(out)  # before dbt runs
-        print(f"wrote {generate_docs(project_dir, paths.published, out)} (open it in a browser; no server needed)")
+        print(f"wrote {generate_docs(project_dir, internal, out)} (open it in a browser; no server needed)")
     return EXIT_OK
 
 

@@ -173,14 +173,15 @@ def sample_failing_rows(database: Path, stored_relation: str | None, compiled_sq
 def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
     """dbt docs (one static HTML page with lineage) for the published warehouse.
 
-    The catalog is read from a copy of the published file with the same name, so the
-    published file itself is never opened for writing.
+    The catalog is read from a copy of the file (a version's internal file: every model),
+    named `<catalog>.duckdb` so that dbt-duckdb (the name up to the extension) and DuckDB
+    (up to the first dot) agree on the catalog; the file itself is never opened for writing.
     """
     import shutil
 
     with tempfile.TemporaryDirectory(prefix="chengyu-docs-") as tmp:
-        copy = Path(tmp) / published.name
-        shutil.copy2(published, copy)
+        copy = Path(tmp) / f"{published.name.split('.')[0]}.duckdb"
+        shutil.copyfile(published, copy)  # not its mode: the internal file is 0400
         target = Path(tmp) / "target"
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
         subprocess.run(dbt_command(project_dir, "docs", "generate", "--static", "--quiet", "--target", "dev",

@@ -759,3 +759,8 @@ def load_inputs(con, accepted: AcceptedInputs, build_context: dict[str, str] | N
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal, for the few statements that take no bind parameter (ATTACH, COPY)."""
+    return "'" + value.replace("'", "''") + "'"

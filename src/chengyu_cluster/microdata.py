@@ -72,7 +72,7 @@ from pathlib import Path
 
 import yaml
 
-from .inputs import ERROR, WARNING, Findings, InputFile, Issue
+from .inputs import ERROR, WARNING, Findings, InputFile, Issue, sql_text
 from .synth import USCC_ALPHABET, uscc_check_sql
 
 TABLES = ("enterprises", "enterprise_month", "supply_invoices")
@@ -291,10 +291,6 @@ def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _connect(store: Store | None, memory_limit: str):
     import duckdb
 
@@ -308,7 +304,7 @@ def _connect(store: Store | None, memory_limit: str):
 
 
 def _file_columns(con, f: MicrodataFile) -> list[tuple[str, str]]:
-    path = _sql_text(str(f.checked_path))
+    path = sql_text(str(f.checked_path))
     if f.fmt == "parquet":
         return [(n, t.lower()) for n, t, *_ in con.execute(f"describe select * from read_parquet({path})").fetchall()]
     return [(n.strip(), "varchar") for n, *_ in con.execute(
@@ -322,13 +318,13 @@ def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, 
     A CSV cell must match the dialect's text pattern before it is cast; a Parquet value must
     cast. A missing optional column is NULL.
     """
-    path = _sql_text(str(f.checked_path))
-    parts = [f"{_sql_text(f.display)} as _file"]
+    path = sql_text(str(f.checked_path))
+    parts = [f"{sql_text(f.display)} as _file"]
     if f.fmt == "parquet":
         source = f"read_parquet({path}, file_row_number = true)"
         parts.append("file_row_number + 1 as _row")
     else:
-        names = ", ".join(f"{_sql_text(n)}: 'varchar'" for n in present)
+        names = ", ".join(f"{sql_text(n)}: 'varchar'" for n in present)
         source = (f"(select *, row_number() over () + 1 as file_line from read_csv({path}, header = true, "
                   f"delim = ',', quote = '\"', escape = '\"', all_varchar = true, auto_detect = false, "
                   f"columns = {{{names}}}))")
@@ -345,9 +341,9 @@ def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, 
                 parts += [f"{text} as {q}", f"false as \"_bad_{name}\"", f"{text} as \"_raw_{name}\""]
             else:
                 pattern = TEXT_PATTERNS[target]
-                parts += [f"case when regexp_full_match({text}, {_sql_text(pattern)}) "
+                parts += [f"case when regexp_full_match({text}, {sql_text(pattern)}) "
                           f"then try_cast({text} as {target}) end as {q}",
-                          f"({text} is not null and (not regexp_full_match({text}, {_sql_text(pattern)}) "
+                          f"({text} is not null and (not regexp_full_match({text}, {sql_text(pattern)}) "
                           f"or try_cast({text} as {target}) is null)) as \"_bad_{name}\"",
                           f"{text} as \"_raw_{name}\""]
         elif present[name] == target:
@@ -362,8 +358,8 @@ def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, 
 def _store_select(f: MicrodataFile, columns: dict[str, str]) -> str:
     """SELECT of a stored (already checked, typed) file with _file and _row."""
     cols = ", ".join(f'"{c}"' for c in columns)
-    return (f"select {_sql_text(f.display)} as _file, file_row_number + 1 as _row, {cols} "
-            f"from read_parquet({_sql_text(str(f.store_file))}, file_row_number = true)")
+    return (f"select {sql_text(f.display)} as _file, file_row_number + 1 as _row, {cols} "
+            f"from read_parquet({sql_text(str(f.store_file))}, file_row_number = true)")
 
 
 # ---- rules ------------------------------------------------------------------------------------
@@ -375,7 +371,7 @@ def _code_ok(expr: str) -> str:
 
 
 def _county_ok(expr: str) -> str:
-    provinces = ", ".join(_sql_text(p) for p in sorted(PROVINCES))
+    provinces = ", ".join(sql_text(p) for p in sorted(PROVINCES))
     return (f"(regexp_full_match({expr}, '[0-9]{{6}}') and left({expr}, 2) in ({provinces}) "
             f"and right({expr}, 2) <> '00')")
 
@@ -383,7 +379,7 @@ def _county_ok(expr: str) -> str:
 def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
     """(column, rule, condition that marks a bad row, SQL message) checked on every new row."""
     not_null = lambda c, what: (c, "not_empty", f'"{c}" is null and not "_bad_{c}"',  # noqa: E731
-                                _sql_text(f"{what} is empty"))
+                                sql_text(f"{what} is empty"))
     basis = ("basis", "accepted_values", "basis is not null and basis not in ('reported', 'synthetic')",
              "'basis ''' || basis || ''' is not reported or synthetic'")
     rules = {
@@ -463,7 +459,7 @@ class _Checker:
 
     def is_new(self, column: str = "_file") -> str:
         """SQL: the row comes from a file new in this build."""
-        return f"{column} in ({', '.join(_sql_text(d) for d in self.new_files) or 'null'})"
+        return f"{column} in ({', '.join(sql_text(d) for d in self.new_files) or 'null'})"
 
     def count_and_show(self, relation: str, condition: str, message: str, column: str | None, rule: str,
                        order: str = "_file, _row") -> int:
@@ -492,7 +488,7 @@ class _Checker:
                      "the file is empty: a CSV file starts with its header line (a delivery without rows too)")
                 return None
             try:  # the whole file once: a stray comma or an open quote stops here with its line
-                self.con.execute(f"select count(*) from read_csv({_sql_text(str(f.checked_path))}, header = true, "
+                self.con.execute(f"select count(*) from read_csv({sql_text(str(f.checked_path))}, header = true, "
                                  "delim = ',', quote = '\"', escape = '\"', all_varchar = true)").fetchone()
             except duckdb.OutOfMemoryException:
                 raise
@@ -953,7 +949,7 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
         else:
             cols = ", ".join(f'"{c}"' for c in wanted)
             con.execute(f"copy (select {cols} from ({_typed_select(f, wanted, f.present)}) order by _row) "
-                        f"to {_sql_text(str(target))} (format parquet, compression zstd)")
+                        f"to {sql_text(str(target))} (format parquet, compression zstd)")
         os.chmod(target, 0o444)
         (staging / "meta.json").write_text(json.dumps({
             "input_file": f.display, "table": f.table, "sha256": f.sha256, "size_bytes": f.size_bytes,
@@ -998,7 +994,7 @@ def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_dat
         stored = [f for f in micro.files if f.table == table]
         cols = ", ".join(f'"{c}"' for c in columns[table])
         if stored:
-            paths = ", ".join(_sql_text(str(f.store_file)) for f in stored)
+            paths = ", ".join(sql_text(str(f.store_file)) for f in stored)
             con.execute(f"create or replace view raw_microdata.{table} as select {cols}, filename as source_file "
                         f"from read_parquet([{paths}], filename = true)")
         else:
@@ -1048,7 +1044,7 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
     if previous is None:
         return {"carry": False, "reason": "no published version: every month built"}
     try:
-        con.execute(f"attach {_sql_text(str(previous))} as previous_version (read_only)")
+        con.execute(f"attach {sql_text(str(previous))} as previous_version (read_only)")
     except duckdb.Error as exc:
         return {"carry": False, "reason": f"the published version cannot be read ({str(exc).splitlines()[0]})"}
     try:
@@ -1077,7 +1073,7 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
         new_register = sorted({str(f.store_file) for f in micro.files if f.table == "enterprises"})
         if old_register != new_register:
             record = "credit_code, record_date, area_code, industry_class, above_scale"
-            old_sql = (f"select {record} from read_parquet([{', '.join(_sql_text(p) for p in old_register)}])"
+            old_sql = (f"select {record} from read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
                        if old_register else None)
             if old_sql is None or not all(Path(p).is_file() for p in old_register):
                 return {"carry": False, "reason": "the published version's register is no longer in the store"}
@@ -1101,7 +1097,7 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
                     case when o.opened_on is distinct from n.opened_on then least(o.opened_on, n.opened_on) end,
                     case when o.closed_on is distinct from n.closed_on then least(o.closed_on, n.closed_on) end))
                 from ({latest.format(f"select credit_code, record_date, opened_on, closed_on from "
-                                     f"read_parquet([{', '.join(_sql_text(p) for p in old_register)}])")}) as o
+                                     f"read_parquet([{', '.join(sql_text(p) for p in old_register)}])")}) as o
                 inner join ({latest.format("select * from raw_microdata.enterprises")}) as n using (credit_code)
                 where o.opened_on is distinct from n.opened_on or o.closed_on is distinct from n.closed_on
             """).fetchone()[0]
@@ -1203,7 +1199,7 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
     previous = None
     try:
         current = paths.current()
-        previous = current.database if current is not None else None
+        previous = current.internal_database() if current is not None else None  # its microdata
     except Exception:  # a broken pointer: build everything, the build reports the pointer itself
         previous = None
     import yaml as _yaml

@@ -653,11 +653,20 @@ def _without_dependent_equalities(rows: _Rows) -> _Rows:
     hard_eq = np.flatnonzero(rows.hard & ~rows.ineq)
     if len(hard_eq) < 2:
         return rows
+    # The rows are in yuan (a level row is cells / target: coefficients of 1e-12 next to a
+    # right-hand side of 1), so rounding or a relative rank threshold would see every level
+    # row as [0, ..., 0, 1] and drop independent figures. Scaling each column (cells and
+    # the right-hand side) by its largest entry, then each row to unit length, changes no
+    # linear dependence among the rows and brings the entries near 1.
     A = np.hstack([rows.A[hard_eq], rows.b[hard_eq, None]])
+    col = np.max(np.abs(A), axis=0)
+    A = A / np.where(col > 0, col, 1.0)
+    norm = np.linalg.norm(A, axis=1)
+    A = A / np.where(norm > 0, norm, 1.0)[:, None]
     # Exact repeats first (cheap), then a pivoted QR of the distinct rows.
     _, first = np.unique(np.round(A, 12), axis=0, return_index=True)
     distinct = hard_eq[np.sort(first)]
-    A = np.hstack([rows.A[distinct], rows.b[distinct, None]])
+    A = A[np.isin(hard_eq, distinct)]
     _, r, pivots = linalg.qr(A.T, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     rank = int(np.sum(diag > 1e-10 * max(float(diag[0]), 1e-300))) if len(diag) else 0

@@ -4,8 +4,13 @@ publish and rollback.
 Layout (for the default warehouse path warehouse/chengyu.duckdb):
 
     warehouse/chengyu.duckdb                 symlink: the pointer readers open
-    warehouse/versions/chengyu.<id>.duckdb   one immutable file per published build
-    warehouse/versions/chengyu.<id>.json     its record: build time, inputs, rows, sha256
+    warehouse/versions/chengyu.<id>.duckdb   the serving file of a published build: only the
+                                             public marts and build_info (what BI tools,
+                                             `chengyu sql`, export and copies read)
+    warehouse/versions/chengyu.<id>.internal.duckdb   the whole build (raw, staging,
+                                             intermediate, audit, microdata, marts): read only
+                                             by the build itself (microdata increments), docs
+    warehouse/versions/chengyu.<id>.json     its record: build time, inputs, rows, sha256 of both
     warehouse/versions/chengyu.publish-log.jsonl   the publish log: what was live when
     warehouse/versions/chengyu.candidate-build.duckdb   the build in progress
     warehouse/.chengyu.build.lock            held by the one build or rollback running
@@ -14,19 +19,30 @@ A build id is the UTC time of the build (YYYYMMDDTHHMMSSffffffZ), unique among t
 kept versions and every id the log names (a collision is redrawn, and publish refuses
 to overwrite). Nothing depends on ids sorting in time: a clock that jumps either way
 changes no decision. DuckDB names a database after its file name up to the first dot,
-so every version file is the catalog "chengyu", the name the views were built with.
+so every version file (serving and internal) is the catalog "chengyu", the name the
+views were built with.
+
+A version is its two files and its record. dbt builds everything into the candidate; after
+its tests and the quality gate, publish copies the served schemas (SERVED_SCHEMAS) into a
+new serving file, table by table with the candidate's own DDL (types, constraints,
+comments; views materialised), and the full candidate becomes the internal file. Both are
+read-only (the serving file 0444, the internal file 0400: only the account that builds
+reads it) and both are in the record, checked by verify, removed by prune and by the
+leftovers clean-up together. The pointer names the serving file only, so no documented
+connection opens anything else; the internal file follows by build id. A version adopted
+from a chengyu before serving files has one file and no `internal` entry in its record.
 
 The pointer is the truth for what is live now; the publish log (one JSON line per
 publish, rollback, adoption or copy, appended and fsynced) for what was live before.
-Publishing is: seal the candidate, link it to its version name (never over an existing
-one), write its record, replace the pointer by renaming a new symlink over it (the
-commit point), then append the log line. A kill between the pointer's rename and the
-log line leaves the two disagreeing; the next locked command (build, rollback) appends
-a `recovered` line naming the pointer's version, and readers replay the log as if it
-were there. Replaying the log gives the rollback stack: each version made live goes on
-top, unless it is on the stack already, then everything above it is withdrawn. So a
-rollback returns to the version live before the current one, and a withdrawn version
-comes back only when named (`rollback --to`).
+Publishing is: seal the candidate, write the serving file from it, link both to their
+version names (never over an existing one), write the record, replace the pointer by
+renaming a new symlink over it (the commit point), then append the log line. A kill
+between the pointer's rename and the log line leaves the two disagreeing; the next
+locked command (build, rollback) appends a `recovered` line naming the pointer's
+version, and readers replay the log as if it were there. Replaying the log gives the
+rollback stack: each version made live goes on top, unless it is on the stack already,
+then everything above it is withdrawn. So a rollback returns to the version live before
+the current one, and a withdrawn version comes back only when named (`rollback --to`).
 """
 
 from __future__ import annotations
@@ -48,11 +64,19 @@ from pathlib import Path
 
 import duckdb
 
+from .inputs import quote_identifier, sql_text
+
 # How many published versions are kept (the current one is always kept).
+# What a serving file holds: every table (and view, materialised) of these schemas.
+# marts: the public marts and build_info (access: public; what the exposures read, and what
+# access.public_marts hands to export and the PostgreSQL copy). semantic: MetricFlow's time
+# spine (calendar days only), which `chengyu metrics` needs. Nothing else leaves the build.
+SERVED_SCHEMAS = ("marts", "semantic")
 DEFAULT_KEEP_VERSIONS = 5
 NAME = re.compile(r"[A-Za-z0-9_-]+")
 BUILD_ID = re.compile(r"[0-9]{8}T[0-9]{12}Z")
 DUCKDB_MAGIC_OFFSET, DUCKDB_MAGIC = 8, b"DUCK"
+INTERNAL_SUFFIX = ".internal.duckdb"
 
 
 class WarehouseError(Exception):
@@ -110,8 +134,14 @@ class VersionExists(UnsafeWarehousePath):
 @dataclass(frozen=True)
 class Version:
     build_id: str
-    database: Path
+    database: Path  # the serving file, what the pointer names
     record: Path
+    internal: Path  # the whole build; absent for a version from before serving files
+
+    def internal_database(self) -> Path:
+        """The file holding every schema of this build: the internal file, or for a
+        version from before serving files (no `internal` in its record) its one file."""
+        return self.internal if "internal" in self.read_record() else self.database
 
     def read_record(self) -> dict:
         try:
@@ -175,7 +205,12 @@ class WarehousePaths:
 
     def version(self, build_id: str) -> Version:
         stem = f"{self.name}.{build_id}"
-        return Version(build_id, self.versions_dir / f"{stem}.duckdb", self.versions_dir / f"{stem}.json")
+        return Version(build_id, self.versions_dir / f"{stem}.duckdb", self.versions_dir / f"{stem}.json",
+                       self.versions_dir / f"{stem}{INTERNAL_SUFFIX}")
+
+    def serving_candidate(self) -> Path:
+        """The serving file being written (a `candidate-` name: the leftovers clean-up knows it)."""
+        return self.versions_dir / f"{self.name}.candidate-serving.duckdb"
 
     def build_id_of(self, file_name: str, suffix: str) -> str | None:
         """The build id in `<name>.<id><suffix>`, or None for any other file name."""
@@ -410,9 +445,10 @@ def check_publishable(paths: WarehousePaths) -> None:
 
 def check_free_space(paths: WarehousePaths, current: Version | None) -> int:
     """Refuse at once when the folder cannot hold another version; return the bytes needed."""
-    # A build writes one new file about the size of the current one, twice over while
+    # A build writes new files about the size of the current ones, twice over while
     # DuckDB checkpoints; 64 MiB when there is nothing to compare with.
-    needed = 2 * current.database.stat().st_size if current else 64 * 2**20
+    files = (current.database, current.internal) if current else ()
+    needed = 2 * sum(f.stat().st_size for f in files if f.exists()) or 64 * 2**20
     info = os.statvfs(paths.versions_dir)
     free = info.f_bavail * info.f_frsize
     if free < needed:
@@ -492,9 +528,74 @@ def seal(candidate: Path) -> None:
         _fsync(candidate)
 
 
+def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
+    """Copy the served schemas of the sealed candidate into a new serving file, sealed too.
+
+    The candidate is opened read-only as catalog <name>, so its views resolve in it; the
+    serving file is attached beside it. Tables are created from the candidate's own DDL
+    (types, NOT NULL, keys, checks), views materialised with their output types, and the
+    comments (the descriptions export and BI tools show) copied.
+    """
+    serving = paths.serving_candidate()
+    names = (serving, serving.with_name(serving.name + ".wal"))
+    for path in names:
+        path.unlink(missing_ok=True)
+    try:
+        with storage_errors("write the serving file", candidate.stat().st_size):
+            con = duckdb.connect(str(candidate), read_only=True)
+            try:
+                catalog = con.execute("select current_database()").fetchone()[0]
+                con.execute(f"attach {sql_text(str(serving))} as serving_file (read_write)")
+                con.execute("use serving_file")
+                for schema in SERVED_SCHEMAS:
+                    _copy_schema(con, catalog, schema)
+                con.execute(f"use {quote_identifier(catalog)}")
+                con.execute("detach serving_file")  # checkpoints it: no .wal is left
+            finally:
+                con.close()
+            if names[1].exists():
+                raise StorageError(f"{names[1]} still exists after the serving file was closed; not publishing")
+            _fsync(serving)
+    except BaseException:
+        for path in names:
+            path.unlink(missing_ok=True)
+        raise
+    fs_step("write the serving file")
+    return serving
+
+
+def _copy_schema(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
+    """Copy one schema of catalog into the current database (the serving file)."""
+    relations = con.execute("""
+        select table_name, sql, comment, false from duckdb_tables() where database_name = ? and schema_name = ?
+        union all
+        select view_name, null, comment, true from duckdb_views() where database_name = ? and schema_name = ?
+        order by 1""", [catalog, schema, catalog, schema]).fetchall()
+    if not relations:
+        return
+    con.execute(f"create schema {quote_identifier(schema)}")
+    for name, ddl, comment, is_view in relations:
+        target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+        source = f"{quote_identifier(catalog)}.{target}"
+        if is_view:
+            con.execute(f"create table {target} as select * from {source}")
+        else:
+            con.execute(ddl)  # `CREATE TABLE <schema>.<name>(...)`: into the current database
+            con.execute(f"insert into {target} select * from {source}")
+        if comment:
+            con.execute(f"comment on table {target} is {sql_text(comment)}")
+        for column, text in con.execute(
+                "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
+                "and table_name = ? and comment is not null", [catalog, schema, name]).fetchall():
+            con.execute(f"comment on column {target}.{quote_identifier(column)} is {sql_text(text)}")
+
+
 def write_record(version: Version, record: dict) -> None:
-    """Write the version's record beside its file: the step that makes it a version."""
+    """Write the version's record beside its files: the step that makes it a version."""
     record = dict(record, sha256=file_sha256(version.database), size_bytes=version.database.stat().st_size)
+    if version.internal.exists():
+        record["internal"] = {"file": version.internal.name, "sha256": file_sha256(version.internal),
+                              "size_bytes": version.internal.stat().st_size}
     tmp = version.record.with_name(version.record.name + f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     fs_step("write record (temporary name)")
@@ -525,34 +626,50 @@ def verify_version(paths: WarehousePaths, version: Version, full: bool = True) -
     that copy it); otherwise only the size, which costs nothing (the reading commands).
     """
     record = version.read_record()
-    full = full or not isinstance(record.get("size_bytes"), int)  # a record without a size: the checksum
+    files = [(version.database, record)]
+    if "internal" in record:  # a version with serving and internal file: both must match
+        internal = record["internal"]
+        if not isinstance(internal, dict):
+            raise CorruptVersion(f"version {version.build_id}: its record's `internal` entry is not an object")
+        files.append((version.internal, internal))
+    for path, entry in files:
+        _check_file(version, path, entry, full)
+        _check_build_info(version, path, record)
+    return record
+
+
+def _check_file(version: Version, path: Path, entry: dict, full: bool) -> None:
+    full = full or not isinstance(entry.get("size_bytes"), int)  # a record without a size: the checksum
     try:
         if full:
-            matches = file_sha256(version.database) == record.get("sha256")
+            matches = file_sha256(path) == entry.get("sha256")
         else:
-            matches = version.database.stat().st_size == record.get("size_bytes")
+            matches = path.stat().st_size == entry.get("size_bytes")
     except OSError as exc:
-        raise CorruptVersion(f"version {version.build_id}: {version.database.name} cannot be read "
+        raise CorruptVersion(f"version {version.build_id}: {path.name} cannot be read "
                              f"({exc.strerror})") from None
     if not matches:
         what = "checksum" if full else "size"
-        raise CorruptVersion(f"version {version.build_id}: {version.database.name} no longer matches the "
+        raise CorruptVersion(f"version {version.build_id}: {path.name} no longer matches the "
                              f"{what} recorded when it was published (replaced or changed on disk)")
+
+
+def _check_build_info(version: Version, path: Path, record: dict) -> None:
     try:
-        con = duckdb.connect(str(version.database), read_only=True, config={"enable_external_access": False})
+        con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
         try:
             found = con.execute("select build_id from marts.build_info").fetchall()
         finally:
             con.close()
     except duckdb.Error as exc:
         if is_lock_conflict(exc):
-            raise BuildLocked(f"version {version.build_id} is held open for writing by another process; "
-                              "close it and try again") from None
-        raise CorruptVersion(f"version {version.build_id} does not open as a warehouse: "
+            raise BuildLocked(f"version {version.build_id} ({path.name}) is held open for writing by another "
+                              "process; close it and try again") from None
+        raise CorruptVersion(f"version {version.build_id}: {path.name} does not open as a warehouse: "
                              f"{str(exc).splitlines()[0]}") from None
     if "adopted_from" not in record and found != [(version.build_id,)]:
-        raise CorruptVersion(f"version {version.build_id}: its marts.build_info names {found}, not this build")
-    return record
+        raise CorruptVersion(f"version {version.build_id}: the marts.build_info of {path.name} names {found}, "
+                             "not this build")
 
 
 # ---- the publish log -----------------------------------------------------------------
@@ -742,7 +859,8 @@ def unique_build_id(paths: WarehousePaths) -> str:
     taken = read_history(paths).ids
     if paths.versions_dir.is_dir():
         taken |= {b for p in paths.versions_dir.iterdir()
-                  for b in (paths.build_id_of(p.name, ".duckdb"), paths.build_id_of(p.name, ".json")) if b}
+                  for b in (paths.build_id_of(p.name, ".duckdb"), paths.build_id_of(p.name, ".json"),
+                            paths.build_id_of(p.name, INTERNAL_SUFFIX)) if b}
     build_id = new_build_id()
     while build_id in taken:
         build_id = build_id_after(build_id)
@@ -753,24 +871,34 @@ def unique_build_id(paths: WarehousePaths) -> str:
 
 def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
             keep: int = DEFAULT_KEEP_VERSIONS, command: str = "build") -> Version:
-    """Make the sealed candidate a version, point the warehouse at it, log it, prune."""
+    """Make the sealed candidate a version (its serving file derived from it, the candidate
+    itself its internal file), point the warehouse at the serving file, log it, prune.
+
+    Both files get their version names before the record is written: until the record
+    exists they are leftovers the next locked command removes, never half a version."""
     version = paths.version(build_id)
     history = reconcile(paths, command)
     exists = VersionExists(f"version {build_id} exists already (or the publish log names it); "
                            "a version is never overwritten: build again for a new id")
-    if build_id in history.ids or os.path.lexists(version.database) or os.path.lexists(version.record):
+    if build_id in history.ids or any(os.path.lexists(p) for p in (version.database, version.record,
+                                                                    version.internal)):
         raise exists
     previous = paths.pointed_version()
+    serving = write_serving(paths, candidate)
     with storage_errors("publish the new version", candidate.stat().st_size):
-        os.chmod(candidate, 0o444)  # immutable from here on (readers open it read-only anyway)
-        fs_step("make candidate read-only")
-        try:
-            os.link(candidate, version.database)  # unlike a rename, never replaces an existing file
-        except FileExistsError:
-            raise exists from None
-        fs_step("link candidate to its version name")
-        os.unlink(candidate)
-        fs_step("remove the candidate's name")
+        # Immutable from here on; the internal file readable only by the account that builds
+        # (a BI server under another account cannot open it even by its path).
+        for source, name, label, mode in ((candidate, version.internal, "internal file", 0o400),
+                                          (serving, version.database, "serving file", 0o444)):
+            os.chmod(source, mode)
+            fs_step(f"make the {label} read-only")
+            try:
+                os.link(source, name)  # unlike a rename, never replaces an existing file
+            except FileExistsError:
+                raise exists from None
+            fs_step(f"link the {label} to its version name")
+            os.unlink(source)
+            fs_step(f"remove the {label}'s build name")
         write_record(version, record)
         point_at(paths, version)  # the commit point
         append_event(paths, "publish", build_id, previous.build_id if previous else None, command)
@@ -876,7 +1004,10 @@ def prune(paths: WarehousePaths, keep: int) -> list[Version]:
         version.record.unlink()
         fs_step("remove old version's record")
         version.database.unlink()
-        fs_step("remove old version's file")
+        fs_step("remove old version's serving file")
+        if version.internal.exists():
+            version.internal.unlink()
+            fs_step("remove old version's internal file")
         removed.append(version)
     return removed
 
@@ -918,21 +1049,25 @@ def live_for_build(paths: WarehousePaths, accept_shift: str | None) -> tuple[Ver
 
 
 def remove_leftovers(paths: WarehousePaths) -> list[Path]:
-    """Delete what killed builds of this warehouse left: candidates, temporary names,
-    version files that never got their record.
+    """Delete what killed builds of this warehouse left: candidates (the build's and the
+    serving file's), temporary names, version files (serving or internal) that never got
+    their record.
 
-    Only this warehouse's own names are touched, never the file the pointer names.
+    Only this warehouse's own names are touched, never the files of the version the pointer names.
     Call under the lock: then no other build of it is writing any of these.
     """
     if not paths.versions_dir.is_dir():
         return []
     prefix = f"{paths.name}."
     pointed = paths.pointer_target()
+    pointed_id = paths.build_id_of(pointed.name, ".duckdb") if pointed is not None else None
     leftovers = []
     for path in paths.versions_dir.iterdir():
         if not path.name.startswith(prefix) or path == pointed:
             continue
-        build_id = paths.build_id_of(path.name, ".duckdb")
+        build_id = paths.build_id_of(path.name, ".duckdb") or paths.build_id_of(path.name, INTERNAL_SUFFIX)
+        if build_id is not None and build_id == pointed_id:  # the pointer's internal file follows it
+            continue
         if (".tmp-" in path.name or path.name.startswith(f"{prefix}candidate-")
                 or build_id is not None and not paths.version(build_id).record.exists()):
             leftovers.append(path)

@@ -62,6 +62,9 @@ def make_candidate(paths: wh.WarehousePaths, build_id: str) -> Path:
     con.execute("create schema marts")
     con.execute("create table marts.build_info as select ? as build_id", [build_id])
     con.execute("create table marts.fct_sector_output as select 1 as n")
+    # What must stay in the internal file: an enterprise-level row.
+    con.execute("create schema microdata")
+    con.execute("create table microdata.fct_enterprise_month as select '91510100MA0001' as credit_code, 5.0 as output")
     con.close()
     return candidate
 
@@ -126,6 +129,9 @@ def assert_log_and_pointer_agree(paths: wh.WarehousePaths) -> str:
     for version in paths.versions():
         wh.verify_version(paths, version)
     assert not list(paths.directory.glob(".chengyu.pointer-*")) and not list(paths.versions_dir.glob("*candidate*"))
+    # No file of a version without its record: every file left is one of a complete version.
+    files = {p.name for p in paths.versions_dir.glob("chengyu.2*.duckdb")}
+    assert files == {p.name for v in paths.versions() for p in (v.database, v.internal) if p.exists()}
     return live
 
 
@@ -149,9 +155,10 @@ def test_publish_killed_after_every_file_system_step(three_versions, tmp_path):
         assert {V1, V2, V3} <= kept(paths)
         # From either state, rollbacks walk back what was live, newest first.
         assert rollbacks_until_refused(paths) == ([V3, V2, V1] if live == V4 else [V2, V1]), k
-    # chmod, link, unlink candidate, record (write, rename, fsync), pointer (create, rename,
-    # fsync), log (append, fsync): 11 steps.
-    assert steps == 11
+    # the serving file written, then chmod, link, unlink for the internal file and for the
+    # serving file, record (write, rename, fsync), pointer (create, rename, fsync), log
+    # (append, fsync): 1 + 3 + 3 + 3 + 3 + 2 = 15 steps.
+    assert steps == 15
 
 
 def test_rollback_killed_after_every_file_system_step(three_versions, tmp_path):
@@ -173,7 +180,7 @@ def test_prune_killed_after_every_file_system_step(three_versions, tmp_path):
         # The two most recently live (V4, V3) are never touched; V2 and V1 go, record first.
         assert {V3, V4} <= kept(paths) <= {V1, V2, V3, V4}
         assert rollbacks_until_refused(paths)[:1] == [V3]
-    assert steps == 4  # V1 and V2 (the least recently live): record, file each
+    assert steps == 6  # V1 and V2 (the least recently live): record, serving file, internal file each
 
 
 def test_rollback_build_rollback_killed_after_every_file_system_step(three_versions, tmp_path):
@@ -548,7 +555,7 @@ def test_a_pointer_whose_record_is_gone_is_repaired_by_rollback_without_deleting
     current.record.unlink()
     with pytest.raises(wh.CorruptVersion, match="run `chengyu rollback`"):
         three_versions.current()
-    assert wh.remove_leftovers(three_versions) == []  # the file the pointer names is kept
+    assert wh.remove_leftovers(three_versions) == []  # the files of the version the pointer names are kept
     left, now = wh.rollback(three_versions)
     assert left is None and now.build_id == V2 and current.database.exists()
 
@@ -608,3 +615,90 @@ def test_an_adoption_killed_half_way_is_finished_by_the_next_run(tmp_path):
     os.link(paths.published, paths.version(build_id).database)  # the first step ran, then a kill
     wh.adopt_legacy_file(paths)
     assert paths.current().build_id == build_id and paths.published.is_symlink()
+
+
+# ---- serving and internal files ---------------------------------------------------------
+
+def schemas_in(database: Path) -> set[str]:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return {s for (s,) in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+
+
+def test_the_pointer_names_a_serving_file_that_holds_only_the_served_schemas(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "wh" / "chengyu.duckdb")
+    candidate = make_candidate(paths, V1)
+    con = duckdb.connect(str(candidate))
+    con.execute("create table marts.dim_area (area_code varchar not null primary key, gdp decimal(18, 2))")
+    con.execute("insert into marts.dim_area values ('510100', 1.25)")
+    con.execute("comment on table marts.dim_area is 'One row per area.'")
+    con.execute("comment on column marts.dim_area.gdp is 'GDP, 100 million yuan'")
+    con.execute("create view marts.v_area as select area_code from marts.dim_area")
+    con.close()
+    wh.publish(paths, candidate, V1, {"build_id": V1})
+    version = paths.current()
+    assert paths.pointer_target() == version.database
+    assert schemas_in(paths.published) == {"marts"}  # no microdata, raw, staging, ...
+    assert schemas_in(version.internal) == {"marts", "microdata"}
+    assert version.internal_database() == version.internal
+    assert stat.S_IMODE(version.database.stat().st_mode) == 0o444
+    assert stat.S_IMODE(version.internal.stat().st_mode) == 0o400
+    con = duckdb.connect(str(paths.published), read_only=True)
+    try:
+        assert con.execute("select current_database()").fetchone()[0] == "chengyu"  # catalog kept
+        # Same types, key and comments; the view materialised as a table.
+        assert con.execute("select column_name, data_type, is_nullable, comment from duckdb_columns() "
+                           "where table_name = 'dim_area' order by column_index").fetchall() == [
+            ("area_code", "VARCHAR", False, None), ("gdp", "DECIMAL(18,2)", True, "GDP, 100 million yuan")]
+        assert con.execute("select comment, has_primary_key from duckdb_tables() "
+                           "where table_name = 'dim_area'").fetchone() == ("One row per area.", True)
+        assert con.execute("select * from marts.v_area").fetchall() == [("510100",)]
+        assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
+    finally:
+        con.close()
+    record = version.read_record()
+    assert record["internal"]["sha256"] == wh.file_sha256(version.internal)
+    assert record["sha256"] == wh.file_sha256(version.database)
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_a_damaged_internal_file_fails_verify(three_versions, full):
+    internal = three_versions.current().internal
+    os.chmod(internal, 0o644)
+    with open(internal, "r+b") as f:  # same size for the full check, one byte more for the cheap one
+        f.seek(0, os.SEEK_END if not full else os.SEEK_SET)
+        f.write(b"x" if not full else f.read(1))
+        if full:
+            f.seek(4096)
+            f.write(b"\xff")
+    with pytest.raises(wh.CorruptVersion, match=r"chengyu\.2026010[0-9]T0+Z\.internal\.duckdb no longer matches"):
+        wh.check_published(three_versions, full=full)
+    assert wh.rollback(three_versions)[1].build_id == V2  # the repair the message names still works
+
+
+def test_a_missing_internal_file_fails_verify(three_versions):
+    three_versions.current().internal.unlink()
+    with pytest.raises(wh.CorruptVersion, match="internal.duckdb cannot be read"):
+        wh.check_published(three_versions)
+
+
+def test_prune_removes_both_files_and_leftovers_an_internal_file_without_record(three_versions):
+    v1 = three_versions.version(V1)
+    wh.prune(three_versions, 2)
+    assert not any(p.exists() for p in (v1.database, v1.internal, v1.record))
+    # A kill between linking the internal file and writing the record leaves it alone.
+    orphan = three_versions.version(V4).internal
+    shutil.copyfile(three_versions.version(V2).internal, orphan)
+    assert orphan in wh.remove_leftovers(three_versions) and not orphan.exists()
+    assert kept(three_versions) == {V2, V3}
+
+
+def test_a_version_from_before_serving_files_reads_its_one_file_as_internal(three_versions):
+    version = three_versions.current()
+    record = version.read_record()
+    del record["internal"]
+    os.chmod(version.record, 0o644)
+    version.record.write_text(json.dumps(record), encoding="utf-8")
+    assert version.internal_database() == version.database

@@ -78,18 +78,8 @@ links as (
         first_value(year) over w as start_year,
         first_value(cluster_value) over w as cluster_start,
         first_value(benchmark_value) over w as benchmark_start,
-        case
-            when lag(year) over w is null then null
-            when lag(series_vintage) over w = series_vintage
-                then cluster_value / nullif(lag(cluster_value) over w, 0) - 1
-            when benchmark_real_growth is not null then cluster_real_growth
-        end as cluster_growth,
-        case
-            when lag(year) over w is null then null
-            when lag(series_vintage) over w = series_vintage
-                then benchmark_value / nullif(lag(benchmark_value) over w, 0) - 1
-            when cluster_real_growth is not null then benchmark_real_growth
-        end as benchmark_growth
+        {{ gap_link_growth('cluster_value', 'cluster_real_growth', 'benchmark_real_growth') }} as cluster_growth,
+        {{ gap_link_growth('benchmark_value', 'benchmark_real_growth', 'cluster_real_growth') }} as benchmark_growth
     from paired
     window w as (
         partition by benchmark_area_code, metric_code
@@ -131,24 +121,12 @@ chained as (
 ),
 
 with_cagr as (
-    -- exp(sum ln(1 + g)) and every CAGR rounded to 12 decimals: noise of exp, ln, pow (DuckDB vs Spark).
     select
         *,
         n_real_links > 0 and n_real_links < n_links as mixes_real_and_nominal,
-        case
-            when n_real_links > 0 and n_real_links < n_links then null
-            when year > start_year and not break_since_start
-                then round(pow(cluster_value / cluster_start, 1.0e0 / (year - start_year)) - 1, 12)
-            when year > start_year and n_links = year - start_year
-                then round(pow(round(exp(cluster_log_links), 12), 1.0e0 / (year - start_year)) - 1, 12)
-        end as cluster_cagr_since_start,
-        case
-            when n_real_links > 0 and n_real_links < n_links then null
-            when year > start_year and not break_since_start
-                then round(pow(benchmark_value / benchmark_start, 1.0e0 / (year - start_year)) - 1, 12)
-            when year > start_year and n_links = year - start_year
-                then round(pow(round(exp(benchmark_log_links), 12), 1.0e0 / (year - start_year)) - 1, 12)
-        end as benchmark_cagr_since_start,
+        {{ gap_cagr_since_start('cluster_value', 'cluster_start', 'cluster_log_links') }} as cluster_cagr_since_start,
+        {{ gap_cagr_since_start('benchmark_value', 'benchmark_start', 'benchmark_log_links') }}
+            as benchmark_cagr_since_start,
         -- Levels read (col_estimated_input_share): the year's, the previous year's for growth,
         -- every year since the start for a CAGR chained across a break, else the vintage's first.
         case
