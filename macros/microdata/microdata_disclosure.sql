@@ -38,3 +38,32 @@
         when {{ top2_abs }} > {{ var('disclosure_dominance_top2_share') }} * {{ total_abs }} then 'dominated'
     end
 {%- endmacro %}
+
+{#- Secondary suppression. The cells of a group add up to a published total (the purchases of
+    a row, the flow of a direction, the province's output), so a lone cell withheld by the
+    primary rule would be the total minus the others: the group's published cell with the
+    smallest absolute value is withheld with it ('secondary'). Two or more withheld cells
+    protect each other. `cells` has the group columns, `cell_column` (orders ties),
+    `value_column` and `primary_reason`; the result adds `suppression_reason` (the primary
+    reason, 'secondary' or NULL). Feed only groups whose total is published: where the total is
+    withheld, subtraction reveals nothing. -#}
+{% macro disclosure_secondary(cells, group_columns, cell_column, value_column) -%}
+    {%- set groups = group_columns | join(', ') -%}
+    {%- set publishable = 'primary_reason is null and ' ~ value_column ~ ' is not null' -%}
+    select
+        *,
+        coalesce(
+            primary_reason,
+            case when n_primary_in_group = 1 and publishable_rank = 1 and {{ publishable }} then 'secondary' end
+        ) as suppression_reason
+    from (
+        select
+            *,
+            count(primary_reason) over (partition by {{ groups }}) as n_primary_in_group,
+            row_number() over (
+                partition by {{ groups }}
+                order by case when {{ publishable }} then 0 else 1 end, abs({{ value_column }}) asc, {{ cell_column }} asc
+            ) as publishable_rank
+        from {{ cells }}
+    ) as ranked
+{%- endmacro %}
