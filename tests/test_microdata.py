@@ -255,7 +255,8 @@ def test_plain_build_has_empty_microdata_marts(built):
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
 COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.fct_local_sourcing",
             "microdata.fct_chain_linkage", "microdata.fct_firm_dynamics", "intermediate.int_microdata_sector_output",
-            "intermediate.int_microdata_enterprise_months"]
+            "intermediate.int_microdata_enterprise_months", "intermediate.int_local_sourcing_cells",
+            "intermediate.int_chain_linkage_cells", "intermediate.int_firm_dynamics_cells"]
 
 
 def assert_same_tables(first: Path, second: Path) -> None:
