@@ -250,7 +250,7 @@ def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.Wareh
     """dbt builds and tests the candidate, then the quality gate compares it with the
     published version `current` (None: `no_comparison` says why): (exit code, dbt outcome, gate result)."""
     from .dbt_build import DbtBuild
-    from .quality import prepare_gate, run_quality_gate
+    from .quality import gate_report_dir, prepare_gate, run_quality_gate
 
     stage("dbt-build")
     t = time.perf_counter()
@@ -277,8 +277,7 @@ def build_and_check(args: argparse.Namespace, project_dir: Path, paths: wh.Wareh
 
     stage("quality-gate")
     t = time.perf_counter()
-    report_dir = Path(os.environ.get("CHENGYU_REPORTS", project_dir / "reports")).resolve()
-    gate = run_quality_gate(candidate, baseline, report_dir, args.accept_shift)
+    gate = run_quality_gate(candidate, baseline, gate_report_dir(project_dir), args.accept_shift)
     timings["quality gate"] = time.perf_counter() - t
     for line in gate.messages():
         print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
@@ -380,6 +379,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     else:
         was = left.build_id if left else "a broken pointer"
         print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
+    from .quality import gate_report_dir, show_live_report
+
+    try:  # the gate report (reports/index.html) follows the live version
+        shown = show_live_report(gate_report_dir(project_dir), now.build_id)
+    except OSError as exc:
+        shown = f"the gate report could not be updated ({exc.strerror}): it may show another build"
+    if shown:
+        print(f"  {shown}")
     copy = postgres_copy_name(args.publish_postgres, args.pg_schema) if args.publish_postgres else None
     for (kind, target), event in sorted(wh.read_history(paths).copies.items()):
         if event["build_id"] != now.build_id and (kind, target) != ("postgres", copy):
