@@ -116,12 +116,24 @@ pair_flows as (
 
 -- Every flow counts twice: in its own scope and in 'all'; a pair contributes once as seller and
 -- once as buyer.
+scope_copies as (
+    select 'own' as scope_copy
+    union all
+    select 'all' as scope_copy
+),
+
+sides as (
+    select 'seller' as side
+    union all
+    select 'buyer' as side
+),
+
 copies as (
     select
-        scopes.scope_copy,
+        scope_copies.scope_copy,
         sides.side
-    from (select 'own' as scope_copy union all select 'all' as scope_copy) as scopes
-    cross join (select 'seller' as side union all select 'buyer' as side) as sides
+    from scope_copies
+    cross join sides
 ),
 
 contributions as (
@@ -155,20 +167,19 @@ amounts as (
         cast(sum(cross_flows.n_invoices) as bigint) as n_invoices,
         min(cross_flows.basis) as basis
     from cross_flows
-    cross join (select distinct scope_copy from copies) as copies
+    cross join scope_copies as copies
     group by all
 ),
 
 final as (
     select
         amounts.*,
-        months_per_year.months_covered,
         {%- for side in ['seller', 'buyer'] %}
             max(disclosure.n_enterprises) filter (where disclosure.side = '{{ side }}') as {{ side }}_n_enterprises,
             max(disclosure.total_abs_yuan) filter (where disclosure.side = '{{ side }}') as {{ side }}_total_abs_yuan,
-            max(disclosure.top2_abs_yuan) filter (where disclosure.side = '{{ side }}') as {{ side }}_top2_abs_yuan
-            {{- ',' if not loop.last }}
+            max(disclosure.top2_abs_yuan) filter (where disclosure.side = '{{ side }}') as {{ side }}_top2_abs_yuan,
         {%- endfor %}
+        months_per_year.months_covered
     from amounts
     inner join months_per_year on amounts.year = months_per_year.year
     left join disclosure

@@ -83,7 +83,9 @@ entries_exits as (
     from history
     inner join enterprise_months
         on history.credit_code = enterprise_months.credit_code
-            and enterprise_months.month in (date_trunc('month', history.opened_on), date_trunc('month', history.closed_on))
+            and enterprise_months.month in (
+                date_trunc('month', history.opened_on), date_trunc('month', history.closed_on)
+            )
     group by all
 ),
 

@@ -19,7 +19,9 @@ checked as (
     select
         members.*,
         case when members.method = 'microdata'
-                then {{ disclosure_reason('microdata.n_enterprises', 'microdata.top2_abs_yuan', 'microdata.total_abs_yuan') }}
+                then {{ disclosure_reason(
+                    'microdata.n_enterprises', 'microdata.top2_abs_yuan', 'microdata.total_abs_yuan'
+                ) }}
         end as disclosure_reason
     from members
     left join microdata

@@ -67,8 +67,10 @@ by_year as (
         buyer_division_code,
         {%- for direction in directions %}
             {%- for scope, prefix in [('all', ''), ('members', 'members_')] %}
-                cast(coalesce(sum(amount_yuan) filter (where direction = '{{ direction }}' and scope = '{{ scope }}'), 0)
-                    as decimal(38, 2)) as {{ prefix }}{{ direction }}_yuan,
+                cast(
+                    coalesce(sum(amount_yuan) filter (where direction = '{{ direction }}' and scope = '{{ scope }}'), 0)
+                    as decimal(38, 2)
+                ) as {{ prefix }}{{ direction }}_yuan,
                 max(suppression_reason) filter (where direction = '{{ direction }}' and scope = '{{ scope }}')
                     as {{ prefix }}{{ direction }}_reason,
             {%- endfor %}
@@ -91,7 +93,10 @@ with_previous as (
         lag(year) over pair as previous_year,
         lag(months_covered) over pair as previous_months_covered
     from by_year
-    window pair as (partition by seller_division_code, buyer_division_code order by year)
+    window pair as (
+        partition by seller_division_code, buyer_division_code
+        order by year
+    )
 ),
 
 final as (

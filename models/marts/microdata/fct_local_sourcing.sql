@@ -39,21 +39,22 @@ published_origins as (
 ),
 
 protected_origins as (
-    {{ disclosure_secondary('published_origins', ['year', 'buyer_area_code', 'buyer_division_code'], 'part', 'amount_yuan') }}
+    {{ disclosure_secondary(
+        'published_origins', ['year', 'buyer_area_code', 'buyer_division_code'], 'part', 'amount_yuan'
+    ) }}
 ),
 
 origins_by_row as (
     -- An origin without flows is a published zero.
     select
-        year,
-        buyer_area_code,
-        buyer_division_code,
         {%- for origin in origins %}
             cast(coalesce(sum(amount_yuan) filter (where part = '{{ origin }}'), 0) as decimal(38, 2))
                 as {{ origin }}_yuan,
-            max(suppression_reason) filter (where part = '{{ origin }}') as {{ origin }}_reason
-            {{- ',' if not loop.last }}
+            max(suppression_reason) filter (where part = '{{ origin }}') as {{ origin }}_reason,
         {%- endfor %}
+        year,
+        buyer_area_code,
+        buyer_division_code
     from protected_origins
     group by year, buyer_area_code, buyer_division_code
 ),
@@ -75,7 +76,7 @@ final as (
         {%- for origin in origins %}
             case when origins_by_row.{{ origin }}_reason is null
                     then cast(origins_by_row.{{ origin }}_yuan as double)
-                    / cast(nullif(greatest(buyer_rows.amount_yuan, 0), 0) as double)
+                        / cast(nullif(greatest(buyer_rows.amount_yuan, 0), 0) as double)
             end as {{ origin }}_share,
         {%- endfor %}
         case when buyer_rows.primary_reason is null then buyer_rows.n_invoices end as n_invoices,
@@ -84,11 +85,11 @@ final as (
         buyer_rows.primary_reason as suppression_reason,
         -- Empty (so NULL) for a withheld row: its origins are not listed, every value is withheld.
         nullif(concat_ws(
-            ', '
-            {%- for origin in origins %},
+            ', ',
+            {%- for origin in origins %}
                 case when origins_by_row.{{ origin }}_reason is not null
                         then concat('{{ origin }}: ', origins_by_row.{{ origin }}_reason)
-                end
+                end{{ ',' if not loop.last }}
             {%- endfor %}
         ), '') as suppressed_origins,
         buyer_rows.basis
