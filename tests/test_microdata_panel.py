@@ -124,9 +124,11 @@ def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(ws.internal), read_only=True)
     try:
-        # Mianyang is no member: its cell only counts towards the reconciliation.
-        assert cells(con) == [("500116", "C38", 5.8e9, "synthetic", "microdata", 1.0, "元"),
-                              ("510100", "C36", 1.2e10, "synthetic", "microdata", 1.0, "元")]
+        # Mianyang is no member: its cell only counts towards the reconciliation. Each member's
+        # cell holds one enterprise: fewer than the 3 disclosure control asks, so the fit meets
+        # them (5.8e9 and 1.2e10) but publishes them NULL, synthetic data as real ones.
+        assert cells(con) == [("500116", "C38", None, "synthetic", "microdata", 1.0, "元"),
+                              ("510100", "C36", None, "synthetic", "microdata", 1.0, "元")]
         # The fit is one joint solve: a synthetic input moves every estimate, so all are synthetic.
         assert con.execute("""select distinct basis from marts.fct_sector_output
                               where output_value_yuan is not null""").fetchall() == [("synthetic",)]
