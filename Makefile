@@ -64,7 +64,7 @@ rollback: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_build.py
 
-# The microdata layer at 10M invoices on DuckDB and on Spark local[2] (about 45 min; README).
+# The microdata layer at 10M invoices on DuckDB and on Spark local[2] (about 45 min; docs/spark.md).
 bench-spark: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_spark.py --size 10M --layer full --driver-memory 3g
 

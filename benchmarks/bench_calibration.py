@@ -1,6 +1,7 @@
 """Calibration of the panel's intervals by leave-one-figure-out cross-validation.
 
-Reads the fit's four inputs from a built warehouse (read-only: intermediate.int_panel_prior_cells,
+Reads the fit's four inputs from a built warehouse (read-only, the version's internal file
+beside the published link: intermediate.int_panel_prior_cells,
 int_panel_prior_components, int_panel_constraints, int_panel_constraint_terms), refits the panel
 without each fitted reported figure in turn and predicts it (panel_fit.cross_validate), and
 prints the coverage of the 50 % and 90 % predictive intervals and the median error by level:
@@ -8,8 +9,12 @@ province (a province, its rest, or the two together), area total (one member, se
 divisions), area x division (one member, one division).
 
     .venv/bin/python benchmarks/bench_calibration.py [--warehouse warehouse/chengyu.duckdb]
-        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list]
+        [--draws 200] [--scale 'unit_year=1,2;mix_drift=1,3'] [--list] [--analytic] [--fit-widths]
 
+--analytic predicts each figure in closed form from the central fit (what the build's
+audit_panel_cross_validation holds) instead of refitting with posterior draws; --fit-widths
+searches the one factor on the areas' widths at which the left-out figures' standardised
+errors are calibrated and prints coverage before and after (docs/estimator.md, Calibration).
 --scale multiplies the standard deviations of named uncertainty components (shares capped
 below 1) before refitting, to show how coverage moves with the prior widths; without it the
 build's own priors (seeds/estimation_priors.csv) are used. The target: 90 %
@@ -30,8 +35,18 @@ TARGET_P90 = 0.85
 MIN_FIGURES = 10
 
 
+def internal_file(path: str) -> str:
+    """The published link names the serving file (marts only); the fit's inputs are in the
+    version's internal file beside it (versions/chengyu.<id>.internal.duckdb)."""
+    from pathlib import Path
+
+    target = Path(path).resolve()
+    internal = target.with_name(target.name.removesuffix(".duckdb") + ".internal.duckdb")
+    return str(internal) if internal.exists() else path
+
+
 def read_inputs(path: str):
-    con = duckdb.connect(path, read_only=True)
+    con = duckdb.connect(internal_file(path), read_only=True)
     cells_cols, components_cols, constraints_cols, terms_cols = panel_fit.FIT_INPUT_COLUMNS
     read = lambda table, cols, where="true": con.execute(  # noqa: E731
         f"select {', '.join(cols)} from intermediate.{table} where {where}").df()
@@ -68,6 +83,46 @@ def settings(text: str) -> list[dict[str, float]]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grids)]
 
 
+#: Area width factors tried (relative to the build's widths) in the calibration search.
+SEARCH_FACTORS = tuple(round(1.0 + 0.1 * i, 1) for i in range(31))  # 1.0, 1.1, ..., 4.0
+#: The median |z| of calibrated normal predictions: the standard normal's 75th percentile.
+CALIBRATED_MEDIAN = 0.6744897501960817
+#: The province's own level; every other component is an area's (a unit's level, its
+#: year-to-year level, its division mix and the mix's drift: the rest of a province is a
+#: unit too) and is scaled by the one area factor.
+PROVINCE_COMPONENTS = ("province_level",)
+
+
+def analytic_records(priors, components, cons, factors: dict[str, float]) -> list[dict]:
+    panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
+    return panel_fit.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
+
+
+def median_abs_z(records: list[dict]) -> float:
+    """Median |z| of the left-out equality figures at every level together (0.674 when the
+    predictions' spread is right; the median, so the few figures no width explains do not
+    set it)."""
+    return float(np.median([z for zs in panel_fit.standardised_errors(records).values() for z in zs]))
+
+
+def fit_widths(priors, components, cons) -> dict[str, float]:
+    """The one factor on the areas' components (the province's level kept) at which the
+    left-out figures' standardised errors are calibrated: median |z| closest to 0.674, on
+    SEARCH_FACTORS (never narrower than the build's). One parameter from all the equality
+    figures; the coverage of the 90 % intervals by level is the result, not the criterion."""
+    ids = sorted(set(components["component_id"]))
+    trials = []
+    for area in SEARCH_FACTORS:
+        factors = {cid: 1.0 if cid in PROVINCE_COMPONENTS else area for cid in ids}
+        median = median_abs_z(analytic_records(priors, components, cons, factors))
+        trials.append((abs(np.log(median / CALIBRATED_MEDIAN)), area, median, factors))
+    _, area, median, factors = min(trials, key=lambda t: t[0])
+    start = median_abs_z(analytic_records(priors, components, cons, {}))
+    print(f"calibration: median |z| of the left-out equality figures {start:.3f} at the build's widths; "
+          f"{median:.3f} with the areas' widths x{area:g} (calibrated: {CALIBRATED_MEDIAN:.3f})")
+    return factors
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warehouse", default="warehouse/chengyu.duckdb")
@@ -76,18 +131,31 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default="", help="factors on components' sd: 'unit_year=1,2;mix_drift=1,3' "
                     "(component ids of int_panel_prior_components; every combination is run)")
     ap.add_argument("--list", action="store_true", help="print every left-out figure")
+    ap.add_argument("--analytic", action="store_true",
+                    help="closed-form leave-one-out from the central fit (what the build's "
+                         "audit_panel_cross_validation holds; milliseconds) instead of refits with posterior draws")
+    ap.add_argument("--fit-widths", action="store_true",
+                    help="search the width factors that maximise the closed-form leave-one-out log predictive "
+                         "score and print coverage at the build's widths and at those (implies --analytic)")
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
     cons = panel_fit.constraints_from_tables(constraints, terms)
     cons = [c for c in cons if not c.constraint_id.startswith(("user:", "microdata:"))]
-    for factors in settings(args.scale):
+    runs = settings(args.scale)
+    if args.fit_widths:
+        args.analytic = True
+        runs = [{}, fit_widths(priors, components, cons)]
+    for factors in runs:
         panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
         t0 = time.perf_counter()
-        records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
+        if args.analytic:
+            records = panel_fit.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
+        else:
+            records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
         seconds = time.perf_counter() - t0
         label = ", ".join(f"{k} sd x{v:g}" for k, v in factors.items()) or "the build's priors"
         print(f"\n{label}: {len(records)} figures left out one at a time "
-              f"in {seconds:.1f} s ({seconds / max(len(records), 1):.2f} s a refit, {args.draws} draws)")
+              f"in {seconds:.1f} s ({'closed form' if args.analytic else f'{args.draws} draws a refit'})")
         print("| level | figures | 50 % coverage | 90 % coverage | median abs error | "
               f"90 % target (>= {TARGET_P90:.0%}) |")
         print("|---|---|---|---|---|---|")

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 from bench_panel_fit import AREAS, DIVISIONS, YEARS, build
+from results_file import recorded
 
 from chengyu_cluster.panel_fit import Constraint, _without_dependent_equalities, fit_panel, monte_carlo
 
@@ -60,4 +61,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with recorded(__file__):
+        raise SystemExit(main())

@@ -17,6 +17,7 @@ import argparse
 import time
 
 import numpy as np
+from results_file import recorded
 
 from chengyu_cluster.panel_fit import (
     CommonFactor,
@@ -140,4 +141,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

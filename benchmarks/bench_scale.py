@@ -41,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 
+from results_file import recorded
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -447,4 +449,5 @@ def print_table(results: list[dict], args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded(__file__):
+        sys.exit(main())

@@ -54,6 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale  # noqa: E402  (the generator, its cache and the loader step)
+from results_file import recorded
 
 REPO = bench_scale.REPO
 PYTHON = sys.executable
@@ -459,4 +460,5 @@ def report(args, size: int, rows: dict, loader: tuple, results: dict, counts: di
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded(__file__):
+        sys.exit(main())

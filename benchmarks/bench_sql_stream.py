@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_file import recorded
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -45,4 +47,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded(__file__):
+        main()

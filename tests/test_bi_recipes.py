@@ -1,4 +1,4 @@
-"""Each BI recipe of the README, used exactly as written, against a published warehouse laid
+"""Each BI recipe of docs/access.md, used exactly as written, against a published warehouse laid
 out as a symlink to a version file: it reads the marts, and it refuses writes, reading other
 files (read_text, read_csv), COPY ... TO and ATTACH. A recipe that leaves any of them open
 fails here (the files it would read or attach exist; the file it would write is checked).
@@ -20,7 +20,7 @@ import pytest
 from bi_envs import REPO, bi_env, versioned_warehouse
 from conftest import sha256
 
-# The recipes, character for character as README.md gives them ("Access for analysts and BI tools").
+# The recipes, character for character as docs/access.md gives them.
 DUCKDB_CLI = "bi/duckdb/duckdb-safe warehouse/chengyu.duckdb"
 HARLEQUIN = "harlequin -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
 HSQL = "hsql -r --init-path bi/duckdb/read_only.sql warehouse/chengyu.duckdb"
@@ -102,12 +102,10 @@ def check_python_recipe(python: Path | str, recipe: str, target: str, site) -> d
     return results["_versions"]
 
 
-def test_readme_gives_these_recipes():
-    section = (REPO / "README.md").read_text(encoding="utf-8")
-    section = section[section.index("## Access for analysts and BI tools"):]
-    section = section[:section.index("\n## ", 5)]
+def test_docs_give_these_recipes():
+    access = (REPO / "docs" / "access.md").read_text(encoding="utf-8")
     for recipe in (DUCKDB_CLI, HARLEQUIN, HSQL, SQLALCHEMY_URI, ENGINE_PARAMS_README, PYTHON_DUCKDB):
-        assert recipe in section, f"README no longer gives: {recipe}"
+        assert recipe in access, f"docs/access.md no longer gives: {recipe}"
     assert json.loads(ENGINE_PARAMS_README) == ENGINE_PARAMS
 
 
@@ -140,7 +138,7 @@ def test_superset_recipe_on_sqlalchemy_14(site, form):
 
 
 def cli_env(root: Path) -> dict:
-    # The CLI of the project's .venv (duckdb-cli 1.5.5, installed by make), as the README uses it.
+    # The CLI of the project's .venv (duckdb-cli 1.5.5, installed by make), as docs/access.md uses it.
     return {"PATH": "/usr/bin:/bin", "HOME": str(root), "NO_COLOR": "1", "DUCKDB_CLI_PYTHON": sys.executable}
 
 

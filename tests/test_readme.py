@@ -1,5 +1,6 @@
-"""The README as written: every command of its ```bash blocks, in order, in a fresh copy
-of the repository, the way a newcomer types them into one terminal. Each ```python block
+"""The README and the docs as written: every command of their ```bash blocks, in order
+(the README first, then the docs of DOCS_WITH_COMMANDS), in a fresh copy of the repository,
+the way a newcomer types them into one terminal after `make build`. Each ```python block
 runs at its place too, as one script given to .venv/bin/python.
 
 - The copy holds what a clone of the working tree would hold (`git ls-files`: tracked and
@@ -33,6 +34,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The docs whose commands run after the README's, in this order, in the same shell: every
+# docs/*.md with a ```bash or ```python block (a test checks that none is left out). The plain
+# dbt build of development.md comes last: it points dbt's target/ at the development file.
+DOCS_WITH_COMMANDS = ["docs/access.md", "docs/inputs.md", "docs/versions.md", "docs/microdata_layout.md",
+                      "docs/spark.md", "docs/development.md"]
+README_MAX_LINES = 300
 SKIP_MARKER = re.compile(r"#.*readme-test:\s*skip\b\s*(\((?P<reason>[^)]*)\))?")
 
 # What counts as "printed an error": a Python traceback or exception line, DuckDB's
@@ -51,9 +58,10 @@ ERROR_PATTERN = re.compile(
 
 @dataclass
 class Command:
-    line: int  # README line number where the command starts
+    line: int  # line number in its file where the command starts
     text: str
     skip_reason: str | None = None
+    source: str = "README.md"
 
 
 @dataclass
@@ -80,7 +88,7 @@ class Outcome:
 PYTHON_END = "README_PYTHON_BLOCK_END"
 
 
-def readme_commands(markdown: str) -> list[Command]:
+def readme_commands(markdown: str, source: str = "README.md") -> list[Command]:
     """The commands of the ```bash blocks: lines joined at a trailing backslash; comment
     lines and blank lines dropped; a skip marker recorded with its reason. A ```python
     block becomes one command that feeds it to .venv/bin/python."""
@@ -98,7 +106,7 @@ def readme_commands(markdown: str) -> list[Command]:
                 python.skip_reason = (marker.group("reason") or "").strip() if marker else None
                 python = None
             elif not in_block and language == "python":
-                python = Command(number + 1, f".venv/bin/python - <<'{PYTHON_END}'")
+                python = Command(number + 1, f".venv/bin/python - <<'{PYTHON_END}'", source=source)
                 commands.append(python)
             in_bash = not in_block and language in ("bash", "sh", "shell")
             in_block = not in_block
@@ -112,7 +120,7 @@ def readme_commands(markdown: str) -> list[Command]:
         if pending is not None:
             pending.text += "\n" + line
         elif stripped and not stripped.startswith("#"):
-            pending = Command(number, line)
+            pending = Command(number, line, source=source)
             commands.append(pending)
         else:
             continue
@@ -199,7 +207,8 @@ def report(outcomes: list[Outcome]) -> str:
     lines = []
     for o in outcomes:
         status = "ok" if o.ok else f"FAILED (exit {o.returncode})"
-        lines.append(f"{o.seconds:7.1f} s  {status:18} README line {o.command.line}: {o.command.text.strip()}")
+        lines.append(f"{o.seconds:7.1f} s  {status:18} {o.command.source} line {o.command.line}: "
+                     f"{o.command.text.strip()}")
     return "\n".join(lines)
 
 
@@ -274,10 +283,26 @@ def test_python_blocks_run_as_scripts(tmp_path):
     assert not outcomes[1].ok and outcomes[1].returncode == 1
 
 
-# --- the README itself ---
+# --- the README and the docs themselves ---
 
-def test_every_readme_command_works_after_make_build(tmp_path):
-    commands = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
+def documented_commands() -> list[Command]:
+    """The README's commands, then those of DOCS_WITH_COMMANDS in order."""
+    commands = []
+    for name in ["README.md", *DOCS_WITH_COMMANDS]:
+        commands += readme_commands((REPO / name).read_text(encoding="utf-8"), source=name)
+    return commands
+
+
+def test_readme_is_a_quickstart_and_every_doc_with_commands_is_run():
+    assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) <= README_MAX_LINES, \
+        "the README is the quickstart and index: reference belongs in docs/"
+    with_commands = sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").glob("*.md")
+                           if readme_commands(path.read_text(encoding="utf-8")))
+    assert with_commands == sorted(DOCS_WITH_COMMANDS), "DOCS_WITH_COMMANDS must name every doc with commands"
+
+
+def test_every_documented_command_works_after_make_build(tmp_path):
+    commands = documented_commands()
     unexplained = [c for c in commands if c.skip_reason == ""]
     assert not unexplained, f"skip markers need a reason: {[c.text for c in unexplained]}"
     to_run = [c for c in commands if c.skip_reason is None]
@@ -296,7 +321,7 @@ def test_every_readme_command_works_after_make_build(tmp_path):
     if failed:
         o = failed[0]
         why = o.error_line if o.returncode == 0 else f"exit code {o.returncode}"
-        pytest.fail(f"README line {o.command.line}: `{o.command.text.strip()}` failed ({why}).\n"
+        pytest.fail(f"{o.command.source} line {o.command.line}: `{o.command.text.strip()}` failed ({why}).\n"
                     f"Its output (last 3000 characters):\n{o.output[-3000:]}\n\n{summary}")
     assert len(outcomes) == len(to_run), summary
     # The published warehouse is where the README says it is.

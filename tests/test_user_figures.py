@@ -88,19 +88,33 @@ def test_a_yearbook_excel_sheet_in_wan_yuan_builds_as_user_figures(workspace, tm
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(workspace.internal), read_only=True)
     try:
+        bounds = con.execute("""
+            select constraint_id, sense, value_qualifier, target, value_original, unit_original, status, is_met,
+                   scope
+            from marts.audit_panel_constraints where origin = 'user_figure' order by constraint_id""").fetchall()
         cells = con.execute("""
-            select sector_code, output_value_yuan, supplied_value_original, supplied_unit_original, basis, method,
-                   supplied_source like '德阳市 规模以上工业分行业总产值（2022年）%scope: 规模以上%'
+            select sector_code, output_value_yuan >= case sector_code when 'C34' then 12345670000
+                       when 'C35' then 9876545000 else 23456780000 end, method
             from marts.fct_sector_output
-            where area_code = '510600' and year = 2022 and method = 'user_supplied' order by sector_code""").fetchall()
+            where area_code = '510600' and year = 2022 and sector_code in ('C34', 'C35', 'C38')
+            order by sector_code""").fetchall()
         lines = con.execute("select supplied_line, supplied_file from intermediate.int_sector_output_supplied "
                             "order by 1").fetchall()
     finally:
         con.close()
+    # 规模以上 in the title: each figure is a lower bound ('>=') of its cell's output of all
+    # enterprises, never the cell's value; the cells stay estimated, at or above the bound.
     # 1,234,567 万元 = 1,234,567 x 1e4 yuan = 12,345,670,000 yuan (123.4567 亿元);
     # 987,654.5 万元 = 9,876,545,000 yuan; 2,345,678 万元 = 23,456,780,000 yuan.
     # Not figures: the total (row 3), 纺织业 (C17, row 4), the 其中 part of C34 (row 6).
-    assert cells == [("C34", 12_345_670_000.0, 1234567.0, "万元", "reported", "user_supplied", True),
-                     ("C35", 9_876_545_000.0, 987654.5, "万元", "reported", "user_supplied", True),
-                     ("C38", 23_456_780_000.0, 2345678.0, "万元", "reported", "user_supplied", True)]
+    scope = "above_scale_output_of_the_divisions_named"
+    assert bounds == [
+        ("user:510600:C34:2022:above_scale", ">=", "lower_bound", 12_345_670_000.0, 1234567.0, "万元", "fitted", True,
+         scope),
+        ("user:510600:C35:2022:above_scale", ">=", "lower_bound", 9_876_545_000.0, 987654.5, "万元", "fitted", True,
+         scope),
+        ("user:510600:C38:2022:above_scale", ">=", "lower_bound", 23_456_780_000.0, 2345678.0, "万元", "fitted", True,
+         scope)]
+    assert cells == [("C34", True, "constrained_fit"), ("C35", True, "constrained_fit"),
+                     ("C38", True, "constrained_fit")]
     assert lines == [(5, str(path)), (7, str(path)), (8, str(path))]

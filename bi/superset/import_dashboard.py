@@ -6,7 +6,7 @@
 
 The password is read from SUPERSET_PASSWORD or asked for. Needs only `requests` (in the
 project's .venv and in the Superset environment). It registers the warehouse with the
-README's read-only URI (database "Chengdu-Chongqing warehouse"), the datasets, six charts and a note
+docs/access.md's read-only URI (database "Chengdu-Chongqing warehouse"), the datasets, six charts and a note
 and the dashboard; running it again replaces them.
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard"
-# The dashboard's database entry carries the README's URI with this placeholder path.
+# The dashboard's database entry carries the URI of docs/access.md with this placeholder path.
 PLACEHOLDER = "/abs/path/warehouse/chengyu.duckdb"
 
 

@@ -64,7 +64,7 @@ def _reader_connection(database: str):
 def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # noqa: N802 (Superset's name)
     """For a DuckDB database, SQLAlchemy gets its connections from _reader_connection: the URI's
     settings and the engine parameters (connect_args, preload_extensions) no longer count, so a
-    database registered by its plain path is opened as safely as with the README's URI."""
+    database registered by its plain path is opened as safely as with the URI of docs/access.md."""
     if uri.get_backend_name() == "duckdb":
         params = {key: value for key, value in params.items() if key != "connect_args"}
         params["creator"] = functools.partial(_reader_connection, uri.database or ":memory:")

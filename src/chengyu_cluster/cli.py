@@ -656,7 +656,7 @@ def file_path(text: str) -> str:
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sector-output", metavar="PATH", type=file_path,
                         help="CSV of your own area x sector x year output figures, or a yearbook-style Excel sheet "
-                             "(.xlsx; layouts in README); they replace the estimates cell by cell")
+                             "(.xlsx; layouts in docs/inputs.md); they replace the estimates cell by cell")
     parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx --sector-output (default: its only one)")
     parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
                         help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")

@@ -29,7 +29,8 @@ them to yuan as it does for CSV rows (int_sector_output_supplied).
   store) is an error named by its cell.
 - The area is the most specific area of seeds/areas.csv the title names; the year is the
   value column's (`2022年工业总产值（万元）`) or the title's; 规模以上 (enterprises above
-  designated size) in the title or header is kept in each figure's source as its scope.
+  designated size) in the title or header makes every figure's scope 'above_scale': a
+  lower bound of the cell's output of all enterprises (the fit reads it as '>=').
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .inputs import (
+    USER_SCOPE_ABOVE_SCALE,
+    USER_SCOPE_ALL,
     USER_SECTOR_OUTPUT_COLUMNS,
     USER_SECTOR_OUTPUT_MEASURE,
     USER_SECTOR_OUTPUT_OPTIONAL,
@@ -121,6 +124,7 @@ class _Layout:
     unit: str
     measure: str
     source: str
+    scope: str
     title_cell: str
     header_cell: str
     year_cell: str
@@ -221,10 +225,10 @@ def read_sheet(raw: bytes, display: str, sheet: str | None, ref: Reference, find
     if rows.skipped:
         what = "; ".join(f"{why}: {', '.join(cells)}" for why, cells in rows.skipped.items())
         findings.add(Issue(display, None, None, "rows_not_read", f"rows not read as figures - {what}", WARNING))
-    if ABOVE_SCALE in layout.source:
+    if layout.scope == USER_SCOPE_ABOVE_SCALE:
         findings.add(Issue(display, None, None, "above_scale_scope",
-                           "the figures are of enterprises above designated size (规模以上); they are fitted as each "
-                           "cell's gross output, which also counts the smaller enterprises", WARNING,
+                           "the figures are of enterprises above designated size (规模以上): each is fitted as a "
+                           "lower bound of the cell's output, which also counts the smaller enterprises", WARNING,
                            cell=layout.title_cell))
     if not rows.table.rows:
         findings.add(Issue(display, None, None, "has_rows", "the sheet has no row of a panel division "
@@ -267,9 +271,9 @@ def _find_layout(grid: _Sheet, display: str, ref: Reference, findings: Findings)
                   else "no year, like 2022年"))
     if area_code is None or len(years) != 1:
         return None
-    scope = f"; scope: {ABOVE_SCALE}, enterprises above designated size" if ABOVE_SCALE in title + header_text else ""
-    source = f"{title} (sheet {grid.ws.title}, column {header_text}{scope})"
-    return _Layout(name_col, value_col, last_header_row + 1, area_code, years[0], unit, measure, source,
+    scope = USER_SCOPE_ABOVE_SCALE if ABOVE_SCALE in title + header_text else USER_SCOPE_ALL
+    source = f"{title} (sheet {grid.ws.title}, column {header_text})"
+    return _Layout(name_col, value_col, last_header_row + 1, area_code, years[0], unit, measure, source, scope,
                    title_cell, header_cell, year_cell)
 
 
@@ -456,12 +460,12 @@ def _read_figure(grid: _Sheet, layout: _Layout, display: str, findings: Findings
         return
     out.table.rows.append((row, {"area_code": layout.area_code, "sector_code": code, "year": layout.year,
                                  "value": value, "unit": layout.unit, "measure": layout.measure,
-                                 "source": layout.source, "basis": ""}))
+                                 "source": layout.source, "basis": "", "scope": layout.scope}))
     name_cell = grid.name(row, layout.name_col)
     out.table.cells.update({(row, None): name_cell, (row, "sector_code"): name_cell, (row, "value"): value_cell,
                             (row, "area_code"): layout.title_cell, (row, "source"): layout.title_cell,
                             (row, "year"): layout.year_cell, (row, "unit"): layout.header_cell,
-                            (row, "measure"): layout.header_cell})
+                            (row, "measure"): layout.header_cell, (row, "scope"): layout.title_cell})
 
 
 def _check_against_total(rows: _Rows, display: str, findings: Findings) -> None:

@@ -9,7 +9,7 @@ reads these files again during `chengyu build`, and nothing in the published war
 reads a file at query time, so what the checks accepted is exactly what the warehouse
 holds.
 
-The dialect (also in the README):
+The dialect (also in docs/inputs.md):
 - UTF-8 (a leading byte-order mark is dropped with a warning), comma-separated, `"` as
   the only quote character (doubled inside a quoted field), header line required.
 - Every field is trimmed of leading and trailing white space as Unicode defines it
@@ -55,7 +55,11 @@ DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 USER_EQUIPMENT_SCOPE = "equipment"
 USER_SECTOR_OUTPUT_COLUMNS = ["area_code", "sector_code", "year", "value", "unit", "measure", "source"]
 # basis: 'reported' (the default when empty or absent) or 'synthetic' for generated test data.
-USER_SECTOR_OUTPUT_OPTIONAL = ("basis",)
+# scope: 'all' (the default: every enterprise, the panel's scope) or 'above_scale' (规模以上,
+# enterprises above designated size: a lower bound of the cell's output, fitted as '>=').
+USER_SECTOR_OUTPUT_OPTIONAL = ("basis", "scope")
+USER_SCOPE_ALL, USER_SCOPE_ABOVE_SCALE = "all", "above_scale"
+USER_SCOPES = (USER_SCOPE_ALL, USER_SCOPE_ABOVE_SCALE)
 # The panel is gross output; value added or revenue would be summed with it as if one.
 USER_SECTOR_OUTPUT_MEASURE = "gross_output"
 
@@ -505,7 +509,7 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
 
 def check_user_sector_output(table: Table, display: str, ref: Reference, findings: Findings,
                              first_year: int, last_year: int) -> None:
-    check_unique(table, display, ["area_code", "sector_code", "year"], findings, ["value", "unit"])
+    check_unique(table, display, ["area_code", "sector_code", "year", "scope"], findings, ["value", "unit"])
     max_yuan = ref.bound("user_cell_output_yuan")
     currency = sorted(u for u, r in ref.units.items() if r["unit_family"] == "currency")
     for line, row in table.rows:
@@ -553,6 +557,9 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
             bad("source", "not_empty", "the source is empty; a supplied figure is 'reported' only with its source")
         if row["basis"] not in ("", "reported", "synthetic"):
             bad("basis", "accepted_values", f"basis '{row['basis']}' is not 'reported' or 'synthetic'")
+        if row["scope"] not in ("", *USER_SCOPES):
+            bad("scope", "accepted_values", f"scope '{row['scope']}' is not '{USER_SCOPE_ALL}' (every enterprise) "
+                                            f"or '{USER_SCOPE_ABOVE_SCALE}' (规模以上, a lower bound)")
 
 
 #: More user figures than this are refused before anything is fitted (benchmarks/bench_fit.py:
@@ -564,8 +571,9 @@ def check_user_figures_consistent(table: Table, display: str, ref: Reference, se
                                   findings: Findings) -> None:
     """The user's figures against each other, with the feasibility check of the panel fit
     (panel_fit.check_levels_feasible): each figure fixes the sum of its cells (a province is
-    its members and its rest, 'equipment' the provincial definition's divisions), cells are
-    non-negative. `C34+C35 = 1200` beside `C35+C34 = 900` cannot both hold."""
+    its members and its rest, 'equipment' the provincial definition's divisions), an
+    above-scale figure bounds it from below, cells are non-negative. `C34+C35 = 1200` beside
+    `C35+C34 = 900` cannot both hold."""
     from .panel_fit import InfeasibleConstraintsError, check_levels_feasible
 
     equipment = [r["sector_code"] for r in sectors if r["in_provincial_equipment_definition"] == "true"]
@@ -578,7 +586,8 @@ def check_user_figures_consistent(table: Table, display: str, ref: Reference, se
         cid = f"line {line}"
         line_of[cid] = line
         levels.append((cid, [(u, d, int(row["year"])) for u in units for d in divisions],
-                       ref.to_yuan(parse_number(row["value"]), row["unit"])))
+                       ref.to_yuan(parse_number(row["value"]), row["unit"]),
+                       ">=" if row["scope"] == USER_SCOPE_ABOVE_SCALE else "="))
     try:
         check_levels_feasible(levels)
     except InfeasibleConstraintsError as exc:
@@ -683,8 +692,8 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
         return
     if len(table.rows) > MAX_USER_FIGURES:
         findings.add(Issue(display, None, None, "max_figures",
-                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (README, "
-                           "'Your own figures join the fit'); sum them to coarser cells or split the file"))
+                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (docs/inputs.md, "
+                           "'Your own figures: CSV'); sum them to coarser cells or split the file"))
         return
     check_user_sector_output(table, display, ref, findings, first_year, last_year)
     if accepted.ok:

@@ -176,6 +176,9 @@ def read_marts(database: Path) -> dict:
         share = con.execute("""
             select round(100 * avg(case when basis = 'reported' then 0 else 1 end)) from marts.fct_sector_output
         """).fetchone()[0]
+        cross_validation = con.execute("""
+            select level, is_inside_50, is_inside_90, prediction_error from marts.audit_panel_cross_validation
+        """).df()
         as_of = con.execute("""
             select build_id, strftime(built_at, '%Y-%m-%d %H:%M') || ' UTC', data_first_year, data_last_year
             from marts.build_info
@@ -183,7 +186,7 @@ def read_marts(database: Path) -> dict:
     finally:
         con.close()
     return {"areas": areas, "year": year, "lq": lq, "flags": flags, "pairs": pairs, "gap": gap, "coupling": coupling,
-            "share": share, "as_of": as_of}
+            "share": share, "as_of": as_of, "cross_validation": cross_validation}
 
 
 def charts(marts: dict) -> tuple[str, str, str, str]:
@@ -244,6 +247,53 @@ def findings_table(flags: pd.DataFrame, areas: pd.DataFrame) -> str:
             "<th>share of draws strong</th><th></th></tr>" + "".join(rows) + "</table>")
 
 
+#: The calibration target: 90 % intervals hold at least this share of the left-out figures
+#: at every level with at least CALIBRATION_MIN_FIGURES of them (issue 25).
+CALIBRATION_TARGET, CALIBRATION_MIN_FIGURES = 0.85, 10
+LEVELS = {"province": "province (a province, its rest, the two together)",
+          "area_total": "area total (one member, several divisions)",
+          "area_division": "area × division (one member, one division)"}
+
+
+def coverage_by_level(cross_validation: pd.DataFrame) -> pd.DataFrame:
+    """Per level: figures left out, share held by the 50 % and 90 % intervals, median |error|."""
+    rows = []
+    for level in LEVELS:
+        sel = cross_validation[cross_validation["level"] == level]
+        n = len(sel)
+        rows.append({"level": level, "n": n,
+                     "inside_50": float(sel["is_inside_50"].mean()) if n else None,
+                     "inside_90": float(sel["is_inside_90"].mean()) if n else None,
+                     "median_abs_error": float(sel["prediction_error"].abs().median()) if n else None})
+    return pd.DataFrame(rows)
+
+
+def coverage_section(cross_validation: pd.DataFrame) -> str:
+    """The coverage table and, for every level with enough figures whose 90 % intervals hold
+    fewer than the target share, a sentence saying so."""
+    summary = coverage_by_level(cross_validation)
+    body, short = [], []
+    for row in summary.itertuples(index=False):
+        if row.n == 0:
+            body.append(f"<tr><td>{LEVELS[row.level]}</td><td>0</td><td>–</td><td>–</td><td>–</td></tr>")
+            continue
+        inside = round(row.inside_90 * row.n)
+        body.append(f"<tr><td>{LEVELS[row.level]}</td><td>{row.n}</td><td>{row.inside_50:.0%}</td>"
+                    f"<td>{row.inside_90:.1%} ({inside} of {row.n})</td><td>{row.median_abs_error:.3f}</td></tr>")
+        if row.n >= CALIBRATION_MIN_FIGURES and row.inside_90 < CALIBRATION_TARGET:
+            short.append(f"At the level {LEVELS[row.level]} the 90 % intervals hold only {row.inside_90:.1%} of "
+                         f"the {row.n} left-out figures ({inside}), below the target of {CALIBRATION_TARGET:.0%}: "
+                         "the intervals at this level are too narrow to be quoted as 90 % intervals.")
+    few = [LEVELS[r.level] for r in summary.itertuples(index=False) if 0 < r.n < CALIBRATION_MIN_FIGURES]
+    notes = short + ([f"Fewer than {CALIBRATION_MIN_FIGURES} figures at the level {', '.join(few)}: its coverage "
+                      "is not judged."] if few else [])
+    verdict = "".join(f'<p class="note">{html.escape(text)}</p>' for text in notes) or (
+        f"<p>At every level with {CALIBRATION_MIN_FIGURES} or more figures the 90 % intervals hold at least "
+        f"{CALIBRATION_TARGET:.0%} of them.</p>")
+    return ("<table><tr><th>level</th><th>figures left out</th><th>inside the 50 % interval</th>"
+            "<th>inside the 90 % interval</th><th>median |error|</th></tr>" + "".join(body) + "</table>" + verdict)
+
+
 def build_report(database: Path, out: Path) -> Path:
     marts = read_marts(database)
     heat, similarity, gap, coupling = charts(marts)
@@ -285,6 +335,12 @@ priors' ranges; a cell is a finding when the flag holds in at least 90 % of them
 {coupling}
 <p class="caption">D in 0.7–0.8 is intermediate, 0.8–0.9 good, 0.9–1 high-quality coordination. The corrected
 coupling also falls when the two subsystems' scores are far apart.</p>
+<h2>5. How far the intervals can be trusted (leave-one-figure-out)</h2>
+{coverage_section(marts["cross_validation"])}
+<p class="caption">Each reported or supplied figure the fit uses is left out in turn and predicted from all
+the others (<code>marts.audit_panel_cross_validation</code>, one row per figure). A figure should lie inside
+the 90 % interval of its prediction nine times in ten; the error is relative for levels and in rate points
+for growth and shares.</p>
 <p class="caption">Generated by <code>chengyu report</code> from {html.escape(database.name)}; charts drawn with
 Vega-Lite {VEGA_LITE} (Altair, rendered offline by vl-convert).</p>
 </body></html>"""

@@ -70,7 +70,9 @@ def test_a_sheet_in_wan_yuan_becomes_the_csv_records_and_yuan(tmp_path, ref):
     assert [(r["line_number"], r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["measure"])
             for r in rows] == [(4, "510600", "C34", 2022, 1234567.0, "万元", "gross_output"),
                                (5, "510600", "C36", 2022, 2000000.5, "万元", "gross_output")]
-    assert rows[0]["source"].startswith(TITLE) and "scope: 规模以上" in rows[0]["source"]
+    # 规模以上 in the title: enterprises above designated size, a lower bound of each cell
+    # (int_panel_constraints reads scope above_scale as '>=').
+    assert rows[0]["source"].startswith(TITLE) and [r["scope"] for r in rows] == ["above_scale", "above_scale"]
     # Normalised as the warehouse does (factor_to_base of seeds/unit_conversions.csv):
     # 1,234,567 万元 = 1,234,567 x 1e4 yuan = 12,345,670,000 yuan = 123.4567 亿元;
     # 2,000,000.5 万元 = 20,000,005,000 yuan = 200.00005 亿元.
@@ -211,8 +213,9 @@ def test_the_template_reads_once_filled_in(tmp_path, ref):
     book.save(filled)
     accepted = read_inputs(REPO, filled)
     assert accepted.ok, accepted.findings.lines()
-    assert [(r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"])
-            for r in accepted.tables["user_sector_output"]] == [("512000", "C36", 2022, 123456.0, "万元")]
+    assert [(r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["scope"])
+            for r in accepted.tables["user_sector_output"]] == [
+        ("512000", "C36", 2022, 123456.0, "万元", "above_scale")]
 
 
 def test_the_template_script_rebuilds_the_template(tmp_path):

@@ -21,6 +21,7 @@ from chengyu_cluster.panel_fit import (
     InfeasibleConstraintsError,
     PriorPanel,
     ShareNoise,
+    cross_validate_analytic,
     fit_panel,
     log_sd_from_range,
     monte_carlo,
@@ -414,3 +415,66 @@ def test_hard_levels_checked_on_their_own_like_a_users_file():
     check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A1], 500.0)])
     with pytest.raises(InfeasibleConstraintsError, match="misses by"):
         check_levels_feasible([("a", [A1, A2], 1200.0), ("b", [A2, A1], 900.0)])
+
+
+def test_leave_one_out_in_closed_form_predicts_each_figure_from_the_others():
+    # One cell, prior 10 with sd 10 % (variance 1). F1: the cell reads 12, soft, tolerance
+    # 2/12 (sd = tolerance / 2 = 1/12 of 12 = 1, variance 1). F2: the cell is 14, hard.
+    # F2 left out: the posterior given F1 is N((10 + 12) / 2, 1 / (1 + 1)) = N(11, 0.5) and a
+    # hard figure has no error of its own: P50 11, P95 = 11 + 1.645 x sqrt(0.5) = 12.163,
+    # so 14 lies outside; median error (11 - 14) / 14 = -0.2143.
+    # F1 left out: F2 fixes the cell at 14; F1 reads it with its own sd 1: P5 = 14 - 1.645
+    # = 12.355, P25 = 14 - 0.674 = 13.326: 12 lies outside both; error (14 - 12) / 12 = 0.1667.
+    panel = PriorPanel([A1], [10.0], [Independent(np.array([0.1]))])
+    fit = fit_panel(panel, [Constraint.level("F1", [A1], 12.0, tolerance=2 / 12, hard=False),
+                            Constraint.level("F2", [A1], 14.0)])
+    by_id = {r["constraint_id"]: r for r in cross_validate_analytic(fit)}
+    f2, f1 = by_id["F2"], by_id["F1"]
+    assert f2["level"] == "area_division" and f2["status"] == "left out"
+    assert f2["p50"] == pytest.approx(11.0, rel=1e-6)
+    assert f2["p95"] == pytest.approx(11.0 + 1.6448536 * math.sqrt(0.5), rel=1e-6)
+    assert not f2["covered_p90"] and f2["median_error"] == pytest.approx(-3 / 14, rel=1e-6)
+    assert f1["p50"] == pytest.approx(14.0, rel=1e-6)
+    assert f1["p5"] == pytest.approx(14.0 - 1.6448536, rel=1e-5)
+    assert not f1["covered_p50"] and not f1["covered_p90"]
+    assert f1["median_error"] == pytest.approx(2 / 12, rel=1e-6)
+
+
+def test_leave_one_out_of_a_bound_the_fit_does_not_hold_on():
+    # Prior 10, variance 1; a lower bound >= 8 does not bind (multiplier 0), so it is
+    # predicted from the prior alone: N(10, 1), P5 = 8.355 >= 8, covered, error 0 (a bound's
+    # error is only its violation).
+    panel = PriorPanel([A1], [10.0], [Independent(np.array([0.1]))])
+    (record,) = cross_validate_analytic(fit_panel(panel, [Constraint.lower_bound("L", [A1], 8.0)]))
+    assert record["p50"] == pytest.approx(10.0) and record["p5"] == pytest.approx(10.0 - 1.6448536, rel=1e-6)
+    assert record["covered_p90"] and record["median_error"] == 0.0
+
+
+@pytest.mark.parametrize(("above_scale", "expected"), [
+    # Above the prior of 100: the cell rises to the figure, 120 (the bound binds).
+    (120.0, 120.0),
+    # Below it: the bound holds already and the cell keeps its prior, 100.
+    (80.0, 100.0),
+])
+def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expected):
+    import pandas as pd
+
+    from chengyu_cluster.panel_fit import fit_tables
+
+    # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
+    # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.
+    priors = pd.DataFrame([("M", "C34", 2022, 100.0, None)],
+                          columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
+    components = pd.DataFrame([("M", "C34", 2022, "cell", "independent", None, 0.2, None, None)],
+                              columns=["panel_unit", "sector_code", "year", "component_id", "component_kind",
+                                       "group_label", "sd", "block_label", "part_label"])
+    constraints = pd.DataFrame([("user:M:C34:2022:above_scale", "level", ">=", above_scale, 0.0, True, "规模以上")],
+                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
+    terms = pd.DataFrame([("user:M:C34:2022:above_scale", "numerator", "M", "C34", 2022, 1.0)],
+                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    out = fit_tables(priors, components, constraints, terms, n_draws=20, seed=1)
+    assert out["cells"]["fitted_yuan"].iloc[0] == pytest.approx(expected)
+    audit = out["audit"].iloc[0]
+    assert audit["is_met"] and bool(audit["is_binding"]) == (above_scale > 100.0)
+    # The bound holds in every draw: no draw below the figure.
+    assert out["draws"]["value_yuan"].min() >= above_scale - 1e-6

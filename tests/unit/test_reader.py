@@ -163,3 +163,30 @@ def test_user_figures_that_contradict_each_other_fail_validation(tmp_path):
                     "510600,C34,2020,500,亿元,gross_output,test\n"
                     "510000,C34,2020,5000,亿元,gross_output,test\n", encoding="utf-8")
     assert read_inputs(project, good).ok
+
+
+def test_an_above_scale_figure_is_a_lower_bound_in_validation(tmp_path):
+    # Deyang C34 2020: 500 亿 of all enterprises. An above-scale (规模以上) figure of 450 亿 is a
+    # part of it (450 <= 500): consistent. One of 600 亿 would need the smaller enterprises to
+    # have negative output (500 - 600 = -100): the check names it. A scope other than all or
+    # above_scale is refused.
+    from chengyu_cluster.inputs import read_inputs
+
+    project = Path(__file__).resolve().parents[2]
+    header = "area_code,sector_code,year,value,unit,measure,source,scope\n"
+    good = tmp_path / "good.csv"
+    good.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,all\n"
+                    "510600,C34,2020,450,亿元,gross_output,test,above_scale\n", encoding="utf-8")
+    accepted = read_inputs(project, good)
+    assert accepted.ok, accepted.findings.lines()
+    assert [r["scope"] for r in accepted.tables["user_sector_output"]] == ["all", "above_scale"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,\n"
+                   "510600,C34,2020,600,亿元,gross_output,test,above_scale\n"
+                   "510600,C35,2020,600,亿元,gross_output,test,some\n", encoding="utf-8")
+    problems = [str(line) for line in read_inputs(project, bad).findings.lines()]
+    assert any("accepted_values" in p and "line 4" in p for p in problems), problems
+    bad.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,\n"
+                   "510600,C34,2020,600,亿元,gross_output,test,above_scale\n", encoding="utf-8")
+    problems = [str(line) for line in read_inputs(project, bad).findings.lines()]
+    assert any("consistent_figures" in p for p in problems), problems

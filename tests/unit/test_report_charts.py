@@ -24,6 +24,7 @@ from chengyu_cluster.report import (
     VEGA_LITE,
     area_label,
     charts,
+    coverage_section,
     findings_table,
     hatch_path,
     lines_chart,
@@ -218,3 +219,17 @@ def test_findings_table_marks_only_robust_flags_as_findings():
                        "<td>finding</td></tr>")
     assert "<td>55%</td><td>not robust: not a finding</td>" in rows[1]
     assert findings_table(flags.iloc[0:0], areas) == "<p>No strong-cluster cell in this year.</p>"
+
+
+def test_the_coverage_section_says_where_the_90_percent_target_is_missed():
+    # 12 province figures, 10 inside the 90 % interval: 10/12 = 83.3 % < 85 %, and 12 >= 10
+    # figures, so the report says the target is missed there. 11 area totals, 10 inside:
+    # 90.9 % >= 85 %: no sentence. 3 area x division figures: too few to judge.
+    rows = ([("province", True, True, 0.01)] * 10 + [("province", False, False, 0.30)] * 2
+            + [("area_total", False, True, 0.05)] * 10 + [("area_total", False, False, 0.50)]
+            + [("area_division", True, True, 0.10)] * 3)
+    frame = pd.DataFrame(rows, columns=["level", "is_inside_50", "is_inside_90", "prediction_error"])
+    page = coverage_section(frame)
+    assert "83.3% (10 of 12)" in page and "90.9% (10 of 11)" in page
+    assert page.count("below the target of 85%") == 1 and "only 83.3% of the 12 left-out figures" in page
+    assert "Fewer than 10 figures at the level area × division" in page

@@ -6,7 +6,9 @@
 --              G = 2 / (n^2 mean(C)) * sum_l l (C(l) - mean(C))
 -- A division with no output (or no value) in the year gets NULLs and null_reason; so do Hoover and Gini of a
 -- division in which nothing distinguishes any member (every share is a province's prior mix, so they would only
--- restate the priors).
+-- restate the priors). Divisions no source tells apart (int_indistinct_divisions, carried as indistinct_reason by
+-- int_specialization_draws: C40 and C43) get every measure NULL with that reason in every draw, so the published
+-- value and its interval are masked here, once.
 
 with
 
@@ -32,11 +34,12 @@ ranked as (
     window division as (partition by draw_id, sector_code, year)
 ),
 
-final as (
+measured as (
     select
         draw_id,
         sector_code,
         year,
+        any_value(indistinct_reason) as indistinct_reason,
         any_value(n_areas) as n_areas,
         any_value(reference_sector_yuan) as sector_output_yuan,
         sum(share_of_sector * share_of_sector) as hhi,
@@ -61,6 +64,23 @@ final as (
         bool_or(has_synthetic_input) as has_synthetic_input
     from ranked
     group by draw_id, sector_code, year
+),
+
+final as (
+    select
+        draw_id,
+        sector_code,
+        year,
+        n_areas,
+        sector_output_yuan,
+        case when indistinct_reason is null then hhi end as hhi,
+        case when indistinct_reason is null then hhi_normalised end as hhi_normalised,
+        case when indistinct_reason is null then hoover_coefficient end as hoover_coefficient,
+        case when indistinct_reason is null then locational_gini end as locational_gini,
+        coalesce(indistinct_reason, null_reason) as null_reason,
+        estimated_input_share,
+        has_synthetic_input
+    from measured
 )
 
 select * from final

@@ -60,22 +60,28 @@ indistinct as (
     where separating.division_a is null and claim_a.sector_code is null and claim_b.sector_code is null
 ),
 
+reasons as (
+    select
+        division_a,
+        division_b,
+        division_a || '+' || division_b as division_group,
+        'no source tells ' || division_a || ' and ' || division_b || ' apart (the same prior share, no claim, '
+        || 'no figure naming one without the other): their measures would be copies of each other' as null_reason
+    from indistinct
+),
+
 final as (
     select
         division_a as sector_code,
-        division_a || '+' || division_b as division_group,
-        'no source tells ' || division_a || ' and ' || division_b || ' apart (the same prior share, no claim, '
-        || 'no figure naming one without the other): their measures would be copies of each other'
-            as null_reason
-    from indistinct
+        division_group,
+        null_reason
+    from reasons
     union all
     select
         division_b as sector_code,
-        division_a || '+' || division_b as division_group,
-        'no source tells ' || division_a || ' and ' || division_b || ' apart (the same prior share, no claim, '
-        || 'no figure naming one without the other): their measures would be copies of each other'
-            as null_reason
-    from indistinct
+        division_group,
+        null_reason
+    from reasons
 )
 
 select * from final

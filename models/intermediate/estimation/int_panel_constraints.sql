@@ -17,7 +17,8 @@
 -- years outside the panel.
 -- User figures and whole-year microdata cells (int_sector_output_supplied) are hard levels
 -- of the cells they cover (one cell, or the sum over an area's units and the divisions
--- named).
+-- named); a user figure of enterprises above designated size (scope above_scale, 规模以上)
+-- is a hard lower bound ('>=') of the same sum, never a point.
 
 with
 
@@ -109,16 +110,21 @@ reported as (
 supplied_figures as (
     select
         case origin when 'microdata' then 'microdata:' else 'user:' end
-        || area_code || ':' || sector_code || ':' || year as constraint_id,
+        || area_code || ':' || sector_code || ':' || year
+        || case when scope = 'above_scale' then ':above_scale' else '' end as constraint_id,
         cast(null as string) as figure_id,
         origin,
         area_code,
         cast(null as string) as metric_code,
-        case when is_single_cell then 'gross_output_of_one_division' else 'gross_output_of_the_divisions_named' end
-            as scope,
+        case
+            when scope = 'above_scale' then 'above_scale_output_of_the_divisions_named'
+            when is_single_cell then 'gross_output_of_one_division'
+            else 'gross_output_of_the_divisions_named'
+        end as scope,
         year,
         'level' as kind,
-        '=' as sense,
+        -- Enterprises above designated size are part of all enterprises: a lower bound.
+        case when scope = 'above_scale' then '>=' else '=' end as sense,
         output_value_yuan as target,
         cast(0 as double) as tolerance,
         true as is_hard,
@@ -126,10 +132,14 @@ supplied_figures as (
         cast(null as integer) as base_year,
         value_original,
         unit_original,
-        'exact' as value_qualifier,
+        case when scope = 'above_scale' then 'lower_bound' else 'exact' end as value_qualifier,
         basis as reliability,
         case
             when origin = 'microdata' then 'the enterprise microdata''s sum for this cell'
+            when scope = 'above_scale'
+                then 'the user''s figure of enterprises above designated size (规模以上) for '
+                    || {{ list_to_string('sector_codes', '+') }}
+                    || ': a lower bound of all enterprises'' output, summed over the area''s units'
             when is_single_cell then 'the user''s own figure for this cell'
             else 'the user''s own figure for '
                 || {{ list_to_string('sector_codes', '+') }} || ' summed over the area''s units'

@@ -7,8 +7,9 @@
 --   C39 (electronics): no prior. No figure splits electronics by area; the provinces'
 --                      electronic-information totals include software and services, and the
 --                      one manufacturing-only figure (F0222: Sichuan's 2020 above-scale
---                      revenue) covers one province in one year. The cell is NULL with the
---                      reason, never a number.
+--                      revenue) is a lower bound of revenue, not output, for one province in
+--                      one year: a bound gives no value. The cell is NULL with the reason,
+--                      never a number.
 
 with
 
@@ -82,8 +83,9 @@ final as (
             when not sectors.in_provincial_equipment_definition
                 then 'no figure gives ' || units.sector_code || ' by area or for the panel years: the '
                     || 'electronic-information totals include software and services, the one manufacturing-only '
-                    || 'figure (Sichuan 2020 above-scale revenue, F0222) is revenue of one province in one year, '
-                    || 'and the provinces report equipment without it'
+                    || 'figure (F0222, Sichuan 2020) is the revenue of enterprises above designated size: a lower '
+                    || 'bound of revenue, not output, for one province in one year, which gives no value; the '
+                    || 'provinces report equipment without C39'
         end as null_reason,
         units.figure_ids,
         units.prior_ids,

@@ -4,7 +4,9 @@
 --   user_figure (`chengyu build --sector-output PATH`): a figure of one division at a member
 --     area covers one cell, which it replaces (is_single_cell); a figure of a province, of
 --     several divisions ('C36+C37') or of the whole provincial equipment definition
---     ('equipment') constrains the sum of the cells it covers.
+--     ('equipment') constrains the sum of the cells it covers. A figure of enterprises above
+--     designated size (scope 'above_scale', 规模以上) replaces nothing: it is a lower bound
+--     of the cells' output (int_panel_constraints).
 --   microdata (`chengyu build --microdata DIR`): a member's panel division in a year the
 --     enterprise reports cover whole (int_microdata_sector_output, coverage_share = 1)
 --     replaces that cell; a user figure for the same cell takes precedence (it is the
@@ -51,7 +53,8 @@ user_figures as (
             else {{ sort_list(split_text('supplied.sector_code', '+')) }}
         end as sector_codes,
         areas.cluster_role = 'member' and supplied.sector_code not like '%+%'
-        and supplied.sector_code <> 'equipment' as is_single_cell,
+        and supplied.sector_code <> 'equipment' and supplied.scope = 'all' as is_single_cell,
+        supplied.scope,
         supplied.year,
         supplied.value_original,
         supplied.unit_original,
@@ -76,6 +79,7 @@ microdata_cells as (
         microdata.sector_code,
         {{ list_of('microdata.sector_code') }} as sector_codes,
         true as is_single_cell,
+        'all' as scope,
         microdata.year,
         cast(microdata.output_value_yuan as double) as value_original,
         '元' as unit_original,

@@ -26,33 +26,26 @@ intervals as (
     group by sector_code, year
 ),
 
-indistinct as (
-    -- Divisions no source tells apart (C40/C43): NULL with the reason, not copies of each other.
-    select * from {{ ref('int_indistinct_divisions') }}
-),
-
 final as (
     select
         fitted.sector_code,
         fitted.year,
         fitted.n_areas,
         fitted.sector_output_yuan,
-        case when indistinct.sector_code is null then fitted.hhi end as hhi,
-        case when indistinct.sector_code is null then fitted.hhi_normalised end as hhi_normalised,
-        case when indistinct.sector_code is null then fitted.hoover_coefficient end as hoover_coefficient,
-        case when indistinct.sector_code is null then fitted.locational_gini end as locational_gini,
-        coalesce(indistinct.null_reason, fitted.null_reason) as null_reason,
+        fitted.hhi,
+        fitted.hhi_normalised,
+        fitted.hoover_coefficient,
+        fitted.locational_gini,
+        fitted.null_reason,
         fitted.estimated_input_share,
         {{ basis_from_inputs('fitted.estimated_input_share', 'fitted.has_synthetic_input') }} as basis,
-        case when indistinct.sector_code is null then intervals.hhi_p5 end as hhi_p5,
-        case when indistinct.sector_code is null then intervals.hhi_p95 end as hhi_p95,
-        case when fitted.hoover_coefficient is not null and indistinct.sector_code is null then intervals.hoover_p5 end
-            as hoover_p5,
-        case when fitted.hoover_coefficient is not null and indistinct.sector_code is null then intervals.hoover_p95 end
-            as hoover_p95
+        -- Divisions no source tells apart are NULL in every draw (int_concentration_draws): so is their interval.
+        intervals.hhi_p5,
+        intervals.hhi_p95,
+        case when fitted.hoover_coefficient is not null then intervals.hoover_p5 end as hoover_p5,
+        case when fitted.hoover_coefficient is not null then intervals.hoover_p95 end as hoover_p95
     from fitted
     left join intervals on fitted.sector_code = intervals.sector_code and fitted.year = intervals.year
-    left join indistinct on fitted.sector_code = indistinct.sector_code
 )
 
 select * from final

@@ -11,5 +11,7 @@ select
     source,
     -- reported (the default) or synthetic (generated test data).
     coalesce(basis, 'reported') as basis,
+    -- all (the default: every enterprise) or above_scale (规模以上: a lower bound of the cell).
+    coalesce(scope, 'all') as scope,
     line_number as supplied_line
 from {{ source('inputs', 'user_sector_output') }}

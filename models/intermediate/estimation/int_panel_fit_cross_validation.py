@@ -1,0 +1,13 @@
+"""The constrained fit of the sector-output panel: each fitted figure left out and predicted
+from the others (see docs/estimator.md, 'Calibration', and panel_fit.cross_validate_analytic).
+The int_panel_fit_* models read the same inputs; the fit runs once per build process and is
+shared through a cache."""
+
+from chengyu_cluster.panel_fit import fit_relations
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    return fit_relations(dbt.ref("int_panel_prior_cells"), dbt.ref("int_panel_prior_components"),
+                         dbt.ref("int_panel_constraints"), dbt.ref("int_panel_constraint_terms"),
+                         dbt.config.get("panel_draws"), dbt.config.get("panel_seed"))["cross_validation"]
