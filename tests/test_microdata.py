@@ -178,31 +178,37 @@ net_tax_yuan
 
 def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     _, con = hand_built
-    # Deyang C36 buys 300 from Yubei (the other province's members) and 50 from the rest of
-    # China: shares 300/350 = 6/7 and 50/350 = 1/7. Chengdu C36: 1000 from Yubei, share 1.
-    # Yubei C34: 80 from Jiangjin, the rest of its own province (another member of it).
+    # Every cell of the hand-made set has one buyer (and one seller): fewer than the 3 enterprises
+    # disclosure control asks (var disclosure_min_enterprises), so no value leaves; the shares'
+    # arithmetic is the unit test local_sourcing_shares_by_seller_origin. Deyang C36 bought in two
+    # months (March from Yubei, May from the rest of China); the others in one.
     got = rows(con, """
-        select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_own_province_share,
-            other_province_members_share, other_province_rest_share, rest_of_china_share, months_covered
+        select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_china_yuan,
+            n_invoices, months_covered, suppression_reason
         from microdata.fct_local_sourcing where year = 2023 order by 1""")
-    assert got[0] == ("500112", "C34", 80.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1)
-    assert got[1] == ("510100", "C36", 1000.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1)
-    assert got[2][:3] == ("510600", "C36", 350.0) and got[2][8] == 2
-    assert got[2][5] == pytest.approx(6 / 7) and got[2][7] == pytest.approx(1 / 7) and got[2][3] == 0.0
-    # Chongqing -> Sichuan, C34 -> C36: 1000 + 300 = 1300, all between members; no year before: no growth.
+    assert got == [("500112", "C34", None, None, None, None, 1, "too_few_enterprises"),
+                   ("510100", "C36", None, None, None, None, 1, "too_few_enterprises"),
+                   ("510600", "C36", None, None, None, None, 2, "too_few_enterprises")]
+    # Chongqing -> Sichuan, C34 -> C36: one seller (B) and one buyer (A): withheld, with its members'
+    # part, invoice count and growth; Sichuan -> Chongqing has no flow: a published zero.
     assert rows(con, """
         select seller_division_code, buyer_division_code, sichuan_to_chongqing_yuan, chongqing_to_sichuan_yuan,
-            members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth
-        from microdata.fct_chain_linkage where year = 2023""") == [("C34", "C36", 0.0, 1300.0, 1300.0, 2, None)]
+            members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth,
+            sichuan_to_chongqing_suppression, chongqing_to_sichuan_suppression, members_chongqing_to_sichuan_suppression
+        from microdata.fct_chain_linkage where year = 2023""") == [
+        ("C34", "C36", 0.0, None, None, None, None, None, "too_few_enterprises", "too_few_enterprises")]
 
 
 def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
     _, con = hand_built
+    # A counts in Chengdu (January-March) and Deyang (April-May); one enterprise per cell: the
+    # counts are published, the output withheld (too few enterprises).
     assert rows(con, """
         select area_code, division_code, n_open_enterprises, n_entries, n_exits, n_reporting_enterprises,
-            gross_output_yuan, top10_share
+            gross_output_yuan, top10_share, suppression_reason
         from microdata.fct_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
-        ("510100", "C36", 1, 0, 0, 1, 45.0, 1.0), ("510600", "C36", 1, 0, 0, 1, 35.0, 1.0)]
+        ("510100", "C36", 1, 0, 0, 1, None, None, "too_few_enterprises"),
+        ("510600", "C36", 1, 0, 0, 1, None, None, "too_few_enterprises")]
 
 
 def test_history_is_scd2_and_the_load_is_recorded(hand_built):
@@ -250,7 +256,8 @@ def test_plain_build_has_empty_microdata_marts(built):
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
 COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.fct_local_sourcing",
             "microdata.fct_chain_linkage", "microdata.fct_firm_dynamics", "intermediate.int_microdata_sector_output",
-            "intermediate.int_microdata_enterprise_months"]
+            "intermediate.int_microdata_enterprise_months", "intermediate.int_local_sourcing_cells",
+            "intermediate.int_chain_linkage_cells", "intermediate.int_firm_dynamics_cells"]
 
 
 def assert_same_tables(first: Path, second: Path) -> None:

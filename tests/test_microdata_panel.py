@@ -66,12 +66,17 @@ def real_with_user_figure(tmp_path_factory):
 def test_whole_year_microdata_replace_the_cell_and_a_user_figure_takes_precedence(real_with_user_figure):
     con = real_with_user_figure
     # Jiangjin C38 2023: 8e8 + 10 x 5e8 = 5.8e9 yuan, all twelve months: the microdata's cell,
-    # reported (real microdata). Chengdu C36 2023: the microdata sum to 1.2e10 (December's
-    # year-to-date), but the user's 150 亿元 = 1.5e10 for the same cell wins.
+    # reported (real microdata), which the fit meets (below); published NULL all the same, as one
+    # enterprise (C) is fewer than the 3 disclosure control asks (var disclosure_min_enterprises).
+    # Chengdu C36 2023: the microdata sum to 1.2e10 (December's year-to-date), but the user's
+    # 150 亿元 = 1.5e10 for the same cell wins.
     assert cells(con) == [
-        ("500116", "C38", 5.8e9, "reported", "microdata", 1.0, "元"),
+        ("500116", "C38", None, "reported", "microdata", 1.0, "元"),
         ("510100", "C36", 1.5e10, "reported", "user_supplied", 1.0, "亿元"),
     ]
+    assert con.execute("""select null_reason from marts.fct_sector_output
+                          where area_code = '500116' and sector_code = 'C38' and year = 2023""").fetchone() == (
+        "withheld by disclosure control of the enterprise microdata: too_few_enterprises",)
     # Every other cell stays estimated, and not synthetic: no synthetic input entered the fit.
     assert con.execute("""select count(*), count(*) filter (where basis = 'estimated')
                           from marts.fct_sector_output where method not in ('microdata', 'user_supplied')
@@ -119,9 +124,11 @@ def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(ws.internal), read_only=True)
     try:
-        # Mianyang is no member: its cell only counts towards the reconciliation.
-        assert cells(con) == [("500116", "C38", 5.8e9, "synthetic", "microdata", 1.0, "元"),
-                              ("510100", "C36", 1.2e10, "synthetic", "microdata", 1.0, "元")]
+        # Mianyang is no member: its cell only counts towards the reconciliation. Each member's
+        # cell holds one enterprise: fewer than the 3 disclosure control asks, so the fit meets
+        # them (5.8e9 and 1.2e10) but publishes them NULL, synthetic data as real ones.
+        assert cells(con) == [("500116", "C38", None, "synthetic", "microdata", 1.0, "元"),
+                              ("510100", "C36", None, "synthetic", "microdata", 1.0, "元")]
         # The fit is one joint solve: a synthetic input moves every estimate, so all are synthetic.
         assert con.execute("""select distinct basis from marts.fct_sector_output
                               where output_value_yuan is not null""").fetchall() == [("synthetic",)]

@@ -73,3 +73,16 @@ def test_a_large_shift_blocks_the_build_until_explained(built, tmp_path, no_trac
     record = json.loads((ws.warehouse / "versions" / f"chengyu.{ws.current()}.json").read_text(encoding="utf-8"))
     assert record["accepted_shift"] == "two events withdrawn by their source"
     assert record["compared_with"] == built.current()
+    # The gate report follows the live version. Rolled back to the version before (built in
+    # another workspace: no gate page of it is kept here), reports/index.html says at its top
+    # that it shows the withdrawn build; forward again (rollback --to), it is that build's page.
+    withdrawn, index = ws.current(), ws.reports / "index.html"
+    assert f"Quality gate of build {withdrawn}" in index.read_text(encoding="utf-8")
+    rolled = ws.run("rollback")
+    assert rolled.returncode == 0 and ws.current() == built.current(), rolled.stdout + rolled.stderr
+    assert "not the live one" in rolled.stdout
+    assert (f"This report is of build {withdrawn}, not of the live version {built.current()}"
+            in index.read_text(encoding="utf-8"))
+    forward = ws.run("rollback", "--to", withdrawn)
+    assert forward.returncode == 0 and f"build {withdrawn}, the live one" in forward.stdout, forward.stdout
+    assert 'id="not-live"' not in index.read_text(encoding="utf-8")

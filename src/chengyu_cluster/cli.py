@@ -78,6 +78,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     else:
         was = left.build_id if left else "a broken pointer"
         print(f"{paths.published} now points at version {now.build_id} (was {was}; `chengyu versions` lists them all)")
+    from chengyu_cluster.pipeline.build import report_dir
+    from chengyu_cluster.quality.gate import show_live_report
+
+    try:  # the gate report (reports/index.html) follows the live version
+        shown = show_live_report(report_dir(project_dir), now.build_id)
+    except OSError as exc:
+        shown = f"the gate report could not be updated ({exc.strerror}): it may show another build"
+    if shown:
+        print(f"  {shown}")
     copy = postgres_copy_name(args.publish_postgres, args.pg_schema) if args.publish_postgres else None
     for (kind, target), event in sorted(wh.read_history(paths).copies.items()):
         if event["build_id"] != now.build_id and (kind, target) != ("postgres", copy):

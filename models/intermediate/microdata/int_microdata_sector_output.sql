@@ -6,7 +6,9 @@
 -- reconciliation with reported above-scale totals (audit_microdata_reconciliation).
 -- coverage_share = months of the year any report covers / 12 (a year still running, or
 -- starting with the data, is partial); only a cell with coverage_share = 1 is a whole year.
--- basis: reported for real microdata, synthetic for `chengyu synth` data.
+-- basis: reported for real microdata, synthetic for `chengyu synth` data. Each cell carries its
+-- contributors (the reporting enterprises, macro disclosure_cells): fct_sector_output publishes a
+-- cell the microdata supply under the disclosure control of the microdata marts.
 with
 
 reports as (
@@ -56,6 +58,20 @@ output as (
     group by year, area_code, division_code
 ),
 
+contributions as (
+    select
+        year,
+        area_code,
+        division_code,
+        credit_code as enterprise_id,
+        cast(gross_output_yuan as decimal(38, 2)) as contribution
+    from reports
+),
+
+disclosure as (
+    {{ disclosure_cells('contributions', ['year', 'area_code', 'division_code']) }}
+),
+
 final as (
     select
         output.area_code,
@@ -72,6 +88,8 @@ final as (
         coverage.months_covered / 12.0e0 as coverage_share,
         output.basis,
         output.source_files,
+        disclosure.total_abs_yuan,
+        disclosure.top2_abs_yuan,
         'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'
             as method
     from output
@@ -80,6 +98,11 @@ final as (
             output.year = coverage.year
             and output.area_code = coverage.area_code
             and output.division_code = coverage.division_code
+    inner join disclosure
+        on
+            output.year = disclosure.year
+            and output.area_code = disclosure.area_code
+            and output.division_code = disclosure.division_code
     left join sectors on output.division_code = sectors.sector_code
 )
 

@@ -1,46 +1,63 @@
 -- Chain linkage between the two provinces: one row per seller division x buyer division x
 -- year, the net invoiced flows Sichuan -> Chongqing and Chongqing -> Sichuan (all enterprises
--- of each province, and the cluster members among themselves), and their growth on the year
--- before. Growth is NULL unless both years have twelve months of invoices (a part year is no
--- year) and the earlier flow is positive. Divisions are the sellers' and buyers' at the time
--- (`unknown` for parties outside the register).
--- Incremental by year: a row depends on the flows of its year and of the year before (growth),
--- so a run deletes and rebuilds the years from that of microdata_layer_window_start on, reading
--- the flows from the year before it; earlier years are kept.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=microdata_incremental_strategy(),
-        partition_by=microdata_partition_by('year'),
-        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
-    )
-}}
-{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
--- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
--- depends_on: {{ ref('stg_microdata__enterprise_month') }}
--- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+-- of each province, and the cluster members among themselves; int_chain_linkage_cells), and
+-- their growth on the year before. Growth is NULL unless both years have twelve months of
+-- invoices (a part year is no year) and the earlier flow is positive.
+-- Disclosure control (docs/microdata_layout.md): a flow is a cell of its sellers and of its
+-- buyers; it is published only when both sides pass the threshold and dominance rules, else NULL
+-- with the reason in sichuan_to_chongqing_suppression / chongqing_to_sichuan_suppression (the
+-- invoice count and the growth go with it; growth also when the year before was suppressed). The
+-- members' flow is part of the flow: all - members is the non-members' flow, so a members' flow
+-- is suppressed ('secondary') when the non-members' part fails and the whole flow is published.
+-- A flow without any invoice is a published zero. No totals over divisions are published.
+-- A table rebuilt on every run from its cells (incremental by year), so no window here.
+{%- set directions = ['sichuan_to_chongqing', 'chongqing_to_sichuan'] %}
 
 with
 
-all_flows as (
-    select * from {{ ref('fct_supply_flow') }}
-    {%- if window_start %}
-    where year >= year({{ window_start }}) - 1
-    {%- endif %}
-),
-
-flows as (
-    select * from all_flows
-    where seller_province_code is not null and buyer_province_code is not null
-        and seller_province_code <> buyer_province_code
-),
-
-months_per_year as (
+cells as (
     select
-        year,
-        count(distinct month) as months_covered
-    from all_flows
-    group by year
+        *,
+        -- A flow fails when either side fails; 'too_few_enterprises' sorts after 'dominated' and wins
+        -- (greatest skips a NULL on DuckDB and Spark).
+        greatest(
+            {{ disclosure_reason('seller_n_enterprises', 'seller_top2_abs_yuan', 'seller_total_abs_yuan') }},
+            {{ disclosure_reason('buyer_n_enterprises', 'buyer_top2_abs_yuan', 'buyer_total_abs_yuan') }}
+        ) as primary_reason
+    from {{ ref('int_chain_linkage_cells') }}
+),
+
+-- The members' and non-members' parts of the published flows: the flow is their total.
+published_parts as (
+    select parts.*
+    from cells as parts
+    inner join cells as flows
+        on
+            parts.year = flows.year
+            and parts.seller_division_code = flows.seller_division_code
+            and parts.buyer_division_code = flows.buyer_division_code
+            and parts.direction = flows.direction
+    where parts.scope <> 'all' and flows.scope = 'all' and flows.primary_reason is null
+),
+
+protected_parts as (
+    {{ disclosure_secondary(
+        'published_parts', ['year', 'seller_division_code', 'buyer_division_code', 'direction'], 'scope', 'amount_yuan'
+    ) }}
+),
+
+cell_reasons as (
+    select
+        cells.*,
+        coalesce(protected_parts.suppression_reason, cells.primary_reason) as suppression_reason
+    from cells
+    left join protected_parts
+        on
+            cells.year = protected_parts.year
+            and cells.seller_division_code = protected_parts.seller_division_code
+            and cells.buyer_division_code = protected_parts.buyer_division_code
+            and cells.direction = protected_parts.direction
+            and cells.scope = protected_parts.scope
 ),
 
 by_year as (
@@ -48,38 +65,37 @@ by_year as (
         year,
         seller_division_code,
         buyer_division_code,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '510000'), 0) as decimal(38, 2))
-            as sichuan_to_chongqing_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_province_code = '500000'), 0) as decimal(38, 2))
-            as chongqing_to_sichuan_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (
-            where seller_province_code = '510000' and seller_area_group = 'member' and buyer_area_group = 'member'
-        ), 0) as decimal(38, 2)) as members_sichuan_to_chongqing_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (
-            where seller_province_code = '500000' and seller_area_group = 'member' and buyer_area_group = 'member'
-        ), 0) as decimal(38, 2)) as members_chongqing_to_sichuan_yuan,
-        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '510000'), 0) as bigint)
-            as sichuan_to_chongqing_invoices,
-        cast(coalesce(sum(n_invoices) filter (where seller_province_code = '500000'), 0) as bigint)
-            as chongqing_to_sichuan_invoices,
+        {%- for direction in directions %}
+            {%- for scope, prefix in [('all', ''), ('members', 'members_')] %}
+                cast(
+                    coalesce(sum(amount_yuan) filter (where direction = '{{ direction }}' and scope = '{{ scope }}'), 0)
+                    as decimal(38, 2)
+                ) as {{ prefix }}{{ direction }}_yuan,
+                max(suppression_reason) filter (where direction = '{{ direction }}' and scope = '{{ scope }}')
+                    as {{ prefix }}{{ direction }}_reason,
+            {%- endfor %}
+            cast(coalesce(sum(n_invoices) filter (where direction = '{{ direction }}' and scope = 'all'), 0) as bigint)
+                as {{ direction }}_invoices,
+        {%- endfor %}
+        max(months_covered) as months_covered,
         min(basis) as basis
-    from flows
+    from cell_reasons
     group by year, seller_division_code, buyer_division_code
 ),
 
 with_previous as (
     select
-        by_year.*,
-        months_per_year.months_covered,
-        lag(by_year.year) over pair as previous_year,
-        lag(by_year.sichuan_to_chongqing_yuan) over pair as previous_sichuan_to_chongqing_yuan,
-        lag(by_year.chongqing_to_sichuan_yuan) over pair as previous_chongqing_to_sichuan_yuan,
-        lag(months_per_year.months_covered) over pair as previous_months_covered
+        *,
+        {%- for direction in directions %}
+            lag({{ direction }}_yuan) over pair as previous_{{ direction }}_yuan,
+            lag({{ direction }}_reason) over pair as previous_{{ direction }}_reason,
+        {%- endfor %}
+        lag(year) over pair as previous_year,
+        lag(months_covered) over pair as previous_months_covered
     from by_year
-    inner join months_per_year on by_year.year = months_per_year.year
     window pair as (
-        partition by by_year.seller_division_code, by_year.buyer_division_code
-        order by by_year.year
+        partition by seller_division_code, buyer_division_code
+        order by year
     )
 ),
 
@@ -88,26 +104,30 @@ final as (
         year,
         seller_division_code,
         buyer_division_code,
-        sichuan_to_chongqing_yuan,
-        chongqing_to_sichuan_yuan,
-        members_sichuan_to_chongqing_yuan,
-        members_chongqing_to_sichuan_yuan,
-        sichuan_to_chongqing_invoices,
-        chongqing_to_sichuan_invoices,
-        case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
-                and previous_sichuan_to_chongqing_yuan > 0
-                then cast(sichuan_to_chongqing_yuan as double) / cast(previous_sichuan_to_chongqing_yuan as double) - 1
-        end as sichuan_to_chongqing_growth,
-        case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
-                and previous_chongqing_to_sichuan_yuan > 0
-                then cast(chongqing_to_sichuan_yuan as double) / cast(previous_chongqing_to_sichuan_yuan as double) - 1
-        end as chongqing_to_sichuan_growth,
+        {%- for direction in directions %}
+            case when {{ direction }}_reason is null then {{ direction }}_yuan end as {{ direction }}_yuan,
+        {%- endfor %}
+        {%- for direction in directions %}
+            case when members_{{ direction }}_reason is null then members_{{ direction }}_yuan end
+                as members_{{ direction }}_yuan,
+        {%- endfor %}
+        {%- for direction in directions %}
+            case when {{ direction }}_reason is null then {{ direction }}_invoices end as {{ direction }}_invoices,
+        {%- endfor %}
+        {%- for direction in directions %}
+            case when previous_year = year - 1 and months_covered = 12 and previous_months_covered = 12
+                    and previous_{{ direction }}_yuan > 0
+                    and {{ direction }}_reason is null and previous_{{ direction }}_reason is null
+                    then cast({{ direction }}_yuan as double) / cast(previous_{{ direction }}_yuan as double) - 1
+            end as {{ direction }}_growth,
+        {%- endfor %}
+        {%- for direction in directions %}
+            {{ direction }}_reason as {{ direction }}_suppression,
+            members_{{ direction }}_reason as members_{{ direction }}_suppression,
+        {%- endfor %}
         months_covered,
         basis
     from with_previous
-    {%- if window_start %}
-    where year >= year({{ window_start }})
-    {%- endif %}
 )
 
 select * from final

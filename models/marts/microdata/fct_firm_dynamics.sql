@@ -1,182 +1,56 @@
 -- Firm dynamics: one row per area x division x year of the register (Sichuan and Chongqing):
--- enterprises open in the year, entries (opened in the year) and exits (closed in the year),
--- each counted in the area and division they had in that month; the gross output reported
--- for the year there, and the share of the ten largest enterprises in it (a relocated
--- enterprise's output counts in each area for its months there).
--- Incremental by year: a row depends only on the enterprise months and reports of its year
--- (entries and exits through the months of the opening and closing dates), so a run deletes and
--- rebuilds the years from that of microdata_layer_window_start on and keeps the earlier ones
--- (a change of an opening or closing date brings its month into the window: see
--- int_microdata_enterprise_months).
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=microdata_incremental_strategy(),
-        partition_by=microdata_partition_by('year'),
-        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
-    )
-}}
-{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
--- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
--- depends_on: {{ ref('stg_microdata__enterprise_month') }}
--- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+-- enterprises open in the year, entries and exits, the gross output reported for the year and
+-- the share of the ten largest enterprises in it (int_firm_dynamics_cells), under disclosure
+-- control (docs/microdata_layout.md): the gross output of a cell with fewer than
+-- disclosure_min_enterprises reporting enterprises, or whose largest two hold more than
+-- disclosure_dominance_top2_share of it, is NULL with its suppression_reason (primary). The areas
+-- of a province add up to the province, whose output by division the yearbooks publish: when
+-- one cell of a province x division x year is suppressed, the smallest published one beside it
+-- is suppressed too ('secondary'), or the first could be recovered by subtraction. The top-10
+-- output is published only when the enterprises outside the ten are enough for the threshold
+-- (total - top 10 is their sum). Counts of enterprises are published: the register's counts by
+-- area and division are what the yearbooks publish (企业单位数), and they reveal no value.
+-- A table rebuilt on every run from its cells (incremental by year), so no window here.
 
 with
 
-enterprise_months as (
-    select * from {{ ref('int_microdata_enterprise_months') }}
-    {%- if window_start %}
-    where month >= date_trunc('year', {{ window_start }})
-    {%- endif %}
-),
-
-history as (
-    select distinct
-        credit_code,
-        opened_on,
-        closed_on
-    from {{ ref('int_microdata_enterprise_history') }}
-),
-
-history_basis as (
-    select basis from {{ ref('int_microdata_enterprise_history') }}
-),
-
-reports as (
-    select * from {{ ref('fct_enterprise_month') }}
-    {%- if window_start %}
-    where year >= year({{ window_start }})
-    {%- endif %}
-),
-
 cells as (
-    select distinct
-        cast(year(month) as integer) as year,
-        area_code,
-        area_group,
-        province_code,
-        division_code
-    from enterprise_months
-),
-
-active as (
-    select
-        cast(year(month) as integer) as year,
-        area_code,
-        division_code,
-        count(distinct credit_code) as n_open_enterprises
-    from enterprise_months
-    where is_open
-    group by all
-),
-
-entries as (
-    select
-        cast(year(enterprise_months.month) as integer) as year,
-        enterprise_months.area_code,
-        enterprise_months.division_code,
-        count(*) as n_entries
-    from history
-    inner join enterprise_months
-        on history.credit_code = enterprise_months.credit_code
-            and enterprise_months.month = date_trunc('month', history.opened_on)
-    group by all
-),
-
-exits as (
-    select
-        cast(year(enterprise_months.month) as integer) as year,
-        enterprise_months.area_code,
-        enterprise_months.division_code,
-        count(*) as n_exits
-    from history
-    inner join enterprise_months
-        on history.credit_code = enterprise_months.credit_code
-            and enterprise_months.month = date_trunc('month', history.closed_on)
-    group by all
-),
-
-firm_output as (
-    -- Summed as decimals (to the fen): a sum of doubles depends on the order of the rows, and an
-    -- incremental build must give the same figures as a full one.
-    select
-        year,
-        area_code,
-        division_code,
-        credit_code,
-        sum(cast(gross_output_yuan as decimal(38, 2))) as gross_output_yuan,
-        min(basis) as basis
-    from reports
-    group by all
-),
-
-ranked as (
     select
         *,
-        row_number()
-            over (
-                partition by year, area_code, division_code
-                order by gross_output_yuan desc, credit_code asc
-            )
-            as output_rank
-    from firm_output
+        -- A cell without reports has no output to withhold.
+        case
+            when n_reporting_enterprises > 0
+                then {{ disclosure_reason('n_reporting_enterprises', 'top2_abs_yuan', 'total_abs_yuan') }}
+        end as primary_reason
+    from {{ ref('int_firm_dynamics_cells') }}
 ),
 
-output as (
-    select
-        year,
-        area_code,
-        division_code,
-        count(*) as n_reporting_enterprises,
-        sum(gross_output_yuan) as gross_output_yuan,
-        sum(gross_output_yuan) filter (where output_rank <= 10) as top10_gross_output_yuan,
-        min(basis) as basis
-    from ranked
-    group by all
-),
-
-basis as (
-    select min(basis) as basis from history_basis
+protected as (
+    {{ disclosure_secondary('cells', ['year', 'province_code', 'division_code'], 'area_code', 'gross_output_yuan') }}
 ),
 
 final as (
     select
-        cells.year,
-        cells.area_code,
-        cells.area_group,
-        cells.province_code,
-        cells.division_code,
-        cast(coalesce(active.n_open_enterprises, 0) as bigint) as n_open_enterprises,
-        cast(coalesce(entries.n_entries, 0) as bigint) as n_entries,
-        cast(coalesce(exits.n_exits, 0) as bigint) as n_exits,
-        cast(coalesce(output.n_reporting_enterprises, 0) as bigint) as n_reporting_enterprises,
-        cast(output.gross_output_yuan as decimal(38, 2)) as gross_output_yuan,
-        cast(output.top10_gross_output_yuan as decimal(38, 2)) as top10_gross_output_yuan,
-        cast(output.top10_gross_output_yuan as double) / cast(nullif(output.gross_output_yuan, 0) as double)
-            as top10_share,
-        coalesce(output.basis, basis.basis) as basis
-    from cells
-    cross join basis
-    left join active
-        on
-            cells.year = active.year
-            and cells.area_code = active.area_code
-            and cells.division_code = active.division_code
-    left join entries
-        on
-            cells.year = entries.year
-            and cells.area_code = entries.area_code
-            and cells.division_code = entries.division_code
-    left join exits
-        on
-            cells.year = exits.year
-            and cells.area_code = exits.area_code
-            and cells.division_code = exits.division_code
-    left join output
-        on
-            cells.year = output.year
-            and cells.area_code = output.area_code
-            and cells.division_code = output.division_code
+        year,
+        area_code,
+        area_group,
+        province_code,
+        division_code,
+        n_open_enterprises,
+        n_entries,
+        n_exits,
+        n_reporting_enterprises,
+        case when suppression_reason is null then gross_output_yuan end as gross_output_yuan,
+        case when suppression_reason is null and n_reporting_enterprises - 10 >= {{ var('disclosure_min_enterprises') }}
+                then top10_gross_output_yuan
+        end as top10_gross_output_yuan,
+        -- Divided as doubles (Spark would round a decimal quotient to 6 places).
+        case when suppression_reason is null and n_reporting_enterprises - 10 >= {{ var('disclosure_min_enterprises') }}
+                then cast(top10_gross_output_yuan as double) / cast(nullif(gross_output_yuan, 0) as double)
+        end as top10_share,
+        suppression_reason,
+        basis
+    from protected
 )
 
 select * from final

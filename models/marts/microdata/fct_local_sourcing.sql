@@ -1,109 +1,105 @@
 -- Local sourcing (本地配套率): one row per buyer area x buyer division x year, the buyer's
--- purchases (net of red-letter invoices) split by where the sellers are:
---   same area | rest of its own province (the other members and the rest of the province) |
---   the other province's members | the rest of the other province | the rest of China.
--- The five shares sum to 1. Buyers in the rest of China are left out: the data hold only what
--- they buy from Sichuan and Chongqing, so shares of theirs would mean nothing.
--- Incremental by year: a row depends only on the flows of its year, so a run deletes and
--- rebuilds the years from that of microdata_layer_window_start on and keeps the earlier ones.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=microdata_incremental_strategy(),
-        partition_by=microdata_partition_by('year'),
-        pre_hook="{{ microdata_delete_layer_window('year', 'year') }}",
-    )
-}}
-{%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
--- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
--- depends_on: {{ ref('stg_microdata__enterprise_month') }}
--- depends_on: {{ ref('stg_microdata__supply_invoices') }}
+-- purchases (net of red-letter invoices) split by where the sellers are (the five origins of
+-- int_local_sourcing_cells). The five shares sum to 1.
+-- Disclosure control (docs/microdata_layout.md): the contributors of a cell are its buyers. A row
+-- whose buyers fail the threshold or dominance rule is published without values
+-- (suppression_reason). Each origin's amount is a cell of its own (the buyers that bought from
+-- there): one that fails is NULL, and as the five add up to the published purchases, a single
+-- suppressed origin takes the smallest published one with it ('secondary'); the suppressed
+-- origins are listed in suppressed_origins. No totals over areas or divisions are published.
+-- A table rebuilt on every run from its cells (incremental by year), so no window here.
+{%- set origins = [
+    'same_area', 'rest_of_own_province', 'other_province_members', 'other_province_rest', 'rest_of_china'
+] %}
 
 with
 
-flows as (
-    select * from {{ ref('fct_supply_flow') }}
-    where buyer_area_group <> 'rest_of_china'
-    {%- if window_start %}
-        and year >= year({{ window_start }})
-    {%- endif %}
+cells as (
+    select
+        *,
+        {{ disclosure_reason('n_enterprises', 'top2_abs_yuan', 'total_abs_yuan') }} as primary_reason
+    from {{ ref('int_local_sourcing_cells') }}
 ),
 
-classified as (
+buyer_rows as (
+    select * from cells
+    where part = 'all'
+),
+
+-- The origins of the published rows: the purchases are their total.
+published_origins as (
+    select origins.*
+    from cells as origins
+    inner join buyer_rows
+        on
+            origins.year = buyer_rows.year
+            and origins.buyer_area_code = buyer_rows.buyer_area_code
+            and origins.buyer_division_code = buyer_rows.buyer_division_code
+    where origins.part <> 'all' and buyer_rows.primary_reason is null
+),
+
+protected_origins as (
+    {{ disclosure_secondary(
+        'published_origins', ['year', 'buyer_area_code', 'buyer_division_code'], 'part', 'amount_yuan'
+    ) }}
+),
+
+origins_by_row as (
+    -- An origin without flows is a published zero.
     select
+        {%- for origin in origins %}
+            cast(coalesce(sum(amount_yuan) filter (where part = '{{ origin }}'), 0) as decimal(38, 2))
+                as {{ origin }}_yuan,
+            max(suppression_reason) filter (where part = '{{ origin }}') as {{ origin }}_reason,
+        {%- endfor %}
         year,
-        month,
         buyer_area_code,
-        buyer_area_group,
-        buyer_province_code,
-        buyer_division_code,
-        net_amount_yuan,
-        n_invoices,
-        n_red_letter_invoices,
-        basis,
-        case
-            when seller_area_code = buyer_area_code then 'same_area'
-            when seller_province_code = buyer_province_code then 'rest_of_own_province'
-            when seller_province_code is not null and seller_area_group = 'member' then 'other_province_members'
-            when seller_province_code is not null then 'other_province_rest'
-            else 'rest_of_china'
-        end as seller_origin
-    from flows
+        buyer_division_code
+    from protected_origins
+    group by year, buyer_area_code, buyer_division_code
 ),
 
 final as (
     select
-        year,
-        buyer_area_code,
-        {{ any_non_null('buyer_area_group') }} as buyer_area_group,
-        {{ any_non_null('buyer_province_code') }} as buyer_province_code,
-        buyer_division_code,
-        cast(sum(net_amount_yuan) as decimal(38, 2)) as purchases_net_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'same_area'), 0) as decimal(38, 2))
-            as same_area_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'rest_of_own_province'), 0) as decimal(38, 2))
-            as rest_of_own_province_yuan,
-        cast(
-            coalesce(sum(net_amount_yuan) filter (where seller_origin = 'other_province_members'), 0) as decimal(38, 2)
-        )
-            as other_province_members_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'other_province_rest'), 0) as decimal(38, 2))
-            as other_province_rest_yuan,
-        cast(coalesce(sum(net_amount_yuan) filter (where seller_origin = 'rest_of_china'), 0) as decimal(38, 2))
-            as rest_of_china_yuan,
-        cast(sum(n_invoices) as bigint) as n_invoices,
-        cast(sum(n_red_letter_invoices) as bigint) as n_red_letter_invoices,
-        count(distinct month) as months_covered,
-        min(basis) as basis
-    from classified
-    group by year, buyer_area_code, buyer_division_code
+        buyer_rows.year,
+        buyer_rows.buyer_area_code,
+        buyer_rows.buyer_area_group,
+        buyer_rows.buyer_province_code,
+        buyer_rows.buyer_division_code,
+        case when buyer_rows.primary_reason is null then buyer_rows.amount_yuan end as purchases_net_yuan,
+        {%- for origin in origins %}
+            case when origins_by_row.{{ origin }}_reason is null then origins_by_row.{{ origin }}_yuan end
+                as {{ origin }}_yuan,
+        {%- endfor %}
+        -- NULL when the net purchases are not positive: no share of nothing. Divided as doubles (DuckDB
+        -- divides decimals so; Spark would round a decimal quotient to 6 places).
+        {%- for origin in origins %}
+            case when origins_by_row.{{ origin }}_reason is null
+                    then cast(origins_by_row.{{ origin }}_yuan as double)
+                        / cast(nullif(greatest(buyer_rows.amount_yuan, 0), 0) as double)
+            end as {{ origin }}_share,
+        {%- endfor %}
+        case when buyer_rows.primary_reason is null then buyer_rows.n_invoices end as n_invoices,
+        case when buyer_rows.primary_reason is null then buyer_rows.n_red_letter_invoices end as n_red_letter_invoices,
+        buyer_rows.months_covered,
+        buyer_rows.primary_reason as suppression_reason,
+        -- Empty (so NULL) for a withheld row: its origins are not listed, every value is withheld.
+        nullif(concat_ws(
+            ', ',
+            {%- for origin in origins %}
+                case when origins_by_row.{{ origin }}_reason is not null
+                        then concat('{{ origin }}: ', origins_by_row.{{ origin }}_reason)
+                end{{ ',' if not loop.last }}
+            {%- endfor %}
+        ), '') as suppressed_origins,
+        buyer_rows.basis
+    from buyer_rows
+    -- Only published rows have origins here: a withheld row's values are all NULL.
+    left join origins_by_row
+        on
+            buyer_rows.year = origins_by_row.year
+            and buyer_rows.buyer_area_code = origins_by_row.buyer_area_code
+            and buyer_rows.buyer_division_code = origins_by_row.buyer_division_code
 )
 
-select
-    year,
-    buyer_area_code,
-    buyer_area_group,
-    buyer_province_code,
-    buyer_division_code,
-    purchases_net_yuan,
-    same_area_yuan,
-    rest_of_own_province_yuan,
-    other_province_members_yuan,
-    other_province_rest_yuan,
-    rest_of_china_yuan,
-    -- NULL when the net purchases are not positive: no share of nothing. Divided as doubles (DuckDB
-    -- divides decimals so; Spark would round a decimal quotient to 6 places).
-    cast(same_area_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double) as same_area_share,
-    cast(rest_of_own_province_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
-        as rest_of_own_province_share,
-    cast(other_province_members_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
-        as other_province_members_share,
-    cast(other_province_rest_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
-        as other_province_rest_share,
-    cast(rest_of_china_yuan as double) / cast(nullif(greatest(purchases_net_yuan, 0), 0) as double)
-        as rest_of_china_share,
-    n_invoices,
-    n_red_letter_invoices,
-    months_covered,
-    basis
-from final
+select * from final

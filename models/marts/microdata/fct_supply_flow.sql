@@ -65,39 +65,7 @@ pairs as (
 ),
 
 attributed as (
-    select
-        pairs.*,
-        coalesce(
-            seller.area_code,
-            {{ microdata_area_column('seller_area', 'area_code', "'rest_of_china'") }}
-        ) as seller_area_code,
-        coalesce(
-            seller.area_group,
-            {{ microdata_area_column('seller_area', 'area_group', "'rest_of_china'") }}
-        ) as seller_area_group,
-        case when seller.credit_code is not null then seller.province_code
-            else {{ microdata_area_column('seller_area', 'province_code', 'null') }}
-        end as seller_province_code,
-        coalesce(seller.division_code, 'unknown') as seller_division_code,
-        coalesce(
-            buyer.area_code,
-            {{ microdata_area_column('buyer_area', 'area_code', "'rest_of_china'") }}
-        ) as buyer_area_code,
-        coalesce(
-            buyer.area_group,
-            {{ microdata_area_column('buyer_area', 'area_group', "'rest_of_china'") }}
-        ) as buyer_area_group,
-        case when buyer.credit_code is not null then buyer.province_code
-            else {{ microdata_area_column('buyer_area', 'province_code', 'null') }}
-        end as buyer_province_code,
-        coalesce(buyer.division_code, 'unknown') as buyer_division_code
-    from pairs
-    left join enterprise_months as seller
-        on pairs.seller_code = seller.credit_code and pairs.month = seller.month
-    left join enterprise_months as buyer
-        on pairs.buyer_code = buyer.credit_code and pairs.month = buyer.month
-    {{ microdata_area_joins('substr(pairs.seller_code, 3, 6)', 'seller_area') }}
-    {{ microdata_area_joins('substr(pairs.buyer_code, 3, 6)', 'buyer_area') }}
+    {{ microdata_attribute_pairs('pairs', 'enterprise_months') }}
 ),
 
 final as (

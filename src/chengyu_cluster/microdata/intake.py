@@ -84,10 +84,11 @@ OPTIONAL = {"enterprises": {"name", "closed_on", "basis"},
 # The month a row belongs to, for the manifest (the register has none).
 MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply_invoices": "issue_date"}
 # The incremental models a build carries over from the published version: the enterprise x
-# month grid, the two facts (by month) and the three marts (by year).
+# month grid, the two facts (by month) and the cells of the three marts (by year; the marts
+# apply disclosure control to them in every run).
 INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
-                     ("microdata", "fct_enterprise_month"), ("microdata", "fct_local_sourcing"),
-                     ("microdata", "fct_chain_linkage"), ("microdata", "fct_firm_dynamics"))
+                     ("microdata", "fct_enterprise_month"), ("intermediate", "int_local_sourcing_cells"),
+                     ("intermediate", "int_chain_linkage_cells"), ("intermediate", "int_firm_dynamics_cells"))
 DEFAULT_MEMORY_LIMIT = "3GB"
 # How far a year-to-date value may fall from the previous report of the year (a revision): the
 # tolerance of the ytd_non_decreasing tests in models/staging/microdata/_microdata__models.yml,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from chengyu_cluster.quality.profile import duckdb_marts, frame_sql, profile, sp
 WARNING = "warning"
 CRITICAL = "critical"
 GATE_CONFIG = "quality/gate.yml"
+# Each gate page is also kept as builds/<build id>.html, so that a rollback can show the live
+# build's page again; the newest this many are kept (more than any usual --keep-versions).
+KEPT_GATE_PAGES = 50
 
 
 @dataclass
@@ -52,6 +56,7 @@ class CheckResult:
 class GateResult:
     report_dir: Path
     compared_with: str | None = None  # build id of the published version
+    build_id: str | None = None  # the candidate's (None on Spark: its page is not kept per build)
     accepted_shift: str | None = None
     note: str | None = None  # why nothing was compared
     results: list[CheckResult] = field(default_factory=list)
@@ -245,9 +250,10 @@ def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
     con = duckdb.connect(str(candidate), read_only=True)
     try:
         marts = duckdb_marts(con)
+        row = con.execute("select build_id from marts.build_info").fetchone() if "build_info" in marts.columns else None
         return _run_gate(lambda context: context.data_sources.add_pandas("candidate"), marts.columns,
                          lambda relation: con.execute(frame_sql(marts, relation, baseline.config["measures"])).df(),
-                         baseline, report_dir, accept_shift)
+                         baseline, report_dir, accept_shift, row[0] if row else None)
     finally:
         con.close()
 
@@ -264,7 +270,7 @@ def run_quality_gate_spark(spark, candidate_schema: str, baseline: Baseline, rep
 
 
 def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Baseline, report_dir: Path,
-              accept_shift: str | None) -> GateResult:
+              accept_shift: str | None, build_id: str | None = None) -> GateResult:
     gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -272,7 +278,7 @@ def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Bas
     shutil.rmtree(results_dir, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)
     gate = GateResult(report_dir, compared_with=baseline.build_id, accepted_shift=accept_shift,
-                      note=baseline.note)
+                      note=baseline.note, build_id=build_id)
     if baseline.profile is None:
         _write_offline_index(report_dir, gate)
         return gate
@@ -329,7 +335,22 @@ def _validate(context, datasource, name: str, frame, checks: list, gate: GateRes
 
 
 def _write_offline_index(report_dir: Path, gate: GateResult) -> None:
-    """A self-contained HTML page of every check (GX's own Data Docs load styles from CDNs)."""
+    """A self-contained HTML page of every check (GX's own Data Docs load styles from CDNs):
+    index.html, and a copy kept as builds/<build id>.html for `show_live_report`."""
+    index = _gate_page(gate, "Great Expectations Data Docs: <a href=\"data_docs/index.html\">data_docs/index.html</a> "
+                             "(styled when online, readable offline).\nRaw results: <code>results/*.json</code>.")
+    (report_dir / "index.html").write_text(index, encoding="utf-8")
+    if gate.build_id:
+        kept = report_dir / "builds"
+        kept.mkdir(exist_ok=True)
+        (kept / f"{gate.build_id}.html").write_text(
+            _gate_page(gate, "Data Docs and raw results (data_docs/, results/) are those of the latest gate run."),
+            encoding="utf-8")
+        for old in sorted(kept.glob("*.html"), key=lambda p: p.stat().st_mtime)[:-KEPT_GATE_PAGES]:
+            old.unlink()
+
+
+def _gate_page(gate: GateResult, details: str) -> str:
     rows = []
     for r in gate.results:
         status = "pass" if r.success else ("FAIL" if r.severity == CRITICAL else "warn")
@@ -343,16 +364,39 @@ def _write_offline_index(report_dir: Path, gate: GateResult) -> None:
                 if gate.compared_with else f"No comparison: {html.escape(gate.note or '')}.")
     accepted = (f"<p>Shifts accepted by the operator: {html.escape(gate.accepted_shift)}</p>"
                 if gate.accepted_shift else "")
-    page = ('<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>\n'
+    build = html.escape(gate.build_id or "")
+    return ('<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>\n'
+            f'<meta name="chengyu-build" content="{build}">\n'
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style>\n"
-            "</head><body><h1>Quality gate: candidate against the published version</h1>\n"
+            f"</head><body><h1>Quality gate of build {build or '(unknown)'}: candidate against the published "
+            "version</h1>\n"
             f"<p>{compared} {gate.n_passed} passed, {gate.n_warned} warned, "
-            f"{gate.n_critical_failed} critical failed.\n"
-            'Great Expectations Data Docs: <a href="data_docs/index.html">data_docs/index.html</a> '
-            "(styled when online, readable offline).\n"
-            f"Raw results: <code>results/*.json</code>. Limits: <code>quality/gate.yml</code>.</p>{accepted}\n"
+            f"{gate.n_critical_failed} critical failed.\n{details}\n"
+            f"Limits: <code>quality/gate.yml</code>.</p>{accepted}\n"
             "<table><tr><th>suite</th><th>expectation</th><th>limits</th><th>severity</th><th>status</th>"
             "<th>candidate</th><th>published</th></tr>\n"
             f"{''.join(rows)}</table></body></html>")
-    (report_dir / "index.html").write_text(page, encoding="utf-8")
+
+
+def show_live_report(report_dir: Path, build_id: str) -> str | None:
+    """After a rollback: index.html becomes the gate page of the live build (kept in builds/);
+    when that page is not kept, index.html says at its top that it shows another build.
+    Returns a line for the user, or None when there is no gate report to speak of."""
+    index, kept = report_dir / "index.html", report_dir / "builds" / f"{build_id}.html"
+    if kept.exists():
+        shutil.copyfile(kept, index)
+        return f"gate report {index}: build {build_id}, the live one"
+    if not index.exists():
+        return None
+    page = re.sub(r'<p id="not-live"[^\n]*\n', "", index.read_text(encoding="utf-8"))
+    shown = re.search(r'<meta name="chengyu-build" content="([^"]*)">', page)
+    if shown and shown.group(1) == build_id:
+        index.write_text(page, encoding="utf-8")
+        return f"gate report {index}: build {build_id}, the live one"
+    of = f"build {shown.group(1)}" if shown and shown.group(1) else "another build"
+    banner = (f'<p id="not-live" style="background:#fce8e6;padding:6px"><b>This report is of {html.escape(of)}, '
+              f"not of the live version {html.escape(build_id)}</b> (rolled back; no gate report of it is kept "
+              "here).</p>\n")
+    index.write_text(page.replace("<body>", "<body>" + banner, 1), encoding="utf-8")
+    return f"gate report {index}: of {of}, not the live one (its page says so)"
