@@ -204,12 +204,16 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
     return workspace
 
 
-# The longest end-to-end files (one Spark build of the whole project; the Spark publish builds),
-# started first, one per worker: `make test` runs xdist's loadfile with --no-loadscope-reorder, which
-# hands the files out in this order, one to each worker first. The other worker takes every other
-# file meanwhile, so the session lasts about as long as its longest file, not that file plus
-# whatever came before it.
-LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py")
+# The end-to-end files longest first (longest processing time first: the schedule that keeps
+# the two workers' ends close). `make test` runs xdist's loadfile with --no-loadscope-reorder,
+# which hands the files out in this order, one at a time to whichever worker is free: the two
+# Spark files (the whole-project Spark build; the Spark publish builds) start at once, one per
+# worker, and each worker then takes the longest file left. The order follows the step times
+# CI prints (--durations); files not listed (each under about a minute) come after, in the
+# usual order.
+LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py", "test_microdata.py", "test_bad_inputs.py",
+                 "test_superset.py", "test_readme.py", "test_quality_gate.py", "test_faults.py",
+                 "test_microdata_panel.py", "test_postgres_publish.py", "test_user_figures.py")
 
 
 def pytest_collection_modifyitems(items):
