@@ -160,6 +160,33 @@ def built(tmp_path_factory) -> Workspace:
     return ws
 
 
+# Two reported figures the warehouse cannot place, in one build shared by
+# tests/test_rejected_figures.py and tests/test_bad_inputs.py: the build publishes with a
+# warning naming each, and marts.audit_rejected_figures lists both.
+# An added figure in 亿美元 (100 million US dollars), a unit seeds/unit_conversions.csv does not
+# convert; everything else about it is valid: a known area, metric, year and source.
+UNCONVERTIBLE_FIGURE_ID = "F9999"
+UNCONVERTIBLE_FIGURE = (f"{UNCONVERTIBLE_FIGURE_ID},四川省,510000,gdp,2020,7000,亿美元,"
+                        "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),"
+                        "test row: a unit the warehouse cannot convert,high\n")
+# F0158 (line 159 of seeds/reported_figures.csv) moved to an area code that does not exist.
+UNKNOWN_AREA = ("F0158,德阳市,510600,", "F0158,德阳市,510699,")
+
+
+def add_unplaceable_figures(ws: Workspace) -> None:
+    figures = ws.project / "seeds" / "reported_figures.csv"
+    text = figures.read_text(encoding="utf-8")
+    assert UNCONVERTIBLE_FIGURE_ID not in text and UNKNOWN_AREA[0] in text
+    figures.write_text(text.replace(*UNKNOWN_AREA) + UNCONVERTIBLE_FIGURE, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def rejected_figures_built(tmp_path_factory) -> Workspace:
+    """A build of a copy whose reported figures hold two that cannot be placed (above); it
+    publishes (the tests check build_result)."""
+    return shared_build(tmp_path_factory, "rejected-figures", "build", setup=add_unplaceable_figures)
+
+
 @pytest.fixture
 def workspace(tmp_path) -> Workspace:
     """A fresh copy of the repository, nothing built."""
@@ -177,12 +204,16 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
     return workspace
 
 
-# The longest end-to-end files (one Spark build of the whole project; the Spark publish builds),
-# started first, one per worker: `make test` runs xdist's loadfile with --no-loadscope-reorder, which
-# hands the files out in this order, one to each worker first. The other worker takes every other
-# file meanwhile, so the session lasts about as long as its longest file, not that file plus
-# whatever came before it.
-LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py")
+# The end-to-end files longest first (longest processing time first: the schedule that keeps
+# the two workers' ends close). `make test` runs xdist's loadfile with --no-loadscope-reorder,
+# which hands the files out in this order, one at a time to whichever worker is free: the two
+# Spark files (the whole-project Spark build; the Spark publish builds) start at once, one per
+# worker, and each worker then takes the longest file left. The order follows the step times
+# CI prints (--durations); files not listed (each under about a minute) come after, in the
+# usual order.
+LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py", "test_microdata.py", "test_bad_inputs.py",
+                 "test_superset.py", "test_readme.py", "test_quality_gate.py", "test_faults.py",
+                 "test_microdata_panel.py", "test_postgres_publish.py", "test_user_figures.py")
 
 
 def pytest_collection_modifyitems(items):

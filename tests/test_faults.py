@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlalchemy
 
 from conftest import workspace_with_published
 
@@ -111,22 +112,37 @@ def test_two_builds_at_once_the_second_refuses(ws):
 
 def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
     old = ws.current()
-    reader = duckdb.connect(str(ws.published), read_only=True)
+    # Readers of the published file while the build runs: in this process through SQLAlchemy
+    # (duckdb_engine: DuckDB allows one configuration per file and process), in another
+    # through `chengyu sql` (DuckDB's Python client). No access path blocks the build.
+    engine = sqlalchemy.create_engine(f"duckdb:///{ws.published}", connect_args={"read_only": True})
+    reader = engine.connect()
+    shell = subprocess.Popen(ws.command("sql"), env=ws.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+
+    def synthetic_cells() -> int:
+        return reader.execute(sqlalchemy.text("select count(*) from marts.fct_sector_output "
+                                              "where basis = 'synthetic'")).scalar()
+
     try:
-        synthetic = reader.execute("select count(*) from marts.fct_sector_output "
-                                   "where basis = 'synthetic'").fetchone()[0]
-        assert synthetic == 0
+        assert synthetic_cells() == 0
         # The synthetic cells are hard constraints of the panel fit and move their areas'
         # other cells too: the gate's shift against the published build is expected.
         result = ws.run("build", "--sector-output", str(DATA / "synthetic_sector_output.csv"),
                         "--accept-shift", "synthetic user figures")
         assert result.returncode == 0, result.stdout + result.stderr
         assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))
-        # The reader still sees the complete old version until it reconnects.
-        assert reader.execute("select count(*) from marts.fct_sector_output "
-                              "where basis = 'synthetic'").fetchone()[0] == 0
+        # The readers still see the complete old version until they reconnect.
+        assert synthetic_cells() == 0
+        assert reader.execute(sqlalchemy.text("select count(*) from marts.fct_sector_output")).scalar() == 648
+        assert reader.execute(sqlalchemy.text("select count(*) from marts.dim_area")).scalar() == 16
+        out, _ = shell.communicate("select count(*) as n from marts.dim_year;\n", timeout=60)
+        assert "31" in out
     finally:
         reader.close()
+        engine.dispose()
+        if shell.poll() is None:
+            shell.kill()
 
     new = ws.current()
     assert new != old and ws.versions()[-2:] == [old, new]

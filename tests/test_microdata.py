@@ -279,23 +279,33 @@ def assert_same_tables(first: Path, second: Path) -> None:
 
 @pytest.fixture(scope="module")
 def incremental(tmp_path_factory):
-    """Three builds: as of 2020-06; as of 2020-07 (incremental); as of 2020-07 --full-refresh."""
+    """One workspace, five builds in a row: as of 2020-06; as of 2020-07 (incremental); 2020-07
+    --full-refresh; the same July data with a closure and a relocation of 2019 reported late
+    (incremental, see late_register); that again --full-refresh. The July full refresh is both
+    the reference of the July increment and the published state the late changes are applied
+    to (it equals a fresh July build: every month built from the same files), so one
+    workspace covers what two chains of three builds did. `internals`: the internal file
+    published by each build (five versions are kept, so none is pruned)."""
     ws = make_workspace(tmp_path_factory.mktemp("micro_incr"))
-    june, july = ws.project.parent / "june", ws.project.parent / "july"
+    june, july, late = (ws.project.parent / name for name in ("june", "july", "july_late"))
     synth(REPO, june, SynthConfig(**SYNTH, as_of="2020-06"))
     synth(REPO, july, SynthConfig(**SYNTH, as_of="2020-07"))
-    outputs = []
-    for args in (["--microdata", str(june)], ["--microdata", str(july)], ["--microdata", str(july), "--full-refresh"]):
+    synth(REPO, late, SynthConfig(**SYNTH, as_of="2020-07"))
+    ws.x, ws.y = late_register(late)
+    ws.outputs, ws.internals = [], []
+    for args in (["--microdata", str(june)], ["--microdata", str(july)], ["--microdata", str(july), "--full-refresh"],
+                 ["--microdata", str(late)], ["--microdata", str(late), "--full-refresh"]):
         result = ws.run("build", *args)
         assert result.returncode == 0, result.stdout + result.stderr
-        outputs.append(result.stdout)
-    ws.outputs = outputs
+        ws.outputs.append(result.stdout)
+        ws.internals.append(ws.internal)
+    assert len(ws.versions()) == len(set(ws.internals)) == 5
     ws.july = july
     return ws
 
 
 def test_one_new_month_rebuilds_only_the_recent_months(incremental):
-    june_build, july_build, full = incremental.outputs
+    june_build, july_build, full = incremental.outputs[:3]
     assert "microdata: no published version: every month built" in june_build
     # July's delivery brings invoices for July and late ones for June and May; the look-back
     # of 3 months from July reaches April: months from 2020-04 are rebuilt, 2019-01..2020-03 kept.
@@ -306,10 +316,7 @@ def test_one_new_month_rebuilds_only_the_recent_months(incremental):
 
 
 def test_incremental_equals_full_refresh(incremental):
-    versions = incremental.versions()
-    assert len(versions) == 3
-    files = [incremental.warehouse / "versions" / f"chengyu.{v}.internal.duckdb" for v in versions]
-    assert_same_tables(files[1], files[2])
+    assert_same_tables(incremental.internals[1], incremental.internals[2])
 
 
 def late_register(directory: Path) -> tuple[str, str]:
@@ -337,35 +344,15 @@ def late_register(directory: Path) -> tuple[str, str]:
     return x, y
 
 
-@pytest.fixture(scope="module")
-def late_changes(tmp_path_factory):
-    """A build as of 2020-07; the same data with a closure and a relocation of 2019 reported late
-    (incremental); and that data again with --full-refresh."""
-    ws = make_workspace(tmp_path_factory.mktemp("micro_late"))
-    july, late = ws.project.parent / "july", ws.project.parent / "july_late"
-    synth(REPO, july, SynthConfig(**SYNTH, as_of="2020-07"))
-    synth(REPO, late, SynthConfig(**SYNTH, as_of="2020-07"))
-    ws.x, ws.y = late_register(late)
-    ws.outputs = []
-    for args in (["--microdata", str(july)], ["--microdata", str(late)], ["--microdata", str(late), "--full-refresh"]):
-        result = ws.run("build", *args)
-        assert result.returncode == 0, result.stdout + result.stderr
-        ws.outputs.append(result.stdout)
-    return ws
-
-
-def test_late_register_changes_rebuild_from_their_month_and_equal_a_full_refresh(late_changes):
-    ws = late_changes
+def test_late_register_changes_rebuild_from_their_month_and_equal_a_full_refresh(incremental):
+    ws = incremental
     # The relocation's record date (2019-09) reaches back beyond the look-back window (2020-04);
     # the closure, filled in on Y's existing record without a new record date, reaches further:
     # its month, 2019-03, is the first rebuilt (the grid, the facts, and the marts from 2019 on).
-    assert "microdata: incremental: months from 2019-03 rebuilt" in ws.outputs[1]
-    assert "earliest changed input 2019-03" in ws.outputs[1]
-    versions = ws.versions()
-    assert len(versions) == 3
-    files = [ws.warehouse / "versions" / f"chengyu.{v}.internal.duckdb" for v in versions]
-    assert_same_tables(files[1], files[2])
-    con = duckdb.connect(str(files[1]), read_only=True)
+    assert "microdata: incremental: months from 2019-03 rebuilt" in ws.outputs[3]
+    assert "earliest changed input 2019-03" in ws.outputs[3]
+    assert_same_tables(ws.internals[3], ws.internals[4])
+    con = duckdb.connect(str(ws.internals[3]), read_only=True)
     try:
         # X counts in Yubei from September 2019 (the end of the month after the move), before in its old area.
         areas = dict(con.execute(f"""select strftime(month, '%Y-%m'), area_code

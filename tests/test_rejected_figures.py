@@ -1,8 +1,9 @@
 """A reported figure that cannot be used is listed, not fatal and not used.
 
-One figure with a unit the warehouse cannot convert is added to a copy of the repository.
+One figure with a unit the warehouse cannot convert is added to a copy of the repository
+(beside one moved to an unknown area, checked in tests/test_bad_inputs.py: one shared build).
 The build must still publish (exit 0) with a warning naming the figure, the published
-marts.audit_rejected_figures must hold exactly that figure with the reason, and no other
+marts.audit_rejected_figures must hold exactly these figures with the reason, and no other
 mart - no fact, dimension or measure - may carry it.
 """
 
@@ -11,24 +12,15 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-# 亿美元 (100 million US dollars) is not in seeds/unit_conversions.csv: the figure cannot be
-# normalised to yuan. Everything else about it is valid: a known area, metric, year and source.
-BAD_FIGURE_ID = "F9999"
-BAD_FIGURE = (f"{BAD_FIGURE_ID},四川省,510000,gdp,2020,7000,亿美元,"
-              "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),"
-              "test row: a unit the warehouse cannot convert,high\n")
+from conftest import UNCONVERTIBLE_FIGURE_ID as BAD_FIGURE_ID
 
 
 @pytest.fixture(scope="module")
-def rejected_build(tmp_path_factory):
-    from conftest import make_workspace
-
-    ws = make_workspace(tmp_path_factory.mktemp("rejected"))
-    figures = ws.project / "seeds" / "reported_figures.csv"
-    text = figures.read_text(encoding="utf-8")
-    assert BAD_FIGURE_ID not in text
-    figures.write_text(text + BAD_FIGURE, encoding="utf-8")
-    result = ws.run("build")
+def rejected_build(rejected_figures_built):
+    """The shared build with two unplaceable figures (conftest): this file checks the one in
+    亿美元; tests/test_bad_inputs.py the one with an unknown area."""
+    ws = rejected_figures_built
+    result = ws.build_result
     return ws, result, result.stdout + result.stderr
 
 
@@ -39,7 +31,7 @@ def test_the_build_publishes_with_a_warning_naming_the_figure(rejected_build):
     assert "WARNING dbt test assert_every_figure_parses" in output
     warning_rows = [line for line in output.splitlines() if BAD_FIGURE_ID in line and "亿美元" in line]
     assert warning_rows, output
-    assert "figures rejected: 1" in result.stdout
+    assert "figures rejected: 2" in result.stdout  # and F0158 with its unknown area
     assert "Traceback" not in output
 
 
@@ -47,15 +39,18 @@ def test_the_audit_mart_holds_exactly_that_figure(rejected_build):
     ws, _, _ = rejected_build
     con = duckdb.connect(str(ws.published), read_only=True)
     try:
-        rows = con.execute("select figure_id, unit_raw, rejection_reason from marts.audit_rejected_figures").fetchall()
+        rows = con.execute("select figure_id, unit_raw, rejection_reason from marts.audit_rejected_figures "
+                           "order by figure_id").fetchall()
         n_facts = con.execute("select count(*) from marts.fct_reported_figures").fetchone()[0]
     finally:
         con.close()
-    assert [r[0] for r in rows] == [BAD_FIGURE_ID]
-    assert rows[0][1] == "亿美元"
-    assert rows[0][2].startswith("unit: '亿美元' cannot be parsed")
-    # The 254 shipped figures are all still there; the bad one is not among them.
-    assert n_facts == 254
+    assert [r[0] for r in rows] == ["F0158", BAD_FIGURE_ID]
+    assert rows[1][1] == "亿美元"
+    assert rows[1][2].startswith("unit: '亿美元' cannot be parsed")
+    # Every shipped figure but F0158 (its area moved to an unknown code) is still there; the bad one is not.
+    # The copy's file: the shipped figures and F9999, one line each after the header.
+    in_copy = (ws.project / "seeds" / "reported_figures.csv").read_text(encoding="utf-8").count("\nF")
+    assert n_facts == in_copy - 2
 
 
 def test_the_rejected_figure_enters_no_other_mart(rejected_build):

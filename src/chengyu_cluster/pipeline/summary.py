@@ -25,10 +25,12 @@ def print_summary(published: Path, version, outcome, gate, timings: dict[str, fl
     rows, rejected = warehouse_counts(version.database)
     print()
     print(f"Published {published} (version {version.build_id})")
+    # The DuckDB build runs no unit tests (`make dbt-unit` does: dbt_build.py); a Spark build does.
+    unit_tests = (f", {outcome.count('unit_test', 'pass')} of {outcome.count('unit_test')} unit tests passed"
+                  if outcome.count('unit_test') else "")
     print(f"  dbt: {outcome.count('model')} models, "
           f"{outcome.count('test', 'pass')} of {outcome.count('test')} data tests passed "
-          f"({outcome.count('test', 'warn')} warned), "
-          f"{outcome.count('unit_test', 'pass')} of {outcome.count('unit_test')} unit tests passed")
+          f"({outcome.count('test', 'warn')} warned){unit_tests}")
     against = f"against version {gate.compared_with}" if gate.compared_with else f"no comparison ({gate.note})"
     print(f"  Great Expectations shift checks {against}: {gate.n_passed} passed, {gate.n_warned} warned, "
           f"{gate.n_critical_failed} failed; Data Docs {gate.report_dir / 'index.html'}")
