@@ -55,6 +55,7 @@ $(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
 # reasoned exceptions). macros/ is not given to sqlfluff (reason in .sqlfluff).
 lint: $(BIN)/.installed $(BIN)/.bouncer-installed target/manifest.json
 	$(BIN)/ruff check src tests benchmarks bi
+	$(BIN)/ruff format --check src tests benchmarks bi
 	$(BIN)/sqlfluff lint --processes 2 models analyses tests/dbt
 	$(BIN)/dbt-score lint --manifest target/manifest.json
 	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml

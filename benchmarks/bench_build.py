@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-IGNORED = shutil.ignore_patterns(".git", ".venv", "warehouse", "target", "logs", "reports", "__pycache__",
-                                 "*.egg-info", ".pytest_cache")
+IGNORED = shutil.ignore_patterns(
+    ".git", ".venv", "warehouse", "target", "logs", "reports", "__pycache__", "*.egg-info", ".pytest_cache"
+)
 JAFFLE_DEFAULT = Path("/work/.mirror/dbt-labs+jaffle_shop_duckdb/repo")
 
 
@@ -41,11 +42,19 @@ def cpu_seconds() -> float:
 
 
 def chengyu_build(project: Path, warehouse: Path) -> tuple[float, float, dict[str, float]]:
-    env = dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"),
-               CHENGYU_REPORTS=str(project / "reports"), DBT_PROFILES_DIR=str(project))
+    env = dict(
+        os.environ,
+        CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"),
+        CHENGYU_REPORTS=str(project / "reports"),
+        DBT_PROFILES_DIR=str(project),
+    )
     started, cpu = time.perf_counter(), cpu_seconds()
-    result = subprocess.run([sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(project), "build"],
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(project), "build"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(result.stdout + result.stderr)
@@ -57,9 +66,13 @@ def chengyu_build(project: Path, warehouse: Path) -> tuple[float, float, dict[st
 def jaffle_build(project: Path) -> tuple[float, float]:
     dbt = Path(sys.executable).parent / "dbt"
     started, cpu = time.perf_counter(), cpu_seconds()
-    result = subprocess.run([str(dbt), "build", "--quiet", "--project-dir", str(project), "--profiles-dir",
-                             str(project)], cwd=project, capture_output=True, text=True,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")})
+    result = subprocess.run(
+        [str(dbt), "build", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")},
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit("jaffle_shop_duckdb failed:\n" + result.stdout + result.stderr)
@@ -78,8 +91,12 @@ def export_jaffle(source: Path, into: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="measured builds of each project, after a warm-up")
-    parser.add_argument("--jaffle-shop", type=Path, default=JAFFLE_DEFAULT if JAFFLE_DEFAULT.exists() else None,
-                        help="a copy of dbt-labs/jaffle_shop_duckdb (a checkout or its git directory)")
+    parser.add_argument(
+        "--jaffle-shop",
+        type=Path,
+        default=JAFFLE_DEFAULT if JAFFLE_DEFAULT.exists() else None,
+        help="a copy of dbt-labs/jaffle_shop_duckdb (a checkout or its git directory)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chengyu-bench-") as tmp:
         project = Path(tmp) / "repo"
@@ -96,8 +113,10 @@ def main() -> None:
             wall, cpu, stages = chengyu_build(project, warehouse)
             walls.append(wall)
             cpus.append(cpu)
-            line = (f"pair {run + 1}: chengyu wall {wall:5.1f} s, CPU {cpu:5.1f} s "
-                    f"({', '.join(f'{k} {v:.1f} s' for k, v in stages.items())})")
+            line = (
+                f"pair {run + 1}: chengyu wall {wall:5.1f} s, CPU {cpu:5.1f} s "
+                f"({', '.join(f'{k} {v:.1f} s' for k, v in stages.items())})"
+            )
             if jaffle:
                 j_wall, j_cpu = jaffle_build(jaffle)
                 jaffle_walls.append(j_wall)
@@ -110,8 +129,10 @@ def main() -> None:
         summary = f"median chengyu build {median:.1f} s wall, {median_cpu:.1f} s CPU over {args.runs} runs"
         if jaffle_walls:
             j, j_cpu = statistics.median(jaffle_walls), statistics.median(jaffle_cpus)
-            summary += (f"; median jaffle_shop_duckdb dbt build {j:.1f} s wall, {j_cpu:.1f} s CPU; "
-                        f"ratio of medians {median / j:.2f} wall, {median_cpu / j_cpu:.2f} CPU")
+            summary += (
+                f"; median jaffle_shop_duckdb dbt build {j:.1f} s wall, {j_cpu:.1f} s CPU; "
+                f"ratio of medians {median / j:.2f} wall, {median_cpu / j_cpu:.2f} CPU"
+            )
         print(summary)
         print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         size = (warehouse / "chengyu.duckdb").stat().st_size

@@ -49,10 +49,14 @@ def read_inputs(path: str):
     con = duckdb.connect(internal_file(path), read_only=True)
     cells_cols, components_cols, constraints_cols, terms_cols = panel_fit.FIT_INPUT_COLUMNS
     read = lambda table, cols, where="true": con.execute(  # noqa: E731
-        f"select {', '.join(cols)} from intermediate.{table} where {where}").df()
-    out = (read("int_panel_prior_cells", cells_cols), read("int_panel_prior_components", components_cols),
-           read("int_panel_constraints", constraints_cols, panel_fit.FIT_CONSTRAINT_FILTER),
-           read("int_panel_constraint_terms", terms_cols))
+        f"select {', '.join(cols)} from intermediate.{table} where {where}"
+    ).df()
+    out = (
+        read("int_panel_prior_cells", cells_cols),
+        read("int_panel_prior_components", components_cols),
+        read("int_panel_constraints", constraints_cols, panel_fit.FIT_CONSTRAINT_FILTER),
+        read("int_panel_constraint_terms", terms_cols),
+    )
     con.close()
     return out
 
@@ -118,8 +122,10 @@ def fit_widths(priors, components, cons) -> dict[str, float]:
         trials.append((abs(np.log(median / CALIBRATED_MEDIAN)), area, median, factors))
     _, area, median, factors = min(trials, key=lambda t: t[0])
     start = median_abs_z(analytic_records(priors, components, cons, {}))
-    print(f"calibration: median |z| of the left-out equality figures {start:.3f} at the build's widths; "
-          f"{median:.3f} with the areas' widths x{area:g} (calibrated: {CALIBRATED_MEDIAN:.3f})")
+    print(
+        f"calibration: median |z| of the left-out equality figures {start:.3f} at the build's widths; "
+        f"{median:.3f} with the areas' widths x{area:g} (calibrated: {CALIBRATED_MEDIAN:.3f})"
+    )
     return factors
 
 
@@ -128,15 +134,25 @@ def main(argv=None) -> int:
     ap.add_argument("--warehouse", default="warehouse/chengyu.duckdb")
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--scale", default="", help="factors on components' sd: 'unit_year=1,2;mix_drift=1,3' "
-                    "(component ids of int_panel_prior_components; every combination is run)")
+    ap.add_argument(
+        "--scale",
+        default="",
+        help="factors on components' sd: 'unit_year=1,2;mix_drift=1,3' "
+        "(component ids of int_panel_prior_components; every combination is run)",
+    )
     ap.add_argument("--list", action="store_true", help="print every left-out figure")
-    ap.add_argument("--analytic", action="store_true",
-                    help="closed-form leave-one-out from the central fit (what the build's "
-                         "audit_panel_cross_validation holds; milliseconds) instead of refits with posterior draws")
-    ap.add_argument("--fit-widths", action="store_true",
-                    help="search the width factors that maximise the closed-form leave-one-out log predictive "
-                         "score and print coverage at the build's widths and at those (implies --analytic)")
+    ap.add_argument(
+        "--analytic",
+        action="store_true",
+        help="closed-form leave-one-out from the central fit (what the build's "
+        "audit_panel_cross_validation holds; milliseconds) instead of refits with posterior draws",
+    )
+    ap.add_argument(
+        "--fit-widths",
+        action="store_true",
+        help="search the width factors that maximise the closed-form leave-one-out log predictive "
+        "score and print coverage at the build's widths and at those (implies --analytic)",
+    )
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
     cons = panel_fit.constraints_from_tables(constraints, terms)
@@ -154,28 +170,39 @@ def main(argv=None) -> int:
             records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
         seconds = time.perf_counter() - t0
         label = ", ".join(f"{k} sd x{v:g}" for k, v in factors.items()) or "the build's priors"
-        print(f"\n{label}: {len(records)} figures left out one at a time "
-              f"in {seconds:.1f} s ({'closed form' if args.analytic else f'{args.draws} draws a refit'})")
-        print("| level | figures | 50 % coverage | 90 % coverage | median abs error | "
-              f"90 % target (>= {TARGET_P90:.0%}) |")
+        print(
+            f"\n{label}: {len(records)} figures left out one at a time "
+            f"in {seconds:.1f} s ({'closed form' if args.analytic else f'{args.draws} draws a refit'})"
+        )
+        print(
+            "| level | figures | 50 % coverage | 90 % coverage | median abs error | "
+            f"90 % target (>= {TARGET_P90:.0%}) |"
+        )
         print("|---|---|---|---|---|---|")
         for row in panel_fit.coverage_by_level(records):
             if row["n"] == 0:
                 print(f"| {row['level']} | 0 | - | - | - | no figures |")
                 continue
-            verdict = ("met" if row["coverage_p90"] >= TARGET_P90 else "NOT met") if row["n"] >= MIN_FIGURES \
+            verdict = (
+                ("met" if row["coverage_p90"] >= TARGET_P90 else "NOT met")
+                if row["n"] >= MIN_FIGURES
                 else f"fewer than {MIN_FIGURES} figures: not judged"
+            )
             covered = round(row["coverage_p90"] * row["n"])
-            print(f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | "
-                  f"{row['coverage_p90']:.1%} ({covered}) | {row['median_abs_error']:.3f} | {verdict} |")
+            print(
+                f"| {row['level']} | {row['n']} | {row['coverage_p50']:.0%} | "
+                f"{row['coverage_p90']:.1%} ({covered}) | {row['median_abs_error']:.3f} | {verdict} |"
+            )
         if args.list:
             for r in records:
                 if r["status"] != "left out":
                     print(f"  {r['constraint_id']}: {r['status']}")
                     continue
-                print(f"  {r['constraint_id']:<8} {r['level']:<13} {r['kind']:<6} {r['sense']:<2} "
-                      f"target {r['target']:.4g}  P5 {r['p5']:.4g}  P50 {r['p50']:.4g}  P95 {r['p95']:.4g}  "
-                      f"covered90 {r['covered_p90']}  error {r['median_error']:+.3f}")
+                print(
+                    f"  {r['constraint_id']:<8} {r['level']:<13} {r['kind']:<6} {r['sense']:<2} "
+                    f"target {r['target']:.4g}  P5 {r['p5']:.4g}  P50 {r['p50']:.4g}  P95 {r['p95']:.4g}  "
+                    f"covered90 {r['covered_p90']}  error {r['median_error']:+.3f}"
+                )
     return 0
 
 

@@ -48,6 +48,7 @@ def build(seed: int = 7):
         Independent(np.full(len(keys), 0.05)),
     ]
     panel = PriorPanel(keys, prior, comps)
+
     def cells(pred) -> list:
         return [key for key in keys if pred(*key)]
 
@@ -66,22 +67,37 @@ def build(seed: int = 7):
     cons = []
     for prov in ("P1", "P2"):
         for t in (2017, 2020, 2023):
-            cons.append(Constraint.level(f"{prov}-{t}", cells(in_province(prov, t)), total(prov, t) * 1.08,
-                                         tolerance=0.001))
-        cons.append(Constraint.lower_bound(f"{prov}-lb-2021", cells(in_province(prov, 2021)),
-                                           total(prov, 2021) * 1.12))
+            cons.append(
+                Constraint.level(f"{prov}-{t}", cells(in_province(prov, t)), total(prov, t) * 1.08, tolerance=0.001)
+            )
+        cons.append(Constraint.lower_bound(f"{prov}-lb-2021", cells(in_province(prov, 2021)), total(prov, 2021) * 1.12))
         for t in range(2016, 2024):
-            cons.append(Constraint.growth(f"{prov}-g{t}", cells(in_province(prov, t)), cells(in_province(prov, t - 1)),
-                                          0.06, tolerance=0.01, hard=False))
+            cons.append(
+                Constraint.growth(
+                    f"{prov}-g{t}",
+                    cells(in_province(prov, t)),
+                    cells(in_province(prov, t - 1)),
+                    0.06,
+                    tolerance=0.01,
+                    hard=False,
+                )
+            )
     for a in AREAS:
         for t in (2019, 2022):
-            cons.append(Constraint.share(f"{a}-C36-{t}", cells(in_area(a, t, "C36")), cells(in_area(a, t)), 0.3,
-                                         tolerance=0.02, hard=False))
-        cons.append(Constraint.level(f"{a}-2020", cells(in_area(a, 2020)), level[a] * 1.07 ** 5 * 0.95,
-                                     tolerance=0.1, hard=False))
+            cons.append(
+                Constraint.share(
+                    f"{a}-C36-{t}", cells(in_area(a, t, "C36")), cells(in_area(a, t)), 0.3, tolerance=0.02, hard=False
+                )
+            )
+        cons.append(
+            Constraint.level(f"{a}-2020", cells(in_area(a, 2020)), level[a] * 1.07**5 * 0.95, tolerance=0.1, hard=False)
+        )
     for k in DIVISIONS[:6]:
-        cons.append(Constraint.growth(f"{k}-g2022", cells(in_division(k, 2022)), cells(in_division(k, 2021)), 0.10,
-                                      tolerance=0.02, hard=False))
+        cons.append(
+            Constraint.growth(
+                f"{k}-g2022", cells(in_division(k, 2022)), cells(in_division(k, 2021)), 0.10, tolerance=0.02, hard=False
+            )
+        )
     return panel, cons
 
 
@@ -92,14 +108,21 @@ def real(warehouse: str, draws: int, repeat: int) -> None:
 
     con = duckdb.connect(warehouse, read_only=True)
     try:
-        priors = con.execute("select panel_unit, sector_code, year, prior_yuan, null_reason "
-                             "from intermediate.int_panel_prior_cells").df()
-        components = con.execute("select panel_unit, sector_code, year, component_id, component_kind, group_label, "
-                                 "sd, block_label, part_label from intermediate.int_panel_prior_components").df()
-        constraints = con.execute("select constraint_id, kind, sense, target, tolerance, is_hard, note "
-                                  "from intermediate.int_panel_constraints where exclusion is null").df()
-        terms = con.execute("select constraint_id, role, panel_unit, sector_code, year, coefficient "
-                            "from intermediate.int_panel_constraint_terms").df()
+        priors = con.execute(
+            "select panel_unit, sector_code, year, prior_yuan, null_reason from intermediate.int_panel_prior_cells"
+        ).df()
+        components = con.execute(
+            "select panel_unit, sector_code, year, component_id, component_kind, group_label, "
+            "sd, block_label, part_label from intermediate.int_panel_prior_components"
+        ).df()
+        constraints = con.execute(
+            "select constraint_id, kind, sense, target, tolerance, is_hard, note "
+            "from intermediate.int_panel_constraints where exclusion is null"
+        ).df()
+        terms = con.execute(
+            "select constraint_id, role, panel_unit, sector_code, year, coefficient "
+            "from intermediate.int_panel_constraint_terms"
+        ).df()
     finally:
         con.close()
     print(f"warehouse {warehouse}: cells {len(priors)}, constraints {len(constraints)}, draws {draws}")
@@ -109,9 +132,11 @@ def real(warehouse: str, draws: int, repeat: int) -> None:
         out = fit_tables(priors, components, constraints, terms, n_draws=draws, seed=20240601 + r)
         total = time.perf_counter() - t0
         t = out["timing"]
-        print(f"run {r}: fit {t['fit_seconds']:6.3f} s | {draws} draws {t['draws_seconds']:6.3f} s "
-              f"({t['draws_seconds'] / draws * 1000:5.1f} ms/draw, effective draws {t['effective_draws']:.0f}) | "
-              f"tables in and out, total {total:6.3f} s")
+        print(
+            f"run {r}: fit {t['fit_seconds']:6.3f} s | {draws} draws {t['draws_seconds']:6.3f} s "
+            f"({t['draws_seconds'] / draws * 1000:5.1f} ms/draw, effective draws {t['effective_draws']:.0f}) | "
+            f"tables in and out, total {total:6.3f} s"
+        )
 
 
 def main() -> None:
@@ -134,10 +159,12 @@ def main() -> None:
         t3 = time.perf_counter()
         n_binding = sum(bool(c.binding) for c in fit.constraints)
         n_unmet = sum(c.met is False for c in fit.constraints)
-        print(f"run {r}: covariance+fit {t1 - t0:6.3f} s | {args.draws} draws {t2 - t1:6.3f} s "
-              f"({(t2 - t1) / args.draws * 1000:5.1f} ms/draw, effective draws {mc.effective_draws:.0f}) | "
-              f"quantiles {t3 - t2:5.3f} s | binding {n_binding}, soft not met {n_unmet}, "
-              f"median P90 width {np.nanmedian((q[2] - q[0]) / q[1]):.3f}")
+        print(
+            f"run {r}: covariance+fit {t1 - t0:6.3f} s | {args.draws} draws {t2 - t1:6.3f} s "
+            f"({(t2 - t1) / args.draws * 1000:5.1f} ms/draw, effective draws {mc.effective_draws:.0f}) | "
+            f"quantiles {t3 - t2:5.3f} s | binding {n_binding}, soft not met {n_unmet}, "
+            f"median P90 width {np.nanmedian((q[2] - q[0]) / q[1]):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ SELECT = ["+path:models/marts/microdata", "+path:models/intermediate/microdata"]
 
 # ---- measuring ----------------------------------------------------------------------------
 
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -94,8 +95,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(cmd: list[str], env: dict | None = None, cwd: Path = REPO,
-        label: str | None = None) -> tuple[float, float, str]:
+def run(
+    cmd: list[str], env: dict | None = None, cwd: Path = REPO, label: str | None = None
+) -> tuple[float, float, str]:
     """Run a command (see _run_once); once more if something outside stopped it with SIGTERM or
     SIGKILL (on a shared machine other sessions' clean-ups have done so)."""
     for _attempt in range(3):
@@ -169,8 +171,10 @@ print(json.dumps({"check_seconds": checked, "attach_seconds": time.perf_counter(
 
 
 def load(data: Path, db: Path, store: Path, previous: Path | None, memory: str) -> tuple[float, float, dict]:
-    seconds, peak, output = run([PYTHON, "-c", LOAD, str(REPO), str(data), str(db), str(store),
-                                 str(previous or ""), memory], label=f"load:{db.parent.name}")
+    seconds, peak, output = run(
+        [PYTHON, "-c", LOAD, str(REPO), str(data), str(db), str(store), str(previous or ""), memory],
+        label=f"load:{db.parent.name}",
+    )
     return seconds, peak, json.loads(output.strip().splitlines()[-1])
 
 
@@ -183,9 +187,27 @@ def dbt(db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float, fl
     first to its last node; the models' seconds are the sum of their execution times (one
     dbt thread), which the raw DuckDB script is compared with."""
     env = dict(os.environ, CHENGYU_DBT_DATABASE=str(db), DBT_PROFILES_DIR=str(REPO))
-    seconds, peak, _ = run([DBT, "build", "--quiet", "--project-dir", str(REPO), "--target", "dev",
-                            "--target-path", str(target), "--select", *SELECT, "--indirect-selection", "cautious",
-                            "--vars", json.dumps(dbt_vars)], env=env, label=f"dbt build:{target.name}")
+    seconds, peak, _ = run(
+        [
+            DBT,
+            "build",
+            "--quiet",
+            "--project-dir",
+            str(REPO),
+            "--target",
+            "dev",
+            "--target-path",
+            str(target),
+            "--select",
+            *SELECT,
+            "--indirect-selection",
+            "cautious",
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        env=env,
+        label=f"dbt build:{target.name}",
+    )
     elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
     return seconds, peak, elapsed, sum(model_seconds(target).values())
 
@@ -193,8 +215,7 @@ def dbt(db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float, fl
 def model_seconds(target: Path) -> dict[str, float]:
     """Seconds per model of a dbt run (its execution time in run_results.json)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
-            if r["unique_id"].startswith("model.")}
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results if r["unique_id"].startswith("model.")}
 
 
 RAW = r"""
@@ -247,9 +268,24 @@ def raw(db: Path, statements: list[str], memory: str, spill: Path) -> tuple[floa
 
 
 def generate(out: Path, invoices: int, enterprises: int, months: int, seed: int) -> tuple[float, float, dict]:
-    seconds, peak, output = run([CHENGYU, "--project-dir", str(REPO), "synth", "--enterprises", str(enterprises),
-                                 "--months", str(months), "--invoices", str(invoices), "--seed", str(seed),
-                                 "--out", str(out)])
+    seconds, peak, output = run(
+        [
+            CHENGYU,
+            "--project-dir",
+            str(REPO),
+            "synth",
+            "--enterprises",
+            str(enterprises),
+            "--months",
+            str(months),
+            "--invoices",
+            str(invoices),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
+    )
     return seconds, peak, json.loads((out / "SYNTHETIC.json").read_text())["rows"]
 
 
@@ -280,13 +316,21 @@ def split_last_month(full: Path, base: Path) -> None:
 
 
 def end_to_end(data: Path, warehouse: Path, memory: str, extra: list[str] = ()) -> tuple[float, float, str]:
-    env = dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"), CHENGYU_MEMORY_LIMIT=memory,
-               CHENGYU_REPORTS=str(warehouse.parent / "reports"))
-    return run([CHENGYU, "--project-dir", str(REPO), "build", "--microdata", str(data), *extra], env=env,
-               label=f"build:{data.name}")
+    env = dict(
+        os.environ,
+        CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"),
+        CHENGYU_MEMORY_LIMIT=memory,
+        CHENGYU_REPORTS=str(warehouse.parent / "reports"),
+    )
+    return run(
+        [CHENGYU, "--project-dir", str(REPO), "build", "--microdata", str(data), *extra],
+        env=env,
+        label=f"build:{data.name}",
+    )
 
 
 # ---- the table -------------------------------------------------------------------------------
+
 
 def parse_size(text: str) -> int:
     text = text.strip().upper()
@@ -304,10 +348,14 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chengyu-bench-scale"))
     parser.add_argument("--end-to-end", action="store_true", help="also time whole `chengyu build --microdata` runs")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and databases")
-    parser.add_argument("--data-cache", type=Path, default=None,
-                        help="folder of data sets generated before with the same arguments (n<size>/), reused "
-                             "instead of generating again (deterministic: the same files); missing ones are "
-                             "generated there and kept. The generate columns then show the earlier run's figures.")
+    parser.add_argument(
+        "--data-cache",
+        type=Path,
+        default=None,
+        help="folder of data sets generated before with the same arguments (n<size>/), reused "
+        "instead of generating again (deterministic: the same files); missing ones are "
+        "generated there and kept. The generate columns then show the earlier run's figures.",
+    )
     args = parser.parse_args()
 
     results = []
@@ -339,8 +387,11 @@ def main() -> int:
         raw_dir.mkdir()
         shutil.copy2(db, raw_dir / db.name)
         r["dbt_s"], r["dbt_mib"], r["dbt_elapsed"], r["dbt_models_s"] = dbt(db, info["vars"], work / "target_full")
-        print(f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt build {r['dbt_s']:.1f} s "
-              f"({r['dbt_elapsed']:.1f} s from first to last node, models {r['dbt_models_s']:.1f} s)", flush=True)
+        print(
+            f"   load {r['load_s']:.1f} s (checks {r['check_s']:.1f} s), dbt build {r['dbt_s']:.1f} s "
+            f"({r['dbt_elapsed']:.1f} s from first to last node, models {r['dbt_models_s']:.1f} s)",
+            flush=True,
+        )
         r["models_full"] = model_seconds(work / "target_full")
         # The raw script right beside the dbt step (the same machine load): it reads its own copy of
         # the loaded file, taken before dbt ran.
@@ -350,21 +401,29 @@ def main() -> int:
 
         plus = work / "layer_plus"
         plus.mkdir()
-        r["inc_load_s"], r["inc_load_mib"], inc = load(full, plus / "chengyu.duckdb", work / "store", db,
-                                                       args.memory_limit)
+        r["inc_load_s"], r["inc_load_mib"], inc = load(
+            full, plus / "chengyu.duckdb", work / "store", db, args.memory_limit
+        )
         r["inc_plan"] = inc["plan"]
         # The tests in the same build, as `chengyu build` runs them: they read the rebuilt months only
         # (where configs).
         r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"], r["inc_dbt_models_s"] = dbt(
-            plus / "chengyu.duckdb", inc["vars"], work / "target_inc")
+            plus / "chengyu.duckdb", inc["vars"], work / "target_inc"
+        )
         r["models_inc"] = model_seconds(work / "target_inc")
-        print(f"   + one month: load {r['inc_load_s']:.1f} s, dbt build {r['inc_dbt_s']:.1f} s ({inc['plan']})",
-              flush=True)
-        print("   seconds per model (full | + one month): " + ", ".join(
-            f"{name} {seconds:.1f} | {r['models_inc'].get(name, 0):.1f}"
-            for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1])), flush=True)
+        print(
+            f"   + one month: load {r['inc_load_s']:.1f} s, dbt build {r['inc_dbt_s']:.1f} s ({inc['plan']})",
+            flush=True,
+        )
+        print(
+            "   seconds per model (full | + one month): "
+            + ", ".join(
+                f"{name} {seconds:.1f} | {r['models_inc'].get(name, 0):.1f}"
+                for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1])
+            ),
+            flush=True,
+        )
         save_partial(args.workdir, r)
-
 
         r["cpu"] = dict(CPU_SECONDS)
         if args.end_to_end:
@@ -397,14 +456,20 @@ def inc_cpu(c: dict) -> float:
 
 def print_table(results: list[dict], args) -> None:
     load1, load5, load15 = os.getloadavg()
-    print(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; uptime at the end: "
-          f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
-          f"{args.memory_limit}, {os.cpu_count()} cores; "
-          f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}")
-    header = ("| invoices | generate s | generate rows/s | load+checks s | dbt build s (models only) | raw DuckDB s "
-              "| dbt build / raw (models only) | layer s | layer rows/s | layer µs/invoice | peak MiB "
-              "| +1 month s | +1 month / layer |")
+    print(
+        f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; uptime at the end: "
+        f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}"
+    )
+    print(
+        f"\nMicrodata layer, {args.enterprises:,} enterprises, {args.months} months, DuckDB memory limit "
+        f"{args.memory_limit}, {os.cpu_count()} cores; "
+        f"load average at the end {load1:.1f} / {load5:.1f} / {load15:.1f}"
+    )
+    header = (
+        "| invoices | generate s | generate rows/s | load+checks s | dbt build s (models only) | raw DuckDB s "
+        "| dbt build / raw (models only) | layer s | layer rows/s | layer µs/invoice | peak MiB "
+        "| +1 month s | +1 month / layer |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     previous = None
@@ -415,28 +480,36 @@ def print_table(results: list[dict], args) -> None:
         previous = per
         inc = r["inc_load_s"] + r["inc_dbt_s"]
         peak = max(r["load_mib"], r["dbt_mib"], r["inc_load_mib"], r["inc_dbt_mib"])
-        print(f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
-              f"| {r['dbt_s']:.1f} ({r['dbt_models_s']:.1f}) | {r['raw_s']:.1f} "
-              f"| {r['dbt_s'] / r['raw_s']:.2f} ({r['dbt_models_s'] / r['raw_s']:.2f}) "
-              f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
-              f"| {inc:.1f} | {inc / layer:.0%} |")
+        print(
+            f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
+            f"| {r['dbt_s']:.1f} ({r['dbt_models_s']:.1f}) | {r['raw_s']:.1f} "
+            f"| {r['dbt_s'] / r['raw_s']:.2f} ({r['dbt_models_s'] / r['raw_s']:.2f}) "
+            f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
+            f"| {inc:.1f} | {inc / layer:.0%} |"
+        )
     print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
-    print("| invoices | load+checks | dbt build | raw DuckDB | dbt build / raw | +1 month load | +1 month dbt build "
-          "| +1 month / layer |")
+    print(
+        "| invoices | load+checks | dbt build | raw DuckDB | dbt build / raw | +1 month load | +1 month dbt build "
+        "| +1 month / layer |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r["cpu"]
-        print(f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt build:target_full']:.1f} | {c['raw']:.1f} "
-              f"| {c['dbt build:target_full'] / c['raw']:.2f} "
-              f"| {c['load:layer_plus']:.1f} | {c['dbt build:target_inc']:.1f} "
-              f"| {inc_cpu(c) / layer_cpu(c):.0%} |")
+        print(
+            f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt build:target_full']:.1f} | {c['raw']:.1f} "
+            f"| {c['dbt build:target_full'] / c['raw']:.2f} "
+            f"| {c['load:layer_plus']:.1f} | {c['dbt build:target_inc']:.1f} "
+            f"| {inc_cpu(c) / layer_cpu(c):.0%} |"
+        )
     print("\nSeconds per model (dbt build: full layer | adding one month), largest first:")
     for r in results:
         print(f"{r['rows']:,} invoices:")
         for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1]):
             print(f"   {name:45s} {seconds:7.1f} | {r['models_inc'].get(name, 0):7.1f}")
-        print(f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_s'] - r['dbt_elapsed']:7.1f} "
-              f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}")
+        print(
+            f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_s'] - r['dbt_elapsed']:7.1f} "
+            f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}"
+        )
     print("\n" + json.dumps(results))
     if any("e2e_s" in r for r in results):
         print("\nWhole `chengyu build --microdata` (every model of the project, tests, quality gate, publish):")
@@ -444,8 +517,10 @@ def print_table(results: list[dict], args) -> None:
         print("|---|---|---|---|---|")
         for r in results:
             if "e2e_s" in r:
-                print(f"| {r['rows']:,} | {r['e2e_s']:.1f} | {max(r['e2e_mib'], r['e2e_inc_mib']):,.0f} "
-                      f"| {r['e2e_inc_s']:.1f} | {r['e2e_inc_s'] / r['e2e_s']:.0%} |")
+                print(
+                    f"| {r['rows']:,} | {r['e2e_s']:.1f} | {max(r['e2e_mib'], r['e2e_inc_mib']):,.0f} "
+                    f"| {r['e2e_inc_s']:.1f} | {r['e2e_inc_s'] / r['e2e_s']:.0%} |"
+                )
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 # ---- measuring a process tree ---------------------------------------------------------------
 
+
 def become_subreaper() -> bool:
     """Orphans of our descendants (pyspark's JVM outlives its Python for a moment) are
     re-parented to this process instead of init: they stay measurable and we reap them, so
@@ -172,10 +173,16 @@ def measured(cmd: list[str], env: dict, out: Path) -> dict:
         stop.set()
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall_s": seconds, "cpu_s": usage.ru_utime + usage.ru_stime - cpu_before,
-            "polled_cpu_s": sampler.polled_cpu, "peak_mib": sampler.peak_kib / 1024,
-            "returncode": proc.returncode, "processes": len(sampler.seen), "samples": sampler.samples,
-            "load_1min": [load_before[0], *sampler.loads, os.getloadavg()[0]]}
+    return {
+        "wall_s": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime - cpu_before,
+        "polled_cpu_s": sampler.polled_cpu,
+        "peak_mib": sampler.peak_kib / 1024,
+        "returncode": proc.returncode,
+        "processes": len(sampler.seen),
+        "samples": sampler.samples,
+        "load_1min": [load_before[0], *sampler.loads, os.getloadavg()[0]],
+    }
 
 
 # ---- one engine's build -----------------------------------------------------------------------
@@ -213,8 +220,18 @@ if job["spark"]:
 def build(engine: str, work: Path, select: list[str], dbt_vars: dict, tests: bool, env_extra: dict) -> dict:
     spark = engine == "spark"
     target = work / f"target_{engine}"
-    common = ["--project-dir", str(REPO), "--target", "spark" if spark else "dev", "--target-path", str(target),
-              "--log-path", str(work / f"logs_{engine}"), "--vars", json.dumps(dbt_vars)]
+    common = [
+        "--project-dir",
+        str(REPO),
+        "--target",
+        "spark" if spark else "dev",
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(work / f"logs_{engine}"),
+        "--vars",
+        json.dumps(dbt_vars),
+    ]
     phases = []
     if spark:
         phases.append(("seed", ["seed", *common, "--select", *select]))
@@ -229,8 +246,9 @@ def build(engine: str, work: Path, select: list[str], dbt_vars: dict, tests: boo
     runner = work / "runner.py"
     runner.write_text(RUNNER, encoding="utf-8")
     print(f"-- {engine}: {' / '.join(name for name, _ in phases)} (output in {out})", flush=True)
-    r = measured([PYTHON, str(runner), json.dumps({"spark": spark, "target_path": str(target), "phases": phases})],
-                 env, out)
+    r = measured(
+        [PYTHON, str(runner), json.dumps({"spark": spark, "target_path": str(target), "phases": phases})], env, out
+    )
     text = out.read_text(errors="replace")
     r["phases"] = {}
     for line in text.splitlines():
@@ -240,19 +258,24 @@ def build(engine: str, work: Path, select: list[str], dbt_vars: dict, tests: boo
             if results.is_file():
                 data = json.loads(results.read_text())
                 phase["dbt_elapsed_s"] = data["elapsed_time"]
-                phase["nodes"] = {x["unique_id"]: {"status": x["status"], "s": x["execution_time"]}
-                                  for x in data["results"]}
+                phase["nodes"] = {
+                    x["unique_id"]: {"status": x["status"], "s": x["execution_time"]} for x in data["results"]
+                }
             r["phases"][phase["phase"]] = phase
     r["failed"] = r["returncode"] != 0 or not all(p["success"] for p in r["phases"].values())
     if r["failed"]:
         # Keep going: the other engine's figures and the loader's are still worth printing.
         print(f"   {engine} build FAILED ({r['returncode']}); last output:\n{text[-6000:]}", flush=True)
-    print(f"   {engine}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['peak_mib']:,.0f} MiB; "
-          + ", ".join(f"{n} {p['seconds']:.1f} s" for n, p in r["phases"].items()), flush=True)
+    print(
+        f"   {engine}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, peak {r['peak_mib']:,.0f} MiB; "
+        + ", ".join(f"{n} {p['seconds']:.1f} s" for n, p in r["phases"].items()),
+        flush=True,
+    )
     return r
 
 
 # ---- rows built ----------------------------------------------------------------------------
+
 
 def tables_built(work: Path, engine: str) -> list[tuple[str, str, str]]:
     """(name, schema, alias) of every model the run phase materialised as a table."""
@@ -276,8 +299,11 @@ def count_rows(db: Path, spark_dir: Path, tables: list[tuple[str, str, str]]) ->
         for name, schema, alias in tables:
             duck = con.execute(f'select count(*) from "{schema}"."{alias}"').fetchone()[0]
             folder = spark_dir / "tables" / f"{schema}.db" / alias
-            spark = (con.execute(f"select count(*) from read_parquet('{folder}/**/*.parquet')").fetchone()[0]
-                     if any(folder.rglob("*.parquet")) else None)
+            spark = (
+                con.execute(f"select count(*) from read_parquet('{folder}/**/*.parquet')").fetchone()[0]
+                if any(folder.rglob("*.parquet"))
+                else None
+            )
             counts[name] = (duck, spark)
     finally:
         con.close()
@@ -285,6 +311,7 @@ def count_rows(db: Path, spark_dir: Path, tables: list[tuple[str, str, str]]) ->
 
 
 # ---- main ------------------------------------------------------------------------------------
+
 
 def store_files(db: Path, store_root: Path) -> dict[str, list[str]]:
     """The loader's checked store files per table, as it recorded them in the DuckDB file
@@ -295,8 +322,9 @@ def store_files(db: Path, store_root: Path) -> dict[str, list[str]]:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute("select distinct table_name, store_file from raw_microdata.partitions "
-                           "order by table_name, store_file").fetchall()
+        rows = con.execute(
+            "select distinct table_name, store_file from raw_microdata.partitions order by table_name, store_file"
+        ).fetchall()
     finally:
         con.close()
     files: dict[str, list[str]] = {}
@@ -317,9 +345,13 @@ def main() -> int:
     parser.add_argument("--driver-memory", default="3g", help="Spark driver heap (local mode: all of Spark's heap)")
     parser.add_argument("--engines", default="duckdb,spark")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/chengyu-bench-spark"))
-    parser.add_argument("--data-cache", type=Path, default=Path("/tmp/chengyu-bench-cache"),
-                        help="folder of generated data sets (n<size>-e<enterprises>-m<months>-s<seed>/), as "
-                             "bench_scale.py --data-cache; a missing set is generated there and kept")
+    parser.add_argument(
+        "--data-cache",
+        type=Path,
+        default=Path("/tmp/chengyu-bench-cache"),
+        help="folder of generated data sets (n<size>-e<enterprises>-m<months>-s<seed>/), as "
+        "bench_scale.py --data-cache; a missing set is generated there and kept",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (stores, databases, Spark tables)")
     args = parser.parse_args()
     size = bench_scale.parse_size(args.size)
@@ -327,15 +359,22 @@ def main() -> int:
     select = LAYERS[args.layer]
     subreaper = become_subreaper()
 
-    print(f"Started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} on {platform.node()}: "
-          f"{os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.1f} GiB RAM, "
-          f"nice {os.nice(0)}; load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"(the machine is shared with other work)", flush=True)
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    print(f"commit {commit}; python {platform.python_version()}; "
-          f"{subprocess.run(['java', '-version'], capture_output=True, text=True).stderr.splitlines()[0]}; "
-          f"child subreaper: {subreaper}", flush=True)
+    print(
+        f"Started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} on {platform.node()}: "
+        f"{os.cpu_count()} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.1f} GiB RAM, "
+        f"nice {os.nice(0)}; load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"(the machine is shared with other work)",
+        flush=True,
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"commit {commit}; python {platform.python_version()}; "
+        f"{subprocess.run(['java', '-version'], capture_output=True, text=True).stderr.splitlines()[0]}; "
+        f"child subreaper: {subreaper}",
+        flush=True,
+    )
     print(f"selection ({args.layer}): --select {' '.join(select)}", flush=True)
 
     work = args.workdir / f"n{size}"
@@ -351,27 +390,35 @@ def main() -> int:
     load_s, load_mib, info = bench_scale.load(data, db, work / "store", None, args.memory_limit)
     load_cpu = bench_scale.CPU_SECONDS[f"load:{duck_dir.name}"]
     files = store_files(db, work / "store")
-    print(f"   loader: {load_s:.1f} s ({info['check_seconds']:.1f} s checks into the store, "
-          f"{info['attach_seconds']:.1f} s attach), {load_cpu:.1f} s CPU, peak {load_mib:,.0f} MiB; store files: "
-          + ", ".join(f"{t} {len(f)}" for t, f in files.items()), flush=True)
+    print(
+        f"   loader: {load_s:.1f} s ({info['check_seconds']:.1f} s checks into the store, "
+        f"{info['attach_seconds']:.1f} s attach), {load_cpu:.1f} s CPU, peak {load_mib:,.0f} MiB; store files: "
+        + ", ".join(f"{t} {len(f)}" for t, f in files.items()),
+        flush=True,
+    )
 
     results = {}
     spark_dir = work / "spark"
     if "duckdb" in engines:
-        results["duckdb"] = build("duckdb", work, select, info["vars"], args.tests,
-                                  {"CHENGYU_DBT_DATABASE": str(db)})
+        results["duckdb"] = build("duckdb", work, select, info["vars"], args.tests, {"CHENGYU_DBT_DATABASE": str(db)})
     if "spark" in engines:
-        spark_env = {"CHENGYU_SPARK_DIR": str(spark_dir), "CHENGYU_SPARK_DRIVER_MEMORY": args.driver_memory,
-                     "SPARK_LOCAL_IP": "127.0.0.1"}
+        spark_env = {
+            "CHENGYU_SPARK_DIR": str(spark_dir),
+            "CHENGYU_SPARK_DRIVER_MEMORY": args.driver_memory,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
         results["spark"] = build("spark", work, select, {"microdata_parquet_files": files}, args.tests, spark_env)
     counts = {}
     if set(engines) == {"duckdb", "spark"} and not any(r["failed"] for r in results.values()):
         counts = count_rows(db, spark_dir, tables_built(work, "duckdb"))
 
     report(args, size, rows, (load_s, load_cpu, load_mib, info), results, counts)
-    (args.workdir / f"results_n{size}.json").write_text(json.dumps(
-        {"size": size, "rows": rows, "loader": [load_s, load_cpu, load_mib], "results": results,
-         "counts": counts}, default=str))
+    (args.workdir / f"results_n{size}.json").write_text(
+        json.dumps(
+            {"size": size, "rows": rows, "loader": [load_s, load_cpu, load_mib], "results": results, "counts": counts},
+            default=str,
+        )
+    )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -384,16 +431,22 @@ def ratio(a: float | None, b: float | None) -> str:
 def report(args, size: int, rows: dict, loader: tuple, results: dict, counts: dict) -> None:
     load_s, load_cpu, load_mib, info = loader
     duck, spark = results.get("duckdb"), results.get("spark")
-    print(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-          f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"\nMicrodata layer ({args.layer}), {rows['supply_invoices']:,} invoice lines, "
-          f"{rows['enterprise_month']:,} monthly reports, {rows['enterprises']:,} register rows; "
-          f"DuckDB memory limit {args.memory_limit} (2 dbt threads); Spark local[2], driver memory "
-          f"{args.driver_memory}, 1 dbt thread, shuffle partitions 2 (profiles.yml); {os.cpu_count()} cores; "
-          f"run under nice {os.nice(0)} on a machine shared with other work.")
-    print(f"Loader, once for both engines (input reader, checks into the store, DuckDB views): "
-          f"{load_s:.1f} s wall ({info['check_seconds']:.1f} s checks), {load_cpu:.1f} s CPU, "
-          f"peak {load_mib:,.0f} MiB\n")
+    print(
+        f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"{subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}"
+    )
+    print(
+        f"\nMicrodata layer ({args.layer}), {rows['supply_invoices']:,} invoice lines, "
+        f"{rows['enterprise_month']:,} monthly reports, {rows['enterprises']:,} register rows; "
+        f"DuckDB memory limit {args.memory_limit} (2 dbt threads); Spark local[2], driver memory "
+        f"{args.driver_memory}, 1 dbt thread, shuffle partitions 2 (profiles.yml); {os.cpu_count()} cores; "
+        f"run under nice {os.nice(0)} on a machine shared with other work."
+    )
+    print(
+        f"Loader, once for both engines (input reader, checks into the store, DuckDB views): "
+        f"{load_s:.1f} s wall ({info['check_seconds']:.1f} s checks), {load_cpu:.1f} s CPU, "
+        f"peak {load_mib:,.0f} MiB\n"
+    )
 
     def get(r, key):
         return r[key] if r else None
@@ -406,34 +459,45 @@ def report(args, size: int, rows: dict, loader: tuple, results: dict, counts: di
 
     lines = [
         ("whole process, wall s (JVM start and exit included)", get(duck, "wall_s"), get(spark, "wall_s")),
-        ("whole process, CPU s (user + system) polled from /proc, every process of the tree",
-         get(duck, "polled_cpu_s"), get(spark, "polled_cpu_s")),
+        (
+            "whole process, CPU s (user + system) polled from /proc, every process of the tree",
+            get(duck, "polled_cpu_s"),
+            get(spark, "polled_cpu_s"),
+        ),
         # Cross-check only: in the 10M run of 2026-11-29 it missed the JVM (33.8 s against
         # 1,045.5 s polled), whose exit status went to no process that counted it here.
         ("whole process, CPU s from getrusage (misses the JVM on Spark)", get(duck, "cpu_s"), get(spark, "cpu_s")),
         ("peak MiB (RSS sum of the process tree)", get(duck, "peak_mib"), get(spark, "peak_mib")),
         ("dbt seed s (Spark only: the seeds the selection needs)", None, phase(spark, "seed")),
         ("dbt run s (parse, hooks, models)", phase(duck, "run"), phase(spark, "run")),
-        ("dbt run, dbt's elapsed s (first to last node)", phase(duck, "run", "dbt_elapsed_s"),
-         phase(spark, "run", "dbt_elapsed_s")),
+        (
+            "dbt run, dbt's elapsed s (first to last node)",
+            phase(duck, "run", "dbt_elapsed_s"),
+            phase(spark, "run", "dbt_elapsed_s"),
+        ),
     ]
     if args.tests:
-        lines += [("dbt test s", phase(duck, "test"), phase(spark, "test")),
-                  ("dbt test, dbt's elapsed s", phase(duck, "test", "dbt_elapsed_s"),
-                   phase(spark, "test", "dbt_elapsed_s"))]
+        lines += [
+            ("dbt test s", phase(duck, "test"), phase(spark, "test")),
+            ("dbt test, dbt's elapsed s", phase(duck, "test", "dbt_elapsed_s"), phase(spark, "test", "dbt_elapsed_s")),
+        ]
     for name, r in (("DuckDB", duck), ("Spark", spark)):
         if r and r["failed"]:
             print(f"{name}: the build FAILED (see above); its figures below are those of a failed run.")
     print("| measure | DuckDB | Spark local[2] | Spark ÷ DuckDB |")
     print("|---|---:|---:|---:|")
     for label, a, b in lines:
-        print(f"| {label} | {fmt(a, '{:,.0f}' if 'MiB' in label else '{:,.1f}')} "
-              f"| {fmt(b, '{:,.0f}' if 'MiB' in label else '{:,.1f}')} | {ratio(a, b)} |")
+        print(
+            f"| {label} | {fmt(a, '{:,.0f}' if 'MiB' in label else '{:,.1f}')} "
+            f"| {fmt(b, '{:,.0f}' if 'MiB' in label else '{:,.1f}')} | {ratio(a, b)} |"
+        )
     for name, r in (("DuckDB", duck), ("Spark", spark)):
         if r:
             ld = r["load_1min"]
-            print(f"load average (1 min) during the {name} run: min {min(ld):.1f}, mean {sum(ld) / len(ld):.1f}, "
-                  f"max {max(ld):.1f} ({len(ld)} readings); {r['processes']} processes in its tree")
+            print(
+                f"load average (1 min) during the {name} run: min {min(ld):.1f}, mean {sum(ld) / len(ld):.1f}, "
+                f"max {max(ld):.1f} ({len(ld)} readings); {r['processes']} processes in its tree"
+            )
 
     print("\nSeconds per model (dbt run, execution time), largest on DuckDB first:")
     print("| model | DuckDB s | Spark s | Spark ÷ DuckDB | rows DuckDB | rows Spark |")
@@ -447,9 +511,14 @@ def report(args, size: int, rows: dict, loader: tuple, results: dict, counts: di
         print(f"| {name} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} | {fmt(rd, '{:,}')} | {fmt(rs, '{:,}')} |")
     if counts:
         differ = {name: c for name, c in counts.items() if c[0] != c[1]}
-        print(f"\nTables built: {len(counts)}, rows in all {sum(c[0] for c in counts.values()):,} on DuckDB; "
-              + ("the same row count on Spark for every table." if not differ
-                 else f"row counts differ on Spark: {differ}"))
+        print(
+            f"\nTables built: {len(counts)}, rows in all {sum(c[0] for c in counts.values()):,} on DuckDB; "
+            + (
+                "the same row count on Spark for every table."
+                if not differ
+                else f"row counts differ on Spark: {differ}"
+            )
+        )
     if args.tests:
         for name, r in (("DuckDB", duck), ("Spark", spark)):
             nodes = phase(r, "test", "nodes") or {}

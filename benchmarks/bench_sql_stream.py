@@ -22,11 +22,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(rows: int, fmt: str) -> tuple[float, float]:
     """Wall seconds and the child's peak RSS in MiB (a fresh interpreter per run)."""
-    code = ("import resource, subprocess, sys; "
-            "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)")
-    command = [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(REPO), "sql",
-               f"select range as n, range * 2 as m from range({rows})", "--format", fmt]
+    code = (
+        "import resource, subprocess, sys; "
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "chengyu_cluster.cli",
+        "--project-dir",
+        str(REPO),
+        "sql",
+        f"select range as n, range * 2 as m from range({rows})",
+        "--format",
+        fmt,
+    ]
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True)
     wall = time.perf_counter() - started

@@ -58,9 +58,11 @@ def recorded(script: str):
     started = time.gmtime()
     path = RESULTS / f"{Path(script).stem}_{time.strftime('%Y-%m-%dT%H%M%SZ', started)}.txt"
     with path.open("w", encoding="utf-8") as out:
-        out.write(f"# {' '.join([Path(script).name, *sys.argv[1:]])}\n"
-                  f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', started)}, commit {_commit()}, "
-                  f"{os.cpu_count()} cores, load average {_load()}\n")
+        out.write(
+            f"# {' '.join([Path(script).name, *sys.argv[1:]])}\n"
+            f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', started)}, commit {_commit()}, "
+            f"{os.cpu_count()} cores, load average {_load()}\n"
+        )
         try:
             with contextlib.redirect_stdout(_Tee(sys.stdout, out)):
                 yield path

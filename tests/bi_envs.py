@@ -24,8 +24,10 @@ def bi_env(name: str, timeout: float = 900) -> Path:
     except subprocess.TimeoutExpired:
         pytest.skip(f"the {name} environment could not be installed within {timeout:.0f} s (bi/setup_env.sh {name})")
     if result.returncode != 0:
-        pytest.skip(f"the {name} environment cannot be installed here (bi/setup_env.sh {name}): "
-                    + " | ".join(result.stderr.strip().splitlines()[-3:]))
+        pytest.skip(
+            f"the {name} environment cannot be installed here (bi/setup_env.sh {name}): "
+            + " | ".join(result.stderr.strip().splitlines()[-3:])
+        )
     return Path(result.stdout.strip().splitlines()[-1])
 
 

@@ -48,13 +48,16 @@ def main() -> None:
                         results[name] = {"rows": frame.astype(str).values.tolist()}
                     else:
                         result = con.execute(sqlalchemy.text(statement))
-                        results[name] = {"rows": [list(map(str, r)) for r in result.fetchall()]
-                                         if result.returns_rows else []}
+                        results[name] = {
+                            "rows": [list(map(str, r)) for r in result.fetchall()] if result.returns_rows else []
+                        }
             except Exception as exc:  # noqa: BLE001 - the probe reports every refusal
                 results[name] = {"error": str(exc).splitlines()[0]}
         engine.dispose()
-    results["_versions"] = {"sqlalchemy": getattr(sys.modules.get("sqlalchemy"), "__version__", None),
-                            "duckdb": __import__("duckdb").__version__}
+    results["_versions"] = {
+        "sqlalchemy": getattr(sys.modules.get("sqlalchemy"), "__version__", None),
+        "duckdb": __import__("duckdb").__version__,
+    }
     print(json.dumps(results))
 
 

@@ -20,8 +20,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # What a fresh clone holds: everything but local state.
-IGNORED = shutil.ignore_patterns(".git", ".venv", "warehouse", "target", "logs", "reports",
-                                 "__pycache__", "*.egg-info", ".pytest_cache", "dbt_packages")
+IGNORED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "warehouse",
+    "target",
+    "logs",
+    "reports",
+    "__pycache__",
+    "*.egg-info",
+    ".pytest_cache",
+    "dbt_packages",
+)
 
 
 # Output of every chengyu command the tests ran, for the no-traceback guard below.
@@ -57,11 +67,11 @@ class Workspace:
     def versions(self) -> list[str]:
         """Build ids of the complete versions, oldest first."""
         records = (self.warehouse / "versions").glob("chengyu.*.json")
-        return sorted(p.name[len("chengyu."):-len(".json")] for p in records)
+        return sorted(p.name[len("chengyu.") : -len(".json")] for p in records)
 
     def current(self) -> str:
         """Build id of the version the pointer names."""
-        return os.readlink(self.published).split("chengyu.", 1)[1][:-len(".duckdb")]
+        return os.readlink(self.published).split("chengyu.", 1)[1][: -len(".duckdb")]
 
     def state(self) -> dict[str, str]:
         """Every file of the warehouse folder with its sha256 (symlinks: their target).
@@ -84,8 +94,9 @@ class Workspace:
 
     def env(self, **extra: str) -> dict:
         env = dict(os.environ)
-        env.update(CHENGYU_WAREHOUSE=str(self.published), CHENGYU_REPORTS=str(self.reports),
-                   DBT_PROFILES_DIR=str(self.project))
+        env.update(
+            CHENGYU_WAREHOUSE=str(self.published), CHENGYU_REPORTS=str(self.reports), DBT_PROFILES_DIR=str(self.project)
+        )
         env.update(extra)
         return env
 
@@ -93,15 +104,22 @@ class Workspace:
         return [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(self.project), *args]
 
     def run(self, *args: str, timeout: float = 900, **extra_env: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(self.command(*args), env=self.env(**extra_env), capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            self.command(*args), env=self.env(**extra_env), capture_output=True, text=True, timeout=timeout
+        )
         COMMAND_OUTPUTS.append((args, result.stdout + result.stderr))
         return result
 
     def start(self, *args: str, **extra_env: str) -> subprocess.Popen:
         # A session of its own, so a test can SIGKILL the build with its dbt child.
-        return subprocess.Popen(self.command(*args), env=self.env(**extra_env), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return subprocess.Popen(
+            self.command(*args),
+            env=self.env(**extra_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
 
 
 def make_workspace(root: Path) -> Workspace:
@@ -140,12 +158,15 @@ def shared_build(tmp_path_factory, name: str, *args: str, setup=None) -> Workspa
             if setup is not None:
                 setup(ws)
             result = ws.run(*args)
-            record.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout,
-                                          "stderr": result.stderr}), encoding="utf-8")
+            record.write_text(
+                json.dumps({"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}),
+                encoding="utf-8",
+            )
     ws = Workspace(root / "repo", root / "warehouse")
     saved = json.loads(record.read_text(encoding="utf-8"))
-    ws.build_result = subprocess.CompletedProcess(["chengyu", *args], saved["returncode"], saved["stdout"],
-                                                  saved["stderr"])
+    ws.build_result = subprocess.CompletedProcess(
+        ["chengyu", *args], saved["returncode"], saved["stdout"], saved["stderr"]
+    )
     ws.build_output = saved["stdout"]
     return ws
 
@@ -166,9 +187,11 @@ def built(tmp_path_factory) -> Workspace:
 # An added figure in 亿美元 (100 million US dollars), a unit seeds/unit_conversions.csv does not
 # convert; everything else about it is valid: a known area, metric, year and source.
 UNCONVERTIBLE_FIGURE_ID = "F9999"
-UNCONVERTIBLE_FIGURE = (f"{UNCONVERTIBLE_FIGURE_ID},四川省,510000,gdp,2020,7000,亿美元,"
-                        "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),"
-                        "test row: a unit the warehouse cannot convert,high\n")
+UNCONVERTIBLE_FIGURE = (
+    f"{UNCONVERTIBLE_FIGURE_ID},四川省,510000,gdp,2020,7000,亿美元,"
+    "http://www.tjcn.org/tjgb/23sc/36783.html (Sichuan 2020 statistical bulletin),"
+    "test row: a unit the warehouse cannot convert,high\n"
+)
 # F0158 (line 159 of seeds/reported_figures.csv) moved to an area code that does not exist.
 UNKNOWN_AREA = ("F0158,德阳市,510600,", "F0158,德阳市,510699,")
 
@@ -211,14 +234,25 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
 # worker, and each worker then takes the longest file left. The order follows the step times
 # CI prints (--durations); files not listed (each under about a minute) come after, in the
 # usual order.
-LONGEST_FIRST = ("test_spark.py", "test_spark_publish.py", "test_microdata.py", "test_bad_inputs.py",
-                 "test_superset.py", "test_readme.py", "test_quality_gate.py", "test_faults.py",
-                 "test_microdata_panel.py", "test_postgres_publish.py", "test_user_figures.py")
+LONGEST_FIRST = (
+    "test_spark.py",
+    "test_spark_publish.py",
+    "test_microdata.py",
+    "test_bad_inputs.py",
+    "test_superset.py",
+    "test_readme.py",
+    "test_quality_gate.py",
+    "test_faults.py",
+    "test_microdata_panel.py",
+    "test_postgres_publish.py",
+    "test_user_figures.py",
+)
 
 
 def pytest_collection_modifyitems(items):
     """Fast unit tests (tests/unit, no build) run first, then the longest end-to-end files;
     the order is otherwise kept."""
+
     def rank(item) -> tuple[int, int]:
         path = Path(str(item.fspath))
         if path.parent.name == "unit":

@@ -17,10 +17,11 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 HOLDER = '[data-test="dashboard-component-chart-holder"]'
-STATE = ("""
+STATE = (
+    """
 return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
     title: (h.querySelector('[data-test="editable-title"], .header-title, [data-test="slice-header"]') """
-         """|| {}).innerText || '',
+    """|| {}).innerText || '',
     canvas: h.querySelectorAll('canvas').length,
     svg: h.querySelectorAll('svg').length,
     table_rows: h.querySelectorAll('table tbody tr').length,
@@ -28,7 +29,8 @@ return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
     error: (h.querySelector('[data-test="chart-error"], .alert-danger, [role="alert"]') || {}).innerText || '',
     text: h.innerText.slice(0, 400),
 }));
-""")
+"""
+)
 
 
 def main() -> None:
@@ -36,19 +38,34 @@ def main() -> None:
     # A browser session cookie from Superset's login form, which wants a CSRF token: ask the
     # API for one (logged in by JWT) in the same cookie session, then post the form.
     http = requests.Session()
-    token = http.post(url + "/api/v1/security/login", json={"username": user, "password": password,
-                                                           "provider": "db"}, timeout=60).json()["access_token"]
-    csrf = http.get(url + "/api/v1/security/csrf_token/", headers={"Authorization": "Bearer " + token},
-                    timeout=60).json()["result"]
-    login = http.post(url + "/login/", data={"username": user, "password": password, "csrf_token": csrf},
-                      headers={"Referer": url + "/login/"}, timeout=60, allow_redirects=False)
+    token = http.post(
+        url + "/api/v1/security/login", json={"username": user, "password": password, "provider": "db"}, timeout=60
+    ).json()["access_token"]
+    csrf = http.get(
+        url + "/api/v1/security/csrf_token/", headers={"Authorization": "Bearer " + token}, timeout=60
+    ).json()["result"]
+    login = http.post(
+        url + "/login/",
+        data={"username": user, "password": password, "csrf_token": csrf},
+        headers={"Referer": url + "/login/"},
+        timeout=60,
+        allow_redirects=False,
+    )
     cookie = http.cookies.get("session")
     if login.status_code not in (302, 303) or not cookie:
         raise SystemExit(f"login through /login/ failed: HTTP {login.status_code} {login.text[:500]}")
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1600,1800",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1800",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     try:

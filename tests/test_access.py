@@ -31,29 +31,39 @@ def test_sql_reads_in_three_formats(built):
     assert table.stdout.rstrip().endswith("(1 row)")
     csv_out = built.run("sql", "select count(*) as n from marts.fct_sector_output", "--format", "csv")
     assert csv_out.stdout == "n\n648\n"
-    json_out = built.run("sql", "select figure_id, value_base from marts.fct_reported_figures "
-                                "where figure_id = 'F0039'", "--format", "json")
+    json_out = built.run(
+        "sql",
+        "select figure_id, value_base from marts.fct_reported_figures where figure_id = 'F0039'",
+        "--format",
+        "json",
+    )
     assert json.loads(json_out.stdout) == [{"figure_id": "F0039", "value_base": 732780000000.0}]
 
 
-@pytest.mark.parametrize("statement,words", [
-    ("delete from marts.dim_area", "DELETE statements are not reads"),
-    ("create table marts.x as select 1", "CREATE statements are not reads"),
-    ("copy marts.dim_area to '/tmp/chengyu-leak.csv'", "COPY statements are not reads"),
-    ("attach '/tmp/other.duckdb' as other", "ATTACH statements are not reads"),
-    ("pragma profiling_output='/tmp/chengyu-profile'", "SET statements are not reads"),
-    ("call enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "CALL statements are not reads"),
-    ("call enable_logging('QueryLog', storage='file', storage_path='qlog')", "CALL statements are not reads"),
-    # SELECT statements that call table functions with side effects or SQL from text:
-    ("select * from enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "cannot call enable_logging"),
-    ("select * from query('select 1')", "cannot call query"),
-    ("select * from marts.dim_area where 0 < (select count(*) from enable_logging())", "cannot call enable_logging"),
-    ("select * from json_execute_serialized_sql(json_serialize_sql('select 1'))", "cannot call json_execute"),
-    ("select sleep_ms(600000)", "cannot call sleep_ms"),
-    ("select * from read_text('/etc/hostname')", "cannot call read_text"),
-    ("select * from marts.dim_area, read_csv('/etc/passwd')", "cannot call read_csv"),
-    ("select 1; delete from marts.dim_area", "DELETE statements are not reads"),
-])
+@pytest.mark.parametrize(
+    "statement,words",
+    [
+        ("delete from marts.dim_area", "DELETE statements are not reads"),
+        ("create table marts.x as select 1", "CREATE statements are not reads"),
+        ("copy marts.dim_area to '/tmp/chengyu-leak.csv'", "COPY statements are not reads"),
+        ("attach '/tmp/other.duckdb' as other", "ATTACH statements are not reads"),
+        ("pragma profiling_output='/tmp/chengyu-profile'", "SET statements are not reads"),
+        ("call enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "CALL statements are not reads"),
+        ("call enable_logging('QueryLog', storage='file', storage_path='qlog')", "CALL statements are not reads"),
+        # SELECT statements that call table functions with side effects or SQL from text:
+        ("select * from enable_logging(storage='file', storage_path='/tmp/chengyu-log')", "cannot call enable_logging"),
+        ("select * from query('select 1')", "cannot call query"),
+        (
+            "select * from marts.dim_area where 0 < (select count(*) from enable_logging())",
+            "cannot call enable_logging",
+        ),
+        ("select * from json_execute_serialized_sql(json_serialize_sql('select 1'))", "cannot call json_execute"),
+        ("select sleep_ms(600000)", "cannot call sleep_ms"),
+        ("select * from read_text('/etc/hostname')", "cannot call read_text"),
+        ("select * from marts.dim_area, read_csv('/etc/passwd')", "cannot call read_csv"),
+        ("select 1; delete from marts.dim_area", "DELETE statements are not reads"),
+    ],
+)
 def test_sql_refuses_everything_but_reads(built, statement, words):
     before = built.state()
     result = built.run("sql", statement)
@@ -78,16 +88,29 @@ def test_sql_reads_no_file_and_tells_no_file_apart(built, tmp_path):
 
 def test_sql_prints_values_as_duckdb_does_and_stops_at_its_memory_limit(built):
     # Issue 22, cases 11 and 12.
-    query = ("select age(date '2024-03-01', date '2023-01-01') as iv, 'infinity'::date as d, "
-             "map([date '2024-01-01'], [1.5::decimal(4, 2)]) as m, map(['nan'::double], ['x']) as n")
+    query = (
+        "select age(date '2024-03-01', date '2023-01-01') as iv, 'infinity'::date as d, "
+        "map([date '2024-01-01'], [1.5::decimal(4, 2)]) as m, map(['nan'::double], ['x']) as n"
+    )
     table = built.run("sql", query)
     assert [c.strip() for c in table.stdout.splitlines()[2].split(" | ")] == [
-        "1 year 2 months", "infinity", "{2024-01-01=1.50}", "{nan=x}"], table.stderr
+        "1 year 2 months",
+        "infinity",
+        "{2024-01-01=1.50}",
+        "{nan=x}",
+    ], table.stderr
     as_json = built.run("sql", query, "--format", "json")
-    assert json.loads(as_json.stdout) == [{"iv": "1 year 2 months", "d": "infinity", "m": {"2024-01-01": 1.5},
-                                           "n": {"nan": "x"}}], as_json.stderr
-    hungry = built.run("sql", "--memory-limit", "64MB", "--format", "csv",
-                       "select count(distinct range::varchar || 'x') from range(30000000)")
+    assert json.loads(as_json.stdout) == [
+        {"iv": "1 year 2 months", "d": "infinity", "m": {"2024-01-01": 1.5}, "n": {"nan": "x"}}
+    ], as_json.stderr
+    hungry = built.run(
+        "sql",
+        "--memory-limit",
+        "64MB",
+        "--format",
+        "csv",
+        "select count(distinct range::varchar || 'x') from range(30000000)",
+    )
     assert hungry.returncode == 13 and hungry.stdout == "", hungry.stdout + hungry.stderr
     assert hungry.stderr.count("\n") == 1 and "out of memory" in hungry.stderr and "Traceback" not in hungry.stderr
     assert built.run("sql", "--memory-limit", "lots", "select 1").returncode == 2
@@ -106,8 +129,13 @@ def test_sql_resolves_unqualified_names_in_marts_and_limits_table_rows(built):
 
 
 def test_ctrl_c_interrupts_a_running_query(built):
-    proc = subprocess.Popen(built.command("sql", "select sum(a.range * b.range) from range(200000) a, range(200000) b"),
-                            env=built.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        built.command("sql", "select sum(a.range * b.range) from range(200000) a, range(200000) b"),
+        env=built.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(8)  # start-up takes about a second; the cross join of 4e10 rows runs for minutes
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
@@ -117,15 +145,25 @@ def test_ctrl_c_interrupts_a_running_query(built):
 
 
 def test_a_piped_session_with_a_refused_statement_exits_8(built):
-    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
-                          input="select 1 as a;\ndelete from marts.dim_area;\nselect 2 as b;\n")
+    proc = subprocess.run(
+        built.command("sql", "--format", "csv"),
+        env=built.env(),
+        text=True,
+        capture_output=True,
+        input="select 1 as a;\ndelete from marts.dim_area;\nselect 2 as b;\n",
+    )
     assert proc.returncode == EXIT_QUERY
     # Piped input is one script, checked whole before any statement runs.
     assert proc.stdout == ""
     assert "DELETE statements are not reads" in proc.stderr
     # A blank line or a ';' inside a string does not end the script early.
-    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
-                          input="select 'x;\ny' as s;\n\nselect 2 as b\n")
+    proc = subprocess.run(
+        built.command("sql", "--format", "csv"),
+        env=built.env(),
+        text=True,
+        capture_output=True,
+        input="select 'x;\ny' as s;\n\nselect 2 as b\n",
+    )
     assert proc.returncode == 0 and proc.stdout == 's\n"x;\ny"\nb\n2\n', proc.stderr
 
 
@@ -139,8 +177,13 @@ def test_export_to_a_path_with_quotes_and_spaces_runs_no_sql_from_it(built, tmp_
 
 
 def test_sql_interactive_mode(built):
-    proc = subprocess.run(built.command("sql", "--format", "csv"), env=built.env(), text=True, capture_output=True,
-                          input="select 1 as a;\nselect year\n from marts.dim_year where year = 2020;\n")
+    proc = subprocess.run(
+        built.command("sql", "--format", "csv"),
+        env=built.env(),
+        text=True,
+        capture_output=True,
+        input="select 1 as a;\nselect year\n from marts.dim_year where year = 2020;\n",
+    )
     assert proc.returncode == 0
     assert proc.stdout == "a\n1\nyear\n2020\n"
 
@@ -197,8 +240,9 @@ def test_export_never_follows_a_link_planted_in_its_folder(built, tmp_path):
 
 def test_export_with_an_empty_out_writes_nothing(built, tmp_path):
     # It used to write every mart into the current folder.
-    result = subprocess.run(built.command("export", "--out", ""), env=built.env(), cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        built.command("export", "--out", ""), env=built.env(), cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "the path is empty" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
@@ -219,18 +263,24 @@ def test_publish_to_a_real_postgres_server(built):
                 where i.indrelid = 'chengyu.fct_sector_output'::regclass and i.indisprimary
             """).fetchone()[0]
             assert pk == ["area_code", "sector_code", "year"]
-            assert pg.execute("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = "
-                              "'chengyu.fct_sector_output'::regclass and attname = 'output_value_yuan'"
-                              ).fetchone()[0] == "double precision"
+            assert (
+                pg.execute(
+                    "select format_type(atttypid, atttypmod) from pg_attribute where attrelid = "
+                    "'chengyu.fct_sector_output'::regclass and attname = 'output_value_yuan'"
+                ).fetchone()[0]
+                == "double precision"
+            )
             comment = pg.execute("select col_description('chengyu.fct_sector_output'::regclass, 4)").fetchone()[0]
             assert comment and "yuan" in comment
             table_comment = pg.execute("select obj_description('chengyu.fct_sector_output'::regclass)").fetchone()[0]
             assert "estimated" in table_comment
-            assert pg.execute("select has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'select'), "
-                              "has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'insert')"
-                              ).fetchone() == (True, False)
+            assert pg.execute(
+                "select has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'select'), "
+                "has_table_privilege('chengyu_reader', 'chengyu.fct_sector_output', 'insert')"
+            ).fetchone() == (True, False)
         psql = shutil.which("psql")
         if psql:  # the command-line client BI people use to check a connection
-            out = subprocess.run([psql, dsn, "-At", "-c", "select count(*) from chengyu.dim_area"],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [psql, dsn, "-At", "-c", "select count(*) from chengyu.dim_area"], capture_output=True, text=True
+            )
             assert out.stdout.strip() == "16", out.stderr

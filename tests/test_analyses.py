@@ -17,8 +17,13 @@ from chengyu_cluster.access.analyses import AnalysisError, find_analysis, relati
 
 from conftest import sha256
 
-ANALYSES = ["q1_area_leading_sectors", "q2_duplicated_area_pairs", "q3_vehicle_chain_coordination",
-            "q4_gap_to_jiangsu_zhejiang", "q5_coupling_coordination_trend"]
+ANALYSES = [
+    "q1_area_leading_sectors",
+    "q2_duplicated_area_pairs",
+    "q3_vehicle_chain_coordination",
+    "q4_gap_to_jiangsu_zhejiang",
+    "q5_coupling_coordination_trend",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +33,28 @@ def compiled(built, tmp_path_factory):
     scratch = tmp_path_factory.mktemp("compile") / "chengyu.duckdb"
     target = tmp_path_factory.mktemp("target")
     env = dict(os.environ, CHENGYU_DBT_DATABASE=str(scratch), DBT_PROFILES_DIR=str(built.project))
-    code = ("import sys; from dbt.cli.main import dbtRunner; "
-            "r = dbtRunner().invoke(sys.argv[1:]); sys.exit(0 if r.success else 1)")
+    code = (
+        "import sys; from dbt.cli.main import dbtRunner; "
+        "r = dbtRunner().invoke(sys.argv[1:]); sys.exit(0 if r.success else 1)"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", code, "compile", "--project-dir", str(built.project), "--select", "analyses/*",
-         "--target-path", str(target), "--quiet"], env=env, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "compile",
+            "--project-dir",
+            str(built.project),
+            "--select",
+            "analyses/*",
+            "--target-path",
+            str(target),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return target / "compiled" / "chengyu_cluster" / "analyses"
 
@@ -64,6 +86,7 @@ def test_claims_verdicts_cover_every_claim(built, compiled):
 
 # --- chengyu analyses: the same questions, run read-only against the published file ---
 
+
 def dbt_without_catalog(sql: str) -> str:
     """dbt's "catalog"."schema"."name" written as schema.name, as chengyu analyses renders it."""
     return re.sub(r'"[^"]+"\."([^"]+)"\."([^"]+)"', r"\1.\2", sql)
@@ -89,8 +112,10 @@ def test_list_names_every_question(built):
     lines = [line for line in result.stdout.splitlines() if line[:1] == "q"]
     assert [line.split()[0] for line in lines] == ["q1", "q2", "q3", "q4", "q5"]
     # The question of q1 spans two comment lines in the file; the list shows it on one.
-    assert "which divisions does each area lead, and which of the news report's claims does the data " \
-           "support or contradict?" in lines[0]
+    assert (
+        "which divisions does each area lead, and which of the news report's claims does the data "
+        "support or contradict?" in lines[0]
+    )
     assert "does Chongqing assemble vehicles while Sichuan supplies the parts?" in lines[2]
 
 
@@ -100,13 +125,19 @@ def test_run_reads_the_published_file_only(built):
     # on DuckDB's file lock, so a run that succeeds here opened it read-only.
     holder = duckdb.connect(str(built.published), read_only=True)
     try:
-        writer = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])",
-                                 str(built.published)], capture_output=True, text=True)
+        writer = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1])", str(built.published)],
+            capture_output=True,
+            text=True,
+        )
         assert writer.returncode != 0 and "lock" in writer.stderr.lower(), "the lock premise must hold"
         result = built.run("analyses", "q3", "--format", "csv")
         coupling = built.run("analyses", "q5_coupling_coordination_trend", "--format", "json")
-        expected_d = dict(holder.execute(
-            "select year, round(coordination_degree_classic, 3) from marts.fct_cluster_coupling").fetchall())
+        expected_d = dict(
+            holder.execute(
+                "select year, round(coordination_degree_classic, 3) from marts.fct_cluster_coupling"
+            ).fetchall()
+        )
     finally:
         holder.close()
     assert sha256(built.published) == before
@@ -136,8 +167,9 @@ def test_unknown_analysis_is_refused_with_the_list(built):
 def test_an_analysis_beyond_ref_fails_loudly(tmp_path):
     (tmp_path / "analyses").mkdir()
     path = tmp_path / "analyses" / "q9_uses_var.sql"
-    path.write_text("-- Question 9: what if?\nselect {{ var('panel_end_year') }} from {{ ref('dim_year') }}\n",
-                    encoding="utf-8")
+    path.write_text(
+        "-- Question 9: what if?\nselect {{ var('panel_end_year') }} from {{ ref('dim_year') }}\n", encoding="utf-8"
+    )
     analysis = find_analysis(tmp_path, "q9")
     assert analysis.question == "what if?"
     with pytest.raises(AnalysisError, match="other than ref"):

@@ -18,7 +18,6 @@ CORPUS = Path(__file__).parent / "bad_inputs"
 EXIT_INPUT, EXIT_DBT, EXIT_QUALITY = 3, 4, 5
 
 
-
 # Every case of the bad-input and fault corpus: one line, never a traceback.
 pytestmark = pytest.mark.usefixtures("no_tracebacks")
 
@@ -98,25 +97,46 @@ def test_utf8_bom_is_accepted_with_a_warning(ws):
 
 
 # A row appended to the shipped figures lands on the line after the file's last one.
-APPENDED_FIGURE_LINE = len((Path(__file__).parents[1] / "seeds" / "reported_figures.csv")
-                           .read_text(encoding="utf-8").splitlines()) + 1
+APPENDED_FIGURE_LINE = (
+    len((Path(__file__).parents[1] / "seeds" / "reported_figures.csv").read_text(encoding="utf-8").splitlines()) + 1
+)
 
 SEED_CASES = [
     # seed, edit, expected message (file, line, column) and rule
-    ("reported_figures", lambda t: t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
-                                       "http://www.tjcn.org/tjgb/23sc/36783.html "
-                                       "(Sichuan 2020 statistical bulletin),x,high\n",
-     f"seeds/reported_figures.csv, line {APPENDED_FIGURE_LINE}, column 'figure_id'", "same_key_same_value"),
-    ("reported_figures", lambda t: t.replace("F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
-                                             "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8"),
-     "seeds/reported_figures.csv, line 40, column 'value': figure F0039", "non_negative"),
-    ("reported_figures", lambda t: t.replace("F0050,重庆市,500000,gdp,2020,", "F0050,重庆市,500000,gdp,20X0,"),
-     "seeds/reported_figures.csv, line 51, column 'year': figure F0050", "year_format"),
-    ("sectors", lambda t: t.replace('C35,35,专用设备制造业,Manufacture of special purpose machinery,'
-                                    'machinery,machinery,true,"Mach',
-                                    'C35,35,专用设备制造业,Manufacture of special purpose machinery,'
-                                    'machinery,machinery,true,Mach'),
-     "seeds/sectors.csv, line 4", "field_count"),
+    (
+        "reported_figures",
+        lambda t: (
+            t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
+            "http://www.tjcn.org/tjgb/23sc/36783.html "
+            "(Sichuan 2020 statistical bulletin),x,high\n"
+        ),
+        f"seeds/reported_figures.csv, line {APPENDED_FIGURE_LINE}, column 'figure_id'",
+        "same_key_same_value",
+    ),
+    (
+        "reported_figures",
+        lambda t: t.replace(
+            "F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
+            "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8",
+        ),
+        "seeds/reported_figures.csv, line 40, column 'value': figure F0039",
+        "non_negative",
+    ),
+    (
+        "reported_figures",
+        lambda t: t.replace("F0050,重庆市,500000,gdp,2020,", "F0050,重庆市,500000,gdp,20X0,"),
+        "seeds/reported_figures.csv, line 51, column 'year': figure F0050",
+        "year_format",
+    ),
+    (
+        "sectors",
+        lambda t: t.replace(
+            'C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,"Mach',
+            "C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,Mach",
+        ),
+        "seeds/sectors.csv, line 4",
+        "field_count",
+    ),
 ]
 
 
@@ -144,8 +164,9 @@ def test_a_figure_with_an_unknown_area_publishes_and_is_listed_as_rejected(rejec
     assert "[rule: known_area]" in output and "figures rejected: 2" in output
     con = duckdb.connect(str(ws.published), read_only=True)
     try:
-        assert con.execute("select figure_id from marts.audit_rejected_figures where figure_id = 'F0158'"
-                           ).fetchall() == [("F0158",)]
+        assert con.execute(
+            "select figure_id from marts.audit_rejected_figures where figure_id = 'F0158'"
+        ).fetchall() == [("F0158",)]
     finally:
         con.close()
 
@@ -155,9 +176,14 @@ def test_a_failing_dbt_test_stops_the_build_and_names_the_rows(ws):
     # (0.10 -> 0.30 makes Sichuan's 1.20); the dbt test assert_baseline_mix_sums_to_one does.
     before = ws.state()
     # The edit moves the prior's 90 % range with it, so that only the sum is wrong.
-    with edited_seed(ws, "estimation_priors",
-                     lambda t: t.replace("P01,baseline_sector_share,510000,C33,,0.10,0.06,0.16",
-                                         "P01,baseline_sector_share,510000,C33,,0.30,0.20,0.40")):
+    with edited_seed(
+        ws,
+        "estimation_priors",
+        lambda t: t.replace(
+            "P01,baseline_sector_share,510000,C33,,0.10,0.06,0.16",
+            "P01,baseline_sector_share,510000,C33,,0.30,0.20,0.40",
+        ),
+    ):
         result = ws.run("build")
     output = result.stdout + result.stderr
     assert result.returncode == EXIT_DBT, output
@@ -194,8 +220,13 @@ CELL_CASES = [
     ("arabic_indic_year", "510100,C34,٢٠٢٠,1200,亿元,gross_output,yearbook\n", 2, "year", "year_format"),
     ("thousands_separator", '510100,C34,2020,"1,200",亿元,gross_output,yearbook\n', 2, "value", "numeric"),
     ("tab_inside_field", "510100,C34,2020,1200,亿元,gross_output,year\tbook\n", 2, "source", "control_character"),
-    ("line_break_in_quoted_field", '510100,C34,2020,1200,亿元,gross_output,"year\nbook"\n', 2, "source",
-     "control_character"),
+    (
+        "line_break_in_quoted_field",
+        '510100,C34,2020,1200,亿元,gross_output,"year\nbook"\n',
+        2,
+        "source",
+        "control_character",
+    ),
     # 1e30 亿元 = 1e38 yuan, beyond China's whole 2023 GDP (1.26e14 yuan).
     ("implausible_value", "510100,C34,2020,1e30,亿元,gross_output,yearbook\n", 2, "value", "plausible_output"),
 ]
@@ -218,11 +249,14 @@ def _fifo(path: Path) -> None:
     os.mkfifo(path)
 
 
-@pytest.mark.parametrize("make,words", [
-    (lambda p: p.mkdir(), "this is a directory, not a regular file"),
-    (_fifo, "this is a FIFO (named pipe), not a regular file"),
-    (None, "this is a device, not a regular file"),  # /dev/zero
-])
+@pytest.mark.parametrize(
+    "make,words",
+    [
+        (lambda p: p.mkdir(), "this is a directory, not a regular file"),
+        (_fifo, "this is a FIFO (named pipe), not a regular file"),
+        (None, "this is a device, not a regular file"),  # /dev/zero
+    ],
+)
 def test_only_regular_files_are_read_and_at_once(ws, tmp_path, make, words):
     path = Path("/dev/zero") if make is None else tmp_path / "input.csv"
     if make is not None:
@@ -249,8 +283,9 @@ def test_a_file_over_the_size_limit_is_refused(ws, tmp_path):
 
 def test_many_problems_print_the_first_50_and_a_count(ws, tmp_path):
     path = tmp_path / "many.csv"
-    path.write_text(HEADER + "".join(f"510100,C34,2020,bad{i},亿元,gross_output,yearbook\n" for i in range(3000)),
-                    encoding="utf-8")
+    path.write_text(
+        HEADER + "".join(f"510100,C34,2020,bad{i},亿元,gross_output,yearbook\n" for i in range(3000)), encoding="utf-8"
+    )
     result = ws.run("validate", "--sector-output", str(path))
     assert result.returncode == EXIT_INPUT
     errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR")]
@@ -284,11 +319,13 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
     decoy = tmp_path / "fig1.csv"
     decoy.write_text(HEADER + "510100,C34,2020,1,亿元,gross_output,decoy\n", encoding="utf-8")
     path = tmp_path / "fig[1].csv"
-    path.write_text(HEADER
-                    + "510600,C38,2023,905,亿元,gross_output,'quoted' yearbook table 3\n"
-                    + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(
-                        ", p.", " p.")
-                    + "500118,C36,2023,60,万亿元,gross_output,'another quote\n", encoding="utf-8")
+    path.write_text(
+        HEADER
+        + "510600,C38,2023,905,亿元,gross_output,'quoted' yearbook table 3\n"
+        + "\t510600\u00a0,C34,\u30002023,41000000, 万元 ,gross_output,yearbook, p. 12\n".replace(", p.", " p.")
+        + "500118,C36,2023,60,万亿元,gross_output,'another quote\n",
+        encoding="utf-8",
+    )
     # 60 万亿元 for one cell is far beyond the published panel, and the user's cells are hard
     # constraints of the fit, so their areas' other cells move too: the gate blocks it unless explained.
     result = ws.run("build", "--sector-output", str(path), "--accept-shift", "synthetic far-off user figures")
@@ -301,8 +338,9 @@ def test_what_the_reader_accepts_is_what_the_warehouse_holds(ws, tmp_path):
             select supplied_line, area_code, sector_code, year, value_original, unit_original, source, supplied_file
             from intermediate.int_sector_output_supplied order by supplied_line
         """).fetchall()
-        audit = con.execute("select file, sha256, row_count from raw.load_audit "
-                            "where kind = 'sector_output'").fetchall()
+        audit = con.execute(
+            "select file, sha256, row_count from raw.load_audit where kind = 'sector_output'"
+        ).fetchall()
     finally:
         con.close()
     assert rows == [

@@ -28,8 +28,7 @@ URI_SETTINGS = "?access_mode=read_only&enable_external_access=false&lock_configu
 SQLALCHEMY_URI = "duckdb:////abs/path/warehouse/chengyu.duckdb" + URI_SETTINGS
 ENGINE_PARAMS = {"connect_args": {"read_only": True, "config": {"enable_external_access": False}}}
 ENGINE_PARAMS_README = '{"connect_args": {"read_only": true, "config": {"enable_external_access": false}}}'
-PYTHON_DUCKDB = ('duckdb.connect("warehouse/chengyu.duckdb", read_only=True, '
-                 'config={"enable_external_access": False})')
+PYTHON_DUCKDB = 'duckdb.connect("warehouse/chengyu.duckdb", read_only=True, config={"enable_external_access": False})'
 
 DISABLED = "file system operations are disabled by configuration"
 
@@ -71,8 +70,10 @@ EXPECTED_REFUSAL = {
     "copy_to": DISABLED,
     "attach": DISABLED,
     # Either message: external access cannot be re-enabled, or the whole configuration is locked.
-    "reenable": ("Cannot enable external access",
-                 'option "enable_external_access" - the configuration has been locked'),
+    "reenable": (
+        "Cannot enable external access",
+        'option "enable_external_access" - the configuration has been locked',
+    ),
 }
 
 
@@ -90,8 +91,13 @@ def assert_untouched(root: Path, link: Path, before: str) -> None:
 def check_python_recipe(python: Path | str, recipe: str, target: str, site) -> dict:
     root, link = site
     before = sha256(link.resolve())
-    out = subprocess.run([str(python), str(REPO / "tests" / "bi_probe.py"), recipe, target, json.dumps(probes(root))],
-                         capture_output=True, text=True, timeout=120, cwd=root)
+    out = subprocess.run(
+        [str(python), str(REPO / "tests" / "bi_probe.py"), recipe, target, json.dumps(probes(root))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout)
     assert results["read"] == {"rows": [["16"]]}, results["read"]
@@ -129,8 +135,9 @@ def test_superset_recipe_on_sqlalchemy_14(site, form):
     root, link = site
     python = bi_env("superset") / "bin" / "python"
     if form == "uri":
-        versions = check_python_recipe(python, "sqlalchemy-uri",
-                                       SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link)), site)
+        versions = check_python_recipe(
+            python, "sqlalchemy-uri", SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link)), site
+        )
     else:
         spec = {"uri": f"duckdb:///{link}", "engine_params": ENGINE_PARAMS}
         versions = check_python_recipe(python, "sqlalchemy-engine-params", json.dumps(spec), site)
@@ -143,8 +150,15 @@ def cli_env(root: Path) -> dict:
 
 
 def run_cli(root: Path, script: str) -> subprocess.CompletedProcess:
-    return subprocess.run(shlex.split(DUCKDB_CLI), input=script + "\n", capture_output=True, text=True, timeout=60,
-                          cwd=root, env=cli_env(root))
+    return subprocess.run(
+        shlex.split(DUCKDB_CLI),
+        input=script + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=root,
+        env=cli_env(root),
+    )
 
 
 def test_duckdb_cli_recipe(site):
@@ -191,8 +205,14 @@ def test_the_duckdb_cli_launcher_cannot_start_in_safe_mode(site):
     a newer duckdb-cli starts in safe mode and the recipe may call `duckdb -safe` directly."""
     root, _ = site
     launcher = Path(sys.executable).parent / "duckdb"
-    out = subprocess.run([str(launcher), "-safe", "-readonly", "warehouse/chengyu.duckdb", "-c", "select 1"],
-                         capture_output=True, text=True, timeout=60, cwd=root, env=cli_env(root))
+    out = subprocess.run(
+        [str(launcher), "-safe", "-readonly", "warehouse/chengyu.duckdb", "-c", "select 1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=root,
+        env=cli_env(root),
+    )
     assert out.returncode != 0 and "the configuration has been locked" in out.stdout + out.stderr
 
 
@@ -204,13 +224,28 @@ def test_harlequin_recipe_headless(site):
     env = bi_env("clients")
     command = shlex.split(HSQL)
     command[0] = str(env / "bin" / "hsql")
-    spec = json.loads(subprocess.run([str(env / "bin" / "hsql"), "--spec", "-a", "duckdb"], capture_output=True,
-                                     text=True, timeout=60, cwd=root, env={"HOME": str(root)}).stdout or "{}")
+    spec = json.loads(
+        subprocess.run(
+            [str(env / "bin" / "hsql"), "--spec", "-a", "duckdb"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=root,
+            env={"HOME": str(root)},
+        ).stdout
+        or "{}"
+    )
     assert "init-path" in json.dumps(spec), "harlequin's duckdb adapter no longer takes --init-path"
     statements = probes(root)
     for name, statement in statements.items():
-        out = subprocess.run(command + ["--no-write-history", "--csv", "-c", statement], capture_output=True,
-                             text=True, timeout=60, cwd=root, env={"HOME": str(root), "PATH": "/usr/bin:/bin"})
+        out = subprocess.run(
+            command + ["--no-write-history", "--csv", "-c", statement],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=root,
+            env={"HOME": str(root), "PATH": "/usr/bin:/bin"},
+        )
         if name == "read":
             assert out.returncode == 0 and out.stdout.splitlines()[-1] == "16", out.stdout + out.stderr
         else:

@@ -14,16 +14,25 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("CHENGYU_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     assert binary, "Chromium is not installed: apt-get install -y chromium (.ci/run does)"
     profile = tmp_path / "chromium-profile"
-    return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args],
-                          check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def rendered_text(dom: str) -> str:
@@ -76,5 +85,5 @@ def test_docs_page_shows_the_lineage_of_a_mart(built, tmp_path):
     text = rendered_text(dom)
     assert "Relation chengyu.marts.fct_sector_output" in text
     assert "Contract Enforced" in text
-    upstream = text[text.rfind("Depends On"):]
+    upstream = text[text.rfind("Depends On") :]
     assert "int_sector_output" in upstream

@@ -35,28 +35,50 @@ def test_the_reader_and_dbt_seed_load_the_shipped_seeds_identically(built, tmp_p
     import sys
 
     dev = tmp_path / "dev.duckdb"
-    code = ("import sys; from dbt.cli.main import dbtRunner; "
-            "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
+    code = (
+        "import sys; from dbt.cli.main import dbtRunner; sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
+    )
     # Its own target path: the shared workspace's target/ (semantic manifest) stays as the build left it.
-    seeded = subprocess.run([sys.executable, "-c", code, "seed", "--quiet", "--project-dir", str(built.project),
-                             "--target-path", str(tmp_path / "target")],
-                            env=built.env(CHENGYU_DBT_DATABASE=str(dev)), capture_output=True, text=True)
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "seed",
+            "--quiet",
+            "--project-dir",
+            str(built.project),
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        env=built.env(CHENGYU_DBT_DATABASE=str(dev)),
+        capture_output=True,
+        text=True,
+    )
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     con = duckdb.connect(str(dev), read_only=True)
     try:
         con.execute(f"attach '{built.internal}' as published (read_only)")
-        seeds = [t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'dev' "
-                                           "and schema_name = 'raw' and table_name not in "
-                                           "('user_sector_output', 'load_audit', 'build_context') "
-                                           "order by 1").fetchall()]
+        seeds = [
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'dev' "
+                "and schema_name = 'raw' and table_name not in "
+                "('user_sector_output', 'load_audit', 'build_context') "
+                "order by 1"
+            ).fetchall()
+        ]
         assert seeds == sorted(p.stem for p in (built.project / "seeds").glob("*.csv"))
         for table in seeds:
             for a, b in (("dev", "published"), ("published", "dev")):
-                extra = con.execute(f"select count(*) from (select * from {a}.raw.{table} "
-                                    f"except all select * from {b}.raw.{table})").fetchone()[0]
+                extra = con.execute(
+                    f"select count(*) from (select * from {a}.raw.{table} except all select * from {b}.raw.{table})"
+                ).fetchone()[0]
                 assert extra == 0, (table, a)
-            types = con.execute(f"select database_name, list(data_type order by column_index) from duckdb_columns() "
-                                f"where schema_name = 'raw' and table_name = '{table}' group by 1").fetchall()
+            types = con.execute(
+                f"select database_name, list(data_type order by column_index) from duckdb_columns() "
+                f"where schema_name = 'raw' and table_name = '{table}' group by 1"
+            ).fetchall()
             assert len({str(t) for _, t in types}) == 1, types
     finally:
         con.close()
@@ -104,8 +126,11 @@ def test_original_value_and_unit_kept_beside_the_normalised_one(con):
 
 def test_staging_views_work_in_the_internal_file(con):
     # Views name their catalog; the internal file must keep the name they were built with.
-    assert con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0] \
-        == con.execute("select count(*) from raw.reported_figures").fetchone()[0] > 0
+    assert (
+        con.execute("select count(*) from staging.stg_reported__figures").fetchone()[0]
+        == con.execute("select count(*) from raw.reported_figures").fetchone()[0]
+        > 0
+    )
 
 
 def test_descriptions_are_persisted_as_comments(con):
@@ -123,10 +148,16 @@ def test_descriptions_are_persisted_as_comments(con):
 def test_no_estimated_value_is_labelled_reported(con):
     # A cell is reported only when a user supplied it; the shipped build supplies none.
     assert con.execute("select count(*) from marts.fct_sector_output where basis = 'reported'").fetchone()[0] == 0
-    for table in ("fct_area_sector_specialization", "fct_area_pair_structure", "fct_sector_concentration",
-                  "fct_area_shift_share", "fct_cluster_coupling"):
-        bad = con.execute(f"select count(*) from marts.{table} "
-                          f"where estimated_input_share > 0 and basis <> 'estimated'").fetchone()[0]
+    for table in (
+        "fct_area_sector_specialization",
+        "fct_area_pair_structure",
+        "fct_sector_concentration",
+        "fct_area_shift_share",
+        "fct_cluster_coupling",
+    ):
+        bad = con.execute(
+            f"select count(*) from marts.{table} where estimated_input_share > 0 and basis <> 'estimated'"
+        ).fetchone()[0]
         assert bad == 0, table
 
 
@@ -155,7 +186,7 @@ def test_every_figure_bearing_on_the_panel_is_a_constraint_with_its_residual(con
     # Every hard constraint met: the dbt test assert_hard_panel_constraints_met.
     # Electronics figures cannot be fitted (C39 is NULL).
     assert by_id["F0072"][2].startswith("not evaluable")
-    assert by_id["F0078"][2].startswith("not fitted")      # a target
+    assert by_id["F0078"][2].startswith("not fitted")  # a target
     assert by_id["F0224"][2].startswith("not fitted: a target")
     # Figures that bound the panel only loosely are fitted as soft upper bounds, not left out.
     for fid in ("F0031", "F0075", "F0076", "F0077", "F0169"):
@@ -175,15 +206,21 @@ def test_cells_without_a_defensible_prior_are_null_with_a_reason(con):
 
 
 def test_every_estimated_cell_and_lq_has_an_interval(con):
-    assert con.execute("""
+    assert (
+        con.execute("""
         select count(*) from marts.fct_sector_output
         where output_value_yuan is not null
             and not (output_p5_yuan <= output_p50_yuan and output_p50_yuan <= output_p95_yuan)
-    """).fetchone()[0] == 0
-    assert con.execute("""
+    """).fetchone()[0]
+        == 0
+    )
+    assert (
+        con.execute("""
         select count(*) from marts.fct_area_sector_specialization
         where location_quotient is not null and (lq_p5 is null or lq_p95 < lq_p5)
-    """).fetchone()[0] == 0
+    """).fetchone()[0]
+        == 0
+    )
     # Only robust strong clusters are findings: fewer of them than cells flagged on the fit.
     robust, flagged = con.execute("""
         select count(*) filter (where is_robust_strong_cluster), count(*) filter (where is_strong_cluster)

@@ -84,8 +84,9 @@ def test_a_stopped_build_stops_dbt_removes_its_candidate_and_releases_the_lock(w
     output = proc.stdout.read()
     assert proc.wait(timeout=60) == code
     proc.stdout.close()
-    assert_one_line_error(output, f"chengyu: stopped by {signal.Signals(signum).name}; "
-                                  "the published warehouse is unchanged")
+    assert_one_line_error(
+        output, f"chengyu: stopped by {signal.Signals(signum).name}; the published warehouse is unchanged"
+    )
     for child in children:
         assert not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
     assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))
@@ -117,19 +118,31 @@ def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
     # through `chengyu sql` (DuckDB's Python client). No access path blocks the build.
     engine = sqlalchemy.create_engine(f"duckdb:///{ws.published}", connect_args={"read_only": True})
     reader = engine.connect()
-    shell = subprocess.Popen(ws.command("sql"), env=ws.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    shell = subprocess.Popen(
+        ws.command("sql"),
+        env=ws.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def synthetic_cells() -> int:
-        return reader.execute(sqlalchemy.text("select count(*) from marts.fct_sector_output "
-                                              "where basis = 'synthetic'")).scalar()
+        return reader.execute(
+            sqlalchemy.text("select count(*) from marts.fct_sector_output where basis = 'synthetic'")
+        ).scalar()
 
     try:
         assert synthetic_cells() == 0
         # The synthetic cells are hard constraints of the panel fit and move their areas'
         # other cells too: the gate's shift against the published build is expected.
-        result = ws.run("build", "--sector-output", str(DATA / "synthetic_sector_output.csv"),
-                        "--accept-shift", "synthetic user figures")
+        result = ws.run(
+            "build",
+            "--sector-output",
+            str(DATA / "synthetic_sector_output.csv"),
+            "--accept-shift",
+            "synthetic user figures",
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert not list((ws.warehouse / "versions").glob("chengyu.candidate-*"))
         # The readers still see the complete old version until they reconnect.
@@ -153,20 +166,30 @@ def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
             from marts.fct_sector_output where method = 'user_supplied' order by area_code, sector_code
         """).fetchall()
         # 905 亿元 = 9.05e10 yuan; 41000000 万元 = 4.1e11 yuan; 0.06 万亿元 = 6e10 yuan.
-        assert supplied == [("500118", "C36", 6e10, "synthetic"), ("510600", "C34", 4.1e11, "synthetic"),
-                            ("510600", "C38", 9.05e10, "synthetic")]
+        assert supplied == [
+            ("500118", "C36", 6e10, "synthetic"),
+            ("510600", "C34", 4.1e11, "synthetic"),
+            ("510600", "C38", 9.05e10, "synthetic"),
+        ]
         # The label travels to every measure built on the cells: the fit is one joint solve,
         # so the synthetic cells move every estimated cell, which is labelled synthetic too,
         # and so is every LQ of both references in every year (72 = 8 areas x 9 divisions).
-        labels = dict(con.execute("""
+        labels = dict(
+            con.execute("""
             select reference || ' ' || year || ' ' || basis, count(*)
             from marts.fct_area_sector_specialization where year in (2022, 2023) group by all
-        """).fetchall())
-        assert labels == {"cluster8 2023 synthetic": 72, "sichuan_chongqing 2023 synthetic": 72,
-                          "cluster8 2022 synthetic": 72, "sichuan_chongqing 2022 synthetic": 72}
+        """).fetchall()
+        )
+        assert labels == {
+            "cluster8 2023 synthetic": 72,
+            "sichuan_chongqing 2023 synthetic": 72,
+            "cluster8 2022 synthetic": 72,
+            "sichuan_chongqing 2022 synthetic": 72,
+        }
         # The warehouse says which build it is and which file it holds.
         build_id, user_file, share = con.execute(
-            "select build_id, user_file, estimated_cell_share from marts.build_info").fetchone()
+            "select build_id, user_file, estimated_cell_share from marts.build_info"
+        ).fetchone()
         assert build_id == new and user_file == str(DATA / "synthetic_sector_output.csv")
         assert share == pytest.approx(645 / 648)  # 3 of the 648 cells supplied
     finally:
@@ -183,8 +206,9 @@ def test_next_build_publishes_while_a_reader_holds_the_file_and_rolls_back(ws):
 def small_disk(path: Path, size: str, read_only: bool = False):
     """A tmpfs of the given size at path (root only: skipped where mounting is refused)."""
     path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -234,9 +258,17 @@ def test_a_wal_beside_the_published_file_is_refused_before_building(ws):
 
 
 def test_a_writer_holding_the_file_makes_sql_say_locked(ws):
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
-                               f"c = duckdb.connect({str(ws.published)!r}); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, env=ws.env())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; "
+            f"c = duckdb.connect({str(ws.published)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ws.env(),
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         result = ws.run("sql", "select 1")

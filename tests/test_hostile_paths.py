@@ -26,12 +26,18 @@ FOLDER_OUTPUTS = {"export", "docs"}
 
 # (kind of path, command, exit code). Cases where the command would first run dbt or mf
 # and only then meet the file system's refusal are left to the unit tests.
-CASES = [(kind, command, code)
-         for kind, code in (("empty", 2), ("symlink", 9), ("fifo", 9), ("long-name", 10), ("under-a-file", 10))
-         for command in COMMANDS] + [
-    ("wrong-kind", "export", 9), ("wrong-kind", "docs", 9), ("wrong-kind", "report", 9),
-    ("wrong-kind", "metrics", 9), ("not-empty", "export", 9),
-    ("special-fs", "export", 10), ("special-fs", "report", 10),  # issue 22 case 12: report --out /proc/version
+CASES = [
+    (kind, command, code)
+    for kind, code in (("empty", 2), ("symlink", 9), ("fifo", 9), ("long-name", 10), ("under-a-file", 10))
+    for command in COMMANDS
+] + [
+    ("wrong-kind", "export", 9),
+    ("wrong-kind", "docs", 9),
+    ("wrong-kind", "report", 9),
+    ("wrong-kind", "metrics", 9),
+    ("not-empty", "export", 9),
+    ("special-fs", "export", 10),
+    ("special-fs", "report", 10),  # issue 22 case 12: report --out /proc/version
 ]
 
 
@@ -90,8 +96,9 @@ def test_a_hostile_output_path_is_one_line_and_touches_nothing(built, tmp_path, 
     cwd.mkdir()
     path = hostile_path(root, kind, command)
     before = tree(root)
-    result = subprocess.run(built.command(*COMMANDS[command](path)), env=built.env(), cwd=cwd,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        built.command(*COMMANDS[command](path)), env=built.env(), cwd=cwd, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == code, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -102,7 +109,7 @@ def test_a_hostile_output_path_is_one_line_and_touches_nothing(built, tmp_path, 
 
 @pytest.mark.parametrize("command", ["export", "report"])
 def test_a_unicode_path_with_quotes_is_written(built, tmp_path, command):
-    out = tmp_path / "成渝 O'Brien \"$(touch x)\" ü" / ("报告.html" if command == "report" else "导出")
+    out = tmp_path / '成渝 O\'Brien "$(touch x)" ü' / ("报告.html" if command == "report" else "导出")
     result = built.run(*COMMANDS[command](str(out)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (out / "manifest.json").is_file() if command == "export" else out.is_file()

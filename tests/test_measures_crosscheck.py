@@ -53,8 +53,9 @@ def test_location_quotients_match(frames):
             expected[sorted(INDISTINCT & set(expected.columns))] = np.nan
             rows = marts[(marts.year == year) & (marts.reference == reference)]
             got = rows.pivot(index="area_code", columns="sector_code", values="location_quotient")
-            np.testing.assert_allclose(got.loc[expected.index, expected.columns].to_numpy(),
-                                       expected.to_numpy(), rtol=1e-9)
+            np.testing.assert_allclose(
+                got.loc[expected.index, expected.columns].to_numpy(), expected.to_numpy(), rtol=1e-9
+            )
             masked = rows[rows.sector_code.isin(INDISTINCT)]
             assert len(masked) == 16 and masked.lq_null_reason.str.startswith(INDISTINCT_REASON).all()
             checked += expected.size
@@ -71,7 +72,7 @@ def test_similarity_and_krugman_match(frames):
             keep = x.loc[a].notna() & x.loc[b].notna()
             sa = x.loc[a, keep] / x.loc[a, keep].sum()
             sb = x.loc[b, keep] / x.loc[b, keep].sum()
-            similarity = (sa * sb).sum() / np.sqrt((sa ** 2).sum() * (sb ** 2).sum())
+            similarity = (sa * sb).sum() / np.sqrt((sa**2).sum() * (sb**2).sum())
             krugman = (sa - sb).abs().sum()
             row = marts[(marts.year == year) & (marts.area_code_a == a) & (marts.area_code_b == b)]
             assert len(row) == 1
@@ -92,7 +93,7 @@ def test_concentration_matches(frames):
         for sector in x.columns:
             column = x[sector]
             share = column / column.sum()
-            hhi = (share ** 2).sum()
+            hhi = (share**2).sum()
             row = marts[(marts.year == year) & (marts.sector_code == sector)].iloc[0]
             if sector in INDISTINCT:
                 assert pd.isna(row.hhi) and row.null_reason.startswith(INDISTINCT_REASON), row
@@ -105,6 +106,6 @@ def test_concentration_matches(frames):
             hoover = 0.5 * (share - area_weight).abs().sum()
             lq = np.sort(((column / x.sum(axis=1)) / (column.sum() / x.to_numpy().sum())).to_numpy())
             ranks = np.arange(1, n + 1)
-            gini = 2 / (n ** 2 * lq.mean()) * (ranks * (lq - lq.mean())).sum()
+            gini = 2 / (n**2 * lq.mean()) * (ranks * (lq - lq.mean())).sum()
             assert row.hoover_coefficient == pytest.approx(hoover, rel=1e-9)
             assert row.locational_gini == pytest.approx(gini, rel=1e-9, abs=1e-12)

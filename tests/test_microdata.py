@@ -46,8 +46,16 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows(rows)
 
 
-REGISTER = ["credit_code", "name", "area_code", "industry_class", "above_scale", "opened_on", "closed_on",
-            "record_date"]
+REGISTER = [
+    "credit_code",
+    "name",
+    "area_code",
+    "industry_class",
+    "above_scale",
+    "opened_on",
+    "closed_on",
+    "record_date",
+]
 REPORTS = ["credit_code", "report_month", "value_kind", "gross_output_yuan", "revenue_yuan", "employees"]
 INVOICES = ["invoice_id", "seller_code", "buyer_code", "issue_date", "amount_yuan", "tax_yuan", "original_invoice_id"]
 
@@ -56,25 +64,41 @@ def hand_made(directory: Path) -> Path:
     # A: auto parts maker in Chengdu (510112), moved to Deyang (510603) on 2023-04-10.
     # B: gear maker in Yubei (500112). C: motor maker in Jiangjin (500116). S: a Shanghai
     # supplier outside the register.
-    write_csv(directory / "enterprises" / "register.csv", REGISTER, [
-        [A, "A", "510112", "C3670", "true", "2020-01-01", "", "2020-01-01"],
-        [A, "A", "510603", "C3670", "true", "2020-01-01", "", "2023-04-10"],
-        [B, "B", "500112", "C3453", "true", "2015-06-01", "", "2015-06-01"],
-        [C, "C", "500116", "C3811", "true", "2018-03-01", "", "2018-03-01"],
-    ])
-    write_csv(directory / "enterprise_month" / "reports_2023.csv", REPORTS, [
-        [A, "2023-02-01", "ytd", 30, 30, 10], [A, "2023-03-01", "ytd", 45, 45, 10],
-        [A, "2023-04-01", "ytd", 60, 60, 10], [A, "2023-05-01", "ytd", 80, 80, 10],
-        [B, "2023-02-01", "month", 12, 12, 4], [B, "2023-03-01", "month", 7, 7, 4],
-        [C, "2023-01-01", "month", 5, 5, 3], [C, "2023-02-01", "month", 6, 6, 3],
-    ])
-    write_csv(directory / "supply_invoices" / "invoices_2023.csv", INVOICES, [
-        ["I1", B, A, "2023-03-05", "1000.00", "130.00", ""],
-        ["I2", B, A, "2023-04-20", "500.00", "65.00", ""],
-        ["R1", B, A, "2023-04-25", "-200.00", "-26.00", "I1"],
-        ["I3", S, A, "2023-05-10", "50.00", "6.50", ""],
-        ["I4", C, B, "2023-02-14", "80.00", "10.40", ""],
-    ])
+    write_csv(
+        directory / "enterprises" / "register.csv",
+        REGISTER,
+        [
+            [A, "A", "510112", "C3670", "true", "2020-01-01", "", "2020-01-01"],
+            [A, "A", "510603", "C3670", "true", "2020-01-01", "", "2023-04-10"],
+            [B, "B", "500112", "C3453", "true", "2015-06-01", "", "2015-06-01"],
+            [C, "C", "500116", "C3811", "true", "2018-03-01", "", "2018-03-01"],
+        ],
+    )
+    write_csv(
+        directory / "enterprise_month" / "reports_2023.csv",
+        REPORTS,
+        [
+            [A, "2023-02-01", "ytd", 30, 30, 10],
+            [A, "2023-03-01", "ytd", 45, 45, 10],
+            [A, "2023-04-01", "ytd", 60, 60, 10],
+            [A, "2023-05-01", "ytd", 80, 80, 10],
+            [B, "2023-02-01", "month", 12, 12, 4],
+            [B, "2023-03-01", "month", 7, 7, 4],
+            [C, "2023-01-01", "month", 5, 5, 3],
+            [C, "2023-02-01", "month", 6, 6, 3],
+        ],
+    )
+    write_csv(
+        directory / "supply_invoices" / "invoices_2023.csv",
+        INVOICES,
+        [
+            ["I1", B, A, "2023-03-05", "1000.00", "130.00", ""],
+            ["I2", B, A, "2023-04-20", "500.00", "65.00", ""],
+            ["R1", B, A, "2023-04-25", "-200.00", "-26.00", "I1"],
+            ["I3", S, A, "2023-05-10", "50.00", "6.50", ""],
+            ["I4", C, B, "2023-02-14", "80.00", "10.40", ""],
+        ],
+    )
     return directory
 
 
@@ -88,8 +112,10 @@ def move_to_parquet(csv_path: Path, first_column_in: tuple[str, ...], parquet_pa
     text.write_text("\n".join([lines[0], *moved]) + "\n", encoding="utf-8")
     con = duckdb.connect()
     try:
-        con.execute(f"copy (with moved as (select * from read_csv('{text}', all_varchar = true)) {select}) "
-                    f"to '{parquet_path}' (format parquet)")
+        con.execute(
+            f"copy (with moved as (select * from read_csv('{text}', all_varchar = true)) {select}) "
+            f"to '{parquet_path}' (format parquet)"
+        )
     finally:
         con.close()
     text.unlink()
@@ -101,21 +127,34 @@ def mixed_kinds(directory: Path) -> Path:
     numbers as integers; I3 in a Parquet of the layout's types (kept byte for byte, and listed
     first: before, its move into the store broke the rewrite of the next file of the table,
     exit 1) and I4 in a Parquet whose issue_date is text."""
-    move_to_parquet(directory / "enterprises" / "register.csv", (B, C), directory / "enterprises" / "b_c.parquet",
-                    "select * from moved")
-    move_to_parquet(directory / "enterprise_month" / "reports_2023.csv", (C,),
-                    directory / "enterprise_month" / "c.parquet",
-                    "select * replace (cast(gross_output_yuan as bigint) as gross_output_yuan, "
-                    "cast(revenue_yuan as integer) as revenue_yuan) from moved")
-    move_to_parquet(directory / "supply_invoices" / "invoices_2023.csv", ("I3",),
-                    directory / "supply_invoices" / "a_typed.parquet",
-                    "select invoice_id, seller_code, buyer_code, cast(issue_date as date) as issue_date, "
-                    "cast(amount_yuan as decimal(18,2)) as amount_yuan, cast(tax_yuan as decimal(18,2)) as tax_yuan, "
-                    "null::varchar as tax_class_code, nullif(original_invoice_id, '') as original_invoice_id, "
-                    "null::varchar as basis from moved")
-    move_to_parquet(directory / "supply_invoices" / "invoices_2023.csv", ("I4",),
-                    directory / "supply_invoices" / "b_text_dates.parquet",
-                    "select * exclude (original_invoice_id) from moved")
+    move_to_parquet(
+        directory / "enterprises" / "register.csv",
+        (B, C),
+        directory / "enterprises" / "b_c.parquet",
+        "select * from moved",
+    )
+    move_to_parquet(
+        directory / "enterprise_month" / "reports_2023.csv",
+        (C,),
+        directory / "enterprise_month" / "c.parquet",
+        "select * replace (cast(gross_output_yuan as bigint) as gross_output_yuan, "
+        "cast(revenue_yuan as integer) as revenue_yuan) from moved",
+    )
+    move_to_parquet(
+        directory / "supply_invoices" / "invoices_2023.csv",
+        ("I3",),
+        directory / "supply_invoices" / "a_typed.parquet",
+        "select invoice_id, seller_code, buyer_code, cast(issue_date as date) as issue_date, "
+        "cast(amount_yuan as decimal(18,2)) as amount_yuan, cast(tax_yuan as decimal(18,2)) as tax_yuan, "
+        "null::varchar as tax_class_code, nullif(original_invoice_id, '') as original_invoice_id, "
+        "null::varchar as basis from moved",
+    )
+    move_to_parquet(
+        directory / "supply_invoices" / "invoices_2023.csv",
+        ("I4",),
+        directory / "supply_invoices" / "b_text_dates.parquet",
+        "select * exclude (original_invoice_id) from moved",
+    )
     return directory
 
 
@@ -140,22 +179,36 @@ def test_ytd_with_combined_january_february_and_relocation_by_month(hand_built):
     # A (ytd 30, 45, 60, 80): Jan-Feb 30 and March 15 in Chengdu; April 15 and May 20 in Deyang
     # (the move on 2023-04-10 is before the end of April). B (monthly, no January report):
     # Jan-Feb 12, March 7. C (monthly, with January): January 5, February 6.
-    assert rows(con, """
+    assert rows(
+        con,
+        """
         select credit_code, strftime(report_month, '%m'), strftime(period_start_month, '%m'), months_covered,
             gross_output_yuan, area_code
-        from microdata.fct_enterprise_month order by credit_code, report_month""") == sorted([
-        (A, "02", "01", 2, 30.0, "510100"), (A, "03", "03", 1, 15.0, "510100"),
-        (A, "04", "04", 1, 15.0, "510600"), (A, "05", "05", 1, 20.0, "510600"),
-        (B, "02", "01", 2, 12.0, "500112"), (B, "03", "03", 1, 7.0, "500112"),
-        (C, "01", "01", 1, 5.0, "500116"), (C, "02", "02", 1, 6.0, "500116"),
-    ])
+        from microdata.fct_enterprise_month order by credit_code, report_month""",
+    ) == sorted(
+        [
+            (A, "02", "01", 2, 30.0, "510100"),
+            (A, "03", "03", 1, 15.0, "510100"),
+            (A, "04", "04", 1, 15.0, "510600"),
+            (A, "05", "05", 1, 20.0, "510600"),
+            (B, "02", "01", 2, 12.0, "500112"),
+            (B, "03", "03", 1, 7.0, "500112"),
+            (C, "01", "01", 1, 5.0, "500116"),
+            (C, "02", "02", 1, 6.0, "500116"),
+        ]
+    )
     # Bottom-up output 2023: Chengdu C36 30 + 15 = 45 over Jan-Mar (3 months, 0.25 of the year);
     # Deyang C36 15 + 20 = 35 over Apr-May; Yubei C34 12 + 7 = 19 over Jan-Mar; Jiangjin C38 5 + 6 = 11.
-    assert rows(con, """
+    assert rows(
+        con,
+        """
         select area_code, sector_code, output_value_yuan, months_covered, coverage_share, basis
-        from intermediate.int_microdata_sector_output where year = 2023 order by 1, 2""") == [
-        ("500112", "C34", 19.0, 3, 0.25, "reported"), ("500116", "C38", 11.0, 2, 2 / 12, "reported"),
-        ("510100", "C36", 45.0, 3, 0.25, "reported"), ("510600", "C36", 35.0, 2, 2 / 12, "reported"),
+        from intermediate.int_microdata_sector_output where year = 2023 order by 1, 2""",
+    ) == [
+        ("500112", "C34", 19.0, 3, 0.25, "reported"),
+        ("500116", "C38", 11.0, 2, 2 / 12, "reported"),
+        ("510100", "C36", 45.0, 3, 0.25, "reported"),
+        ("510600", "C36", 35.0, 2, 2 / 12, "reported"),
     ]
 
 
@@ -164,11 +217,14 @@ def test_red_letter_invoice_netted_in_its_month_and_parties_by_month(hand_built)
     # I1 (March, 1000) goes to A in Chengdu; I2 (April, 500) and the red-letter R1 (April,
     # -200, cancelling I1) go to A in Deyang: 500 - 200 = 300 in April. I3 from the Shanghai
     # supplier outside the register: rest_of_china, division unknown. I4: Jiangjin -> Yubei.
-    assert rows(con, """
+    assert rows(
+        con,
+        """
         select strftime(month, '%Y-%m'), seller_area_code, seller_division_code, buyer_area_code, buyer_division_code,
             n_invoices, n_red_letter_invoices, ordinary_amount_yuan, red_letter_amount_yuan, net_amount_yuan, \
 net_tax_yuan
-        from microdata.fct_supply_flow order by month""") == [
+        from microdata.fct_supply_flow order by month""",
+    ) == [
         ("2023-02", "500116", "C38", "500112", "C34", 1, 0, 80.0, 0.0, 80.0, 10.4),
         ("2023-03", "500112", "C34", "510100", "C36", 1, 0, 1000.0, 0.0, 1000.0, 130.0),
         ("2023-04", "500112", "C34", "510600", "C36", 1, 1, 500.0, -200.0, 300.0, 39.0),
@@ -182,41 +238,54 @@ def test_local_sourcing_and_chain_linkage_by_hand(hand_built):
     # disclosure control asks (var disclosure_min_enterprises), so no value leaves; the shares'
     # arithmetic is the unit test local_sourcing_shares_by_seller_origin. Deyang C36 bought in two
     # months (March from Yubei, May from the rest of China); the others in one.
-    got = rows(con, """
+    got = rows(
+        con,
+        """
         select buyer_area_code, buyer_division_code, purchases_net_yuan, same_area_share, rest_of_china_yuan,
             n_invoices, months_covered, suppression_reason
-        from microdata.fct_local_sourcing where year = 2023 order by 1""")
-    assert got == [("500112", "C34", None, None, None, None, 1, "too_few_enterprises"),
-                   ("510100", "C36", None, None, None, None, 1, "too_few_enterprises"),
-                   ("510600", "C36", None, None, None, None, 2, "too_few_enterprises")]
+        from microdata.fct_local_sourcing where year = 2023 order by 1""",
+    )
+    assert got == [
+        ("500112", "C34", None, None, None, None, 1, "too_few_enterprises"),
+        ("510100", "C36", None, None, None, None, 1, "too_few_enterprises"),
+        ("510600", "C36", None, None, None, None, 2, "too_few_enterprises"),
+    ]
     # Chongqing -> Sichuan, C34 -> C36: one seller (B) and one buyer (A): withheld, with its members'
     # part, invoice count and growth; Sichuan -> Chongqing has no flow: a published zero.
-    assert rows(con, """
+    assert rows(
+        con,
+        """
         select seller_division_code, buyer_division_code, sichuan_to_chongqing_yuan, chongqing_to_sichuan_yuan,
             members_chongqing_to_sichuan_yuan, chongqing_to_sichuan_invoices, chongqing_to_sichuan_growth,
             sichuan_to_chongqing_suppression, chongqing_to_sichuan_suppression, members_chongqing_to_sichuan_suppression
-        from microdata.fct_chain_linkage where year = 2023""") == [
-        ("C34", "C36", 0.0, None, None, None, None, None, "too_few_enterprises", "too_few_enterprises")]
+        from microdata.fct_chain_linkage where year = 2023""",
+    ) == [("C34", "C36", 0.0, None, None, None, None, None, "too_few_enterprises", "too_few_enterprises")]
 
 
 def test_firm_dynamics_counts_a_relocated_firm_in_both_areas(hand_built):
     _, con = hand_built
     # A counts in Chengdu (January-March) and Deyang (April-May); one enterprise per cell: the
     # counts are published, the output withheld (too few enterprises).
-    assert rows(con, """
+    assert rows(
+        con,
+        """
         select area_code, division_code, n_open_enterprises, n_entries, n_exits, n_reporting_enterprises,
             gross_output_yuan, top10_share, suppression_reason
-        from microdata.fct_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""") == [
+        from microdata.fct_firm_dynamics where year = 2023 and division_code = 'C36' order by 1""",
+    ) == [
         ("510100", "C36", 1, 0, 0, 1, None, None, "too_few_enterprises"),
-        ("510600", "C36", 1, 0, 0, 1, None, None, "too_few_enterprises")]
+        ("510600", "C36", 1, 0, 0, 1, None, None, "too_few_enterprises"),
+    ]
 
 
 def test_history_is_scd2_and_the_load_is_recorded(hand_built):
     ws, con = hand_built
-    assert rows(con, f"""
+    assert rows(
+        con,
+        f"""
         select area_code, valid_from::varchar, valid_to::varchar, is_current
-        from intermediate.int_microdata_enterprise_history where credit_code = '{A}' order by valid_from""") == [
-        ("510100", "2020-01-01", "2023-04-10", False), ("510600", "2023-04-10", None, True)]
+        from intermediate.int_microdata_enterprise_history where credit_code = '{A}' order by valid_from""",
+    ) == [("510100", "2020-01-01", "2023-04-10", False), ("510600", "2023-04-10", None, True)]
     state = dict(con.execute("select key, value from raw_microdata.load_state").fetchall())
     assert state["carried_over"] == "false" and state["basis"] == "reported"
     assert "microdata (reported): 7 files (7 new" in ws.build_output
@@ -227,9 +296,13 @@ def test_history_is_scd2_and_the_load_is_recorded(hand_built):
     # built from these files, and valid when the store moves).
     sources = con.execute("select distinct source_file from microdata.fct_enterprise_month order by 1").fetchall()
     assert sorted(re.sub("[0-9a-f]{64}", "<sha>", s) for (s,) in sources) == [
-        "objects/enterprise_month/<sha>/c.parquet", "objects/enterprise_month/<sha>/reports_2023.parquet"]
-    assert con.execute("select count(*) from raw_microdata.partitions where store_file not like 'objects/%'"
-                       ).fetchone()[0] == 0
+        "objects/enterprise_month/<sha>/c.parquet",
+        "objects/enterprise_month/<sha>/reports_2023.parquet",
+    ]
+    assert (
+        con.execute("select count(*) from raw_microdata.partitions where store_file not like 'objects/%'").fetchone()[0]
+        == 0
+    )
     manifest = next((ws.warehouse / "chengyu.microdata" / "manifests").glob("*.json")).read_text(encoding="utf-8")
     assert "/micro" not in manifest and '"objects/supply_invoices/' in manifest
 
@@ -243,9 +316,15 @@ def test_the_store_copy_does_not_change_when_the_input_does(hand_built, tmp_path
 def test_plain_build_has_empty_microdata_marts(built):
     con = duckdb.connect(str(built.internal), read_only=True)
     try:
-        for table in ("microdata.fct_supply_flow", "microdata.fct_local_sourcing", "microdata.fct_chain_linkage",
-                      "microdata.fct_firm_dynamics", "microdata.fct_enterprise_month",
-                      "intermediate.int_microdata_sector_output", "raw_microdata.supply_invoices"):
+        for table in (
+            "microdata.fct_supply_flow",
+            "microdata.fct_local_sourcing",
+            "microdata.fct_chain_linkage",
+            "microdata.fct_firm_dynamics",
+            "microdata.fct_enterprise_month",
+            "intermediate.int_microdata_sector_output",
+            "raw_microdata.supply_invoices",
+        ):
             assert con.execute(f"select count(*) from {table}").fetchone()[0] == 0, table
     finally:
         con.close()
@@ -254,10 +333,18 @@ def test_plain_build_has_empty_microdata_marts(built):
 # ---- incremental ----------------------------------------------------------------------------
 
 SYNTH = dict(enterprises=300, months=24, invoices=6000, seed=4)
-COMPARED = ["microdata.fct_supply_flow", "microdata.fct_enterprise_month", "microdata.fct_local_sourcing",
-            "microdata.fct_chain_linkage", "microdata.fct_firm_dynamics", "intermediate.int_microdata_sector_output",
-            "intermediate.int_microdata_enterprise_months", "intermediate.int_local_sourcing_cells",
-            "intermediate.int_chain_linkage_cells", "intermediate.int_firm_dynamics_cells"]
+COMPARED = [
+    "microdata.fct_supply_flow",
+    "microdata.fct_enterprise_month",
+    "microdata.fct_local_sourcing",
+    "microdata.fct_chain_linkage",
+    "microdata.fct_firm_dynamics",
+    "intermediate.int_microdata_sector_output",
+    "intermediate.int_microdata_enterprise_months",
+    "intermediate.int_local_sourcing_cells",
+    "intermediate.int_chain_linkage_cells",
+    "intermediate.int_firm_dynamics_cells",
+]
 
 
 def assert_same_tables(first: Path, second: Path) -> None:
@@ -270,8 +357,9 @@ def assert_same_tables(first: Path, second: Path) -> None:
             n = con.execute(f"select count(*) from incr.{table}").fetchone()[0]
             assert n > 0, table
             for a, b in (("incr", "full_refresh"), ("full_refresh", "incr")):
-                extra = con.execute(f"select count(*) from (select * from {a}.{table} except all "
-                                    f"select * from {b}.{table})").fetchone()[0]
+                extra = con.execute(
+                    f"select count(*) from (select * from {a}.{table} except all select * from {b}.{table})"
+                ).fetchone()[0]
                 assert extra == 0, (table, a)
     finally:
         con.close()
@@ -293,8 +381,13 @@ def incremental(tmp_path_factory):
     synth(REPO, late, SynthConfig(**SYNTH, as_of="2020-07"))
     ws.x, ws.y = late_register(late)
     ws.outputs, ws.internals = [], []
-    for args in (["--microdata", str(june)], ["--microdata", str(july)], ["--microdata", str(july), "--full-refresh"],
-                 ["--microdata", str(late)], ["--microdata", str(late), "--full-refresh"]):
+    for args in (
+        ["--microdata", str(june)],
+        ["--microdata", str(july)],
+        ["--microdata", str(july), "--full-refresh"],
+        ["--microdata", str(late)],
+        ["--microdata", str(late), "--full-refresh"],
+    ):
         result = ws.run("build", *args)
         assert result.returncode == 0, result.stdout + result.stderr
         ws.outputs.append(result.stdout)
@@ -355,14 +448,18 @@ def test_late_register_changes_rebuild_from_their_month_and_equal_a_full_refresh
     con = duckdb.connect(str(ws.internals[3]), read_only=True)
     try:
         # X counts in Yubei from September 2019 (the end of the month after the move), before in its old area.
-        areas = dict(con.execute(f"""select strftime(month, '%Y-%m'), area_code
+        areas = dict(
+            con.execute(f"""select strftime(month, '%Y-%m'), area_code
             from intermediate.int_microdata_enterprise_months where credit_code = '{ws.x}'
-                and month between date '2019-08-01' and date '2019-09-01'""").fetchall())
+                and month between date '2019-08-01' and date '2019-09-01'""").fetchall()
+        )
         assert areas["2019-09"] == "500112" and areas["2019-08"] != "500112"
         # Y is open in March 2019 (closed on the 20th) and not from April on.
-        open_months = dict(con.execute(f"""select strftime(month, '%Y-%m'), is_open
+        open_months = dict(
+            con.execute(f"""select strftime(month, '%Y-%m'), is_open
             from intermediate.int_microdata_enterprise_months where credit_code = '{ws.y}'
-                and month between date '2019-03-01' and date '2019-04-01'""").fetchall())
+                and month between date '2019-03-01' and date '2019-04-01'""").fetchall()
+        )
         assert open_months == {"2019-03": True, "2019-04": False}
     finally:
         con.close()
@@ -377,23 +474,30 @@ def test_duplicate_invoice_id_against_the_store_is_refused(incremental, no_trace
     shutil.copytree(ws.july, extra_dir)
     con = duckdb.connect()
     try:
-        first = con.execute(f"select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
-                            "where original_invoice_id is null limit 1").fetchone()
-        con.execute(f"copy (select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
-                    f"where invoice_id = '{first[0]}') "
-                    f"to '{extra_dir}/supply_invoices/resent.parquet' (format parquet)")
+        first = con.execute(
+            f"select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
+            "where original_invoice_id is null limit 1"
+        ).fetchone()
+        con.execute(
+            f"copy (select * from read_parquet('{extra_dir}/supply_invoices/delivery_2019-03.parquet') "
+            f"where invoice_id = '{first[0]}') "
+            f"to '{extra_dir}/supply_invoices/resent.parquet' (format parquet)"
+        )
     finally:
         con.close()
     before = ws.state()
     result = ws.run("build", "--microdata", str(extra_dir))
     assert result.returncode == 3, result.stdout + result.stderr
-    assert (f"ERROR supply_invoices/resent.parquet, row 1, column 'invoice_id': invoice_id={first[0]} already "
-            f"appears in supply_invoices/delivery_2019-03.parquet, row ") in result.stderr
+    assert (
+        f"ERROR supply_invoices/resent.parquet, row 1, column 'invoice_id': invoice_id={first[0]} already "
+        f"appears in supply_invoices/delivery_2019-03.parquet, row "
+    ) in result.stderr
     assert "[rule: unique_invoice_id]" in result.stderr
     assert ws.state() == before
 
 
 # ---- bad inputs -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def checker_ws(tmp_path_factory):
@@ -417,47 +521,81 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def add_column(path: Path, name: str, value: str) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
-    path.write_text("\n".join([lines[0] + "," + name] + [line + "," + value for line in lines[1:]]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join([lines[0] + "," + name] + [line + "," + value for line in lines[1:]]) + "\n", encoding="utf-8"
+    )
 
 
 BAD_KINDS = {
-    "bad_credit_code": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", f"I3,{S}", f"I3,{S[:-1]}Z"),
-                        "supply_invoices/invoices_2023.csv, line 5, column 'seller_code'", "credit_code_check"),
-    "unknown_area_code": (lambda d: edit(d / "enterprises" / "register.csv", ",500116,", ",990116,"),
-                          "enterprises/register.csv, line 5, column 'area_code'", "county_code"),
-    "unparseable_date": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "2023-05-10", "10/05/2023"),
-                         "supply_invoices/invoices_2023.csv, line 5, column 'issue_date'", "type_date"),
-    "duplicate_invoice_id": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "I4,", "I2,"),
-                             "supply_invoices/invoices_2023.csv, line 6, column 'invoice_id'", "unique_invoice_id"),
-    "red_letter_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", ",I1\n", ",I9\n"),
-                                    "supply_invoices/invoices_2023.csv, line 4, column 'original_invoice_id'",
-                                    "red_letter_original_exists"),
-    "red_letter_beyond_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "-200.00,-26.00",
-                                                  "-1200.00,-156.00"),
-                                   "column 'amount_yuan'", "red_letter_within_original"),
-    "negative_without_original": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "50.00,6.50",
-                                                 "-50.00,-6.50"),
-                                  "line 5, column 'amount_yuan'", "ordinary_non_negative"),
-    "mixed_value_kinds": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{B},2023-03-01,month",
-                                         f"{B},2023-03-01,ytd"), "column 'value_kind'", "one_value_kind_per_year"),
-    "report_of_unknown_enterprise": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{C},2023-01-01",
-                                                    f"{S},2023-01-01"),
-                                     "enterprise_month/reports_2023.csv, line 8, column 'credit_code'",
-                                     "known_enterprise"),
+    "bad_credit_code": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", f"I3,{S}", f"I3,{S[:-1]}Z"),
+        "supply_invoices/invoices_2023.csv, line 5, column 'seller_code'",
+        "credit_code_check",
+    ),
+    "unknown_area_code": (
+        lambda d: edit(d / "enterprises" / "register.csv", ",500116,", ",990116,"),
+        "enterprises/register.csv, line 5, column 'area_code'",
+        "county_code",
+    ),
+    "unparseable_date": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "2023-05-10", "10/05/2023"),
+        "supply_invoices/invoices_2023.csv, line 5, column 'issue_date'",
+        "type_date",
+    ),
+    "duplicate_invoice_id": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "I4,", "I2,"),
+        "supply_invoices/invoices_2023.csv, line 6, column 'invoice_id'",
+        "unique_invoice_id",
+    ),
+    "red_letter_without_original": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", ",I1\n", ",I9\n"),
+        "supply_invoices/invoices_2023.csv, line 4, column 'original_invoice_id'",
+        "red_letter_original_exists",
+    ),
+    "red_letter_beyond_original": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "-200.00,-26.00", "-1200.00,-156.00"),
+        "column 'amount_yuan'",
+        "red_letter_within_original",
+    ),
+    "negative_without_original": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", "50.00,6.50", "-50.00,-6.50"),
+        "line 5, column 'amount_yuan'",
+        "ordinary_non_negative",
+    ),
+    "mixed_value_kinds": (
+        lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{B},2023-03-01,month", f"{B},2023-03-01,ytd"),
+        "column 'value_kind'",
+        "one_value_kind_per_year",
+    ),
+    "report_of_unknown_enterprise": (
+        lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{C},2023-01-01", f"{S},2023-01-01"),
+        "enterprise_month/reports_2023.csv, line 8, column 'credit_code'",
+        "known_enterprise",
+    ),
     # B's first register record is 2015-06-01, C's 2018-03-01: an invoice C -> B of May 2015.
-    "invoice_before_record": (lambda d: edit(d / "supply_invoices" / "invoices_2023.csv",
-                                             f"I4,{C},{B},2023-02-14", f"I4,{C},{B},2015-05-14"),
-                              "supply_invoices/invoices_2023.csv, line 6, column 'buyer_code'",
-                              "invoice_before_record"),
+    "invoice_before_record": (
+        lambda d: edit(d / "supply_invoices" / "invoices_2023.csv", f"I4,{C},{B},2023-02-14", f"I4,{C},{B},2015-05-14"),
+        "supply_invoices/invoices_2023.csv, line 6, column 'buyer_code'",
+        "invoice_before_record",
+    ),
     # A's year to date: 30, 45, then 40 in April (a fall of 11 %).
-    "falling_ytd": (lambda d: edit(d / "enterprise_month" / "reports_2023.csv", f"{A},2023-04-01,ytd,60,60",
-                                   f"{A},2023-04-01,ytd,40,60"),
-                    "enterprise_month/reports_2023.csv, line 4, column 'gross_output_yuan'", "ytd_non_decreasing"),
-    "missing_column": (lambda d: edit(d / "enterprises" / "register.csv", ",record_date\n", ",recorded\n"),
-                       "enterprises/register.csv, column 'record_date'", "required_column"),
-    "mixed_basis": (lambda d: add_column(d / "supply_invoices" / "invoices_2023.csv", "basis", "synthetic"),
-                    "(all microdata files), column 'basis'", "one_basis"),
+    "falling_ytd": (
+        lambda d: edit(
+            d / "enterprise_month" / "reports_2023.csv", f"{A},2023-04-01,ytd,60,60", f"{A},2023-04-01,ytd,40,60"
+        ),
+        "enterprise_month/reports_2023.csv, line 4, column 'gross_output_yuan'",
+        "ytd_non_decreasing",
+    ),
+    "missing_column": (
+        lambda d: edit(d / "enterprises" / "register.csv", ",record_date\n", ",recorded\n"),
+        "enterprises/register.csv, column 'record_date'",
+        "required_column",
+    ),
+    "mixed_basis": (
+        lambda d: add_column(d / "supply_invoices" / "invoices_2023.csv", "basis", "synthetic"),
+        "(all microdata files), column 'basis'",
+        "one_basis",
+    ),
 }
 
 
@@ -480,6 +618,7 @@ def test_many_bad_rows_print_fifty_and_a_count(checker_ws, tmp_path, no_tracebac
         with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:
             for i in range(70):
                 handle.write(f"X{i},{B},{A},2023-13-{i:02d},1.00,0.13,\n")
+
     code_, stderr = validate(checker_ws, bad_set(tmp_path, many))
     assert code_ == 3
     errors = [line for line in stderr.splitlines() if line.startswith("ERROR")]
@@ -529,10 +668,15 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     monkeypatch.setattr(microdata, "KEY_GROUP_ROWS", 1)
     assert repeats() == one_pass
     assert len(one_pass) == 4
-    assert any("invoices_2023.csv, line 7, column 'invoice_id': invoice_id=I1 already appears in "
-               "supply_invoices/invoices_2023.csv, line 2" in line for line in one_pass), one_pass
-    assert sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, line 6" in line
-               for line in one_pass) == 2, one_pass
+    assert any(
+        "invoices_2023.csv, line 7, column 'invoice_id': invoice_id=I1 already appears in "
+        "supply_invoices/invoices_2023.csv, line 2" in line
+        for line in one_pass
+    ), one_pass
+    assert (
+        sum("invoice_id=I4 already appears in supply_invoices/invoices_2023.csv, line 6" in line for line in one_pass)
+        == 2
+    ), one_pass
     assert any("register.csv, line 6" in line and "register.csv, line 5" in line for line in one_pass), one_pass
 
 
@@ -550,7 +694,8 @@ def test_memory_limit_reached_or_malformed_is_one_line_not_the_files_fault(check
     result = checker_ws.run("build", "--microdata", str(directory), CHENGYU_MEMORY_LIMIT="3GB'; select 1; --")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        "chengyu: CHENGYU_MEMORY_LIMIT=\"3GB'; select 1; --\" is not a size such as 3GB or 1536MiB")
+        'chengyu: CHENGYU_MEMORY_LIMIT="3GB\'; select 1; --" is not a size such as 3GB or 1536MiB'
+    )
     assert checker_ws.state() == before
 
 
@@ -573,8 +718,10 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     # Python recipe (README, Access for analysts and BI tools).
     con = duckdb.connect(str(ws.published), read_only=True, config={"enable_external_access": False})
     try:
-        assert {s for (s,) in con.execute("select schema_name from duckdb_tables()").fetchall()} == {"marts",
-                                                                                                     "semantic"}
+        assert {s for (s,) in con.execute("select schema_name from duckdb_tables()").fetchall()} == {
+            "marts",
+            "semantic",
+        }
         assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
         assert con.execute("select count(*) from duckdb_columns() where column_name = 'credit_code'").fetchone()[0] == 0
         with pytest.raises(duckdb.CatalogException):
@@ -585,8 +732,9 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     # chengyu sql
     refused = ws.run("sql", "select * from microdata.fct_enterprise_month")
     assert refused.returncode == 8 and 'schema "microdata" does not exist' in refused.stderr, refused.stderr
-    listed = ws.run("sql", "select distinct schema_name from duckdb_schemas() where not internal order by 1",
-                    "--format", "csv")
+    listed = ws.run(
+        "sql", "select distinct schema_name from duckdb_schemas() where not internal order by 1", "--format", "csv"
+    )
     assert listed.returncode == 0 and not set(listed.stdout.split()) & NOT_SERVED, listed.stdout
 
     # SQLAlchemy / Superset URI (duckdb_engine names schemas catalog.schema).
@@ -598,9 +746,19 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
         engine.dispose()
 
     # DuckDB CLI recipe (bi/duckdb/duckdb-safe: duckdb-cli of this Python, -safe -readonly).
-    out = subprocess.run([str(REPO / "bi" / "duckdb" / "duckdb-safe"), str(ws.published), "-csv", "-c",
-                          "select distinct schema_name from duckdb_tables()"], capture_output=True, text=True,
-                         timeout=60, env=dict(os.environ, DUCKDB_CLI_PYTHON=sys.executable))
+    out = subprocess.run(
+        [
+            str(REPO / "bi" / "duckdb" / "duckdb-safe"),
+            str(ws.published),
+            "-csv",
+            "-c",
+            "select distinct schema_name from duckdb_tables()",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, DUCKDB_CLI_PYTHON=sys.executable),
+    )
     assert out.returncode == 0 and set(out.stdout.split()) == {"schema_name", "marts", "semantic"}, out
 
     # The Parquet export: the public marts only (the PostgreSQL copy takes the same list,
@@ -610,8 +768,14 @@ def test_no_documented_connection_reaches_an_enterprise_row(hand_built, tmp_path
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text(encoding="utf-8"))
     exported = {t["name"] for t in manifest["tables"]}
     assert "build_info" in exported and "fct_sector_output" in exported
-    assert not exported & {"fct_enterprise_month", "fct_supply_flow", "fct_local_sourcing", "fct_chain_linkage",
-                           "fct_firm_dynamics", "audit_microdata_reconciliation"}
+    assert not exported & {
+        "fct_enterprise_month",
+        "fct_supply_flow",
+        "fct_local_sourcing",
+        "fct_chain_linkage",
+        "fct_firm_dynamics",
+        "audit_microdata_reconciliation",
+    }
     assert not any(c["name"] == "credit_code" for t in manifest["tables"] for c in t["columns"])
 
 

@@ -22,8 +22,10 @@ A, C, R = code("510112", 11), code("500116", 13), code("510703", 17)
 def full_year(directory: Path, with_rest: bool, basis: str | None = None) -> Path:
     extra = [basis] if basis else []
     with_basis = ["basis"] if basis else []
-    register = [[A, "A", "510112", "C3670", "true", "2010-01-01", "", "2010-01-01"],
-                [C, "C", "500116", "C3811", "false", "2012-01-01", "", "2012-01-01"]]
+    register = [
+        [A, "A", "510112", "C3670", "true", "2010-01-01", "", "2010-01-01"],
+        [C, "C", "500116", "C3811", "false", "2012-01-01", "", "2012-01-01"],
+    ]
     # A, year to date (yuan): Jan-Feb 2.0e9, then +1.0e9 a month: December 1.2e10.
     reports = [[A, f"2023-{m:02d}-01", "ytd", m * 1e9, m * 1e9, 500] for m in range(2, 13)]
     # C, monthly: Jan-Feb combined 8e8 (a February report and no January one), then 5e8 a month.
@@ -36,8 +38,11 @@ def full_year(directory: Path, with_rest: bool, basis: str | None = None) -> Pat
         reports += [[R, f"2023-{m:02d}-01", "month", 1e8, 1e8, 40] for m in range(3, 13)]
     write_csv(directory / "enterprises" / "register.csv", REGISTER + with_basis, [r + extra for r in register])
     write_csv(directory / "enterprise_month" / "reports_2023.csv", REPORTS + with_basis, [r + extra for r in reports])
-    write_csv(directory / "supply_invoices" / "invoices_2023.csv", INVOICES + with_basis,
-              [["J1", C, A, "2023-06-05", "1000.00", "130.00", ""] + extra])
+    write_csv(
+        directory / "supply_invoices" / "invoices_2023.csv",
+        INVOICES + with_basis,
+        [["J1", C, A, "2023-06-05", "1000.00", "130.00", ""] + extra],
+    )
     return directory
 
 
@@ -54,8 +59,10 @@ def real_with_user_figure(tmp_path_factory):
     ws = make_workspace(tmp_path_factory.mktemp("micro_panel"))
     data = full_year(ws.project.parent / "micro", with_rest=False)
     user = ws.project.parent / "user.csv"
-    user.write_text("area_code,sector_code,year,value,unit,measure,source\n"
-                    "510100,C36,2023,150,亿元,gross_output,test p. 1\n", encoding="utf-8")
+    user.write_text(
+        "area_code,sector_code,year,value,unit,measure,source\n510100,C36,2023,150,亿元,gross_output,test p. 1\n",
+        encoding="utf-8",
+    )
     result = ws.run("build", "--microdata", str(data), "--sector-output", str(user))
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(ws.internal), read_only=True)
@@ -76,7 +83,8 @@ def test_whole_year_microdata_replace_the_cell_and_a_user_figure_takes_precedenc
     ]
     assert con.execute("""select null_reason from marts.fct_sector_output
                           where area_code = '500116' and sector_code = 'C38' and year = 2023""").fetchone() == (
-        "withheld by disclosure control of the enterprise microdata: too_few_enterprises",)
+        "withheld by disclosure control of the enterprise microdata: too_few_enterprises",
+    )
     # Every other cell stays estimated, and not synthetic: no synthetic input entered the fit.
     assert con.execute("""select count(*), count(*) filter (where basis = 'estimated')
                           from marts.fct_sector_output where method not in ('microdata', 'user_supplied')
@@ -96,12 +104,15 @@ def test_the_above_scale_part_is_kept_apart(real_with_user_figure):
         select area_code, sector_code, cast(output_value_yuan as double), cast(above_scale_output_yuan as double),
             n_enterprises, n_above_scale_enterprises
         from intermediate.int_microdata_sector_output order by 1""").fetchall() == [
-        ("500116", "C38", 5.8e9, 0.0, 1, 0), ("510100", "C36", 1.2e10, 1.2e10, 1, 1)]
+        ("500116", "C38", 5.8e9, 0.0, 1, 0),
+        ("510100", "C36", 1.2e10, 1.2e10, 1, 1),
+    ]
     # F0040 (Sichuan 2023, above-scale equipment 8548.8 亿元): the register holds no enterprise
     # of the rest of Sichuan, so the province cannot be compared.
     assert con.execute("""select figure_id, status, relative_difference, months_covered
                           from microdata.audit_microdata_reconciliation""").fetchall() == [
-        ("F0040", "no_rest_of_province", None, 12)]
+        ("F0040", "no_rest_of_province", None, 12)
+    ]
 
 
 def test_real_microdata_that_miss_the_reported_total_are_not_published(tmp_path, no_tracebacks):
@@ -127,8 +138,10 @@ def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_pat
         # Mianyang is no member: its cell only counts towards the reconciliation. Each member's
         # cell holds one enterprise: fewer than the 3 disclosure control asks, so the fit meets
         # them (5.8e9 and 1.2e10) but publishes them NULL, synthetic data as real ones.
-        assert cells(con) == [("500116", "C38", None, "synthetic", "microdata", 1.0, "元"),
-                              ("510100", "C36", None, "synthetic", "microdata", 1.0, "元")]
+        assert cells(con) == [
+            ("500116", "C38", None, "synthetic", "microdata", 1.0, "元"),
+            ("510100", "C36", None, "synthetic", "microdata", 1.0, "元"),
+        ]
         # The fit is one joint solve: a synthetic input moves every estimate, so all are synthetic.
         assert con.execute("""select distinct basis from marts.fct_sector_output
                               where output_value_yuan is not null""").fetchall() == [("synthetic",)]

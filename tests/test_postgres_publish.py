@@ -41,8 +41,12 @@ def assert_one_line_refusal(result, *words):
 
 def test_without_createrole_a_missing_reader_role_is_refused(built, server):
     result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"))
-    assert_one_line_refusal(result, "role chengyu_reader does not exist", "user loader may not create roles",
-                            "CREATE ROLE chengyu_reader NOLOGIN;")
+    assert_one_line_refusal(
+        result,
+        "role chengyu_reader does not exist",
+        "user loader may not create roles",
+        "CREATE ROLE chengyu_reader NOLOGIN;",
+    )
     with psycopg.connect(server) as pg:  # refused before anything was copied
         assert pg.execute("select count(*) from pg_namespace where nspname like 'chengyu%'").fetchone()[0] == 0
         assert pg.execute("select count(*) from pg_roles where rolname = 'chengyu_reader'").fetchone()[0] == 0
@@ -65,8 +69,9 @@ def test_without_create_on_the_database_is_refused(built, server):
     with psycopg.connect(server, autocommit=True) as pg:
         pg.execute("revoke create on database postgres from loader")
     result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--reader-role", "")
-    assert_one_line_refusal(result, "user loader may not create schemas",
-                            "GRANT CREATE ON DATABASE postgres TO loader;")
+    assert_one_line_refusal(
+        result, "user loader may not create schemas", "GRANT CREATE ON DATABASE postgres TO loader;"
+    )
 
 
 def test_a_reader_holding_a_transaction_makes_it_give_up_and_name_the_reader(built, server):
@@ -81,11 +86,17 @@ def test_a_reader_holding_a_transaction_makes_it_give_up_and_name_the_reader(bui
         assert reader.execute("select count(*) from chengyu.dim_area").fetchone()[0] == 16
         reader_pid = reader.info.backend_pid
         started = time.monotonic()
-        result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--lock-timeout", "2",
-                           timeout=120)
+        result = built.run("publish-postgres", "--dsn", dsn_as(server, "loader"), "--lock-timeout", "2", timeout=120)
         waited = time.monotonic() - started
-        assert_one_line_refusal(result, "gave up after waiting 2 s", f"pid {reader_pid}", "user analyst",
-                                "application 'planning-dashboard'", "idle in transaction", "nothing was changed")
+        assert_one_line_refusal(
+            result,
+            "gave up after waiting 2 s",
+            f"pid {reader_pid}",
+            "user analyst",
+            "application 'planning-dashboard'",
+            "idle in transaction",
+            "nothing was changed",
+        )
         assert waited < 60, f"took {waited:.0f} s"
         # The reader still sees the complete publication; no half-published schema is left.
         assert reader.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
@@ -168,8 +179,10 @@ def test_only_chengyus_own_tables_are_dropped_and_the_copy_says_which_build_it_h
     assert copy_build_id(server, "public") is None  # not a chengyu copy
     with psycopg.connect(server, autocommit=True) as pg:
         pg.execute("create table chengyu.analyst_notes (note text)")  # someone's table in chengyu's schema
-    assert_one_line_not_ours(built.run("publish-postgres", "--dsn", server),
-                             "schema chengyu holds 1 relation(s) chengyu did not publish (analyst_notes)")
+    assert_one_line_not_ours(
+        built.run("publish-postgres", "--dsn", server),
+        "schema chengyu holds 1 relation(s) chengyu did not publish (analyst_notes)",
+    )
     with psycopg.connect(server, autocommit=True) as pg:
         pg.execute("drop table chengyu.analyst_notes")
         pg.execute("create schema bi")

@@ -37,13 +37,15 @@ def test_an_unchanged_candidate_passes_every_shift_check(built, tmp_path):
 def test_shifts_warn_or_block_by_size(built, tmp_path):
     baseline = prepare_gate(built.project, built.published.resolve())
     candidate = candidate_copy(
-        built, tmp_path,
+        built,
+        tmp_path,
         # location quotients 20 % higher: above the 10 % warning, below the 50 % block
         "update marts.fct_area_sector_specialization set location_quotient = location_quotient * 1.2",
         # a mart loses most of its rows: a block
         "delete from marts.fct_benchmark_gap where year < 2023",
         # a public column disappears: a block (BI tools read it)
-        "alter table marts.dim_area drop column name_en")
+        "alter table marts.dim_area drop column name_en",
+    )
     gate = run_quality_gate(candidate, baseline, tmp_path / "reports")
     failed = {(r.suite, r.expectation, r.severity) for r in gate.results if not r.success}
     assert ("shift_fct_area_sector_specialization", "expect_column_median_to_be_between", "warning") in failed
@@ -81,8 +83,9 @@ def test_a_large_shift_blocks_the_build_until_explained(built, tmp_path, no_trac
     rolled = ws.run("rollback")
     assert rolled.returncode == 0 and ws.current() == built.current(), rolled.stdout + rolled.stderr
     assert "not the live one" in rolled.stdout
-    assert (f"This report is of build {withdrawn}, not of the live version {built.current()}"
-            in index.read_text(encoding="utf-8"))
+    assert f"This report is of build {withdrawn}, not of the live version {built.current()}" in index.read_text(
+        encoding="utf-8"
+    )
     forward = ws.run("rollback", "--to", withdrawn)
     assert forward.returncode == 0 and f"build {withdrawn}, the live one" in forward.stdout, forward.stdout
     assert 'id="not-live"' not in index.read_text(encoding="utf-8")

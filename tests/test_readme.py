@@ -37,8 +37,14 @@ REPO = Path(__file__).resolve().parents[1]
 # The docs whose commands run after the README's, in this order, in the same shell: every
 # docs/*.md with a ```bash or ```python block (a test checks that none is left out). The plain
 # dbt build of development.md comes last: it points dbt's target/ at the development file.
-DOCS_WITH_COMMANDS = ["docs/access.md", "docs/inputs.md", "docs/versions.md", "docs/microdata_layout.md",
-                      "docs/spark.md", "docs/development.md"]
+DOCS_WITH_COMMANDS = [
+    "docs/access.md",
+    "docs/inputs.md",
+    "docs/versions.md",
+    "docs/microdata_layout.md",
+    "docs/spark.md",
+    "docs/development.md",
+]
 README_MAX_LINES = 300
 SKIP_MARKER = re.compile(r"#.*readme-test:\s*skip\b\s*(\((?P<reason>[^)]*)\))?")
 
@@ -78,7 +84,7 @@ class Outcome:
             return None
         start = self.output.rfind("\n", 0, match.start()) + 1
         end = self.output.find("\n", match.end())
-        return self.output[start:end if end >= 0 else None].strip()
+        return self.output[start : end if end >= 0 else None].strip()
 
     @property
     def ok(self) -> bool:
@@ -134,11 +140,15 @@ def readme_commands(markdown: str, source: str = "README.md") -> list[Command]:
 
 def clean_environment() -> dict:
     """A newcomer's terminal: none of the project's variables, no virtual environment."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CHENGYU_", "DBT_", "MAKE", "MFLAGS", "PYTEST_", "VIRTUAL_ENV"))
-           and k not in ("PYTHONPATH", "PYTHONHOME")}
-    env["PATH"] = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                                  if p and not Path(p, "activate").exists())
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CHENGYU_", "DBT_", "MAKE", "MFLAGS", "PYTEST_", "VIRTUAL_ENV"))
+        and k not in ("PYTHONPATH", "PYTHONHOME")
+    }
+    env["PATH"] = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and not Path(p, "activate").exists()
+    )
     return env
 
 
@@ -149,18 +159,26 @@ def run_in_one_shell(commands: list[Command], cwd: Path, env: dict, logs: Path, 
     for i, command in enumerate(commands):
         # The command on lines of its own inside { }, so that a trailing comment cannot
         # swallow the closing brace; { } (not a subshell) keeps export/source/cd.
-        script += ["__start=$EPOCHREALTIME",
-                   "{",
-                   command.text,
-                   f'}} >"{logs}/{i}.log" 2>&1',
-                   "__rc=$?",
-                   f'echo "$__rc $__start $EPOCHREALTIME" >"{logs}/{i}.rc"',
-                   '[ "$__rc" -eq 0 ] || exit 0']
+        script += [
+            "__start=$EPOCHREALTIME",
+            "{",
+            command.text,
+            f'}} >"{logs}/{i}.log" 2>&1',
+            "__rc=$?",
+            f'echo "$__rc $__start $EPOCHREALTIME" >"{logs}/{i}.rc"',
+            '[ "$__rc" -eq 0 ] || exit 0',
+        ]
     script_path = logs / "readme.sh"
     script_path.write_text("\n".join(script) + "\n", encoding="utf-8")
     try:
-        subprocess.run(["bash", str(script_path)], cwd=cwd, env=env, timeout=timeout,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["bash", str(script_path)],
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         pass  # the command without a .rc file is the one that hung; reported below
     outcomes = []
@@ -174,16 +192,25 @@ def run_in_one_shell(commands: list[Command], cwd: Path, env: dict, logs: Path, 
             outcomes.append(Outcome(command, -1, timeout, output + hung))
             break
         code, start, end = rc.read_text().split()
-        outcomes.append(Outcome(command, int(code), float(end.replace(",", ".")) - float(start.replace(",", ".")),
-                                output))
+        outcomes.append(
+            Outcome(command, int(code), float(end.replace(",", ".")) - float(start.replace(",", ".")), output)
+        )
     return outcomes
 
 
 def fresh_copy(root: Path) -> Path:
     """The files a clone of the working tree holds, with their modification times."""
     project = root / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if source.is_file():  # deleted but still tracked files are left out
@@ -199,7 +226,8 @@ def link_installed_venv(project: Path) -> None:
     for name in ("pyproject.toml", "requirements.lock"):
         assert (project / name).stat().st_mtime <= stamp.stat().st_mtime, (
             f"{name} is newer than the install stamp: run `make .venv/bin/.installed` before this test, "
-            "or make would reinstall into the shared environment from the temporary copy")
+            "or make would reinstall into the shared environment from the temporary copy"
+        )
     (project / ".venv").symlink_to(venv, target_is_directory=True)
 
 
@@ -207,8 +235,9 @@ def report(outcomes: list[Outcome]) -> str:
     lines = []
     for o in outcomes:
         status = "ok" if o.ok else f"FAILED (exit {o.returncode})"
-        lines.append(f"{o.seconds:7.1f} s  {status:18} {o.command.source} line {o.command.line}: "
-                     f"{o.command.text.strip()}")
+        lines.append(
+            f"{o.seconds:7.1f} s  {status:18} {o.command.source} line {o.command.line}: {o.command.text.strip()}"
+        )
     return "\n".join(lines)
 
 
@@ -239,8 +268,14 @@ echo done
 
 def test_commands_are_read_from_bash_blocks_only():
     commands = readme_commands(SAMPLE)
-    assert [c.text.split()[0] for c in commands] == ["make", ".venv/bin/chengyu", "psql", "make", ".venv/bin/python",
-                                                     "echo"]
+    assert [c.text.split()[0] for c in commands] == [
+        "make",
+        ".venv/bin/chengyu",
+        "psql",
+        "make",
+        ".venv/bin/python",
+        "echo",
+    ]
     assert commands[4].line == 11 and commands[4].skip_reason is None
     assert "\nimport duckdb\nprint(duckdb.__version__)\n" in commands[4].text
     assert commands[1].text == '.venv/bin/chengyu sql \\\n    "select 1"' and commands[1].line == 5
@@ -264,10 +299,14 @@ def test_error_output_is_recognised():
 
 
 def test_runner_keeps_shell_state_and_stops_at_the_first_failure(tmp_path):
-    commands = [Command(1, "export GREETING=hello"), Command(2, "cd sub 2>/dev/null || mkdir sub && cd sub"),
-                Command(3, 'echo "$GREETING from $(basename $PWD)"   # a trailing comment'),
-                Command(4, "echo 'Binder Error: Catalog \"dev\" does not exist!'"),
-                Command(5, "false"), Command(6, "echo never")]
+    commands = [
+        Command(1, "export GREETING=hello"),
+        Command(2, "cd sub 2>/dev/null || mkdir sub && cd sub"),
+        Command(3, 'echo "$GREETING from $(basename $PWD)"   # a trailing comment'),
+        Command(4, "echo 'Binder Error: Catalog \"dev\" does not exist!'"),
+        Command(5, "false"),
+        Command(6, "echo never"),
+    ]
     outcomes = run_in_one_shell(commands, tmp_path, clean_environment(), tmp_path / "logs", timeout=60)
     assert [o.ok for o in outcomes] == [True, True, True, False, False]
     assert outcomes[2].output.strip() == "hello from sub"
@@ -276,14 +315,17 @@ def test_runner_keeps_shell_state_and_stops_at_the_first_failure(tmp_path):
 
 def test_python_blocks_run_as_scripts(tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    commands = readme_commands("```python\nimport duckdb\nprint(duckdb.sql('select 6 * 7').fetchone()[0])\n```\n"
-                               "```python\nraise SystemExit('boom')\n```\n")
+    commands = readme_commands(
+        "```python\nimport duckdb\nprint(duckdb.sql('select 6 * 7').fetchone()[0])\n```\n"
+        "```python\nraise SystemExit('boom')\n```\n"
+    )
     outcomes = run_in_one_shell(commands, tmp_path, clean_environment(), tmp_path / "logs", timeout=60)
     assert outcomes[0].ok and outcomes[0].output.strip() == "42"
     assert not outcomes[1].ok and outcomes[1].returncode == 1
 
 
 # --- the README and the docs themselves ---
+
 
 def documented_commands() -> list[Command]:
     """The README's commands, then those of DOCS_WITH_COMMANDS in order."""
@@ -294,10 +336,14 @@ def documented_commands() -> list[Command]:
 
 
 def test_readme_is_a_quickstart_and_every_doc_with_commands_is_run():
-    assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) <= README_MAX_LINES, \
+    assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) <= README_MAX_LINES, (
         "the README is the quickstart and index: reference belongs in docs/"
-    with_commands = sorted(str(path.relative_to(REPO)) for path in (REPO / "docs").glob("*.md")
-                           if readme_commands(path.read_text(encoding="utf-8")))
+    )
+    with_commands = sorted(
+        str(path.relative_to(REPO))
+        for path in (REPO / "docs").glob("*.md")
+        if readme_commands(path.read_text(encoding="utf-8"))
+    )
     assert with_commands == sorted(DOCS_WITH_COMMANDS), "DOCS_WITH_COMMANDS must name every doc with commands"
 
 
@@ -306,23 +352,28 @@ def test_every_documented_command_works_after_make_build(tmp_path):
     unexplained = [c for c in commands if c.skip_reason == ""]
     assert not unexplained, f"skip markers need a reason: {[c.text for c in unexplained]}"
     to_run = [c for c in commands if c.skip_reason is None]
-    assert to_run and to_run[0].text.split("#")[0].strip() == "make build", \
+    assert to_run and to_run[0].text.split("#")[0].strip() == "make build", (
         "the README starts with `make build`; everything after it assumes a built warehouse"
+    )
 
     project = fresh_copy(tmp_path)
     link_installed_venv(project)
     started = time.perf_counter()
     outcomes = run_in_one_shell(to_run, project, clean_environment(), tmp_path / "logs", timeout=1500)
     total = time.perf_counter() - started
-    summary = report(outcomes) + f"\n{total:7.1f} s  in all ({len(to_run)} commands run, " \
-                                 f"{len(commands) - len(to_run)} skipped by their marker)"
+    summary = (
+        report(outcomes) + f"\n{total:7.1f} s  in all ({len(to_run)} commands run, "
+        f"{len(commands) - len(to_run)} skipped by their marker)"
+    )
     print("\n" + summary)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         o = failed[0]
         why = o.error_line if o.returncode == 0 else f"exit code {o.returncode}"
-        pytest.fail(f"{o.command.source} line {o.command.line}: `{o.command.text.strip()}` failed ({why}).\n"
-                    f"Its output (last 3000 characters):\n{o.output[-3000:]}\n\n{summary}")
+        pytest.fail(
+            f"{o.command.source} line {o.command.line}: `{o.command.text.strip()}` failed ({why}).\n"
+            f"Its output (last 3000 characters):\n{o.output[-3000:]}\n\n{summary}"
+        )
     assert len(outcomes) == len(to_run), summary
     # The published warehouse is where the README says it is.
     assert (project / "warehouse" / "chengyu.duckdb").exists()

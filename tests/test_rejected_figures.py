@@ -39,8 +39,9 @@ def test_the_audit_mart_holds_exactly_that_figure(rejected_build):
     ws, _, _ = rejected_build
     con = duckdb.connect(str(ws.published), read_only=True)
     try:
-        rows = con.execute("select figure_id, unit_raw, rejection_reason from marts.audit_rejected_figures "
-                           "order by figure_id").fetchall()
+        rows = con.execute(
+            "select figure_id, unit_raw, rejection_reason from marts.audit_rejected_figures order by figure_id"
+        ).fetchall()
         n_facts = con.execute("select count(*) from marts.fct_reported_figures").fetchone()[0]
     finally:
         con.close()
@@ -64,9 +65,13 @@ def test_the_rejected_figure_enters_no_other_mart(rejected_build):
             where schema_name = 'marts' and data_type = 'VARCHAR' and table_name <> 'audit_rejected_figures'
             order by table_name, column_name
         """).fetchall()
-        found = [(table, column) for table, column in columns
-                 if con.execute(f'select count(*) from marts."{table}" where contains("{column}", ?)',
-                                [BAD_FIGURE_ID]).fetchone()[0]]
+        found = [
+            (table, column)
+            for table, column in columns
+            if con.execute(
+                f'select count(*) from marts."{table}" where contains("{column}", ?)', [BAD_FIGURE_ID]
+            ).fetchone()[0]
+        ]
         # Sichuan's 2020 GDP in the indicators is the reported yuan figure, not the dollar one.
         chosen = con.execute("""
             select chosen_figure_id, base_unit from marts.fct_area_indicators

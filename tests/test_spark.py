@@ -53,7 +53,7 @@ from conftest import make_workspace
 pytestmark = pytest.mark.skipif(
     shutil.which("java") is None,
     reason="no Java runtime: Spark runs in a JVM and `java` is not on PATH "
-           "(.ci/run installs the Debian package default-jre-headless)",
+    "(.ci/run installs the Debian package default-jre-headless)",
 )
 
 DBT = Path(sys.executable).parent / "dbt"
@@ -81,13 +81,17 @@ def layer_tables() -> list[tuple[str, str]]:
 TABLES = layer_tables()
 # The microdata staging models: views, exported by the Spark process after the build.
 MICRODATA_VIEWS = [
-    ("staging", "stg_microdata__enterprises"), ("staging", "stg_microdata__enterprise_month"),
+    ("staging", "stg_microdata__enterprises"),
+    ("staging", "stg_microdata__enterprise_month"),
     ("staging", "stg_microdata__supply_invoices"),
 ]
 # The microdata facts, incremental by month (partitioned by month or year on Spark).
 INCREMENTAL_TABLES = [
-    ("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_enterprise_month"),
-    ("microdata", "fct_supply_flow"), ("microdata", "fct_chain_linkage"), ("microdata", "fct_local_sourcing"),
+    ("intermediate", "int_microdata_enterprise_months"),
+    ("microdata", "fct_enterprise_month"),
+    ("microdata", "fct_supply_flow"),
+    ("microdata", "fct_chain_linkage"),
+    ("microdata", "fct_local_sourcing"),
     ("microdata", "fct_firm_dynamics"),
 ]
 # Columns that hold the time of the build, not a result.
@@ -159,8 +163,9 @@ def dbt(project: Path, *args: str, timeout: float = 2400, **env: str) -> tuple[s
     full_env = dict(os.environ, DBT_PROFILES_DIR=str(project), SPARK_LOCAL_IP="127.0.0.1", **env)
     full_env.pop("DBT_TARGET", None)
     started = time.monotonic()
-    result = subprocess.run([str(DBT), *args], cwd=project, env=full_env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [str(DBT), *args], cwd=project, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     return result, time.monotonic() - started
 
 
@@ -214,9 +219,17 @@ def builds(tmp_path_factory):
     duck_file = root / "duckdb.duckdb"
     microdata_files = load_microdata(ws.project, root, duck_file)
     preload = load_reader_tables(ws.project, root, duck_file)
-    duck, duck_seconds = dbt(ws.project, "build", "--target", "dev",
-                             "--target-path", str(root / "target_duckdb"), "--log-path", str(root / "logs"),
-                             CHENGYU_DBT_DATABASE=str(duck_file))
+    duck, duck_seconds = dbt(
+        ws.project,
+        "build",
+        "--target",
+        "dev",
+        "--target-path",
+        str(root / "target_duckdb"),
+        "--log-path",
+        str(root / "logs"),
+        CHENGYU_DBT_DATABASE=str(duck_file),
+    )
     runner = root / "spark_runner.py"
     runner.write_text(SPARK_RUNNER, encoding="utf-8")
     common = ["--target", "spark", "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs")]
@@ -224,28 +237,53 @@ def builds(tmp_path_factory):
         "prepare_args": ["run-operation", "create_missing_input_tables", *common],
         "preload": preload,
         "args": ["build", *common, "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
-        "export": {f"{schema}.{table}": str(root / "exported" / table)
-                   for schema, table in MICRODATA_VIEWS + INCREMENTAL_TABLES},
+        "export": {
+            f"{schema}.{table}": str(root / "exported" / table)
+            for schema, table in MICRODATA_VIEWS + INCREMENTAL_TABLES
+        },
         "gate_baseline": str(duck_file),
         "gate_reports": str(root / "reports"),
         "gate_result": str(root / "gate.json"),
-        "incremental_args": ["run", "--target", "spark", "--select", "config.materialized:incremental",
-                             "--target-path", str(root / "target_spark_incremental"), "--log-path", str(root / "logs"),
-                             "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
+        "incremental_args": [
+            "run",
+            "--target",
+            "spark",
+            "--select",
+            "config.materialized:incremental",
+            "--target-path",
+            str(root / "target_spark_incremental"),
+            "--log-path",
+            str(root / "logs"),
+            "--vars",
+            json.dumps({"microdata_parquet_files": microdata_files}),
+        ],
     }
     # The whole run is one process: Spark's in-memory catalog instead of the Hive metastore in
     # Derby (profiles.yml), which saves the metastore's round trips on each of some thousand
     # statements; the tables are the same Parquet files under CHENGYU_SPARK_DIR/tables.
-    env = dict(os.environ, DBT_PROFILES_DIR=str(ws.project), SPARK_LOCAL_IP="127.0.0.1",
-               CHENGYU_SPARK_DIR=str(root / "spark"), CHENGYU_SPARK_CATALOG="in-memory")
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(ws.project),
+        SPARK_LOCAL_IP="127.0.0.1",
+        CHENGYU_SPARK_DIR=str(root / "spark"),
+        CHENGYU_SPARK_CATALOG="in-memory",
+    )
     env.pop("DBT_TARGET", None)
     started = time.monotonic()
-    spark = subprocess.run([sys.executable, str(runner), json.dumps(job)], cwd=ws.project, env=env,
-                           capture_output=True, text=True, timeout=3600)
+    spark = subprocess.run(
+        [sys.executable, str(runner), json.dumps(job)],
+        cwd=ws.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     spark_seconds = time.monotonic() - started
     # Run times (JVM start included for Spark), shown with `pytest -s`.
-    print(f"\n[spark] dbt build of the whole project: DuckDB {duck_seconds:.1f} s, local Spark "
-          f"{spark_seconds:.1f} s (JVM start, preload and the export of the microdata views included)")
+    print(
+        f"\n[spark] dbt build of the whole project: DuckDB {duck_seconds:.1f} s, local Spark "
+        f"{spark_seconds:.1f} s (JVM start, preload and the export of the microdata views included)"
+    )
     for line in spark.stderr.splitlines():
         if line.startswith(('{"build_seconds"', '{"gate_seconds"', '{"incremental_seconds"')):
             print(f"[spark] {line}")
@@ -266,8 +304,10 @@ def sort_key(row: tuple) -> tuple:
 
 def differences(columns: list[str], duck_rows: list[tuple], spark_rows: list[tuple]) -> list[str]:
     """Cells that differ: floats beyond the tolerances above, anything else at all."""
-    scale = {i: max((abs(row[i]) for row in duck_rows if isinstance(row[i], float) and math.isfinite(row[i])),
-                    default=0.0) for i in range(len(columns))}
+    scale = {
+        i: max((abs(row[i]) for row in duck_rows if isinstance(row[i], float) and math.isfinite(row[i])), default=0.0)
+        for i in range(len(columns))
+    }
     out = []
     for duck_row, spark_row in zip(sorted(duck_rows, key=sort_key), sorted(spark_rows, key=sort_key), strict=True):
         for i, (column, a, b) in enumerate(zip(columns, duck_row, spark_row, strict=True)):
@@ -287,8 +327,12 @@ def compare(duck_db: Path, duck_table: str, parquet: str, exclude: tuple[str, ..
     try:
         duck = con.execute(f"select * from {duck_table}")
         columns = [d[0] for d in duck.description if d[0] not in exclude]
-        spark_columns = [d[0] for d in con.execute(
-            f"select * from read_parquet('{parquet}', hive_partitioning = true) limit 0").description]
+        spark_columns = [
+            d[0]
+            for d in con.execute(
+                f"select * from read_parquet('{parquet}', hive_partitioning = true) limit 0"
+            ).description
+        ]
         assert sorted(c for c in spark_columns if c not in exclude) == sorted(columns)
         select = ", ".join(f'"{c}"' for c in columns)
         duck_rows = con.execute(f"select {select} from {duck_table}").fetchall()
@@ -308,8 +352,7 @@ def test_the_whole_project_builds_on_spark_with_the_same_node_statuses(builds):
     assert spark.returncode == 0, spark.stdout[-8000:] + spark.stderr[-3000:]
     duck = node_statuses(builds["root"] / "target_duckdb")
     # Exposures are no-ops in a build; everything else succeeds, passes or warns.
-    assert {status for node, status in duck.items() if not node.startswith("exposure.")} \
-        <= {"success", "pass", "warn"}
+    assert {status for node, status in duck.items() if not node.startswith("exposure.")} <= {"success", "pass", "warn"}
     assert node_statuses(builds["root"] / "target_spark") == duck
     kinds = {node.split(".")[0] for node in duck}
     assert {"seed", "model", "test", "unit_test"} <= kinds
@@ -322,8 +365,12 @@ def test_every_table_equals_the_duckdb_build(builds, schema, table):
     """The public marts, the intermediate tables (the fit's Monte Carlo draws among them) and
     the microdata facts: the same rows, floats within 1e-9 relative, the same basis labels."""
     assert builds["spark"].returncode == 0
-    n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
-                            parquet_of(builds["root"] / "spark", schema, table), BUILD_TIME_COLUMNS.get(table, ()))
+    n_rows, diffs = compare(
+        builds["root"] / "duckdb.duckdb",
+        f"{schema}.{table}",
+        parquet_of(builds["root"] / "spark", schema, table),
+        BUILD_TIME_COLUMNS.get(table, ()),
+    )
     assert not diffs, diffs[:20]
 
 
@@ -332,9 +379,12 @@ def test_the_user_file_and_the_microdata_reach_the_marts_on_spark(builds):
     the synthetic microdata are in fct_sector_output, labelled synthetic, on Spark too."""
     con = duckdb.connect()
     try:
-        methods = dict(con.execute(
-            "select method, count(*) filter (where basis = 'synthetic') from read_parquet(?) group by method",
-            [parquet_of(builds["root"] / "spark", "marts", "fct_sector_output")]).fetchall())
+        methods = dict(
+            con.execute(
+                "select method, count(*) filter (where basis = 'synthetic') from read_parquet(?) group by method",
+                [parquet_of(builds["root"] / "spark", "marts", "fct_sector_output")],
+            ).fetchall()
+        )
     finally:
         con.close()
     assert methods.get("user_supplied", 0) > 0 and methods.get("microdata", 0) > 0, methods
@@ -353,8 +403,11 @@ def test_the_quality_gate_runs_on_spark_dataframes(builds):
     checked = {(suite, expectation) for suite, expectation, _, _ in gate["checks"]}
     for measure in config["measures"]:
         if measure["kind"] == "distribution":
-            for expectation in ("expect_column_median_to_be_between", "expect_column_mean_to_be_between",
-                                "expect_column_stdev_to_be_between"):
+            for expectation in (
+                "expect_column_median_to_be_between",
+                "expect_column_mean_to_be_between",
+                "expect_column_stdev_to_be_between",
+            ):
                 assert (f"shift_{measure['relation']}", expectation) in checked, (measure, expectation)
     public_marts = {table for schema, table in TABLES if schema == "marts"}
     assert {suite.removeprefix("shift_") for suite, _ in checked} == public_marts
@@ -369,8 +422,11 @@ def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
     models = {node: status for node, status in statuses.items() if node.startswith("model.")}
     assert models == {f"model.chengyu_cluster.{table}": "success" for _, table in INCREMENTAL_TABLES}
     for schema, table in INCREMENTAL_TABLES:
-        n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
-                                str(builds["root"] / "exported" / table / "*.parquet"))
+        n_rows, diffs = compare(
+            builds["root"] / "duckdb.duckdb",
+            f"{schema}.{table}",
+            str(builds["root"] / "exported" / table / "*.parquet"),
+        )
         assert not diffs and n_rows > 0, (table, n_rows, diffs[:10])
 
 
@@ -379,8 +435,9 @@ def test_the_microdata_staging_views_equal_the_duckdb_build(builds, schema, tabl
     """The same synthetic microdata give the same rows: the source_file column included (the
     Spark views over the store's files name them as DuckDB's read_parquet does)."""
     assert builds["spark"].returncode == 0
-    n_rows, diffs = compare(builds["root"] / "duckdb.duckdb", f"{schema}.{table}",
-                            str(builds["root"] / "exported" / table / "*.parquet"))
+    n_rows, diffs = compare(
+        builds["root"] / "duckdb.duckdb", f"{schema}.{table}", str(builds["root"] / "exported" / table / "*.parquet")
+    )
     assert not diffs, diffs[:20]
     assert n_rows > 0
 
@@ -390,8 +447,9 @@ def test_the_seeds_load_the_same_values_on_both_engines(builds):
     assert builds["spark"].returncode == 0
     seeds = sorted(p.stem for p in (builds["project"] / "seeds").glob("*.csv"))
     for seed in seeds:
-        _, diffs = compare(builds["root"] / "duckdb.duckdb", f"raw.{seed}",
-                           parquet_of(builds["root"] / "spark", "raw", seed))
+        _, diffs = compare(
+            builds["root"] / "duckdb.duckdb", f"raw.{seed}", parquet_of(builds["root"] / "spark", "raw", seed)
+        )
         assert not diffs, (seed, diffs[:10])
 
 
@@ -414,21 +472,33 @@ def test_a_build_through_the_spark_thrift_server(builds):
     port = free_port()
     env = dict(os.environ, SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1")
     command = [
-        str(spark_home / "bin" / "spark-submit"), "--master", "local[2]", "--driver-memory", "1g",
-        "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-        "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=2",
-        "--conf", "spark.sql.session.timeZone=UTC",
-        "--conf", f"spark.sql.warehouse.dir={state / 'tables'}",
-        "--conf", "spark.hadoop.javax.jdo.option.ConnectionURL="
-                  f"jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
-        "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={state}",
-        "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
-        "--hiveconf", f"hive.server2.thrift.port={port}",
+        str(spark_home / "bin" / "spark-submit"),
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "1g",
+        "--class",
+        "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        "spark.sql.shuffle.partitions=2",
+        "--conf",
+        "spark.sql.session.timeZone=UTC",
+        "--conf",
+        f"spark.sql.warehouse.dir={state / 'tables'}",
+        "--conf",
+        f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
+        "--conf",
+        f"spark.driver.extraJavaOptions=-Dderby.system.home={state}",
+        "--hiveconf",
+        "hive.server2.thrift.bind.host=127.0.0.1",
+        "--hiveconf",
+        f"hive.server2.thrift.port={port}",
         "spark-internal",
     ]
     log = (state / "server.log").open("w")
-    server = subprocess.Popen(command, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(command, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         started = time.monotonic()
         while time.monotonic() - started < 600:
@@ -440,13 +510,26 @@ def test_a_build_through_the_spark_thrift_server(builds):
         else:
             pytest.fail("the Thrift server did not listen within 600 s")
         print(f"\n[spark] Thrift server listening after {time.monotonic() - started:.1f} s")
-        thrift_env = {"CHENGYU_SPARK_HOST": "127.0.0.1", "CHENGYU_SPARK_PORT": str(port),
-                      "CHENGYU_SPARK_USER": "chengyu"}
-        result, seconds = dbt(builds["project"], "build", "--target", "thrift",
-                              "--select", "sectors stg_reference__sectors dim_sector",
-                              "--indirect-selection", "cautious",
-                              "--target-path", str(root / "target_thrift"), "--log-path", str(root / "logs"),
-                              **thrift_env)
+        thrift_env = {
+            "CHENGYU_SPARK_HOST": "127.0.0.1",
+            "CHENGYU_SPARK_PORT": str(port),
+            "CHENGYU_SPARK_USER": "chengyu",
+        }
+        result, seconds = dbt(
+            builds["project"],
+            "build",
+            "--target",
+            "thrift",
+            "--select",
+            "sectors stg_reference__sectors dim_sector",
+            "--indirect-selection",
+            "cautious",
+            "--target-path",
+            str(root / "target_thrift"),
+            "--log-path",
+            str(root / "logs"),
+            **thrift_env,
+        )
         print(f"[spark] dbt build through Thrift (seed, view, mart, tests): {seconds:.1f} s")
         assert result.returncode == 0, result.stdout[-8000:]
         statuses = node_statuses(root / "target_thrift")

@@ -42,10 +42,11 @@ from conftest import make_workspace
 needs_java = pytest.mark.skipif(
     shutil.which("java") is None,
     reason="no Java runtime: Spark runs in a JVM and `java` is not on PATH "
-           "(.ci/run installs the Debian package default-jre-headless)",
+    "(.ci/run installs the Debian package default-jre-headless)",
 )
 try:
     import pyspark  # noqa: F401
+
     HAVE_PYSPARK = True
 except ImportError:
     HAVE_PYSPARK = False
@@ -189,18 +190,28 @@ def test_write_audit_publish_on_spark(tmp_path):
     ws = make_workspace(tmp_path)
     runner = tmp_path / "runner.py"
     runner.write_text(f"E_MARKER = {E_MARKER!r}\n" + RUNNER, encoding="utf-8")
-    env = dict(ws.env(), CHENGYU_SPARK_DIR=str(tmp_path / "spark"), SPARK_LOCAL_IP="127.0.0.1",
-               CHENGYU_REPORTS=str(tmp_path / "reports"))
+    env = dict(
+        ws.env(),
+        CHENGYU_SPARK_DIR=str(tmp_path / "spark"),
+        SPARK_LOCAL_IP="127.0.0.1",
+        CHENGYU_REPORTS=str(tmp_path / "reports"),
+    )
     env.pop("DBT_TARGET", None)
     started = time.monotonic()
-    result = subprocess.run(["nice", "-n", "10", sys.executable, str(runner), str(ws.project), json.dumps(SELECT)],
-                            cwd=ws.project, env=env, capture_output=True, text=True, timeout=3000)
+    result = subprocess.run(
+        ["nice", "-n", "10", sys.executable, str(runner), str(ws.project), json.dumps(SELECT)],
+        cwd=ws.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
     seconds = time.monotonic() - started
     print(f"\nSpark WAP test process (one JVM, 6 builds): {seconds:.1f} s")
     print("\n".join(line for line in result.stderr.splitlines() if line.startswith("RUNNER")))
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-6000:] + result.stderr[-6000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = json.loads(lines[-1][len("RESULT ") :])
     assert E_MARKER in result.stdout and E_MARKER in result.stderr
     # Builds A-D print no traceback; E (interrupted) none on stderr, as the user sees a Ctrl-C'd
     # build (dbt logs the interrupt's traceback to stdout, its own console log).
@@ -266,9 +277,11 @@ def test_write_audit_publish_on_spark(tmp_path):
     assert [line for line in lines if line.startswith("chengyu:")] == lines[-1:], e["stderr"][-3000:]
     assert e["before"] and all(suffix_c in f or suffix_d in f for f in e["before"]), e["before"]
     assert e["after"] == e["before"]  # E's candidate folders were made (the signal waited for one) and dropped
-    print(f"reads during the switch: {len(reads)} ({sum(r == a_rows for r in reads)} old, "
-          f"{sum(r == c_rows for r in reads)} new); build seconds: "
-          + ", ".join(f"{k} {v['seconds']:.1f}" for k, v in out.items()))
+    print(
+        f"reads during the switch: {len(reads)} ({sum(r == a_rows for r in reads)} old, "
+        f"{sum(r == c_rows for r in reads)} new); build seconds: "
+        + ", ".join(f"{k} {v['seconds']:.1f}" for k, v in out.items())
+    )
 
 
 @needs_pyspark
@@ -278,8 +291,9 @@ def test_no_java_is_exit_14_with_one_line(tmp_path):
     bin_dir.mkdir()
     env = dict(ws.env(), PATH=str(bin_dir), CHENGYU_SPARK_DIR=str(tmp_path / "spark"))
     env.pop("JAVA_HOME", None)
-    result = subprocess.run(ws.command("build", "--target", "spark"), env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        ws.command("build", "--target", "spark"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 14, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "Java" in result.stderr
@@ -294,8 +308,13 @@ def test_held_lock_is_exit_6_with_one_line(tmp_path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.pwrite(fd, b"4242", 0)
-        result = subprocess.run(ws.command("build", "--target", "spark"), capture_output=True, text=True,
-                                env=dict(ws.env(), CHENGYU_SPARK_DIR=str(spark_dir)), timeout=300)
+        result = subprocess.run(
+            ws.command("build", "--target", "spark"),
+            capture_output=True,
+            text=True,
+            env=dict(ws.env(), CHENGYU_SPARK_DIR=str(spark_dir)),
+            timeout=300,
+        )
     finally:
         os.close(fd)
     if shutil.which("java") is None:

@@ -43,8 +43,9 @@ def _free_port() -> int:
 
 
 def _run(env_bin: Path, env: dict, *args: str, timeout: float) -> None:
-    result = subprocess.run([str(env_bin / "superset"), *args], env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [str(env_bin / "superset"), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"superset {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
@@ -78,8 +79,23 @@ def metadata_template(env_bin: Path, env: dict) -> Path:
     building = Path(tempfile.mkdtemp(prefix="metadata-", dir=env_bin.parent))
     setup_env = {**env, "SUPERSET_HOME": str(building)}
     _run(env_bin, setup_env, "db", "upgrade", timeout=600)
-    _run(env_bin, setup_env, "fab", "create-admin", "--username", ADMIN, "--firstname", "Test", "--lastname",
-         "Admin", "--email", "admin@example.invalid", "--password", PASSWORD, timeout=300)
+    _run(
+        env_bin,
+        setup_env,
+        "fab",
+        "create-admin",
+        "--username",
+        ADMIN,
+        "--firstname",
+        "Test",
+        "--lastname",
+        "Admin",
+        "--email",
+        "admin@example.invalid",
+        "--password",
+        PASSWORD,
+        timeout=300,
+    )
     _run(env_bin, setup_env, "init", timeout=600)
     try:
         building.rename(template.parent)
@@ -94,17 +110,27 @@ def superset(tmp_path_factory):
     started = time.monotonic()
     env_bin = bi_env("superset") / "bin"
     home = tmp_path_factory.mktemp("superset-home")
-    env = {**os.environ, "SUPERSET_HOME": str(home), "FLASK_APP": "superset",
-           "SUPERSET_CONFIG_PATH": str(REPO / "bi" / "superset" / "superset_config.py"),
-           "SUPERSET_SECRET_KEY": secrets.token_hex(24), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "SUPERSET_HOME": str(home),
+        "FLASK_APP": "superset",
+        "SUPERSET_CONFIG_PATH": str(REPO / "bi" / "superset" / "superset_config.py"),
+        "SUPERSET_SECRET_KEY": secrets.token_hex(24),
+        "PYTHONWARNINGS": "ignore",
+    }
     shutil.copyfile(metadata_template(env_bin, env), home / "superset.db")
     # The template's admin has the password of the run that made it: give it this run's.
     _run(env_bin, env, "fab", "reset-password", "--username", ADMIN, "--password", PASSWORD, timeout=300)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "server.log", "w")
-    server = subprocess.Popen([str(env_bin / "superset"), "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [str(env_bin / "superset"), "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -134,9 +160,19 @@ def api(superset):
 
 
 def sql_lab(api: Superset, database_id: int, sql: str) -> tuple[int, dict]:
-    response = api.request("POST", "/api/v1/sqllab/execute/", json={
-        "database_id": database_id, "sql": sql, "runAsync": False, "schema": None,
-        "tab": "test", "client_id": secrets.token_hex(5), "queryLimit": 1000})
+    response = api.request(
+        "POST",
+        "/api/v1/sqllab/execute/",
+        json={
+            "database_id": database_id,
+            "sql": sql,
+            "runAsync": False,
+            "schema": None,
+            "tab": "test",
+            "client_id": secrets.token_hex(5),
+            "queryLimit": 1000,
+        },
+    )
     return response.status_code, response.json()
 
 
@@ -199,15 +235,24 @@ def test_sql_lab_refuses_writes_and_file_access(api, recipe_db, warehouse, which
 
 
 def test_dataset_and_chart_data(api, recipe_db):
-    dataset = api.call("POST", "/api/v1/dataset/", json={
-        "database": recipe_db[0], "schema": "marts", "table_name": "fct_sector_output"})["id"]
+    dataset = api.call(
+        "POST",
+        "/api/v1/dataset/",
+        json={"database": recipe_db[0], "schema": "marts", "table_name": "fct_sector_output"},
+    )["id"]
     columns = {c["column_name"] for c in api.call("GET", f"/api/v1/dataset/{dataset}")["result"]["columns"]}
     assert {"area_code", "sector_code", "year", "output_value_yuan", "basis"} <= columns
     metric = {"expressionType": "SQL", "sqlExpression": "sum(output_value_yuan)", "label": "output"}
-    body = api.call("POST", "/api/v1/chart/data", json={
-        "datasource": {"id": dataset, "type": "table"},
-        "queries": [{"columns": ["year"], "metrics": [metric], "orderby": [["year", True]], "row_limit": 100}],
-        "result_format": "json", "result_type": "full"})
+    body = api.call(
+        "POST",
+        "/api/v1/chart/data",
+        json={
+            "datasource": {"id": dataset, "type": "table"},
+            "queries": [{"columns": ["year"], "metrics": [metric], "orderby": [["year", True]], "row_limit": 100}],
+            "result_format": "json",
+            "result_type": "full",
+        },
+    )
     rows = body["result"][0]["data"]
     assert [r["year"] for r in rows] == list(range(2015, 2024))
     assert all(r["output"] > 0 for r in rows)
@@ -220,9 +265,14 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
     dashboard = api.call("GET", "/api/v1/dashboard/chengyu-planners")["result"]
     charts = api.call("GET", "/api/v1/dashboard/chengyu-planners/charts")["result"]
     names = {c["slice_name"] for c in charts}
-    assert names == {"Who is specialised in what (LQ, latest year)", "Which areas duplicate each other (latest year)",
-                     "Gap to Jiangsu and Zhejiang (GDP ratio)", "Coordination of Sichuan and Chongqing over time",
-                     "Data as of", "LQ with its 90 % interval (latest year)"}
+    assert names == {
+        "Who is specialised in what (LQ, latest year)",
+        "Which areas duplicate each other (latest year)",
+        "Gap to Jiangsu and Zhejiang (GDP ratio)",
+        "Coordination of Sichuan and Chongqing over time",
+        "Data as of",
+        "LQ with its 90 % interval (latest year)",
+    }
     expected = lq_cells(link)
     for chart in charts:
         data = api.call("GET", f"/api/v1/chart/{chart['id']}/data/")["result"][0]
@@ -233,8 +283,11 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
             assert row["built_at_utc"].endswith(" UTC") and row["data_period"] == "2015-2023", row
         if chart["slice_name"].startswith("Who is specialised"):
             # Only cells with an area-specific basis carry a colour; the others are grey (no value).
-            shown = {(r["area"].split()[-1], r["division_zh"].split()[0]): r["Location quotient"] for r in data["data"]
-                     if r["Location quotient"] is not None}
+            shown = {
+                (r["area"].split()[-1], r["division_zh"].split()[0]): r["Location quotient"]
+                for r in data["data"]
+                if r["Location quotient"] is not None
+            }
             assert shown.keys() == {k for k, v in expected.items() if v[1] is not None}
             assert all(abs(shown[k] - expected[k][0]) < 1e-9 for k in shown)
         if chart["slice_name"].startswith("LQ with its 90 % interval"):
@@ -246,19 +299,34 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
                 if r["location_quotient"] is not None and r["lq_p5"] is not None:
                     assert r["lq_p5"] <= r["lq_p95"], r
     # The dashboard's database entry is the README recipe, pointed at this warehouse.
-    database = next(d for d in api.call("GET", "/api/v1/database/?q=(page_size:100)")["result"]
-                    if d["database_name"] == "Chengdu-Chongqing warehouse")
+    database = next(
+        d
+        for d in api.call("GET", "/api/v1/database/?q=(page_size:100)")["result"]
+        if d["database_name"] == "Chengdu-Chongqing warehouse"
+    )
     uri = api.call("GET", f"/api/v1/database/{database['id']}/connection")["result"]["sqlalchemy_uri"]
     assert uri == SQLALCHEMY_URI.replace("/abs/path/warehouse/chengyu.duckdb", str(link))
 
-    assert shutil.which("chromium") and shutil.which("chromedriver"), \
+    assert shutil.which("chromium") and shutil.which("chromedriver"), (
         "headless rendering needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     png = ARTIFACTS / "superset_planners_dashboard.png"
     png.unlink(missing_ok=True)
-    out = subprocess.run([str(env_bin / "python"), str(REPO / "tests" / "superset_screenshot.py"), url, ADMIN,
-                          PASSWORD, f"/superset/dashboard/{dashboard['id']}/", str(png)],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            str(env_bin / "python"),
+            str(REPO / "tests" / "superset_screenshot.py"),
+            url,
+            ADMIN,
+            PASSWORD,
+            f"/superset/dashboard/{dashboard['id']}/",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     rendered = json.loads(out.stdout)["charts"]
     print(f"\nscreenshot of the dashboard: {png}")
@@ -318,7 +386,6 @@ def test_postgres_copy_through_superset(api, built):
             assert pg.execute("select count(*) from chengyu.dim_area").fetchone()[0] == 16
 
 
-
 # ---- issue 26 item 2: a Superset that SQL Lab cannot crash or make write -----------------------
 
 # Each attack as a user types it into SQL Lab. Under the documented read-only settings the
@@ -328,7 +395,7 @@ ATTACKS = {
     "select enable_logging": "select * from enable_logging(storage='file', storage_path='qlog2')",
     "enable_logging in a subquery": "select * from marts.dim_area where 0 < (select count(*) from enable_logging())",
     "temp macro around it": "create temp macro m() as table select * from enable_logging(storage='file', "
-                            "storage_path='qlog3')",
+    "storage_path='qlog3')",
     "checkpoint": "select * from checkpoint()",
     "sql from text": "select * from query('select 1')",
     "serialized sql": "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
@@ -353,8 +420,11 @@ def _health(superset) -> int:
 def test_sql_lab_cannot_crash_superset(api, superset, recipe_db, plain_path_db, warehouse, which):
     root, link, _ = warehouse
     before = sha256(link.resolve())
-    database_id = {"recipe": recipe_db[0], "recipe with DML allowed": recipe_db[1],
-                   "plain path with DML allowed": plain_path_db}[which]
+    database_id = {
+        "recipe": recipe_db[0],
+        "recipe with DML allowed": recipe_db[1],
+        "plain path with DML allowed": plain_path_db,
+    }[which]
     for name, statement in ATTACKS.items():
         status, body = sql_lab(api, database_id, statement)
         assert status != 200 or body.get("status") != "success", f"{which}: {name} was allowed: {body}"
@@ -375,9 +445,13 @@ def test_a_warehouse_registered_by_plain_path_is_opened_read_only(api, plain_pat
     read-only, external access off, configuration locked (issue 26, case 5)."""
     root, link, _ = warehouse
     before = sha256(link.resolve())
-    status, body = sql_lab(api, plain_path_db, "select current_setting('access_mode') as mode, "
-                           "current_setting('enable_external_access') as ext, "
-                           "current_setting('lock_configuration') as locked")
+    status, body = sql_lab(
+        api,
+        plain_path_db,
+        "select current_setting('access_mode') as mode, "
+        "current_setting('enable_external_access') as ext, "
+        "current_setting('lock_configuration') as locked",
+    )
     assert status == 200 and body["data"] == [{"mode": "read_only", "ext": False, "locked": True}], body
     for name, statement in probes(root).items():
         if name == "read":

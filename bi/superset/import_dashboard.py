@@ -26,8 +26,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8088")
     parser.add_argument("--user", default="admin")
-    parser.add_argument("--warehouse", required=True,
-                        help="absolute path of warehouse/chengyu.duckdb as the Superset server sees it")
+    parser.add_argument(
+        "--warehouse", required=True, help="absolute path of warehouse/chengyu.duckdb as the Superset server sees it"
+    )
     args = parser.parse_args()
     password = os.environ.get("SUPERSET_PASSWORD") or getpass.getpass(f"Superset password of {args.user}: ")
     warehouse = Path(args.warehouse)

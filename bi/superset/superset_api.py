@@ -19,8 +19,11 @@ class Superset:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
-        token = self.call("POST", "/api/v1/security/login",
-                          json={"username": username, "password": password, "provider": "db", "refresh": True})
+        token = self.call(
+            "POST",
+            "/api/v1/security/login",
+            json={"username": username, "password": password, "provider": "db", "refresh": True},
+        )
         self.http.headers["Authorization"] = "Bearer " + token["access_token"]
         self.http.headers["X-CSRFToken"] = self.call("GET", "/api/v1/security/csrf_token/")["result"]
         self.http.headers["Referer"] = self.url

@@ -70,6 +70,7 @@ def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # n
         params["creator"] = functools.partial(_reader_connection, uri.database or ":memory:")
     return uri, params
 
+
 # No Redis here: cache in memory of the process, run queries synchronously.
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}

@@ -90,8 +90,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     copy = postgres_copy_name(args.publish_postgres, args.pg_schema) if args.publish_postgres else None
     for (kind, target), event in sorted(wh.read_history(paths).copies.items()):
         if event["build_id"] != now.build_id and (kind, target) != ("postgres", copy):
-            print(f"  the {'PostgreSQL copy' if kind == 'postgres' else kind} {target} holds build "
-                  f"{event['build_id']}, not the published one")
+            print(
+                f"  the {'PostgreSQL copy' if kind == 'postgres' else kind} {target} holds build "
+                f"{event['build_id']}, not the published one"
+            )
     if args.publish_postgres:
         return refresh_postgres_copy(args, paths, now)
     return EXIT_OK
@@ -153,14 +155,17 @@ def cmd_publish_postgres(args: argparse.Namespace) -> int:
 
     _, paths = published_warehouse(args)
     try:
-        counts = publish_postgres(paths.published, args.dsn, args.schema, args.reader_role or None,
-                                  lock_timeout=args.lock_timeout)
+        counts = publish_postgres(
+            paths.published, args.dsn, args.schema, args.reader_role or None, lock_timeout=args.lock_timeout
+        )
     except PostgresRefused as exc:
         print(f"chengyu: {'' if isinstance(exc, ForeignSchema) else 'PostgreSQL refused: '}{exc}", file=sys.stderr)
         return exc.exit_code
     note_copy(paths, "postgres", postgres_copy_name(args.dsn, args.schema), "publish-postgres")
-    print(f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
-          + (f"; role {args.reader_role} may read them" if args.reader_role else ""))
+    print(
+        f"published {len(counts)} marts ({sum(counts.values())} rows) into schema {args.schema}"
+        + (f"; role {args.reader_role} may read them" if args.reader_role else "")
+    )
     return EXIT_OK
 
 
@@ -244,6 +249,7 @@ def count_at_least(minimum: int):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
         return value
+
     return parse
 
 
@@ -286,15 +292,27 @@ def file_path(text: str) -> str:
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sector-output", metavar="PATH", type=file_path,
-                        help="CSV of your own area x sector x year output figures, or a yearbook-style Excel sheet "
-                             "(.xlsx; layouts in docs/inputs.md); they replace the estimates cell by cell")
+    parser.add_argument(
+        "--sector-output",
+        metavar="PATH",
+        type=file_path,
+        help="CSV of your own area x sector x year output figures, or a yearbook-style Excel sheet "
+        "(.xlsx; layouts in docs/inputs.md); they replace the estimates cell by cell",
+    )
     parser.add_argument("--sheet", metavar="NAME", help="the sheet of an .xlsx --sector-output (default: its only one)")
-    parser.add_argument("--max-input-mb", type=positive_number, metavar="MB",
-                        help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})")
-    parser.add_argument("--microdata", metavar="DIR", type=file_path,
-                        help="enterprise microdata (enterprises/, enterprise_month/, supply_invoices/ of Parquet or "
-                             "CSV files; layout in docs/microdata_layout.md) for the microdata marts")
+    parser.add_argument(
+        "--max-input-mb",
+        type=positive_number,
+        metavar="MB",
+        help=f"refuse input files larger than this (default {DEFAULT_MAX_INPUT_BYTES // 2**20})",
+    )
+    parser.add_argument(
+        "--microdata",
+        metavar="DIR",
+        type=file_path,
+        help="enterprise microdata (enterprises/, enterprise_month/, supply_invoices/ of Parquet or "
+        "CSV files; layout in docs/microdata_layout.md) for the microdata marts",
+    )
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -305,22 +323,35 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _add_postgres_copy_options(parser: argparse.ArgumentParser, when: str) -> None:
-    parser.add_argument("--publish-postgres", metavar="DSN", default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
-                        help=f"{when}, refresh the PostgreSQL copy as publish-postgres does "
-                             "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)")
-    parser.add_argument("--pg-schema", type=pg_identifier, default="chengyu",
-                        help="schema of the PostgreSQL copy (default chengyu)")
-    parser.add_argument("--pg-reader-role", type=pg_identifier, default="chengyu_reader",
-                        help="as publish-postgres --reader-role")
-    parser.add_argument("--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS",
-                        help="as publish-postgres --lock-timeout")
+    parser.add_argument(
+        "--publish-postgres",
+        metavar="DSN",
+        default=os.environ.get("CHENGYU_PUBLISH_POSTGRES"),
+        help=f"{when}, refresh the PostgreSQL copy as publish-postgres does "
+        "(default: $CHENGYU_PUBLISH_POSTGRES; unset: no copy)",
+    )
+    parser.add_argument(
+        "--pg-schema", type=pg_identifier, default="chengyu", help="schema of the PostgreSQL copy (default chengyu)"
+    )
+    parser.add_argument(
+        "--pg-reader-role", type=pg_identifier, default="chengyu_reader", help="as publish-postgres --reader-role"
+    )
+    parser.add_argument(
+        "--pg-lock-timeout", type=seconds, default=30, metavar="SECONDS", help="as publish-postgres --lock-timeout"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="chengyu", description=f"{__doc__.splitlines()[0]}\n\n{exits.EXIT_CODE_TABLE}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--project-dir", help="repository with dbt_project.yml (default: current directory); "
-                                              "it must exist and hold dbt_project.yml (exit 2 otherwise)")
+    parser = OneLineParser(
+        prog="chengyu",
+        description=f"{__doc__.splitlines()[0]}\n\n{exits.EXIT_CODE_TABLE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--project-dir",
+        help="repository with dbt_project.yml (default: current directory); "
+        "it must exist and hold dbt_project.yml (exit 2 otherwise)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_build_commands(sub)
     _add_version_commands(sub)
@@ -333,23 +364,40 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_build_commands(sub) -> None:
     build = sub.add_parser("build", help="build into a candidate, check it, publish it as a new version")
     _add_input_options(build)
-    build.add_argument("--keep-versions", type=count_at_least(1), default=wh.DEFAULT_KEEP_VERSIONS, metavar="N",
-                       help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)")
+    build.add_argument(
+        "--keep-versions",
+        type=count_at_least(1),
+        default=wh.DEFAULT_KEEP_VERSIONS,
+        metavar="N",
+        help=f"published versions to keep (default {wh.DEFAULT_KEEP_VERSIONS}; the current one always)",
+    )
     _add_postgres_copy_options(build, "after publishing")
-    build.add_argument("--accept-shift", metavar="REASON",
-                       help="publish although the quality gate finds a large shift from the published version; "
-                            "the reason is recorded in the version's record")
-    build.add_argument("--full-refresh", action="store_true",
-                       help="rebuild every month of the microdata facts instead of carrying the published ones over")
+    build.add_argument(
+        "--accept-shift",
+        metavar="REASON",
+        help="publish although the quality gate finds a large shift from the published version; "
+        "the reason is recorded in the version's record",
+    )
+    build.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every month of the microdata facts instead of carrying the published ones over",
+    )
     build.add_argument("--verbose", action="store_true", help="show dbt's progress lines")
-    build.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
-                       help="duckdb (default): a new version file; spark: candidate schemas on the local Spark of "
-                            "the dbt target `spark`, published by switching views (docs/spark.md)")
+    build.add_argument(
+        "--target",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb (default): a new version file; spark: candidate schemas on the local Spark of "
+        "the dbt target `spark`, published by switching views (docs/spark.md)",
+    )
     spark_selection = build.add_mutually_exclusive_group()
-    spark_selection.add_argument("--selector", metavar="NAME",
-                                 help="with --target spark: a dbt selector (selectors.yml), not the whole project")
-    spark_selection.add_argument("--select", nargs="+", metavar="NODE",
-                                 help="with --target spark: a dbt node selection instead of a selector")
+    spark_selection.add_argument(
+        "--selector", metavar="NAME", help="with --target spark: a dbt selector (selectors.yml), not the whole project"
+    )
+    spark_selection.add_argument(
+        "--select", nargs="+", metavar="NODE", help="with --target spark: a dbt node selection instead of a selector"
+    )
     build.set_defaults(func=cmd_build)
 
     check = sub.add_parser("validate", help="check the input files only, build nothing")
@@ -358,15 +406,20 @@ def _add_build_commands(sub) -> None:
 
 
 def _add_version_commands(sub) -> None:
-    back = sub.add_parser("rollback", help="point the warehouse at the version live before the current one "
-                                           "(per the publish log)")
-    back.add_argument("--to", metavar="BUILD_ID",
-                      help="a build id from `chengyu versions` instead (also a withdrawn one)")
+    back = sub.add_parser(
+        "rollback", help="point the warehouse at the version live before the current one (per the publish log)"
+    )
+    back.add_argument(
+        "--to", metavar="BUILD_ID", help="a build id from `chengyu versions` instead (also a withdrawn one)"
+    )
     _add_postgres_copy_options(back, "after the rollback")
     back.set_defaults(func=cmd_rollback)
 
-    versions = sub.add_parser("versions", help="list the kept versions, most recently live first (* = published), "
-                                               "when each was published and withdrawn, and what each copy holds")
+    versions = sub.add_parser(
+        "versions",
+        help="list the kept versions, most recently live first (* = published), "
+        "when each was published and withdrawn, and what each copy holds",
+    )
     versions.set_defaults(func=cmd_versions)
 
     verify = sub.add_parser("verify", help="check every kept version against its recorded checksum")
@@ -377,70 +430,114 @@ def _add_reading_commands(sub) -> None:
     sql = sub.add_parser("sql", help="read-only SQL against the published warehouse (no QUERY: interactive)")
     sql.add_argument("query", nargs="?", help="SQL; several statements separated by ';'. Omit for a prompt")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    sql.add_argument("--max-rows", type=count_at_least(0), default=1000, metavar="N",
-                     help="rows printed in the table format (default 1000; 0: all); csv and json print all")
-    sql.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
-                     help="most memory a query may use, e.g. 2GB (default: a quarter of this machine's); "
-                          "a query that needs more stops with exit 13")
+    sql.add_argument(
+        "--max-rows",
+        type=count_at_least(0),
+        default=1000,
+        metavar="N",
+        help="rows printed in the table format (default 1000; 0: all); csv and json print all",
+    )
+    sql.add_argument(
+        "--memory-limit",
+        type=memory_size,
+        metavar="SIZE",
+        help="most memory a query may use, e.g. 2GB (default: a quarter of this machine's); "
+        "a query that needs more stops with exit 13",
+    )
     sql.set_defaults(func=cmd_sql)
 
     export = sub.add_parser("export", help="write every public mart as Parquet with a manifest")
     export.add_argument("--format", choices=["parquet"], default="parquet")
-    export.add_argument("--out", required=True, metavar="DIR", type=file_path,
-                        help="a new or empty folder (a link is refused, never followed)")
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        type=file_path,
+        help="a new or empty folder (a link is refused, never followed)",
+    )
     export.set_defaults(func=cmd_export)
 
     pg = sub.add_parser("publish-postgres", help="copy the public marts into a PostgreSQL schema (atomic, idempotent)")
     pg.add_argument("--dsn", required=True, help="libpq connection string, e.g. 'host=127.0.0.1 dbname=bi user=loader'")
     pg.add_argument("--schema", type=pg_identifier, default="chengyu")
-    pg.add_argument("--reader-role", type=pg_identifier, default="chengyu_reader",
-                    help="role given read access ('' for none); created only if the login may create roles, "
-                         "otherwise it must exist")
-    pg.add_argument("--lock-timeout", type=seconds, default=30, metavar="SECONDS",
-                    help="how long to wait for readers of the previous publication before giving up "
-                         "(exit 12, naming the blocking sessions; default 30, 0 waits without limit)")
+    pg.add_argument(
+        "--reader-role",
+        type=pg_identifier,
+        default="chengyu_reader",
+        help="role given read access ('' for none); created only if the login may create roles, "
+        "otherwise it must exist",
+    )
+    pg.add_argument(
+        "--lock-timeout",
+        type=seconds,
+        default=30,
+        metavar="SECONDS",
+        help="how long to wait for readers of the previous publication before giving up "
+        "(exit 12, naming the blocking sessions; default 30, 0 waits without limit)",
+    )
     pg.set_defaults(func=cmd_publish_postgres)
 
     report = sub.add_parser("report", help="an offline HTML report with charts (default reports/cluster_report.html)")
-    report.add_argument("--out", metavar="FILE", type=file_path,
-                        help="a new file, or a regular file to replace (a link, folder or FIFO is refused)")
+    report.add_argument(
+        "--out",
+        metavar="FILE",
+        type=file_path,
+        help="a new file, or a regular file to replace (a link, folder or FIFO is refused)",
+    )
     report.set_defaults(func=cmd_report)
 
     docs = sub.add_parser("docs", help="dbt docs with lineage as one static HTML page (default reports/docs/)")
-    docs.add_argument("--out", metavar="DIR", type=file_path,
-                      help="a folder (not a link); its three files are replaced")
+    docs.add_argument(
+        "--out", metavar="DIR", type=file_path, help="a folder (not a link); its three files are replaced"
+    )
     docs.set_defaults(func=cmd_docs)
 
 
 def _add_question_commands(sub) -> None:
-    analyses = sub.add_parser("analyses", help="the planners' questions (analyses/*.sql): list them, or run one "
-                                               "read-only against the published warehouse")
+    analyses = sub.add_parser(
+        "analyses",
+        help="the planners' questions (analyses/*.sql): list them, or run one "
+        "read-only against the published warehouse",
+    )
     analyses.add_argument("name", nargs="?", help="q1 ... q5 (or the file name); omit it to list them")
     analyses.add_argument("--format", choices=["table", "csv", "json"], default="table")
     analyses.set_defaults(func=cmd_analyses)
 
-    metrics = sub.add_parser("metrics", help="MetricFlow (mf) against the published warehouse, read-only, "
-                                             "e.g. chengyu metrics query --metrics sector_output_yuan "
-                                             "--group-by metric_time__year")
-    metrics.add_argument("mf_args", nargs=argparse.REMAINDER,
-                         help="the arguments of mf: query ..., list metrics, validate-configs")
+    metrics = sub.add_parser(
+        "metrics",
+        help="MetricFlow (mf) against the published warehouse, read-only, "
+        "e.g. chengyu metrics query --metrics sector_output_yuan "
+        "--group-by metric_time__year",
+    )
+    metrics.add_argument(
+        "mf_args", nargs=argparse.REMAINDER, help="the arguments of mf: query ..., list metrics, validate-configs"
+    )
     metrics.set_defaults(func=cmd_metrics)
 
 
 def _add_synth_command(sub) -> None:
-    synth = sub.add_parser("synth", help="write synthetic enterprise microdata (register, monthly reports, "
-                                         "invoices) in the documented layout, deterministic from the seed")
+    synth = sub.add_parser(
+        "synth",
+        help="write synthetic enterprise microdata (register, monthly reports, "
+        "invoices) in the documented layout, deterministic from the seed",
+    )
     synth.add_argument("--enterprises", type=count_at_least(1), required=True, metavar="N")
     synth.add_argument("--months", type=count_at_least(2), required=True, metavar="M")
-    synth.add_argument("--invoices", type=count_at_least(0), required=True, metavar="K",
-                       help="ordinary invoices; red-letter invoices come on top (about 1.5 %%)")
+    synth.add_argument(
+        "--invoices",
+        type=count_at_least(0),
+        required=True,
+        metavar="K",
+        help="ordinary invoices; red-letter invoices come on top (about 1.5 %%)",
+    )
     synth.add_argument("--seed", type=int, default=1, metavar="S")
     synth.add_argument("--out", type=file_path, required=True, metavar="DIR", help="a directory that does not exist")
     synth.add_argument("--start-year", type=count_at_least(2000), default=2019, metavar="YYYY")
     synth.add_argument("--as-of", metavar="YYYY-MM", help="write only what was delivered up to this month")
     synth.add_argument("--threads", type=count_at_least(1), metavar="T", help="DuckDB threads (default: all cores)")
-    synth.add_argument("--memory-limit", type=memory_size, default="3GB", metavar="SIZE",
-                       help="DuckDB memory limit (default 3GB)")
+    synth.add_argument(
+        "--memory-limit", type=memory_size, default="3GB", metavar="SIZE", help="DuckDB memory limit (default 3GB)"
+    )
     synth.set_defaults(func=cmd_synth)
 
 

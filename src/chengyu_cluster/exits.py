@@ -37,7 +37,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 #: The table above, as `chengyu --help` prints it.
-EXIT_CODE_TABLE = __doc__[__doc__.index("Exit codes (also"):]
+EXIT_CODE_TABLE = __doc__[__doc__.index("Exit codes (also") :]
 
 EXIT_OK = 0
 EXIT_BUG = 1

@@ -42,8 +42,14 @@ def output_path(text: str) -> Path:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+    for test, name in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    ):
         if test(mode):
             return name
     return "a file"
@@ -66,8 +72,9 @@ def _temp_beside(path: Path, make) -> str:
     except FileNotFoundError:
         # With the folders on the way created, only a folder that takes no new files is left:
         # /proc, /sys and the like.
-        raise StorageError(f"cannot write {path}: its folder {path.parent} takes no new files "
-                           "(a special file system such as /proc?)") from None
+        raise StorageError(
+            f"cannot write {path}: its folder {path.parent} takes no new files (a special file system such as /proc?)"
+        ) from None
 
 
 def _umask() -> int:
@@ -80,8 +87,10 @@ def check_file_target(path: Path) -> None:
     """Refuse a path that holds anything but a regular file (a link, folder, FIFO, device)."""
     mode = _existing_mode(path)
     if mode is not None and not stat.S_ISREG(mode):
-        raise OutputInTheWay(f"{path} is {_kind(mode)}: chengyu writes a new file there or replaces a regular "
-                             "file, nothing else; give another path")
+        raise OutputInTheWay(
+            f"{path} is {_kind(mode)}: chengyu writes a new file there or replaces a regular "
+            "file, nothing else; give another path"
+        )
 
 
 def write_file(path: Path, data: str | bytes) -> Path:
@@ -107,8 +116,10 @@ def check_folder_target(path: Path) -> None:
     if not stat.S_ISDIR(mode):
         raise OutputInTheWay(f"{path} is {_kind(mode)}: give a new or empty folder")
     if any(os.scandir(path)):
-        raise OutputInTheWay(f"{path} is not empty: chengyu writes only into a new or empty folder, so "
-                             "nothing there is overwritten; give another folder or empty this one")
+        raise OutputInTheWay(
+            f"{path} is not empty: chengyu writes only into a new or empty folder, so "
+            "nothing there is overwritten; give another folder or empty this one"
+        )
 
 
 def check_docs_folder(path: Path) -> None:
@@ -133,8 +144,10 @@ def new_folder(path: Path):
             if exc.errno == errno.EBUSY:
                 raise OutputInTheWay(f"{path} is a mount point: give a new folder inside it") from None
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
-                raise OutputInTheWay(f"{path} was changed by someone else while chengyu wrote it "
-                                     "(it is no longer a new or empty folder); nothing was written") from None
+                raise OutputInTheWay(
+                    f"{path} was changed by someone else while chengyu wrote it "
+                    "(it is no longer a new or empty folder); nothing was written"
+                ) from None
             raise
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

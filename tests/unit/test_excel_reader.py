@@ -67,9 +67,13 @@ def test_a_sheet_in_wan_yuan_becomes_the_csv_records_and_yuan(tmp_path, ref):
     rows = accepted.tables["user_sector_output"]
     # The rows the CSV reader yields for `510600,C34,2022,1234567,万元,gross_output,...`, the
     # Excel row as line; the value stays as printed, in its unit.
-    assert [(r["line_number"], r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["measure"])
-            for r in rows] == [(4, "510600", "C34", 2022, 1234567.0, "万元", "gross_output"),
-                               (5, "510600", "C36", 2022, 2000000.5, "万元", "gross_output")]
+    assert [
+        (r["line_number"], r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["measure"])
+        for r in rows
+    ] == [
+        (4, "510600", "C34", 2022, 1234567.0, "万元", "gross_output"),
+        (5, "510600", "C36", 2022, 2000000.5, "万元", "gross_output"),
+    ]
     # 规模以上 in the title: enterprises above designated size, a lower bound of each cell
     # (int_panel_constraints reads scope above_scale as '>=').
     assert rows[0]["source"].startswith(TITLE) and [r["scope"] for r in rows] == ["above_scale", "above_scale"]
@@ -83,14 +87,21 @@ def test_a_sheet_in_wan_yuan_becomes_the_csv_records_and_yuan(tmp_path, ref):
 
 
 def test_names_map_through_the_seed_with_aliases_and_yearbook_spellings(ref):
-    table, findings = read(yearbook(
-        [None, "铁路船舶航空航天和其他运输设备制造业", 10, None],     # no 、 : C37
-        [None, "C38 电气机械和器材制造业", 20, None],                 # a leading code: C38
-        [None, "\u3000\u3000仪器仪表制造业（40）", 30, None],          # full-width spaces, code in brackets: C40
-        [None, "石油加工、炼焦和核燃料加工业", 40, None]), ref)        # the 2011 name of C25: outside the panel
+    table, findings = read(
+        yearbook(
+            [None, "铁路船舶航空航天和其他运输设备制造业", 10, None],  # no 、 : C37
+            [None, "C38 电气机械和器材制造业", 20, None],  # a leading code: C38
+            [None, "\u3000\u3000仪器仪表制造业（40）", 30, None],  # full-width spaces, code in brackets: C40
+            [None, "石油加工、炼焦和核燃料加工业", 40, None],
+        ),
+        ref,
+    )  # the 2011 name of C25: outside the panel
     assert errors(findings) == []
-    assert [(line, r["sector_code"], r["value"]) for line, r in table.rows] == [(4, "C37", "10"), (5, "C38", "20"),
-                                                                              (6, "C40", "30")]
+    assert [(line, r["sector_code"], r["value"]) for line, r in table.rows] == [
+        (4, "C37", "10"),
+        (5, "C38", "20"),
+        (6, "C40", "30"),
+    ]
     skipped = next(i.message for i in findings.kept if i.rule == "rows_not_read")
     assert "divisions outside the panel: Sheet!B7 (C25)" in skipped
 
@@ -105,21 +116,28 @@ def test_the_names_seed_agrees_with_the_panel_sectors(ref):
 
 
 def test_totals_are_not_figures_and_parts_are_not_counted_twice(ref):
-    table, findings = read(yearbook(
-        [None, "合计", 5000, None],
-        [None, "制造业", 4800, None],                      # a section: a total of its divisions
-        [None, "  其中：通用设备制造业", 1000, None],        # a part of a total that is a division: its figure
-        [None, "汽车制造业", 2000, None],
-        [None, "  其中：汽车整车制造", 1500, None],          # parts of C36: not counted again
-        [None, "    汽车零部件及配件制造", 500, None],       # more indented after 其中: still a part
-        [None, "专用设备制造业", 800, None],
-        [],
-        [None, "注：1. 本表为规模以上工业企业。", None, None],
-        [None, "2. 数据来源：德阳市统计局。", None, None]), ref)
+    table, findings = read(
+        yearbook(
+            [None, "合计", 5000, None],
+            [None, "制造业", 4800, None],  # a section: a total of its divisions
+            [None, "  其中：通用设备制造业", 1000, None],  # a part of a total that is a division: its figure
+            [None, "汽车制造业", 2000, None],
+            [None, "  其中：汽车整车制造", 1500, None],  # parts of C36: not counted again
+            [None, "    汽车零部件及配件制造", 500, None],  # more indented after 其中: still a part
+            [None, "专用设备制造业", 800, None],
+            [],
+            [None, "注：1. 本表为规模以上工业企业。", None, None],
+            [None, "2. 数据来源：德阳市统计局。", None, None],
+        ),
+        ref,
+    )
     # The divisions counted, 1000 + 2000 + 800 = 3800, stay within the total 5000.
     assert errors(findings) == []
     assert [(line, r["sector_code"], r["value"]) for line, r in table.rows] == [
-        (6, "C34", "1000"), (7, "C36", "2000"), (10, "C35", "800")]
+        (6, "C34", "1000"),
+        (7, "C36", "2000"),
+        (10, "C35", "800"),
+    ]
     skipped = next(i.message for i in findings.kept if i.rule == "rows_not_read")
     assert "total: Sheet!B4, Sheet!B5" in skipped
     assert "part of the row above (其中): Sheet!B8, Sheet!B9" in skipped and "footnote: Sheet!B12, Sheet!B13" in skipped
@@ -135,16 +153,24 @@ def test_the_same_division_twice_is_named_by_its_cell(tmp_path, ref):
 def test_divisions_adding_up_to_more_than_the_total_are_refused(ref):
     # 2000 + 1500 = 3500 > 3000 x 1.005: the 汽车整车制造 row was meant as a part of C36 but is a
     # division name here, so something counts twice.
-    _, findings = read(yearbook([None, "合计", 3000, None], [None, "汽车制造业", 2000, None],
-                                [None, "通用设备制造业", 1500, None]), ref)
+    _, findings = read(
+        yearbook([None, "合计", 3000, None], [None, "汽车制造业", 2000, None], [None, "通用设备制造业", 1500, None]),
+        ref,
+    )
     assert errors(findings) == [("Sheet!C4", "parts_within_total")]
 
 
 def test_a_cell_that_cannot_be_read_is_named_by_sheet_row_and_column(ref):
-    _, findings = read(yearbook([None, "通用设备制造业", 1000, None], [None, "专用设备制造业", 900, None],
-                                [None, "汽车制造业", "", None],           # empty: no figure, a warning
-                                [None, "金属制品业", "…", None],          # a yearbook's "not available": no figure
-                                [None, "仪器仪表制造业", "12,34x", None]), ref)
+    _, findings = read(
+        yearbook(
+            [None, "通用设备制造业", 1000, None],
+            [None, "专用设备制造业", 900, None],
+            [None, "汽车制造业", "", None],  # empty: no figure, a warning
+            [None, "金属制品业", "…", None],  # a yearbook's "not available": no figure
+            [None, "仪器仪表制造业", "12,34x", None],
+        ),
+        ref,
+    )
     assert errors(findings) == [("Sheet!C8", "numeric")]
     message = str(findings.kept[0])
     assert message.startswith("ERROR t.xlsx, cell Sheet!C8: the value cell holds the text '12,34x'")
@@ -153,14 +179,18 @@ def test_a_cell_that_cannot_be_read_is_named_by_sheet_row_and_column(ref):
 def test_an_unknown_industry_name_is_named_with_its_row(ref):
     _, findings = read(yearbook([None, "通用设备制造业", 1000, None], [None, "汽车整车制造", 700, None]), ref)
     assert [(i.line, i.cell, i.rule) for i in findings.kept if i.severity == ERROR] == [
-        (5, "Sheet!B5", "industry_name")]
+        (5, "Sheet!B5", "industry_name")
+    ]
 
 
-@pytest.mark.parametrize("title,rule", [
-    ("广州市 规模以上工业分行业总产值（2022年）", "area_in_title"),   # no area of seeds/areas.csv
-    ("德阳市 规模以上工业分行业总产值", "year_in_title"),             # no year
-    ("德阳市 2021-2022年 工业总产值", "year_in_title"),                # two years
-])
+@pytest.mark.parametrize(
+    "title,rule",
+    [
+        ("广州市 规模以上工业分行业总产值（2022年）", "area_in_title"),  # no area of seeds/areas.csv
+        ("德阳市 规模以上工业分行业总产值", "year_in_title"),  # no year
+        ("德阳市 2021-2022年 工业总产值", "year_in_title"),  # two years
+    ],
+)
 def test_the_title_must_name_one_known_area_and_one_year(ref, title, rule):
     _, findings = read(yearbook([None, "通用设备制造业", 1000, None], title=title), ref)
     assert errors(findings) == [("Sheet!A1", rule)]
@@ -173,13 +203,20 @@ def test_the_csv_checks_name_the_cells_they_read(tmp_path, ref):
     path.write_bytes(yearbook([None, "通用设备制造业", -5, None], title="广东省 工业分行业总产值（2031年）"))
     findings = read_inputs(REPO, path).findings
     assert [(i.cell, i.rule) for i in findings.kept if i.severity == ERROR] == [
-        ("Sheet!A1", "known_member_area"), ("Sheet!A1", "year_range"), ("Sheet!C4", "non_negative")]
+        ("Sheet!A1", "known_member_area"),
+        ("Sheet!A1", "year_range"),
+        ("Sheet!C4", "non_negative"),
+    ]
 
 
 def test_revenue_is_read_and_refused_as_another_measure(tmp_path):
     path = tmp_path / "revenue.xlsx"
-    path.write_bytes(workbook([["成都市 规模以上工业分行业营业收入（2022年）"], ["行业", "营业收入（亿元）"],
-                               ["汽车制造业", 1800.5]], merge=None))
+    path.write_bytes(
+        workbook(
+            [["成都市 规模以上工业分行业营业收入（2022年）"], ["行业", "营业收入（亿元）"], ["汽车制造业", 1800.5]],
+            merge=None,
+        )
+    )
     findings = read_inputs(REPO, path).findings
     assert errors(findings) == [("Sheet!B2", "same_scope")]
 
@@ -213,24 +250,34 @@ def test_the_template_reads_once_filled_in(tmp_path, ref):
     book.save(filled)
     accepted = read_inputs(REPO, filled)
     assert accepted.ok, accepted.findings.lines()
-    assert [(r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["scope"])
-            for r in accepted.tables["user_sector_output"]] == [
-        ("512000", "C36", 2022, 123456.0, "万元", "above_scale")]
+    assert [
+        (r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"], r["scope"])
+        for r in accepted.tables["user_sector_output"]
+    ] == [("512000", "C36", 2022, 123456.0, "万元", "above_scale")]
 
 
 def test_the_template_script_rebuilds_the_template(tmp_path):
     out = tmp_path / "t.xlsx"
     subprocess.run([sys.executable, str(REPO / "templates" / "make_sector_output_template.py"), str(out)], check=True)
+
     def cells(path):
         return [[c.value for c in row] for row in openpyxl.load_workbook(path).active.iter_rows()]
+
     assert cells(out) == cells(TEMPLATE)
 
 
 def test_a_two_row_merged_header_reads_the_column_of_the_titles_year(ref):
     # 行业 is merged over A2:A3 and 工业总产值 over B2:C2, with the years below it; the unit
     # comes from the 单位 line; the title's year picks column B (2022), C (2021) is not read.
-    raw = workbook([["成都市规模以上工业企业分行业主要指标（2022年）", None, "单位：亿元"], ["行业", "工业总产值"],
-                    [None, "2022年", "2021年"], ["汽车制造业", 1530.25, 1400]], merge="A2:A3")
+    raw = workbook(
+        [
+            ["成都市规模以上工业企业分行业主要指标（2022年）", None, "单位：亿元"],
+            ["行业", "工业总产值"],
+            [None, "2022年", "2021年"],
+            ["汽车制造业", 1530.25, 1400],
+        ],
+        merge="A2:A3",
+    )
     book = openpyxl.load_workbook(io.BytesIO(raw))
     book.active.merge_cells("B2:C2")
     out = io.BytesIO()
@@ -238,7 +285,9 @@ def test_a_two_row_merged_header_reads_the_column_of_the_titles_year(ref):
     table, findings = read(out.getvalue(), ref)
     assert errors(findings) == []
     assert [(line, r["area_code"], r["sector_code"], r["year"], r["value"], r["unit"]) for line, r in table.rows] == [
-        (4, "510100", "C36", "2022", "1530.25", "亿元")]
+        (4, "510100", "C36", "2022", "1530.25", "亿元")
+    ]
     assert table.cells[(4, "value")] == "Sheet!B4" and table.cells[(4, "year")] == "Sheet!B3"
     assert next(i for i in findings.kept if i.rule == "value_column").message.endswith(
-        "not read: Sheet!C3 工业总产值2021年")
+        "not read: Sheet!C3 工业总产值2021年"
+    )

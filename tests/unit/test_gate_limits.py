@@ -49,11 +49,17 @@ def con():
     connection.close()
 
 
-MEASURES = [{"relation": "m", "column": "x", "kind": "distribution"},
-            {"relation": "r", "column": "relative_error", "kind": "max_abs"},
-            {"relation": "gone", "column": "y", "kind": "share"}]
-THRESHOLDS = {"row_count": {"warn": 0.05, "block": 0.5}, "distribution": {"warn": 0.1, "block": 0.5},
-              "share": {"warn": 0.02, "block": 0.2}, "max_abs": {"warn": 0.0001, "block": 0.001}}
+MEASURES = [
+    {"relation": "m", "column": "x", "kind": "distribution"},
+    {"relation": "r", "column": "relative_error", "kind": "max_abs"},
+    {"relation": "gone", "column": "y", "kind": "share"},
+]
+THRESHOLDS = {
+    "row_count": {"warn": 0.05, "block": 0.5},
+    "distribution": {"warn": 0.1, "block": 0.5},
+    "share": {"warn": 0.02, "block": 0.2},
+    "max_abs": {"warn": 0.0001, "block": 0.001},
+}
 
 
 def test_profile_reads_counts_columns_and_statistics(con):
@@ -81,8 +87,11 @@ def test_expectations_take_their_limits_from_the_published_profile(con):
     block_rows = next(e for s, t, e in by_type if t == "ExpectTableRowCountToBeBetween" and s == CRITICAL)
     # 4 rows, 50 %: [2, 6]
     assert (block_rows.min_value, block_rows.max_value) == (2, 6)
-    max_abs = [e for s, e, _ in expectations("r", profile(duckdb_marts(con), MEASURES), MEASURES, THRESHOLDS)
-               if type(e).__name__ == "ExpectColumnMaxToBeBetween"]
+    max_abs = [
+        e
+        for s, e, _ in expectations("r", profile(duckdb_marts(con), MEASURES), MEASURES, THRESHOLDS)
+        if type(e).__name__ == "ExpectColumnMaxToBeBetween"
+    ]
     # published 0.0004: warn above 0.0005, block above 0.0014
     assert [e.max_value for e in max_abs] == pytest.approx([0.0005, 0.0014])
 
@@ -114,28 +123,42 @@ def test_audit_marts_only_warn_on_row_counts(con):
 
 
 def test_a_python_models_traceback_is_cut_to_its_exception_line():
-    message = ("Runtime Error in model int_panel_fit_cells\n  Python model failed:\n"
-               "  Traceback (most recent call last):\n    File \"x.py\", line 3, in model\n      return f()\n"
-               "  chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
-               "no panel meets user:a and user:b\n  ")
-    assert without_traceback(message) == ("Runtime Error in model int_panel_fit_cells\n  Python model failed: "
-                                          "chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
-                                          "no panel meets user:a and user:b")
+    message = (
+        "Runtime Error in model int_panel_fit_cells\n  Python model failed:\n"
+        '  Traceback (most recent call last):\n    File "x.py", line 3, in model\n      return f()\n'
+        "  chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
+        "no panel meets user:a and user:b\n  "
+    )
+    assert without_traceback(message) == (
+        "Runtime Error in model int_panel_fit_cells\n  Python model failed: "
+        "chengyu_cluster.estimation.panel_fit.InfeasibleConstraintsError: "
+        "no panel meets user:a and user:b"
+    )
     assert without_traceback("Got 2 results") == "Got 2 results"
 
 
 def test_dbt_output_is_relayed_without_traceback_bodies():
     import io
-    lines = ["09:39:34  Runtime Error in model m\n", "  Python model failed:\n",
-             "  Traceback (most recent call last):\n", "    File \"x.py\", line 3, in model\n",
-             "      return f()\n", "             ^^^\n", "\n",
-             "  ValueError: the figure F1 cannot hold\n", "09:39:35  Done.\n"]
+
+    lines = [
+        "09:39:34  Runtime Error in model m\n",
+        "  Python model failed:\n",
+        "  Traceback (most recent call last):\n",
+        '    File "x.py", line 3, in model\n',
+        "      return f()\n",
+        "             ^^^\n",
+        "\n",
+        "  ValueError: the figure F1 cannot hold\n",
+        "09:39:35  Done.\n",
+    ]
     out = io.StringIO()
     relay_without_tracebacks(iter(lines), out)
     # Kept: the two lines before the traceback, its exception line (same indentation as
     # 'Traceback'), and what follows; the 5 lines in between are left out.
-    assert out.getvalue() == ("09:39:34  Runtime Error in model m\n  Python model failed:\n"
-                              "  ValueError: the figure F1 cannot hold\n09:39:35  Done.\n")
+    assert out.getvalue() == (
+        "09:39:34  Runtime Error in model m\n  Python model failed:\n"
+        "  ValueError: the figure F1 cannot hold\n09:39:35  Done.\n"
+    )
 
 
 def test_one_definition_of_each_statistic_rendered_per_engine():
@@ -143,7 +166,8 @@ def test_one_definition_of_each_statistic_rendered_per_engine():
     spark = Marts(SPARK, "marts__b1", {"m": ["x"]}, first_row=None)
     assert statistic_sql(spark, "distribution", "m", "x") == (
         "select percentile(cast(`x` as double), 0.5), avg(cast(`x` as double)), stddev_samp(cast(`x` as double)) "
-        "from `marts__b1`.`m`")
+        "from `marts__b1`.`m`"
+    )
     assert statistic_sql(spark, "max_abs", "m", "x") == "select max(abs(cast(`x` as double))) from `marts__b1`.`m`"
 
 

@@ -11,8 +11,10 @@ import sys
 
 
 def test_gx_imports_in_a_python_c_process():
-    code = ("import sys; from chengyu_cluster.quality.gate import import_great_expectations as imp; "
-            "gx = imp(); print('imported', gx.__version__, hasattr(sys.modules['__main__'], '__file__'))")
+    code = (
+        "import sys; from chengyu_cluster.quality.gate import import_great_expectations as imp; "
+        "gx = imp(); print('imported', gx.__version__, hasattr(sys.modules['__main__'], '__file__'))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     # Imported, and the placeholder __file__ is gone again.

@@ -34,22 +34,41 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", "x", "--memory-limit", "abc"],
-     "'abc' is not a size such as 2GB"),
-    (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", "x", "--memory-limit", "3GB; x"],
-     "is not a size"),
-    (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", ""], "the path is empty"),
-    (["export", "--out", ""], "the path is empty"),
-    (["export", "--out", "   "], "the path is empty"),
-    (["report", "--out", ""], "the path is empty"),
-    (["docs", "--out", ""], "the path is empty"),
-    (["publish-postgres", "--dsn", "x", "--schema", "a" * 54], "longer than 53 characters"),
-    (["publish-postgres", "--dsn", "x", "--schema", "public; drop"], "not a plain lower-case PostgreSQL name"),
-    (["publish-postgres", "--dsn", "x", "--schema", "模式"], "not a plain lower-case PostgreSQL name"),
-    (["export"], "the following arguments are required: --out"),
-    (["nosuchcommand"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (
+            ["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", "x", "--memory-limit", "abc"],
+            "'abc' is not a size such as 2GB",
+        ),
+        (
+            [
+                "synth",
+                "--enterprises",
+                "3",
+                "--months",
+                "2",
+                "--invoices",
+                "1",
+                "--out",
+                "x",
+                "--memory-limit",
+                "3GB; x",
+            ],
+            "is not a size",
+        ),
+        (["synth", "--enterprises", "3", "--months", "2", "--invoices", "1", "--out", ""], "the path is empty"),
+        (["export", "--out", ""], "the path is empty"),
+        (["export", "--out", "   "], "the path is empty"),
+        (["report", "--out", ""], "the path is empty"),
+        (["docs", "--out", ""], "the path is empty"),
+        (["publish-postgres", "--dsn", "x", "--schema", "a" * 54], "longer than 53 characters"),
+        (["publish-postgres", "--dsn", "x", "--schema", "public; drop"], "not a plain lower-case PostgreSQL name"),
+        (["publish-postgres", "--dsn", "x", "--schema", "模式"], "not a plain lower-case PostgreSQL name"),
+        (["export"], "the following arguments are required: --out"),
+        (["nosuchcommand"], "invalid choice"),
+    ],
+)
 def test_bad_values_are_one_line_usage_errors(args, words, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -57,13 +76,16 @@ def test_bad_values_are_one_line_usage_errors(args, words, capsys):
     assert exit_info.value.code == EXIT_USAGE and words in line, line
 
 
-@pytest.mark.parametrize("given,words", [
-    ("/nonexistent", "does not exist"),
-    ("", "does not exist"),
-    ("/proc/self", "has no dbt_project.yml"),
-    ("/etc/hostname", "does not exist or is not a folder"),  # a file where a folder is expected
-    ("/tmp/" + "长" * 200, "does not exist"),  # a name too long for the file system
-])
+@pytest.mark.parametrize(
+    "given,words",
+    [
+        ("/nonexistent", "does not exist"),
+        ("", "does not exist"),
+        ("/proc/self", "has no dbt_project.yml"),
+        ("/etc/hostname", "does not exist or is not a folder"),  # a file where a folder is expected
+        ("/tmp/" + "长" * 200, "does not exist"),  # a name too long for the file system
+    ],
+)
 def test_a_project_dir_that_is_not_a_project_is_refused_not_replaced(given, words, capsys, tmp_path, monkeypatch):
     # Run from a real project: the old code fell back to it and built the current folder.
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
@@ -78,6 +100,7 @@ def test_project_dir_from_the_environment_is_checked_too(capsys, monkeypatch):
 
 
 # ---- outputs.py: files --------------------------------------------------------------------
+
 
 def hostile(tmp_path: Path, kind: str) -> Path:
     """A path holding something chengyu must not write through or replace."""
@@ -140,6 +163,7 @@ def current_umask() -> int:
 
 
 # ---- outputs.py: folders ------------------------------------------------------------------
+
 
 def test_a_new_folder_is_written_beside_and_renamed_into_place(tmp_path):
     out = tmp_path / "exports" / "2026"
@@ -212,32 +236,43 @@ def test_docs_folder_may_exist_but_not_be_a_link(tmp_path):
 
 # ---- publish-postgres: the marker of chengyu's own schema -----------------------------------
 
+
 def test_the_marker_round_trips_and_nothing_else_counts():
     comment = schema_comment("chengyu.duckdb", "20261207T045300881511Z", ["dim_area", "build_info"])
     assert read_marker(comment) == {"build_id": "20261207T045300881511Z", "tables": ["build_info", "dim_area"]}
     # A publication from before the marker: its tables are not listed, its build id is in build_info.
     assert read_marker(LEGACY_COMMENT + "chengyu.x.duckdb") == {"build_id": None, "tables": None}
-    for other in (None, "", "standard public schema", "chengyu-publication: not json",
-                  'chengyu-publication: {"tables": "dim_area"}', 'chengyu-publication: [1]'):
+    for other in (
+        None,
+        "",
+        "standard public schema",
+        "chengyu-publication: not json",
+        'chengyu-publication: {"tables": "dim_area"}',
+        "chengyu-publication: [1]",
+    ):
         assert read_marker(other) is None, other
 
 
 # ---- chengyu metrics query: what people read ------------------------------------------------
 
-@pytest.mark.parametrize("column,text,decimals,shown", [
-    ("metric_time__year", "2015-01-01 00:00:00", None, "2015"),
-    ("metric_time__quarter", "2015-07-01 00:00:00", None, "2015-Q3"),  # July is in the third quarter
-    ("metric_time__month", "2015-07-01 00:00:00", None, "2015-07"),
-    ("metric_time__day", "2015-07-02 00:00:00", None, "2015-07-02"),
-    ("sector_output_yuan", "386254409909.3565", None, "386254409909.3565"),
-    ("sector_output_yuan", "3.86254e+11", None, "386254000000"),  # mf's own 'g' form, written out
-    ("sector_output_growth", "1.5e-05", None, "0.000015"),
-    ("sector_output_growth", "0.0635154", 2, "0.06"),
-    ("sector_output_yuan", "386254409909.7", 0, "386254409910"),  # .7 rounds the last digit up: 909 -> 910
-    ("area__code", "0510", None, "0510"),  # a code stays a code
-    ("area__name_en", "Infinity", None, "Infinity"),
-    ("sector_output_growth", "", None, None),  # mf writes a missing value as an empty cell
-])
+
+@pytest.mark.parametrize(
+    "column,text,decimals,shown",
+    [
+        ("metric_time__year", "2015-01-01 00:00:00", None, "2015"),
+        ("metric_time__quarter", "2015-07-01 00:00:00", None, "2015-Q3"),  # July is in the third quarter
+        ("metric_time__month", "2015-07-01 00:00:00", None, "2015-07"),
+        ("metric_time__day", "2015-07-02 00:00:00", None, "2015-07-02"),
+        ("sector_output_yuan", "386254409909.3565", None, "386254409909.3565"),
+        ("sector_output_yuan", "3.86254e+11", None, "386254000000"),  # mf's own 'g' form, written out
+        ("sector_output_growth", "1.5e-05", None, "0.000015"),
+        ("sector_output_growth", "0.0635154", 2, "0.06"),
+        ("sector_output_yuan", "386254409909.7", 0, "386254409910"),  # .7 rounds the last digit up: 909 -> 910
+        ("area__code", "0510", None, "0510"),  # a code stays a code
+        ("area__name_en", "Infinity", None, "Infinity"),
+        ("sector_output_growth", "", None, None),  # mf writes a missing value as an empty cell
+    ],
+)
 def test_metric_cells_as_people_read_them(column, text, decimals, shown):
     assert display_cell(column, text, decimals) == shown
 
@@ -266,21 +301,32 @@ Log File:: /x/logs/metricflow.log
 """
 
 
-@pytest.mark.parametrize("output,line", [
-    (UNKNOWN_GROUP_BY, "The given input does not match any of the available group-by-items for "
-                       "SimpleMetric('sector_output_yuan') (input: nosuch__dim); did you mean output_cell__basis, "
-                       "metric_time__year"),
-    ("ERROR: Runtime Error\n  Parser Error: syntax error at end of input\nLog File:: x\n",
-     "Parser Error: syntax error at end of input"),
-    ("Usage: mf query [OPTIONS]\nTry 'mf query --help' for help.\n\nError: No such option '--bogus'.\n",
-     "No such option '--bogus'."),
-    ("", "mf failed without saying why"),
-])
+@pytest.mark.parametrize(
+    "output,line",
+    [
+        (
+            UNKNOWN_GROUP_BY,
+            "The given input does not match any of the available group-by-items for "
+            "SimpleMetric('sector_output_yuan') (input: nosuch__dim); did you mean output_cell__basis, "
+            "metric_time__year",
+        ),
+        (
+            "ERROR: Runtime Error\n  Parser Error: syntax error at end of input\nLog File:: x\n",
+            "Parser Error: syntax error at end of input",
+        ),
+        (
+            "Usage: mf query [OPTIONS]\nTry 'mf query --help' for help.\n\nError: No such option '--bogus'.\n",
+            "No such option '--bogus'.",
+        ),
+        ("", "mf failed without saying why"),
+    ],
+)
 def test_mf_errors_become_one_line(output, line):
     assert mf_error_line(output) == line
 
 
 # ---- synth: any seed, and only its own folder --------------------------------------------
+
 
 def test_synth_takes_any_seed_and_touches_nothing_beside_its_folder(tmp_path):
     from chengyu_cluster.synth.generator import SynthConfig, synth

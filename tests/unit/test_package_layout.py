@@ -58,7 +58,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt, path + [nxt])):
                 return cycle
         state[node] = "done"
@@ -77,12 +77,17 @@ def test_find_cycle_finds_a_cycle_and_only_a_cycle():
 
 def test_relative_and_absolute_imports_are_both_read(tmp_path):
     assert imported_modules("chengyu_cluster.cli", MODULES["chengyu_cluster.cli"]) >= {
-        "chengyu_cluster.exits", "chengyu_cluster.publish.versions", "chengyu_cluster.pipeline.build"}
+        "chengyu_cluster.exits",
+        "chengyu_cluster.publish.versions",
+        "chengyu_cluster.pipeline.build",
+    }
 
 
 def test_no_module_imports_itself_back():
-    graph = {name: {t for t in imported_modules(name, path) if (name, t) not in KNOWN_CYCLE_EDGES}
-             for name, path in MODULES.items()}
+    graph = {
+        name: {t for t in imported_modules(name, path) if (name, t) not in KNOWN_CYCLE_EDGES}
+        for name, path in MODULES.items()
+    }
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 

@@ -52,8 +52,10 @@ def test_a_lower_bound_that_binds_and_one_that_does_not():
     # A >= 33: the prior's 30 is short by 3, so the bound acts as an equality at 33:
     # lambda = 3/5 = 0.6, x_A1 = 10 + 0.6 = 10.6, x_A2 = 20 + 4 x 0.6 = 22.4.
     # B >= 25: the prior's 70 already exceeds it; multiplier 0, B untouched.
-    fit = fit_panel(two_by_two(), [Constraint.lower_bound("A_over_33", [A1, A2], 33),
-                                   Constraint.lower_bound("B_over_25", [B1, B2], 25)])
+    fit = fit_panel(
+        two_by_two(),
+        [Constraint.lower_bound("A_over_33", [A1, A2], 33), Constraint.lower_bound("B_over_25", [B1, B2], 25)],
+    )
     assert fit.value == pytest.approx([10.6, 22.4, 30.0, 40.0], rel=1e-9)
     assert fit.constraint("A_over_33").binding and fit.constraint("A_over_33").met
     b = fit.constraint("B_over_25")
@@ -109,8 +111,7 @@ def test_an_area_total_figure_spreads_across_divisions_in_proportion_to_the_prio
     # 1.2 p: 36, 72, 12 - the area's mix is kept. Area B is untouched.
     keys = [("A", "k1"), ("A", "k2"), ("A", "k3"), ("B", "k1"), ("B", "k2")]
     areas = tuple(k[0] for k in keys)
-    panel = PriorPanel(keys, [30.0, 60.0, 10.0, 50.0, 50.0],
-                       [CommonFactor(areas, 0.2), ShareNoise(areas, 0.1)])
+    panel = PriorPanel(keys, [30.0, 60.0, 10.0, 50.0, 50.0], [CommonFactor(areas, 0.2), ShareNoise(areas, 0.1)])
     user = Constraint.level("user_A_total", [k for k in keys if k[0] == "A"], 120)
     fit = fit_panel(panel, [user])
     assert fit.value == pytest.approx([36.0, 72.0, 12.0, 50.0, 50.0], rel=1e-9)
@@ -145,8 +146,9 @@ def test_positivity_binds_when_a_figure_would_push_a_cell_below_zero():
 def test_an_infeasible_hard_set_raises_a_clear_error():
     # A = 10 exactly and A >= 12 cannot both hold.
     with pytest.raises(InfeasibleConstraintsError) as err:
-        fit_panel(two_by_two(), [Constraint.level("A_is_10", [A1, A2], 10),
-                                 Constraint.lower_bound("A_over_12", [A1, A2], 12)])
+        fit_panel(
+            two_by_two(), [Constraint.level("A_is_10", [A1, A2], 10), Constraint.lower_bound("A_over_12", [A1, A2], 12)]
+        )
     text = str(err.value)
     assert "A_is_10" in text and "A_over_12" in text and "cannot all hold" in text
     # A negative level for a non-negative cell: 100 % short of the target.
@@ -154,20 +156,32 @@ def test_an_infeasible_hard_set_raises_a_clear_error():
         fit_panel(two_by_two(), [Constraint.level("negative", [A1], -5)])
     assert err.value.violations == {"negative": pytest.approx(1.0)}
     # The same pair made soft fits, and the audit says which one is not met.
-    fit = fit_panel(two_by_two(), [Constraint.level("A_is_10", [A1, A2], 10, tolerance=0.01, hard=False),
-                                   Constraint.lower_bound("A_over_12", [A1, A2], 12)])
+    fit = fit_panel(
+        two_by_two(),
+        [
+            Constraint.level("A_is_10", [A1, A2], 10, tolerance=0.01, hard=False),
+            Constraint.lower_bound("A_over_12", [A1, A2], 12),
+        ],
+    )
     assert fit.constraint("A_over_12").met and fit.constraint("A_is_10").met is False
 
 
 def test_cells_without_a_prior_are_null_with_their_reason_unless_a_figure_gives_them():
     keys = ["c39_area", "c39_other", "c36"]
-    panel = PriorPanel(keys, [np.nan, np.nan, 50.0], [Independent(np.full(3, 0.1))],
-                       null_reason=["no figure splits C39 by area", None, None])
-    fit = fit_panel(panel, [
-        Constraint.level("sum_with_null", ["c39_area", "c36"], 80),     # names a NULL cell
-        Constraint.level("user_c39_other", ["c39_other"], 5),            # gives a cell exactly
-        Constraint.level("with_fixed", ["c39_other", "c36"], 60),        # 5 + c36 = 60 -> c36 = 55
-    ])
+    panel = PriorPanel(
+        keys,
+        [np.nan, np.nan, 50.0],
+        [Independent(np.full(3, 0.1))],
+        null_reason=["no figure splits C39 by area", None, None],
+    )
+    fit = fit_panel(
+        panel,
+        [
+            Constraint.level("sum_with_null", ["c39_area", "c36"], 80),  # names a NULL cell
+            Constraint.level("user_c39_other", ["c39_other"], 5),  # gives a cell exactly
+            Constraint.level("with_fixed", ["c39_other", "c36"], 60),  # 5 + c36 = 60 -> c36 = 55
+        ],
+    )
     assert math.isnan(fit["c39_area"]) and fit.basis_reason[0] == "no figure splits C39 by area"
     assert fit["c39_other"] == 5.0 and fit.basis_reason[1].startswith("no prior; given exactly")
     assert fit["c36"] == pytest.approx(55.0)
@@ -180,7 +194,7 @@ def test_an_exact_figure_for_a_cell_collapses_its_interval():
     cons = [Constraint.level("user_A2", [A2], 25.0)]
     mc = monte_carlo(panel, cons, n_draws=300, seed=11)
     p5, p50, p95 = mc.quantiles()
-    assert p5[1] == p95[1] == 25.0   # exactly: the cell is set to the figure in every draw
+    assert p5[1] == p95[1] == 25.0  # exactly: the cell is set to the figure in every draw
     # The other cells keep their prior spread: a 90 % interval of about
     # exp(+-1.645 x 0.2) = 0.72x .. 1.39x, i.e. width about 0.67 of the median.
     for i in (0, 2, 3):
@@ -188,8 +202,10 @@ def test_an_exact_figure_for_a_cell_collapses_its_interval():
 
 
 def test_hard_constraints_hold_in_every_draw_and_soft_ones_vary():
-    cons = [Constraint.level("A_total", [A1, A2], 36),
-            Constraint.level("B_soft", [B1, B2], 80, tolerance=0.05, hard=False)]
+    cons = [
+        Constraint.level("A_total", [A1, A2], 36),
+        Constraint.level("B_soft", [B1, B2], 80, tolerance=0.05, hard=False),
+    ]
     mc = monte_carlo(two_by_two(), cons, n_draws=200, seed=3)
     assert mc.draws[:, 0] + mc.draws[:, 1] == pytest.approx(np.full(200, 36.0), rel=1e-9)
     b = mc.draws[:, 2] + mc.draws[:, 3]
@@ -198,8 +214,10 @@ def test_hard_constraints_hold_in_every_draw_and_soft_ones_vary():
 
 
 def test_the_monte_carlo_is_deterministic_with_its_seed():
-    cons = [Constraint.lower_bound("A_over_33", [A1, A2], 33), Constraint.growth("g", [B2], [B1], 0.2,
-                                                                                 tolerance=0.02, hard=False)]
+    cons = [
+        Constraint.lower_bound("A_over_33", [A1, A2], 33),
+        Constraint.growth("g", [B2], [B1], 0.2, tolerance=0.02, hard=False),
+    ]
     one = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=42)
     two = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=42)
     other = monte_carlo(two_by_two(0.3), cons, n_draws=50, seed=43)
@@ -268,26 +286,47 @@ def test_the_table_interface_of_the_dbt_models():
     # The user figure fixes M at 1.2 x its prior (36, 84): the factor-plus-mix covariance
     # spreads a unit total in proportion. R then carries 240 - 120 = 120 = 1.2 x 100:
     # (60, 60).
-    cells = [("M", "C33", 2020, 30.0, None), ("M", "C36", 2020, 70.0, None),
-             ("M", "C39", 2020, None, "no figure splits C39 by area"),
-             ("R", "C33", 2020, 50.0, None), ("R", "C36", 2020, 50.0, None)]
+    cells = [
+        ("M", "C33", 2020, 30.0, None),
+        ("M", "C36", 2020, 70.0, None),
+        ("M", "C39", 2020, None, "no figure splits C39 by area"),
+        ("R", "C33", 2020, 50.0, None),
+        ("R", "C36", 2020, 50.0, None),
+    ]
     priors = pd.DataFrame(cells, columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
     comp_rows = []
     for unit, sector, year, prior, _ in cells:
         if prior is not None:
             comp_rows.append((unit, sector, year, "level", "common_factor", unit, 0.2, None, None))
             comp_rows.append((unit, sector, year, "mix", "share", unit, 0.1, None, None))
-    components = pd.DataFrame(comp_rows, columns=["panel_unit", "sector_code", "year", "component_id",
-                                                  "component_kind", "group_label", "sd", "block_label",
-                                                  "part_label"])
-    constraints = pd.DataFrame([("F1", "level", "=", 240.0, 0.0, True, "province total"),
-                                ("U1", "level", "=", 120.0, 0.0, True, "user area total"),
-                                ("F2", "level", "=", 50.0, 0.1, False, "names C39")],
-                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
-    terms = pd.DataFrame([("F1", "numerator", u, s, 2020, 1.0) for u in ("M", "R") for s in ("C33", "C36")]
-                         + [("U1", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C36")]
-                         + [("F2", "numerator", "M", "C39", 2020, 1.0)],
-                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    components = pd.DataFrame(
+        comp_rows,
+        columns=[
+            "panel_unit",
+            "sector_code",
+            "year",
+            "component_id",
+            "component_kind",
+            "group_label",
+            "sd",
+            "block_label",
+            "part_label",
+        ],
+    )
+    constraints = pd.DataFrame(
+        [
+            ("F1", "level", "=", 240.0, 0.0, True, "province total"),
+            ("U1", "level", "=", 120.0, 0.0, True, "user area total"),
+            ("F2", "level", "=", 50.0, 0.1, False, "names C39"),
+        ],
+        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+    )
+    terms = pd.DataFrame(
+        [("F1", "numerator", u, s, 2020, 1.0) for u in ("M", "R") for s in ("C33", "C36")]
+        + [("U1", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C36")]
+        + [("F2", "numerator", "M", "C39", 2020, 1.0)],
+        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+    )
     out = fit_tables(priors, components, constraints, terms, n_draws=50, seed=1)
     got = out["cells"].set_index(["panel_unit", "sector_code"])
     assert got.loc[("M", "C33"), "fitted_yuan"] == pytest.approx(36.0)
@@ -317,17 +356,25 @@ def test_fit_relations_reads_duckdb_relations_and_gives_pandas_tables():
     from chengyu_cluster.estimation.panel_fit import fit_relations, is_spark_frame
 
     con = duckdb.connect()
-    con.execute("create table cells as select * from (values ('U', 'C33', 2020, 40.0, null, 'x'), "
-                "('U', 'C36', 2020, 60.0, null, 'y')) t(panel_unit, sector_code, year, prior_yuan, null_reason, "
-                "extra)")
-    con.execute("create table components as select panel_unit, sector_code, year, 'level' as component_id, "
-                "'common_factor' as component_kind, 'U' as group_label, 0.2 as sd, null as block_label, "
-                "null as part_label, 'ignored' as prior_ids from cells")
-    con.execute("create table constraints as select * from (values ('T', 'level', '=', 120.0, 0.0, true, 'total', "
-                "null), ('X', 'level', '=', 500.0, 0.0, true, 'excluded', 'not this scope')) "
-                "t(constraint_id, kind, sense, target, tolerance, is_hard, note, exclusion)")
-    con.execute("create table terms as select id as constraint_id, 'numerator' as role, panel_unit, sector_code, "
-                "year, 1.0 as coefficient from cells, (values ('T'), ('X')) v(id)")
+    con.execute(
+        "create table cells as select * from (values ('U', 'C33', 2020, 40.0, null, 'x'), "
+        "('U', 'C36', 2020, 60.0, null, 'y')) t(panel_unit, sector_code, year, prior_yuan, null_reason, "
+        "extra)"
+    )
+    con.execute(
+        "create table components as select panel_unit, sector_code, year, 'level' as component_id, "
+        "'common_factor' as component_kind, 'U' as group_label, 0.2 as sd, null as block_label, "
+        "null as part_label, 'ignored' as prior_ids from cells"
+    )
+    con.execute(
+        "create table constraints as select * from (values ('T', 'level', '=', 120.0, 0.0, true, 'total', "
+        "null), ('X', 'level', '=', 500.0, 0.0, true, 'excluded', 'not this scope')) "
+        "t(constraint_id, kind, sense, target, tolerance, is_hard, note, exclusion)"
+    )
+    con.execute(
+        "create table terms as select id as constraint_id, 'numerator' as role, panel_unit, sector_code, "
+        "year, 1.0 as coefficient from cells, (values ('T'), ('X')) v(id)"
+    )
     relations = [con.table(name) for name in ("cells", "components", "constraints", "terms")]
     assert not is_spark_frame(relations[0])
     out = fit_relations(*relations, 20, 7)
@@ -345,11 +392,15 @@ def test_the_fit_tables_as_spark_rows_and_schema():
 
     from chengyu_cluster.estimation.panel_fit import is_spark_frame, plain_rows, spark_schema
 
-    frame = pd.DataFrame({
-        "unit": pd.Series(["a", None], dtype="string"), "year": np.array([2020, 2021], dtype=np.int32),
-        "value": pd.Series([1.5, None], dtype="Float64"), "flag": pd.Series([True, None], dtype="boolean"),
-        "draw": np.array([0.5, np.nan]),
-    })
+    frame = pd.DataFrame(
+        {
+            "unit": pd.Series(["a", None], dtype="string"),
+            "year": np.array([2020, 2021], dtype=np.int32),
+            "value": pd.Series([1.5, None], dtype="Float64"),
+            "flag": pd.Series([True, None], dtype="boolean"),
+            "draw": np.array([0.5, np.nan]),
+        }
+    )
     assert spark_schema(frame) == "`unit` string, `year` int, `value` double, `flag` boolean, `draw` double"
     rows = plain_rows(frame)
     assert rows[0] == ("a", 2020, 1.5, True, 0.5)
@@ -401,8 +452,11 @@ def test_thousands_of_repeated_hard_figures_reduce_to_one_row_per_cell():
     # 3,000 user figures over the 4 cells of two_by_two, all consistent with 12, 18, 30, 40:
     # every one of A1+A2 = 30, B1 = 30, A2 = 18 repeated 1,000 times. The dual keeps 3 rows
     # (the rank of the system), every figure is met, and A1 = 30 - 18 = 12 exactly.
-    cons = [Constraint.level(f"u{i}-{j}", cells, target) for i in range(1000)
-            for j, (cells, target) in enumerate((([A1, A2], 30.0), ([B1], 30.0), ([A2], 18.0)))]
+    cons = [
+        Constraint.level(f"u{i}-{j}", cells, target)
+        for i in range(1000)
+        for j, (cells, target) in enumerate((([A1, A2], 30.0), ([B1], 30.0), ([A2], 18.0)))
+    ]
     fit = fit_panel(two_by_two(), cons)
     assert int(np.sum(fit._rows.hard)) == 3
     assert all(c.met for c in fit.constraints)
@@ -426,8 +480,9 @@ def test_leave_one_out_in_closed_form_predicts_each_figure_from_the_others():
     # F1 left out: F2 fixes the cell at 14; F1 reads it with its own sd 1: P5 = 14 - 1.645
     # = 12.355, P25 = 14 - 0.674 = 13.326: 12 lies outside both; error (14 - 12) / 12 = 0.1667.
     panel = PriorPanel([A1], [10.0], [Independent(np.array([0.1]))])
-    fit = fit_panel(panel, [Constraint.level("F1", [A1], 12.0, tolerance=2 / 12, hard=False),
-                            Constraint.level("F2", [A1], 14.0)])
+    fit = fit_panel(
+        panel, [Constraint.level("F1", [A1], 12.0, tolerance=2 / 12, hard=False), Constraint.level("F2", [A1], 14.0)]
+    )
     by_id = {r["constraint_id"]: r for r in cross_validate_analytic(fit)}
     f2, f1 = by_id["F2"], by_id["F1"]
     assert f2["level"] == "area_division" and f2["status"] == "left out"
@@ -450,12 +505,15 @@ def test_leave_one_out_of_a_bound_the_fit_does_not_hold_on():
     assert record["covered_p90"] and record["median_error"] == 0.0
 
 
-@pytest.mark.parametrize(("above_scale", "expected"), [
-    # Above the prior of 100: the cell rises to the figure, 120 (the bound binds).
-    (120.0, 120.0),
-    # Below it: the bound holds already and the cell keeps its prior, 100.
-    (80.0, 100.0),
-])
+@pytest.mark.parametrize(
+    ("above_scale", "expected"),
+    [
+        # Above the prior of 100: the cell rises to the figure, 120 (the bound binds).
+        (120.0, 120.0),
+        # Below it: the bound holds already and the cell keeps its prior, 100.
+        (80.0, 100.0),
+    ],
+)
 def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expected):
     import pandas as pd
 
@@ -463,15 +521,31 @@ def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expe
 
     # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
     # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.
-    priors = pd.DataFrame([("M", "C34", 2022, 100.0, None)],
-                          columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
-    components = pd.DataFrame([("M", "C34", 2022, "cell", "independent", None, 0.2, None, None)],
-                              columns=["panel_unit", "sector_code", "year", "component_id", "component_kind",
-                                       "group_label", "sd", "block_label", "part_label"])
-    constraints = pd.DataFrame([("user:M:C34:2022:above_scale", "level", ">=", above_scale, 0.0, True, "规模以上")],
-                               columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"])
-    terms = pd.DataFrame([("user:M:C34:2022:above_scale", "numerator", "M", "C34", 2022, 1.0)],
-                         columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"])
+    priors = pd.DataFrame(
+        [("M", "C34", 2022, 100.0, None)], columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"]
+    )
+    components = pd.DataFrame(
+        [("M", "C34", 2022, "cell", "independent", None, 0.2, None, None)],
+        columns=[
+            "panel_unit",
+            "sector_code",
+            "year",
+            "component_id",
+            "component_kind",
+            "group_label",
+            "sd",
+            "block_label",
+            "part_label",
+        ],
+    )
+    constraints = pd.DataFrame(
+        [("user:M:C34:2022:above_scale", "level", ">=", above_scale, 0.0, True, "规模以上")],
+        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+    )
+    terms = pd.DataFrame(
+        [("user:M:C34:2022:above_scale", "numerator", "M", "C34", 2022, 1.0)],
+        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+    )
     out = fit_tables(priors, components, constraints, terms, n_draws=20, seed=1)
     assert out["cells"]["fitted_yuan"].iloc[0] == pytest.approx(expected)
     audit = out["audit"].iloc[0]

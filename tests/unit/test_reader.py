@@ -21,13 +21,34 @@ from chengyu_cluster.inputs.reader import (
 )
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("1200", 1200.0), ("-3.5", -3.5), ("+2", 2.0), ("1.2e3", 1200.0), (".5", 0.5), ("5.", 5.0), ("1E-2", 0.01),
-    ("1e308", 1e308),
-    # Refused: not finite, other digits, separators, words.
-    ("1e400", None), ("inf", None), ("+inf", None), ("nan", None), ("-nan", None), ("１２３", None), ("٢٠٢٠", None),
-    ("1,200", None), ("1_000", None), ("0x10", None), ("1 200", None), ("", None), ("e3", None), ("--1", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("1200", 1200.0),
+        ("-3.5", -3.5),
+        ("+2", 2.0),
+        ("1.2e3", 1200.0),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1E-2", 0.01),
+        ("1e308", 1e308),
+        # Refused: not finite, other digits, separators, words.
+        ("1e400", None),
+        ("inf", None),
+        ("+inf", None),
+        ("nan", None),
+        ("-nan", None),
+        ("１２３", None),
+        ("٢٠٢٠", None),
+        ("1,200", None),
+        ("1_000", None),
+        ("0x10", None),
+        ("1 200", None),
+        ("", None),
+        ("e3", None),
+        ("--1", None),
+    ],
+)
 def test_parse_number(text, expected):
     assert parse_number(text) == expected
 
@@ -57,8 +78,10 @@ def test_a_leading_single_quote_is_text_not_a_quote_character():
 
 def test_control_characters_inside_a_field_are_refused_with_line_and_column():
     _, findings = parse('a,b\nok,"x\ty"\nfine,"two\nlines"\n')
-    assert [(i.line, i.column, i.rule) for i in findings.kept] == [(2, "b", "control_character"),
-                                                                    (3, "b", "control_character")]
+    assert [(i.line, i.column, i.rule) for i in findings.kept] == [
+        (2, "b", "control_character"),
+        (3, "b", "control_character"),
+    ]
 
 
 def test_blank_and_comma_only_lines_are_skipped_and_counted():
@@ -113,12 +136,15 @@ def test_blank_lines_before_the_header_are_skipped():
     assert table.header == ["a", "b"] and table.rows == [(4, {"a": "1", "b": "2"})]
 
 
-@pytest.mark.parametrize("text,where", [
-    ("a\x00,b\n1,2\n", "header"),          # NUL in a header name
-    ("a,\ufeffb\n1,2\n", "header"),        # a byte-order mark in the middle of the header
-    ("a,b\n1,x\u202ey\n", "field"),        # a bidi override inside a field
-    ("a,b\n1,x\u2028y\n", "field"),        # a line separator inside a field
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("a\x00,b\n1,2\n", "header"),  # NUL in a header name
+        ("a,\ufeffb\n1,2\n", "header"),  # a byte-order mark in the middle of the header
+        ("a,b\n1,x\u202ey\n", "field"),  # a bidi override inside a field
+        ("a,b\n1,x\u2028y\n", "field"),  # a line separator inside a field
+    ],
+)
 def test_invisible_characters_are_refused(text, where):
     table, findings = parse(text)
     assert table is None and [i.rule for i in findings.kept] == ["control_character"]
@@ -149,19 +175,25 @@ def test_user_figures_that_contradict_each_other_fail_validation(tmp_path):
 
     project = Path(__file__).resolve().parents[2]
     bad = tmp_path / "bad.csv"
-    bad.write_text("area_code,sector_code,year,value,unit,measure,source\n"
-                   "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
-                   "510600,C35+C34,2020,900,亿元,gross_output,test\n", encoding="utf-8")
+    bad.write_text(
+        "area_code,sector_code,year,value,unit,measure,source\n"
+        "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
+        "510600,C35+C34,2020,900,亿元,gross_output,test\n",
+        encoding="utf-8",
+    )
     accepted = read_inputs(project, bad)
     problems = [str(line) for line in accepted.findings.lines()]
     assert not accepted.ok
     assert any("consistent_figures" in p and "line 3" in p for p in problems), problems
     # A member's cell and its province's sum that leaves room for the rest are consistent.
     good = tmp_path / "good.csv"
-    good.write_text("area_code,sector_code,year,value,unit,measure,source\n"
-                    "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
-                    "510600,C34,2020,500,亿元,gross_output,test\n"
-                    "510000,C34,2020,5000,亿元,gross_output,test\n", encoding="utf-8")
+    good.write_text(
+        "area_code,sector_code,year,value,unit,measure,source\n"
+        "510600,C34+C35,2020,1200,亿元,gross_output,test\n"
+        "510600,C34,2020,500,亿元,gross_output,test\n"
+        "510000,C34,2020,5000,亿元,gross_output,test\n",
+        encoding="utf-8",
+    )
     assert read_inputs(project, good).ok
 
 
@@ -175,18 +207,27 @@ def test_an_above_scale_figure_is_a_lower_bound_in_validation(tmp_path):
     project = Path(__file__).resolve().parents[2]
     header = "area_code,sector_code,year,value,unit,measure,source,scope\n"
     good = tmp_path / "good.csv"
-    good.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,all\n"
-                    "510600,C34,2020,450,亿元,gross_output,test,above_scale\n", encoding="utf-8")
+    good.write_text(
+        header + "510600,C34,2020,500,亿元,gross_output,test,all\n"
+        "510600,C34,2020,450,亿元,gross_output,test,above_scale\n",
+        encoding="utf-8",
+    )
     accepted = read_inputs(project, good)
     assert accepted.ok, accepted.findings.lines()
     assert [r["scope"] for r in accepted.tables["user_sector_output"]] == ["all", "above_scale"]
     bad = tmp_path / "bad.csv"
-    bad.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,\n"
-                   "510600,C34,2020,600,亿元,gross_output,test,above_scale\n"
-                   "510600,C35,2020,600,亿元,gross_output,test,some\n", encoding="utf-8")
+    bad.write_text(
+        header + "510600,C34,2020,500,亿元,gross_output,test,\n"
+        "510600,C34,2020,600,亿元,gross_output,test,above_scale\n"
+        "510600,C35,2020,600,亿元,gross_output,test,some\n",
+        encoding="utf-8",
+    )
     problems = [str(line) for line in read_inputs(project, bad).findings.lines()]
     assert any("accepted_values" in p and "line 4" in p for p in problems), problems
-    bad.write_text(header + "510600,C34,2020,500,亿元,gross_output,test,\n"
-                   "510600,C34,2020,600,亿元,gross_output,test,above_scale\n", encoding="utf-8")
+    bad.write_text(
+        header + "510600,C34,2020,500,亿元,gross_output,test,\n"
+        "510600,C34,2020,600,亿元,gross_output,test,above_scale\n",
+        encoding="utf-8",
+    )
     problems = [str(line) for line in read_inputs(project, bad).findings.lines()]
     assert any("consistent_figures" in p for p in problems), problems

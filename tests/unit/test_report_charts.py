@@ -86,13 +86,15 @@ def test_hatch_path_stays_inside_a_wide_cell():
 @pytest.fixture(scope="module")
 def heat_map() -> tuple[pd.DataFrame, str]:
     """2 areas x 2 divisions: one reported cell, two estimated, one without a value."""
-    cells = pd.DataFrame({
-        "row": ["成都市 Chengdu", "成都市 Chengdu", "永川区 Yongchuan", "永川区 Yongchuan"],
-        "col": ["C33", "C34", "C33", "C34"],
-        "value": [1.5, 0.4, None, 2.0],
-        "estimated": [False, True, True, True],
-        "note": [None, None, "the estimate gives every area the same share", None],
-    })
+    cells = pd.DataFrame(
+        {
+            "row": ["成都市 Chengdu", "成都市 Chengdu", "永川区 Yongchuan", "永川区 Yongchuan"],
+            "col": ["C33", "C34", "C33", "C34"],
+            "value": [1.5, 0.4, None, 2.0],
+            "estimated": [False, True, True, True],
+            "note": [None, None, "the estimate gives every area the same share", None],
+        }
+    )
     chart = matrix_chart(cells, ["成都市 Chengdu", "永川区 Yongchuan"], ["C33", "C34"], (0.0, 1.0, 2.5), "LQ")
     return cells, to_svg(chart)
 
@@ -116,8 +118,9 @@ def test_matrix_draws_one_cell_per_row_and_hatches_the_estimated(heat_map):
     assert sum(1 for p in drawn if p.get("fill") == NO_VALUE) == 1  # the cell without a value is grey
     hatched = layer(svg, HATCH)
     assert len(hatched) == int(cells["estimated"].sum()) == 3
-    assert all(p.get("aria-label").endswith(f"({ESTIMATED})") or f"({ESTIMATED}) –" in p.get("aria-label")
-               for p in hatched)
+    assert all(
+        p.get("aria-label").endswith(f"({ESTIMATED})") or f"({ESTIMATED}) –" in p.get("aria-label") for p in hatched
+    )
     labels = [t.text for t in layer(svg, LABELS)]
     assert sorted(labels) == ["0.40", "1.50", "2.00", "n/a"]
 
@@ -133,8 +136,9 @@ def test_matrix_svg_names_areas_in_chinese_with_the_cjk_font(heat_map):
 
 def test_matrix_column_labels_break_at_spaces():
     names = ["成都市 Chengdu", "永川区 Yongchuan"]
-    cells = pd.DataFrame({"row": names, "col": names[::-1], "value": [0.5, 0.5], "estimated": [True, True],
-                          "note": [None, None]})
+    cells = pd.DataFrame(
+        {"row": names, "col": names[::-1], "value": [0.5, 0.5], "estimated": [True, True], "note": [None, None]}
+    )
     svg = to_svg(matrix_chart(cells, names, names, (0.3, 0.8, 1.0), "similarity"))
     assert re.search(r"<tspan>成都市</tspan><tspan[^>]*>Chengdu</tspan>", svg)
 
@@ -142,12 +146,14 @@ def test_matrix_column_labels_break_at_spaces():
 @pytest.fixture(scope="module")
 def lines() -> tuple[pd.DataFrame, str]:
     """Two series over three years; the last two years of the second are estimated."""
-    points = pd.DataFrame({
-        "series": ["vs 江苏省 Jiangsu"] * 3 + ["vs 浙江省 Zhejiang"] * 3,
-        "year": [2019, 2020, 2021] * 2,
-        "value": [0.65, 0.66, 0.70, 1.05, 1.10, 1.12],
-        "estimated": [False, False, False, False, True, True],
-    })
+    points = pd.DataFrame(
+        {
+            "series": ["vs 江苏省 Jiangsu"] * 3 + ["vs 浙江省 Zhejiang"] * 3,
+            "year": [2019, 2020, 2021] * 2,
+            "value": [0.65, 0.66, 0.70, 1.05, 1.10, 1.12],
+            "estimated": [False, False, False, False, True, True],
+        }
+    )
     return points, to_svg(lines_chart(points, "cluster / benchmark"))
 
 
@@ -158,8 +164,10 @@ def test_lines_draw_a_point_per_row_and_rings_for_estimates(lines):
     # A ring is the disc's path plus an inner circle: two sub-paths, drawn for the estimated.
     rings = [p for p in drawn if p.get("d").count("M") == 2]
     assert len(rings) == int(points["estimated"].sum()) == 2
-    assert {p.get("aria-label") for p in rings} == {f"vs 浙江省 Zhejiang 2020: 1.100 ({ESTIMATED})",
-                                                    f"vs 浙江省 Zhejiang 2021: 1.120 ({ESTIMATED})"}
+    assert {p.get("aria-label") for p in rings} == {
+        f"vs 浙江省 Zhejiang 2020: 1.100 ({ESTIMATED})",
+        f"vs 浙江省 Zhejiang 2021: 1.120 ({ESTIMATED})",
+    }
     assert RING.count("M") == 2
 
 
@@ -180,17 +188,42 @@ def test_report_charts_from_hand_made_marts():
     """The wiring from mart rows to the four charts: a note greys a cell, pairs are mirrored,
     the diagonal is 1 and not hatched, benchmarks are named in Chinese."""
     marts = {
-        "areas": pd.DataFrame({"area_code": ["510100", "500118", "320000"], "name_zh": ["成都市", "永川区", "江苏省"],
-                               "name_en": ["Chengdu", "Yongchuan", "Jiangsu"]}),
-        "lq": pd.DataFrame({"area_code": ["510100", "510100", "500118", "500118"],
-                            "sector_code": ["C39", "C33", "C39", "C33"], "value": [1.0, 1.2, 1.0, 0.8],
-                            "estimated": [True] * 4, "note": ["same share", None, "same share", None]}),
-        "pairs": pd.DataFrame({"area_code_a": ["510100"], "area_code_b": ["500118"], "value": [0.62],
-                               "estimated": [True]}),
-        "gap": pd.DataFrame({"name_zh": ["江苏省"] * 2, "name_en": ["Jiangsu"] * 2, "year": [2015, 2016],
-                             "value": [0.65, 0.66], "estimated": [False, True]}),
-        "coupling": pd.DataFrame({"year": [2015, 2016], "coordination_degree_classic": [0.77, 0.79],
-                                  "coordination_degree_corrected": [0.71, 0.73], "estimated": [True, True]}),
+        "areas": pd.DataFrame(
+            {
+                "area_code": ["510100", "500118", "320000"],
+                "name_zh": ["成都市", "永川区", "江苏省"],
+                "name_en": ["Chengdu", "Yongchuan", "Jiangsu"],
+            }
+        ),
+        "lq": pd.DataFrame(
+            {
+                "area_code": ["510100", "510100", "500118", "500118"],
+                "sector_code": ["C39", "C33", "C39", "C33"],
+                "value": [1.0, 1.2, 1.0, 0.8],
+                "estimated": [True] * 4,
+                "note": ["same share", None, "same share", None],
+            }
+        ),
+        "pairs": pd.DataFrame(
+            {"area_code_a": ["510100"], "area_code_b": ["500118"], "value": [0.62], "estimated": [True]}
+        ),
+        "gap": pd.DataFrame(
+            {
+                "name_zh": ["江苏省"] * 2,
+                "name_en": ["Jiangsu"] * 2,
+                "year": [2015, 2016],
+                "value": [0.65, 0.66],
+                "estimated": [False, True],
+            }
+        ),
+        "coupling": pd.DataFrame(
+            {
+                "year": [2015, 2016],
+                "coordination_degree_classic": [0.77, 0.79],
+                "coordination_degree_corrected": [0.71, 0.73],
+                "estimated": [True, True],
+            }
+        ),
     }
     heat, similarity, gap, coupling = charts(marts)
     assert sorted(t.text for t in layer(heat, LABELS)) == ["0.80", "1.20", "n/a", "n/a"]
@@ -207,16 +240,25 @@ def test_findings_table_marks_only_robust_flags_as_findings():
     """Two strong-cluster cells: Chengdu C33 holds in 0.95 of the draws (>= 0.9: a finding),
     Yongchuan C36 in 0.55 (not robust). LQ and interval are printed with two decimals:
     1.234 -> 1.23, 0.987 -> 0.99, 1.6 -> 1.60; shares as percentages: 0.95 -> 95%, 0.55 -> 55%."""
-    areas = pd.DataFrame({"area_code": ["510100", "500118"], "name_zh": ["成都市", "永川区"],
-                          "name_en": ["Chengdu", "Yongchuan"]})
-    flags = pd.DataFrame({"area_code": ["510100", "500118"], "sector_code": ["C33", "C36"],
-                          "location_quotient": [1.234, 1.1], "lq_p5": [0.987, 0.5], "lq_p95": [1.6, 1.9],
-                          "share_of_draws_strong_cluster": [0.95, 0.55],
-                          "is_robust_strong_cluster": [True, False]})
+    areas = pd.DataFrame(
+        {"area_code": ["510100", "500118"], "name_zh": ["成都市", "永川区"], "name_en": ["Chengdu", "Yongchuan"]}
+    )
+    flags = pd.DataFrame(
+        {
+            "area_code": ["510100", "500118"],
+            "sector_code": ["C33", "C36"],
+            "location_quotient": [1.234, 1.1],
+            "lq_p5": [0.987, 0.5],
+            "lq_p95": [1.6, 1.9],
+            "share_of_draws_strong_cluster": [0.95, 0.55],
+            "is_robust_strong_cluster": [True, False],
+        }
+    )
     table = findings_table(flags, areas)
     rows = table.split("<tr>")[2:]
-    assert rows[0] == ("<td>成都市 Chengdu</td><td>C33</td><td>1.23</td><td>0.99–1.60</td><td>95%</td>"
-                       "<td>finding</td></tr>")
+    assert rows[0] == (
+        "<td>成都市 Chengdu</td><td>C33</td><td>1.23</td><td>0.99–1.60</td><td>95%</td><td>finding</td></tr>"
+    )
     assert "<td>55%</td><td>not robust: not a finding</td>" in rows[1]
     assert findings_table(flags.iloc[0:0], areas) == "<p>No strong-cluster cell in this year.</p>"
 
@@ -225,9 +267,13 @@ def test_the_coverage_section_says_where_the_90_percent_target_is_missed():
     # 12 province figures, 10 inside the 90 % interval: 10/12 = 83.3 % < 85 %, and 12 >= 10
     # figures, so the report says the target is missed there. 11 area totals, 10 inside:
     # 90.9 % >= 85 %: no sentence. 3 area x division figures: too few to judge.
-    rows = ([("province", True, True, 0.01)] * 10 + [("province", False, False, 0.30)] * 2
-            + [("area_total", False, True, 0.05)] * 10 + [("area_total", False, False, 0.50)]
-            + [("area_division", True, True, 0.10)] * 3)
+    rows = (
+        [("province", True, True, 0.01)] * 10
+        + [("province", False, False, 0.30)] * 2
+        + [("area_total", False, True, 0.05)] * 10
+        + [("area_total", False, False, 0.50)]
+        + [("area_division", True, True, 0.10)] * 3
+    )
     frame = pd.DataFrame(rows, columns=["level", "is_inside_50", "is_inside_90", "prediction_error"])
     page = coverage_section(frame)
     assert "83.3% (10 of 12)" in page and "90.9% (10 of 11)" in page

@@ -53,34 +53,51 @@ def test_parse_candidate():
 
 def test_published_target_reads_only_chengyus_view_text():
     assert published_target("select * from marts__b20261129t174512123456z.dim_sector") == (
-        "marts__b20261129t174512123456z", "dim_sector")
+        "marts__b20261129t174512123456z",
+        "dim_sector",
+    )
     assert published_target("SELECT * FROM `marts__b20261129t174512123456z`.`dim_sector`") == (
-        "marts__b20261129t174512123456z", "dim_sector")
+        "marts__b20261129t174512123456z",
+        "dim_sector",
+    )
     assert published_target("select * from marts_other.dim_sector") is None
     assert published_target("select a from marts__b20261129t174512123456z.dim_sector") is None
     assert published_target(None) is None
 
 
 def test_plan_switch_alters_existing_views_creates_new_ones_and_drops_the_gone_ones_last():
-    plan = plan_switch({"marts": ["dim_sector", "dim_area"], "staging": ["stg_x"]},
-                       {"marts": ["dim_area", "dim_old"]}, B)
+    plan = plan_switch(
+        {"marts": ["dim_sector", "dim_area"], "staging": ["stg_x"]}, {"marts": ["dim_area", "dim_old"]}, B
+    )
     cand = "marts__b20261129t180000000001z"
     assert plan.alters == [("marts", "dim_area", cand)]
     assert plan.creates == [("marts", "dim_sector", cand), ("staging", "stg_x", "staging__b20261129t180000000001z")]
     assert plan.drops == [("marts", "dim_old")]
     statements = plan.statements()
-    assert statements[0] == ("alter view `marts`.`dim_area` as select * from "
-                             "`marts__b20261129t180000000001z`.`dim_area`")
-    assert statements[1] == ("create view `marts`.`dim_sector` as select * from "
-                             "`marts__b20261129t180000000001z`.`dim_sector`")
+    assert statements[0] == (
+        "alter view `marts`.`dim_area` as select * from `marts__b20261129t180000000001z`.`dim_area`"
+    )
+    assert statements[1] == (
+        "create view `marts`.`dim_sector` as select * from `marts__b20261129t180000000001z`.`dim_sector`"
+    )
     assert statements[-1] == "drop view if exists `marts`.`dim_old`"
     assert len(statements) == 4
 
 
 def test_candidates_to_drop_keeps_the_new_and_the_previous_build():
-    schemas = ["default", "marts", "raw", "marts__b20261129t174512123456z", "raw__b20261129t174512123456z",
-               "marts__b20261129t180000000001z", "marts__b20261128t000000000000z"]
+    schemas = [
+        "default",
+        "marts",
+        "raw",
+        "marts__b20261129t174512123456z",
+        "raw__b20261129t174512123456z",
+        "marts__b20261129t180000000001z",
+        "marts__b20261128t000000000000z",
+    ]
     assert candidates_to_drop(schemas, {A, B}) == ["marts__b20261128t000000000000z"]
-    assert candidates_to_drop(schemas, {B}) == ["marts__b20261128t000000000000z", "marts__b20261129t174512123456z",
-                                                "raw__b20261129t174512123456z"]
+    assert candidates_to_drop(schemas, {B}) == [
+        "marts__b20261128t000000000000z",
+        "marts__b20261129t174512123456z",
+        "raw__b20261129t174512123456z",
+    ]
     assert SwitchPlan().statements() == []

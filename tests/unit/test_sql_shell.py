@@ -24,21 +24,38 @@ def con():
     connection.close()
 
 
-@pytest.mark.parametrize("sql", ["select * from t", "from t", "describe t", "show tables", "summarize t",
-                                 "pragma table_info('t')", "with x as (select 1) select * from x",
-                                 "select * from range(3)", "select 1; select 2"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from t",
+        "from t",
+        "describe t",
+        "show tables",
+        "summarize t",
+        "pragma table_info('t')",
+        "with x as (select 1) select * from x",
+        "select * from range(3)",
+        "select 1; select 2",
+    ],
+)
 def test_reads_pass(con, sql):
     assert check_read_only(con, sql)
 
 
-@pytest.mark.parametrize("sql,words", [
-    ("insert into t values (2)", "INSERT statements"), ("set threads = 1", "SET statements"),
-    ("checkpoint", "CALL statements"), ("load httpfs", "LOAD statements"), ("begin", "TRANSACTION statements"),
-    ("select * from checkpoint()", "cannot call checkpoint"),
-    ("select * from t where a in (select * from query('select 1'))", "cannot call query"),
-    ("with x as (select * from glob('/etc/*')) select * from x", "cannot call glob"),
-    ("select 1; drop table t", "DROP statements"),
-])
+@pytest.mark.parametrize(
+    "sql,words",
+    [
+        ("insert into t values (2)", "INSERT statements"),
+        ("set threads = 1", "SET statements"),
+        ("checkpoint", "CALL statements"),
+        ("load httpfs", "LOAD statements"),
+        ("begin", "TRANSACTION statements"),
+        ("select * from checkpoint()", "cannot call checkpoint"),
+        ("select * from t where a in (select * from query('select 1'))", "cannot call query"),
+        ("with x as (select * from glob('/etc/*')) select * from x", "cannot call glob"),
+        ("select 1; drop table t", "DROP statements"),
+    ],
+)
 def test_everything_else_is_refused_before_anything_runs(con, sql, words):
     with pytest.raises(QueryRefused, match=words):
         check_read_only(con, sql)
@@ -76,16 +93,19 @@ def test_json_has_unique_keys_and_no_nan():
     assert json.loads(out.getvalue()) == [{"a": 1, "a_3": 2, "a_2": 3, "n": None, "l": [1.0, None]}]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["validate", "--max-input-mb", "nan"], "must be a positive number"),
-    (["validate", "--max-input-mb", "-1"], "must be a positive number"),
-    (["validate", "--sector-output", ""], "the path is empty"),
-    (["build", "--keep-versions", "0"], "must be at least 1"),
-    (["sql", "--max-rows", "-1", "select 1"], "must be at least 0"),
-    (["publish-postgres", "--dsn", "x", "--schema", "Bad"], "not a plain lower-case PostgreSQL name"),
-    (["publish-postgres", "--dsn", "x", "--lock-timeout", "nan"], "must be 0 (wait without limit)"),
-    (["build", "--pg-lock-timeout", "-1"], "must be 0 (wait without limit)"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["validate", "--max-input-mb", "nan"], "must be a positive number"),
+        (["validate", "--max-input-mb", "-1"], "must be a positive number"),
+        (["validate", "--sector-output", ""], "the path is empty"),
+        (["build", "--keep-versions", "0"], "must be at least 1"),
+        (["sql", "--max-rows", "-1", "select 1"], "must be at least 0"),
+        (["publish-postgres", "--dsn", "x", "--schema", "Bad"], "not a plain lower-case PostgreSQL name"),
+        (["publish-postgres", "--dsn", "x", "--lock-timeout", "nan"], "must be 0 (wait without limit)"),
+        (["build", "--pg-lock-timeout", "-1"], "must be 0 (wait without limit)"),
+    ],
+)
 def test_bad_option_values_are_usage_errors(args, words, capsys):
     from chengyu_cluster.cli import main
 
@@ -95,6 +115,7 @@ def test_bad_option_values_are_usage_errors(args, words, capsys):
 
 
 # ---- issue 22, cases 6, 9, 11, 12 ----------------------------------------------------------------
+
 
 def test_import_database_reads_nothing_and_says_the_same_for_any_folder(con, tmp_path):
     # Case 6: on a connection with external access on, DuckDB's splitter itself runs the pragma,
@@ -110,35 +131,47 @@ def test_import_database_reads_nothing_and_says_the_same_for_any_folder(con, tmp
     assert messages[0] == messages[1]  # an existing and a missing folder cannot be told apart
 
 
-@pytest.mark.parametrize("sql", [
-    # Case 9 and its kin: functions that change logging, profiling, checkpoints or secrets, or run
-    # SQL given as text, called as table functions, with any spelling or qualification.
-    "select * from enable_logging(storage='file', storage_path='x')",
-    "select * from system.main.ENABLE_LOGGING()",
-    "select * from t, (select * from disable_logging())",
-    "select * from truncate_duckdb_logs()",
-    "select * from enable_profiling()",
-    "select * from force_checkpoint()",
-    "select * from duckdb_secrets()",
-    "select * from which_secret('s3://b/x', 's3')",
-    "select * from query_table('t')",
-    "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
-    "select * from read_duckdb('x.duckdb')",
-    # Scalar functions DuckDB marks as having side effects, unless known harmless:
-    "select sleep_ms(100000)",
-    "select write_log('x')",
-    "select setseed(0.5)",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Case 9 and its kin: functions that change logging, profiling, checkpoints or secrets, or run
+        # SQL given as text, called as table functions, with any spelling or qualification.
+        "select * from enable_logging(storage='file', storage_path='x')",
+        "select * from system.main.ENABLE_LOGGING()",
+        "select * from t, (select * from disable_logging())",
+        "select * from truncate_duckdb_logs()",
+        "select * from enable_profiling()",
+        "select * from force_checkpoint()",
+        "select * from duckdb_secrets()",
+        "select * from which_secret('s3://b/x', 's3')",
+        "select * from query_table('t')",
+        "select * from json_execute_serialized_sql(json_serialize_sql('select 1'))",
+        "select * from read_duckdb('x.duckdb')",
+        # Scalar functions DuckDB marks as having side effects, unless known harmless:
+        "select sleep_ms(100000)",
+        "select write_log('x')",
+        "select setseed(0.5)",
+    ],
+)
 def test_calls_that_write_abort_or_run_text_are_refused(con, sql):
     with pytest.raises(QueryRefused, match="cannot call"):
         check_read_only(con, sql)
 
 
-@pytest.mark.parametrize("sql", [
-    "call enable_logging(storage='file', storage_path='x')", "pragma enable_profiling", "set variable x = 1",
-    "create temp macro m() as table select * from enable_logging()", "attach ':memory:' as m", "explain select 1",
-    "export database 'x'", "install httpfs", "pragma enable_checkpoint_on_shutdown",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "call enable_logging(storage='file', storage_path='x')",
+        "pragma enable_profiling",
+        "set variable x = 1",
+        "create temp macro m() as table select * from enable_logging()",
+        "attach ':memory:' as m",
+        "explain select 1",
+        "export database 'x'",
+        "install httpfs",
+        "pragma enable_checkpoint_on_shutdown",
+    ],
+)
 def test_every_statement_but_select_is_refused(con, sql):
     with pytest.raises(QueryRefused, match="statements are not reads"):
         check_read_only(con, sql)
@@ -175,18 +208,38 @@ def test_values_print_as_duckdb_renders_them(con, capsys):
     # infinite; MAP keys of any type print; NaN in a key is text, as a value it is nan / null.
     assert run_script(con, RENDERED, "table", 10) == 0
     row = [cell.strip() for cell in capsys.readouterr().out.splitlines()[2].split(" | ")]
-    assert row == ["1 year 2 months", "infinity", "-infinity", "{2024-01-01=1}", "{1.50=x}",
-                   "{00000000-0000-0000-0000-000000000001=2}", "{nan=3}", "{'a': [1 day]}", "nan"]
+    assert row == [
+        "1 year 2 months",
+        "infinity",
+        "-infinity",
+        "{2024-01-01=1}",
+        "{1.50=x}",
+        "{00000000-0000-0000-0000-000000000001=2}",
+        "{nan=3}",
+        "{'a': [1 day]}",
+        "nan",
+    ]
     assert run_script(con, RENDERED, "csv", 0) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
         "1 year 2 months,infinity,-infinity,{2024-01-01=1},{1.50=x},{00000000-0000-0000-0000-000000000001=2},"
-        "{nan=3},{'a': [1 day]},nan")
+        "{nan=3},{'a': [1 day]},nan"
+    )
     assert run_script(con, RENDERED, "json", 0) == 0
     import json
 
-    assert json.loads(capsys.readouterr().out) == [{
-        "iv": "1 year 2 months", "d": "infinity", "ts": "-infinity", "md": {"2024-01-01": 1}, "mdec": {"1.50": "x"},
-        "mu": {"00000000-0000-0000-0000-000000000001": 2}, "mn": {"nan": 3}, "s": {"a": ["1 day"]}, "n": None}]
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "iv": "1 year 2 months",
+            "d": "infinity",
+            "ts": "-infinity",
+            "md": {"2024-01-01": 1},
+            "mdec": {"1.50": "x"},
+            "mu": {"00000000-0000-0000-0000-000000000001": 2},
+            "mn": {"nan": 3},
+            "s": {"a": ["1 day"]},
+            "n": None,
+        }
+    ]
 
 
 def test_out_of_memory_is_the_cli_s_exit_13():
@@ -216,10 +269,12 @@ def test_duckdb_itself_aborts_after_enable_logging_to_a_file():
     import subprocess
     import sys
 
-    script = ("import duckdb\n"
-              "con = duckdb.connect(config={'enable_external_access': False, 'lock_configuration': True})\n"
-              "con.execute(\"select * from enable_logging(storage='file', storage_path='x')\")\n"
-              "con.execute('select 1')\n")
+    script = (
+        "import duckdb\n"
+        "con = duckdb.connect(config={'enable_external_access': False, 'lock_configuration': True})\n"
+        "con.execute(\"select * from enable_logging(storage='file', storage_path='x')\")\n"
+        "con.execute('select 1')\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode in (-6, 134) and "terminate called" in out.stderr
 

@@ -70,7 +70,7 @@ def test_sql_check_character_agrees_with_python():
                     || substr('{USCC_ALPHABET}', (i % 31) + 1, 1) || lpad(i::varchar, 8, '0') as body
                 from range(500) t(i)
             )
-            select body, {uscc_check_sql('body')} from b
+            select body, {uscc_check_sql("body")} from b
         """).fetchall()
     finally:
         con.close()
@@ -97,8 +97,9 @@ def generated(tmp_path_factory) -> Path:
 def con(generated):
     connection = duckdb.connect()
     for table in ("enterprises", "enterprise_month", "supply_invoices"):
-        connection.execute(f"create view {table} as select * from read_parquet('{generated / table}/*.parquet', "
-                           f"filename = true)")
+        connection.execute(
+            f"create view {table} as select * from read_parquet('{generated / table}/*.parquet', filename = true)"
+        )
     yield connection
     connection.close()
 
@@ -132,9 +133,12 @@ def test_counts_match_the_arguments(con):
 
 
 def test_every_credit_code_is_valid(con):
-    codes = [c for (c,) in con.execute("""
+    codes = [
+        c
+        for (c,) in con.execute("""
         select credit_code from enterprises union select seller_code from supply_invoices
-        union select buyer_code from supply_invoices""").fetchall()]
+        union select buyer_code from supply_invoices""").fetchall()
+    ]
     assert len(codes) > N
     assert all(is_valid_uscc(c) for c in codes)
 
@@ -160,29 +164,41 @@ def test_red_letter_invoices_cancel_an_existing_invoice(con):
     assert len(rows) > 100  # about 1.5 % of 20,000
     assert all(all(r[1:]) for r in rows)
     # Only red-letter invoices are negative.
-    assert con.execute("select count(*) from supply_invoices where amount_yuan < 0 "
-                       "and original_invoice_id is null").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from supply_invoices where amount_yuan < 0 and original_invoice_id is null"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_some_invoices_arrive_late(con):
-    lags = dict(con.execute("""
+    lags = dict(
+        con.execute("""
         select date_diff('month', date_trunc('month', issue_date),
             strptime(regexp_extract(filename, 'delivery_([0-9-]+)', 1) || '-01', '%Y-%m-%d')::date), count(*)
-        from supply_invoices group by 1""").fetchall())
+        from supply_invoices group by 1""").fetchall()
+    )
     assert set(lags) == {0, 1, 2} and lags[1] > lags[2] > 0
 
 
 def test_ytd_is_monotone_per_firm_year_and_one_kind(con):
-    assert con.execute("""
+    assert (
+        con.execute("""
         select count(*) from (
             select gross_output_yuan - lag(gross_output_yuan) over w as d_output,
                 revenue_yuan - lag(revenue_yuan) over w as d_revenue
             from enterprise_month where value_kind = 'ytd'
             window w as (partition by credit_code, year(report_month) order by report_month)
-        ) where d_output < 0 or d_revenue < 0""").fetchone()[0] == 0
-    assert con.execute("""
+        ) where d_output < 0 or d_revenue < 0""").fetchone()[0]
+        == 0
+    )
+    assert (
+        con.execute("""
         select count(*) from (select credit_code, year(report_month) from enterprise_month
-                              group by all having count(distinct value_kind) > 1)""").fetchone()[0] == 0
+                              group by all having count(distinct value_kind) > 1)""").fetchone()[0]
+        == 0
+    )
     kinds = dict(con.execute("select value_kind, count(*) from enterprise_month group by 1").fetchall())
     assert set(kinds) == {"ytd", "month"}
 
@@ -208,10 +224,13 @@ def test_history_has_relocations_and_reclassifications(con):
             from enterprises group by 1)""").fetchone()
     assert moved >= 1 and reclassified >= 1
     # A relocated firm keeps its code: positions 3-8 are where it registered first.
-    assert con.execute("""
+    assert (
+        con.execute("""
         select count(*) from enterprises e
         where record_date = (select min(record_date) from enterprises f where f.credit_code = e.credit_code)
-            and substr(credit_code, 3, 6) <> area_code""").fetchone()[0] == 0
+            and substr(credit_code, 3, 6) <> area_code""").fetchone()[0]
+        == 0
+    )
 
 
 def test_as_of_writes_the_deliveries_up_to_that_month(generated, tmp_path):

@@ -97,8 +97,13 @@ def rollbacks_until_refused(paths: wh.WarehousePaths) -> list[str]:
 
 
 def run_driver(folder: Path, *ops: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", DRIVER, str(folder), *ops], capture_output=True, text=True,
-                          env=dict(os.environ, **env), timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, str(folder), *ops],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **env),
+        timeout=60,
+    )
 
 
 def killed_at_every_step(folder: Path, tmp_path: Path, *ops: str):
@@ -144,6 +149,7 @@ def three_versions(tmp_path) -> wh.WarehousePaths:
 
 
 # ---- kills at every file-system step ----------------------------------------------------
+
 
 def test_publish_killed_after_every_file_system_step(three_versions, tmp_path):
     steps = 0
@@ -200,6 +206,7 @@ def test_rollback_build_rollback_killed_after_every_file_system_step(three_versi
 
 # ---- case 1: rollback follows what was live, not build order ------------------------------
 
+
 def test_rollback_returns_to_the_version_live_before_not_a_withdrawn_one(three_versions):
     wh.rollback(three_versions)  # V2 live, V3 withdrawn
     publish(three_versions, V4)
@@ -233,6 +240,7 @@ def test_three_rollbacks_walk_back_three_versions(three_versions):
 
 # ---- case 2: pruning keeps what was live most recently ------------------------------------
 
+
 def test_pruning_keeps_the_live_version_and_the_most_recently_live(tmp_path):
     paths = wh.WarehousePaths(tmp_path / "chengyu.duckdb")
     for build_id in (V1, V2, V3, V4, V5):
@@ -247,6 +255,7 @@ def test_pruning_keeps_the_live_version_and_the_most_recently_live(tmp_path):
 
 
 # ---- case 3: a clock that jumps, unique ids ---------------------------------------------------
+
 
 def test_a_version_dated_in_the_future_is_neither_pruned_nor_skipped(tmp_path):
     paths = wh.WarehousePaths(tmp_path / "chengyu.duckdb")
@@ -285,6 +294,7 @@ def test_publish_never_overwrites_a_version(three_versions):
 
 
 # ---- the publish log, hostile -----------------------------------------------------------------
+
 
 def test_a_torn_last_line_is_skipped_and_the_next_event_starts_a_new_line(three_versions):
     with open(three_versions.publish_log, "ab") as log:
@@ -326,8 +336,12 @@ def test_unknown_events_and_lines_of_the_wrong_shape_are_ignored(three_versions)
 
 def test_a_log_that_repeats_an_id_or_names_another_live_version_is_overruled_by_the_pointer(three_versions):
     with open(three_versions.publish_log, "a") as log:  # forged: V1 published again, so "live"
-        log.write(json.dumps({"event": "publish", "build_id": V1, "previous": V3, "at": "2026-01-05T00:00:00Z",
-                              "command": "build"}) + "\n")
+        log.write(
+            json.dumps(
+                {"event": "publish", "build_id": V1, "previous": V3, "at": "2026-01-05T00:00:00Z", "command": "build"}
+            )
+            + "\n"
+        )
     assert wh.read_history(three_versions).live == V3  # the pointer is the truth for "live now"
     assert wh.rollback(three_versions)[1].build_id == V1  # V3 was on the stack above V1
 
@@ -343,6 +357,7 @@ def test_a_symlinked_log_is_refused_and_its_target_untouched(three_versions, tmp
 
 
 # ---- case 4 and 10: the published file is checked before it is used ---------------------------
+
 
 def damage(version: wh.Version, same_size: bool) -> None:
     os.chmod(version.database, 0o644)
@@ -381,14 +396,27 @@ def test_a_same_size_change_is_seen_by_the_full_check_only(three_versions):
 
 
 def chengyu(*args: str, warehouse: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(REPO), *args],
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse)))
+    return subprocess.run(
+        [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, CHENGYU_WAREHOUSE=str(warehouse)),
+    )
 
 
-@pytest.mark.parametrize("args", [("sql", "select 1"), ("export", "--out", "{tmp}/out"), ("report",),
-                                  ("analyses", "q1"), ("metrics", "list", "metrics"),
-                                  ("publish-postgres", "--dsn", "host=127.0.0.1 port=1"), ("build",)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("sql", "select 1"),
+        ("export", "--out", "{tmp}/out"),
+        ("report",),
+        ("analyses", "q1"),
+        ("metrics", "list", "metrics"),
+        ("publish-postgres", "--dsn", "host=127.0.0.1 port=1"),
+        ("build",),
+    ],
+)
 def test_every_command_that_opens_the_published_file_names_it_damaged(three_versions, tmp_path, args):
     damage(three_versions.version(V3), same_size=False)
     result = chengyu(*(a.format(tmp=tmp_path) for a in args), warehouse=three_versions.published)
@@ -402,9 +430,17 @@ def test_a_gate_that_cannot_read_the_published_version_stops_the_build(three_ver
     """Case 4: a process holds the published file open read-write."""
     from chengyu_cluster.quality.gate import prepare_gate
 
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time; "
-                               f"c = duckdb.connect({str(three_versions.published)!r}); print('held', flush=True); "
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, time; "
+            f"c = duckdb.connect({str(three_versions.published)!r}); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(wh.BuildLocked, match="held open for writing.*--accept-shift REASON"):
@@ -426,6 +462,7 @@ def test_a_gate_that_cannot_read_the_published_version_stops_the_build(three_ver
 
 # ---- case 13: versions/ deleted by hand -----------------------------------------------------
 
+
 def test_a_deleted_versions_folder_sends_everyone_to_build(three_versions, tmp_path):
     shutil.rmtree(three_versions.versions_dir)
     rolled = chengyu("rollback", warehouse=three_versions.published)
@@ -441,6 +478,7 @@ def test_a_deleted_versions_folder_sends_everyone_to_build(three_versions, tmp_p
 
 
 # ---- issue 26 item 4: copies follow the live version ------------------------------------------
+
 
 def test_rollback_says_which_copy_holds_another_build_and_versions_lists_them(three_versions, tmp_path):
     wh.record_copy(three_versions, "export", str(tmp_path / "out"), V3, "export")
@@ -462,8 +500,11 @@ def test_rollback_refreshes_the_postgres_copy(three_versions):
     with postgres_server() as dsn:
         rolled = subprocess.run(
             [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(REPO), "rollback"],
-            capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, CHENGYU_WAREHOUSE=str(three_versions.published), CHENGYU_PUBLISH_POSTGRES=dsn))
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, CHENGYU_WAREHOUSE=str(three_versions.published), CHENGYU_PUBLISH_POSTGRES=dsn),
+        )
         assert rolled.returncode == 0, rolled.stderr
         with psycopg.connect(dsn) as pg:
             assert pg.execute("select build_id from chengyu.build_info").fetchall() == [(V2,)]
@@ -473,6 +514,7 @@ def test_rollback_refreshes_the_postgres_copy(three_versions):
 
 
 # ---- found by trying to break it (kept from before the publish log) -------------------------
+
 
 def test_a_replaced_version_file_is_never_made_current(three_versions):
     # What a SQL client with file access did: COPY ... TO over a kept version.
@@ -496,12 +538,15 @@ def test_a_version_whose_inside_names_another_build_is_refused(three_versions):
         wh.rollback(three_versions)
 
 
-@pytest.mark.parametrize("make,words", [
-    (lambda p: p.write_text("my notes\n"), "a regular file that is not a DuckDB database"),
-    (lambda p: p.mkdir(), "a directory"),
-    (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
-    (lambda p: duckdb.connect(str(p)).close(), "a DuckDB file that no chengyu build published"),
-])
+@pytest.mark.parametrize(
+    "make,words",
+    [
+        (lambda p: p.write_text("my notes\n"), "a regular file that is not a DuckDB database"),
+        (lambda p: p.mkdir(), "a directory"),
+        (lambda p: os.mkfifo(p), "a device, FIFO or socket"),
+        (lambda p: duckdb.connect(str(p)).close(), "a DuckDB file that no chengyu build published"),
+    ],
+)
 def test_publishing_over_something_else_is_refused(tmp_path, make, words):
     paths = wh.WarehousePaths(tmp_path / "chengyu.duckdb")
     make(paths.published)
@@ -619,6 +664,7 @@ def test_an_adoption_killed_half_way_is_finished_by_the_next_run(tmp_path):
 
 # ---- serving and internal files ---------------------------------------------------------
 
+
 def schemas_in(database: Path) -> set[str]:
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -649,11 +695,13 @@ def test_the_pointer_names_a_serving_file_that_holds_only_the_served_schemas(tmp
     try:
         assert con.execute("select current_database()").fetchone()[0] == "chengyu"  # catalog kept
         # Same types, key and comments; the view materialised as a table.
-        assert con.execute("select column_name, data_type, is_nullable, comment from duckdb_columns() "
-                           "where table_name = 'dim_area' order by column_index").fetchall() == [
-            ("area_code", "VARCHAR", False, None), ("gdp", "DECIMAL(18,2)", True, "GDP, 100 million yuan")]
-        assert con.execute("select comment, has_primary_key from duckdb_tables() "
-                           "where table_name = 'dim_area'").fetchone() == ("One row per area.", True)
+        assert con.execute(
+            "select column_name, data_type, is_nullable, comment from duckdb_columns() "
+            "where table_name = 'dim_area' order by column_index"
+        ).fetchall() == [("area_code", "VARCHAR", False, None), ("gdp", "DECIMAL(18,2)", True, "GDP, 100 million yuan")]
+        assert con.execute(
+            "select comment, has_primary_key from duckdb_tables() where table_name = 'dim_area'"
+        ).fetchone() == ("One row per area.", True)
         assert con.execute("select * from marts.v_area").fetchall() == [("510100",)]
         assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
     finally:

@@ -120,8 +120,10 @@ def render(analysis: Analysis, schemas: dict[str, list[str]]) -> str:
     try:
         return env.from_string(analysis.path.read_text(encoding="utf-8")).render(ref=ref)
     except jinja2.UndefinedError as exc:
-        raise AnalysisError(f"{analysis.path.name} uses dbt features other than ref() ({exc}); "
-                            "compile it with dbt instead (docs/access.md)") from None
+        raise AnalysisError(
+            f"{analysis.path.name} uses dbt features other than ref() ({exc}); "
+            "compile it with dbt instead (docs/access.md)"
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise AnalysisError(f"{analysis.path.name}, line {exc.lineno}: {exc.message}") from None
 

@@ -44,19 +44,24 @@ def _write_export(database: Path, out_dir: Path) -> None:
             target = out_dir / f"{table}.parquet"
             relation = con.table(f'marts."{table}"')
             relation.write_parquet(str(target))
-            columns = con.execute("""
+            columns = con.execute(
+                """
                 select column_name, data_type, coalesce(comment, '') from duckdb_columns()
                 where schema_name = 'marts' and table_name = ? order by column_index
-            """, [table]).fetchall()
-            manifest["tables"].append({
-                "name": table,
-                "file": target.name,
-                # The first sentence of the description states the grain ("One row per ...").
-                "grain": description.split(". ")[0].strip(),
-                "row_count": relation.count("*").fetchone()[0],
-                "columns": [{"name": n, "type": t, "description": d} for n, t, d in columns],
-                "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
-            })
+            """,
+                [table],
+            ).fetchall()
+            manifest["tables"].append(
+                {
+                    "name": table,
+                    "file": target.name,
+                    # The first sentence of the description states the grain ("One row per ...").
+                    "grain": description.split(". ")[0].strip(),
+                    "row_count": relation.count("*").fetchone()[0],
+                    "columns": [{"name": n, "type": t, "description": d} for n, t, d in columns],
+                    "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
+                }
+            )
     finally:
         con.close()
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -80,8 +80,9 @@ def manifest_catalogs(project_dir: Path) -> set[str]:
 
 
 def metricflow_env(project_dir: Path, database: Path) -> dict:
-    return dict(os.environ, DBT_PROFILES_DIR=str(project_dir), DBT_TARGET=PUBLISHED_TARGET,
-                CHENGYU_WAREHOUSE=str(database))
+    return dict(
+        os.environ, DBT_PROFILES_DIR=str(project_dir), DBT_TARGET=PUBLISHED_TARGET, CHENGYU_WAREHOUSE=str(database)
+    )
 
 
 def mf_command(*args: str) -> list[str]:
@@ -92,10 +93,15 @@ def run_metricflow(project_dir: Path, database: Path, mf_args: list[str]) -> int
     env = metricflow_env(project_dir, database)
     if manifest_catalogs(project_dir) != {catalog_name(database)}:
         print(f"parsing the project for the published warehouse ({database.name})", file=sys.stderr, flush=True)
-        code = ("import sys; from dbt.cli.main import dbtRunner; "
-                "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)")
-        parsed = subprocess.run([sys.executable, "-c", code, "parse", "--quiet", "--project-dir", str(project_dir)],
-                                cwd=project_dir, env=env)
+        code = (
+            "import sys; from dbt.cli.main import dbtRunner; "
+            "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
+        )
+        parsed = subprocess.run(
+            [sys.executable, "-c", code, "parse", "--quiet", "--project-dir", str(project_dir)],
+            cwd=project_dir,
+            env=env,
+        )
         if parsed.returncode != 0:
             print("chengyu: dbt could not parse the project for MetricFlow (its errors are above)", file=sys.stderr)
             return EXIT_DBT
@@ -119,7 +125,7 @@ def take_option(args: list[str], name: str) -> tuple[list[str], str | None]:
             if not value:
                 raise MetricsError(EXIT_USAGE, f"{name} needs a value")
         elif arg.startswith(name + "="):
-            value = arg[len(name) + 1:]
+            value = arg[len(name) + 1 :]
             if not value:
                 raise MetricsError(EXIT_USAGE, f"{name} needs a value")
         else:
@@ -153,11 +159,18 @@ def query(project_dir: Path, env: dict, args: list[str]) -> int:
     check_metric_names(project_dir, args)
     with tempfile.TemporaryDirectory(prefix="chengyu-metrics-") as folder:
         result = Path(folder) / "result.csv"
-        run = subprocess.run(mf_command("query", *args, "--quiet", "--csv", str(result)), cwd=project_dir, env=env,
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            mf_command("query", *args, "--quiet", "--csv", str(result)),
+            cwd=project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if run.returncode != 0:
-            raise MetricsError(EXIT_USAGE if run.returncode == EXIT_USAGE else EXIT_QUERY,
-                               mf_error_line(run.stdout + "\n" + run.stderr))
+            raise MetricsError(
+                EXIT_USAGE if run.returncode == EXIT_USAGE else EXIT_QUERY,
+                mf_error_line(run.stdout + "\n" + run.stderr),
+            )
         columns, rows = read_result(result)  # no file: mf found no rows
     digits = None if decimals is None else int(decimals)
     cells = [[display_cell(c, v, digits) for c, v in zip(columns, row, strict=True)] for row in rows]
@@ -213,21 +226,21 @@ def mf_error_line(output: str) -> str:
         return usage.removeprefix("Error:").strip()
     if "Message:" in lines:
         paragraph: list[str] = []
-        for line in lines[lines.index("Message:") + 1:]:
+        for line in lines[lines.index("Message:") + 1 :]:
             if not line and paragraph:
                 break
             if line:
                 paragraph.append(line)
         message = " ".join(paragraph).split(". ")[0].rstrip(".:")
         if "Query Input:" in lines:
-            given = next((line for line in lines[lines.index("Query Input:") + 1:] if line), "")
+            given = next((line for line in lines[lines.index("Query Input:") + 1 :] if line), "")
             message += f" (input: {given})"
         if "Suggestions:" in lines:
             start = lines.index("Suggestions:") + 1
-            names = [line.strip("',") for line in lines[start:start + 8] if line.startswith("'")]
+            names = [line.strip("',") for line in lines[start : start + 8] if line.startswith("'")]
             message += f"; did you mean {', '.join(names[:5])}" if names else ""
         return message
     error_at = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), None)
     if error_at is not None:
-        return next((line for line in lines[error_at + 1:] if line), lines[error_at].removeprefix("ERROR:").strip())
+        return next((line for line in lines[error_at + 1 :] if line), lines[error_at].removeprefix("ERROR:").strip())
     return next((line for line in reversed(lines) if line), "mf failed without saying why")

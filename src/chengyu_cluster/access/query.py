@@ -47,14 +47,20 @@ def open_published(database: Path, memory_limit: str | None = None) -> duckdb.Du
         return connect_reader(str(database), memory_limit=memory_limit, search_path="marts,main")
     except duckdb.IOException as exc:
         if is_lock_conflict(exc):  # not any "lock": a damaged file's "... in block ..." is no lock
-            raise BuildLocked(f"{database} is held open for writing by another process; close it "
-                              "(readers must open it read-only) and try again") from None
-        raise CorruptVersion(f"{database} cannot be opened ({str(exc).splitlines()[0]}); "
-                             "`chengyu verify` checks the versions, "
-                             "`chengyu rollback` restores the one before") from None
+            raise BuildLocked(
+                f"{database} is held open for writing by another process; close it "
+                "(readers must open it read-only) and try again"
+            ) from None
+        raise CorruptVersion(
+            f"{database} cannot be opened ({str(exc).splitlines()[0]}); "
+            "`chengyu verify` checks the versions, "
+            "`chengyu rollback` restores the one before"
+        ) from None
     except duckdb.Error as exc:
-        raise CorruptVersion(f"{database} does not open as a warehouse ({str(exc).splitlines()[0]}); "
-                             "`chengyu rollback` restores the version before") from None
+        raise CorruptVersion(
+            f"{database} does not open as a warehouse ({str(exc).splitlines()[0]}); "
+            "`chengyu rollback` restores the version before"
+        ) from None
 
 
 class QueryInterrupted(Exception):
@@ -95,14 +101,13 @@ def _interruptible(con: duckdb.DuckDBPyConnection, work):
 def _describe_error(exc: duckdb.Error) -> Exception:
     message = str(exc).splitlines()[0]
     if isinstance(exc, duckdb.OutOfMemoryException):
-        return OutOfMemory("out of memory: the query needs more than `chengyu sql --memory-limit` allows "
-                           f"(DuckDB said: {message})")
+        return OutOfMemory(
+            f"out of memory: the query needs more than `chengyu sql --memory-limit` allows (DuckDB said: {message})"
+        )
     if "read-only" in message or "read only" in message:
-        return Refused("refused: the warehouse is opened read-only; chengyu sql only reads "
-                            f"(DuckDB said: {message})")
+        return Refused(f"refused: the warehouse is opened read-only; chengyu sql only reads (DuckDB said: {message})")
     if "external access" in message.lower() or "file system operations are disabled" in message:
-        return Refused("refused: chengyu sql cannot read or write files or attach databases "
-                            f"(DuckDB said: {message})")
+        return Refused(f"refused: chengyu sql cannot read or write files or attach databases (DuckDB said: {message})")
     return Refused(f"query failed: {message}")
 
 
@@ -126,13 +131,16 @@ class Printer:
         elif self.fmt == "json":
             for row in rows:
                 values = json_safe(row)
-                self.out.write(("[\n " if self._first_json else ",\n ")
-                               + json.dumps(dict(zip(self.columns, values, strict=True)), ensure_ascii=False,
-                                            default=str, allow_nan=False))
+                self.out.write(
+                    ("[\n " if self._first_json else ",\n ")
+                    + json.dumps(
+                        dict(zip(self.columns, values, strict=True)), ensure_ascii=False, default=str, allow_nan=False
+                    )
+                )
                 self._first_json = False
         else:
             room = (self.max_rows - len(self.shown)) if self.max_rows else len(rows)
-            self.shown += [[("NULL" if v is None else str(v)) for v in row] for row in rows[:max(room, 0)]]
+            self.shown += [[("NULL" if v is None else str(v)) for v in row] for row in rows[: max(room, 0)]]
         self.n_rows += len(rows)
 
     def finish(self) -> None:
@@ -144,8 +152,9 @@ class Printer:
         self.out.write(format_table(self.columns, self.shown))
         n = self.n_rows
         if len(self.shown) < n:
-            self.out.write(f"(first {len(self.shown)} of {n} rows; --max-rows 0 prints all, "
-                           "--format csv streams them)\n")
+            self.out.write(
+                f"(first {len(self.shown)} of {n} rows; --max-rows 0 prints all, --format csv streams them)\n"
+            )
         else:
             self.out.write(f"({n} row{'s' if n != 1 else ''})\n")
 
@@ -224,6 +233,7 @@ def execute_and_print(con: duckdb.DuckDBPyConnection, statement: str, fmt: str, 
 
 def run_checked(con: duckdb.DuckDBPyConnection, sql: str, fmt: str, max_rows: int) -> None:
     """Check every statement of sql, then run them; Ctrl-C stops the one running."""
+
     def work() -> None:
         try:
             for statement in checked_statements(con, sql):
@@ -259,8 +269,11 @@ def interactive(con: duckdb.DuckDBPyConnection, fmt: str, max_rows: int) -> int:
     """
     if not sys.stdin.isatty():
         return run_script(con, sys.stdin.read(), fmt, max_rows)
-    print("chengyu sql (read-only; unqualified names are looked up in marts). End statements with ';'. "
-          "Ctrl-C stops a query, Ctrl-D quits.", file=sys.stderr)
+    print(
+        "chengyu sql (read-only; unqualified names are looked up in marts). End statements with ';'. "
+        "Ctrl-C stops a query, Ctrl-D quits.",
+        file=sys.stderr,
+    )
     buffer = ""
     while True:
         try:

@@ -23,8 +23,11 @@ from chengyu_cluster.outputs import write_file
 FONT = "Noto Sans CJK SC, sans-serif"
 # The Vega-Lite version of Altair's schema; vl-convert bundles it (a unit test checks).
 VEGA_LITE = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-CONFIG = {"font": FONT, "axis": {"labelFontSize": 11, "titleFontSize": 12},
-          "legend": {"labelFontSize": 11, "titleFontSize": 12}}
+CONFIG = {
+    "font": FONT,
+    "axis": {"labelFontSize": 11, "titleFontSize": 12},
+    "legend": {"labelFontSize": 11, "titleFontSize": 12},
+}
 REPORTED, ESTIMATED = "reported", "rests on estimates"
 NO_VALUE = "#d9d9d9"
 LINE_COLOURS = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98"]
@@ -71,8 +74,14 @@ def hatch_path(width: float, height: float, spacing: float = 8.0) -> str:
     return "".join(parts)
 
 
-def matrix_chart(cells: pd.DataFrame, rows: list[str], cols: list[str], domain: tuple[float, float, float],
-                 colour_title: str, fmt: str = "{:.2f}") -> alt.TopLevelMixin:
+def matrix_chart(
+    cells: pd.DataFrame,
+    rows: list[str],
+    cols: list[str],
+    domain: tuple[float, float, float],
+    colour_title: str,
+    fmt: str = "{:.2f}",
+) -> alt.TopLevelMixin:
     """A heat map: one cell per row of `cells` (columns row, col, value, estimated, note).
 
     Colour runs blue (domain[0]) - white (domain[1]) - red (domain[2]); a null value makes the
@@ -82,34 +91,68 @@ def matrix_chart(cells: pd.DataFrame, rows: list[str], cols: list[str], domain: 
     data = cells.assign(shown=[None if pd.isna(v) else float(v) for v in cells["value"]])
     data["label"] = [("n/a" if pd.isna(v) else fmt.format(v)) for v in data["shown"]]
     data["basis"] = [basis_label(bool(e)) for e in data["estimated"]]
-    data["description"] = [f"{t.row} × {t.col}: {t.label} ({t.basis})"
-                           + (f" – {t.note}" if isinstance(t.note, str) else "") for t in data.itertuples()]
+    data["description"] = [
+        f"{t.row} × {t.col}: {t.label} ({t.basis})" + (f" – {t.note}" if isinstance(t.note, str) else "")
+        for t in data.itertuples()
+    ]
     data = data[["row", "col", "shown", "label", "basis", "description"]]
 
     # Column labels break at spaces ('成都市 Chengdu' on two lines); Vega stacks the lines
     # downwards from the label's anchor, so the padding lifts them clear of the cells.
     lines = max((len(str(c).split(" ")) for c in cols), default=1)
     base = alt.Chart(data).encode(
-        x=alt.X("col:N", sort=cols, title=None,
-                axis=alt.Axis(orient="top", labelAngle=0, labelPadding=3 + LINE_HEIGHT * (lines - 1),
-                              labelLineHeight=LINE_HEIGHT, labelExpr="split(datum.label, ' ')")),
-        y=alt.Y("row:N", sort=rows, title=None))
-    cell = base.mark_rect(stroke="white", strokeWidth=2, invalid="show").encode(
-        color=alt.Color("shown:Q", title=colour_title,
-                        scale=alt.Scale(domain=list(domain), range=["#4178ff", "#ffffff", "#ff5541"], clamp=True)),
-        description="description:N").properties(name=CELLS)
+        x=alt.X(
+            "col:N",
+            sort=cols,
+            title=None,
+            axis=alt.Axis(
+                orient="top",
+                labelAngle=0,
+                labelPadding=3 + LINE_HEIGHT * (lines - 1),
+                labelLineHeight=LINE_HEIGHT,
+                labelExpr="split(datum.label, ' ')",
+            ),
+        ),
+        y=alt.Y("row:N", sort=rows, title=None),
+    )
+    cell = (
+        base.mark_rect(stroke="white", strokeWidth=2, invalid="show")
+        .encode(
+            color=alt.Color(
+                "shown:Q",
+                title=colour_title,
+                scale=alt.Scale(domain=list(domain), range=["#4178ff", "#ffffff", "#ff5541"], clamp=True),
+            ),
+            description="description:N",
+        )
+        .properties(name=CELLS)
+    )
     shape = hatch_path(CELL_WIDTH, CELL_HEIGHT)
-    outline = shape[:shape.index("Z") + 1]
-    hatch = base.transform_filter(alt.datum.basis == ESTIMATED).mark_point(
-        size=CELL_WIDTH ** 2, stroke="#000", strokeOpacity=0.4, strokeWidth=1, opacity=1, filled=False).encode(
-        shape=alt.Shape("basis:N", title="Basis of the value",
-                        scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[outline, shape]),
-                        legend=alt.Legend(symbolSize=32 ** 2, symbolStrokeColor="#555", symbolStrokeWidth=1)),
-        description="description:N").properties(name=HATCH)
-    text = base.mark_text(fontSize=11, color="#222").encode(text="label:N", description="description:N").properties(
-        name=LABELS)
-    return (alt.layer(cell, hatch, text).properties(width=alt.Step(CELL_WIDTH), height=alt.Step(CELL_HEIGHT))
-            .configure_scale(invalid={"color": {"value": NO_VALUE}}))
+    outline = shape[: shape.index("Z") + 1]
+    hatch = (
+        base.transform_filter(alt.datum.basis == ESTIMATED)
+        .mark_point(size=CELL_WIDTH**2, stroke="#000", strokeOpacity=0.4, strokeWidth=1, opacity=1, filled=False)
+        .encode(
+            shape=alt.Shape(
+                "basis:N",
+                title="Basis of the value",
+                scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[outline, shape]),
+                legend=alt.Legend(symbolSize=32**2, symbolStrokeColor="#555", symbolStrokeWidth=1),
+            ),
+            description="description:N",
+        )
+        .properties(name=HATCH)
+    )
+    text = (
+        base.mark_text(fontSize=11, color="#222")
+        .encode(text="label:N", description="description:N")
+        .properties(name=LABELS)
+    )
+    return (
+        alt.layer(cell, hatch, text)
+        .properties(width=alt.Step(CELL_WIDTH), height=alt.Step(CELL_HEIGHT))
+        .configure_scale(invalid={"color": {"value": NO_VALUE}})
+    )
 
 
 def lines_chart(points: pd.DataFrame, y_title: str) -> alt.LayerChart:
@@ -118,28 +161,36 @@ def lines_chart(points: pd.DataFrame, y_title: str) -> alt.LayerChart:
     data = points.assign(basis=[basis_label(bool(e)) for e in points["estimated"]])
     data["description"] = [f"{t.series} {t.year}: {t.value:.3f} ({t.basis})" for t in data.itertuples()]
     data = data[["series", "year", "value", "basis", "description"]]
-    colour = alt.Color("series:N", title=None,
-                       scale=alt.Scale(domain=list(dict.fromkeys(data["series"])), range=LINE_COLOURS))
+    colour = alt.Color(
+        "series:N", title=None, scale=alt.Scale(domain=list(dict.fromkeys(data["series"])), range=LINE_COLOURS)
+    )
     base = alt.Chart(data).encode(
         x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False, padding=12), axis=alt.Axis(format=".2f")))
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False, padding=12), axis=alt.Axis(format=".2f")),
+    )
     line = base.mark_line(strokeWidth=2).encode(color=colour)
     # White discs under the points, so a ring does not show the line through it.
     under = base.mark_point(size=POINT_SIZE, filled=True, color="white", opacity=1)
-    dots = base.mark_point(size=POINT_SIZE, filled=True, opacity=1).encode(
-        color=colour,
-        shape=alt.Shape("basis:N", title="Basis of the value",
-                        scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[DISC, RING]),
-                        legend=alt.Legend(symbolFillColor="#555", symbolStrokeWidth=0, symbolOpacity=1,
-                                          symbolSize=POINT_SIZE)),
-        description="description:N").properties(name=POINTS)
+    dots = (
+        base.mark_point(size=POINT_SIZE, filled=True, opacity=1)
+        .encode(
+            color=colour,
+            shape=alt.Shape(
+                "basis:N",
+                title="Basis of the value",
+                scale=alt.Scale(domain=[REPORTED, ESTIMATED], range=[DISC, RING]),
+                legend=alt.Legend(symbolFillColor="#555", symbolStrokeWidth=0, symbolOpacity=1, symbolSize=POINT_SIZE),
+            ),
+            description="description:N",
+        )
+        .properties(name=POINTS)
+    )
     return alt.layer(line, under, dots).properties(width=560, height=260)
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
     """Static SVG, rendered offline by vl-convert; data may come only from the spec itself."""
-    return vlc.vegalite_to_svg(chart.to_dict(), vl_version=VEGA_LITE, config=CONFIG,
-                               allowed_base_urls=[])
+    return vlc.vegalite_to_svg(chart.to_dict(), vl_version=VEGA_LITE, config=CONFIG, allowed_base_urls=[])
 
 
 def read_marts(database: Path) -> dict:
@@ -148,22 +199,31 @@ def read_marts(database: Path) -> dict:
     try:
         areas = con.execute("select area_code, name_zh, name_en from marts.dim_area").df()
         year = con.execute("select max(year) from marts.fct_area_sector_specialization").fetchone()[0]
-        lq = con.execute("""
+        lq = con.execute(
+            """
             select area_code, sector_code, location_quotient as value, basis <> 'reported' as estimated,
                    specialisation_null_reason as note
             from marts.fct_area_sector_specialization where reference = 'cluster8' and year = ?
-        """, [year]).df()
-        flags = con.execute("""
+        """,
+            [year],
+        ).df()
+        flags = con.execute(
+            """
             select area_code, sector_code, location_quotient, lq_p5, lq_p95, share_of_draws_strong_cluster,
                    is_robust_strong_cluster
             from marts.fct_area_sector_specialization
             where reference = 'cluster8' and year = ? and is_strong_cluster
             order by share_of_draws_strong_cluster desc, location_quotient desc
-        """, [year]).df()
-        pairs = con.execute("""
+        """,
+            [year],
+        ).df()
+        pairs = con.execute(
+            """
             select area_code_a, area_code_b, similarity_coefficient as value, basis <> 'reported' as estimated
             from marts.fct_area_pair_structure where year = ?
-        """, [year]).df()
+        """,
+            [year],
+        ).df()
         gap = con.execute("""
             select d.name_zh, d.name_en, g.year, g.gap_ratio as value, g.basis <> 'reported' as estimated
             from marts.fct_benchmark_gap as g join marts.dim_area as d on d.area_code = g.benchmark_area_code
@@ -185,74 +245,139 @@ def read_marts(database: Path) -> dict:
         """).fetchone()
     finally:
         con.close()
-    return {"areas": areas, "year": year, "lq": lq, "flags": flags, "pairs": pairs, "gap": gap, "coupling": coupling,
-            "share": share, "as_of": as_of, "cross_validation": cross_validation}
+    return {
+        "areas": areas,
+        "year": year,
+        "lq": lq,
+        "flags": flags,
+        "pairs": pairs,
+        "gap": gap,
+        "coupling": coupling,
+        "share": share,
+        "as_of": as_of,
+        "cross_validation": cross_validation,
+    }
 
 
 def charts(marts: dict) -> tuple[str, str, str, str]:
     """The four charts as SVG: LQ heat map, similarity matrix, gap lines, coupling lines."""
     areas = marts["areas"]
-    label = {code: area_label(zh, en)
-             for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)}
+    label = {
+        code: area_label(zh, en)
+        for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)
+    }
     english = dict(zip(areas["area_code"], areas["name_en"], strict=True))
     lq = marts["lq"]
     codes = sorted(set(lq["area_code"]), key=lambda a: english[a])
     names = [label[a] for a in codes]
     # A cell with a note (C39: the estimate gives every area the same share) says nothing
     # about the area: no value, grey.
-    heat = pd.DataFrame({"row": lq["area_code"].map(label), "col": lq["sector_code"],
-                         "value": lq["value"].where(lq["note"].isna()), "estimated": lq["estimated"],
-                         "note": lq["note"]})
+    heat = pd.DataFrame(
+        {
+            "row": lq["area_code"].map(label),
+            "col": lq["sector_code"],
+            "value": lq["value"].where(lq["note"].isna()),
+            "estimated": lq["estimated"],
+            "note": lq["note"],
+        }
+    )
 
     pairs = marts["pairs"]
-    similarity = pd.concat([
-        pd.DataFrame({"row": pairs["area_code_a"].map(label), "col": pairs["area_code_b"].map(label),
-                      "value": pairs["value"], "estimated": pairs["estimated"], "note": None}),
-        pd.DataFrame({"row": pairs["area_code_b"].map(label), "col": pairs["area_code_a"].map(label),
-                      "value": pairs["value"], "estimated": pairs["estimated"], "note": None}),
-        pd.DataFrame({"row": names, "col": names, "value": 1.0, "estimated": False, "note": "an area with itself"}),
-    ], ignore_index=True)
+    similarity = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "row": pairs["area_code_a"].map(label),
+                    "col": pairs["area_code_b"].map(label),
+                    "value": pairs["value"],
+                    "estimated": pairs["estimated"],
+                    "note": None,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "row": pairs["area_code_b"].map(label),
+                    "col": pairs["area_code_a"].map(label),
+                    "value": pairs["value"],
+                    "estimated": pairs["estimated"],
+                    "note": None,
+                }
+            ),
+            pd.DataFrame({"row": names, "col": names, "value": 1.0, "estimated": False, "note": "an area with itself"}),
+        ],
+        ignore_index=True,
+    )
 
     gap = marts["gap"]
-    gap_points = pd.DataFrame({"series": ["vs " + area_label(zh, en)
-                                          for zh, en in zip(gap["name_zh"], gap["name_en"], strict=True)],
-                               "year": gap["year"], "value": gap["value"], "estimated": gap["estimated"]})
+    gap_points = pd.DataFrame(
+        {
+            "series": ["vs " + area_label(zh, en) for zh, en in zip(gap["name_zh"], gap["name_en"], strict=True)],
+            "year": gap["year"],
+            "value": gap["value"],
+            "estimated": gap["estimated"],
+        }
+    )
     coupling = marts["coupling"]
-    coupling_points = pd.concat([
-        pd.DataFrame({"series": "D classic", "year": coupling["year"],
-                      "value": coupling["coordination_degree_classic"], "estimated": coupling["estimated"]}),
-        pd.DataFrame({"series": "D corrected (王淑佳 2021)", "year": coupling["year"],
-                      "value": coupling["coordination_degree_corrected"], "estimated": coupling["estimated"]}),
-    ], ignore_index=True)
-    return (to_svg(matrix_chart(heat, names, sorted(set(lq["sector_code"])), (0.0, 1.0, 2.5), "LQ")),
-            to_svg(matrix_chart(similarity, names, names, (0.3, 0.8, 1.0), "similarity")),
-            to_svg(lines_chart(gap_points, "cluster / benchmark")),
-            to_svg(lines_chart(coupling_points, "D (0–1)")))
+    coupling_points = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "series": "D classic",
+                    "year": coupling["year"],
+                    "value": coupling["coordination_degree_classic"],
+                    "estimated": coupling["estimated"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "series": "D corrected (王淑佳 2021)",
+                    "year": coupling["year"],
+                    "value": coupling["coordination_degree_corrected"],
+                    "estimated": coupling["estimated"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return (
+        to_svg(matrix_chart(heat, names, sorted(set(lq["sector_code"])), (0.0, 1.0, 2.5), "LQ")),
+        to_svg(matrix_chart(similarity, names, names, (0.3, 0.8, 1.0), "similarity")),
+        to_svg(lines_chart(gap_points, "cluster / benchmark")),
+        to_svg(lines_chart(coupling_points, "D (0–1)")),
+    )
 
 
 def findings_table(flags: pd.DataFrame, areas: pd.DataFrame) -> str:
     """Strong-cluster cells of the central fit as an HTML table: a robust one (the flag holds
     in at least 90 % of the Monte Carlo draws) is a finding; the others are listed as not."""
-    label = {code: area_label(zh, en)
-             for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)}
+    label = {
+        code: area_label(zh, en)
+        for code, zh, en in zip(areas["area_code"], areas["name_zh"], areas["name_en"], strict=True)
+    }
     rows = []
     for flag in flags.itertuples(index=False):
         verdict = "finding" if flag.is_robust_strong_cluster else "not robust: not a finding"
-        rows.append(f"<tr><td>{html.escape(label[flag.area_code])}</td><td>{html.escape(flag.sector_code)}</td>"
-                    f"<td>{flag.location_quotient:.2f}</td><td>{flag.lq_p5:.2f}–{flag.lq_p95:.2f}</td>"
-                    f"<td>{flag.share_of_draws_strong_cluster:.0%}</td><td>{verdict}</td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(label[flag.area_code])}</td><td>{html.escape(flag.sector_code)}</td>"
+            f"<td>{flag.location_quotient:.2f}</td><td>{flag.lq_p5:.2f}–{flag.lq_p95:.2f}</td>"
+            f"<td>{flag.share_of_draws_strong_cluster:.0%}</td><td>{verdict}</td></tr>"
+        )
     if not rows:
         return "<p>No strong-cluster cell in this year.</p>"
-    return ("<table><tr><th>area</th><th>division</th><th>LQ</th><th>90 % interval</th>"
-            "<th>share of draws strong</th><th></th></tr>" + "".join(rows) + "</table>")
+    return (
+        "<table><tr><th>area</th><th>division</th><th>LQ</th><th>90 % interval</th>"
+        "<th>share of draws strong</th><th></th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 #: The calibration target: 90 % intervals hold at least this share of the left-out figures
 #: at every level with at least CALIBRATION_MIN_FIGURES of them (issue 25).
 CALIBRATION_TARGET, CALIBRATION_MIN_FIGURES = 0.85, 10
-LEVELS = {"province": "province (a province, its rest, the two together)",
-          "area_total": "area total (one member, several divisions)",
-          "area_division": "area × division (one member, one division)"}
+LEVELS = {
+    "province": "province (a province, its rest, the two together)",
+    "area_total": "area total (one member, several divisions)",
+    "area_division": "area × division (one member, one division)",
+}
 
 
 def coverage_by_level(cross_validation: pd.DataFrame) -> pd.DataFrame:
@@ -261,10 +386,15 @@ def coverage_by_level(cross_validation: pd.DataFrame) -> pd.DataFrame:
     for level in LEVELS:
         sel = cross_validation[cross_validation["level"] == level]
         n = len(sel)
-        rows.append({"level": level, "n": n,
-                     "inside_50": float(sel["is_inside_50"].mean()) if n else None,
-                     "inside_90": float(sel["is_inside_90"].mean()) if n else None,
-                     "median_abs_error": float(sel["prediction_error"].abs().median()) if n else None})
+        rows.append(
+            {
+                "level": level,
+                "n": n,
+                "inside_50": float(sel["is_inside_50"].mean()) if n else None,
+                "inside_90": float(sel["is_inside_90"].mean()) if n else None,
+                "median_abs_error": float(sel["prediction_error"].abs().median()) if n else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -278,20 +408,30 @@ def coverage_section(cross_validation: pd.DataFrame) -> str:
             body.append(f"<tr><td>{LEVELS[row.level]}</td><td>0</td><td>–</td><td>–</td><td>–</td></tr>")
             continue
         inside = round(row.inside_90 * row.n)
-        body.append(f"<tr><td>{LEVELS[row.level]}</td><td>{row.n}</td><td>{row.inside_50:.0%}</td>"
-                    f"<td>{row.inside_90:.1%} ({inside} of {row.n})</td><td>{row.median_abs_error:.3f}</td></tr>")
+        body.append(
+            f"<tr><td>{LEVELS[row.level]}</td><td>{row.n}</td><td>{row.inside_50:.0%}</td>"
+            f"<td>{row.inside_90:.1%} ({inside} of {row.n})</td><td>{row.median_abs_error:.3f}</td></tr>"
+        )
         if row.n >= CALIBRATION_MIN_FIGURES and row.inside_90 < CALIBRATION_TARGET:
-            short.append(f"At the level {LEVELS[row.level]} the 90 % intervals hold only {row.inside_90:.1%} of "
-                         f"the {row.n} left-out figures ({inside}), below the target of {CALIBRATION_TARGET:.0%}: "
-                         "the intervals at this level are too narrow to be quoted as 90 % intervals.")
+            short.append(
+                f"At the level {LEVELS[row.level]} the 90 % intervals hold only {row.inside_90:.1%} of "
+                f"the {row.n} left-out figures ({inside}), below the target of {CALIBRATION_TARGET:.0%}: "
+                "the intervals at this level are too narrow to be quoted as 90 % intervals."
+            )
     few = [LEVELS[r.level] for r in summary.itertuples(index=False) if 0 < r.n < CALIBRATION_MIN_FIGURES]
-    notes = short + ([f"Fewer than {CALIBRATION_MIN_FIGURES} figures at the level {', '.join(few)}: its coverage "
-                      "is not judged."] if few else [])
+    notes = short + (
+        [f"Fewer than {CALIBRATION_MIN_FIGURES} figures at the level {', '.join(few)}: its coverage is not judged."]
+        if few
+        else []
+    )
     verdict = "".join(f'<p class="note">{html.escape(text)}</p>' for text in notes) or (
         f"<p>At every level with {CALIBRATION_MIN_FIGURES} or more figures the 90 % intervals hold at least "
-        f"{CALIBRATION_TARGET:.0%} of them.</p>")
-    return ("<table><tr><th>level</th><th>figures left out</th><th>inside the 50 % interval</th>"
-            "<th>inside the 90 % interval</th><th>median |error|</th></tr>" + "".join(body) + "</table>" + verdict)
+        f"{CALIBRATION_TARGET:.0%} of them.</p>"
+    )
+    return (
+        "<table><tr><th>level</th><th>figures left out</th><th>inside the 50 % interval</th>"
+        "<th>inside the 90 % interval</th><th>median |error|</th></tr>" + "".join(body) + "</table>" + verdict
+    )
 
 
 def build_report(database: Path, out: Path) -> Path:

@@ -29,24 +29,67 @@ import duckdb
 # the session is set up) no setting can change.
 SAFE_CONFIG = {"enable_external_access": False}
 
-READ_TABLE_FUNCTIONS = frozenset({
-    "range", "generate_series", "unnest", "repeat", "repeat_row", "json_each", "json_tree",
-    "duckdb_columns", "duckdb_tables", "duckdb_views", "duckdb_schemas", "duckdb_databases",
-    "duckdb_constraints", "duckdb_types", "duckdb_functions", "duckdb_keywords", "duckdb_indexes",
-    "duckdb_dependencies", "duckdb_sequences", "duckdb_settings",
-    "table_info", "pragma_table_info", "show", "pragma_show", "show_tables", "show_tables_expanded",
-    "show_databases", "summary", "version", "pragma_version", "database_size", "pragma_database_size",
-    "histogram", "histogram_values", "pg_timezone_names", "icu_calendar_names",
-})
+READ_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "repeat",
+        "repeat_row",
+        "json_each",
+        "json_tree",
+        "duckdb_columns",
+        "duckdb_tables",
+        "duckdb_views",
+        "duckdb_schemas",
+        "duckdb_databases",
+        "duckdb_constraints",
+        "duckdb_types",
+        "duckdb_functions",
+        "duckdb_keywords",
+        "duckdb_indexes",
+        "duckdb_dependencies",
+        "duckdb_sequences",
+        "duckdb_settings",
+        "table_info",
+        "pragma_table_info",
+        "show",
+        "pragma_show",
+        "show_tables",
+        "show_tables_expanded",
+        "show_databases",
+        "summary",
+        "version",
+        "pragma_version",
+        "database_size",
+        "pragma_database_size",
+        "histogram",
+        "histogram_values",
+        "pg_timezone_names",
+        "icu_calendar_names",
+    }
+)
 
-HARMLESS_SIDE_EFFECT_FUNCTIONS = frozenset({
-    "random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "error", "stats",
-    "current_query", "current_query_id", "current_transaction_id", "current_connection_id",
-})
+HARMLESS_SIDE_EFFECT_FUNCTIONS = frozenset(
+    {
+        "random",
+        "uuid",
+        "gen_random_uuid",
+        "uuidv4",
+        "uuidv7",
+        "error",
+        "stats",
+        "current_query",
+        "current_query_id",
+        "current_transaction_id",
+        "current_connection_id",
+    }
+)
 
 
-def connect_reader(database: str, memory_limit: str | None = None,
-                   search_path: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect_reader(
+    database: str, memory_limit: str | None = None, search_path: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """A reader's connection: read-only (a file; ':memory:' cannot be), external access off,
     then the session's own settings, then the configuration locked.
 
@@ -74,10 +117,13 @@ class Refused(Exception):
 
 def _guarded_names(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Names of the functions that need the allow-lists, from this connection's catalog."""
-    return {name for (name,) in con.execute("""
+    return {
+        name
+        for (name,) in con.execute("""
         select distinct lower(function_name) from duckdb_functions()
         where function_type in ('table', 'table_macro') or has_side_effects
-    """).fetchall()}
+    """).fetchall()
+    }
 
 
 def _functions_named(con: duckdb.DuckDBPyConnection, statement: str) -> set[str]:
@@ -87,15 +133,24 @@ def _functions_named(con: duckdb.DuckDBPyConnection, statement: str) -> set[str]
     escaped, so only real keys match), not by walking it in Python: a query nested 900 calls
     deep is no RecursionError, and it takes no more memory than the text."""
     serialized = con.execute("select json_serialize_sql(?)", [statement]).fetchone()[0]
-    error, n_statements, reason = con.execute("""
+    error, n_statements, reason = con.execute(
+        """
         select ?::json ->> '$.error', json_array_length(?::json -> '$.statements'), ?::json ->> '$.error_message'
-    """, [serialized] * 3).fetchone()
+    """,
+        [serialized] * 3,
+    ).fetchone()
     if error != "false" or n_statements != 1:
         raise Refused(f"refused: the statement cannot be checked ({reason or 'no parse tree'})")
-    return {name for (name,) in con.execute("""
+    return {
+        name
+        for (name,) in con.execute(
+            """
         select distinct lower(('"' || escaped || '"')::json ->> '$')
         from unnest(regexp_extract_all(?, '"function_name":"((?:[^"\\\\]|\\\\.)*)"', 1)) as found(escaped)
-    """, [serialized]).fetchall()}
+    """,
+            [serialized],
+        ).fetchall()
+    }
 
 
 def checked_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -115,10 +170,11 @@ def checked_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         kind = statement.type.name
         if kind != "SELECT":
             raise Refused(f"refused: only reads may run; {kind} statements are not reads ({text[:60]!r})")
-        denied = sorted((_functions_named(con, text) & guarded) - READ_TABLE_FUNCTIONS
-                        - HARMLESS_SIDE_EFFECT_FUNCTIONS)
+        denied = sorted((_functions_named(con, text) & guarded) - READ_TABLE_FUNCTIONS - HARMLESS_SIDE_EFFECT_FUNCTIONS)
         if denied:
-            raise Refused(f"refused: a reader cannot call {', '.join(denied)} (it reads files, runs SQL "
-                          "from text, changes the session or the file, or stops the process)")
+            raise Refused(
+                f"refused: a reader cannot call {', '.join(denied)} (it reads files, runs SQL "
+                "from text, changes the session or the file, or stops the process)"
+            )
         checked.append(text)
     return checked

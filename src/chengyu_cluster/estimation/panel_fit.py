@@ -79,13 +79,15 @@ class InfeasibleConstraintsError(ValueError):
     def __init__(self, violations: Mapping[str, float], related: Sequence[str] = ()):
         self.violations = dict(violations)
         self.related = list(related)
-        listed = _first("; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items()).split("; "),
-                        "; ")
+        listed = _first(
+            "; ".join(f"{cid} misses by {gap:.4g}" for cid, gap in self.violations.items()).split("; "), "; "
+        )
         also = f" It shares cells with the hard constraints {_first(self.related)}." if self.related else ""
         super().__init__(
             "The hard constraints cannot all hold together with non-negative cells. The smallest total "
             f"violation leaves: {listed}.{also} Make one of them soft, widen its tolerance, or correct the "
-            "figure.")
+            "figure."
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -168,14 +170,16 @@ class Constraint:
     @classmethod
     def growth(cls, constraint_id, later, earlier, rate, *, sense=EQ, tolerance=0.0, hard=True, note=""):
         """sum(later) / sum(earlier) - 1 = rate (0.05 for 5 %)."""
-        return cls(constraint_id, "growth", sense, _terms(later), float(rate), float(tolerance), hard,
-                   _terms(earlier), note)
+        return cls(
+            constraint_id, "growth", sense, _terms(later), float(rate), float(tolerance), hard, _terms(earlier), note
+        )
 
     @classmethod
     def share(cls, constraint_id, part, whole, share, *, sense=EQ, tolerance=0.0, hard=True, note=""):
         """sum(part) / sum(whole) = share (0.3 for 30 %)."""
-        return cls(constraint_id, "share", sense, _terms(part), float(share), float(tolerance), hard,
-                   _terms(whole), note)
+        return cls(
+            constraint_id, "share", sense, _terms(part), float(share), float(tolerance), hard, _terms(whole), note
+        )
 
     def cells(self) -> set[Hashable]:
         return {k for k, _ in self.numerator} | {k for k, _ in self.denominator}
@@ -184,6 +188,7 @@ class Constraint:
 # --------------------------------------------------------------------------------------
 # Priors and their uncertainty
 # --------------------------------------------------------------------------------------
+
 
 def log_sd_from_range(low, high, coverage: float = 0.90):
     """Standard deviation of log(x) for a lognormal whose central ``coverage`` interval is
@@ -365,7 +370,7 @@ class PriorPanel:
             if isinstance(comp, ShareNoise):
                 for ix, s2, part, block, mean_share, _ in _share_layout(comp, p):
                     shares = rng.dirichlet((1.0 / s2 - 1.0) * mean_share, size=n_draws)
-                    weighted = x[:, ix] * (shares / mean_share)[:, part]          # p_i rho_k
+                    weighted = x[:, ix] * (shares / mean_share)[:, part]  # p_i rho_k
                     n_blocks = int(block.max()) + 1
                     totals = np.zeros((n_draws, n_blocks))
                     new_totals = np.zeros((n_draws, n_blocks))
@@ -417,6 +422,7 @@ def _share_layout(comp: ShareNoise, p: np.ndarray):
 # Compiling constraints to normalised rows
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Rows:
     """Evaluable constraints as rows over the free cells, each in '>=' or '=' form and
@@ -424,13 +430,13 @@ class _Rows:
 
     ids: list
     constraints: list
-    A: np.ndarray          # rows x free cells
-    b: np.ndarray          # rows
-    scale: np.ndarray      # rows: what a unit of the normalised residual is worth
-    sign: np.ndarray       # +1, or -1 where a '<=' row was negated
-    ineq: np.ndarray       # bool
-    hard: np.ndarray       # bool
-    sd: np.ndarray         # soft standard deviation (normalised), 0 for hard
+    A: np.ndarray  # rows x free cells
+    b: np.ndarray  # rows
+    scale: np.ndarray  # rows: what a unit of the normalised residual is worth
+    sign: np.ndarray  # +1, or -1 where a '<=' row was negated
+    ineq: np.ndarray  # bool
+    hard: np.ndarray  # bool
+    sd: np.ndarray  # soft standard deviation (normalised), 0 for hard
 
 
 def _coef_vector(terms: Terms, index, n) -> np.ndarray:
@@ -473,8 +479,11 @@ def _compile(panel: PriorPanel, constraints: Sequence[Constraint]):
         cells = sorted(panel.index[k] for k in c.cells())  # panel order: the message below is reproducible
         missing = [panel.keys[i] for i in cells if not has_prior[i] and i not in fixed]
         if missing:
-            status[c.constraint_id] = ("not evaluable: names cells without a prior or figure: "
-                                       + ", ".join(map(str, missing[:4])) + (" ..." if len(missing) > 4 else ""))
+            status[c.constraint_id] = (
+                "not evaluable: names cells without a prior or figure: "
+                + ", ".join(map(str, missing[:4]))
+                + (" ..." if len(missing) > 4 else "")
+            )
             continue
         num = _coef_vector(c.numerator, panel.index, n)
         if c.kind == "level":
@@ -515,6 +524,7 @@ def _compile(panel: PriorPanel, constraints: Sequence[Constraint]):
 # The solver: a bound-constrained QP in the multipliers
 # --------------------------------------------------------------------------------------
 
+
 class _Dual:
     """max_l  -1/2 l'Ml + l'(b - A p)  s.t. l_j >= 0 for inequality rows, M = A S A' + D,
     D = diag(sd^2) for soft rows and a tiny ridge for hard ones; x = p + S A' l.
@@ -537,7 +547,7 @@ class _Dual:
         closeness = rows.A @ G
         top = float(np.max(np.diag(closeness), initial=0.0))
         ridge = np.where(rows.hard, HARD_RIDGE * (top if top > 0 else 1.0), 0.0)
-        self.reg_base = rows.sd ** 2 + ridge
+        self.reg_base = rows.sd**2 + ridge
         self.M_base = closeness + np.diag(self.reg_base)
         top = float(np.max(np.diag(self.M_base), initial=0.0))
         self.ridge = HARD_RIDGE * (top if top > 0 else 1.0)
@@ -556,7 +566,7 @@ class _Dual:
             out = (self.M_base, r.ineq, self.reg_base)
         else:
             ex = np.asarray(extra, dtype=int)
-            cross = self.G_base[ex, :].T / self.prior[ex]                       # A S e_i / p_i
+            cross = self.G_base[ex, :].T / self.prior[ex]  # A S e_i / p_i
             corner = self.cov[np.ix_(ex, ex)] / np.outer(self.prior[ex], self.prior[ex])
             corner = corner + self.ridge * np.eye(len(ex))
             M = np.block([[self.M_base, cross], [cross.T, corner]])
@@ -609,7 +619,7 @@ class _Dual:
                 free &= ~leaving
                 continue
             lam = target
-            gradient = M @ lam - r0       # = A x - b + D l: must be >= 0 on rows at the bound
+            gradient = M @ lam - r0  # = A x - b + D l: must be >= 0 on rows at the bound
             entering = ineq & ~free & (gradient < -tol)
             if not entering.any():
                 return lam, free, it
@@ -632,8 +642,11 @@ class _Dual:
             held = held and n_solves == 1
             x = p + self.move(lam, extra)
             known = set(extra)
-            neg = [] if not self.nonnegative else [
-                i for i in np.flatnonzero((x < -1e-9 * self.prior) & self.movable) if i not in known]
+            neg = (
+                []
+                if not self.nonnegative
+                else [i for i in np.flatnonzero((x < -1e-9 * self.prior) & self.movable) if i not in known]
+            )
             if not neg:
                 # 1/2 (x-p)' S^-1 (x-p) = 1/2 l' A S A' l, read off the dual without inverting S.
                 closeness = 0.5 * float(lam @ (M @ lam) - lam @ (reg * lam))
@@ -676,8 +689,17 @@ def _without_dependent_equalities(rows: _Rows) -> _Rows:
     keep[hard_eq] = False
     keep[distinct[pivots[:rank]]] = True
     ix = np.flatnonzero(keep)
-    return _Rows([rows.ids[i] for i in ix], [rows.constraints[i] for i in ix], rows.A[ix], rows.b[ix], rows.scale[ix],
-                 rows.sign[ix], rows.ineq[ix], rows.hard[ix], rows.sd[ix])
+    return _Rows(
+        [rows.ids[i] for i in ix],
+        [rows.constraints[i] for i in ix],
+        rows.A[ix],
+        rows.b[ix],
+        rows.scale[ix],
+        rows.sign[ix],
+        rows.ineq[ix],
+        rows.hard[ix],
+        rows.sd[ix],
+    )
 
 
 def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
@@ -708,12 +730,18 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
     A_ub = sparse.hstack([-Am_sparse, -eye, sparse.csr_matrix((k, k))], format="csr")[np.flatnonzero(~eq)]
     b_ub = -b_eff[~eq]
     bounds = [(0 if nonnegative else None, None)] * nv + [(0, None)] * (2 * k)
-    res = optimize.linprog(c, A_ub=A_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
-                           A_eq=A_eq if len(b_eq) else None, b_eq=b_eq if len(b_eq) else None,
-                           bounds=bounds, method="highs")
+    res = optimize.linprog(
+        c,
+        A_ub=A_ub if len(b_ub) else None,
+        b_ub=b_ub if len(b_ub) else None,
+        A_eq=A_eq if len(b_eq) else None,
+        b_eq=b_eq if len(b_eq) else None,
+        bounds=bounds,
+        method="highs",
+    )
     if res.status != 0:  # pragma: no cover - the elastic LP is always feasible and bounded
         raise RuntimeError(f"feasibility check failed: {res.message}")
-    gap = res.x[nv:nv + k] + res.x[nv + k:]
+    gap = res.x[nv : nv + k] + res.x[nv + k :]
     tol = np.array([max(rows.constraints[j].tolerance, HARD_CHECK) for j in hard])
     if np.any(gap > tol):
         missed = [j for j, g in zip(hard, gap, strict=True) if g > 1e-12]
@@ -722,8 +750,10 @@ def _check_feasible(cov_diag, p, rows: _Rows, nonnegative: bool = True):
         for j in missed:
             cells = rows.A[j] != 0
             touching |= {rows.ids[h] for h in hard if h != j and np.any(rows.A[h][cells] != 0)}
-        raise InfeasibleConstraintsError({rows.ids[j]: float(gap[list(hard).index(j)]) for j in missed},
-                                         sorted(touching - {rows.ids[j] for j in missed}))
+        raise InfeasibleConstraintsError(
+            {rows.ids[j]: float(gap[list(hard).index(j)]) for j in missed},
+            sorted(touching - {rows.ids[j] for j in missed}),
+        )
 
 
 def check_levels_feasible(levels: Sequence[tuple]) -> None:
@@ -731,8 +761,10 @@ def check_levels_feasible(levels: Sequence[tuple]) -> None:
     hold with non-negative cells: the feasibility check of fit_panel (the same elastic LP),
     for figures on their own, e.g. a user's file in `chengyu validate`. Raises
     InfeasibleConstraintsError naming the rows."""
-    cons = [Constraint(cid, "level", sense[0] if sense else EQ, _terms(cells), target, 0.0)
-            for cid, cells, target, *sense in levels]
+    cons = [
+        Constraint(cid, "level", sense[0] if sense else EQ, _terms(cells), target, 0.0)
+        for cid, cells, target, *sense in levels
+    ]
     if not cons:
         return
     keys = sorted({k for c in cons for k in c.cells()}, key=repr)
@@ -747,6 +779,7 @@ def check_levels_feasible(levels: Sequence[tuple]) -> None:
 # Results
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class ConstraintResult:
     constraint_id: str
@@ -754,13 +787,13 @@ class ConstraintResult:
     sense: str
     hard: bool
     target: float
-    fitted: float | None        # the fitted quantity: the level, the growth rate, the share
-    prior_value: float | None   # the same quantity on the prior panel
-    residual: float | None      # fitted - target, in the target's unit
+    fitted: float | None  # the fitted quantity: the level, the growth rate, the share
+    prior_value: float | None  # the same quantity on the prior panel
+    residual: float | None  # fitted - target, in the target's unit
     normalised_residual: float | None  # relative to |target| (levels) or in rate units
     tolerance: float
     met: bool | None
-    binding: bool | None        # its multiplier is not zero: it moved the fit
+    binding: bool | None  # its multiplier is not zero: it moved the fit
     multiplier: float | None
     status: str
     note: str = ""
@@ -769,10 +802,10 @@ class ConstraintResult:
 @dataclass
 class FitResult:
     keys: list
-    value: np.ndarray           # fitted panel, NaN where NULL
+    value: np.ndarray  # fitted panel, NaN where NULL
     prior: np.ndarray
-    basis_reason: list          # None for fitted cells; why a cell is NULL or fixed
-    constraints: list           # ConstraintResult per constraint, input order
+    basis_reason: list  # None for fitted cells; why a cell is NULL or fixed
+    constraints: list  # ConstraintResult per constraint, input order
     objective: float
     _solver: object = None
     _fixed: dict = None
@@ -859,8 +892,25 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     for c in constraints:
         st = status[c.constraint_id]
         if st != "fitted":
-            results.append(ConstraintResult(c.constraint_id, c.kind, c.sense, c.hard, c.target, None, None, None,
-                                            None, c.tolerance, None, None, None, st, c.note))
+            results.append(
+                ConstraintResult(
+                    c.constraint_id,
+                    c.kind,
+                    c.sense,
+                    c.hard,
+                    c.target,
+                    None,
+                    None,
+                    None,
+                    None,
+                    c.tolerance,
+                    None,
+                    None,
+                    None,
+                    st,
+                    c.note,
+                )
+            )
             continue
         fitted = _quantity(c, value, panel.index)
         prior_q = _quantity(c, prior_full, panel.index)
@@ -869,12 +919,27 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
         if c.kind == "level" and c.target == 0:
             normalised = residual / float(np.abs(_coef_vector(c.numerator, panel.index, n)) @ np.nan_to_num(value))
         mult = float(lam_by_id[c.constraint_id])
-        results.append(ConstraintResult(
-            c.constraint_id, c.kind, c.sense, c.hard, c.target, fitted, prior_q, residual, normalised,
-            c.tolerance, _met(c, normalised), abs(mult) > 1e-9, mult, st, c.note))
+        results.append(
+            ConstraintResult(
+                c.constraint_id,
+                c.kind,
+                c.sense,
+                c.hard,
+                c.target,
+                fitted,
+                prior_q,
+                residual,
+                normalised,
+                c.tolerance,
+                _met(c, normalised),
+                abs(mult) > 1e-9,
+                mult,
+                st,
+                c.note,
+            )
+        )
 
-    failed_hard = {r.constraint_id: abs(r.normalised_residual) for r in results
-                   if r.hard and r.met is False}
+    failed_hard = {r.constraint_id: abs(r.normalised_residual) for r in results if r.hard and r.met is False}
     if failed_hard:  # pragma: no cover - the LP check catches these first
         raise InfeasibleConstraintsError(failed_hard)
 
@@ -884,20 +949,33 @@ def fit_panel(panel: PriorPanel, constraints: Sequence[Constraint], *, nonnegati
     soft = ~rows.hard
     objective = closeness + 0.5 * float(np.sum((short[soft] / rows.sd[soft]) ** 2))
 
-    return FitResult(list(panel.keys), value, panel.prior.copy(), reason, results, objective,
-                     solver, fixed, free, rows, (extra, active), x_free)
+    return FitResult(
+        list(panel.keys),
+        value,
+        panel.prior.copy(),
+        reason,
+        results,
+        objective,
+        solver,
+        fixed,
+        free,
+        rows,
+        (extra, active),
+        x_free,
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Monte Carlo
 # --------------------------------------------------------------------------------------
 
+
 @dataclass
 class MonteCarloResult:
     keys: list
-    draws: np.ndarray           # n_draws x cells, NaN where NULL
+    draws: np.ndarray  # n_draws x cells, NaN where NULL
     seed: int
-    effective_draws: float      # effective sample size of the weighted proposals behind the draws
+    effective_draws: float  # effective sample size of the weighted proposals behind the draws
 
     def quantiles(self, qs=(5, 50, 95)) -> np.ndarray:
         """Per-cell percentiles (rows: qs); NaN for NULL cells."""
@@ -912,8 +990,16 @@ class MonteCarloResult:
         return np.mean(np.asarray(flag, dtype=bool), axis=0)
 
 
-def monte_carlo(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200, seed: int = 20240601,
-                fit: FitResult | None = None, oversample: int = 4, burn_in: int = 30) -> MonteCarloResult:
+def monte_carlo(
+    panel: PriorPanel,
+    constraints: Sequence[Constraint],
+    *,
+    n_draws: int = 200,
+    seed: int = 20240601,
+    fit: FitResult | None = None,
+    oversample: int = 4,
+    burn_in: int = 30,
+) -> MonteCarloResult:
     """``n_draws`` samples of the posterior, inequalities included (docs/estimator.md):
 
     1. the equality rows (hard ones exactly, soft ones as Gaussian observations) by
@@ -983,8 +1069,15 @@ def _gaussian_update(cov: np.ndarray, A: np.ndarray, noise: np.ndarray) -> tuple
     return gain, cov - gain @ SA.T
 
 
-def _gibbs_truncated_normal(mean: np.ndarray, C: np.ndarray, lower: np.ndarray, start: np.ndarray, n_chains: int,
-                            sweeps: int, rng: np.random.Generator) -> np.ndarray:
+def _gibbs_truncated_normal(
+    mean: np.ndarray,
+    C: np.ndarray,
+    lower: np.ndarray,
+    start: np.ndarray,
+    n_chains: int,
+    sweeps: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """``n_chains`` independent draws of w ~ N(mean, C) truncated to w >= lower, by Gibbs
     sampling (each coordinate from its univariate truncated normal given the others,
     ``sweeps`` sweeps from ``start``). Rows with no variance keep the start value."""
@@ -1023,7 +1116,7 @@ def _systematic_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) ->
         log_w = np.zeros_like(log_w)
     weights = np.exp(log_w - np.max(log_w))
     weights /= weights.sum()
-    ess = float(1.0 / np.sum(weights ** 2))
+    ess = float(1.0 / np.sum(weights**2))
     positions = (rng.uniform() + np.arange(n)) / n
     picked = np.searchsorted(np.cumsum(weights), positions, side="left")
     return np.minimum(picked, len(weights) - 1), ess
@@ -1075,8 +1168,15 @@ def _covered(c: Constraint, low: float, high: float) -> bool:
     return low <= c.target <= high
 
 
-def cross_validate(panel: PriorPanel, constraints: Sequence[Constraint], *, n_draws: int = 200,
-                   seed: int = 20240601, leave_out: Iterable[str] | None = None, progress=None) -> list[dict]:
+def cross_validate(
+    panel: PriorPanel,
+    constraints: Sequence[Constraint],
+    *,
+    n_draws: int = 200,
+    seed: int = 20240601,
+    leave_out: Iterable[str] | None = None,
+    progress=None,
+) -> list[dict]:
     """Refit the panel without each fitted figure in turn and predict it: one record per
     figure with its level, the predictive P5/P25/P50/P75/P95 of what it reads, whether the
     50 % and 90 % intervals cover it and the error of the median (relative to the target
@@ -1094,8 +1194,15 @@ def cross_validate(panel: PriorPanel, constraints: Sequence[Constraint], *, n_dr
             progress(i, len(chosen), cid)
         c = next(x for x in constraints if x.constraint_id == cid)
         rest = [x for x in constraints if x.constraint_id != cid]
-        record = {"constraint_id": cid, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
-                  "level": figure_level(c), "target": c.target, "tolerance": c.tolerance}
+        record = {
+            "constraint_id": cid,
+            "kind": c.kind,
+            "sense": c.sense,
+            "is_hard": c.hard,
+            "level": figure_level(c),
+            "target": c.target,
+            "tolerance": c.tolerance,
+        }
         try:
             mc = monte_carlo(panel, rest, n_draws=n_draws, seed=seed)
         except InfeasibleConstraintsError as exc:  # pragma: no cover - the full set was feasible
@@ -1119,8 +1226,17 @@ def _scored(c: Constraint, percentiles) -> dict:
         error = max(p50 - c.target, 0.0)
     if c.kind == "level" and c.target != 0:
         error /= abs(c.target)
-    return {"status": "left out", "p5": p5, "p25": p25, "p50": p50, "p75": p75, "p95": p95,
-            "covered_p50": _covered(c, p25, p75), "covered_p90": _covered(c, p5, p95), "median_error": float(error)}
+    return {
+        "status": "left out",
+        "p5": p5,
+        "p25": p25,
+        "p50": p50,
+        "p75": p75,
+        "p95": p95,
+        "covered_p50": _covered(c, p25, p75),
+        "covered_p90": _covered(c, p5, p95),
+        "median_error": float(error),
+    }
 
 
 #: Standard normal quantiles of the percentiles the cross-validation reports.
@@ -1155,23 +1271,30 @@ def cross_validate_analytic(fit: FitResult) -> list[dict]:
     except linalg.LinAlgError:  # rows that repeat each other exactly
         K_inv = linalg.pinvh(K)
     alpha = K_inv @ r0[held]
-    cross = M[:m][:, held]                                          # A S A_O' (off-diagonal: no noise)
-    mean = (rows.b - r0[:m]) + cross @ alpha                        # a_j p + g_j K^-1 r
+    cross = M[:m][:, held]  # A S A_O' (off-diagonal: no noise)
+    mean = (rows.b - r0[:m]) + cross @ alpha  # a_j p + g_j K^-1 r
     var = np.diag(M)[:m] - np.einsum("ij,jk,ik->i", cross, K_inv, cross)
     position = {j: k for k, j in enumerate(held)}
     out = []
     for j, c in enumerate(rows.constraints):
-        if j in position:                                           # held on: predicted from the others
+        if j in position:  # held on: predicted from the others
             k = position[j]
             precision = max(K_inv[k, k], 1e-300)
             mean_j, var_j = rows.b[j] - alpha[k] / precision, 1.0 / precision
         else:
             mean_j, var_j = mean[j], var[j]
-        unit = rows.scale[j] if c.kind == "level" else 1.0          # a normalised unit in the figure's terms
+        unit = rows.scale[j] if c.kind == "level" else 1.0  # a normalised unit in the figure's terms
         centre = c.target + rows.sign[j] * (mean_j - rows.b[j]) * unit
         spread = math.sqrt(max(var_j, 0.0)) * unit
-        record = {"constraint_id": c.constraint_id, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
-                  "level": figure_level(c), "target": c.target, "tolerance": c.tolerance}
+        record = {
+            "constraint_id": c.constraint_id,
+            "kind": c.kind,
+            "sense": c.sense,
+            "is_hard": c.hard,
+            "level": figure_level(c),
+            "target": c.target,
+            "tolerance": c.tolerance,
+        }
         # The normal is cut where the quantity cannot go: a level or share below 0, a growth below -100 %.
         floor = -1.0 if c.kind == "growth" else 0.0
         scored = _scored(c, np.maximum(centre + spread * _Z_PERCENTILES, floor))
@@ -1201,10 +1324,15 @@ def coverage_by_level(records: Sequence[dict]) -> list[dict]:
         if not sel:
             out.append({"level": level, "n": 0, "coverage_p50": None, "coverage_p90": None, "median_abs_error": None})
             continue
-        out.append({"level": level, "n": len(sel),
-                    "coverage_p50": float(np.mean([r["covered_p50"] for r in sel])),
-                    "coverage_p90": float(np.mean([r["covered_p90"] for r in sel])),
-                    "median_abs_error": float(np.median([abs(r["median_error"]) for r in sel]))})
+        out.append(
+            {
+                "level": level,
+                "n": len(sel),
+                "coverage_p50": float(np.mean([r["covered_p50"] for r in sel])),
+                "coverage_p90": float(np.mean([r["covered_p90"] for r in sel])),
+                "median_abs_error": float(np.median([abs(r["median_error"]) for r in sel])),
+            }
+        )
     return out
 
 
@@ -1236,8 +1364,10 @@ def panel_from_tables(priors, components) -> PriorPanel:
     index = {k: i for i, k in enumerate(keys)}
     n = len(keys)
     prior = pd.to_numeric(priors["prior_yuan"], errors="coerce").to_numpy(dtype=float)
-    reasons = [None if (r is None or (isinstance(r, float) and math.isnan(r))) else str(r)
-               for r in priors["null_reason"].tolist()]
+    reasons = [
+        None if (r is None or (isinstance(r, float) and math.isnan(r))) else str(r)
+        for r in priors["null_reason"].tolist()
+    ]
     comps = []
     for cid, rows in components.groupby("component_id", sort=True):
         kinds = set(rows["component_kind"])
@@ -1289,9 +1419,19 @@ def constraints_from_tables(constraints, terms) -> list[Constraint]:
     for r in constraints.sort_values("constraint_id").itertuples(index=False):
         sides = by_id.get(str(r.constraint_id), {"numerator": {}, "denominator": {}})
         note = "" if r.note is None or (isinstance(r.note, float) and math.isnan(r.note)) else str(r.note)
-        out.append(Constraint(str(r.constraint_id), str(r.kind), str(r.sense), _terms(sides["numerator"]),
-                              float(r.target), float(r.tolerance), bool(r.is_hard), _terms(sides["denominator"]),
-                              note))
+        out.append(
+            Constraint(
+                str(r.constraint_id),
+                str(r.kind),
+                str(r.sense),
+                _terms(sides["numerator"]),
+                float(r.target),
+                float(r.tolerance),
+                bool(r.is_hard),
+                _terms(sides["denominator"]),
+                note,
+            )
+        )
     return out
 
 
@@ -1305,6 +1445,7 @@ def _progress(message: str) -> None:
 
     print(message, file=sys.stderr, flush=True)
 
+
 #: dbt runs the int_panel_fit_* models in parallel threads of one process: the lock makes the
 #: second wait for the first's fit instead of fitting again beside it.
 _TABLE_LOCK = threading.Lock()
@@ -1313,8 +1454,17 @@ _TABLE_LOCK = threading.Lock()
 #: The columns the fit reads from each of its four inputs, and the one filter.
 FIT_INPUT_COLUMNS = (
     ("panel_unit", "sector_code", "year", "prior_yuan", "null_reason"),
-    ("panel_unit", "sector_code", "year", "component_id", "component_kind", "group_label", "sd", "block_label",
-     "part_label"),
+    (
+        "panel_unit",
+        "sector_code",
+        "year",
+        "component_id",
+        "component_kind",
+        "group_label",
+        "sd",
+        "block_label",
+        "part_label",
+    ),
     ("constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"),
     ("constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"),
 )
@@ -1349,8 +1499,17 @@ def _read(relation, columns: Sequence[str], where: str | None = None):
 
 #: Spark SQL types of the pandas dtypes fit_tables returns (the same SQL types DuckDB gives
 #: them: string -> VARCHAR, int32 -> INTEGER, Float64/float64 -> DOUBLE, boolean -> BOOLEAN).
-SPARK_TYPES = {"string": "string", "str": "string", "object": "string", "int32": "int", "int64": "bigint",
-               "Float64": "double", "float64": "double", "boolean": "boolean", "bool": "boolean"}
+SPARK_TYPES = {
+    "string": "string",
+    "str": "string",
+    "object": "string",
+    "int32": "int",
+    "int64": "bigint",
+    "Float64": "double",
+    "float64": "double",
+    "boolean": "boolean",
+    "bool": "boolean",
+}
 
 
 def spark_schema(frame) -> str:
@@ -1410,9 +1569,13 @@ def fit_relations(prior_cells, prior_components, constraints, terms, n_draws, se
     by type); on Spark the tables come back as Spark DataFrames (SparkTables)."""
     cells_cols, components_cols, constraints_cols, terms_cols = FIT_INPUT_COLUMNS
     tables = fit_tables(
-        _read(prior_cells, cells_cols), _read(prior_components, components_cols),
-        _read(constraints, constraints_cols, FIT_CONSTRAINT_FILTER), _read(terms, terms_cols),
-        n_draws=int(n_draws), seed=int(seed))
+        _read(prior_cells, cells_cols),
+        _read(prior_components, components_cols),
+        _read(constraints, constraints_cols, FIT_CONSTRAINT_FILTER),
+        _read(terms, terms_cols),
+        n_draws=int(n_draws),
+        seed=int(seed),
+    )
     if is_spark_frame(prior_cells):
         return SparkTables(tables, prior_cells.sparkSession)
     return tables
@@ -1440,10 +1603,14 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     components = components.sort_values(["component_id", *CELL_KEY]).reset_index(drop=True)
     constraints = constraints.sort_values("constraint_id").reset_index(drop=True)
     terms = terms.sort_values(["constraint_id", "role", *CELL_KEY]).reset_index(drop=True)
-    token = (pd.util.hash_pandas_object(priors, index=False).sum(),
-             pd.util.hash_pandas_object(components, index=False).sum(),
-             pd.util.hash_pandas_object(constraints, index=False).sum(),
-             pd.util.hash_pandas_object(terms, index=False).sum(), n_draws, seed)
+    token = (
+        pd.util.hash_pandas_object(priors, index=False).sum(),
+        pd.util.hash_pandas_object(components, index=False).sum(),
+        pd.util.hash_pandas_object(constraints, index=False).sum(),
+        pd.util.hash_pandas_object(terms, index=False).sum(),
+        n_draws,
+        seed,
+    )
     with _TABLE_LOCK:
         if token not in _TABLE_CACHE:
             result = _fit_tables(priors, components, constraints, terms, n_draws, seed)
@@ -1454,10 +1621,21 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
 
 #: Columns of the leave-one-out table (int_panel_fit_cross_validation) and their pandas types.
 CROSS_VALIDATION_COLUMNS = {
-    "constraint_id": "string", "level": "string", "kind": "string", "sense": "string", "is_hard": "boolean",
-    "reported_value": "Float64", "predicted_value": "Float64", "p5_value": "Float64", "p25_value": "Float64",
-    "p75_value": "Float64", "p95_value": "Float64", "is_inside_50": "boolean", "is_inside_90": "boolean",
-    "prediction_error": "Float64"}
+    "constraint_id": "string",
+    "level": "string",
+    "kind": "string",
+    "sense": "string",
+    "is_hard": "boolean",
+    "reported_value": "Float64",
+    "predicted_value": "Float64",
+    "p5_value": "Float64",
+    "p25_value": "Float64",
+    "p75_value": "Float64",
+    "p95_value": "Float64",
+    "is_inside_50": "boolean",
+    "is_inside_90": "boolean",
+    "prediction_error": "Float64",
+}
 
 
 def cross_validation_table(records: Sequence[dict]):
@@ -1465,11 +1643,26 @@ def cross_validation_table(records: Sequence[dict]):
     = its target), its prediction (P50) and interval, whether the 50 % / 90 % intervals hold it."""
     import pandas as pd
 
-    renamed = [{"constraint_id": r["constraint_id"], "level": r["level"], "kind": r["kind"], "sense": r["sense"],
-                "is_hard": r["is_hard"], "reported_value": r["target"], "predicted_value": r["p50"],
-                "p5_value": r["p5"], "p25_value": r["p25"], "p75_value": r["p75"], "p95_value": r["p95"],
-                "is_inside_50": r["covered_p50"], "is_inside_90": r["covered_p90"],
-                "prediction_error": r["median_error"]} for r in records if r.get("status") == "left out"]
+    renamed = [
+        {
+            "constraint_id": r["constraint_id"],
+            "level": r["level"],
+            "kind": r["kind"],
+            "sense": r["sense"],
+            "is_hard": r["is_hard"],
+            "reported_value": r["target"],
+            "predicted_value": r["p50"],
+            "p5_value": r["p5"],
+            "p25_value": r["p25"],
+            "p75_value": r["p75"],
+            "p95_value": r["p95"],
+            "is_inside_50": r["covered_p50"],
+            "is_inside_90": r["covered_p90"],
+            "prediction_error": r["median_error"],
+        }
+        for r in records
+        if r.get("status") == "left out"
+    ]
     return pd.DataFrame(renamed, columns=list(CROSS_VALIDATION_COLUMNS)).astype(CROSS_VALIDATION_COLUMNS)
 
 
@@ -1494,47 +1687,113 @@ def _fit_tables(priors, components, constraints, terms, n_draws: int, seed: int)
     units, sectors, years = zip(*panel.keys, strict=True) if panel.keys else ((), (), ())
     with np.errstate(divide="ignore", invalid="ignore"):
         adjustment = np.where(panel.prior > 0, fit.value / panel.prior - 1.0, np.nan)
+
     def nullable(values):  # NaN becomes SQL NULL, not a floating-point NaN
         return pd.Series(values, dtype="float64").astype("Float64")
 
     is_null = np.isnan(fit.value)
-    cells = pd.DataFrame({
-        "panel_unit": pd.Series(units, dtype="string"), "sector_code": pd.Series(sectors, dtype="string"),
-        "year": np.asarray(years, dtype=np.int32),
-        "prior_yuan": nullable(panel.prior), "fitted_yuan": nullable(fit.value),
-        "p5_yuan": nullable(q[0]), "p50_yuan": nullable(q[1]), "p95_yuan": nullable(q[2]),
-        "adjustment": nullable(adjustment),
-        "null_reason": pd.Series([r if null else None for r, null in zip(fit.basis_reason, is_null, strict=True)],
-                                 dtype="string"),
-        "fit_note": pd.Series([None if null else r for r, null in zip(fit.basis_reason, is_null, strict=True)],
-                              dtype="string"),
-    })
-    audit = pd.DataFrame([{
-        "constraint_id": c.constraint_id, "kind": c.kind, "sense": c.sense, "is_hard": c.hard,
-        "target": c.target, "prior_value": c.prior_value, "fitted_value": c.fitted, "residual": c.residual,
-        "normalised_residual": c.normalised_residual, "tolerance": c.tolerance, "is_met": c.met,
-        "is_binding": c.binding, "multiplier": c.multiplier, "status": c.status, "note": c.note,
-    } for c in fit.constraints], columns=["constraint_id", "kind", "sense", "is_hard", "target", "prior_value",
-                                          "fitted_value", "residual", "normalised_residual", "tolerance",
-                                          "is_met", "is_binding", "multiplier", "status", "note"])
-    audit = audit.astype({"constraint_id": "string", "kind": "string", "sense": "string", "is_hard": "boolean",
-                          "target": "Float64", "prior_value": "Float64", "fitted_value": "Float64",
-                          "residual": "Float64", "normalised_residual": "Float64", "tolerance": "Float64",
-                          "is_met": "boolean", "is_binding": "boolean", "multiplier": "Float64", "status": "string",
-                          "note": "string"})
+    cells = pd.DataFrame(
+        {
+            "panel_unit": pd.Series(units, dtype="string"),
+            "sector_code": pd.Series(sectors, dtype="string"),
+            "year": np.asarray(years, dtype=np.int32),
+            "prior_yuan": nullable(panel.prior),
+            "fitted_yuan": nullable(fit.value),
+            "p5_yuan": nullable(q[0]),
+            "p50_yuan": nullable(q[1]),
+            "p95_yuan": nullable(q[2]),
+            "adjustment": nullable(adjustment),
+            "null_reason": pd.Series(
+                [r if null else None for r, null in zip(fit.basis_reason, is_null, strict=True)], dtype="string"
+            ),
+            "fit_note": pd.Series(
+                [None if null else r for r, null in zip(fit.basis_reason, is_null, strict=True)], dtype="string"
+            ),
+        }
+    )
+    audit = pd.DataFrame(
+        [
+            {
+                "constraint_id": c.constraint_id,
+                "kind": c.kind,
+                "sense": c.sense,
+                "is_hard": c.hard,
+                "target": c.target,
+                "prior_value": c.prior_value,
+                "fitted_value": c.fitted,
+                "residual": c.residual,
+                "normalised_residual": c.normalised_residual,
+                "tolerance": c.tolerance,
+                "is_met": c.met,
+                "is_binding": c.binding,
+                "multiplier": c.multiplier,
+                "status": c.status,
+                "note": c.note,
+            }
+            for c in fit.constraints
+        ],
+        columns=[
+            "constraint_id",
+            "kind",
+            "sense",
+            "is_hard",
+            "target",
+            "prior_value",
+            "fitted_value",
+            "residual",
+            "normalised_residual",
+            "tolerance",
+            "is_met",
+            "is_binding",
+            "multiplier",
+            "status",
+            "note",
+        ],
+    )
+    audit = audit.astype(
+        {
+            "constraint_id": "string",
+            "kind": "string",
+            "sense": "string",
+            "is_hard": "boolean",
+            "target": "Float64",
+            "prior_value": "Float64",
+            "fitted_value": "Float64",
+            "residual": "Float64",
+            "normalised_residual": "Float64",
+            "tolerance": "Float64",
+            "is_met": "boolean",
+            "is_binding": "boolean",
+            "multiplier": "Float64",
+            "status": "string",
+            "note": "string",
+        }
+    )
     t3 = time.perf_counter()
     cross_validation = cross_validation_table(cross_validate_analytic(fit))
     t4 = time.perf_counter()
     known = ~np.all(np.isnan(mc.draws), axis=0)
     cols = np.flatnonzero(known)
-    draws = pd.DataFrame({
-        "draw_id": np.repeat(np.arange(1, n_draws + 1, dtype=np.int32), len(cols)),
-        "panel_unit": pd.Series(np.tile(np.asarray(units, dtype=object)[cols], n_draws), dtype="string"),
-        "sector_code": pd.Series(np.tile(np.asarray(sectors, dtype=object)[cols], n_draws), dtype="string"),
-        "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
-        "value_yuan": mc.draws[:, cols].reshape(-1),
-    })
-    return {"cells": cells, "audit": audit, "draws": draws, "cross_validation": cross_validation,
-            "timing": {"fit_seconds": t1 - t0, "draws_seconds": t2 - t1, "cross_validation_seconds": t4 - t3,
-                       "n_draws": n_draws,
-                       "effective_draws": mc.effective_draws, "objective": fit.objective}}
+    draws = pd.DataFrame(
+        {
+            "draw_id": np.repeat(np.arange(1, n_draws + 1, dtype=np.int32), len(cols)),
+            "panel_unit": pd.Series(np.tile(np.asarray(units, dtype=object)[cols], n_draws), dtype="string"),
+            "sector_code": pd.Series(np.tile(np.asarray(sectors, dtype=object)[cols], n_draws), dtype="string"),
+            "year": np.tile(np.asarray(years, dtype=np.int32)[cols], n_draws),
+            "value_yuan": mc.draws[:, cols].reshape(-1),
+        }
+    )
+    return {
+        "cells": cells,
+        "audit": audit,
+        "draws": draws,
+        "cross_validation": cross_validation,
+        "timing": {
+            "fit_seconds": t1 - t0,
+            "draws_seconds": t2 - t1,
+            "cross_validation_seconds": t4 - t3,
+            "n_draws": n_draws,
+            "effective_draws": mc.effective_draws,
+            "objective": fit.objective,
+        },
+    }

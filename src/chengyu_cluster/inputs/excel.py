@@ -68,8 +68,13 @@ _FOOTNOTE_STARTS = ("注", "说明", "备注", "资料来源", "数据来源", "
 # Yearbook marks for "not available" or "none".
 _NOT_AVAILABLE = {"…", "……", "...", "-", "--", "—", "——", "－", "/"}
 # Words of a value column's header and the measure they name (the first that occurs).
-_MEASURES = (("总产值", "gross_output"), ("销售产值", "sales_output"), ("主营业务收入", "revenue"),
-             ("营业收入", "revenue"), ("增加值", "value_added"))
+_MEASURES = (
+    ("总产值", "gross_output"),
+    ("销售产值", "sales_output"),
+    ("主营业务收入", "revenue"),
+    ("营业收入", "revenue"),
+    ("增加值", "value_added"),
+)
 _BRACKETED = re.compile(r"[（(]([^（）()]*)[)）]")
 _UNIT_LINE = re.compile(r"单位\s*[:：]\s*(\S+)")
 _YEAR_IN_TEXT = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
@@ -177,6 +182,7 @@ class _Sheet:
 
 def _open_sheet(raw: bytes, display: str, sheet: str | None, findings: Findings, max_bytes: int):
     """The worksheet asked for, or None with a finding naming why not."""
+
     def refuse(rule: str, message: str) -> None:
         findings.add(Issue(display, None, None, rule, message))
 
@@ -187,8 +193,11 @@ def _open_sheet(raw: bytes, display: str, sheet: str | None, findings: Findings,
         refuse("excel_workbook", "the file is not an Excel workbook (.xlsx); save an .xls or .csv file as .xlsx")
         return None
     if unpacked > max_bytes:  # a small file that unpacks to gigabytes
-        refuse("size_limit", f"the workbook unpacks to {unpacked:,} bytes, more than the limit of {max_bytes:,} "
-                             "(raise it with --max-input-mb if the file is right)")
+        refuse(
+            "size_limit",
+            f"the workbook unpacks to {unpacked:,} bytes, more than the limit of {max_bytes:,} "
+            "(raise it with --max-input-mb if the file is right)",
+        )
         return None
     import openpyxl
 
@@ -207,8 +216,9 @@ def _open_sheet(raw: bytes, display: str, sheet: str | None, findings: Findings,
     return book[sheet or names[0]]
 
 
-def read_sheet(raw: bytes, display: str, sheet: str | None, ref: Reference, findings: Findings,
-               max_bytes: int) -> SheetTable | None:
+def read_sheet(
+    raw: bytes, display: str, sheet: str | None, ref: Reference, findings: Findings, max_bytes: int
+) -> SheetTable | None:
     """A yearbook-style sheet as the records of the CSV layout, or None with findings."""
     ws = _open_sheet(raw, display, sheet, findings, max_bytes)
     if ws is None:
@@ -226,13 +236,29 @@ def read_sheet(raw: bytes, display: str, sheet: str | None, ref: Reference, find
         what = "; ".join(f"{why}: {', '.join(cells)}" for why, cells in rows.skipped.items())
         findings.add(Issue(display, None, None, "rows_not_read", f"rows not read as figures - {what}", WARNING))
     if layout.scope == USER_SCOPE_ABOVE_SCALE:
-        findings.add(Issue(display, None, None, "above_scale_scope",
-                           "the figures are of enterprises above designated size (规模以上): each is fitted as a "
-                           "lower bound of the cell's output, which also counts the smaller enterprises", WARNING,
-                           cell=layout.title_cell))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "above_scale_scope",
+                "the figures are of enterprises above designated size (规模以上): each is fitted as a "
+                "lower bound of the cell's output, which also counts the smaller enterprises",
+                WARNING,
+                cell=layout.title_cell,
+            )
+        )
     if not rows.table.rows:
-        findings.add(Issue(display, None, None, "has_rows", "the sheet has no row of a panel division "
-                           f"({', '.join(sorted(ref.sectors))}) with a value", cell=layout.header_cell))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "has_rows",
+                f"the sheet has no row of a panel division ({', '.join(sorted(ref.sectors))}) with a value",
+                cell=layout.header_cell,
+            )
+        )
         return None
     return rows.table
 
@@ -243,16 +269,23 @@ def _find_layout(grid: _Sheet, display: str, ref: Reference, findings: Findings)
 
     header = _find_header(grid)
     if header is None:
-        refuse(grid.name(1, 1), "header_row", f"no header row with a cell 行业 (the column of industry names) "
-                                              f"in the first {MAX_HEADER_ROW} rows")
+        refuse(
+            grid.name(1, 1),
+            "header_row",
+            f"no header row with a cell 行业 (the column of industry names) in the first {MAX_HEADER_ROW} rows",
+        )
         return None
     header_row, name_col = header
-    last_header_row = max([header_row] + [bottom for (row, _), bottom in grid.merged_bottom.items()
-                                          if row == header_row])
+    last_header_row = max(
+        [header_row] + [bottom for (row, _), bottom in grid.merged_bottom.items() if row == header_row]
+    )
     title, title_cell = _find_title(grid, header_row, ref)
     if title is None:
-        refuse(grid.name(1, 1), "title_row", "no title above the header: it names the area and the year, like "
-                                             "德阳市 规模以上工业分行业总产值（2022年）")
+        refuse(
+            grid.name(1, 1),
+            "title_row",
+            "no title above the header: it names the area and the year, like 德阳市 规模以上工业分行业总产值（2022年）",
+        )
         return None
     column = _value_column(grid, display, (header_row, last_header_row), name_col, title, ref, findings)
     if column is None:
@@ -260,21 +293,40 @@ def _find_layout(grid: _Sheet, display: str, ref: Reference, findings: Findings)
     value_col, header_text, unit, measure, header_cell = column
     area_code = _area_named(title, ref)
     if area_code is None:
-        refuse(title_cell, "area_in_title", f"the title {title!r} names no area of seeds/areas.csv, or several "
-               f"(the member areas and provinces: {', '.join(_area_names(ref))})")
+        refuse(
+            title_cell,
+            "area_in_title",
+            f"the title {title!r} names no area of seeds/areas.csv, or several "
+            f"(the member areas and provinces: {', '.join(_area_names(ref))})",
+        )
     years, year_cell = sorted(set(_YEAR_IN_TEXT.findall(header_text))), header_cell
     if not years:
         years, year_cell = sorted(set(_YEAR_IN_TEXT.findall(title))), title_cell
     if len(years) != 1:
-        refuse(title_cell, "year_in_title", f"the title {title!r} and the header {header_text!r} name "
-               + (f"several years ({', '.join(years)}); one sheet holds one year" if years
-                  else "no year, like 2022年"))
+        refuse(
+            title_cell,
+            "year_in_title",
+            f"the title {title!r} and the header {header_text!r} name "
+            + (f"several years ({', '.join(years)}); one sheet holds one year" if years else "no year, like 2022年"),
+        )
     if area_code is None or len(years) != 1:
         return None
     scope = USER_SCOPE_ABOVE_SCALE if ABOVE_SCALE in title + header_text else USER_SCOPE_ALL
     source = f"{title} (sheet {grid.ws.title}, column {header_text})"
-    return _Layout(name_col, value_col, last_header_row + 1, area_code, years[0], unit, measure, source, scope,
-                   title_cell, header_cell, year_cell)
+    return _Layout(
+        name_col,
+        value_col,
+        last_header_row + 1,
+        area_code,
+        years[0],
+        unit,
+        measure,
+        source,
+        scope,
+        title_cell,
+        header_cell,
+        year_cell,
+    )
 
 
 def _find_header(grid: _Sheet) -> tuple[int, int] | None:
@@ -288,22 +340,39 @@ def _find_header(grid: _Sheet) -> tuple[int, int] | None:
 
 def _find_title(grid: _Sheet, header_row: int, ref: Reference) -> tuple[str | None, str | None]:
     """The first text above the header that names an area, else the first text at all."""
-    texts = [(grid.text(row, col, merged=False), grid.name(row, col))
-             for row in range(1, header_row) for col in range(1, grid.ws.max_column + 1)]
+    texts = [
+        (grid.text(row, col, merged=False), grid.name(row, col))
+        for row in range(1, header_row)
+        for col in range(1, grid.ws.max_column + 1)
+    ]
     texts = [(text, cell) for text, cell in texts if text and not _UNIT_LINE.match(text)]
     naming_an_area = [(text, cell) for text, cell in texts if _area_named(text, ref) is not None]
     return (naming_an_area or texts or [(None, None)])[0]
 
 
-def _value_column(grid: _Sheet, display: str, header_rows: tuple[int, int], name_col: int, title: str,
-                  ref: Reference, findings: Findings) -> tuple[int, str, str, str, str] | None:
+def _value_column(
+    grid: _Sheet,
+    display: str,
+    header_rows: tuple[int, int],
+    name_col: int,
+    title: str,
+    ref: Reference,
+    findings: Findings,
+) -> tuple[int, str, str, str, str] | None:
     """The one column of money values: (column, header text, unit, measure, header cell).
 
     Gross output when there is such a column; of several, the one of the title's year.
     """
     header_row, last_header_row = header_rows
-    sheet_unit = next((m.group(1) for row in range(1, header_row) for col in range(1, grid.ws.max_column + 1)
-                       if (m := _UNIT_LINE.search(grid.text(row, col, merged=False)))), None)
+    sheet_unit = next(
+        (
+            m.group(1)
+            for row in range(1, header_row)
+            for col in range(1, grid.ws.max_column + 1)
+            if (m := _UNIT_LINE.search(grid.text(row, col, merged=False)))
+        ),
+        None,
+    )
     columns = []
     for col in range(1, grid.ws.max_column + 1):
         if col == name_col:
@@ -312,7 +381,8 @@ def _value_column(grid: _Sheet, display: str, header_rows: tuple[int, int], name
         text = "".join(dict.fromkeys(p for p in parts if p))
         measure = next((m for word, m in _MEASURES if word in text), text)
         units = [u for u in _BRACKETED.findall(text) if u.strip() in ref.units] or (
-            [sheet_unit] if sheet_unit and measure != text else [])
+            [sheet_unit] if sheet_unit and measure != text else []
+        )
         unit = units[0].strip() if units else None
         if unit in ref.units and ref.units[unit]["unit_family"] == "currency":
             # The lowest cell of the header with text of this column's own (2022年 under a merged 工业总产值).
@@ -326,15 +396,29 @@ def _value_column(grid: _Sheet, display: str, header_rows: tuple[int, int], name
     if len(chosen) == 1:
         if len(columns) > 1:
             others = ", ".join(f"{c[4]} {c[1]}" for c in columns if c not in chosen)
-            findings.add(Issue(display, None, None, "value_column", "one column is read (gross output of the "
-                               f"title's year); not read: {others}", WARNING, cell=chosen[0][4]))
+            findings.add(
+                Issue(
+                    display,
+                    None,
+                    None,
+                    "value_column",
+                    f"one column is read (gross output of the title's year); not read: {others}",
+                    WARNING,
+                    cell=chosen[0][4],
+                )
+            )
         return chosen[0]
     if chosen:
-        message = ("several value columns (" + ", ".join(f"{c[4]} {c[1]}" for c in chosen)
-                   + "); keep one per sheet (one year, gross output)")
+        message = (
+            "several value columns ("
+            + ", ".join(f"{c[4]} {c[1]}" for c in chosen)
+            + "); keep one per sheet (one year, gross output)"
+        )
     else:
-        message = ("no value column: no header cell carries a money unit in brackets, like 工业总产值（万元）"
-                   f" (units: {', '.join(u for u, r in ref.units.items() if r['unit_family'] == 'currency')})")
+        message = (
+            "no value column: no header cell carries a money unit in brackets, like 工业总产值（万元）"
+            f" (units: {', '.join(u for u, r in ref.units.items() if r['unit_family'] == 'currency')})"
+        )
     findings.add(Issue(display, None, None, "value_column", message, cell=grid.name(header_row, name_col)))
     return None
 
@@ -345,6 +429,7 @@ def _area_names(ref: Reference) -> list[str]:
 
 def _area_named(text: str, ref: Reference) -> str | None:
     """The most specific area whose Chinese name (or that name without 省, 市 or 区) the text holds."""
+
     def named(row: dict) -> bool:
         name = row["name_zh"]
         short = name[:-1] if name[-1:] in "省市区" and len(name) > 2 else None
@@ -371,8 +456,11 @@ def _read_value(grid: _Sheet, row: int, col: int) -> tuple[str | None, str | Non
     if isinstance(value, float):
         return (repr(value), None) if math.isfinite(value) else (None, f"holds {value}, not a finite number")
     if value is None:
-        return None, ("holds a formula whose result the file does not store (open and save it in Excel "
-                      "or LibreOffice)" if grid.is_formula(row, col) else None)
+        return None, (
+            "holds a formula whose result the file does not store (open and save it in Excel or LibreOffice)"
+            if grid.is_formula(row, col)
+            else None
+        )
     if not isinstance(value, str):
         return None, f"holds a {type(value).__name__} ({value}), not a number"
     text = value.strip()
@@ -428,9 +516,17 @@ def _read_rows(grid: _Sheet, layout: _Layout, display: str, ref: Reference, find
             parent_kind, parent_indent = kind, _indent(name_cell)
         if kind == "unknown":
             if value_here:
-                findings.add(Issue(display, row, None, "industry_name",
-                                   f"{label!r} is no GB/T 4754-2017 industry name of seeds/gbt4754_division_names.csv "
-                                   "(mark a part of the row above with 其中)", cell=where))
+                findings.add(
+                    Issue(
+                        display,
+                        row,
+                        None,
+                        "industry_name",
+                        f"{label!r} is no GB/T 4754-2017 industry name of seeds/gbt4754_division_names.csv "
+                        "(mark a part of the row above with 其中)",
+                        cell=where,
+                    )
+                )
             else:
                 out.skip("heading", where)
             continue
@@ -438,8 +534,18 @@ def _read_rows(grid: _Sheet, layout: _Layout, display: str, ref: Reference, find
     return out
 
 
-def _read_figure(grid: _Sheet, layout: _Layout, display: str, findings: Findings, out: _Rows, row: int,
-                 kind: str, code: str | None, in_part: bool, ref: Reference) -> None:
+def _read_figure(
+    grid: _Sheet,
+    layout: _Layout,
+    display: str,
+    findings: Findings,
+    out: _Rows,
+    row: int,
+    kind: str,
+    code: str | None,
+    in_part: bool,
+    ref: Reference,
+) -> None:
     """One total or division row: a record for a panel division, the sums for the others."""
     value_cell = grid.name(row, layout.value_col)
     value, problem = _read_value(grid, row, layout.value_col)
@@ -458,14 +564,36 @@ def _read_figure(grid: _Sheet, layout: _Layout, display: str, findings: Findings
     if code not in ref.sectors:
         out.skip("divisions outside the panel", f"{grid.name(row, layout.name_col)} ({code})")
         return
-    out.table.rows.append((row, {"area_code": layout.area_code, "sector_code": code, "year": layout.year,
-                                 "value": value, "unit": layout.unit, "measure": layout.measure,
-                                 "source": layout.source, "basis": "", "scope": layout.scope}))
+    out.table.rows.append(
+        (
+            row,
+            {
+                "area_code": layout.area_code,
+                "sector_code": code,
+                "year": layout.year,
+                "value": value,
+                "unit": layout.unit,
+                "measure": layout.measure,
+                "source": layout.source,
+                "basis": "",
+                "scope": layout.scope,
+            },
+        )
+    )
     name_cell = grid.name(row, layout.name_col)
-    out.table.cells.update({(row, None): name_cell, (row, "sector_code"): name_cell, (row, "value"): value_cell,
-                            (row, "area_code"): layout.title_cell, (row, "source"): layout.title_cell,
-                            (row, "year"): layout.year_cell, (row, "unit"): layout.header_cell,
-                            (row, "measure"): layout.header_cell, (row, "scope"): layout.title_cell})
+    out.table.cells.update(
+        {
+            (row, None): name_cell,
+            (row, "sector_code"): name_cell,
+            (row, "value"): value_cell,
+            (row, "area_code"): layout.title_cell,
+            (row, "source"): layout.title_cell,
+            (row, "year"): layout.year_cell,
+            (row, "unit"): layout.header_cell,
+            (row, "measure"): layout.header_cell,
+            (row, "scope"): layout.title_cell,
+        }
+    )
 
 
 def _check_against_total(rows: _Rows, display: str, findings: Findings) -> None:
@@ -474,6 +602,14 @@ def _check_against_total(rows: _Rows, display: str, findings: Findings) -> None:
         return
     total, cell = rows.total
     if rows.listed_sum > total * 1.005:
-        findings.add(Issue(display, None, None, "parts_within_total",
-                           f"the divisions listed add up to {rows.listed_sum:,.6g}, more than the total {total:,.6g}: "
-                           "is a row a part of another (mark it 其中) or listed twice?", cell=cell))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "parts_within_total",
+                f"the divisions listed add up to {rows.listed_sum:,.6g}, more than the total {total:,.6g}: "
+                "is a row a part of another (mark it 其中) or listed twice?",
+                cell=cell,
+            )
+        )

@@ -120,8 +120,10 @@ class Findings:
     def lines(self) -> list[str]:
         out = [str(i) for i in self.kept]
         if self.n_total > len(self.kept):
-            out.append(f"... and {self.n_total - len(self.kept)} more problem(s) not shown "
-                       f"(the first {len(self.kept)} are above)")
+            out.append(
+                f"... and {self.n_total - len(self.kept)} more problem(s) not shown "
+                f"(the first {len(self.kept)} are above)"
+            )
         return out
 
 
@@ -151,6 +153,7 @@ def read_regular_file(path: Path, display: str, max_bytes: int, findings: Findin
     Opened non-blocking and checked with fstat on the open descriptor, so a FIFO never
     hangs the reader and a file swapped for a device after a check is still caught.
     """
+
     def refuse(rule: str, message: str) -> None:
         findings.add(Issue(display, None, None, rule, message))
 
@@ -168,14 +171,25 @@ def read_regular_file(path: Path, display: str, max_bytes: int, findings: Findin
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
-                    if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
-                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file")
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(info.st_mode)
+                else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket"
+                if stat.S_ISSOCK(info.st_mode)
+                else "not a file"
+            )
             refuse("regular_file", f"this is {kind}, not a regular file; give a CSV file")
             return None
         if info.st_size > max_bytes:
-            refuse("size_limit", f"the file has {info.st_size:,} bytes, more than the limit of {max_bytes:,} "
-                                 "(raise it with --max-input-mb if the file is right)")
+            refuse(
+                "size_limit",
+                f"the file has {info.st_size:,} bytes, more than the limit of {max_bytes:,} "
+                "(raise it with --max-input-mb if the file is right)",
+            )
             return None
         chunks, total = [], 0
         while True:
@@ -195,19 +209,27 @@ def read_regular_file(path: Path, display: str, max_bytes: int, findings: Findin
         os.close(fd)
 
 
-def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: Findings,
-              optional_columns: tuple[str, ...] = ()) -> Table | None:
+def parse_csv(
+    raw: bytes, display: str, expected_columns: list[str], findings: Findings, optional_columns: tuple[str, ...] = ()
+) -> Table | None:
     """Parse bytes with the project's one CSV dialect; check the header and every field's text."""
     errors_before = findings.n_errors
     text = _decode(raw, display, findings)
     if text is None:
         return None
     csv.field_size_limit(max(len(raw), 1 << 17))  # the file size is the only limit of a field
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True,
-                        skipinitialspace=False, strict=True)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=",",
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=False,
+        strict=True,
+    )
     header = _read_header(reader, display, findings)
-    if header is None or not _check_header(header, reader.line_num, display, expected_columns, optional_columns,
-                                           findings):
+    if header is None or not _check_header(
+        header, reader.line_num, display, expected_columns, optional_columns, findings
+    ):
         return None
     table = Table(header)
     if not _read_records(reader, table, optional_columns, display, findings) or findings.n_errors > errors_before:
@@ -216,8 +238,16 @@ def parse_csv(raw: bytes, display: str, expected_columns: list[str], findings: F
         findings.add(Issue(display, None, None, "has_rows", "the file has a header but no rows"))
         return None
     if table.skipped_blank_lines:
-        findings.add(Issue(display, None, None, "blank_lines",
-                           f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped", WARNING))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "blank_lines",
+                f"{table.skipped_blank_lines} empty line(s) (or lines of only commas) skipped",
+                WARNING,
+            )
+        )
     return table
 
 
@@ -227,9 +257,16 @@ def _decode(raw: bytes, display: str, findings: Findings) -> str | None:
         findings.add(Issue(display, None, None, "not_empty", "the file is empty: expected a header line and rows"))
         return None
     if raw.startswith(b"\xef\xbb\xbf"):
-        findings.add(Issue(display, 1, None, "utf8_bom",
-                           "the file starts with a UTF-8 byte-order mark (as Excel writes); it is read without it",
-                           WARNING))
+        findings.add(
+            Issue(
+                display,
+                1,
+                None,
+                "utf8_bom",
+                "the file starts with a UTF-8 byte-order mark (as Excel writes); it is read without it",
+                WARNING,
+            )
+        )
         raw = raw[3:]
     try:
         return raw.decode("utf-8")
@@ -241,8 +278,9 @@ def _decode(raw: bytes, display: str, findings: Findings) -> str | None:
             hint = " It reads as GBK/GB18030: re-save it as UTF-8 (in Excel: 'CSV UTF-8')."
         except UnicodeDecodeError:
             pass
-        findings.add(Issue(display, line, None, "utf8_encoding",
-                           f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}"))
+        findings.add(
+            Issue(display, line, None, "utf8_encoding", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8.{hint}")
+        )
         return None
 
 
@@ -258,8 +296,14 @@ def _read_header(reader, display: str, findings: Findings) -> list[str] | None:
     return [h.strip() for h in header]
 
 
-def _check_header(header: list[str], line: int, display: str, expected_columns: list[str],
-                  optional_columns: tuple[str, ...], findings: Findings) -> bool:
+def _check_header(
+    header: list[str],
+    line: int,
+    display: str,
+    expected_columns: list[str],
+    optional_columns: tuple[str, ...],
+    findings: Findings,
+) -> bool:
     """Whether the header is the layout: commas, clean names, every column once, none unknown."""
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         sep = next(s for s in (";", "\t", "|") if s in header[0])
@@ -267,8 +311,15 @@ def _check_header(header: list[str], line: int, display: str, expected_columns: 
         return False
     bad = next(((name, ch) for name in header if (ch := _bad_character(name)) is not None), None)
     if bad is not None:
-        findings.add(Issue(display, line, None, "control_character",
-                           f"the header name {bad[0]!r} holds an invisible or control character (U+{ord(bad[1]):04X})"))
+        findings.add(
+            Issue(
+                display,
+                line,
+                None,
+                "control_character",
+                f"the header name {bad[0]!r} holds an invisible or control character (U+{ord(bad[1]):04X})",
+            )
+        )
         return False
     errors_before = findings.n_errors
     layout = ", ".join(expected_columns + [f"{o} (optional)" for o in optional_columns])
@@ -283,8 +334,7 @@ def _check_header(header: list[str], line: int, display: str, expected_columns: 
     return findings.n_errors == errors_before
 
 
-def _read_records(reader, table: Table, optional_columns: tuple[str, ...], display: str,
-                  findings: Findings) -> bool:
+def _read_records(reader, table: Table, optional_columns: tuple[str, ...], display: str, findings: Findings) -> bool:
     """Every record after the header into `table`; False when the quoting breaks the file."""
     header = table.header
     while True:
@@ -294,18 +344,31 @@ def _read_records(reader, table: Table, optional_columns: tuple[str, ...], displ
         except StopIteration:
             return True
         except csv.Error as exc:
-            findings.add(Issue(display, line, None, "csv_quoting",
-                               f"malformed quoting in the record starting here ({exc}); "
-                               "is a quote opened and never closed?"))
+            findings.add(
+                Issue(
+                    display,
+                    line,
+                    None,
+                    "csv_quoting",
+                    f"malformed quoting in the record starting here ({exc}); is a quote opened and never closed?",
+                )
+            )
             return False
         values = [f.strip() for f in fields]
         if not any(values):
             table.skipped_blank_lines += 1
             continue
         if len(values) != len(header):
-            findings.add(Issue(display, line, None, "field_count",
-                               f"the line has {len(values)} fields, the header has {len(header)} "
-                               "(a stray comma or a missing quote?)"))
+            findings.add(
+                Issue(
+                    display,
+                    line,
+                    None,
+                    "field_count",
+                    f"the line has {len(values)} fields, the header has {len(header)} "
+                    "(a stray comma or a missing quote?)",
+                )
+            )
             continue
         for name, value in zip(header, values, strict=True):
             _check_field(name, value, line, display, findings)
@@ -318,8 +381,15 @@ def _check_field(name: str, value: str, line: int, display: str, findings: Findi
     bad = _bad_character(value)
     if bad is not None:
         kind = "tab" if bad == chr(9) else "line break" if bad in chr(10) + chr(13) else "invisible or control"
-        findings.add(Issue(display, line, name, "control_character",
-                           f"the field holds the character U+{ord(bad):04X} ({kind}) inside its text"))
+        findings.add(
+            Issue(
+                display,
+                line,
+                name,
+                "control_character",
+                f"the field holds the character U+{ord(bad):04X} ({kind}) inside its text",
+            )
+        )
 
 
 # Control (Cc), format (Cf: zero-width, bidi overrides, a byte-order mark) and line or
@@ -335,6 +405,7 @@ def _bad_character(value: str) -> str | None:
 
 # ---- cell rules: one function per kind of value, used by every check below ------------
 
+
 def parse_number(text: str) -> float | None:
     """A finite number written with ASCII digits, or None."""
     if not _DECIMAL.fullmatch(text):
@@ -348,7 +419,7 @@ def parse_integer(text: str) -> int | None:
     if not _INTEGER.fullmatch(text) or len(text) > 12:
         return None
     value = int(text)
-    return value if -2**31 <= value < 2**31 else None
+    return value if -(2**31) <= value < 2**31 else None
 
 
 def parse_boolean(text: str) -> bool | None:
@@ -364,12 +435,20 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-_PARSERS = {"integer": parse_integer, "bigint": parse_integer, "double": parse_number,
-            "boolean": parse_boolean, "date": parse_date}
-_EXPECTED = {"integer": "a whole number in ASCII digits within ±2,147,483,647",
-             "bigint": "a whole number in ASCII digits within ±2,147,483,647",
-             "double": "a finite number in ASCII digits (like 1200, -3.5 or 1.2e3)",
-             "boolean": "true or false", "date": "a date written YYYY-MM-DD"}
+_PARSERS = {
+    "integer": parse_integer,
+    "bigint": parse_integer,
+    "double": parse_number,
+    "boolean": parse_boolean,
+    "date": parse_date,
+}
+_EXPECTED = {
+    "integer": "a whole number in ASCII digits within ±2,147,483,647",
+    "bigint": "a whole number in ASCII digits within ±2,147,483,647",
+    "double": "a finite number in ASCII digits (like 1200, -3.5 or 1.2e3)",
+    "boolean": "true or false",
+    "date": "a date written YYYY-MM-DD",
+}
 
 
 def typed_rows(table: Table, display: str, column_types: dict[str, str], findings: Findings) -> list[dict]:
@@ -398,8 +477,9 @@ def unit_token(unit: str) -> str:
     return unit.split("(", 1)[0].strip()
 
 
-def check_unique(table: Table, display: str, key: list[str], findings: Findings,
-                 value_columns: list[str] | None = None) -> None:
+def check_unique(
+    table: Table, display: str, key: list[str], findings: Findings, value_columns: list[str] | None = None
+) -> None:
     """A key must not repeat; say whether the repeat carries a different value."""
     first_seen: dict[tuple, tuple[int, dict[str, str]]] = {}
     for line, row in table.rows:
@@ -412,8 +492,10 @@ def check_unique(table: Table, display: str, key: list[str], findings: Findings,
         differs = [c for c in (value_columns or []) if row[c] != first_row[c]]
         if differs:
             diffs = "; ".join(f"{c} {first_row[c]!r} there, {row[c]!r} here" for c in differs)
-            message, rule = f"{label} already appears on line {first_line} with a different value ({diffs})", \
-                "same_key_same_value"
+            message, rule = (
+                f"{label} already appears on line {first_line} with a different value ({diffs})",
+                "same_key_same_value",
+            )
         else:
             message, rule = f"{label} already appears on line {first_line} (duplicated key)", "unique_key"
         findings.add(Issue(display, line, key[0] if len(key) == 1 else None, rule, message))
@@ -454,6 +536,7 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
     code_aliases = {a["match_value"] for a in ref.aliases if a["match_on"] == "entity_code"}
     name_aliases = [a["match_value"] for a in ref.aliases if a["match_on"] == "entity_name_prefix"]
     for line, row in table.rows:
+
         def bad(column: str, rule: str, message: str, line: int = line, row: dict = row) -> None:
             # A figure that cannot be used is listed in marts.audit_rejected_figures by dbt
             # (the owner of that rule); the reader only warns, and the build publishes.
@@ -470,8 +553,11 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
             elif code not in ref.areas and code not in code_aliases:
                 bad("entity_code", "known_area", f"area code '{code}' is not in seeds/areas.csv")
         elif not any(row["entity_name"].startswith(p) for p in name_aliases):
-            bad("entity_code", "known_area",
-                f"no entity code, and entity name '{row['entity_name']}' matches no alias in seeds/entity_aliases.csv")
+            bad(
+                "entity_code",
+                "known_area",
+                f"no entity code, and entity name '{row['entity_name']}' matches no alias in seeds/entity_aliases.csv",
+            )
         metric = ref.metrics.get(row["metric"])
         if metric is None:
             bad("metric", "known_metric", f"metric '{row['metric']}' is not defined in seeds/metrics.csv")
@@ -480,56 +566,84 @@ def check_reported_figures(table: Table, display: str, ref: Reference, findings:
             if not _YEAR.fullmatch(year):
                 bad("year", "year_format", f"'{year}' is not a four-digit year")
             elif not ref.first_year <= int(year) <= ref.last_year:
-                bad("year", "year_range", f"year {year} is outside {ref.first_year}-{ref.last_year} "
-                                          "(seeds/plausibility_bounds.csv, figure_year_range)")
+                bad(
+                    "year",
+                    "year_range",
+                    f"year {year} is outside {ref.first_year}-{ref.last_year} "
+                    "(seeds/plausibility_bounds.csv, figure_year_range)",
+                )
         value = parse_number(row["value"])
         if value is None:
             bad("value", "numeric", f"value '{row['value']}' is not a finite number in ASCII digits")
         elif not _AS_PRINTED.fullmatch(row["value"]):
-            bad("value", "as_printed", f"value '{row['value']}' is not written as a source prints it "
-                                       "(digits with an optional decimal point, no exponent)")
+            bad(
+                "value",
+                "as_printed",
+                f"value '{row['value']}' is not written as a source prints it "
+                "(digits with an optional decimal point, no exponent)",
+            )
         elif value < 0 and metric is not None and metric["measure_kind"] in {"level", "count", "per_capita", "target"}:
             bad("value", "non_negative", f"value {row['value']} is negative; a {metric['measure_kind']} cannot be")
         unit = ref.units.get(unit_token(row["unit"]))
         if unit is None:
-            bad("unit", "known_unit", f"unit '{row['unit']}' cannot be parsed: '{unit_token(row['unit'])}' "
-                                      "is not in seeds/unit_conversions.csv")
+            bad(
+                "unit",
+                "known_unit",
+                f"unit '{row['unit']}' cannot be parsed: '{unit_token(row['unit'])}' "
+                "is not in seeds/unit_conversions.csv",
+            )
         elif metric is not None and unit["unit_family"] != metric["unit_family"]:
-            bad("unit", "unit_matches_metric",
+            bad(
+                "unit",
+                "unit_matches_metric",
                 f"unit '{row['unit']}' is a {unit['unit_family']} unit; metric '{row['metric']}' is measured "
-                f"in {metric['unit_family']}")
+                f"in {metric['unit_family']}",
+            )
         if row["reliability"] not in {"high", "medium", "low"}:
             bad("reliability", "accepted_values", f"'{row['reliability']}' is not high, medium or low")
         if not row["source"]:
             bad("source", "not_empty", "the source is empty; every figure needs one")
         elif row["source"] not in ref.sources:
-            bad("source", "known_source",
-                "the source is not listed in seeds/sources.csv; add it there with its reliability")
+            bad(
+                "source",
+                "known_source",
+                "the source is not listed in seeds/sources.csv; add it there with its reliability",
+            )
 
 
-def check_user_sector_output(table: Table, display: str, ref: Reference, findings: Findings,
-                             first_year: int, last_year: int) -> None:
+def check_user_sector_output(
+    table: Table, display: str, ref: Reference, findings: Findings, first_year: int, last_year: int
+) -> None:
     check_unique(table, display, ["area_code", "sector_code", "year", "scope"], findings, ["value", "unit"])
     max_yuan = ref.bound("user_cell_output_yuan")
     currency = sorted(u for u, r in ref.units.items() if r["unit_family"] == "currency")
     for line, row in table.rows:
+
         def bad(column: str, rule: str, message: str, line: int = line) -> None:
             findings.add(Issue(display, line, column, rule, message))
 
         code = row["area_code"]
         if code not in ref.member_areas and code not in ref.cluster_provinces:
-            what = ("unknown" if code not in ref.areas
-                    else f"{ref.areas[code]['name_en']}, not a member area or province")
-            bad("area_code", "known_member_area",
+            what = (
+                "unknown" if code not in ref.areas else f"{ref.areas[code]['name_en']}, not a member area or province"
+            )
+            bad(
+                "area_code",
+                "known_member_area",
                 f"area code '{code}' is {what} (members: {', '.join(sorted(ref.member_areas))}; "
-                f"provinces: {', '.join(sorted(ref.cluster_provinces))})")
+                f"provinces: {', '.join(sorted(ref.cluster_provinces))})",
+            )
         divisions = row["sector_code"].split("+")
         if row["sector_code"] != USER_EQUIPMENT_SCOPE and (
-                not set(divisions) <= ref.sectors or len(set(divisions)) != len(divisions)):
-            bad("sector_code", "known_sector",
+            not set(divisions) <= ref.sectors or len(set(divisions)) != len(divisions)
+        ):
+            bad(
+                "sector_code",
+                "known_sector",
                 f"sector code '{row['sector_code']}' is not a division of the panel "
                 f"({', '.join(sorted(ref.sectors))}), distinct divisions joined by '+' (C36+C37), "
-                f"or '{USER_EQUIPMENT_SCOPE}' (every division of the provincial definition)")
+                f"or '{USER_EQUIPMENT_SCOPE}' (every division of the provincial definition)",
+            )
         year = row["year"]
         if not _YEAR.fullmatch(year):
             bad("year", "year_format", f"'{year}' is not a four-digit year")
@@ -537,29 +651,45 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
             bad("year", "year_range", f"year {year} is outside the panel {first_year}-{last_year}")
         unit = ref.units.get(row["unit"])
         if unit is None or unit["unit_family"] != "currency":
-            bad("unit", "known_currency_unit", f"unit '{row['unit']}' cannot be parsed as money "
-                                               f"(use one of {', '.join(currency)})")
+            bad(
+                "unit",
+                "known_currency_unit",
+                f"unit '{row['unit']}' cannot be parsed as money (use one of {', '.join(currency)})",
+            )
         value = parse_number(row["value"])
         if value is None:
-            bad("value", "numeric", f"value '{row['value']}' is not a finite number in ASCII digits "
-                                    "(like 1200, 3.5 or 1.2e3)")
+            bad(
+                "value",
+                "numeric",
+                f"value '{row['value']}' is not a finite number in ASCII digits (like 1200, 3.5 or 1.2e3)",
+            )
         elif value < 0:
             bad("value", "non_negative", f"output {row['value']} is negative")
         elif unit is not None and unit["unit_family"] == "currency" and ref.to_yuan(value, row["unit"]) > max_yuan:
-            bad("value", "plausible_output",
+            bad(
+                "value",
+                "plausible_output",
                 f"{row['value']} {row['unit']} is more than {max_yuan:,.0f} yuan, China's whole 2023 GDP "
-                "(bound user_cell_output_yuan in seeds/plausibility_bounds.csv); is the unit right?")
+                "(bound user_cell_output_yuan in seeds/plausibility_bounds.csv); is the unit right?",
+            )
         if row["measure"] != USER_SECTOR_OUTPUT_MEASURE:
-            bad("measure", "same_scope",
+            bad(
+                "measure",
+                "same_scope",
                 f"measure '{row['measure']}' differs from the panel's '{USER_SECTOR_OUTPUT_MEASURE}': "
-                "figures of different scopes are never summed as one")
+                "figures of different scopes are never summed as one",
+            )
         if not row["source"]:
             bad("source", "not_empty", "the source is empty; a supplied figure is 'reported' only with its source")
         if row["basis"] not in ("", "reported", "synthetic"):
             bad("basis", "accepted_values", f"basis '{row['basis']}' is not 'reported' or 'synthetic'")
         if row["scope"] not in ("", *USER_SCOPES):
-            bad("scope", "accepted_values", f"scope '{row['scope']}' is not '{USER_SCOPE_ALL}' (every enterprise) "
-                                            f"or '{USER_SCOPE_ABOVE_SCALE}' (规模以上, a lower bound)")
+            bad(
+                "scope",
+                "accepted_values",
+                f"scope '{row['scope']}' is not '{USER_SCOPE_ALL}' (every enterprise) "
+                f"or '{USER_SCOPE_ABOVE_SCALE}' (规模以上, a lower bound)",
+            )
 
 
 #: More user figures than this are refused before anything is fitted (benchmarks/bench_fit.py:
@@ -567,8 +697,9 @@ def check_user_sector_output(table: Table, display: str, ref: Reference, finding
 MAX_USER_FIGURES = 20_000
 
 
-def check_user_figures_consistent(table: Table, display: str, ref: Reference, sectors: list[dict[str, str]],
-                                  findings: Findings) -> None:
+def check_user_figures_consistent(
+    table: Table, display: str, ref: Reference, sectors: list[dict[str, str]], findings: Findings
+) -> None:
     """The user's figures against each other, with the feasibility check of the panel fit
     (panel_fit.check_levels_feasible): each figure fixes the sum of its cells (a province is
     its members and its rest, 'equipment' the provincial definition's divisions), an
@@ -585,17 +716,29 @@ def check_user_figures_consistent(table: Table, display: str, ref: Reference, se
         divisions = equipment if row["sector_code"] == USER_EQUIPMENT_SCOPE else row["sector_code"].split("+")
         cid = f"line {line}"
         line_of[cid] = line
-        levels.append((cid, [(u, d, int(row["year"])) for u in units for d in divisions],
-                       ref.to_yuan(parse_number(row["value"]), row["unit"]),
-                       ">=" if row["scope"] == USER_SCOPE_ABOVE_SCALE else "="))
+        levels.append(
+            (
+                cid,
+                [(u, d, int(row["year"])) for u in units for d in divisions],
+                ref.to_yuan(parse_number(row["value"]), row["unit"]),
+                ">=" if row["scope"] == USER_SCOPE_ABOVE_SCALE else "=",
+            )
+        )
     try:
         check_levels_feasible(levels)
     except InfeasibleConstraintsError as exc:
         others = ", ".join(exc.related[:10]) + (f" and {len(exc.related) - 10} more" if len(exc.related) > 10 else "")
         for cid, gap in exc.violations.items():
-            findings.add(Issue(display, line_of[cid], "value", "consistent_figures",
-                               f"this figure and the others over its cells ({others or 'see above'}) cannot all hold "
-                               f"with non-negative output: it misses by {gap:.3g} of its value at the least"))
+            findings.add(
+                Issue(
+                    display,
+                    line_of[cid],
+                    "value",
+                    "consistent_figures",
+                    f"this figure and the others over its cells ({others or 'see above'}) cannot all hold "
+                    f"with non-negative output: it misses by {gap:.3g} of its value at the least",
+                )
+            )
 
 
 def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
@@ -603,9 +746,12 @@ def seed_column_types(project_dir: Path) -> dict[str, dict[str, str]]:
     spec = yaml.safe_load((project_dir / SEEDS_YAML).read_text(encoding="utf-8"))
     # `string` (the spelling both DuckDB and Spark accept; a length-less varchar does not
     # parse on Spark) is DuckDB's varchar: the reader knows it as varchar.
-    return {seed["name"]: {column: "varchar" if kind == "string" else kind
-                           for column, kind in seed["config"]["column_types"].items()}
-            for seed in spec["seeds"]}
+    return {
+        seed["name"]: {
+            column: "varchar" if kind == "string" else kind for column, kind in seed["config"]["column_types"].items()
+        }
+        for seed in spec["seeds"]
+    }
 
 
 def input_table_types(project_dir: Path) -> dict[str, dict[str, str]]:
@@ -655,8 +801,9 @@ class AcceptedInputs:
         return self.findings.n_errors == 0
 
 
-def _read_bytes(path: Path, display: str, kind: str, table: str, accepted: AcceptedInputs,
-                max_bytes: int) -> bytes | None:
+def _read_bytes(
+    path: Path, display: str, kind: str, table: str, accepted: AcceptedInputs, max_bytes: int
+) -> bytes | None:
     """The file's bytes, recorded for the load audit (size, sha256), or None with a finding."""
     raw = read_regular_file(path, display, max_bytes, accepted.findings)
     if raw is not None:
@@ -664,14 +811,30 @@ def _read_bytes(path: Path, display: str, kind: str, table: str, accepted: Accep
     return raw
 
 
-def _read(path: Path, display: str, kind: str, table: str, columns: list[str], accepted: AcceptedInputs,
-          max_bytes: int, optional: tuple[str, ...] = ()) -> Table | None:
+def _read(
+    path: Path,
+    display: str,
+    kind: str,
+    table: str,
+    columns: list[str],
+    accepted: AcceptedInputs,
+    max_bytes: int,
+    optional: tuple[str, ...] = (),
+) -> Table | None:
     raw = _read_bytes(path, display, kind, table, accepted, max_bytes)
     return None if raw is None else parse_csv(raw, display, columns, accepted.findings, optional)
 
 
-def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs, max_bytes: int,
-                        first_year: int, last_year: int, types: dict[str, str], sectors: list) -> None:
+def _read_sector_output(
+    path: Path,
+    sheet: str | None,
+    accepted: AcceptedInputs,
+    max_bytes: int,
+    first_year: int,
+    last_year: int,
+    types: dict[str, str],
+    sectors: list,
+) -> None:
     """The user's figures, from a CSV file or a sheet of a workbook, into the same records,
     then the same checks: a workbook's problems are named by their cells (Sheet1!C7)."""
     from chengyu_cluster.inputs.excel import CellFindings, is_workbook, read_sheet
@@ -682,18 +845,40 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
         table = None if raw is None else read_sheet(raw, display, sheet, ref, findings, max_bytes)
         findings = CellFindings(findings, table.cells) if table is not None else findings
     elif sheet is not None:
-        findings.add(Issue(display, None, None, "sheet_of_a_workbook",
-                           f"--sheet {sheet!r} names a sheet of an Excel workbook (.xlsx); this file is read as CSV"))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "sheet_of_a_workbook",
+                f"--sheet {sheet!r} names a sheet of an Excel workbook (.xlsx); this file is read as CSV",
+            )
+        )
         return
     else:
-        table = _read(path, display, "sector_output", "user_sector_output", USER_SECTOR_OUTPUT_COLUMNS,
-                      accepted, max_bytes, USER_SECTOR_OUTPUT_OPTIONAL)
+        table = _read(
+            path,
+            display,
+            "sector_output",
+            "user_sector_output",
+            USER_SECTOR_OUTPUT_COLUMNS,
+            accepted,
+            max_bytes,
+            USER_SECTOR_OUTPUT_OPTIONAL,
+        )
     if table is None:
         return
     if len(table.rows) > MAX_USER_FIGURES:
-        findings.add(Issue(display, None, None, "max_figures",
-                           f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (docs/inputs.md, "
-                           "'Your own figures: CSV'); sum them to coarser cells or split the file"))
+        findings.add(
+            Issue(
+                display,
+                None,
+                None,
+                "max_figures",
+                f"{len(table.rows):,} figures: at most {MAX_USER_FIGURES:,} are fitted (docs/inputs.md, "
+                "'Your own figures: CSV'); sum them to coarser cells or split the file",
+            )
+        )
         return
     check_user_sector_output(table, display, ref, findings, first_year, last_year)
     if accepted.ok:
@@ -702,9 +887,14 @@ def _read_sector_output(path: Path, sheet: str | None, accepted: AcceptedInputs,
         accepted.tables["user_sector_output"] = typed_rows(table, display, types, findings)
 
 
-def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year: int = 2015,
-                last_year: int = 2023, max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
-                sheet: str | None = None) -> AcceptedInputs:
+def read_inputs(
+    project_dir: Path,
+    sector_output: Path | None = None,
+    first_year: int = 2015,
+    last_year: int = 2023,
+    max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    sheet: str | None = None,
+) -> AcceptedInputs:
     """Read, check and type every seed and the user's file (each read once); `sheet` names
     the sheet when the user's file is an Excel workbook."""
     accepted = AcceptedInputs(Findings())
@@ -730,9 +920,16 @@ def read_inputs(project_dir: Path, sector_output: Path | None = None, first_year
     accepted.column_types.update(extra)
     accepted.tables["user_sector_output"] = []
     if sector_output is not None:
-        _read_sector_output(sector_output, sheet, accepted, max_bytes, first_year, last_year,
-                            extra["user_sector_output"],
-                            [r for _, r in parsed["sectors"].rows] if "sectors" in parsed else [])
+        _read_sector_output(
+            sector_output,
+            sheet,
+            accepted,
+            max_bytes,
+            first_year,
+            last_year,
+            extra["user_sector_output"],
+            [r for _, r in parsed["sectors"].rows] if "sectors" in parsed else [],
+        )
     return accepted
 
 
@@ -745,11 +942,27 @@ def load_inputs(con, accepted: AcceptedInputs, build_context: dict[str, str] | N
     """
     import pandas as pd
 
-    pandas_types = {"varchar": "string", "integer": "Int64", "bigint": "Int64", "double": "Float64",
-                    "boolean": "boolean", "date": "object", "timestamp": "object"}
+    pandas_types = {
+        "varchar": "string",
+        "integer": "Int64",
+        "bigint": "Int64",
+        "double": "Float64",
+        "boolean": "boolean",
+        "date": "object",
+        "timestamp": "object",
+    }
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    audit = [{"file": f.display, "kind": f.kind, "size_bytes": f.size_bytes, "sha256": f.sha256,
-              "row_count": len(accepted.tables[f.table]), "loaded_at": loaded_at} for f in accepted.files]
+    audit = [
+        {
+            "file": f.display,
+            "kind": f.kind,
+            "size_bytes": f.size_bytes,
+            "sha256": f.sha256,
+            "row_count": len(accepted.tables[f.table]),
+            "loaded_at": loaded_at,
+        }
+        for f in accepted.files
+    ]
     tables = dict(accepted.tables, load_audit=audit, build_context=[build_context] if build_context else [])
     con.execute("create schema if not exists raw")
     for name, rows in tables.items():

@@ -46,14 +46,18 @@ def org_check_char(body: str) -> str:
 def uscc_check_sql(body: str) -> str:
     """A DuckDB expression: the GB 32100 check character of the 17-character text `body`."""
     weights = ", ".join(map(str, USCC_WEIGHTS))
-    return (f"substr('{USCC_ALPHABET}', (31 - list_sum(list_transform(range(17), "
-            f"p -> (strpos('{USCC_ALPHABET}', substr({body}, p + 1, 1)) - 1) * [{weights}][p + 1]))::bigint % 31) "
-            f"% 31 + 1, 1)")
+    return (
+        f"substr('{USCC_ALPHABET}', (31 - list_sum(list_transform(range(17), "
+        f"p -> (strpos('{USCC_ALPHABET}', substr({body}, p + 1, 1)) - 1) * [{weights}][p + 1]))::bigint % 31) "
+        f"% 31 + 1, 1)"
+    )
 
 
 def org_check_sql(digits8: str) -> str:
     """A DuckDB expression: the GB 11714 check character of an eight-digit text."""
     weights = ", ".join(map(str, ORG_WEIGHTS))
-    value = (f"(11 - list_sum(list_transform(range(8), p -> substr({digits8}, p + 1, 1)::int "
-             f"* [{weights}][p + 1]))::bigint % 11)")
+    value = (
+        f"(11 - list_sum(list_transform(range(8), p -> substr({digits8}, p + 1, 1)::int "
+        f"* [{weights}][p + 1]))::bigint % 11)"
+    )
     return f"(case {value} when 10 then 'X' when 11 then '0' else {value}::varchar end)"

@@ -78,17 +78,24 @@ from chengyu_cluster.microdata.credit_codes import USCC_ALPHABET, uscc_check_sql
 TABLES = ("enterprises", "enterprise_month", "supply_invoices")
 SOURCES_YAML = "models/staging/microdata/_microdata__sources.yml"
 # Columns a file may leave out (NULL then).
-OPTIONAL = {"enterprises": {"name", "closed_on", "basis"},
-            "enterprise_month": {"employees", "revenue_yuan", "basis"},
-            "supply_invoices": {"tax_class_code", "original_invoice_id", "basis"}}
+OPTIONAL = {
+    "enterprises": {"name", "closed_on", "basis"},
+    "enterprise_month": {"employees", "revenue_yuan", "basis"},
+    "supply_invoices": {"tax_class_code", "original_invoice_id", "basis"},
+}
 # The month a row belongs to, for the manifest (the register has none).
 MONTH_COLUMN = {"enterprises": None, "enterprise_month": "report_month", "supply_invoices": "issue_date"}
 # The incremental models a build carries over from the published version: the enterprise x
 # month grid, the two facts (by month) and the cells of the three marts (by year; the marts
 # apply disclosure control to them in every run).
-INCREMENTAL_FACTS = (("intermediate", "int_microdata_enterprise_months"), ("microdata", "fct_supply_flow"),
-                     ("microdata", "fct_enterprise_month"), ("intermediate", "int_local_sourcing_cells"),
-                     ("intermediate", "int_chain_linkage_cells"), ("intermediate", "int_firm_dynamics_cells"))
+INCREMENTAL_FACTS = (
+    ("intermediate", "int_microdata_enterprise_months"),
+    ("microdata", "fct_supply_flow"),
+    ("microdata", "fct_enterprise_month"),
+    ("intermediate", "int_local_sourcing_cells"),
+    ("intermediate", "int_chain_linkage_cells"),
+    ("intermediate", "int_firm_dynamics_cells"),
+)
 DEFAULT_MEMORY_LIMIT = "3GB"
 # How far a year-to-date value may fall from the previous report of the year (a revision): the
 # tolerance of the ytd_non_decreasing tests in models/staging/microdata/_microdata__models.yml,
@@ -99,17 +106,59 @@ YTD_TOLERANCE = 0.01
 # their hashes); in passes over hash buckets of 10-13 million rows it needed 1.2 GiB.
 KEY_GROUP_ROWS = 10_000_000
 # Province-level prefixes of GB/T 2260 (the first two digits of a county code).
-PROVINCES = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
-             "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
+PROVINCES = {
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "21",
+    "22",
+    "23",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "41",
+    "42",
+    "43",
+    "44",
+    "45",
+    "46",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "71",
+    "81",
+    "82",
+}
 # Text rules for CSV cells, the same dialect as the input reader (inputs.py).
-TEXT_PATTERNS = {"date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "integer": r"^[+-]?[0-9]+$", "bigint": r"^[+-]?[0-9]+$",
-                 "double": r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$",
-                 "decimal(18,2)": r"^[+-]?([0-9]+(\.[0-9]{0,2})?|\.[0-9]{1,2})$",
-                 "boolean": r"^(true|false|TRUE|FALSE|True|False)$"}
-EXPECTED_TEXT = {"date": "a date written YYYY-MM-DD", "integer": "a whole number in ASCII digits",
-                 "bigint": "a whole number in ASCII digits", "double": "a number in ASCII digits (like 1200 or -3.5)",
-                 "decimal(18,2)": "an amount in yuan with at most two decimals (like 1200.50)",
-                 "boolean": "true or false"}
+TEXT_PATTERNS = {
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "integer": r"^[+-]?[0-9]+$",
+    "bigint": r"^[+-]?[0-9]+$",
+    "double": r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$",
+    "decimal(18,2)": r"^[+-]?([0-9]+(\.[0-9]{0,2})?|\.[0-9]{1,2})$",
+    "boolean": r"^(true|false|TRUE|FALSE|True|False)$",
+}
+EXPECTED_TEXT = {
+    "date": "a date written YYYY-MM-DD",
+    "integer": "a whole number in ASCII digits",
+    "bigint": "a whole number in ASCII digits",
+    "double": "a number in ASCII digits (like 1200 or -3.5)",
+    "decimal(18,2)": "an amount in yuan with at most two decimals (like 1200.50)",
+    "boolean": "true or false",
+}
 
 
 class RowIssue(Issue):
@@ -123,8 +172,11 @@ def layout(project_dir: Path) -> dict[str, dict[str, str]]:
     """Input columns and their types per table, from the source YAML (loader columns left out)."""
     spec = yaml.safe_load((project_dir / SOURCES_YAML).read_text(encoding="utf-8"))
     tables = spec["sources"][0]["tables"]
-    return {t["name"]: {c["name"]: c["data_type"] for c in t["columns"] if not c.get("meta", {}).get("loader_column")}
-            for t in tables if t["name"] in TABLES}
+    return {
+        t["name"]: {c["name"]: c["data_type"] for c in t["columns"] if not c.get("meta", {}).get("loader_column")}
+        for t in tables
+        if t["name"] in TABLES
+    }
 
 
 @dataclass
@@ -195,18 +247,37 @@ class Microdata:
     state: dict = field(default_factory=dict)
 
     def record_inputs(self) -> list[dict]:
-        return [{"file": f"{self.directory}/{f.display}", "sha256": f.sha256, "size_bytes": f.size_bytes,
-                 "kind": f"microdata_{f.table}", "rows": f.rows, "reused_from_store": f.reused} for f in self.files]
+        return [
+            {
+                "file": f"{self.directory}/{f.display}",
+                "sha256": f.sha256,
+                "size_bytes": f.size_bytes,
+                "kind": f"microdata_{f.table}",
+                "rows": f.rows,
+                "reused_from_store": f.reused,
+            }
+            for f in self.files
+        ]
 
     def input_files(self) -> list[InputFile]:
-        return [InputFile(f"{self.directory}/{f.display}", f"microdata_{f.table}", f.table, f.size_bytes, f.sha256)
-                for f in self.files]
+        return [
+            InputFile(f"{self.directory}/{f.display}", f"microdata_{f.table}", f.table, f.size_bytes, f.sha256)
+            for f in self.files
+        ]
 
 
 # ---- reporting ---------------------------------------------------------------------------
 
-def _add(findings: Findings, display: str, row: int | None, column: str | None, rule: str, message: str,
-         severity: str = ERROR) -> None:
+
+def _add(
+    findings: Findings,
+    display: str,
+    row: int | None,
+    column: str | None,
+    rule: str,
+    message: str,
+    severity: str = ERROR,
+) -> None:
     """A CSV file is located by line (as the input reader does), a Parquet file by data row."""
     kind = Issue if display.lower().endswith(".csv") else RowIssue
     findings.add(kind(display, row, column, rule, message, severity))
@@ -228,24 +299,39 @@ def print_new_findings(findings: Findings, kept_before: int, total_before: int) 
     added = findings.n_total - total_before
     shown = len(findings.kept) - kept_before
     if added > shown:
-        print(f"... and {added - shown:,} more microdata problem(s) not shown (the first {shown} are above)",
-              file=sys.stderr)
+        print(
+            f"... and {added - shown:,} more microdata problem(s) not shown (the first {shown} are above)",
+            file=sys.stderr,
+        )
 
 
 # ---- listing and reading -------------------------------------------------------------------
+
 
 def list_files(directory: Path, findings: Findings) -> list[MicrodataFile]:
     """The input files under each table's folder, in path order; problems as findings."""
     files: list[MicrodataFile] = []
     if not directory.is_dir():
-        _add(findings, str(directory), None, None, "microdata_directory",
-             "not a directory; give the folder holding enterprises/, enterprise_month/ and supply_invoices/")
+        _add(
+            findings,
+            str(directory),
+            None,
+            None,
+            "microdata_directory",
+            "not a directory; give the folder holding enterprises/, enterprise_month/ and supply_invoices/",
+        )
         return files
     for table in TABLES:
         folder = directory / table
         if not folder.is_dir():
-            _add(findings, f"{table}/", None, None, "required_folder",
-                 f"the folder {folder} is missing (layout: docs/microdata_layout.md)")
+            _add(
+                findings,
+                f"{table}/",
+                None,
+                None,
+                "required_folder",
+                f"the folder {folder} is missing (layout: docs/microdata_layout.md)",
+            )
             continue
         for path in sorted(folder.rglob("*")):
             name = path.name
@@ -308,9 +394,13 @@ def _file_columns(con, f: MicrodataFile) -> list[tuple[str, str]]:
     path = sql_text(str(f.checked_path))
     if f.fmt == "parquet":
         return [(n, t.lower()) for n, t, *_ in con.execute(f"describe select * from read_parquet({path})").fetchall()]
-    return [(n.strip(), "varchar") for n, *_ in con.execute(
-        f"describe select * from read_csv({path}, header = true, delim = ',', quote = '\"', escape = '\"', "
-        f"all_varchar = true)").fetchall()]
+    return [
+        (n.strip(), "varchar")
+        for n, *_ in con.execute(
+            f"describe select * from read_csv({path}, header = true, delim = ',', quote = '\"', escape = '\"', "
+            f"all_varchar = true)"
+        ).fetchall()
+    ]
 
 
 def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, str]) -> str:
@@ -326,63 +416,82 @@ def _typed_select(f: MicrodataFile, columns: dict[str, str], present: dict[str, 
         parts.append("file_row_number + 1 as _row")
     else:
         names = ", ".join(f"{sql_text(n)}: 'varchar'" for n in present)
-        source = (f"(select *, row_number() over () + 1 as file_line from read_csv({path}, header = true, "
-                  f"delim = ',', quote = '\"', escape = '\"', all_varchar = true, auto_detect = false, "
-                  f"columns = {{{names}}}))")
+        source = (
+            f"(select *, row_number() over () + 1 as file_line from read_csv({path}, header = true, "
+            f"delim = ',', quote = '\"', escape = '\"', all_varchar = true, auto_detect = false, "
+            f"columns = {{{names}}}))"
+        )
         parts.append("file_line as _row")
     for name, target in columns.items():
         q = f'"{name}"'
         if name not in present:
-            parts += [f"cast(null as {target}) as {q}", f"false as \"_bad_{name}\"",
-                      f"null::varchar as \"_raw_{name}\""]
+            parts += [f"cast(null as {target}) as {q}", f'false as "_bad_{name}"', f'null::varchar as "_raw_{name}"']
             continue
         if f.fmt == "csv":
             text = f"nullif(trim({q}), '')"
             if target == "varchar":
-                parts += [f"{text} as {q}", f"false as \"_bad_{name}\"", f"{text} as \"_raw_{name}\""]
+                parts += [f"{text} as {q}", f'false as "_bad_{name}"', f'{text} as "_raw_{name}"']
             else:
                 pattern = TEXT_PATTERNS[target]
-                parts += [f"case when regexp_full_match({text}, {sql_text(pattern)}) "
-                          f"then try_cast({text} as {target}) end as {q}",
-                          f"({text} is not null and (not regexp_full_match({text}, {sql_text(pattern)}) "
-                          f"or try_cast({text} as {target}) is null)) as \"_bad_{name}\"",
-                          f"{text} as \"_raw_{name}\""]
+                parts += [
+                    f"case when regexp_full_match({text}, {sql_text(pattern)}) "
+                    f"then try_cast({text} as {target}) end as {q}",
+                    f"({text} is not null and (not regexp_full_match({text}, {sql_text(pattern)}) "
+                    f'or try_cast({text} as {target}) is null)) as "_bad_{name}"',
+                    f'{text} as "_raw_{name}"',
+                ]
         elif present[name] == target:
-            parts += [f"{q}", f"false as \"_bad_{name}\"", f"null::varchar as \"_raw_{name}\""]
+            parts += [f"{q}", f'false as "_bad_{name}"', f'null::varchar as "_raw_{name}"']
         else:
-            parts += [f"try_cast({q} as {target}) as {q}",
-                      f"({q} is not null and try_cast({q} as {target}) is null) as \"_bad_{name}\"",
-                      f"cast({q} as varchar) as \"_raw_{name}\""]
+            parts += [
+                f"try_cast({q} as {target}) as {q}",
+                f'({q} is not null and try_cast({q} as {target}) is null) as "_bad_{name}"',
+                f'cast({q} as varchar) as "_raw_{name}"',
+            ]
     return f"select {', '.join(parts)} from {source}"
 
 
 def _store_select(f: MicrodataFile, columns: dict[str, str]) -> str:
     """SELECT of a stored (already checked, typed) file with _file and _row."""
     cols = ", ".join(f'"{c}"' for c in columns)
-    return (f"select {sql_text(f.display)} as _file, file_row_number + 1 as _row, {cols} "
-            f"from read_parquet({sql_text(str(f.store_file))}, file_row_number = true)")
+    return (
+        f"select {sql_text(f.display)} as _file, file_row_number + 1 as _row, {cols} "
+        f"from read_parquet({sql_text(str(f.store_file))}, file_row_number = true)"
+    )
 
 
 # ---- rules ------------------------------------------------------------------------------------
 
+
 def _code_ok(expr: str) -> str:
     """SQL: the credit code in `expr` has 18 characters of the alphabet, digits at 3-8, the right check."""
-    return (f"(regexp_full_match({expr}, '[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}') "
-            f"and right({expr}, 1) = {uscc_check_sql(expr)})")
+    return (
+        f"(regexp_full_match({expr}, '[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}') "
+        f"and right({expr}, 1) = {uscc_check_sql(expr)})"
+    )
 
 
 def _county_ok(expr: str) -> str:
     provinces = ", ".join(sql_text(p) for p in sorted(PROVINCES))
-    return (f"(regexp_full_match({expr}, '[0-9]{{6}}') and left({expr}, 2) in ({provinces}) "
-            f"and right({expr}, 2) <> '00')")
+    return (
+        f"(regexp_full_match({expr}, '[0-9]{{6}}') and left({expr}, 2) in ({provinces}) and right({expr}, 2) <> '00')"
+    )
 
 
 def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
     """(column, rule, condition that marks a bad row, SQL message) checked on every new row."""
-    not_null = lambda c, what: (c, "not_empty", f'"{c}" is null and not "_bad_{c}"',  # noqa: E731
-                                sql_text(f"{what} is empty"))
-    basis = ("basis", "accepted_values", "basis is not null and basis not in ('reported', 'synthetic')",
-             "'basis ''' || basis || ''' is not reported or synthetic'")
+    not_null = lambda c, what: (
+        c,
+        "not_empty",
+        f'"{c}" is null and not "_bad_{c}"',  # noqa: E731
+        sql_text(f"{what} is empty"),
+    )
+    basis = (
+        "basis",
+        "accepted_values",
+        "basis is not null and basis not in ('reported', 'synthetic')",
+        "'basis ''' || basis || ''' is not reported or synthetic'",
+    )
     rules = {
         "enterprises": [
             not_null("credit_code", "the credit code"),
@@ -391,17 +500,32 @@ def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
             not_null("above_scale", "the above-scale flag"),
             not_null("opened_on", "the opening date"),
             not_null("record_date", "the record date"),
-            ("area_code", "county_code", f"area_code is not null and not {_county_ok('area_code')}",
-             "'''' || area_code || ''' is not a GB/T 2260 county-level code (six digits of a known province, "
-             "not ending in 00)'"),
-            ("industry_class", "industry_class", "industry_class is not null and "
-             "not regexp_full_match(industry_class, '[A-T][0-9]{4}')",
-             "'''' || industry_class || ''' is not a GB/T 4754-2017 class (section letter and four digits, "
-             "like C3670)'"),
-            ("closed_on", "closed_after_opened", "closed_on < opened_on",
-             "'closed on ' || closed_on || ', before it opened on ' || opened_on"),
-            ("record_date", "record_after_opening", "record_date < opened_on",
-             "'record date ' || record_date || ' is before the opening date ' || opened_on"),
+            (
+                "area_code",
+                "county_code",
+                f"area_code is not null and not {_county_ok('area_code')}",
+                "'''' || area_code || ''' is not a GB/T 2260 county-level code (six digits of a known province, "
+                "not ending in 00)'",
+            ),
+            (
+                "industry_class",
+                "industry_class",
+                "industry_class is not null and not regexp_full_match(industry_class, '[A-T][0-9]{4}')",
+                "'''' || industry_class || ''' is not a GB/T 4754-2017 class (section letter and four digits, "
+                "like C3670)'",
+            ),
+            (
+                "closed_on",
+                "closed_after_opened",
+                "closed_on < opened_on",
+                "'closed on ' || closed_on || ', before it opened on ' || opened_on",
+            ),
+            (
+                "record_date",
+                "record_after_opening",
+                "record_date < opened_on",
+                "'record date ' || record_date || ' is before the opening date ' || opened_on",
+            ),
             basis,
         ],
         "enterprise_month": [
@@ -409,12 +533,24 @@ def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
             not_null("report_month", "the report month"),
             not_null("value_kind", "the value kind"),
             not_null("gross_output_yuan", "the gross output"),
-            ("report_month", "first_of_month", "day(report_month) <> 1",
-             "'report month ' || report_month || ' is not the first day of a month'"),
-            ("value_kind", "accepted_values", "value_kind not in ('ytd', 'month')",
-             "'value kind ''' || value_kind || ''' is not ytd or month'"),
-            ("gross_output_yuan", "non_negative", "gross_output_yuan < 0",
-             "'gross output ' || gross_output_yuan || ' is negative'"),
+            (
+                "report_month",
+                "first_of_month",
+                "day(report_month) <> 1",
+                "'report month ' || report_month || ' is not the first day of a month'",
+            ),
+            (
+                "value_kind",
+                "accepted_values",
+                "value_kind not in ('ytd', 'month')",
+                "'value kind ''' || value_kind || ''' is not ytd or month'",
+            ),
+            (
+                "gross_output_yuan",
+                "non_negative",
+                "gross_output_yuan < 0",
+                "'gross output ' || gross_output_yuan || ' is negative'",
+            ),
             ("revenue_yuan", "non_negative", "revenue_yuan < 0", "'revenue ' || revenue_yuan || ' is negative'"),
             ("employees", "non_negative", "employees < 0", "'employees ' || employees || ' is negative'"),
             basis,
@@ -426,16 +562,32 @@ def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
             not_null("issue_date", "the issue date"),
             not_null("amount_yuan", "the amount"),
             not_null("tax_yuan", "the tax"),
-            ("buyer_code", "seller_is_not_buyer", "seller_code = buyer_code",
-             "'seller and buyer are the same enterprise ' || seller_code"),
-            ("amount_yuan", "ordinary_non_negative", "original_invoice_id is null and amount_yuan < 0",
-             "'amount ' || amount_yuan || ' is negative: a red-letter invoice must name the invoice it cancels "
-             "(original_invoice_id)'"),
-            ("amount_yuan", "red_letter_negative", "original_invoice_id is not null and amount_yuan >= 0",
-             "'a red-letter invoice (it names ' || original_invoice_id || ') must have a negative amount, not ' "
-             "|| amount_yuan"),
-            ("tax_yuan", "tax_sign", "sign(tax_yuan) * sign(amount_yuan) < 0",
-             "'tax ' || tax_yuan || ' and amount ' || amount_yuan || ' have opposite signs'"),
+            (
+                "buyer_code",
+                "seller_is_not_buyer",
+                "seller_code = buyer_code",
+                "'seller and buyer are the same enterprise ' || seller_code",
+            ),
+            (
+                "amount_yuan",
+                "ordinary_non_negative",
+                "original_invoice_id is null and amount_yuan < 0",
+                "'amount ' || amount_yuan || ' is negative: a red-letter invoice must name the invoice it cancels "
+                "(original_invoice_id)'",
+            ),
+            (
+                "amount_yuan",
+                "red_letter_negative",
+                "original_invoice_id is not null and amount_yuan >= 0",
+                "'a red-letter invoice (it names ' || original_invoice_id || ') must have a negative amount, not ' "
+                "|| amount_yuan",
+            ),
+            (
+                "tax_yuan",
+                "tax_sign",
+                "sign(tax_yuan) * sign(amount_yuan) < 0",
+                "'tax ' || tax_yuan || ' and amount ' || amount_yuan || ' have opposite signs'",
+            ),
             basis,
         ],
     }
@@ -462,12 +614,14 @@ class _Checker:
         """SQL: the row comes from a file new in this build."""
         return f"{column} in ({', '.join(sql_text(d) for d in self.new_files) or 'null'})"
 
-    def count_and_show(self, relation: str, condition: str, message: str, column: str | None, rule: str,
-                       order: str = "_file, _row") -> int:
+    def count_and_show(
+        self, relation: str, condition: str, message: str, column: str | None, rule: str, order: str = "_file, _row"
+    ) -> int:
         total = self.con.execute(f"select count(*) from {relation} where {condition}").fetchone()[0]
         if total:
-            rows = self.con.execute(f"select _file, _row, {message} from {relation} where {condition} "
-                                    f"order by {order} limit {self.limit}").fetchall()
+            rows = self.con.execute(
+                f"select _file, _row, {message} from {relation} where {condition} order by {order} limit {self.limit}"
+            ).fetchall()
             _add_rows(self.findings, rows, total, column, rule)
         return total
 
@@ -485,12 +639,20 @@ class _Checker:
             return None
         if f.fmt == "csv":
             if f.size_bytes == 0:
-                _add(self.findings, f.display, None, None, "csv_syntax",
-                     "the file is empty: a CSV file starts with its header line (a delivery without rows too)")
+                _add(
+                    self.findings,
+                    f.display,
+                    None,
+                    None,
+                    "csv_syntax",
+                    "the file is empty: a CSV file starts with its header line (a delivery without rows too)",
+                )
                 return None
             try:  # the whole file once: a stray comma or an open quote stops here with its line
-                self.con.execute(f"select count(*) from read_csv({sql_text(str(f.checked_path))}, header = true, "
-                                 "delim = ',', quote = '\"', escape = '\"', all_varchar = true)").fetchone()
+                self.con.execute(
+                    f"select count(*) from read_csv({sql_text(str(f.checked_path))}, header = true, "
+                    "delim = ',', quote = '\"', escape = '\"', all_varchar = true)"
+                ).fetchone()
             except duckdb.OutOfMemoryException:
                 raise
             except duckdb.Error as exc:
@@ -503,13 +665,25 @@ class _Checker:
             ok = False
         for name in expected:
             if name not in names and name not in OPTIONAL[f.table]:
-                _add(self.findings, f.display, None, name, "required_column",
-                     f"column '{name}' is missing (layout of {f.table}: {', '.join(expected)})")
+                _add(
+                    self.findings,
+                    f.display,
+                    None,
+                    name,
+                    "required_column",
+                    f"column '{name}' is missing (layout of {f.table}: {', '.join(expected)})",
+                )
                 ok = False
         for name in names:
             if name not in expected:
-                _add(self.findings, f.display, None, name, "known_column",
-                     f"column '{name}' is not part of the layout of {f.table} ({', '.join(expected)})")
+                _add(
+                    self.findings,
+                    f.display,
+                    None,
+                    name,
+                    "known_column",
+                    f"column '{name}' is not part of the layout of {f.table} ({', '.join(expected)})",
+                )
                 ok = False
         return dict(present) if ok else None
 
@@ -518,19 +692,23 @@ class _Checker:
         columns = self.columns[table]
         typed = [(c, t) for c, t in columns.items() if t != "varchar"]
         conditions = [f'"_bad_{c}"' for c, _ in typed] + [cond for _, _, cond, _ in _row_rules(table)]
-        counts = self.con.execute("select " + ", ".join(f"count(*) filter (where {c})" for c in conditions)
-                                  + f", count(*) from {view}").fetchone()
+        counts = self.con.execute(
+            "select " + ", ".join(f"count(*) filter (where {c})" for c in conditions) + f", count(*) from {view}"
+        ).fetchone()
         self.new_row_counts[table] = counts[-1]
-        for (column, target), n in zip(typed, counts[:len(typed)], strict=True):
+        for (column, target), n in zip(typed, counts[: len(typed)], strict=True):
             if n:
                 rows = self.con.execute(
                     f"select _file, _row, '''' || \"_raw_{column}\" || ''' is not {EXPECTED_TEXT[target]}' "
-                    f"from {view} where \"_bad_{column}\" order by _file, _row limit {self.limit}").fetchall()
+                    f'from {view} where "_bad_{column}" order by _file, _row limit {self.limit}'
+                ).fetchall()
                 _add_rows(self.findings, rows, n, column, f"type_{target.split('(')[0]}")
-        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed):-1], strict=True):
+        for (column, rule, condition, message), n in zip(_row_rules(table), counts[len(typed) : -1], strict=True):
             if n:
-                rows = self.con.execute(f"select _file, _row, {message} from {view} where {condition} "
-                                        f"order by _file, _row limit {self.limit}").fetchall()
+                rows = self.con.execute(
+                    f"select _file, _row, {message} from {view} where {condition} "
+                    f"order by _file, _row limit {self.limit}"
+                ).fetchall()
                 _add_rows(self.findings, rows, n, column, rule)
 
     def credit_codes(self, table: str, view: str, columns: list[str]) -> None:
@@ -538,21 +716,30 @@ class _Checker:
         self.con.execute(f"""
             create or replace temp table bad_codes as
             select code from (
-                {' union '.join(f'select distinct "{c}" as code from {view}' for c in columns)}
-            ) where code is not null and not {_code_ok('code')}
+                {" union ".join(f'select distinct "{c}" as code from {view}' for c in columns)}
+            ) where code is not null and not {_code_ok("code")}
         """)
         for column in columns:
             self.count_and_show(
-                view, f'"{column}" in (select code from bad_codes)',
+                view,
+                f'"{column}" in (select code from bad_codes)',
                 f"'''' || \"{column}\" || ''' is not a valid unified social credit code (18 characters of "
                 f"0-9A-HJ-NPQRTUWXY, digits 3-8 a county code, the GB 32100-2015 check character last)'",
-                column, "credit_code_check")
+                column,
+                "credit_code_check",
+            )
 
 
 # ---- the load -------------------------------------------------------------------------------
 
-def check_microdata(project_dir: Path, directory: Path, findings: Findings, store: Store | None = None,
-                    memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Microdata | None:
+
+def check_microdata(
+    project_dir: Path,
+    directory: Path,
+    findings: Findings,
+    store: Store | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> Microdata | None:
     """Check the microdata in `directory`; with a store, copy new files in and keep the checked copies.
 
     Returns None when there were errors (they are in `findings`).
@@ -566,8 +753,10 @@ def check_microdata(project_dir: Path, directory: Path, findings: Findings, stor
         return None
     if store is not None:
         for leftover in remove_leftovers(store):
-            print(f"microdata store: removed what an interrupted load left: {leftover.relative_to(store.root)}",
-                  flush=True)
+            print(
+                f"microdata store: removed what an interrupted load left: {leftover.relative_to(store.root)}",
+                flush=True,
+            )
     columns = layout(project_dir)
     con = _connect(store, memory_limit)
     try:
@@ -666,8 +855,14 @@ def _take_in(files: list[MicrodataFile], store: Store | None, findings: Findings
             copy = store.tmp / f"incoming-{os.getpid()}-{number}.{f.fmt}"
             sha, size = _copy_hashing(f.path, copy)
             if sha != f.sha256:
-                _add(findings, f.display, None, None, "stable_file",
-                     "the file changed while it was being read; build again when it is complete")
+                _add(
+                    findings,
+                    f.display,
+                    None,
+                    None,
+                    "stable_file",
+                    "the file changed while it was being read; build again when it is complete",
+                )
                 continue
             f.checked_path = copy
         else:
@@ -682,16 +877,21 @@ def _same_content(files: list[MicrodataFile], findings: Findings) -> None:
         if first is None:
             continue
         if first.rows:
-            _add(findings, f.display, None, None, "unique_file",
-                 f"has the same content as {first.display} ({first.rows:,} row{'s' if first.rows > 1 else ''}): "
-                 "its rows would count twice; "
-                 "remove one of the two files")
+            _add(
+                findings,
+                f.display,
+                None,
+                None,
+                "unique_file",
+                f"has the same content as {first.display} ({first.rows:,} row{'s' if first.rows > 1 else ''}): "
+                "its rows would count twice; "
+                "remove one of the two files",
+            )
         else:
             f.reused, f.rows, f.months, f.store_dir = first.reused, 0, {}, first.store_dir
 
 
-def _find_unreadable(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]],
-                     findings: Findings) -> bool:
+def _find_unreadable(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], findings: Findings) -> bool:
     """After a read failed midway (a damaged or cut Parquet page, a CSV that breaks after its
     first blocks): read every file alone and whole, and report those that fail. Whether one did."""
     import duckdb
@@ -716,8 +916,7 @@ def _find_unreadable(con, files: list[MicrodataFile], columns: dict[str, dict[st
     return found
 
 
-def _add_unreadable(findings: Findings, f: MicrodataFile, exc: Exception, rule: str,
-                    what: str | None = None) -> None:
+def _add_unreadable(findings: Findings, f: MicrodataFile, exc: Exception, rule: str, what: str | None = None) -> None:
     """A reader's error as one issue: the user's file named instead of the store's incoming
     copy, and the line of a CSV error when DuckDB gives it."""
     text = str(exc).splitlines()[0]
@@ -725,8 +924,14 @@ def _add_unreadable(findings: Findings, f: MicrodataFile, exc: Exception, rule: 
         text = text.replace(str(f.checked_path), f.display)
     line = re.search(r"CSV Error on Line: ([0-9]+)", text) if f.fmt == "csv" else None
     kind = "Parquet" if f.fmt == "parquet" else "CSV (comma-separated, UTF-8, header line)"
-    _add(findings, f.display, int(line[1]) if line else None, None, rule,
-         f"{what or f'cannot be read as {kind}'}: {text}")
+    _add(
+        findings,
+        f.display,
+        int(line[1]) if line else None,
+        None,
+        rule,
+        f"{what or f'cannot be read as {kind}'}: {text}",
+    )
 
 
 def _empty_select(columns: dict[str, str]) -> str:
@@ -746,20 +951,28 @@ def _check(checker: _Checker, files: list[MicrodataFile]) -> None:
             f.present = checker.file_layout(f)
             if f.present is not None:
                 selects.append(_typed_select(f, columns, f.present))
-        con.execute(f"create or replace temp view new_{table} as "
-                    + " union all ".join(selects or [_empty_select(columns)]))
+        con.execute(
+            f"create or replace temp view new_{table} as " + " union all ".join(selects or [_empty_select(columns)])
+        )
         cols = ", ".join(["_file", "_row"] + [f'"{c}"' for c in columns])
         old = [_store_select(f, columns) for f in files if f.table == table and f.reused]
-        con.execute(f"create or replace temp view old_{table} as "
-                    + (" union all ".join(old) if old else f"select {cols} from ({_empty_select(columns)})"))
-        con.execute(f"create or replace temp view all_{table} as select {cols} from new_{table} "
-                    f"union all select {cols} from old_{table}")
+        con.execute(
+            f"create or replace temp view old_{table} as "
+            + (" union all ".join(old) if old else f"select {cols} from ({_empty_select(columns)})")
+        )
+        con.execute(
+            f"create or replace temp view all_{table} as select {cols} from new_{table} "
+            f"union all select {cols} from old_{table}"
+        )
     if checker.failed:
         return
     for table in TABLES:
         checker.new_rows(table, f"new_{table}")
-        codes = {"enterprises": ["credit_code"], "enterprise_month": ["credit_code"],
-                 "supply_invoices": ["seller_code", "buyer_code"]}[table]
+        codes = {
+            "enterprises": ["credit_code"],
+            "enterprise_month": ["credit_code"],
+            "supply_invoices": ["seller_code", "buyer_code"],
+        }[table]
         checker.credit_codes(table, f"new_{table}", codes)
     if checker.failed:
         return
@@ -775,18 +988,23 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
     # files were checked together before, so only a key that occurs in a new file can repeat:
     # with old files, the keys of new rows are looked up among all rows (a scan of the key
     # column); without, all rows are grouped, in passes of KEY_GROUP_ROWS over hash buckets.
-    for table, key, rule in (("enterprises", ["credit_code", "record_date"], "unique_key"),
-                             ("enterprise_month", ["credit_code", "report_month"], "unique_key"),
-                             ("supply_invoices", ["invoice_id"], "unique_invoice_id")):
+    for table, key, rule in (
+        ("enterprises", ["credit_code", "record_date"], "unique_key"),
+        ("enterprise_month", ["credit_code", "report_month"], "unique_key"),
+        ("supply_invoices", ["invoice_id"], "unique_invoice_id"),
+    ):
         keys = ", ".join(key)
         label = " || ', ' || ".join(f"'{k}=' || {k}" for k in key)
-        candidates = (f"(select {keys} from all_{table} semi join new_{table} using ({keys}))" if has_old
-                      else f"all_{table}")
+        candidates = (
+            f"(select {keys} from all_{table} semi join new_{table} using ({keys}))" if has_old else f"all_{table}"
+        )
         passes = 1 if has_old else max(1, -(-checker.new_row_counts[table] // KEY_GROUP_ROWS))
         for bucket in range(passes):
             where = f"where hash({keys}) % {passes} = {bucket}" if passes > 1 else ""
-            con.execute(("insert into repeated " if bucket else "create or replace temp table repeated as ")
-                        + f"select {keys} from {candidates} {where} group by all having count(*) > 1")
+            con.execute(
+                ("insert into repeated " if bucket else "create or replace temp table repeated as ")
+                + f"select {keys} from {candidates} {where} group by all having count(*) > 1"
+            )
         if con.execute("select count(*) from repeated").fetchone()[0] == 0:
             continue
         con.execute(f"""
@@ -799,31 +1017,48 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
                 window key_order as (partition by {keys} order by _file, _row)
             ) where occurrence > 1
         """)
-        checker.count_and_show("repeats", "true",
-                               f"{label} || ' already appears in ' || first_file || case "
-                               "when lower(first_file) like '%.csv' then ', line ' else ', row ' end || first_row",
-                               key[0] if len(key) == 1 else None, rule)
+        checker.count_and_show(
+            "repeats",
+            "true",
+            f"{label} || ' already appears in ' || first_file || case "
+            "when lower(first_file) like '%.csv' then ', line ' else ', row ' end || first_row",
+            key[0] if len(key) == 1 else None,
+            rule,
+        )
     # One value kind per enterprise and year, over all files.
-    con.execute("create or replace temp table mixed_kinds as select credit_code, year(report_month) as report_year "
-                "from all_enterprise_month group by all having count(distinct value_kind) > 1")
+    con.execute(
+        "create or replace temp table mixed_kinds as select credit_code, year(report_month) as report_year "
+        "from all_enterprise_month group by all having count(distinct value_kind) > 1"
+    )
     checker.count_and_show(
         "(select m.* from all_enterprise_month m join mixed_kinds k "
         "on k.credit_code = m.credit_code and k.report_year = year(m.report_month))",
         "true",
         "'enterprise ' || credit_code || ' reports both ytd and month values in ' || year(report_month) "
-        "|| ' (one kind per enterprise and year)'", "value_kind", "one_value_kind_per_year")
+        "|| ' (one kind per enterprise and year)'",
+        "value_kind",
+        "one_value_kind_per_year",
+    )
     # Reports come from registered enterprises that have a record by the end of the month.
-    con.execute("create or replace temp table first_record as "
-                "select credit_code, min(record_date) as first_record_date from all_enterprises group by 1")
+    con.execute(
+        "create or replace temp table first_record as "
+        "select credit_code, min(record_date) as first_record_date from all_enterprises group by 1"
+    )
     checker.count_and_show(
         "all_enterprise_month m left join first_record r using (credit_code)",
         "r.credit_code is null",
-        "'enterprise ' || credit_code || ' is not in the register (enterprises/)'", "credit_code", "known_enterprise")
+        "'enterprise ' || credit_code || ' is not in the register (enterprises/)'",
+        "credit_code",
+        "known_enterprise",
+    )
     checker.count_and_show(
         "all_enterprise_month m join first_record r using (credit_code)",
         "r.first_record_date > last_day(m.report_month)",
         "'the register has no record of ' || credit_code || ' by the end of ' || strftime(report_month, '%Y-%m') "
-        "|| ' (first record ' || first_record_date || ')'", "report_month", "reported_before_record")
+        "|| ' (first record ' || first_record_date || ')'",
+        "report_month",
+        "reported_before_record",
+    )
     # Invoices likewise: a party in the register has a record by the end of the invoice's month
     # (before it, the model would count the party as one outside the register). All invoices,
     # old ones included (a register delivered anew can move a first record), in one scan.
@@ -838,10 +1073,14 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
     """)
     for party in ("seller", "buyer"):
         checker.count_and_show(
-            "early_invoices", f"{party}_first_record > last_day(issue_date)",
+            "early_invoices",
+            f"{party}_first_record > last_day(issue_date)",
             f"'the register has no record of the {party} ' || {party}_code || ' by the end of ' "
             "|| strftime(issue_date, '%Y-%m') || ', when the invoice was issued (first record ' "
-            f"|| {party}_first_record || ')'", f"{party}_code", "invoice_before_record")
+            f"|| {party}_first_record || ')'",
+            f"{party}_code",
+            "invoice_before_record",
+        )
     _ytd_falls(checker)
     # Red-letter invoices: the invoice cancelled exists, is ordinary, has the same parties, and is
     # not cancelled beyond its amount. Checked for every red-letter invoice naming an invoice that
@@ -860,21 +1099,30 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
     """)
     red_new = f"(select * from red where {checker.is_new()})"
     checker.count_and_show(
-        f"({red_new}) r left join cancelled c on c.invoice_id = r.original_invoice_id", "c.invoice_id is null",
+        f"({red_new}) r left join cancelled c on c.invoice_id = r.original_invoice_id",
+        "c.invoice_id is null",
         "'red-letter invoice ' || r.invoice_id || ' cancels ' || r.original_invoice_id || ', which is in no file'",
-        "original_invoice_id", "red_letter_original_exists")
+        "original_invoice_id",
+        "red_letter_original_exists",
+    )
     checker.count_and_show(
         f"({red_new}) r join cancelled c on c.invoice_id = r.original_invoice_id",
         "c.is_red or c.seller_code <> r.seller_code or c.buyer_code <> r.buyer_code",
         "'red-letter invoice ' || r.invoice_id || ' cancels ' || r.original_invoice_id || ', which is '"
         " || case when c.is_red then 'itself a red-letter invoice' else 'between other parties (' || c.seller_code"
-        " || ' to ' || c.buyer_code || ')' end", "original_invoice_id", "red_letter_same_parties")
+        " || ' to ' || c.buyer_code || ')' end",
+        "original_invoice_id",
+        "red_letter_same_parties",
+    )
     checker.count_and_show(
         "(select original_invoice_id, sum(-amount_yuan) as cancelled_yuan, max(_file) as _file, max(_row) as _row "
         "from red group by 1) r join cancelled c on c.invoice_id = r.original_invoice_id",
         "not c.is_red and r.cancelled_yuan > c.amount_yuan",
         "'red-letter invoices cancel ' || r.cancelled_yuan || ' yuan of invoice ' || r.original_invoice_id "
-        "|| ', more than its ' || c.amount_yuan", "amount_yuan", "red_letter_within_original")
+        "|| ', more than its ' || c.amount_yuan",
+        "amount_yuan",
+        "red_letter_within_original",
+    )
 
 
 def _ytd_falls(checker: _Checker) -> None:
@@ -894,12 +1142,16 @@ def _ytd_falls(checker: _Checker) -> None:
             ) where ytd_value < previous_value * (1 - {YTD_TOLERANCE})
         """)
         checker.count_and_show(
-            "ytd_falls", "true",
+            "ytd_falls",
+            "true",
             f"'{what} year to date of ' || credit_code || ' falls from ' || previous_value || ' in ' "
             "|| strftime(previous_month, '%Y-%m') || ' (' || previous_file || case when lower(previous_file) "
             "like '%.csv' then ', line ' else ', row ' end || previous_row || ') to ' || ytd_value || ' in ' "
             f"|| strftime(report_month, '%Y-%m') || ', more than {YTD_TOLERANCE:.0%} (a month''s value in a ytd "
-            "column?)'", column, "ytd_non_decreasing")
+            "column?)'",
+            column,
+            "ytd_non_decreasing",
+        )
 
 
 def _months(con, table: str, new: list[MicrodataFile]) -> None:
@@ -919,14 +1171,23 @@ def _months(con, table: str, new: list[MicrodataFile]) -> None:
 
 def _one_basis(con, files: list[MicrodataFile], findings: Findings) -> str:
     """All microdata of a build share one basis: real and synthetic rows are never summed."""
-    found = {b for (b,) in con.execute("""
+    found = {
+        b
+        for (b,) in con.execute("""
         select distinct coalesce(basis, 'reported') from all_enterprises
         union select distinct coalesce(basis, 'reported') from all_enterprise_month
-        union select distinct coalesce(basis, 'reported') from all_supply_invoices""").fetchall()}
+        union select distinct coalesce(basis, 'reported') from all_supply_invoices""").fetchall()
+    }
     if len(found) > 1:
-        _add(findings, "(all microdata files)", None, "basis", "one_basis",
-             f"the files mix bases {sorted(found)}: real (reported) and synthetic microdata are never built "
-             "together; build them separately")
+        _add(
+            findings,
+            "(all microdata files)",
+            None,
+            "basis",
+            "one_basis",
+            f"the files mix bases {sorted(found)}: real (reported) and synthetic microdata are never built "
+            "together; build them separately",
+        )
         return ""
     return found.pop() if found else "reported"
 
@@ -949,13 +1210,28 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
             os.replace(f.checked_path, target)  # the checked bytes themselves
         else:
             cols = ", ".join(f'"{c}"' for c in wanted)
-            con.execute(f"copy (select {cols} from ({_typed_select(f, wanted, f.present)}) order by _row) "
-                        f"to {sql_text(str(target))} (format parquet, compression zstd)")
+            con.execute(
+                f"copy (select {cols} from ({_typed_select(f, wanted, f.present)}) order by _row) "
+                f"to {sql_text(str(target))} (format parquet, compression zstd)"
+            )
         os.chmod(target, 0o444)
-        (staging / "meta.json").write_text(json.dumps({
-            "input_file": f.display, "table": f.table, "sha256": f.sha256, "size_bytes": f.size_bytes,
-            "store_file": target.name, "rows": f.rows, "months": f.months, "kept_bytes": exact,
-            "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}, indent=1), encoding="utf-8")
+        (staging / "meta.json").write_text(
+            json.dumps(
+                {
+                    "input_file": f.display,
+                    "table": f.table,
+                    "sha256": f.sha256,
+                    "size_bytes": f.size_bytes,
+                    "store_file": target.name,
+                    "rows": f.rows,
+                    "months": f.months,
+                    "kept_bytes": exact,
+                    "stored_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
         f.store_dir.parent.mkdir(parents=True, exist_ok=True)
         if f.store_dir.exists():  # half removed by a killed garbage collection (whole ones are reused)
             _remove_object(f.store_dir)
@@ -968,13 +1244,22 @@ def _keep(con, files: list[MicrodataFile], columns: dict[str, dict[str, str]], s
 
 # ---- into the candidate -----------------------------------------------------------------------
 
+
 def layer_fingerprint(project_dir: Path, seed_hashes: list[str]) -> str:
     """What the incremental facts depend on besides the microdata: the layer's SQL and YAML, its
     macros, the seeds (areas, sectors), and this module."""
     digest = hashlib.sha256()
-    parts = sorted(p for folder in ("models/staging/microdata", "models/intermediate/microdata",
-                                    "models/marts/microdata", "macros/microdata")
-                   for p in (project_dir / folder).rglob("*") if p.is_file())
+    parts = sorted(
+        p
+        for folder in (
+            "models/staging/microdata",
+            "models/intermediate/microdata",
+            "models/marts/microdata",
+            "macros/microdata",
+        )
+        for p in (project_dir / folder).rglob("*")
+        if p.is_file()
+    )
     for path in parts + [Path(__file__)]:
         digest.update(str(path.relative_to(project_dir) if path.is_relative_to(project_dir) else path.name).encode())
         digest.update(path.read_bytes())
@@ -983,9 +1268,17 @@ def layer_fingerprint(project_dir: Path, seed_hashes: list[str]) -> str:
     return digest.hexdigest()
 
 
-def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_database: Path | None,
-           seed_hashes: list[str], full_refresh: bool, lookback_months: int,
-           memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict:
+def attach(
+    con,
+    micro: Microdata,
+    project_dir: Path,
+    build_id: str,
+    previous_database: Path | None,
+    seed_hashes: list[str],
+    full_refresh: bool,
+    lookback_months: int,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> dict:
     """Create the raw_microdata relations in the candidate, carry the facts over when the plan
     allows, write the build's manifest and collect the store's garbage. Returns the dbt vars."""
     columns = layout(project_dir)
@@ -996,47 +1289,62 @@ def attach(con, micro: Microdata, project_dir: Path, build_id: str, previous_dat
         cols = ", ".join(f'"{c}"' for c in columns[table])
         if stored:
             paths = ", ".join(sql_text(str(f.store_file)) for f in stored)
-            con.execute(f"create or replace view raw_microdata.{table} as select {cols}, filename as source_file "
-                        f"from read_parquet([{paths}], filename = true)")
+            con.execute(
+                f"create or replace view raw_microdata.{table} as select {cols}, filename as source_file "
+                f"from read_parquet([{paths}], filename = true)"
+            )
         else:
             typed = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in columns[table].items())
-            con.execute(f"create or replace view raw_microdata.{table} as select {typed}, "
-                        "cast(null as varchar) as source_file where false")
+            con.execute(
+                f"create or replace view raw_microdata.{table} as select {typed}, "
+                "cast(null as varchar) as source_file where false"
+            )
     con.execute("""create or replace table raw_microdata.partitions (table_name varchar, input_file varchar,
                    store_file varchar, sha256 varchar, size_bytes bigint, month date, row_count bigint)""")
     rows = []
     for f in micro.files:
-        for month, n in (f.months.items() if f.months else [(None, f.rows)]):
+        for month, n in f.months.items() if f.months else [(None, f.rows)]:
             rows.append((f.table, f.display, store.relative(f.store_file), f.sha256, f.size_bytes, month, n))
     if rows:
         con.executemany("insert into raw_microdata.partitions values (?, ?, ?, ?, ?, ?, ?)", rows)
 
     fingerprint = layer_fingerprint(project_dir, seed_hashes)
     plan = _plan(con, micro, previous_database, fingerprint, full_refresh, lookback_months)
-    state = {"layer_fingerprint": fingerprint, "microdata_dir": str(micro.directory), "basis": micro.basis,
-             "carried_over": str(plan["carry"]).lower(), "reprocess_from": plan.get("reprocess_from") or "",
-             "plan": plan["reason"]}
+    state = {
+        "layer_fingerprint": fingerprint,
+        "microdata_dir": str(micro.directory),
+        "basis": micro.basis,
+        "carried_over": str(plan["carry"]).lower(),
+        "reprocess_from": plan.get("reprocess_from") or "",
+        "plan": plan["reason"],
+    }
     con.execute("create or replace table raw_microdata.load_state (key varchar, value varchar)")
     con.executemany("insert into raw_microdata.load_state values (?, ?)", sorted(state.items()))
     micro.state = state
 
     store.manifests.mkdir(parents=True, exist_ok=True)
     manifest = store.manifests / f"{build_id}.json"
-    manifest.write_text(json.dumps({"build_id": build_id,
-                                    "store_files": sorted({store.relative(f.store_file) for f in micro.files})},
-                                   indent=1), encoding="utf-8")
+    manifest.write_text(
+        json.dumps(
+            {"build_id": build_id, "store_files": sorted({store.relative(f.store_file) for f in micro.files})}, indent=1
+        ),
+        encoding="utf-8",
+    )
     # The spill folder carries this process's id: what a killed build leaves is removed by the next
     # load (remove_leftovers), never while this build runs.
-    dbt_vars = {"microdata_memory_limit": memory_limit,
-                "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}")}
+    dbt_vars = {
+        "microdata_memory_limit": memory_limit,
+        "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}"),
+    }
     if plan["carry"]:
         dbt_vars["microdata_reprocess_from"] = plan["reprocess_from"]
     micro.dbt_vars = dbt_vars
     return dbt_vars
 
 
-def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_refresh: bool,
-          lookback_months: int) -> dict:
+def _plan(
+    con, micro: Microdata, previous: Path | None, fingerprint: str, full_refresh: bool, lookback_months: int
+) -> dict:
     """Carry the published version's facts over, and from which month to rebuild them."""
     import duckdb
 
@@ -1049,8 +1357,12 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
     except duckdb.Error as exc:
         return {"carry": False, "reason": f"the published version cannot be read ({str(exc).splitlines()[0]})"}
     try:
-        tables = {(s, t) for s, t in con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = 'previous_version'").fetchall()}
+        tables = {
+            (s, t)
+            for s, t in con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'previous_version'"
+            ).fetchall()
+        }
         if ("raw_microdata", "load_state") not in tables or not all(f in tables for f in INCREMENTAL_FACTS):
             return {"carry": False, "reason": "the published version has no microdata: every month built"}
         old_state = dict(con.execute("select key, value from previous_version.raw_microdata.load_state").fetchall())
@@ -1058,8 +1370,9 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
             return {"carry": False, "reason": "the microdata code or the seeds changed: every month rebuilt"}
         if old_state.get("basis") != micro.basis:
             return {"carry": False, "reason": "the basis changed: every month rebuilt"}
-        old = con.execute("select table_name, sha256, month, store_file from previous_version.raw_microdata.partitions"
-                          ).fetchall()
+        old = con.execute(
+            "select table_name, sha256, month, store_file from previous_version.raw_microdata.partitions"
+        ).fetchall()
         new_files = {(f.table, f.sha256) for f in micro.files}
         old_files = {(t, s) for t, s, _, _ in old}
         changed: list[dt.date] = []
@@ -1074,8 +1387,11 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
         new_register = sorted({str(f.store_file) for f in micro.files if f.table == "enterprises"})
         if old_register != new_register:
             record = "credit_code, record_date, area_code, industry_class, above_scale"
-            old_sql = (f"select {record} from read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
-                       if old_register else None)
+            old_sql = (
+                f"select {record} from read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
+                if old_register
+                else None
+            )
             if old_sql is None or not all(Path(p).is_file() for p in old_register):
                 return {"carry": False, "reason": "the published version's register is no longer in the store"}
             earliest = con.execute(f"""
@@ -1091,14 +1407,20 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
             # without a new record date (a closure filled in on the same record), the months from
             # the earlier of the old and new date change. An enterprise new to the register or
             # gone from it counts by its record dates (above): it has no months before them.
-            latest = ("select credit_code, opened_on, closed_on from ({}) "
-                      "qualify row_number() over (partition by credit_code order by record_date desc) = 1")
+            latest = (
+                "select credit_code, opened_on, closed_on from ({}) "
+                "qualify row_number() over (partition by credit_code order by record_date desc) = 1"
+            )
             earliest = con.execute(f"""
                 select min(least(
                     case when o.opened_on is distinct from n.opened_on then least(o.opened_on, n.opened_on) end,
                     case when o.closed_on is distinct from n.closed_on then least(o.closed_on, n.closed_on) end))
-                from ({latest.format(f"select credit_code, record_date, opened_on, closed_on from "
-                                     f"read_parquet([{', '.join(sql_text(p) for p in old_register)}])")}) as o
+                from ({
+                latest.format(
+                    f"select credit_code, record_date, opened_on, closed_on from "
+                    f"read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
+                )
+            }) as o
                 inner join ({latest.format("select * from raw_microdata.enterprises")}) as n using (credit_code)
                 where o.opened_on is distinct from n.opened_on or o.closed_on is distinct from n.closed_on
             """).fetchone()[0]
@@ -1112,8 +1434,10 @@ def _plan(con, micro: Microdata, previous: Path | None, fingerprint: str, full_r
         for schema, table in INCREMENTAL_FACTS:
             con.execute(f"create schema if not exists {schema}")
             con.execute(f"create table {schema}.{table} as select * from previous_version.{schema}.{table}")
-        reason = (f"incremental: months from {start:%Y-%m} rebuilt (look-back {lookback_months} months from "
-                  f"{newest:%Y-%m}" + (f"; earliest changed input {min(changed):%Y-%m}" if changed else "") + ")")
+        reason = (
+            f"incremental: months from {start:%Y-%m} rebuilt (look-back {lookback_months} months from "
+            f"{newest:%Y-%m}" + (f"; earliest changed input {min(changed):%Y-%m}" if changed else "") + ")"
+        )
         return {"carry": True, "reprocess_from": start.isoformat(), "reason": reason}
     finally:
         con.execute("detach previous_version")
@@ -1135,8 +1459,9 @@ def collect_garbage(store: Store, keep_build_ids: set[str]) -> list[Path]:
             manifest.unlink(missing_ok=True)
             continue
         try:
-            referenced |= {str(store.resolve(p).parent)
-                           for p in json.loads(manifest.read_text(encoding="utf-8"))["store_files"]}
+            referenced |= {
+                str(store.resolve(p).parent) for p in json.loads(manifest.read_text(encoding="utf-8"))["store_files"]
+            }
         except (OSError, ValueError, KeyError):
             return []  # an unreadable manifest: keep everything
     removed = []
@@ -1183,15 +1508,19 @@ def check_for_cli(args, project_dir: Path, accepted, paths=None) -> Microdata | 
     store = Store.of(paths) if paths is not None else None
     started = time.perf_counter()
     with wh.storage_errors("check the microdata" + (f" and keep them in {store.root}" if store else "")):
-        micro = check_microdata(project_dir, Path(os.path.expanduser(args.microdata)), findings, store,
-                                memory_limit_setting())
+        micro = check_microdata(
+            project_dir, Path(os.path.expanduser(args.microdata)), findings, store, memory_limit_setting()
+        )
     print_new_findings(findings, kept_before, total_before)
     if micro is not None:
         n_new = sum(not f.reused for f in micro.files)
         rows = {t: sum(f.rows for f in micro.files if f.table == t) for t in TABLES}
-        print(f"microdata ({micro.basis}): {len(micro.files)} files ({n_new} new, {len(micro.files) - n_new} "
-              f"already in the store), {rows['enterprises']:,} register rows, {rows['enterprise_month']:,} reports, "
-              f"{rows['supply_invoices']:,} invoices checked in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"microdata ({micro.basis}): {len(micro.files)} files ({n_new} new, {len(micro.files) - n_new} "
+            f"already in the store), {rows['enterprises']:,} register rows, {rows['enterprise_month']:,} reports, "
+            f"{rows['supply_invoices']:,} invoices checked in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     return micro
 
 
@@ -1205,15 +1534,26 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
         previous = None
     import yaml as _yaml
 
-    lookback = int(_yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
-                   .get("microdata_lookback_months", 3))
+    lookback = int(
+        _yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))["vars"].get(
+            "microdata_lookback_months", 3
+        )
+    )
     from chengyu_cluster.publish import versions as wh
 
     seed_hashes = [f.sha256 for f in accepted.files if f.kind == "seed"]
     with wh.storage_errors(f"load the microdata into the candidate from {micro.store.root}"):
-        dbt_vars = attach(con, micro, project_dir, build_id, previous, seed_hashes,
-                          bool(getattr(args, "full_refresh", False)), lookback,
-                          memory_limit_setting())
+        dbt_vars = attach(
+            con,
+            micro,
+            project_dir,
+            build_id,
+            previous,
+            seed_hashes,
+            bool(getattr(args, "full_refresh", False)),
+            lookback,
+            memory_limit_setting(),
+        )
     print(f"microdata: {micro.state['plan']}", flush=True)
     kept = {v.build_id for v in paths.versions()} | {build_id}
     removed = collect_garbage(micro.store, kept)
@@ -1222,5 +1562,15 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
     return dbt_vars
 
 
-__all__ = ["Microdata", "RowIssue", "Store", "attach", "attach_for_cli", "check_for_cli", "check_microdata",
-           "collect_garbage", "layout", "WARNING"]
+__all__ = [
+    "Microdata",
+    "RowIssue",
+    "Store",
+    "attach",
+    "attach_for_cli",
+    "check_for_cli",
+    "check_microdata",
+    "collect_garbage",
+    "layout",
+    "WARNING",
+]

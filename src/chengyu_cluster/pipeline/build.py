@@ -94,8 +94,9 @@ def read_checked_inputs(args: argparse.Namespace, project_dir: Path) -> Accepted
         raise ChengyuExit(EXIT_USAGE, "--sheet names a sheet of the --sector-output workbook; give that too")
     sector_output = Path(args.sector_output).absolute() if args.sector_output else None
     max_bytes = int(args.max_input_mb * 2**20) if args.max_input_mb else DEFAULT_MAX_INPUT_BYTES
-    accepted = read_inputs(project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"],
-                           max_bytes, args.sheet)
+    accepted = read_inputs(
+        project_dir, sector_output, settings["panel_start_year"], settings["panel_end_year"], max_bytes, args.sheet
+    )
     for line in accepted.findings.lines():
         print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
     return accepted
@@ -127,9 +128,12 @@ def report_gate(gate, unchanged: str) -> bool:
         print(line, file=sys.stderr if line.startswith("CRITICAL") else sys.stdout)
     if gate.passed:
         return True
-    print(f"\nQuality gate failed: {gate.n_critical_failed} critical check(s). "
-          f"{_sentence(unchanged)} Reports: {gate.report_dir}. "
-          "If the shift is expected, build again with --accept-shift \"<reason>\".", file=sys.stderr)
+    print(
+        f"\nQuality gate failed: {gate.n_critical_failed} critical check(s). "
+        f"{_sentence(unchanged)} Reports: {gate.report_dir}. "
+        'If the shift is expected, build again with --accept-shift "<reason>".',
+        file=sys.stderr,
+    )
     return False
 
 
@@ -157,8 +161,10 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
         stage("validate-inputs")
         accepted, microdata = timer.step("input checks", lambda: _inputs(backend, args, project_dir))
         if not accepted.ok:
-            print(f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; "
-                  f"{backend.unchanged}.", file=sys.stderr)
+            print(
+                f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; {backend.unchanged}.",
+                file=sys.stderr,
+            )
             return EXIT_INPUT
         with candidate_guard(backend.discard, backend.new_candidate()) as guard:
             backend.write_inputs(accepted, microdata)
@@ -182,4 +188,3 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
 def _inputs(backend: Backend, args: argparse.Namespace, project_dir: Path):
     accepted = read_checked_inputs(args, project_dir)
     return accepted, backend.check_microdata(accepted)
-

@@ -46,14 +46,21 @@ class DbtOutcome:
     warnings: list[Failure]
 
     def count(self, resource_type: str, status: str | None = None) -> int:
-        return sum(n for (rt, st), n in self.counts.items()
-                   if rt == resource_type and (status is None or st == status))
+        return sum(n for (rt, st), n in self.counts.items() if rt == resource_type and (status is None or st == status))
 
 
 def dbt_command(project_dir: Path, *args: str) -> list[str]:
     """The dbt CLI of this environment, run as a module of the same Python."""
-    return [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args,
-            "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    return [
+        sys.executable,
+        "-c",
+        "from dbt.cli.main import cli; cli()",
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+    ]
 
 
 class DbtBuild:
@@ -78,11 +85,18 @@ class DbtBuild:
         if quiet:
             args.append("--quiet")
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))
-        self.process = subprocess.Popen(dbt_command(project_dir, *args), env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, errors="replace")
+        self.process = subprocess.Popen(
+            dbt_command(project_dir, *args),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
         # dbt prints a failed Python model's whole traceback; the user gets its last line.
-        self.relay = threading.Thread(target=relay_without_tracebacks, args=(self.process.stdout, sys.stdout),
-                                      daemon=True)
+        self.relay = threading.Thread(
+            target=relay_without_tracebacks, args=(self.process.stdout, sys.stdout), daemon=True
+        )
         self.relay.start()
 
     def __enter__(self) -> DbtBuild:
@@ -152,11 +166,17 @@ def without_traceback(message: str) -> str:
     return f"{head.strip()} {lines[-1] if lines else ''}".strip()
 
 
-def sample_failing_rows(database: Path, stored_relation: str | None, compiled_sql: str | None,
-                        limit: int = 5) -> list[dict]:
+def sample_failing_rows(
+    database: Path, stored_relation: str | None, compiled_sql: str | None, limit: int = 5
+) -> list[dict]:
     """The first rows that broke a test: from its stored failures, else from its query."""
-    query = (f"select * from {stored_relation} limit {limit}" if stored_relation
-             else f"select * from ({compiled_sql}) as failing limit {limit}" if compiled_sql else None)
+    query = (
+        f"select * from {stored_relation} limit {limit}"
+        if stored_relation
+        else f"select * from ({compiled_sql}) as failing limit {limit}"
+        if compiled_sql
+        else None
+    )
     if query is None:
         return []
     try:
@@ -187,8 +207,13 @@ def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:
         shutil.copyfile(published, copy)  # not its mode: the internal file is 0400
         target = Path(tmp) / "target"
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(copy))
-        subprocess.run(dbt_command(project_dir, "docs", "generate", "--static", "--quiet", "--target", "dev",
-                                   "--target-path", str(target)), env=env, check=True)
+        subprocess.run(
+            dbt_command(
+                project_dir, "docs", "generate", "--static", "--quiet", "--target", "dev", "--target-path", str(target)
+            ),
+            env=env,
+            check=True,
+        )
         from chengyu_cluster.outputs import write_file
 
         for name in ("static_index.html", "manifest.json", "catalog.json"):

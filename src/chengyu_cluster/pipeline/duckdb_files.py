@@ -24,8 +24,12 @@ def code_version(project_dir: Path) -> str:
     from importlib.metadata import version
 
     try:
-        commit = subprocess.run(["git", "-C", str(project_dir), "describe", "--always", "--dirty"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(project_dir), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return f"{version('chengyu-cluster')}+{commit or 'unknown'}"
@@ -36,8 +40,9 @@ def table_row_counts(database: Path) -> dict[str, int]:
 
     con = duckdb.connect(str(database), read_only=True)
     try:
-        names = con.execute("select table_name from duckdb_tables() where schema_name = 'marts' "
-                            "order by table_name").fetchall()
+        names = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
+        ).fetchall()
         return {n: con.execute(f'select count(*) from marts."{n}"').fetchone()[0] for (n,) in names}
     finally:
         con.close()
@@ -48,8 +53,9 @@ class DuckDBFiles:
 
     def __init__(self, args: argparse.Namespace, project_dir: Path):
         if args.select or args.selector:
-            raise ChengyuExit(EXIT_USAGE, "--select and --selector are for --target spark; the DuckDB build "
-                                          "builds the whole project")
+            raise ChengyuExit(
+                EXIT_USAGE, "--select and --selector are for --target spark; the DuckDB build builds the whole project"
+            )
         self.args, self.project_dir = args, project_dir
         self.paths = wh.WarehousePaths.from_env(project_dir)
         self.unchanged = f"the published warehouse {self.paths.published} is unchanged"
@@ -98,8 +104,9 @@ class DuckDBFiles:
             try:
                 load_inputs(con, accepted, self.context)
                 if microdata:
-                    self.dbt_vars = attach_for_cli(con, microdata, self.args, self.project_dir, self.paths,
-                                                   self.context["build_id"], accepted)
+                    self.dbt_vars = attach_for_cli(
+                        con, microdata, self.args, self.project_dir, self.paths, self.context["build_id"], accepted
+                    )
             finally:
                 con.close()
 
@@ -109,12 +116,18 @@ class DuckDBFiles:
 
         with DbtBuild(self.project_dir, self.candidate, self.dbt_vars, quiet=not self.args.verbose) as dbt:
             # Meanwhile, on the other core.
-            self.baseline = prepare_gate(self.project_dir, self.live.database if self.live else None,
-                                         self.args.accept_shift, self.no_comparison or "nothing is published yet")
+            self.baseline = prepare_gate(
+                self.project_dir,
+                self.live.database if self.live else None,
+                self.args.accept_shift,
+                self.no_comparison or "nothing is published yet",
+            )
             outcome = dbt.wait()
         if not outcome.success and any("No space left" in item.message for item in outcome.failures):
-            raise wh.StorageError(f"cannot write the candidate warehouse in {self.paths.versions_dir}: no space "
-                                  f"left on the device; a build needs about {self.needed_bytes / 2**20:.0f} MiB")
+            raise wh.StorageError(
+                f"cannot write the candidate warehouse in {self.paths.versions_dir}: no space "
+                f"left on the device; a build needs about {self.needed_bytes / 2**20:.0f} MiB"
+            )
         return outcome
 
     def run_gate(self):
@@ -136,12 +149,19 @@ class DuckDBFiles:
             "microdata": microdata.record_inputs() if microdata else [],
             "row_counts": table_row_counts(self.candidate),
             "compared_with": gate.compared_with,
-            "accepted_shift": gate.accepted_shift}
+            "accepted_shift": gate.accepted_shift,
+        }
 
     def publish(self) -> wh.Version:
         command = "build" + (" --accept-shift" if self.args.accept_shift else "")
-        return wh.publish(self.paths, self.candidate, self.context["build_id"], self.record,
-                          keep=self.args.keep_versions, command=command)
+        return wh.publish(
+            self.paths,
+            self.candidate,
+            self.context["build_id"],
+            self.record,
+            keep=self.args.keep_versions,
+            command=command,
+        )
 
     def finish(self, version: wh.Version, outcome, gate, timings: dict[str, float]) -> int:
         from chengyu_cluster.pipeline.summary import print_summary

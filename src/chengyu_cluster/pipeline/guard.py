@@ -34,6 +34,7 @@ def _ignore_signals() -> None:
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM (and SIGINT) into Interrupted, so `finally` blocks clean up."""
+
     def handler(signum, _frame):
         _ignore_signals()  # a second signal while cleaning up must not interrupt the clean-up
         raise Interrupted(signum)

@@ -39,7 +39,8 @@ class SessionPythonJobHelper:
                 f"submission_method 'session' runs the Python model {parsed_model.get('name')!r} in dbt's own "
                 f"SparkSession, which only exists with the profile's `method: session` (this target has "
                 f"method {method!s}). On a cluster, run Python models through Databricks' submission methods "
-                "or outside dbt (docs/spark.md).")
+                "or outside dbt (docs/spark.md)."
+            )
         self.name = parsed_model.get("name", "python model")
 
     def submit(self, compiled_code: str) -> None:

@@ -63,17 +63,22 @@ class SparkUnavailable(wh.WarehouseError):
 
 # ---- checks before starting ---------------------------------------------------------------------
 
+
 def check_spark_available() -> None:
     try:
         import dbt.adapters.spark  # noqa: F401
         import pyspark  # noqa: F401
     except ImportError as exc:
-        raise SparkUnavailable(f"the Spark target needs the `spark` extra ({exc.name} is not installed): "
-                               "pip install -e '.[spark]' -c requirements.lock") from None
+        raise SparkUnavailable(
+            f"the Spark target needs the `spark` extra ({exc.name} is not installed): "
+            "pip install -e '.[spark]' -c requirements.lock"
+        ) from None
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and os.access(Path(java_home) / "bin" / "java", os.X_OK)) and shutil.which("java") is None:
-        raise SparkUnavailable("Spark needs a Java runtime (17 or later) and there is no `java` on PATH and no "
-                               "JAVA_HOME: install one, e.g. apt-get install default-jre-headless")
+        raise SparkUnavailable(
+            "Spark needs a Java runtime (17 or later) and there is no `java` on PATH and no "
+            "JAVA_HOME: install one, e.g. apt-get install default-jre-headless"
+        )
 
 
 @contextmanager
@@ -96,10 +101,21 @@ def spark_dir_of(project_dir: Path) -> Path:
 
 # ---- the build ----------------------------------------------------------------------------------
 
-def dbt_arguments(project_dir: Path, build_id: str, selector: str | None, select: list[str] | None,
-                  quiet: bool) -> list[str]:
-    args = ["build", "--target", "spark", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-            "--vars", json.dumps({"chengyu_candidate_suffix": candidate_suffix(build_id)})]
+
+def dbt_arguments(
+    project_dir: Path, build_id: str, selector: str | None, select: list[str] | None, quiet: bool
+) -> list[str]:
+    args = [
+        "build",
+        "--target",
+        "spark",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--vars",
+        json.dumps({"chengyu_candidate_suffix": candidate_suffix(build_id)}),
+    ]
     if select:
         # As the selectors do: a test runs only when every model it reads is selected.
         args += ["--select", *select, "--indirect-selection", "cautious"]
@@ -124,8 +140,9 @@ def run_dbt(project_dir: Path, args: list[str]):
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception  # Interrupted (SIGINT/SIGTERM), KeyboardInterrupt: stop the build
     if run_results.exists():
-        outcome = summarise(json.loads(run_results.read_text(encoding="utf-8"))["results"], None,
-                            exit_code=0 if result.success else 1)
+        outcome = summarise(
+            json.loads(run_results.read_text(encoding="utf-8"))["results"], None, exit_code=0 if result.success else 1
+        )
     else:
         from collections import Counter
 
@@ -135,8 +152,10 @@ def run_dbt(project_dir: Path, args: list[str]):
         outcome = DbtOutcome(False, Counter(), [Failure("dbt", "process", message[-1] if message else "")], [])
     text = " ".join(f.message for f in outcome.failures) + " " + str(result.exception or "")
     if any(marker in text for marker in DERBY_IN_USE):
-        raise wh.BuildLocked("the Spark metastore (Derby, in CHENGYU_SPARK_DIR) is open in another Spark "
-                             "process; close it (one JVM at a time) and try again")
+        raise wh.BuildLocked(
+            "the Spark metastore (Derby, in CHENGYU_SPARK_DIR) is open in another Spark "
+            "process; close it (one JVM at a time) and try again"
+        )
     if any(marker in text for marker in ("JAVA_GATEWAY_EXITED", "Java gateway process exited")):
         raise SparkUnavailable("Spark did not start: the Java gateway exited (is a Java 17+ runtime installed?)")
     return outcome
@@ -159,11 +178,15 @@ class SparkSchemas:
     """A build into candidate schemas of the local Spark of the dbt target `spark`."""
 
     def __init__(self, args: argparse.Namespace, project_dir: Path):
-        for option, flag in ((args.sector_output, "--sector-output"), (args.microdata, "--microdata"),
-                             (args.publish_postgres, "--publish-postgres")):
+        for option, flag in (
+            (args.sector_output, "--sector-output"),
+            (args.microdata, "--microdata"),
+            (args.publish_postgres, "--publish-postgres"),
+        ):
             if option:
-                raise wh.BadSetting(f"{flag} is not supported with --target spark yet (docs/spark.md); "
-                                    "nothing was built")
+                raise wh.BadSetting(
+                    f"{flag} is not supported with --target spark yet (docs/spark.md); nothing was built"
+                )
         check_spark_available()
         self.args, self.project_dir = args, project_dir
         self.spark_dir = spark_dir_of(project_dir)
@@ -197,16 +220,23 @@ class SparkSchemas:
         """Nothing to write: dbt seeds the checked files into the candidate (see the module's doc)."""
 
     def run_dbt(self):
-        return run_dbt(self.project_dir, dbt_arguments(self.project_dir, self.build_id, self.args.selector,
-                                                       self.args.select, quiet=not self.args.verbose))
+        return run_dbt(
+            self.project_dir,
+            dbt_arguments(
+                self.project_dir, self.build_id, self.args.selector, self.args.select, quiet=not self.args.verbose
+            ),
+        )
 
     def run_gate(self):
         from chengyu_cluster.quality.gate import prepare_gate_spark, run_quality_gate_spark
 
         spark = self.spark = active_spark()
         suffix = "__" + candidate_suffix(self.build_id)
-        self.candidate = {parse_candidate(s)[0]: s for s in list_schemas(spark)
-                          if s.endswith(suffix) and parse_candidate(s) is not None}
+        self.candidate = {
+            parse_candidate(s)[0]: s
+            for s in list_schemas(spark)
+            if s.endswith(suffix) and parse_candidate(s) is not None
+        }
         # Source schemas (raw: the input tables, raw_microdata) hold inputs, not chengyu's views:
         # the seeds built into raw__b<id> are read through the candidate's models only.
         sources = source_schemas(self.project_dir)
@@ -214,10 +244,16 @@ class SparkSchemas:
         self.published = read_published(spark, self.bases)
         self.previous = sorted(self.published.build_ids)
         marts_published = "marts" if self.published.views.get("marts") else None
-        baseline = prepare_gate_spark(self.project_dir, spark, marts_published,
-                                      self.previous[-1] if self.previous else None)
-        return run_quality_gate_spark(spark, self.candidate.get("marts", candidate_schema("marts", self.build_id)),
-                                      baseline, report_dir(self.project_dir), self.args.accept_shift)
+        baseline = prepare_gate_spark(
+            self.project_dir, spark, marts_published, self.previous[-1] if self.previous else None
+        )
+        return run_quality_gate_spark(
+            spark,
+            self.candidate.get("marts", candidate_schema("marts", self.build_id)),
+            baseline,
+            report_dir(self.project_dir),
+            self.args.accept_shift,
+        )
 
     def discard(self) -> None:
         # From the first switch on, published views may name this candidate: never drop it
@@ -227,8 +263,11 @@ class SparkSchemas:
 
     def seal(self, accepted: AcceptedInputs, microdata, gate) -> None:
         spark = self.spark
-        self.plan = plan_switch({b: sorted(list_relations(spark, self.candidate[b])) for b in self.bases},
-                                {b: sorted(v) for b, v in self.published.views.items()}, self.build_id)
+        self.plan = plan_switch(
+            {b: sorted(list_relations(spark, self.candidate[b])) for b in self.bases},
+            {b: sorted(v) for b, v in self.published.views.items()},
+            self.build_id,
+        )
         for base in self.bases:
             spark.sql(f"create database if not exists {q(base)}")
 
@@ -250,10 +289,13 @@ class SparkSchemas:
         n_models = outcome.count("model", "success")
         n_tests = outcome.count("test", "pass") + outcome.count("test", "warn")
         n_views = len(self.plan.alters) + len(self.plan.creates)
-        print(f"Published build {self.build_id} on Spark: {n_views} views in {', '.join(self.bases)} switched to "
-              f"the candidate schemas *__{candidate_suffix(self.build_id)} ({n_models} models, {n_tests} tests "
-              f"passed; quality gate {gate.n_passed} passed, {gate.n_warned} warned"
-              + (f", compared with build {gate.compared_with}" if gate.compared_with else f"; {gate.note}") + ").")
+        print(
+            f"Published build {self.build_id} on Spark: {n_views} views in {', '.join(self.bases)} switched to "
+            f"the candidate schemas *__{candidate_suffix(self.build_id)} ({n_models} models, {n_tests} tests "
+            f"passed; quality gate {gate.n_passed} passed, {gate.n_warned} warned"
+            + (f", compared with build {gate.compared_with}" if gate.compared_with else f"; {gate.note}")
+            + ")."
+        )
         if dropped:
             print(f"  dropped old candidates: {', '.join(dropped)}")
         print("  timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

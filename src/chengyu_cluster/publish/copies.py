@@ -37,13 +37,20 @@ def refresh_postgres_copy(args, paths: wh.WarehousePaths, version: wh.Version) -
 
     build_id = version.build_id
     try:
-        counts = publish_postgres(version.database, args.publish_postgres, args.pg_schema, args.pg_reader_role or None,
-                                  lock_timeout=args.pg_lock_timeout)
+        counts = publish_postgres(
+            version.database,
+            args.publish_postgres,
+            args.pg_schema,
+            args.pg_reader_role or None,
+            lock_timeout=args.pg_lock_timeout,
+        )
     except PostgresRefused as exc:
-        print(f"chengyu: PostgreSQL refused: {exc} (version {build_id} is published in DuckDB; "
-              "the PostgreSQL copy still holds the one before)", file=sys.stderr)
+        print(
+            f"chengyu: PostgreSQL refused: {exc} (version {build_id} is published in DuckDB; "
+            "the PostgreSQL copy still holds the one before)",
+            file=sys.stderr,
+        )
         return EXIT_POSTGRES_REFUSED
-    wh.record_copy(paths, "postgres", postgres_copy_name(args.publish_postgres, args.pg_schema), build_id,
-                   args.command)
+    wh.record_copy(paths, "postgres", postgres_copy_name(args.publish_postgres, args.pg_schema), build_id, args.command)
     print(f"  PostgreSQL copy: {len(counts)} marts into schema {args.pg_schema} (build {build_id})")
     return EXIT_OK

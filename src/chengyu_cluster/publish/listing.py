@@ -23,18 +23,25 @@ def print_versions(paths: wh.WarehousePaths) -> int:
     on_path = set(history.rollback_path())
     for version in versions:
         mark = "*" if current is not None and version.build_id == current.build_id else " "
-        print(f"{mark} {version.build_id}  {version_state(history, version.build_id, mark == '*', on_path)}  "
-              f"{version_summary(version)}")
+        print(
+            f"{mark} {version.build_id}  {version_state(history, version.build_id, mark == '*', on_path)}  "
+            f"{version_summary(version)}"
+        )
     print(f"* = published (what {paths.published} points at); versions listed most recently live first")
     path = [b for b in history.rollback_path() if b in {v.build_id for v in versions}]
     print(f"`chengyu rollback` returns to {path[0] if path else 'nothing (name a version with --to)'}")
     for (kind, target), event in sorted(history.copies.items()):
         stale = "" if current is not None and event["build_id"] == current.build_id else "  (not the published build)"
-        print(f"copy: {'PostgreSQL' if kind == 'postgres' else kind} {target} holds build {event['build_id']} "
-              f"(since {event['at']}, `chengyu {event['command']}`){stale}")
+        print(
+            f"copy: {'PostgreSQL' if kind == 'postgres' else kind} {target} holds build {event['build_id']} "
+            f"(since {event['at']}, `chengyu {event['command']}`){stale}"
+        )
     if history.skipped or history.unknown:
-        print(f"WARNING the publish log {paths.publish_log.name} has {history.skipped} unreadable line(s) and "
-              f"{history.unknown} unknown event(s), ignored", file=sys.stderr)
+        print(
+            f"WARNING the publish log {paths.publish_log.name} has {history.skipped} unreadable line(s) and "
+            f"{history.unknown} unknown event(s), ignored",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -62,10 +69,12 @@ def version_summary(version: wh.Version) -> str:
     inputs = record.get("inputs") if isinstance(record.get("inputs"), list) else []
     user = next((i for i in inputs if isinstance(i, dict) and not str(i.get("file", "")).startswith("seeds/")), None)
     rows = record.get("row_counts") if isinstance(record.get("row_counts"), dict) else {}
-    return (f"built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
-            f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
-            + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
-            + (f"  ({record['note']})" if "note" in record else ""))
+    return (
+        f"built {record.get('built_at', '?')}  code {record.get('code_version', '?')}  "
+        f"{len(inputs)} input files  fct_sector_output {rows.get('fct_sector_output', '?')} rows"
+        + (f"  user file {user.get('file')} sha256 {str(user.get('sha256'))[:12]}" if user else "")
+        + (f"  ({record['note']})" if "note" in record else "")
+    )
 
 
 def verify_versions(paths: wh.WarehousePaths) -> int:
@@ -79,9 +88,15 @@ def verify_versions(paths: wh.WarehousePaths) -> int:
             bad += 1
             print(f"CORRUPT  {version.build_id}: {exc}", file=sys.stderr)
     history = wh.read_history(paths)
-    print(f"publish log: {len(history.events) - (history.pending is not None)} event(s)"
-          + (f", {history.skipped} unreadable line(s) ignored" if history.skipped else "")
-          + (f"; the pointer's version {history.pending['build_id']} is not in it yet (the next build or "
-             "rollback records it)" if history.pending else ""))
+    print(
+        f"publish log: {len(history.events) - (history.pending is not None)} event(s)"
+        + (f", {history.skipped} unreadable line(s) ignored" if history.skipped else "")
+        + (
+            f"; the pointer's version {history.pending['build_id']} is not in it yet (the next build or "
+            "rollback records it)"
+            if history.pending
+            else ""
+        )
+    )
     paths.current()  # the pointer itself must name a complete version
     return wh.CorruptVersion.exit_code if bad else EXIT_OK

@@ -74,8 +74,10 @@ class ForeignSchema(PostgresRefused):
 
 def schema_comment(database_name: str, build_id: str, tables: list[str]) -> str:
     """The comment of a publication: a sentence for people, then the marker line."""
-    return (f"Chengdu-Chongqing equipment cluster warehouse: public marts published by chengyu from {database_name}."
-            f"\n{MARKER}{json.dumps({'build_id': build_id, 'tables': sorted(tables)})}")
+    return (
+        f"Chengdu-Chongqing equipment cluster warehouse: public marts published by chengyu from {database_name}."
+        f"\n{MARKER}{json.dumps({'build_id': build_id, 'tables': sorted(tables)})}"
+    )
 
 
 def read_marker(comment: str | None) -> dict | None:
@@ -84,7 +86,7 @@ def read_marker(comment: str | None) -> dict | None:
     for line in (comment or "").splitlines():
         if line.startswith(MARKER):
             try:
-                marker = json.loads(line[len(MARKER):])
+                marker = json.loads(line[len(MARKER) :])
             except ValueError:
                 return None
             tables = marker.get("tables") if isinstance(marker, dict) else None
@@ -109,19 +111,24 @@ def _publication_tables(cur: psycopg.Cursor, schema: str, marts: list[str]) -> l
         raise ForeignSchema(
             f"schema {schema} exists and was not created by chengyu publish-postgres (its comment has no "
             f"'{MARKER.strip()}' marker): chengyu replaces only its own publication, so nothing was changed; "
-            "pick another --schema")
+            "pick another --schema"
+        )
     tables = marker["tables"] if marker["tables"] is not None else marts
-    cur.execute("""
+    cur.execute(
+        """
         select c.relname from pg_class c
         where c.relnamespace = %s and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S') and not (c.relname = any(%s))
         order by c.relname
-    """, [row[0], tables])
+    """,
+        [row[0], tables],
+    )
     others = [r[0] for r in cur.fetchall()]
     if others:
         raise ForeignSchema(
             f"schema {schema} holds {len(others)} relation(s) chengyu did not publish ({', '.join(others[:5])}"
             f"{', ...' if len(others) > 5 else ''}): chengyu will not drop them, so nothing was changed; move them "
-            "to another schema or pick another --schema")
+            "to another schema or pick another --schema"
+        )
     return tables
 
 
@@ -140,19 +147,19 @@ def copy_build_id(dsn: str, schema: str = "chengyu") -> str | None:
     if not IDENTIFIER.match(schema):
         raise ValueError(f"'{schema}' is not a plain lower-case identifier")
     try:
-        with psycopg.connect(dsn, connect_timeout=10, autocommit=True,
-                             application_name="chengyu versions") as pg:
-            row = pg.execute("select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s",
-                             [schema]).fetchone()
+        with psycopg.connect(dsn, connect_timeout=10, autocommit=True, application_name="chengyu versions") as pg:
+            row = pg.execute(
+                "select obj_description(oid, 'pg_namespace') from pg_namespace where nspname = %s", [schema]
+            ).fetchone()
             marker = read_marker(row[0]) if row else None
             if marker is None or marker["build_id"] is not None:
                 return marker["build_id"] if marker else None
-            found = pg.execute("select 1 from pg_tables where schemaname = %s and tablename = 'build_info'",
-                               [schema]).fetchone()
+            found = pg.execute(
+                "select 1 from pg_tables where schemaname = %s and tablename = 'build_info'", [schema]
+            ).fetchone()
             if found is None:
                 return None
-            row = pg.execute(sql.SQL("select build_id from {}").format(
-                sql.Identifier(schema, "build_info"))).fetchone()
+            row = pg.execute(sql.SQL("select build_id from {}").format(sql.Identifier(schema, "build_info"))).fetchone()
             return row[0] if row else None
     except psycopg.Error as exc:
         raise PostgresRefused(f"cannot read the copy in schema {schema}: {_first_line(exc)}") from None
@@ -173,16 +180,21 @@ def _preflight(cur: psycopg.Cursor, schema: str, reader_role: str | None) -> boo
     if not may_create_schema:
         raise PostgresRefused(
             f"user {user} may not create schemas in database {database}: "
-            f"the DBA can run `GRANT CREATE ON DATABASE {database} TO {user};`")
-    cur.execute("""
+            f"the DBA can run `GRANT CREATE ON DATABASE {database} TO {user};`"
+        )
+    cur.execute(
+        """
         select pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
         from pg_namespace where nspname = %s
-    """, [schema])
+    """,
+        [schema],
+    )
     owner = cur.fetchone()
     if owner is not None and not owner[1]:
         raise PostgresRefused(
             f"schema {schema} belongs to {owner[0]} and user {user} may not replace it: publish as "
-            f"{owner[0]}, pick another --schema, or the DBA can run `ALTER SCHEMA {schema} OWNER TO {user};`")
+            f"{owner[0]}, pick another --schema, or the DBA can run `ALTER SCHEMA {schema} OWNER TO {user};`"
+        )
     if not reader_role:
         return False
     cur.execute("select 1 from pg_roles where rolname = %s", [reader_role])
@@ -191,14 +203,16 @@ def _preflight(cur: psycopg.Cursor, schema: str, reader_role: str | None) -> boo
     if not may_create_role:
         raise PostgresRefused(
             f"role {reader_role} does not exist and user {user} may not create roles (no CREATEROLE): "
-            f"the DBA can run `CREATE ROLE {reader_role} NOLOGIN;`, or pass --reader-role '' to grant nothing")
+            f"the DBA can run `CREATE ROLE {reader_role} NOLOGIN;`, or pass --reader-role '' to grant nothing"
+        )
     return True
 
 
 def _lock_holders(dsn: str, schemas: list[str]) -> list[tuple]:
     """Other sessions holding locks on the schemas or their tables: pid, user, application, state, since."""
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as pg:
-        return pg.execute("""
+        return pg.execute(
+            """
             select distinct a.pid, a.usename, a.application_name, a.state,
                    to_char(coalesce(a.xact_start, a.backend_start), 'YYYY-MM-DD HH24:MI:SS TZ')
             from pg_locks l join pg_stat_activity a on a.pid = l.pid
@@ -208,7 +222,9 @@ def _lock_holders(dsn: str, schemas: list[str]) -> list[tuple]:
                 or (l.classid = 'pg_namespace'::regclass
                     and l.objid in (select oid from pg_namespace where nspname = any(%s))))
             order by a.pid
-        """, [schemas, schemas]).fetchall()
+        """,
+            [schemas, schemas],
+        ).fetchall()
 
 
 def _describe_holders(holders: list[tuple]) -> str:
@@ -216,9 +232,13 @@ def _describe_holders(holders: list[tuple]) -> str:
         return "no session holds it any more (it ended meanwhile); try again"
     return "; ".join(
         f"pid {pid} (user {user}, application '{app}', "
-        + (f"{state}, transaction since {since})" if state is not None else
-           "state hidden from this login: GRANT pg_read_all_stats shows it)")
-        for pid, user, app, state, since in holders)
+        + (
+            f"{state}, transaction since {since})"
+            if state is not None
+            else "state hidden from this login: GRANT pg_read_all_stats shows it)"
+        )
+        for pid, user, app, state, since in holders
+    )
 
 
 def postgres_type(duckdb_type: str) -> str:
@@ -230,19 +250,30 @@ def postgres_type(duckdb_type: str) -> str:
 
 
 def _table_definition(duck: duckdb.DuckDBPyConnection, table: str):
-    columns = duck.execute("""
+    columns = duck.execute(
+        """
         select column_name, data_type, is_nullable, coalesce(comment, '') from duckdb_columns()
         where schema_name = 'marts' and table_name = ? order by column_index
-    """, [table]).fetchall()
-    primary_key = duck.execute("""
+    """,
+        [table],
+    ).fetchall()
+    primary_key = duck.execute(
+        """
         select constraint_column_names from duckdb_constraints()
         where schema_name = 'marts' and table_name = ? and constraint_type = 'PRIMARY KEY'
-    """, [table]).fetchone()
+    """,
+        [table],
+    ).fetchone()
     return columns, (primary_key[0] if primary_key else [])
 
 
-def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
-                     reader_role: str | None = "chengyu_reader", lock_timeout: float = 30) -> dict[str, int]:
+def publish_postgres(
+    database: Path,
+    dsn: str,
+    schema: str = "chengyu",
+    reader_role: str | None = "chengyu_reader",
+    lock_timeout: float = 30,
+) -> dict[str, int]:
     for name in filter(None, (schema, reader_role)):
         if not IDENTIFIER.match(name):
             raise ValueError(f"'{name}' is not a plain lower-case identifier")
@@ -272,41 +303,59 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
                 _drop_publication(cur, incoming, leftover)
             cur.execute(sql.SQL("create schema {}").format(sql.Identifier(incoming)))
             build_id = duck.execute("select max(build_id) from marts.build_info").fetchone()[0]
-            cur.execute(sql.SQL("comment on schema {} is {}").format(
-                sql.Identifier(incoming), sql.Literal(schema_comment(database.name, build_id, mart_names))))
+            cur.execute(
+                sql.SQL("comment on schema {} is {}").format(
+                    sql.Identifier(incoming), sql.Literal(schema_comment(database.name, build_id, mart_names))
+                )
+            )
             for table, description in marts:
                 columns, primary_key = _table_definition(duck, table)
                 target = sql.Identifier(incoming, table)
-                parts = [sql.SQL("{} {}{}").format(sql.Identifier(name), sql.SQL(postgres_type(dtype)),
-                                                   sql.SQL("" if nullable else " not null"))
-                         for name, dtype, nullable, _ in columns]
+                parts = [
+                    sql.SQL("{} {}{}").format(
+                        sql.Identifier(name), sql.SQL(postgres_type(dtype)), sql.SQL("" if nullable else " not null")
+                    )
+                    for name, dtype, nullable, _ in columns
+                ]
                 if primary_key:
-                    parts.append(sql.SQL("primary key ({})").format(
-                        sql.SQL(", ").join(map(sql.Identifier, primary_key))))
+                    parts.append(
+                        sql.SQL("primary key ({})").format(sql.SQL(", ").join(map(sql.Identifier, primary_key)))
+                    )
                 cur.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(parts)))
                 names = [c[0] for c in columns]
                 quoted = ", ".join(chr(34) + n + chr(34) for n in names)
                 rows = duck.execute(f"select {quoted} from marts.{table}").fetchall()
-                with cur.copy(sql.SQL("copy {} ({}) from stdin").format(
-                        target, sql.SQL(", ").join(map(sql.Identifier, names)))) as copy:
+                with cur.copy(
+                    sql.SQL("copy {} ({}) from stdin").format(target, sql.SQL(", ").join(map(sql.Identifier, names)))
+                ) as copy:
                     for row in rows:
                         copy.write_row(row)
                 counts[table] = len(rows)
                 cur.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(description)))
                 for name, _, _, comment in columns:
-                    cur.execute(sql.SQL("comment on column {} is {}").format(
-                        sql.Identifier(incoming, table, name), sql.Literal(comment)))
+                    cur.execute(
+                        sql.SQL("comment on column {} is {}").format(
+                            sql.Identifier(incoming, table, name), sql.Literal(comment)
+                        )
+                    )
             if previous is not None:
                 _drop_publication(cur, schema, previous)
-            cur.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(incoming),
-                                                                       sql.Identifier(schema)))
+            cur.execute(
+                sql.SQL("alter schema {} rename to {}").format(sql.Identifier(incoming), sql.Identifier(schema))
+            )
             if reader_role:
                 if create_reader:
                     cur.execute(sql.SQL("create role {} nologin").format(sql.Identifier(reader_role)))
-                cur.execute(sql.SQL("grant usage on schema {} to {}").format(
-                    sql.Identifier(schema), sql.Identifier(reader_role)))
-                cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
-                    sql.Identifier(schema), sql.Identifier(reader_role)))
+                cur.execute(
+                    sql.SQL("grant usage on schema {} to {}").format(
+                        sql.Identifier(schema), sql.Identifier(reader_role)
+                    )
+                )
+                cur.execute(
+                    sql.SQL("grant select on all tables in schema {} to {}").format(
+                        sql.Identifier(schema), sql.Identifier(reader_role)
+                    )
+                )
     except psycopg.errors.LockNotAvailable:
         try:
             held_by = _describe_holders(_lock_holders(dsn, [schema, incoming]))
@@ -314,10 +363,10 @@ def publish_postgres(database: Path, dsn: str, schema: str = "chengyu",
             held_by = f"sessions that could not be listed ({_first_line(exc)})"
         raise PostgresRefused(
             f"gave up after waiting {lock_timeout:g} s (--lock-timeout) for a lock on schema {schema}, "
-            f"held by {held_by}; nothing was changed") from None
+            f"held by {held_by}; nothing was changed"
+        ) from None
     except psycopg.errors.DependentObjectsStillExist as exc:
-        detail = _first_line(exc) + (f" ({exc.diag.message_detail.splitlines()[0]})"
-                                     if exc.diag.message_detail else "")
+        detail = _first_line(exc) + (f" ({exc.diag.message_detail.splitlines()[0]})" if exc.diag.message_detail else "")
         raise ForeignSchema(f"{detail}: chengyu drops only what it published, so nothing was changed") from None
     except psycopg.errors.InsufficientPrivilege as exc:
         raise PostgresRefused(f"missing privilege: {_first_line(exc)}; nothing was changed") from None

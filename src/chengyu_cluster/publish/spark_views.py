@@ -30,10 +30,12 @@ CANDIDATE = re.compile(r"(?P<base>[a-z_][a-z0-9_]*?)__(?P<suffix>b[0-9]{8}t[0-9]
 #: The view text of a view chengyu published: `select * from <candidate>.<name>`.
 PUBLISHED_VIEW = re.compile(
     r"\s*select\s+\*\s+from\s+`?(?P<schema>[a-z_][a-z0-9_]*?__b[0-9]{8}t[0-9]{12}z)`?\.`?(?P<name>[a-z_][a-z0-9_]*)`?\s*",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 # ---- names: pure functions ----------------------------------------------------------------------
+
 
 def candidate_suffix(build_id: str) -> str:
     """`b` + the build id in lower case: the suffix of this build's candidate schemas."""
@@ -84,15 +86,20 @@ class SwitchPlan:
     Spark runs CREATE OR REPLACE of a permanent view as a drop followed by a create (a
     reader in between finds no view), ALTER VIEW AS as one alterTable of the metastore.
     """
+
     alters: list[tuple[str, str, str]] = field(default_factory=list)  # (published schema, name, candidate schema)
     creates: list[tuple[str, str, str]] = field(default_factory=list)
     drops: list[tuple[str, str]] = field(default_factory=list)  # (published schema, name)
 
     def statements(self) -> list[str]:
-        out = [f"alter view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
-               for schema, name, candidate in self.alters]
-        out += [f"create view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
-                for schema, name, candidate in self.creates]
+        out = [
+            f"alter view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
+            for schema, name, candidate in self.alters
+        ]
+        out += [
+            f"create view {q(schema)}.{q(name)} as select * from {q(candidate)}.{q(name)}"
+            for schema, name, candidate in self.creates
+        ]
         return out + [f"drop view if exists {q(schema)}.{q(name)}" for schema, name in self.drops]
 
 
@@ -114,7 +121,9 @@ def candidates_to_drop(schemas: list[str], keep_ids: set[str]) -> list[str]:
     """Candidate schemas whose build is not kept (the new one and the one before it)."""
     return sorted(s for s in schemas if (parsed := parse_candidate(s)) is not None and parsed[1] not in keep_ids)
 
+
 # ---- the catalog ------------------------------------------------------------------------------
+
 
 def list_schemas(spark) -> list[str]:
     return sorted(row[0] for row in spark.sql("show databases").collect())
@@ -140,6 +149,7 @@ def view_text(spark, schema: str, name: str) -> str | None:
 class Published:
     """What chengyu has published: {base schema: {view: candidate schema}}, and the build ids
     the views point at (one, unless a publish was interrupted)."""
+
     views: dict[str, dict[str, str]]
 
     @property
@@ -161,7 +171,8 @@ def read_published(spark, bases: list[str]) -> Published:
                 raise wh.UnsafeWarehousePath(
                     f"the published schema {base} holds {name}, a {kind.lower()} chengyu did not publish "
                     f"(not `select * from <schema>__b<build id>.{name}`); move it away or use another "
-                    "CHENGYU_SPARK_DIR / metastore. Nothing was published")
+                    "CHENGYU_SPARK_DIR / metastore. Nothing was published"
+                )
             views[base][name] = target[0]
     return Published(views)
 

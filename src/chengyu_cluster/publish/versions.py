@@ -148,8 +148,9 @@ class Version:
         try:
             record = json.loads(self.record.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} "
-                                 f"cannot be read ({exc})") from None
+            raise CorruptVersion(
+                f"version {self.build_id}: its record {self.record.name} cannot be read ({exc})"
+            ) from None
         if not isinstance(record, dict):
             raise CorruptVersion(f"version {self.build_id}: its record {self.record.name} is not a JSON object")
         return record
@@ -175,8 +176,10 @@ class WarehousePaths:
         """
         name, dot, rest = self.published.name.partition(".")
         if not NAME.fullmatch(name) or rest != "duckdb":
-            raise UnsafeWarehousePath(f"the warehouse file must be named <name>.duckdb with letters, digits, '_' "
-                                      f"or '-' in the name, not {self.published.name!r}")
+            raise UnsafeWarehousePath(
+                f"the warehouse file must be named <name>.duckdb with letters, digits, '_' "
+                f"or '-' in the name, not {self.published.name!r}"
+            )
         return name
 
     @property
@@ -206,8 +209,12 @@ class WarehousePaths:
 
     def version(self, build_id: str) -> Version:
         stem = f"{self.name}.{build_id}"
-        return Version(build_id, self.versions_dir / f"{stem}.duckdb", self.versions_dir / f"{stem}.json",
-                       self.versions_dir / f"{stem}{INTERNAL_SUFFIX}")
+        return Version(
+            build_id,
+            self.versions_dir / f"{stem}.duckdb",
+            self.versions_dir / f"{stem}.json",
+            self.versions_dir / f"{stem}{INTERNAL_SUFFIX}",
+        )
 
     def serving_candidate(self) -> Path:
         """The serving file being written (a `candidate-` name: the leftovers clean-up knows it)."""
@@ -218,7 +225,7 @@ class WarehousePaths:
         prefix = f"{self.name}."
         if not (file_name.startswith(prefix) and file_name.endswith(suffix)):
             return None
-        build_id = file_name[len(prefix):-len(suffix)]
+        build_id = file_name[len(prefix) : -len(suffix)]
         return build_id if BUILD_ID.fullmatch(build_id) else None
 
     def versions(self) -> list[Version]:
@@ -261,20 +268,27 @@ class WarehousePaths:
             return None
         if not self.published.is_symlink():
             if _is_legacy(self.published):
-                raise UnsafeWarehousePath(f"{self.published} was published by an older chengyu, before versions "
-                                          "existed; run `chengyu build` once to adopt it as the first version")
+                raise UnsafeWarehousePath(
+                    f"{self.published} was published by an older chengyu, before versions "
+                    "existed; run `chengyu build` once to adopt it as the first version"
+                )
             raise UnsafeWarehousePath(
                 f"{self.published} is not a pointer to a version published by chengyu "
-                f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path")
+                f"({describe_path(self.published)}); move it away or set CHENGYU_WAREHOUSE to another path"
+            )
         version = self.pointed_version()
         if version is not None:
             return version
         if self.orphaned():
-            raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, but {self.versions_dir} "
-                                 "holds no version (deleted by hand?); `chengyu build` publishes a new one")
-        raise CorruptVersion(f"{self.published} points at {os.readlink(self.published)}, which is not a complete "
-                             f"version in {self.versions_dir}; "
-                             "run `chengyu rollback` to point it at the newest good one")
+            raise CorruptVersion(
+                f"{self.published} points at {os.readlink(self.published)}, but {self.versions_dir} "
+                "holds no version (deleted by hand?); `chengyu build` publishes a new one"
+            )
+        raise CorruptVersion(
+            f"{self.published} points at {os.readlink(self.published)}, which is not a complete "
+            f"version in {self.versions_dir}; "
+            "run `chengyu rollback` to point it at the newest good one"
+        )
 
 
 def describe_path(path: Path) -> str:
@@ -292,8 +306,9 @@ def describe_path(path: Path) -> str:
         is_duckdb = _has_duckdb_header(path)
     except OSError as exc:
         return f"a file that cannot be read ({exc.strerror})"
-    return ("a DuckDB file that no chengyu build published" if is_duckdb
-            else "a regular file that is not a DuckDB database")
+    return (
+        "a DuckDB file that no chengyu build published" if is_duckdb else "a regular file that is not a DuckDB database"
+    )
 
 
 def is_lock_conflict(exc: Exception) -> bool:
@@ -344,15 +359,23 @@ def pause_for_fault_test(stage: str) -> None:
 
 # ---- storage errors --------------------------------------------------------------
 
-STORAGE_ERRNOS = {errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                  errno.EPERM: "operation not permitted", errno.ENOSPC: "no space left on the device",
-                  errno.EDQUOT: "disk quota exceeded"}
+STORAGE_ERRNOS = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+}
 
 
 # With any_io (writing to a path the user gave): a path that cannot be written as asked.
-PATH_ERRNOS = {errno.EEXIST: "it exists and is not a folder", errno.ENOTDIR: "a part of the path is a file",
-               errno.EISDIR: "it is a folder", errno.ENAMETOOLONG: "the name is too long",
-               errno.ENOENT: "a folder on the way does not exist"}
+PATH_ERRNOS = {
+    errno.EEXIST: "it exists and is not a folder",
+    errno.ENOTDIR: "a part of the path is a file",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ENOENT: "a folder on the way does not exist",
+}
 
 
 @contextmanager
@@ -367,13 +390,16 @@ def storage_errors(action: str, needed_bytes: int | None = None, any_io: bool = 
             raise
         raise StorageError(_storage_message(action, reason, exc.filename, needed_bytes)) from None
     except duckdb.OutOfMemoryException as exc:
-        raise OutOfMemory(f"cannot {action}: DuckDB ran out of memory within its limit "
-                          f"(CHENGYU_MEMORY_LIMIT, default 3GB; {str(exc).splitlines()[0]}): "
-                          "allow more if the machine has it") from None
+        raise OutOfMemory(
+            f"cannot {action}: DuckDB ran out of memory within its limit "
+            f"(CHENGYU_MEMORY_LIMIT, default 3GB; {str(exc).splitlines()[0]}): "
+            "allow more if the machine has it"
+        ) from None
     except duckdb.IOException as exc:
         text = str(exc)
-        reason = next((why for why in ("No space left", "Read-only file system", "Permission denied")
-                       if why in text), None)
+        reason = next(
+            (why for why in ("No space left", "Read-only file system", "Permission denied") if why in text), None
+        )
         if reason is None and not any_io:
             raise
         reason = reason.lower() if reason else text.splitlines()[0]
@@ -387,6 +413,7 @@ def _storage_message(action: str, reason: str, filename, needed_bytes: int | Non
 
 
 # ---- the lock --------------------------------------------------------------------
+
 
 @contextmanager
 def build_lock(paths: WarehousePaths):
@@ -402,8 +429,10 @@ def build_lock(paths: WarehousePaths):
         except OSError as exc:
             if exc.errno not in (errno.ELOOP, errno.EISDIR):
                 raise
-            raise UnsafeWarehousePath(f"{paths.lock} is {describe_path(paths.lock)}, not the build lock; "
-                                      "remove it (chengyu creates it as a plain file)") from None
+            raise UnsafeWarehousePath(
+                f"{paths.lock} is {describe_path(paths.lock)}, not the build lock; "
+                "remove it (chengyu creates it as a plain file)"
+            ) from None
     with exclusive(fd, f"another build or rollback of {paths.published} is running"):
         yield
 
@@ -427,6 +456,7 @@ def exclusive(fd: int, busy: str):
 
 # ---- checks before a build -------------------------------------------------------
 
+
 def check_publishable(paths: WarehousePaths) -> None:
     """Refuse before creating anything if publishing could not succeed or would harm something."""
     # Read the property only for its check: it raises UnsafeWarehousePath for a file name
@@ -435,11 +465,13 @@ def check_publishable(paths: WarehousePaths) -> None:
     if paths.wal.exists():
         raise UnsafeWarehousePath(
             f"{paths.wal} exists: a process opened the published warehouse read-write. Close it "
-            "(readers must open it read-only), delete the .wal file if no process holds it, and build again")
+            "(readers must open it read-only), delete the .wal file if no process holds it, and build again"
+        )
     if os.path.lexists(paths.published) and not paths.published.is_symlink() and not _is_legacy(paths.published):
         raise UnsafeWarehousePath(
             f"refusing to publish over {paths.published}: it is {describe_path(paths.published)}, not a warehouse "
-            "chengyu published; move it away or set CHENGYU_WAREHOUSE to another path")
+            "chengyu published; move it away or set CHENGYU_WAREHOUSE to another path"
+        )
     if paths.published.is_symlink() and not paths.orphaned():
         paths.current()  # raises unless the pointer names a complete version
 
@@ -453,8 +485,9 @@ def check_free_space(paths: WarehousePaths, current: Version | None) -> int:
     info = os.statvfs(paths.versions_dir)
     free = info.f_bavail * info.f_frsize
     if free < needed:
-        raise StorageError(_storage_message(f"build in {paths.versions_dir}",
-                                            f"only {free / 2**20:.1f} MiB free", None, needed))
+        raise StorageError(
+            _storage_message(f"build in {paths.versions_dir}", f"only {free / 2**20:.1f} MiB free", None, needed)
+        )
     return needed
 
 
@@ -465,8 +498,13 @@ def _is_legacy(path: Path) -> bool:
             return False
         con = duckdb.connect(str(path), read_only=True)
         try:
-            return con.execute("select count(*) from duckdb_tables() where schema_name = 'marts' "
-                               "and table_name = 'fct_sector_output'").fetchone()[0] == 1
+            return (
+                con.execute(
+                    "select count(*) from duckdb_tables() where schema_name = 'marts' "
+                    "and table_name = 'fct_sector_output'"
+                ).fetchone()[0]
+                == 1
+            )
         finally:
             con.close()
     except (duckdb.Error, OSError):
@@ -491,13 +529,20 @@ def adopt_legacy_file(paths: WarehousePaths) -> None:
             fs_step("link the old file under its version name")
         os.chmod(version.database, 0o444)
         if not version.record.exists():
-            write_record(version, {"build_id": build_id, "adopted_from": str(paths.published),
-                                   "note": "published by an earlier chengyu, before versions existed"})
+            write_record(
+                version,
+                {
+                    "build_id": build_id,
+                    "adopted_from": str(paths.published),
+                    "note": "published by an earlier chengyu, before versions existed",
+                },
+            )
         point_at(paths, version)
         append_event(paths, "adopt", build_id, None, "build (adopted the file of an earlier chengyu)")
 
 
 # ---- publish, rollback, versions --------------------------------------------------
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -567,11 +612,14 @@ def write_serving(paths: WarehousePaths, candidate: Path) -> Path:
 
 def _copy_schema(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
     """Copy one schema of catalog into the current database (the serving file)."""
-    relations = con.execute("""
+    relations = con.execute(
+        """
         select table_name, sql, comment, false from duckdb_tables() where database_name = ? and schema_name = ?
         union all
         select view_name, null, comment, true from duckdb_views() where database_name = ? and schema_name = ?
-        order by 1""", [catalog, schema, catalog, schema]).fetchall()
+        order by 1""",
+        [catalog, schema, catalog, schema],
+    ).fetchall()
     if not relations:
         return
     con.execute(f"create schema {quote_identifier(schema)}")
@@ -586,8 +634,10 @@ def _copy_schema(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> N
         if comment:
             con.execute(f"comment on table {target} is {sql_text(comment)}")
         for column, text in con.execute(
-                "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
-                "and table_name = ? and comment is not null", [catalog, schema, name]).fetchall():
+            "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
+            "and table_name = ? and comment is not null",
+            [catalog, schema, name],
+        ).fetchall():
             con.execute(f"comment on column {target}.{quote_identifier(column)} is {sql_text(text)}")
 
 
@@ -595,8 +645,11 @@ def write_record(version: Version, record: dict) -> None:
     """Write the version's record beside its files: the step that makes it a version."""
     record = dict(record, sha256=file_sha256(version.database), size_bytes=version.database.stat().st_size)
     if version.internal.exists():
-        record["internal"] = {"file": version.internal.name, "sha256": file_sha256(version.internal),
-                              "size_bytes": version.internal.stat().st_size}
+        record["internal"] = {
+            "file": version.internal.name,
+            "sha256": file_sha256(version.internal),
+            "size_bytes": version.internal.stat().st_size,
+        }
     tmp = version.record.with_name(version.record.name + f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     fs_step("write record (temporary name)")
@@ -647,12 +700,13 @@ def _check_file(version: Version, path: Path, entry: dict, full: bool) -> None:
         else:
             matches = path.stat().st_size == entry.get("size_bytes")
     except OSError as exc:
-        raise CorruptVersion(f"version {version.build_id}: {path.name} cannot be read "
-                             f"({exc.strerror})") from None
+        raise CorruptVersion(f"version {version.build_id}: {path.name} cannot be read ({exc.strerror})") from None
     if not matches:
         what = "checksum" if full else "size"
-        raise CorruptVersion(f"version {version.build_id}: {path.name} no longer matches the "
-                             f"{what} recorded when it was published (replaced or changed on disk)")
+        raise CorruptVersion(
+            f"version {version.build_id}: {path.name} no longer matches the "
+            f"{what} recorded when it was published (replaced or changed on disk)"
+        )
 
 
 def _check_build_info(version: Version, path: Path, record: dict) -> None:
@@ -664,21 +718,27 @@ def _check_build_info(version: Version, path: Path, record: dict) -> None:
             con.close()
     except duckdb.Error as exc:
         if is_lock_conflict(exc):
-            raise BuildLocked(f"version {version.build_id} ({path.name}) is held open for writing by another "
-                              "process; close it and try again") from None
-        raise CorruptVersion(f"version {version.build_id}: {path.name} does not open as a warehouse: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise BuildLocked(
+                f"version {version.build_id} ({path.name}) is held open for writing by another "
+                "process; close it and try again"
+            ) from None
+        raise CorruptVersion(
+            f"version {version.build_id}: {path.name} does not open as a warehouse: {str(exc).splitlines()[0]}"
+        ) from None
     if "adopted_from" not in record and found != [(version.build_id,)]:
-        raise CorruptVersion(f"version {version.build_id}: the marts.build_info of {path.name} names {found}, "
-                             "not this build")
+        raise CorruptVersion(
+            f"version {version.build_id}: the marts.build_info of {path.name} names {found}, not this build"
+        )
 
 
 # ---- the publish log -----------------------------------------------------------------
 
 # Events that make a version live; "copy" records what a copy (PostgreSQL, export) holds.
 LIVE_EVENTS = frozenset({"publish", "rollback", "adopt", "recovered"})
-RECOVERED = ("the pointer named this version but the publish log did not (a publish or rollback stopped "
-             "between moving the pointer and writing the log, or the log was deleted or edited)")
+RECOVERED = (
+    "the pointer named this version but the publish log did not (a publish or rollback stopped "
+    "between moving the pointer and writing the log, or the log was deleted or edited)"
+)
 
 
 def utc_text(seconds: float | None = None) -> str:
@@ -686,15 +746,20 @@ def utc_text(seconds: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def append_event(paths: WarehousePaths, event: str, build_id: str, previous: str | None, command: str,
-                 **extra) -> None:
+def append_event(paths: WarehousePaths, event: str, build_id: str, previous: str | None, command: str, **extra) -> None:
     """Append one line to the publish log and flush it to disk.
 
     A torn last line (a kill in the middle of a write) is first closed with a newline, so
     it stays one unreadable line that readers skip, and the log is never rewritten.
     """
-    line = {"event": event, "build_id": build_id, "previous": previous, "at": extra.pop("at", None) or utc_text(),
-            "command": command, **extra}
+    line = {
+        "event": event,
+        "build_id": build_id,
+        "previous": previous,
+        "at": extra.pop("at", None) or utc_text(),
+        "command": command,
+        **extra,
+    }
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
     created = not os.path.lexists(paths.publish_log)
     try:
@@ -702,8 +767,10 @@ def append_event(paths: WarehousePaths, event: str, build_id: str, previous: str
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.EISDIR):
             raise
-        raise UnsafeWarehousePath(f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
-                                  "log; move it away (chengyu creates it as a plain file)") from None
+        raise UnsafeWarehousePath(
+            f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
+            "log; move it away (chengyu creates it as a plain file)"
+        ) from None
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -722,9 +789,13 @@ def append_event(paths: WarehousePaths, event: str, build_id: str, previous: str
 def _valid_event(event) -> bool:
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):
         return False
-    fields_ok = (isinstance(event.get("build_id"), str) and BUILD_ID.fullmatch(event["build_id"])
-                 and isinstance(event.get("previous"), (str, type(None)))
-                 and isinstance(event.get("at"), str) and isinstance(event.get("command"), str))
+    fields_ok = (
+        isinstance(event.get("build_id"), str)
+        and BUILD_ID.fullmatch(event["build_id"])
+        and isinstance(event.get("previous"), (str, type(None)))
+        and isinstance(event.get("at"), str)
+        and isinstance(event.get("command"), str)
+    )
     if event["event"] == "copy":
         return bool(fields_ok) and isinstance(event.get("copy"), str) and isinstance(event.get("target"), str)
     return bool(fields_ok) or event["event"] not in LIVE_EVENTS  # an unknown event is kept and ignored
@@ -738,14 +809,17 @@ def read_log(paths: WarehousePaths) -> tuple[list[dict], int]:
     except FileNotFoundError:
         return [], 0
     except OSError as exc:
-        raise UnsafeWarehousePath(f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
-                                  f"log ({exc.strerror}); move it away") from None
+        raise UnsafeWarehousePath(
+            f"{paths.publish_log} is {describe_path(paths.publish_log)}, not the publish "
+            f"log ({exc.strerror}); move it away"
+        ) from None
     try:
         with os.fdopen(fd, "rb", closefd=False) as f:
             raw = f.read()
     except OSError as exc:  # e.g. a directory
-        raise UnsafeWarehousePath(f"{paths.publish_log} cannot be read as the publish log ({exc.strerror}); "
-                                  "move it away") from None
+        raise UnsafeWarehousePath(
+            f"{paths.publish_log} cannot be read as the publish log ({exc.strerror}); move it away"
+        ) from None
     finally:
         os.close(fd)
     events, skipped = [], 0
@@ -781,7 +855,7 @@ class History:
             build_id = event.get("build_id")
             if event["event"] in LIVE_EVENTS:
                 if build_id in self.stack:  # back to a version on the stack: withdraw those above it
-                    del self.stack[self.stack.index(build_id) + 1:]
+                    del self.stack[self.stack.index(build_id) + 1 :]
                 else:
                     self.stack.append(build_id)
                 self.last_live[build_id] = index
@@ -811,7 +885,7 @@ class History:
         indexes = [i for i, e in enumerate(self.events) if e["event"] in LIVE_EVENTS and e["build_id"] == build_id]
         if not indexes:
             return None, None, None
-        ended = next((e for e in self.events[indexes[-1] + 1:] if e["event"] in LIVE_EVENTS), None)
+        ended = next((e for e in self.events[indexes[-1] + 1 :] if e["event"] in LIVE_EVENTS), None)
         return self.events[indexes[0]], self.events[indexes[-1]], ended
 
 
@@ -823,8 +897,13 @@ def read_history(paths: WarehousePaths) -> History:
     pointed = paths.pointed_version()
     if pointed is None or pointed.build_id == history.live:
         return history
-    pending = {"event": "recovered", "build_id": pointed.build_id, "previous": history.live,
-               "at": utc_text(os.lstat(paths.published).st_mtime), "command": RECOVERED}
+    pending = {
+        "event": "recovered",
+        "build_id": pointed.build_id,
+        "previous": history.live,
+        "at": utc_text(os.lstat(paths.published).st_mtime),
+        "command": RECOVERED,
+    }
     return History(events + [pending], skipped, pending)
 
 
@@ -834,8 +913,14 @@ def reconcile(paths: WarehousePaths, command: str) -> History:
     if history.pending is not None:
         event = dict(history.pending)
         with storage_errors("repair the publish log"):
-            append_event(paths, event.pop("event"), event.pop("build_id"), event.pop("previous"),
-                         f"{event.pop('command')}; recorded by `chengyu {command}`", **event)
+            append_event(
+                paths,
+                event.pop("event"),
+                event.pop("build_id"),
+                event.pop("previous"),
+                f"{event.pop('command')}; recorded by `chengyu {command}`",
+                **event,
+            )
         history.pending = None
     return history
 
@@ -859,9 +944,16 @@ def unique_build_id(paths: WarehousePaths) -> str:
     could repeat one): redrawn one microsecond later until free."""
     taken = read_history(paths).ids
     if paths.versions_dir.is_dir():
-        taken |= {b for p in paths.versions_dir.iterdir()
-                  for b in (paths.build_id_of(p.name, ".duckdb"), paths.build_id_of(p.name, ".json"),
-                            paths.build_id_of(p.name, INTERNAL_SUFFIX)) if b}
+        taken |= {
+            b
+            for p in paths.versions_dir.iterdir()
+            for b in (
+                paths.build_id_of(p.name, ".duckdb"),
+                paths.build_id_of(p.name, ".json"),
+                paths.build_id_of(p.name, INTERNAL_SUFFIX),
+            )
+            if b
+        }
     build_id = new_build_id()
     while build_id in taken:
         build_id = build_id_after(build_id)
@@ -870,8 +962,15 @@ def unique_build_id(paths: WarehousePaths) -> str:
 
 # ---- publish, rollback, prune ---------------------------------------------------------
 
-def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
-            keep: int = DEFAULT_KEEP_VERSIONS, command: str = "build") -> Version:
+
+def publish(
+    paths: WarehousePaths,
+    candidate: Path,
+    build_id: str,
+    record: dict,
+    keep: int = DEFAULT_KEEP_VERSIONS,
+    command: str = "build",
+) -> Version:
     """Make the sealed candidate a version (its serving file derived from it, the candidate
     itself its internal file), point the warehouse at the serving file, log it, prune.
 
@@ -879,18 +978,21 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
     exists they are leftovers the next locked command removes, never half a version."""
     version = paths.version(build_id)
     history = reconcile(paths, command)
-    exists = VersionExists(f"version {build_id} exists already (or the publish log names it); "
-                           "a version is never overwritten: build again for a new id")
-    if build_id in history.ids or any(os.path.lexists(p) for p in (version.database, version.record,
-                                                                    version.internal)):
+    exists = VersionExists(
+        f"version {build_id} exists already (or the publish log names it); "
+        "a version is never overwritten: build again for a new id"
+    )
+    if build_id in history.ids or any(os.path.lexists(p) for p in (version.database, version.record, version.internal)):
         raise exists
     previous = paths.pointed_version()
     serving = write_serving(paths, candidate)
     with storage_errors("publish the new version", candidate.stat().st_size):
         # Immutable from here on; the internal file readable only by the account that builds
         # (a BI server under another account cannot open it even by its path).
-        for source, name, label, mode in ((candidate, version.internal, "internal file", 0o400),
-                                          (serving, version.database, "serving file", 0o444)):
+        for source, name, label, mode in (
+            (candidate, version.internal, "internal file", 0o400),
+            (serving, version.database, "serving file", 0o444),
+        ):
             os.chmod(source, mode)
             fs_step(f"make the {label} read-only")
             try:
@@ -910,8 +1012,7 @@ def publish(paths: WarehousePaths, candidate: Path, build_id: str, record: dict,
     return version
 
 
-def rollback(paths: WarehousePaths, to: str | None = None,
-             command: str = "rollback") -> tuple[Version | None, Version]:
+def rollback(paths: WarehousePaths, to: str | None = None, command: str = "rollback") -> tuple[Version | None, Version]:
     """Point the warehouse at the version live before the current one (per the publish
     log), or at build id `to`.
 
@@ -924,8 +1025,10 @@ def rollback(paths: WarehousePaths, to: str | None = None,
         broken = False
     except CorruptVersion:
         if paths.orphaned():
-            raise NoSuchVersion(f"{paths.versions_dir} holds no version to roll back to (deleted by hand?); "
-                                "`chengyu build` publishes a new one") from None
+            raise NoSuchVersion(
+                f"{paths.versions_dir} holds no version to roll back to (deleted by hand?); "
+                "`chengyu build` publishes a new one"
+            ) from None
         current, broken = None, True
     kept = {v.build_id: v for v in paths.versions()}
     if current is None and not broken:
@@ -944,7 +1047,8 @@ def rollback(paths: WarehousePaths, to: str | None = None,
         if not path:
             raise NoSuchVersion(
                 f"the publish log records no kept version live before {current.build_id}; a withdrawn or older "
-                "version comes back only when named: `chengyu rollback --to BUILD_ID` (`chengyu versions` lists them)")
+                "version comes back only when named: `chengyu rollback --to BUILD_ID` (`chengyu versions` lists them)"
+            )
         target = path[0]
         _verify_for_rollback(paths, history, target, current)
     with storage_errors("move the warehouse pointer"):
@@ -1015,6 +1119,7 @@ def prune(paths: WarehousePaths, keep: int) -> list[Version]:
 
 # ---- what commands that open the published file check ----------------------------------
 
+
 def check_published(paths: WarehousePaths, full: bool = False) -> Version | None:
     """The live version, checked before a command opens it (size, or the whole checksum for
     the commands that copy it): a damaged file is named with its recovery. None: nothing published."""
@@ -1035,16 +1140,20 @@ def live_for_build(paths: WarehousePaths, accept_shift: str | None) -> tuple[Ver
     version stops the build unless the user accepts publishing without a comparison."""
     reconcile(paths, "build")
     if paths.orphaned():
-        print(f"{paths.published} points at {os.readlink(paths.published)}, but {paths.versions_dir} holds no "
-              "version (deleted by hand?): building as if nothing were published; publishing replaces the pointer",
-              flush=True)
+        print(
+            f"{paths.published} points at {os.readlink(paths.published)}, but {paths.versions_dir} holds no "
+            "version (deleted by hand?): building as if nothing were published; publishing replaces the pointer",
+            flush=True,
+        )
         return None, "nothing is published (the versions folder held no version)"
     try:
         return check_published(paths, full=True), None
     except (CorruptVersion, BuildLocked) as exc:
         if accept_shift is None:
-            raise type(exc)(f"{exc}; the quality gate cannot compare with it: fix that, or build with "
-                            "--accept-shift REASON to publish without a comparison") from None
+            raise type(exc)(
+                f"{exc}; the quality gate cannot compare with it: fix that, or build with "
+                "--accept-shift REASON to publish without a comparison"
+            ) from None
         print(f"WARNING {exc}; publishing without a comparison (--accept-shift: {accept_shift})", flush=True)
         return None, f"the published version could not be compared with ({exc})"
 
@@ -1069,8 +1178,12 @@ def remove_leftovers(paths: WarehousePaths) -> list[Path]:
         build_id = paths.build_id_of(path.name, ".duckdb") or paths.build_id_of(path.name, INTERNAL_SUFFIX)
         if build_id is not None and build_id == pointed_id:  # the pointer's internal file follows it
             continue
-        if (".tmp-" in path.name or path.name.startswith(f"{prefix}candidate-")
-                or build_id is not None and not paths.version(build_id).record.exists()):
+        if (
+            ".tmp-" in path.name
+            or path.name.startswith(f"{prefix}candidate-")
+            or build_id is not None
+            and not paths.version(build_id).record.exists()
+        ):
             leftovers.append(path)
     leftovers += [p for p in paths.directory.iterdir() if p.name.startswith(f".{paths.name}.pointer-")]
     for path in leftovers:

@@ -86,8 +86,10 @@ class GateResult:
                 continue
             label = "CRITICAL" if r.severity == CRITICAL else "WARNING"
             args = ", ".join(f"{k}={_short(v)}" for k, v in r.kwargs.items())
-            lines.append(f"{label} shift in {r.suite}: {r.expectation}({args}): "
-                         f"candidate {_short(r.observed)}, published {_short(r.published)}")
+            lines.append(
+                f"{label} shift in {r.suite}: {r.expectation}({args}): "
+                f"candidate {_short(r.observed)}, published {_short(r.published)}"
+            )
         if self.accepted_shift and any(not r.success for r in self.results):
             lines.append(f"Shifts accepted by the operator: {self.accepted_shift}")
         return lines
@@ -104,6 +106,7 @@ def _short(value: object) -> str:
 
 
 # ---- limits: pure functions of the published values -------------------------------------------
+
 
 def count_band(published: int, limit: float) -> tuple[int, int]:
     """Row counts whose change from the published count is at most `limit` (relative)."""
@@ -151,14 +154,21 @@ def import_great_expectations():
 
 # ---- expectations -----------------------------------------------------------------------------
 
-def expectations(relation: str, published: dict, measures: list[dict], thresholds: dict,
-                 warn_only_row_counts: tuple[str, ...] = ()) -> list:
+
+def expectations(
+    relation: str, published: dict, measures: list[dict], thresholds: dict, warn_only_row_counts: tuple[str, ...] = ()
+) -> list:
     """(severity, expectation, published value) for one mart, limits from the published profile."""
     gx = import_great_expectations()
 
     E = gx.expectations
-    out = [(CRITICAL, E.ExpectTableColumnsToMatchSet(column_set=published["columns"][relation], exact_match=False),
-            published["columns"][relation])]
+    out = [
+        (
+            CRITICAL,
+            E.ExpectTableColumnsToMatchSet(column_set=published["columns"][relation], exact_match=False),
+            published["columns"][relation],
+        )
+    ]
     n = published["counts"][relation]
     levels = ((WARNING, "warn"),) if relation in warn_only_row_counts else ((WARNING, "warn"), (CRITICAL, "block"))
     for severity, level in levels:
@@ -173,27 +183,29 @@ def expectations(relation: str, published: dict, measures: list[dict], threshold
             if m["kind"] == "distribution":
                 # (ExpectColumnQuantileValuesToBeBetween cannot store its result in GX 1.24 with pandas.)
                 spread = value["stdev"] or 0.0
-                for stat, expectation in (("median", E.ExpectColumnMedianToBeBetween),
-                                          ("mean", E.ExpectColumnMeanToBeBetween),
-                                          ("stdev", E.ExpectColumnStdevToBeBetween)):
+                for stat, expectation in (
+                    ("median", E.ExpectColumnMedianToBeBetween),
+                    ("mean", E.ExpectColumnMeanToBeBetween),
+                    ("stdev", E.ExpectColumnStdevToBeBetween),
+                ):
                     if value[stat] is None:
                         continue
                     low, high = distribution_band(value[stat], spread, limit)
-                    out.append((severity, expectation(column=m["column"], min_value=low, max_value=high),
-                                value[stat]))
+                    out.append((severity, expectation(column=m["column"], min_value=low, max_value=high), value[stat]))
             elif m["kind"] == "share":
                 low, high = share_band(value, limit)
-                out.append((severity, E.ExpectColumnMaxToBeBetween(column=m["column"], min_value=low,
-                                                                   max_value=high), value))
+                out.append(
+                    (severity, E.ExpectColumnMaxToBeBetween(column=m["column"], min_value=low, max_value=high), value)
+                )
             else:
-                out.append((severity, E.ExpectColumnMaxToBeBetween(column=m["column"], max_value=value + limit),
-                            value))
+                out.append((severity, E.ExpectColumnMaxToBeBetween(column=m["column"], max_value=value + limit), value))
     return out
 
 
 @dataclass
 class Baseline:
     """What the candidate is compared with: the gate's limits and the published profile."""
+
     config: dict
     build_id: str | None = None
     profile: dict | None = None
@@ -204,8 +216,12 @@ def load_gate_config(project_dir: Path) -> dict:
     return yaml.safe_load((project_dir / GATE_CONFIG).read_text(encoding="utf-8"))
 
 
-def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | None = None,
-                 no_comparison: str = "nothing is published yet") -> Baseline:
+def prepare_gate(
+    project_dir: Path,
+    published: Path | None,
+    accept_shift: str | None = None,
+    no_comparison: str = "nothing is published yet",
+) -> Baseline:
     """Load Great Expectations and profile the published version (a DuckDB file).
 
     Called while dbt builds the candidate in its child process, so both cores work.
@@ -231,9 +247,10 @@ def prepare_gate(project_dir: Path, published: Path | None, accept_shift: str | 
         from chengyu_cluster.publish.versions import BuildLocked, CorruptVersion, is_lock_conflict
 
         refusal = BuildLocked if is_lock_conflict(exc) else CorruptVersion
-        raise refusal(f"the quality gate stops the build: {reason}; close what holds it or repair it "
-                      "(`chengyu verify`), or build with --accept-shift REASON to publish without a comparison"
-                      ) from None
+        raise refusal(
+            f"the quality gate stops the build: {reason}; close what holds it or repair it "
+            "(`chengyu verify`), or build with --accept-shift REASON to publish without a comparison"
+        ) from None
 
 
 def prepare_gate_spark(project_dir: Path, spark, published_schema: str | None, build_id: str | None) -> Baseline:
@@ -244,41 +261,62 @@ def prepare_gate_spark(project_dir: Path, spark, published_schema: str | None, b
     return Baseline(config, build_id, profile(spark_marts(spark, published_schema), config["measures"]))
 
 
-def run_quality_gate(candidate: Path, baseline: Baseline, report_dir: Path,
-                     accept_shift: str | None = None) -> GateResult:
+def run_quality_gate(
+    candidate: Path, baseline: Baseline, report_dir: Path, accept_shift: str | None = None
+) -> GateResult:
     """The gate on a DuckDB candidate file: each mart read as a pandas DataFrame."""
     con = duckdb.connect(str(candidate), read_only=True)
     try:
         marts = duckdb_marts(con)
         row = con.execute("select build_id from marts.build_info").fetchone() if "build_info" in marts.columns else None
-        return _run_gate(lambda context: context.data_sources.add_pandas("candidate"), marts.columns,
-                         lambda relation: con.execute(frame_sql(marts, relation, baseline.config["measures"])).df(),
-                         baseline, report_dir, accept_shift, row[0] if row else None)
+        return _run_gate(
+            lambda context: context.data_sources.add_pandas("candidate"),
+            marts.columns,
+            lambda relation: con.execute(frame_sql(marts, relation, baseline.config["measures"])).df(),
+            baseline,
+            report_dir,
+            accept_shift,
+            row[0] if row else None,
+        )
     finally:
         con.close()
 
 
-def run_quality_gate_spark(spark, candidate_schema: str, baseline: Baseline, report_dir: Path,
-                           accept_shift: str | None = None) -> GateResult:
+def run_quality_gate_spark(
+    spark, candidate_schema: str, baseline: Baseline, report_dir: Path, accept_shift: str | None = None
+) -> GateResult:
     """The same gate on Spark: the candidate's marts (schema `candidate_schema`) validated as
     Spark DataFrames through GX's Spark data source (`add_spark`, a dataframe asset), in the
     SparkSession that built them. `candidate_schema` is a name chengyu made from a build id."""
     marts = spark_marts(spark, candidate_schema)
-    return _run_gate(lambda context: context.data_sources.add_spark("candidate"), marts.columns,
-                     lambda relation: spark.sql(frame_sql(marts, relation, baseline.config["measures"])),
-                     baseline, report_dir, accept_shift)
+    return _run_gate(
+        lambda context: context.data_sources.add_spark("candidate"),
+        marts.columns,
+        lambda relation: spark.sql(frame_sql(marts, relation, baseline.config["measures"])),
+        baseline,
+        report_dir,
+        accept_shift,
+    )
 
 
-def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Baseline, report_dir: Path,
-              accept_shift: str | None, build_id: str | None = None) -> GateResult:
+def _run_gate(
+    add_datasource,
+    now: dict[str, list[str]],
+    frame_of,
+    baseline: Baseline,
+    report_dir: Path,
+    accept_shift: str | None,
+    build_id: str | None = None,
+) -> GateResult:
     gx = import_great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     results_dir = report_dir / "results"
     shutil.rmtree(results_dir, ignore_errors=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    gate = GateResult(report_dir, compared_with=baseline.build_id, accepted_shift=accept_shift,
-                      note=baseline.note, build_id=build_id)
+    gate = GateResult(
+        report_dir, compared_with=baseline.build_id, accepted_shift=accept_shift, note=baseline.note, build_id=build_id
+    )
     if baseline.profile is None:
         _write_offline_index(report_dir, gate)
         return gate
@@ -290,11 +328,13 @@ def _run_gate(add_datasource, now: dict[str, list[str]], frame_of, baseline: Bas
         datasource = add_datasource(context)
         for relation in baseline.profile["columns"]:
             if relation not in now:
-                gate.results.append(CheckResult(f"shift_{relation}", "public mart exists", {}, CRITICAL, False,
-                                                "missing", "present"))
+                gate.results.append(
+                    CheckResult(f"shift_{relation}", "public mart exists", {}, CRITICAL, False, "missing", "present")
+                )
                 continue
-            checks = expectations(relation, baseline.profile, measures, thresholds,
-                                  tuple(baseline.config.get("warn_only_row_counts", ())))
+            checks = expectations(
+                relation, baseline.profile, measures, thresholds, tuple(baseline.config.get("warn_only_row_counts", ()))
+            )
             frame = frame_of(relation)
             _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
         context.build_data_docs()
@@ -323,29 +363,38 @@ def _validate(context, datasource, name: str, frame, checks: list, gate: GateRes
         published_by_id[added.id] = published_value
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
     run = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    (results_dir / f"{name}.json").write_text(json.dumps(run.to_json_dict(), indent=2, default=str),
-                                              encoding="utf-8")
+    (results_dir / f"{name}.json").write_text(json.dumps(run.to_json_dict(), indent=2, default=str), encoding="utf-8")
     for r in run.results:
         cfg = r.expectation_config
-        gate.results.append(CheckResult(
-            suite=name, expectation=cfg.type,
-            kwargs={k: v for k, v in cfg.kwargs.items() if k not in {"batch_id", "column_set"}},
-            severity=(cfg.meta or {}).get("severity", CRITICAL), success=bool(r.success),
-            observed=r.result.get("observed_value"), published=published_by_id.get(cfg.id)))
+        gate.results.append(
+            CheckResult(
+                suite=name,
+                expectation=cfg.type,
+                kwargs={k: v for k, v in cfg.kwargs.items() if k not in {"batch_id", "column_set"}},
+                severity=(cfg.meta or {}).get("severity", CRITICAL),
+                success=bool(r.success),
+                observed=r.result.get("observed_value"),
+                published=published_by_id.get(cfg.id),
+            )
+        )
 
 
 def _write_offline_index(report_dir: Path, gate: GateResult) -> None:
     """A self-contained HTML page of every check (GX's own Data Docs load styles from CDNs):
     index.html, and a copy kept as builds/<build id>.html for `show_live_report`."""
-    index = _gate_page(gate, "Great Expectations Data Docs: <a href=\"data_docs/index.html\">data_docs/index.html</a> "
-                             "(styled when online, readable offline).\nRaw results: <code>results/*.json</code>.")
+    index = _gate_page(
+        gate,
+        'Great Expectations Data Docs: <a href="data_docs/index.html">data_docs/index.html</a> '
+        "(styled when online, readable offline).\nRaw results: <code>results/*.json</code>.",
+    )
     (report_dir / "index.html").write_text(index, encoding="utf-8")
     if gate.build_id:
         kept = report_dir / "builds"
         kept.mkdir(exist_ok=True)
         (kept / f"{gate.build_id}.html").write_text(
             _gate_page(gate, "Data Docs and raw results (data_docs/, results/) are those of the latest gate run."),
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         for old in sorted(kept.glob("*.html"), key=lambda p: p.stat().st_mtime)[:-KEPT_GATE_PAGES]:
             old.unlink()
 
@@ -359,24 +408,31 @@ def _gate_page(gate: GateResult, details: str) -> str:
         rows.append(
             f"<tr style='background:{colour}'><td>{html.escape(r.suite)}</td><td>{html.escape(r.expectation)}</td>"
             f"<td>{args}</td><td>{r.severity}</td><td>{status}</td><td>{html.escape(_short(r.observed))}</td>"
-            f"<td>{html.escape(_short(r.published))}</td></tr>")
-    compared = (f"Compared with the published version {html.escape(gate.compared_with)}."
-                if gate.compared_with else f"No comparison: {html.escape(gate.note or '')}.")
-    accepted = (f"<p>Shifts accepted by the operator: {html.escape(gate.accepted_shift)}</p>"
-                if gate.accepted_shift else "")
+            f"<td>{html.escape(_short(r.published))}</td></tr>"
+        )
+    compared = (
+        f"Compared with the published version {html.escape(gate.compared_with)}."
+        if gate.compared_with
+        else f"No comparison: {html.escape(gate.note or '')}."
+    )
+    accepted = (
+        f"<p>Shifts accepted by the operator: {html.escape(gate.accepted_shift)}</p>" if gate.accepted_shift else ""
+    )
     build = html.escape(gate.build_id or "")
-    return ('<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>\n'
-            f'<meta name="chengyu-build" content="{build}">\n'
-            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style>\n"
-            f"</head><body><h1>Quality gate of build {build or '(unknown)'}: candidate against the published "
-            "version</h1>\n"
-            f"<p>{compared} {gate.n_passed} passed, {gate.n_warned} warned, "
-            f"{gate.n_critical_failed} critical failed.\n{details}\n"
-            f"Limits: <code>quality/gate.yml</code>.</p>{accepted}\n"
-            "<table><tr><th>suite</th><th>expectation</th><th>limits</th><th>severity</th><th>status</th>"
-            "<th>candidate</th><th>published</th></tr>\n"
-            f"{''.join(rows)}</table></body></html>")
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Chengyu warehouse quality gate</title>\n'
+        f'<meta name="chengyu-build" content="{build}">\n'
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}</style>\n"
+        f"</head><body><h1>Quality gate of build {build or '(unknown)'}: candidate against the published "
+        "version</h1>\n"
+        f"<p>{compared} {gate.n_passed} passed, {gate.n_warned} warned, "
+        f"{gate.n_critical_failed} critical failed.\n{details}\n"
+        f"Limits: <code>quality/gate.yml</code>.</p>{accepted}\n"
+        "<table><tr><th>suite</th><th>expectation</th><th>limits</th><th>severity</th><th>status</th>"
+        "<th>candidate</th><th>published</th></tr>\n"
+        f"{''.join(rows)}</table></body></html>"
+    )
 
 
 def show_live_report(report_dir: Path, build_id: str) -> str | None:
@@ -395,8 +451,10 @@ def show_live_report(report_dir: Path, build_id: str) -> str | None:
         index.write_text(page, encoding="utf-8")
         return f"gate report {index}: build {build_id}, the live one"
     of = f"build {shown.group(1)}" if shown and shown.group(1) else "another build"
-    banner = (f'<p id="not-live" style="background:#fce8e6;padding:6px"><b>This report is of {html.escape(of)}, '
-              f"not of the live version {html.escape(build_id)}</b> (rolled back; no gate report of it is kept "
-              "here).</p>\n")
+    banner = (
+        f'<p id="not-live" style="background:#fce8e6;padding:6px"><b>This report is of {html.escape(of)}, '
+        f"not of the live version {html.escape(build_id)}</b> (rolled back; no gate report of it is kept "
+        "here).</p>\n"
+    )
     index.write_text(page.replace("<body>", "<body>" + banner, 1), encoding="utf-8")
     return f"gate report {index}: of {of}, not the live one (its page says so)"

@@ -39,6 +39,7 @@ SPARK = Dialect(spark_quote, "percentile({x}, 0.5)")
 @dataclass(frozen=True)
 class Marts:
     """One warehouse's marts on one engine: its columns and a way to run a query."""
+
     dialect: Dialect
     schema: str
     columns: dict[str, list[str]]  # {mart: its columns in order}
@@ -92,10 +93,13 @@ def frame_sql(marts: Marts, relation: str, measures: list[dict]) -> str:
 
 # ---- the two engines --------------------------------------------------------------------------
 
+
 def duckdb_marts(con) -> Marts:
     """The `marts` schema of an open DuckDB file."""
-    rows = con.execute("select table_name, column_name from information_schema.columns "
-                       "where table_schema = 'marts' order by table_name, ordinal_position").fetchall()
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts' order by table_name, ordinal_position"
+    ).fetchall()
     columns: dict[str, list[str]] = {}
     for table, column in rows:
         columns.setdefault(table, []).append(column)
@@ -106,7 +110,8 @@ def spark_marts(spark, schema: str) -> Marts:
     """Every table or view of a Spark database (none when it does not exist)."""
     columns = {}
     if spark.catalog.databaseExists(schema):
-        names = sorted(row.tableName for row in spark.sql(f"show tables in {spark_quote(schema)}").collect()
-                       if not row.isTemporary)
+        names = sorted(
+            row.tableName for row in spark.sql(f"show tables in {spark_quote(schema)}").collect() if not row.isTemporary
+        )
         columns = {name: list(spark.table(f"{spark_quote(schema)}.{spark_quote(name)}").columns) for name in names}
     return Marts(SPARK, schema, columns, lambda sql: tuple(spark.sql(sql).first()))

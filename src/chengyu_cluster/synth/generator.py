@@ -135,13 +135,48 @@ class Seat:
 
 SEATS = [
     # members (seeds/areas.csv); GDP from seeds/reported_figures.csv where it exists
-    Seat("510100", "member", "510000", 30.66, 104.06,
-         ("510104", "510105", "510106", "510107", "510108", "510112", "510113", "510114", "510115",
-          "510116", "510117", "510121", "510181", "510185"), 13889.39),  # Chengdu 2017, F0140
-    Seat("510600", "member", "510000", 31.13, 104.40,
-         ("510603", "510604", "510623", "510681", "510682", "510683"), 1960.6),  # Deyang 2017, F0149
-    Seat("511400", "member", "510000", 30.06, 103.83,
-         ("511402", "511403", "511421", "511423", "511424", "511425"), 1117.23),  # Meishan 2017, F0152
+    Seat(
+        "510100",
+        "member",
+        "510000",
+        30.66,
+        104.06,
+        (
+            "510104",
+            "510105",
+            "510106",
+            "510107",
+            "510108",
+            "510112",
+            "510113",
+            "510114",
+            "510115",
+            "510116",
+            "510117",
+            "510121",
+            "510181",
+            "510185",
+        ),
+        13889.39,
+    ),  # Chengdu 2017, F0140
+    Seat(
+        "510600",
+        "member",
+        "510000",
+        31.13,
+        104.40,
+        ("510603", "510604", "510623", "510681", "510682", "510683"),
+        1960.6,
+    ),  # Deyang 2017, F0149
+    Seat(
+        "511400",
+        "member",
+        "510000",
+        30.06,
+        103.83,
+        ("511402", "511403", "511421", "511423", "511424", "511425"),
+        1117.23,
+    ),  # Meishan 2017, F0152
     Seat("512000", "member", "510000", 30.12, 104.65, ("512002", "512021", "512022"), 943.4),  # Ziyang 2017, F0155
     Seat("500112", "member", "500000", 29.78, 106.62, ("500112",), 1293.35),  # Yubei 2016, F0190
     Seat("500105", "member", "500000", 29.61, 106.57, ("500105",), 1000.0),  # Jiangbei: assumed
@@ -153,8 +188,15 @@ SEATS = [
     Seat("SC-Nanchong", "rest_of_sichuan", "510000", 30.84, 106.11, ("511302",), 19070 / 4),
     Seat("SC-Luzhou", "rest_of_sichuan", "510000", 28.87, 105.44, ("510502",), 19070 / 4),
     # rest of Chongqing: Chongqing 2017 (19,425, F0136) less the members (about 4,600), three seats
-    Seat("CQ-Main", "rest_of_chongqing", "500000", 29.56, 106.57,
-         ("500103", "500106", "500107", "500108", "500109", "500113"), 14800 * 0.6),
+    Seat(
+        "CQ-Main",
+        "rest_of_chongqing",
+        "500000",
+        29.56,
+        106.57,
+        ("500103", "500106", "500107", "500108", "500109", "500113"),
+        14800 * 0.6,
+    ),
     Seat("CQ-Wanzhou", "rest_of_chongqing", "500000", 30.81, 108.41, ("500101",), 14800 * 0.2),
     Seat("CQ-Fuling", "rest_of_chongqing", "500000", 29.70, 107.39, ("500102",), 14800 * 0.2),
     # rest of China: out-of-register counterparts only; mass assumed (about 14 times Sichuan +
@@ -187,25 +229,55 @@ DIVISION_CLASSES = {
     "C43": ("C4330", "C4350"),  # repair of general machinery; of transport equipment
 }
 # Divisions outside the panel (seeds/sectors.csv) and C39: assumed shares of a province's firms.
-EXTRA_DIVISION_SHARE = {"510000": {"C39": 0.15, "C29": 0.06, "C31": 0.06, "C32": 0.05},
-                        "500000": {"C39": 0.12, "C29": 0.06, "C31": 0.05, "C32": 0.05}}
+EXTRA_DIVISION_SHARE = {
+    "510000": {"C39": 0.15, "C29": 0.06, "C31": 0.06, "C32": 0.05},
+    "500000": {"C39": 0.12, "C29": 0.06, "C31": 0.05, "C32": 0.05},
+}
 # Stylised input mix: buyer division -> seller division -> share of its purchases (assumed).
 INPUT_MIX = {
-    "C36": {"C36": .35, "C33": .10, "C34": .08, "C38": .12, "C39": .08, "C29": .10, "C31": .08, "C32": .06,
-            "C40": .02, "C35": .01},
-    "C37": {"C37": .30, "C33": .10, "C34": .12, "C38": .12, "C39": .10, "C31": .08, "C32": .10, "C40": .05,
-            "C29": .03},
-    "C34": {"C34": .25, "C33": .15, "C31": .20, "C32": .08, "C38": .12, "C39": .05, "C40": .05, "C29": .05,
-            "C35": .05},
-    "C35": {"C35": .20, "C34": .20, "C33": .15, "C31": .15, "C38": .12, "C39": .06, "C40": .07, "C32": .05},
-    "C38": {"C38": .30, "C32": .20, "C31": .08, "C39": .15, "C33": .08, "C29": .10, "C34": .05, "C40": .04},
-    "C39": {"C39": .55, "C38": .12, "C32": .08, "C29": .10, "C33": .05, "C40": .05, "C34": .05},
-    "C40": {"C40": .25, "C39": .30, "C38": .15, "C33": .10, "C32": .08, "C29": .07, "C34": .05},
-    "C33": {"C31": .45, "C32": .20, "C33": .20, "C34": .08, "C29": .07},
-    "C43": {"C34": .25, "C38": .20, "C33": .20, "C39": .10, "C40": .10, "C36": .05, "C37": .05, "C29": .05},
-    "C29": {"C29": .60, "C34": .15, "C33": .15, "C38": .10},
-    "C31": {"C31": .70, "C34": .15, "C35": .10, "C33": .05},
-    "C32": {"C32": .70, "C34": .15, "C35": .10, "C38": .05},
+    "C36": {
+        "C36": 0.35,
+        "C33": 0.10,
+        "C34": 0.08,
+        "C38": 0.12,
+        "C39": 0.08,
+        "C29": 0.10,
+        "C31": 0.08,
+        "C32": 0.06,
+        "C40": 0.02,
+        "C35": 0.01,
+    },
+    "C37": {
+        "C37": 0.30,
+        "C33": 0.10,
+        "C34": 0.12,
+        "C38": 0.12,
+        "C39": 0.10,
+        "C31": 0.08,
+        "C32": 0.10,
+        "C40": 0.05,
+        "C29": 0.03,
+    },
+    "C34": {
+        "C34": 0.25,
+        "C33": 0.15,
+        "C31": 0.20,
+        "C32": 0.08,
+        "C38": 0.12,
+        "C39": 0.05,
+        "C40": 0.05,
+        "C29": 0.05,
+        "C35": 0.05,
+    },
+    "C35": {"C35": 0.20, "C34": 0.20, "C33": 0.15, "C31": 0.15, "C38": 0.12, "C39": 0.06, "C40": 0.07, "C32": 0.05},
+    "C38": {"C38": 0.30, "C32": 0.20, "C31": 0.08, "C39": 0.15, "C33": 0.08, "C29": 0.10, "C34": 0.05, "C40": 0.04},
+    "C39": {"C39": 0.55, "C38": 0.12, "C32": 0.08, "C29": 0.10, "C33": 0.05, "C40": 0.05, "C34": 0.05},
+    "C40": {"C40": 0.25, "C39": 0.30, "C38": 0.15, "C33": 0.10, "C32": 0.08, "C29": 0.07, "C34": 0.05},
+    "C33": {"C31": 0.45, "C32": 0.20, "C33": 0.20, "C34": 0.08, "C29": 0.07},
+    "C43": {"C34": 0.25, "C38": 0.20, "C33": 0.20, "C39": 0.10, "C40": 0.10, "C36": 0.05, "C37": 0.05, "C29": 0.05},
+    "C29": {"C29": 0.60, "C34": 0.15, "C33": 0.15, "C38": 0.10},
+    "C31": {"C31": 0.70, "C34": 0.15, "C35": 0.10, "C33": 0.05},
+    "C32": {"C32": 0.70, "C34": 0.15, "C35": 0.10, "C38": 0.05},
 }
 # Assumed output factors by calendar month (mean 1): low at the Spring Festival, high in December.
 SEASONAL = [0.80, 0.75, 1.02, 0.98, 1.00, 1.06, 0.97, 0.97, 1.04, 0.98, 1.05, 1.18]
@@ -257,11 +329,15 @@ def division_weights(project_dir: Path) -> dict[tuple[str, str], float]:
     """(seat, division) -> weight of the count of register firms there (see the docstring)."""
     priors = _read_csv(project_dir / "seeds" / "estimation_priors.csv")
     specialties = _read_csv(project_dir / "seeds" / "area_specialties.csv")
-    base = {(p["area_code"], p["sector_code"]): float(p["value"]) for p in priors
-            if p["prior_kind"] == "baseline_sector_share"}
+    base = {
+        (p["area_code"], p["sector_code"]): float(p["value"])
+        for p in priors
+        if p["prior_kind"] == "baseline_sector_share"
+    }
     multiplier = {p["claim_strength"]: float(p["value"]) for p in priors if p["prior_kind"] == "specialty_multiplier"}
-    intensity = {p["area_code"]: float(p["value"]) for p in priors
-                 if p["prior_kind"] == "relative_industrial_intensity"}
+    intensity = {
+        p["area_code"]: float(p["value"]) for p in priors if p["prior_kind"] == "relative_industrial_intensity"
+    }
     claims: dict[tuple[str, str], float] = {}
     for s in specialties:
         key = (s["area_code"], s["sector_code"])
@@ -328,8 +404,13 @@ def synth(project_dir: Path, out_dir: Path, cfg: SynthConfig, progress=None) -> 
     with new_folder(out_dir) as work:
         for table in ("enterprises", "enterprise_month", "supply_invoices"):
             (work / table).mkdir()
-        con = duckdb.connect(config={"memory_limit": cfg.memory_limit, "temp_directory": str(work / ".spill"),
-                                     "preserve_insertion_order": True})
+        con = duckdb.connect(
+            config={
+                "memory_limit": cfg.memory_limit,
+                "temp_directory": str(work / ".spill"),
+                "preserve_insertion_order": True,
+            }
+        )
         con.execute("set enable_progress_bar = false")
         if cfg.threads:
             con.execute(f"set threads = {int(cfg.threads)}")
@@ -340,10 +421,24 @@ def synth(project_dir: Path, out_dir: Path, cfg: SynthConfig, progress=None) -> 
         shutil.rmtree(work / ".spill", ignore_errors=True)
         result.out_dir = out_dir
         result.seconds = time.perf_counter() - started
-        (work / "SYNTHETIC.json").write_text(json.dumps({
-            "basis": "synthetic", "generator": "chengyu synth", "enterprises": cfg.enterprises, "months": cfg.months,
-            "invoices": cfg.invoices, "seed": cfg.seed, "start_year": cfg.start_year, "as_of": cfg.as_of,
-            "rows": result.rows}, indent=2) + "\n", encoding="utf-8")
+        (work / "SYNTHETIC.json").write_text(
+            json.dumps(
+                {
+                    "basis": "synthetic",
+                    "generator": "chengyu synth",
+                    "enterprises": cfg.enterprises,
+                    "months": cfg.months,
+                    "invoices": cfg.invoices,
+                    "seed": cfg.seed,
+                    "start_year": cfg.start_year,
+                    "as_of": cfg.as_of,
+                    "rows": result.rows,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     return result
 
 
@@ -356,17 +451,20 @@ def _values(rows: list[tuple]) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         return repr(float(v)) if isinstance(v, float) else str(v)
+
     return ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
 
 
 def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
     """Small tables of the shape: seats, distances, cells, classes, input mix, months."""
     seed = cfg.seed
-    con.execute(f"""create table seats as select * from (values {_values([
-        (i, s.seat, s.group, s.province, s.lat, s.lon, s.gdp_yi) for i, s in enumerate(SEATS)])})
+    con.execute(f"""create table seats as select * from (values {
+        _values([(i, s.seat, s.group, s.province, s.lat, s.lon, s.gdp_yi) for i, s in enumerate(SEATS)])
+    })
         t(seat_id, seat, grp, province, lat, lon, gdp_yi)""")
-    con.execute(f"""create table seat_counties as select * from (values {_values([
-        (i, c, j, len(s.counties)) for i, s in enumerate(SEATS) for j, c in enumerate(s.counties)])})
+    con.execute(f"""create table seat_counties as select * from (values {
+        _values([(i, c, j, len(s.counties)) for i, s in enumerate(SEATS) for j, c in enumerate(s.counties)])
+    })
         t(seat_id, county, county_index, n_counties)""")
     # Great-circle distance between seats (haversine, earth radius 6371 km).
     con.execute(f"""
@@ -393,9 +491,11 @@ def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
                 outside.append((i, d, s.gdp_yi * national[d] / total_national))
             elif (s.seat, d) in weights:
                 outside.append((i, d, weights[(s.seat, d)] * OUTSIDE_LOCAL_FACTOR))
-    con.execute("create table cells as select * from "
-                f"(values {_values([(True,) + r for r in register] + [(False,) + r for r in outside])}) "
-                "t(in_register, seat_id, division, weight)")
+    con.execute(
+        "create table cells as select * from "
+        f"(values {_values([(True,) + r for r in register] + [(False,) + r for r in outside])}) "
+        "t(in_register, seat_id, division, weight)"
+    )
     con.execute("""
         create table cell_cdf as
         select in_register, seat_id, division,
@@ -403,12 +503,14 @@ def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
                 / sum(weight) over (partition by in_register) as lo
         from cells
     """)
-    con.execute(f"""create table classes as select * from (values {_values([
-        (d, c, j, len(cs)) for d, cs in DIVISION_CLASSES.items() for j, c in enumerate(cs)])})
+    con.execute(f"""create table classes as select * from (values {
+        _values([(d, c, j, len(cs)) for d, cs in DIVISION_CLASSES.items() for j, c in enumerate(cs)])
+    })
         t(division, industry_class, class_index, n_classes)""")
     mix = [(b, s, share) for b, row in INPUT_MIX.items() for s, share in row.items()]
-    con.execute(f"create table input_mix as select * from (values {_values(mix)}) "
-                "t(buyer_division, seller_division, share)")
+    con.execute(
+        f"create table input_mix as select * from (values {_values(mix)}) t(buyer_division, seller_division, share)"
+    )
     con.execute("""
         create table input_cdf as
         select buyer_division, seller_division,
@@ -435,9 +537,11 @@ def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
         scaled = round(intensity * 1e6)
         months.append((m, start.isoformat(), (nxt - start).days, intensity, cumulative, cumulative + scaled))
         cumulative += scaled
-    con.execute(f"create table months as select m, month_start::date as month_start, days, intensity, "
-                f"ci_start::bigint as ci_start, ci_end::bigint as ci_end "
-                f"from (values {_values(months)}) t(m, month_start, days, intensity, ci_start, ci_end)")
+    con.execute(
+        f"create table months as select m, month_start::date as month_start, days, intensity, "
+        f"ci_start::bigint as ci_start, ci_end::bigint as ci_end "
+        f"from (values {_values(months)}) t(m, month_start, days, intensity, ci_start, ci_end)"
+    )
     del seed
 
 
@@ -459,10 +563,10 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
     # -- firms: register (k < N) and out-of-register counterparts (k >= N) ----------------
     con.execute(f"""
         create table firm_draws as
-        select k, k < {n_reg} as in_register, {u('k', 1)} as u_cell
+        select k, k < {n_reg} as in_register, {u("k", 1)} as u_cell
         from range({n_reg + n_out}) t(k)
     """)
-    pareto = (f"least({SIZE_CAP_YUAN}, {PARETO_MIN_YUAN} * pow({u('f.k', 4)}, -1.0 / {PARETO_ALPHA}))")
+    pareto = f"least({SIZE_CAP_YUAN}, {PARETO_MIN_YUAN} * pow({u('f.k', 4)}, -1.0 / {PARETO_ALPHA}))"
     con.execute(f"""
         create table firms as
         with placed as (
@@ -474,21 +578,21 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
                 sc.county as county,
                 cl.industry_class,
                 {pareto} as size_yuan,
-                case when not f.in_register or {u('f.k', 5)} >= {P_OPEN_DURING}
-                     then date '{start}' - (365 + floor({u('f.k', 6)} * 9000))::int
-                     else date '{start}' + floor({u('f.k', 6)} * {span_days - 1})::int end as opened_on,
-                {u('f.k', 7)} as u_exit, {u('f.k', 8)} as u_exit_date,
-                {u('f.k', 9)} as u_reloc, {u('f.k', 10)} as u_reloc_date, {u('f.k', 11)} as u_reloc_seat,
-                {u('f.k', 12)} as u_reloc_county,
-                {u('f.k', 13)} as u_reclass, {u('f.k', 14)} as u_reclass_date, {u('f.k', 15)} as u_reclass_kind,
-                {u('f.k', 16)} as u_reclass_div, {u('f.k', 17)} as u_reclass_class,
-                {u('f.k', 18)} < {P_YTD} as reports_ytd
+                case when not f.in_register or {u("f.k", 5)} >= {P_OPEN_DURING}
+                     then date '{start}' - (365 + floor({u("f.k", 6)} * 9000))::int
+                     else date '{start}' + floor({u("f.k", 6)} * {span_days - 1})::int end as opened_on,
+                {u("f.k", 7)} as u_exit, {u("f.k", 8)} as u_exit_date,
+                {u("f.k", 9)} as u_reloc, {u("f.k", 10)} as u_reloc_date, {u("f.k", 11)} as u_reloc_seat,
+                {u("f.k", 12)} as u_reloc_county,
+                {u("f.k", 13)} as u_reclass, {u("f.k", 14)} as u_reclass_date, {u("f.k", 15)} as u_reclass_kind,
+                {u("f.k", 16)} as u_reclass_div, {u("f.k", 17)} as u_reclass_class,
+                {u("f.k", 18)} < {P_YTD} as reports_ytd
             from placed f
             join seats s using (seat_id)
             join seat_counties sc on sc.seat_id = f.seat_id
-                and sc.county_index = floor({u('f.k', 2)} * sc.n_counties)::int
+                and sc.county_index = floor({u("f.k", 2)} * sc.n_counties)::int
             join classes cl on cl.division = f.division
-                and cl.class_index = floor(pow({u('f.k', 3)}, 2) * cl.n_classes)::int
+                and cl.class_index = floor(pow({u("f.k", 3)}, 2) * cl.n_classes)::int
         ),
         coded as (
             select *,
@@ -496,11 +600,11 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
             from drawn
         ),
         bodies as (
-            select *, '91' || county || org8 || {org_check_sql('org8')} as body17 from coded
+            select *, '91' || county || org8 || {org_check_sql("org8")} as body17 from coded
         )
         select k, in_register, seat_id, division, province, grp, county, industry_class, size_yuan,
             opened_on, reports_ytd,
-            body17 || {uscc_check_sql('body17')} as credit_code,
+            body17 || {uscc_check_sql("body17")} as credit_code,
             case when in_register and u_exit < {p_exit}
                  then greatest(opened_on, date '{start}') + 180
                       + floor(u_exit_date * greatest(1, date_diff('day', greatest(opened_on, date '{start}'), \
@@ -600,7 +704,8 @@ end as new_division,
         ) to '{out / "enterprises" / "register.parquet"}' (format parquet, compression zstd)
     """)
     result.rows["enterprises"] = con.execute(
-        f"select count(*) from read_parquet('{out / 'enterprises' / 'register.parquet'}')").fetchone()[0]
+        f"select count(*) from read_parquet('{out / 'enterprises' / 'register.parquet'}')"
+    ).fetchone()[0]
     if progress:
         progress(f"enterprises: {result.rows['enterprises']} rows")
 
@@ -608,11 +713,11 @@ end as new_division,
     con.execute(f"""
         create table firm_months as
         select f.k, f.credit_code, f.reports_ytd, mo.m, mo.month_start,
-            f.size_yuan / 12 * mo.intensity * exp(0.15 * {_normal('f.k * 1000 + mo.m', 40, seed)} - 0.01125)
+            f.size_yuan / 12 * mo.intensity * exp(0.15 * {_normal("f.k * 1000 + mo.m", 40, seed)} - 0.01125)
                 as output_yuan,
-            0.97 + 0.06 * {u('f.k * 1000 + mo.m', 42)} as revenue_ratio,
+            0.97 + 0.06 * {u("f.k * 1000 + mo.m", 42)} as revenue_ratio,
             greatest(1, round(f.size_yuan / {OUTPUT_PER_EMPLOYEE_YUAN} \
-* (0.95 + 0.1 * {u('f.k * 1000 + mo.m', 43)})))::int
+* (0.95 + 0.1 * {u("f.k * 1000 + mo.m", 43)})))::int
                 as employees
         from firm_life f
         join months mo on mo.month_start >= date_trunc('month', f.active_from)
@@ -703,9 +808,9 @@ end as new_division,
     con.execute(f"""
         create table links as
         with s1 as (
-            select s.*, {u('s.buyer_k * 64 + s.slot', 21)} as u_div, {u('s.buyer_k * 64 + s.slot', 22)} as u_seat,
-                {u('s.buyer_k * 64 + s.slot', 23)} as u_firm,
-                exp(0.8 * {_normal('s.buyer_k * 64 + s.slot', 24, seed)} - 0.32) as intensity
+            select s.*, {u("s.buyer_k * 64 + s.slot", 21)} as u_div, {u("s.buyer_k * 64 + s.slot", 22)} as u_seat,
+                {u("s.buyer_k * 64 + s.slot", 23)} as u_firm,
+                exp(0.8 * {_normal("s.buyer_k * 64 + s.slot", 24, seed)} - 0.32) as intensity
             from slots s
         ),
         s2 as (
@@ -819,8 +924,10 @@ def _delivery_blocks_sql(d: int, lag: int, is_final: bool, seed: int, month: tup
     u = lambda key, stream: _u(key, stream, seed)  # noqa: E731
     m, month_start, days, intensity, ci_start, ci_end = month
     big = "::hugeint" if wide else ""
-    n_expr = (f"((l.n_link{big} * ({ci_end} - l.a_base)) // l.a_total "
-              f"- (l.n_link{big} * ({ci_start} - l.a_base)) // l.a_total)::bigint")
+    n_expr = (
+        f"((l.n_link{big} * ({ci_end} - l.a_base)) // l.a_total "
+        f"- (l.n_link{big} * ({ci_start} - l.a_base)) // l.a_total)::bigint"
+    )
     if lag == 0:
         j_from, j_to = "0", ("n" if is_final else "n_on")
     elif lag == 1:
@@ -838,8 +945,8 @@ def _delivery_blocks_sql(d: int, lag: int, is_final: bool, seed: int, month: tup
             where {m} between l.first_m and l.last_m
         ), counted as (
             select *,
-                least(n, floor(n * {P_LATE1} + {u(f'link_id * 4096 + {m}', 31)}))::bigint as n_late1,
-                floor(n * {P_LATE2} + {u(f'link_id * 4096 + {m}', 32)})::bigint as n_late2_raw
+                least(n, floor(n * {P_LATE1} + {u(f"link_id * 4096 + {m}", 31)}))::bigint as n_late1,
+                floor(n * {P_LATE2} + {u(f"link_id * 4096 + {m}", 32)})::bigint as n_late2_raw
             from lm where n > 0
         ), split as (
             select *, n - n_late1 - least(n_late2_raw, n - n_late1) as n_on from counted
@@ -859,8 +966,7 @@ def _invoice_sql(d: int, is_final: bool, seed: int, path: Path) -> str:
     """COPY of delivery d: one row per invoice of the delivery's blocks, and a red-letter row
     after each invoice that is cancelled. Two hashes per invoice give six numbers of 21 bits
     (2 million steps: fine for a day of the month, a 1.5 % share or a Box-Muller normal)."""
-    rate = ("case when row_date < date '2018-05-01' then 0.17 when row_date < date '2019-04-01' then 0.16 "
-            "else 0.13 end")
+    rate = "case when row_date < date '2018-05-01' then 0.17 when row_date < date '2019-04-01' then 0.16 else 0.13 end"
     normal = f"sqrt(-2 * ln({_bits('h1', 1)})) * cos(2 * pi() * {_bits('h1', 2)})"
     return f"""
         copy (
@@ -874,20 +980,20 @@ def _invoice_sql(d: int, is_final: bool, seed: int, path: Path) -> str:
             ),
             blue as (
                 select i, month_start, days, seller_code, buyer_code, seller_province, tax_class_code, h2,
-                    month_start + floor({_bits('h1', 0)} * days)::int as issue_date,
+                    month_start + floor({_bits("h1", 0)} * days)::int as issue_date,
                     round(greatest(1.0, month_value / n * exp(0.6 * {normal} - 0.18)), 2)::decimal(18, 2)
                         as blue_amount
                 from hashed
             ),
             expanded as (
                 select blue.*,
-                    unnest(case when {_bits('h2', 0)} < {P_RED} then [false, true] else [false] end) as is_red
+                    unnest(case when {_bits("h2", 0)} < {P_RED} then [false, true] else [false] end) as is_red
                 from blue
             ),
             dated as (
                 select expanded.*,
                     case when is_red then least(month_start + days - 1,
-                             issue_date + floor({_bits('h2', 1)} * 20)::int) else issue_date end as row_date
+                             issue_date + floor({_bits("h2", 1)} * 20)::int) else issue_date end as row_date
                 from expanded
             )
             select
@@ -895,8 +1001,8 @@ def _invoice_sql(d: int, is_final: bool, seed: int, path: Path) -> str:
                        i + case when is_red then 5000000000000000 else 0 end) as invoice_id,
                 seller_code, buyer_code, row_date as issue_date,
                 case when not is_red then blue_amount
-                     when {_bits('h2', 2)} < {P_RED_FULL} then -blue_amount
-                     else -round(blue_amount * (0.1 + 0.8 * {_bits('hash(h2)', 0)}), 2)::decimal(18, 2)
+                     when {_bits("h2", 2)} < {P_RED_FULL} then -blue_amount
+                     else -round(blue_amount * (0.1 + 0.8 * {_bits("hash(h2)", 0)}), 2)::decimal(18, 2)
                 end as amount_yuan,
                 round(amount_yuan * {rate}, 2)::decimal(18, 2) as tax_yuan,
                 tax_class_code,
@@ -917,9 +1023,16 @@ def run_synth(project_dir: Path, args) -> int:
     from chengyu_cluster.publish import versions as wh
 
     out = Path(os.path.expanduser(args.out)).absolute()
-    cfg = SynthConfig(enterprises=args.enterprises, months=args.months, invoices=args.invoices, seed=args.seed,
-                      start_year=args.start_year, as_of=args.as_of, threads=args.threads,
-                      memory_limit=args.memory_limit)
+    cfg = SynthConfig(
+        enterprises=args.enterprises,
+        months=args.months,
+        invoices=args.invoices,
+        seed=args.seed,
+        start_year=args.start_year,
+        as_of=args.as_of,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+    )
     try:
         with wh.storage_errors(f"write the synthetic microdata to {out}", any_io=True):
             result = synth(project_dir, out, cfg, progress=lambda line: print(f"  {line}", flush=True))
@@ -928,9 +1041,11 @@ def run_synth(project_dir: Path, args) -> int:
         return EXIT_USAGE
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rate = result.rows["supply_invoices"] / result.seconds if result.seconds else 0.0
-    print(f"wrote {out} (basis synthetic): {result.rows['enterprises']:,} register rows, "
-          f"{result.rows['enterprise_month']:,} monthly reports, {result.rows['supply_invoices']:,} invoices "
-          f"({result.rows['red_letter_invoices']:,} red-letter) in {result.files} files; "
-          f"{result.seconds:.1f} s, {rate:,.0f} invoices/s, peak memory {peak_mib:,.0f} MiB")
+    print(
+        f"wrote {out} (basis synthetic): {result.rows['enterprises']:,} register rows, "
+        f"{result.rows['enterprise_month']:,} monthly reports, {result.rows['supply_invoices']:,} invoices "
+        f"({result.rows['red_letter_invoices']:,} red-letter) in {result.files} files; "
+        f"{result.seconds:.1f} s, {rate:,.0f} invoices/s, peak memory {peak_mib:,.0f} MiB"
+    )
     print(f"build with it: chengyu build --microdata {out}")
     return EXIT_OK
