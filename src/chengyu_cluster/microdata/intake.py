@@ -480,12 +480,10 @@ def _county_ok(expr: str) -> str:
 
 def _row_rules(table: str) -> list[tuple[str, str, str, str]]:
     """(column, rule, condition that marks a bad row, SQL message) checked on every new row."""
-    not_null = lambda c, what: (
-        c,
-        "not_empty",
-        f'"{c}" is null and not "_bad_{c}"',  # noqa: E731
-        sql_text(f"{what} is empty"),
-    )
+
+    def not_null(c: str, what: str) -> tuple[str, str, str, str]:
+        return c, "not_empty", f'"{c}" is null and not "_bad_{c}"', sql_text(f"{what} is empty")
+
     basis = (
         "basis",
         "accepted_values",
