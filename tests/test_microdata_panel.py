@@ -89,9 +89,22 @@ def test_whole_year_microdata_replace_the_cell_and_a_user_figure_takes_precedenc
     assert con.execute("""select count(*), count(*) filter (where basis = 'estimated')
                           from marts.fct_sector_output where method not in ('microdata', 'user_supplied')
                           and output_value_yuan is not null""").fetchone() == (648 - 72 - 2, 648 - 72 - 2)
-    # The microdata's cell is a hard constraint the fit meets, named by its origin.
-    assert con.execute("""select origin, is_hard, is_met from marts.audit_panel_constraints
-                          where constraint_id = 'microdata:500116:C38:2023'""").fetchone() == ("microdata", True, True)
+    # The microdata's cell is a hard constraint the fit meets, named by its origin; the audit marts
+    # do not give its value away: no value, target or fitted value, and no cross-validation row.
+    assert con.execute("""select origin, is_hard, is_met, value_original, target, fitted_value, residual, status
+                          from marts.audit_panel_constraints
+                          where constraint_id = 'microdata:500116:C38:2023'""").fetchone() == (
+        "microdata",
+        True,
+        True,
+        None,
+        None,
+        None,
+        None,
+        "withheld by disclosure control of the enterprise microdata: too_few_enterprises",
+    )
+    assert con.execute("""select count(*) from marts.audit_panel_cross_validation
+                          where constraint_id = 'microdata:500116:C38:2023'""").fetchone() == (0,)
     # 2 of 648 cells are supplied: one by the microdata.
     estimated, micro = con.execute("select estimated_cell_share, microdata_cell_share from marts.build_info").fetchone()
     assert (round(estimated * 648), round(micro * 648)) == (646, 1)

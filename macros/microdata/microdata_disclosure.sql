@@ -67,3 +67,15 @@
         from {{ cells }}
     ) as ranked
 {%- endmacro %}
+
+{#- The panel constraints of cells the enterprise microdata supply that disclosure control
+    withholds (int_microdata_sector_output.disclosure_reason): constraint_id as
+    int_panel_constraints names them, and the reason. The audit marts that show a constraint's
+    value (audit_panel_constraints, audit_panel_cross_validation) blank it by this list. -#}
+{% macro withheld_microdata_constraints() -%}
+    select
+        'microdata:' || area_code || ':' || sector_code || ':' || year as constraint_id,
+        'withheld by disclosure control of the enterprise microdata: ' || disclosure_reason as reason
+    from {{ ref('int_microdata_sector_output') }}
+    where disclosure_reason is not null
+{%- endmacro %}

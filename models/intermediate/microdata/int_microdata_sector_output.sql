@@ -90,6 +90,8 @@ final as (
         output.source_files,
         disclosure.total_abs_yuan,
         disclosure.top2_abs_yuan,
+        {{ disclosure_reason('disclosure.n_enterprises', 'disclosure.top2_abs_yuan', 'disclosure.total_abs_yuan') }}
+            as disclosure_reason,
         'sum of enterprise reports: gross output at current prices, monthly values derived from year-to-date'
             as method
     from output

@@ -7,6 +7,9 @@
 --   status: 'fitted', 'not evaluable: ...' (it names cells without a prior, e.g. C39) or
 --   'not fitted: ...' (a target, an industry scale no sum of divisions matches, a figure
 --   that is not the best value of its key, a year outside the panel).
+-- A cell the enterprise microdata supply is a constraint too; when disclosure control withholds
+-- it (int_microdata_sector_output.disclosure_reason) its value, target and fitted value are NULL
+-- here as in fct_sector_output, and the status says why.
 -- Tests: assert_hard_panel_constraints_met (error) and warn_soft_panel_constraints_not_met
 -- (warning).
 
@@ -18,6 +21,10 @@ constraints as (
 
 audit as (
     select * from {{ ref('int_panel_fit_audit') }}
+),
+
+withheld as (
+    {{ withheld_microdata_constraints() }}
 ),
 
 final as (
@@ -34,21 +41,22 @@ final as (
         constraints.kind,
         constraints.sense,
         constraints.is_hard,
-        constraints.value_original,
+        case when withheld.reason is null then constraints.value_original end as value_original,
         constraints.unit_original,
         constraints.value_qualifier,
-        constraints.target,
+        case when withheld.reason is null then constraints.target end as target,
         audit.prior_value,
-        audit.fitted_value,
-        audit.residual,
-        audit.normalised_residual,
+        case when withheld.reason is null then audit.fitted_value end as fitted_value,
+        case when withheld.reason is null then audit.residual end as residual,
+        case when withheld.reason is null then audit.normalised_residual end as normalised_residual,
         constraints.tolerance,
         audit.is_met,
         audit.is_binding,
-        coalesce(constraints.exclusion, audit.status) as status,
+        coalesce(withheld.reason, constraints.exclusion, audit.status) as status,
         constraints.note
     from constraints
     left join audit on constraints.constraint_id = audit.constraint_id
+    left join withheld on constraints.constraint_id = withheld.constraint_id
 )
 
 select * from final

@@ -18,11 +18,7 @@ microdata as (
 checked as (
     select
         members.*,
-        case when members.method = 'microdata'
-                then {{ disclosure_reason(
-                    'microdata.n_enterprises', 'microdata.top2_abs_yuan', 'microdata.total_abs_yuan'
-                ) }}
-        end as disclosure_reason
+        case when members.method = 'microdata' then microdata.disclosure_reason end as disclosure_reason
     from members
     left join microdata
         on
