@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, optimize, sparse
+from scipy.linalg.blas import dger as blas_ger
 from scipy.special import log_ndtr, ndtri_exp
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
@@ -1002,20 +1003,23 @@ def _gibbs_whitened(F: np.ndarray, g: np.ndarray, z0: np.ndarray, n_chains: int,
         return rng.standard_normal((n_chains, d))
     Z = np.tile(z0[:, None], (1, n_chains))                  # coordinates x chains
     slack = np.maximum(F @ Z - g[:, None], 0.0)              # rows x chains, in sd units
+    # Per coordinate: the rows it moves up, then down, and 1 / |coefficient| (one gather a step).
     columns = []
     for k in range(d):
         f = F[:, k]
-        up, down = np.flatnonzero(f > 1e-12), np.flatnonzero(f < -1e-12)
-        columns.append((up, (1.0 / f[up])[:, None], down, (-1.0 / f[down])[:, None], f[:, None]))
+        rows_k = np.concatenate([np.flatnonzero(f > 1e-12), np.flatnonzero(f < -1e-12)])
+        columns.append((rows_k, int(np.sum(f > 1e-12)), (1.0 / np.abs(f[rows_k]))[:, None], f))
+    no_bound = np.full(n_chains, np.inf)
     for _ in range(max(1, sweeps)):
-        for k, (up, inv_up, down, inv_down, f) in enumerate(columns):
+        for k, (rows_k, n_up, inv, f) in enumerate(columns):
+            room = slack[rows_k] * inv                       # how far z_k can move before row j binds
             zk = Z[k]
-            low = zk - np.min(slack[up] * inv_up, axis=0) if len(up) else np.full(n_chains, -np.inf)
-            high = zk + np.min(slack[down] * inv_down, axis=0) if len(down) else np.full(n_chains, np.inf)
+            low = zk - (room[:n_up].min(axis=0) if n_up else no_bound)
+            high = zk + (room[n_up:].min(axis=0) if n_up < len(rows_k) else no_bound)
             new = _truncated_standard_normal(low, high, rng)
-            slack += f * (new - zk)
+            blas_ger(1.0, new - zk, f, a=slack.T, overwrite_a=True)  # slack += f (new - zk)', in place
             Z[k] = new
-        np.maximum(slack, 0.0, out=slack)                    # rounding of the running update
+        slack = np.maximum(F @ Z - g[:, None], 0.0)          # afresh: no drift of the running update
     return Z.T
 
 
