@@ -1013,6 +1013,7 @@ def _gibbs_whitened(F: np.ndarray, g: np.ndarray, z0: np.ndarray, n_chains: int,
     for _ in range(max(1, sweeps)):
         for k, (rows_k, n_up, inv, f) in enumerate(columns):
             room = slack[rows_k] * inv                       # how far z_k can move before row j binds
+            np.maximum(room, 0.0, out=room)                  # a slack rounded below 0 over a tiny coefficient
             zk = Z[k]
             low = zk - (room[:n_up].min(axis=0) if n_up else no_bound)
             high = zk + (room[n_up:].min(axis=0) if n_up < len(rows_k) else no_bound)
