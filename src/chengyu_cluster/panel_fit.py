@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, optimize, sparse
-from scipy.linalg.blas import dger as blas_ger
+from scipy.linalg.blas import sger as blas_sger
 from scipy.special import log_ndtr, ndtri_exp
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
@@ -963,11 +963,13 @@ def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndar
     mean = solver.prior + gain @ (rows.b[eq] - rows.A[eq] @ solver.prior)
     if cov_eq.size == 0:
         return mean, np.zeros((len(mean), 0))
-    values, vectors = linalg.eigh(cov_eq)
-    # Relative to the prior's largest variance: when hard figures fix every cell, what is left
-    # is the ridge's rounding, however it compares with itself.
-    keep = values > 1e-10 * float(np.max(np.diag(solver.cov)))
-    return mean, vectors[:, keep] * np.sqrt(values[keep])
+    # In units of the prior's largest variance (yuan squared, 1e22, slows LAPACK's eigensolver
+    # five-fold); directions kept relative to it: when hard figures fix every cell, what is
+    # left is the ridge's rounding, however it compares with itself.
+    unit = float(np.max(np.diag(solver.cov), initial=0.0)) or 1.0
+    values, vectors = linalg.eigh(cov_eq / unit, driver="evd")
+    keep = values > 1e-10
+    return mean, vectors[:, keep] * np.sqrt(values[keep] * unit)
 
 
 def _truncation_rows(solver: _Dual, rows: _Rows, mean: np.ndarray, L: np.ndarray, x_fit: np.ndarray):
@@ -1010,25 +1012,37 @@ def _gibbs_whitened(F: np.ndarray, g: np.ndarray, z0: np.ndarray, n_chains: int,
     if len(F) == 0:                                          # nothing truncates: independent normals
         return rng.standard_normal((n_chains, d))
     Z = np.tile(z0[:, None], (1, n_chains))                  # coordinates x chains
-    slack = np.maximum(F @ Z - g[:, None], 0.0)              # rows x chains, in sd units
+    # The running slacks are single precision (the sweeps move rows x chains numbers per
+    # coordinate; half the bytes, about half the time), computed afresh in double precision
+    # every sweep against rows tightened by 1e-5 sd, more than single precision's rounding of
+    # a slack (< 30 sd x 6e-8): every row holds in double precision.
+    def fresh_slack():
+        return np.maximum(F @ Z - g[:, None] - 1e-5, 0.0).astype(np.float32)
+
+    slack = fresh_slack()                                    # rows x chains, in sd units
     # Per coordinate: the rows it moves up, then down, and 1 / |coefficient| (one gather a step).
+    # Coefficients below 1e-9 (rows have unit length) are ignored: a move of z_k can then break
+    # such a row by < 1e-8 sd.
     columns = []
     for k in range(d):
         f = F[:, k]
-        rows_k = np.concatenate([np.flatnonzero(f > 1e-12), np.flatnonzero(f < -1e-12)])
-        columns.append((rows_k, int(np.sum(f > 1e-12)), (1.0 / np.abs(f[rows_k]))[:, None], f))
-    no_bound = np.full(n_chains, np.inf)
+        n_up = int(np.sum(f > 1e-9))
+        rows_k = np.concatenate([np.flatnonzero(f > 1e-9), np.flatnonzero(f < -1e-9)])
+        columns.append((rows_k, n_up, (1.0 / np.abs(f[rows_k]))[:, None].astype(np.float32), f.astype(np.float32)))
+    room_buffer = np.empty_like(slack)
     for _ in range(max(1, sweeps)):
         for k, (rows_k, n_up, inv, f) in enumerate(columns):
-            room = slack[rows_k] * inv                       # how far z_k can move before row j binds
-            np.maximum(room, 0.0, out=room)                  # a slack rounded below 0 over a tiny coefficient
+            room = room_buffer[:len(rows_k)]                 # how far z_k can move before row j binds
+            np.take(slack, rows_k, axis=0, out=room)
+            np.multiply(room, inv, out=room)
+            np.maximum(room, 0.0, out=room)                  # a slack rounded below 0 stays put
             zk = Z[k]
-            low = zk - (room[:n_up].min(axis=0) if n_up else no_bound)
-            high = zk + (room[n_up:].min(axis=0) if n_up < len(rows_k) else no_bound)
-            new = _truncated_standard_normal(low, high, rng)
-            blas_ger(1.0, new - zk, f, a=slack.T, overwrite_a=True)  # slack += f (new - zk)', in place
+            low = zk - np.minimum.reduce(room[:n_up], axis=0, initial=np.inf)
+            high = zk + np.minimum.reduce(room[n_up:], axis=0, initial=np.inf)
+            new = np.where(low <= high, _truncated_standard_normal(low, high, rng), zk)
+            blas_sger(1.0, (new - zk).astype(np.float32), f, a=slack.T, overwrite_a=True)  # slack += f dz', in place
             Z[k] = new
-        slack = np.maximum(F @ Z - g[:, None], 0.0)          # afresh: no drift of the running update
+        slack = fresh_slack()                                # no drift of the running update
     return Z.T
 
 
