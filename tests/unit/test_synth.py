@@ -256,5 +256,6 @@ def test_writes_into_a_folder_whose_name_has_a_quote(tmp_path):
     # deliveries for all three months.
     assert len(list((out / "enterprise_month").glob("*.parquet"))) == 2
     assert len(list((out / "supply_invoices").glob("*.parquet"))) == 3
+    assert result.files == 1 + 2 + 3  # the register, two report files, three deliveries
     # K is apportioned exactly: 100 blue invoices, the rest are red-letter rows cancelling them.
     assert result.rows["supply_invoices"] - result.rows["red_letter_invoices"] == 100

@@ -295,6 +295,7 @@ def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, pr
     _create_firm_events(con, plan)
     con.execute(REGISTER_ROWS_SQL)
     result.rows["enterprises"] = _write_register(con, plan)
+    result.files += 1
     say(f"enterprises: {result.rows['enterprises']} rows")
     _create_firm_months(con, plan)
     con.execute(REPORTS_SQL)
