@@ -243,3 +243,19 @@ def test_as_of_writes_the_deliveries_up_to_that_month(generated, tmp_path):
         assert names[-1].endswith("2020-06.parquet")
         for name in names:
             assert (early / folder / name).read_bytes() == (generated / folder / name).read_bytes(), name
+
+
+def test_writes_into_a_folder_whose_name_has_a_quote(tmp_path):
+    # The output path reaches DuckDB's COPY ... TO as a quoted literal: a ' in it is doubled,
+    # never read as the end of the string. 20 firms, 3 months, 100 invoices: seconds.
+    out = tmp_path / "o'brien" / "data"
+    out.parent.mkdir()
+    result = synth(REPO, out, SynthConfig(enterprises=20, months=3, invoices=100, seed=1))
+    assert (out / "enterprises" / "register.parquet").exists()
+    # 3 months from January: reports for February and March (January comes with February),
+    # deliveries for all three months.
+    assert len(list((out / "enterprise_month").glob("*.parquet"))) == 2
+    assert len(list((out / "supply_invoices").glob("*.parquet"))) == 3
+    assert result.files == 1 + 2 + 3  # the register, two report files, three deliveries
+    # K is apportioned exactly: 100 blue invoices, the rest are red-letter rows cancelling them.
+    assert result.rows["supply_invoices"] - result.rows["red_letter_invoices"] == 100

@@ -8,6 +8,12 @@ It writes the three inputs of the microdata layer in the documented layout
     DIR/supply_invoices/delivery_YYYY-MM.parquet   one file per monthly delivery of invoices
     DIR/SYNTHETIC.json                             parameters and row counts (not an input)
 
+The steps, in the order `synth` runs them (each creates the DuckDB tables the later ones read):
+reference.py (seats, distances, cells, classes, input mix, months), firms.py (firms, their
+history, the register file), reports.py (monthly reports), links.py (supply links and the
+invoice count of each), invoices.py (the deliveries). shape.py holds the numbers they draw
+from, plan.py the arguments, sql_text.py the SQL expressions they share.
+
 Layout (columns, types, meaning)
 --------------------------------
 enterprises: one row per enterprise and state of its register record.
@@ -107,313 +113,55 @@ of Sichuan, the rest of Chongqing and the rest of China are a few representative
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from chengyu_cluster.microdata.credit_codes import org_check_sql, uscc_check_sql
 from chengyu_cluster.outputs import new_folder
+from chengyu_cluster.synth.firms import (
+    REGISTER_ROWS_SQL,
+    create_firm_events,
+    create_firm_life,
+    create_firms,
+    write_register,
+)
+from chengyu_cluster.synth.invoices import write_invoices
+from chengyu_cluster.synth.links import create_supply_links
+from chengyu_cluster.synth.plan import Plan, SynthConfig, SynthResult, first_day_of_month
+from chengyu_cluster.synth.reference import reference_tables
+from chengyu_cluster.synth.reports import REPORTS_SQL, create_firm_months, write_reports
 
-# ---- the areas' seats ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seat:
-    seat: str  # the member's area code, or a label of a rest-of group seat
-    group: str  # member | rest_of_sichuan | rest_of_chongqing | rest_of_china
-    province: str  # 510000 | 500000 | other
-    lat: float
-    lon: float
-    counties: tuple[str, ...]  # GB/T 2260 county-level codes firms of this seat are placed in
-    gdp_yi: float  # mass: GDP in 亿元 (see the docstring for where each comes from)
-
-
-SEATS = [
-    # members (seeds/areas.csv); GDP from seeds/reported_figures.csv where it exists
-    Seat(
-        "510100",
-        "member",
-        "510000",
-        30.66,
-        104.06,
-        (
-            "510104",
-            "510105",
-            "510106",
-            "510107",
-            "510108",
-            "510112",
-            "510113",
-            "510114",
-            "510115",
-            "510116",
-            "510117",
-            "510121",
-            "510181",
-            "510185",
-        ),
-        13889.39,
-    ),  # Chengdu 2017, F0140
-    Seat(
-        "510600",
-        "member",
-        "510000",
-        31.13,
-        104.40,
-        ("510603", "510604", "510623", "510681", "510682", "510683"),
-        1960.6,
-    ),  # Deyang 2017, F0149
-    Seat(
-        "511400",
-        "member",
-        "510000",
-        30.06,
-        103.83,
-        ("511402", "511403", "511421", "511423", "511424", "511425"),
-        1117.23,
-    ),  # Meishan 2017, F0152
-    Seat("512000", "member", "510000", 30.12, 104.65, ("512002", "512021", "512022"), 943.4),  # Ziyang 2017, F0155
-    Seat("500112", "member", "500000", 29.78, 106.62, ("500112",), 1293.35),  # Yubei 2016, F0190
-    Seat("500105", "member", "500000", 29.61, 106.57, ("500105",), 1000.0),  # Jiangbei: assumed
-    Seat("500116", "member", "500000", 29.29, 106.26, ("500116",), 1401.59),  # Jiangjin 2023, F0177
-    Seat("500118", "member", "500000", 29.37, 105.93, ("500118",), 900.0),  # Yongchuan: assumed
-    # rest of Sichuan: Sichuan 2017 (36,980, F0130) less the four members, over four seats
-    Seat("SC-Mianyang", "rest_of_sichuan", "510000", 31.47, 104.68, ("510703", "510704"), 19070 / 4),
-    Seat("SC-Yibin", "rest_of_sichuan", "510000", 28.77, 104.63, ("511502",), 19070 / 4),
-    Seat("SC-Nanchong", "rest_of_sichuan", "510000", 30.84, 106.11, ("511302",), 19070 / 4),
-    Seat("SC-Luzhou", "rest_of_sichuan", "510000", 28.87, 105.44, ("510502",), 19070 / 4),
-    # rest of Chongqing: Chongqing 2017 (19,425, F0136) less the members (about 4,600), three seats
-    Seat(
-        "CQ-Main",
-        "rest_of_chongqing",
-        "500000",
-        29.56,
-        106.57,
-        ("500103", "500106", "500107", "500108", "500109", "500113"),
-        14800 * 0.6,
-    ),
-    Seat("CQ-Wanzhou", "rest_of_chongqing", "500000", 30.81, 108.41, ("500101",), 14800 * 0.2),
-    Seat("CQ-Fuling", "rest_of_chongqing", "500000", 29.70, 107.39, ("500102",), 14800 * 0.2),
-    # rest of China: out-of-register counterparts only; mass assumed (about 14 times Sichuan +
-    # Chongqing in GDP), spread over representative cities
-    Seat("CN-Xian", "rest_of_china", "other", 34.34, 108.94, ("610113",), 80000),
-    Seat("CN-Wuhan", "rest_of_china", "other", 30.59, 114.31, ("420106",), 80000),
-    Seat("CN-Shanghai", "rest_of_china", "other", 31.23, 121.47, ("310115",), 120000),
-    Seat("CN-Suzhou", "rest_of_china", "other", 31.30, 120.59, ("320505",), 100000),
-    Seat("CN-Hangzhou", "rest_of_china", "other", 30.27, 120.16, ("330106",), 80000),
-    Seat("CN-Shenzhen", "rest_of_china", "other", 22.54, 114.06, ("440305",), 120000),
-    Seat("CN-Beijing", "rest_of_china", "other", 39.90, 116.41, ("110108",), 100000),
-    Seat("CN-Changchun", "rest_of_china", "other", 43.82, 125.32, ("220104",), 40000),
-]
-
-# Jiangbei and Yongchuan have no GDP figure in the seeds; their mass above is assumed.
-
-# Classes (GB/T 4754-2017) a firm of each division is given; the first is the most common.
-DIVISION_CLASSES = {
-    "C29": ("C2913", "C2922"),  # rubber parts; plastic sheets, pipes and profiles
-    "C31": ("C3130", "C3120"),  # steel rolling; steel making
-    "C32": ("C3252", "C3216"),  # aluminium rolling; aluminium smelting
-    "C33": ("C3311", "C3391", "C3393"),  # structural metal; iron castings; forgings
-    "C34": ("C3453", "C3412", "C3441", "C3451", "C3491"),  # gears; engines; pumps; bearings; robots
-    "C35": ("C3511", "C3591"),  # mining machinery; environmental protection machinery
-    "C36": ("C3670", "C3611", "C3612", "C3660"),  # parts; ICE vehicles; new-energy vehicles; bodies
-    "C37": ("C3712", "C3741", "C3751", "C3752"),  # rolling stock; aircraft; motorcycles; their parts
-    "C38": ("C3811", "C3812", "C3821", "C3841"),  # generators; motors; transformers; Li-ion batteries
-    "C39": ("C3982", "C3973", "C3911"),  # circuit boards; integrated circuits; computers
-    "C40": ("C4011", "C4015"),  # industrial automation; laboratory instruments
-    "C43": ("C4330", "C4350"),  # repair of general machinery; of transport equipment
-}
-# Divisions outside the panel (seeds/sectors.csv) and C39: assumed shares of a province's firms.
-EXTRA_DIVISION_SHARE = {
-    "510000": {"C39": 0.15, "C29": 0.06, "C31": 0.06, "C32": 0.05},
-    "500000": {"C39": 0.12, "C29": 0.06, "C31": 0.05, "C32": 0.05},
-}
-# Stylised input mix: buyer division -> seller division -> share of its purchases (assumed).
-INPUT_MIX = {
-    "C36": {
-        "C36": 0.35,
-        "C33": 0.10,
-        "C34": 0.08,
-        "C38": 0.12,
-        "C39": 0.08,
-        "C29": 0.10,
-        "C31": 0.08,
-        "C32": 0.06,
-        "C40": 0.02,
-        "C35": 0.01,
-    },
-    "C37": {
-        "C37": 0.30,
-        "C33": 0.10,
-        "C34": 0.12,
-        "C38": 0.12,
-        "C39": 0.10,
-        "C31": 0.08,
-        "C32": 0.10,
-        "C40": 0.05,
-        "C29": 0.03,
-    },
-    "C34": {
-        "C34": 0.25,
-        "C33": 0.15,
-        "C31": 0.20,
-        "C32": 0.08,
-        "C38": 0.12,
-        "C39": 0.05,
-        "C40": 0.05,
-        "C29": 0.05,
-        "C35": 0.05,
-    },
-    "C35": {"C35": 0.20, "C34": 0.20, "C33": 0.15, "C31": 0.15, "C38": 0.12, "C39": 0.06, "C40": 0.07, "C32": 0.05},
-    "C38": {"C38": 0.30, "C32": 0.20, "C31": 0.08, "C39": 0.15, "C33": 0.08, "C29": 0.10, "C34": 0.05, "C40": 0.04},
-    "C39": {"C39": 0.55, "C38": 0.12, "C32": 0.08, "C29": 0.10, "C33": 0.05, "C40": 0.05, "C34": 0.05},
-    "C40": {"C40": 0.25, "C39": 0.30, "C38": 0.15, "C33": 0.10, "C32": 0.08, "C29": 0.07, "C34": 0.05},
-    "C33": {"C31": 0.45, "C32": 0.20, "C33": 0.20, "C34": 0.08, "C29": 0.07},
-    "C43": {"C34": 0.25, "C38": 0.20, "C33": 0.20, "C39": 0.10, "C40": 0.10, "C36": 0.05, "C37": 0.05, "C29": 0.05},
-    "C29": {"C29": 0.60, "C34": 0.15, "C33": 0.15, "C38": 0.10},
-    "C31": {"C31": 0.70, "C34": 0.15, "C35": 0.10, "C33": 0.05},
-    "C32": {"C32": 0.70, "C34": 0.15, "C35": 0.10, "C38": 0.05},
-}
-# Assumed output factors by calendar month (mean 1): low at the Spring Festival, high in December.
-SEASONAL = [0.80, 0.75, 1.02, 0.98, 1.00, 1.06, 0.97, 0.97, 1.04, 0.98, 1.05, 1.18]
-
-PARETO_MIN_YUAN = 20e6  # the above-scale threshold
-PARETO_ALPHA = 1.08
-SIZE_CAP_YUAN = 150e9
-ANNUAL_GROWTH = (7327.8 / 5840) ** (1 / 3) - 1  # F0038 -> F0039: about 7.9 % a year
-INTERMEDIATE_SHARE = 0.80  # F0210: 0.808
-OUTPUT_PER_EMPLOYEE_YUAN = 1.1e6  # assumed
-P_YTD = 0.80
-P_RELOCATE, P_RECLASS = 0.02, 0.03
-EXIT_RATE, P_OPEN_DURING = 0.03, 0.15
-P_RED, P_RED_FULL = 0.015, 0.70
-P_LATE1, P_LATE2 = 0.04, 0.01
-BORDER_FACTOR = 0.5
-INTERNAL_KM = 20.0
-OUTSIDE_LOCAL_FACTOR = 0.3  # out-of-register firms in Sichuan and Chongqing: small ones
-
-# Streams: the third argument of hash(), one per random decision, so that decisions never share a number.
-_TWO53 = "9007199254740992.0"
+__all__ = ["SynthConfig", "SynthResult", "run_synth", "synth"]
 
 
-def _u(key: str, stream: int, seed: int) -> str:
-    """SQL for a number in (0, 1) drawn from hash(key, seed, stream).
-
-    DuckDB combines the hashes of several arguments in a way that leaves the numbers of
-    neighbouring streams correlated (about 0.6 for streams 5 and 6); hashing the combined
-    hash once more removes that (measured: |correlation| < 0.003 over a million keys). The top
-    53 bits make a double exactly, so the number is never 0 or 1.
-    """
-    return f"(((hash(hash({key}, {seed}, {stream})) >> 11)::double + 0.5) / {_TWO53})"
-
-
-def _normal(key: str, stream: int, seed: int) -> str:
-    """SQL for a standard normal number (Box-Muller from two streams)."""
-    return f"(sqrt(-2 * ln({_u(key, stream, seed)})) * cos(2 * pi() * {_u(key, stream + 1, seed)}))"
-
-
-# ---- the seeds the shape is read from ---------------------------------------------------
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def division_weights(project_dir: Path) -> dict[tuple[str, str], float]:
-    """(seat, division) -> weight of the count of register firms there (see the docstring)."""
-    priors = _read_csv(project_dir / "seeds" / "estimation_priors.csv")
-    specialties = _read_csv(project_dir / "seeds" / "area_specialties.csv")
-    base = {
-        (p["area_code"], p["sector_code"]): float(p["value"])
-        for p in priors
-        if p["prior_kind"] == "baseline_sector_share"
-    }
-    multiplier = {p["claim_strength"]: float(p["value"]) for p in priors if p["prior_kind"] == "specialty_multiplier"}
-    intensity = {
-        p["area_code"]: float(p["value"]) for p in priors if p["prior_kind"] == "relative_industrial_intensity"
-    }
-    claims: dict[tuple[str, str], float] = {}
-    for s in specialties:
-        key = (s["area_code"], s["sector_code"])
-        claims[key] = max(claims.get(key, 1.0), multiplier.get(s["claim_strength"], 1.0))
-    weights = {}
-    for seat in SEATS:
-        if seat.group == "rest_of_china":
-            continue
-        shares = {div: base.get((seat.province, div), 0.0) for div in DIVISION_CLASSES}
-        shares.update(EXTRA_DIVISION_SHARE[seat.province])
-        total = sum(shares.values())
-        for div, share in shares.items():
-            w = seat.gdp_yi * intensity.get(seat.seat, 1.0) * share / total * claims.get((seat.seat, div), 1.0)
-            if w > 0:
-                weights[(seat.seat, div)] = w
-    return weights
-
-
-# ---- the generator ---------------------------------------------------------------------
-
-
-@dataclass
-class SynthConfig:
-    enterprises: int
-    months: int
-    invoices: int
-    seed: int
-    start_year: int = 2019
-    # Write only what was delivered up to this month (YYYY-MM): the data as of that month.
-    as_of: str | None = None
-    threads: int | None = None
-    memory_limit: str = "3GB"
-
-
-@dataclass
-class SynthResult:
-    out_dir: Path
-    rows: dict[str, int] = field(default_factory=dict)
-    files: int = 0
-    seconds: float = 0.0
-
-
-def _month_start(start_year: int, index: int) -> dt.date:
-    return dt.date(start_year + index // 12, index % 12 + 1, 1)
+def _last_delivered_month(cfg: SynthConfig) -> int:
+    """Index of the last month written: the period's last, or the --as-of month; ValueError if bad."""
+    if cfg.enterprises < 1 or cfg.months < 2 or cfg.invoices < 0:
+        raise ValueError("need at least 1 enterprise, 2 months and 0 invoices")
+    if cfg.as_of is None:
+        return cfg.months - 1
+    as_of = dt.date.fromisoformat(cfg.as_of + "-01")
+    last = (as_of.year - cfg.start_year) * 12 + as_of.month - 1
+    if not 1 <= last < cfg.months:
+        raise ValueError(f"--as-of must be a month from February {cfg.start_year} within the {cfg.months} months")
+    return last
 
 
 def synth(project_dir: Path, out_dir: Path, cfg: SynthConfig, progress=None) -> SynthResult:
     """Write the three inputs into out_dir (which must not exist yet); return row counts."""
-    import duckdb
-
-    if cfg.enterprises < 1 or cfg.months < 2 or cfg.invoices < 0:
-        raise ValueError("need at least 1 enterprise, 2 months and 0 invoices")
+    last = _last_delivered_month(cfg)
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} exists; give a new directory")
-    last = cfg.months - 1
-    if cfg.as_of is not None:
-        as_of = dt.date.fromisoformat(cfg.as_of + "-01")
-        last = (as_of.year - cfg.start_year) * 12 + as_of.month - 1
-        if not 1 <= last < cfg.months:
-            raise ValueError(f"--as-of must be a month from February {cfg.start_year} within the {cfg.months} months")
     started = time.perf_counter()
     # Written into a fresh folder beside out_dir and renamed into place: a failed run leaves
     # nothing, and no folder chengyu was not given is touched.
     with new_folder(out_dir) as work:
         for table in ("enterprises", "enterprise_month", "supply_invoices"):
             (work / table).mkdir()
-        con = duckdb.connect(
-            config={
-                "memory_limit": cfg.memory_limit,
-                "temp_directory": str(work / ".spill"),
-                "preserve_insertion_order": True,
-            }
-        )
-        con.execute("set enable_progress_bar = false")
-        if cfg.threads:
-            con.execute(f"set threads = {int(cfg.threads)}")
+        con = _connect(cfg, work)
         try:
             result = _generate(con, project_dir, work, cfg, last, progress)
         finally:
@@ -421,597 +169,70 @@ def synth(project_dir: Path, out_dir: Path, cfg: SynthConfig, progress=None) -> 
         shutil.rmtree(work / ".spill", ignore_errors=True)
         result.out_dir = out_dir
         result.seconds = time.perf_counter() - started
-        (work / "SYNTHETIC.json").write_text(
-            json.dumps(
-                {
-                    "basis": "synthetic",
-                    "generator": "chengyu synth",
-                    "enterprises": cfg.enterprises,
-                    "months": cfg.months,
-                    "invoices": cfg.invoices,
-                    "seed": cfg.seed,
-                    "start_year": cfg.start_year,
-                    "as_of": cfg.as_of,
-                    "rows": result.rows,
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        _write_manifest(work, cfg, result)
     return result
 
 
-def _values(rows: list[tuple]) -> str:
-    def lit(v):
-        if v is None:
-            return "null"
-        if isinstance(v, str):
-            return "'" + v.replace("'", "''") + "'"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(float(v)) if isinstance(v, float) else str(v)
+def _connect(cfg: SynthConfig, work: Path):
+    import duckdb
 
-    return ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
+    con = duckdb.connect(
+        config={
+            "memory_limit": cfg.memory_limit,
+            "temp_directory": str(work / ".spill"),
+            "preserve_insertion_order": True,
+        }
+    )
+    con.execute("set enable_progress_bar = false")
+    if cfg.threads:
+        con.execute(f"set threads = {int(cfg.threads)}")
+    return con
 
 
-def _reference_tables(con, project_dir: Path, cfg: SynthConfig) -> None:
-    """Small tables of the shape: seats, distances, cells, classes, input mix, months."""
-    seed = cfg.seed
-    con.execute(f"""create table seats as select * from (values {
-        _values([(i, s.seat, s.group, s.province, s.lat, s.lon, s.gdp_yi) for i, s in enumerate(SEATS)])
-    })
-        t(seat_id, seat, grp, province, lat, lon, gdp_yi)""")
-    con.execute(f"""create table seat_counties as select * from (values {
-        _values([(i, c, j, len(s.counties)) for i, s in enumerate(SEATS) for j, c in enumerate(s.counties)])
-    })
-        t(seat_id, county, county_index, n_counties)""")
-    # Great-circle distance between seats (haversine, earth radius 6371 km).
-    con.execute(f"""
-        create table distances as
-        select a.seat_id as from_seat, b.seat_id as to_seat,
-            case when a.seat_id = b.seat_id then {INTERNAL_KM}
-                 else 2 * 6371 * asin(sqrt(pow(sin(radians(b.lat - a.lat) / 2), 2)
-                      + cos(radians(a.lat)) * cos(radians(b.lat)) * pow(sin(radians(b.lon - a.lon) / 2), 2)))
-            end as km,
-            case when a.province = b.province and a.province <> 'other' then 1.0 else {BORDER_FACTOR} end as border
-        from seats a cross join seats b
-    """)
-    weights = division_weights(project_dir)
-    seat_id = {s.seat: i for i, s in enumerate(SEATS)}
-    # Register cells (Sichuan and Chongqing) and out-of-register cells (everywhere).
-    register = [(seat_id[s], d, w) for (s, d), w in sorted(weights.items())]
-    divs = sorted(DIVISION_CLASSES)
-    national = {d: sum(w for (s, dd), w in weights.items() if dd == d) for d in divs}
-    total_national = sum(national.values())
-    outside = []
-    for i, s in enumerate(SEATS):
-        for d in divs:
-            if s.group == "rest_of_china":
-                outside.append((i, d, s.gdp_yi * national[d] / total_national))
-            elif (s.seat, d) in weights:
-                outside.append((i, d, weights[(s.seat, d)] * OUTSIDE_LOCAL_FACTOR))
-    con.execute(
-        "create table cells as select * from "
-        f"(values {_values([(True,) + r for r in register] + [(False,) + r for r in outside])}) "
-        "t(in_register, seat_id, division, weight)"
-    )
-    con.execute("""
-        create table cell_cdf as
-        select in_register, seat_id, division,
-            (sum(weight) over (partition by in_register order by seat_id, division rows unbounded preceding) - weight)
-                / sum(weight) over (partition by in_register) as lo
-        from cells
-    """)
-    con.execute(f"""create table classes as select * from (values {
-        _values([(d, c, j, len(cs)) for d, cs in DIVISION_CLASSES.items() for j, c in enumerate(cs)])
-    })
-        t(division, industry_class, class_index, n_classes)""")
-    mix = [(b, s, share) for b, row in INPUT_MIX.items() for s, share in row.items()]
-    con.execute(
-        f"create table input_mix as select * from (values {_values(mix)}) t(buyer_division, seller_division, share)"
-    )
-    con.execute("""
-        create table input_cdf as
-        select buyer_division, seller_division,
-            (sum(share) over (partition by buyer_division order by seller_division rows unbounded preceding) - share)
-                / sum(share) over (partition by buyer_division) as lo
-        from input_mix
-    """)
-    # Relocation targets: seats of the same province, by mass.
-    con.execute("""
-        create table relocation_cdf as
-        select province, seat_id,
-            (sum(gdp_yi) over (partition by province order by seat_id rows unbounded preceding) - gdp_yi)
-                / sum(gdp_yi) over (partition by province) as lo
-        from seats where province <> 'other'
-    """)
-    # Monthly intensity (seasonal factor times growth) and its cumulative sums as integers
-    # (millionths), so that invoice counts can be apportioned with exact integer arithmetic.
-    months = []
-    cumulative = 0
-    for m in range(cfg.months):
-        start = _month_start(cfg.start_year, m)
-        nxt = _month_start(cfg.start_year, m + 1)
-        intensity = SEASONAL[start.month - 1] * (1 + ANNUAL_GROWTH) ** (m / 12)
-        scaled = round(intensity * 1e6)
-        months.append((m, start.isoformat(), (nxt - start).days, intensity, cumulative, cumulative + scaled))
-        cumulative += scaled
-    con.execute(
-        f"create table months as select m, month_start::date as month_start, days, intensity, "
-        f"ci_start::bigint as ci_start, ci_end::bigint as ci_end "
-        f"from (values {_values(months)}) t(m, month_start, days, intensity, ci_start, ci_end)"
-    )
-    del seed
+def _write_manifest(work: Path, cfg: SynthConfig, result: SynthResult) -> None:
+    """SYNTHETIC.json: the parameters and row counts (not an input of the warehouse)."""
+    manifest = {
+        "basis": "synthetic",
+        "generator": "chengyu synth",
+        "enterprises": cfg.enterprises,
+        "months": cfg.months,
+        "invoices": cfg.invoices,
+        "seed": cfg.seed,
+        "start_year": cfg.start_year,
+        "as_of": cfg.as_of,
+        "rows": result.rows,
+    }
+    (work / "SYNTHETIC.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _generate(con, project_dir: Path, out: Path, cfg: SynthConfig, last: int, progress) -> SynthResult:
-    seed = cfg.seed
-    n_reg = cfg.enterprises
-    n_out = max(50, cfg.enterprises)
-    start = dt.date(cfg.start_year, 1, 1)
-    end = _month_start(cfg.start_year, cfg.months)  # first day after the generated period
-    as_of_end = _month_start(cfg.start_year, last + 1)  # first day after the delivered period
-    span_days = (end - start).days
-    years = cfg.months / 12
-    p_exit = 1 - (1 - EXIT_RATE) ** years
-    u = lambda key, stream: _u(key, stream, seed)  # noqa: E731
-    result = SynthResult(out)
-
-    _reference_tables(con, project_dir, cfg)
-
-    # -- firms: register (k < N) and out-of-register counterparts (k >= N) ----------------
-    con.execute(f"""
-        create table firm_draws as
-        select k, k < {n_reg} as in_register, {u("k", 1)} as u_cell
-        from range({n_reg + n_out}) t(k)
-    """)
-    pareto = f"least({SIZE_CAP_YUAN}, {PARETO_MIN_YUAN} * pow({u('f.k', 4)}, -1.0 / {PARETO_ALPHA}))"
-    con.execute(f"""
-        create table firms as
-        with placed as (
-            select f.k, f.in_register, c.seat_id, c.division
-            from firm_draws f asof join cell_cdf c on f.in_register = c.in_register and f.u_cell >= c.lo
-        ),
-        drawn as (
-            select f.*, s.province, s.grp,
-                sc.county as county,
-                cl.industry_class,
-                {pareto} as size_yuan,
-                case when not f.in_register or {u("f.k", 5)} >= {P_OPEN_DURING}
-                     then date '{start}' - (365 + floor({u("f.k", 6)} * 9000))::int
-                     else date '{start}' + floor({u("f.k", 6)} * {span_days - 1})::int end as opened_on,
-                {u("f.k", 7)} as u_exit, {u("f.k", 8)} as u_exit_date,
-                {u("f.k", 9)} as u_reloc, {u("f.k", 10)} as u_reloc_date, {u("f.k", 11)} as u_reloc_seat,
-                {u("f.k", 12)} as u_reloc_county,
-                {u("f.k", 13)} as u_reclass, {u("f.k", 14)} as u_reclass_date, {u("f.k", 15)} as u_reclass_kind,
-                {u("f.k", 16)} as u_reclass_div, {u("f.k", 17)} as u_reclass_class,
-                {u("f.k", 18)} < {P_YTD} as reports_ytd
-            from placed f
-            join seats s using (seat_id)
-            join seat_counties sc on sc.seat_id = f.seat_id
-                and sc.county_index = floor({u("f.k", 2)} * sc.n_counties)::int
-            join classes cl on cl.division = f.division
-                and cl.class_index = floor(pow({u("f.k", 3)}, 2) * cl.n_classes)::int
-        ),
-        coded as (
-            select *,
-                lpad(((k * 7919 + {seed % 100000000 * 104729}) % 100000000)::varchar, 8, '0') as org8
-            from drawn
-        ),
-        bodies as (
-            select *, '91' || county || org8 || {org_check_sql("org8")} as body17 from coded
-        )
-        select k, in_register, seat_id, division, province, grp, county, industry_class, size_yuan,
-            opened_on, reports_ytd,
-            body17 || {uscc_check_sql("body17")} as credit_code,
-            case when in_register and u_exit < {p_exit}
-                 then greatest(opened_on, date '{start}') + 180
-                      + floor(u_exit_date * greatest(1, date_diff('day', greatest(opened_on, date '{start}'), \
-date '{end}') - 180))::int
-            end as closed_raw,
-            u_reloc, u_reloc_date, u_reloc_seat, u_reloc_county, u_reclass, u_reclass_date, u_reclass_kind,
-            u_reclass_div, u_reclass_class
-        from bodies
-        order by k
-    """)
-    con.execute(f"""
-        create table firm_life as
-        select *,
-            case when closed_raw < date '{end}' then closed_raw end as closed_on,
-            greatest(opened_on, date '{start}') as active_from
-        from firms
-    """)
-    # History events: one relocation and one reclassification at most per firm.
-    con.execute(f"""
-        create table firm_events as
-        with base as (
-            select f.*, least(coalesce(closed_on, date '{end}'), date '{end}') as active_to from firm_life f
-            where in_register
-        ),
-        reloc as (
-            select b.k, b.active_from + 90 + floor(b.u_reloc_date
-                       * greatest(1, date_diff('day', b.active_from, b.active_to) - 120))::int as event_date,
-                r.seat_id as new_seat, b.u_reloc_county
-            from base b
-            asof join relocation_cdf r on r.province = b.province and b.u_reloc_seat >= r.lo
-            where b.u_reloc < {P_RELOCATE} and date_diff('day', b.active_from, b.active_to) > 240
-        ),
-        reloc_placed as (
-            select r.k, r.event_date, sc.county as new_county
-            from reloc r join seat_counties sc on sc.seat_id = r.new_seat
-                and sc.county_index = floor(r.u_reloc_county * sc.n_counties)::int
-        ),
-        reclass_div as (
-            select b.k, b.active_from + 90 + floor(b.u_reclass_date
-                       * greatest(1, date_diff('day', b.active_from, b.active_to) - 120))::int as event_date,
-                case when b.u_reclass_kind < 0.5 then b.division
-                     else (list_sort(list_filter(['C29','C31','C32','C33','C34','C35','C36','C37','C38',\
-'C39','C40','C43'],
-                                                 d -> d <> b.division)))[1 + floor(b.u_reclass_div * 11)::int] \
-end as new_division,
-                b.u_reclass_class, b.industry_class
-            from base b
-            where b.u_reclass < {P_RECLASS} and date_diff('day', b.active_from, b.active_to) > 240
-        ),
-        reclass as (
-            select r.k, r.event_date, coalesce(
-                case when cl.industry_class <> r.industry_class then cl.industry_class end,
-                (select min(c2.industry_class) from classes c2
-                 where c2.division = r.new_division and c2.industry_class <> r.industry_class)) as new_class
-            from reclass_div r
-            join classes cl on cl.division = r.new_division
-                and cl.class_index = floor(r.u_reclass_class * cl.n_classes)::int
-        )
-        select k, event_date, new_county, null::varchar as new_class from reloc_placed
-        union all
-        select k, event_date, null, new_class from reclass where new_class is not null
-    """)
-    # Register rows: the opening state, then one row per event carrying every change so far.
-    con.execute("""
-        create table register_rows as
-        with events as (
-            select k, event_date, max(new_county) as new_county, max(new_class) as new_class
-            from firm_events group by k, event_date
-        ),
-        states as (
-            select f.k, f.opened_on as record_date, f.county as area_code, f.industry_class from firm_life f
-            where f.in_register
-            union all
-            select e.k, e.event_date,
-                coalesce(e.new_county, (select e2.new_county from events e2
-                    where e2.k = e.k and e2.new_county is not null and e2.event_date < e.event_date),
-                    f.county),
-                coalesce(e.new_class, (select e2.new_class from events e2
-                    where e2.k = e.k and e2.new_class is not null and e2.event_date < e.event_date),
-                    f.industry_class)
-            from events e join firm_life f using (k)
-        )
-        select s.k, f.credit_code, s.record_date, s.area_code, s.industry_class, f.opened_on, f.closed_on
-        from states s join firm_life f using (k)
-    """)
-    cut = f"date '{as_of_end}'"
-    con.execute(f"""
-        copy (
-            select r.credit_code,
-                '合成企业' || lpad(r.k::varchar, 7, '0') || '有限公司' as name,
-                r.area_code, r.industry_class, true as above_scale, r.opened_on,
-                case when r.closed_on < {cut} then r.closed_on end as closed_on,
-                r.record_date, 'synthetic' as basis
-            from register_rows r
-            where r.record_date < {cut} and r.opened_on < {cut}
-            order by r.credit_code, r.record_date
-        ) to '{out / "enterprises" / "register.parquet"}' (format parquet, compression zstd)
-    """)
-    result.rows["enterprises"] = con.execute(
-        f"select count(*) from read_parquet('{out / 'enterprises' / 'register.parquet'}')"
-    ).fetchone()[0]
-    if progress:
-        progress(f"enterprises: {result.rows['enterprises']} rows")
-
-    # -- monthly reports ------------------------------------------------------------------
-    con.execute(f"""
-        create table firm_months as
-        select f.k, f.credit_code, f.reports_ytd, mo.m, mo.month_start,
-            f.size_yuan / 12 * mo.intensity * exp(0.15 * {_normal("f.k * 1000 + mo.m", 40, seed)} - 0.01125)
-                as output_yuan,
-            0.97 + 0.06 * {u("f.k * 1000 + mo.m", 42)} as revenue_ratio,
-            greatest(1, round(f.size_yuan / {OUTPUT_PER_EMPLOYEE_YUAN} \
-* (0.95 + 0.1 * {u("f.k * 1000 + mo.m", 43)})))::int
-                as employees
-        from firm_life f
-        join months mo on mo.month_start >= date_trunc('month', f.active_from)
-            and (f.closed_on is null or mo.month_start <= f.closed_on)
-        where f.in_register
-    """)
-    con.execute("""
-        create table reports as
-        with periods as (
-            select k, credit_code, reports_ytd,
-                case when month(month_start) = 1 then month_start + interval 1 month else month_start end::date
-                    as report_month,
-                output_yuan, output_yuan * revenue_ratio as revenue_yuan, employees
-            from firm_months
-        ),
-        by_report as (
-            select k, credit_code, any_value(reports_ytd) as reports_ytd, report_month,
-                sum(output_yuan) as output_yuan, sum(revenue_yuan) as revenue_yuan, max(employees) as employees
-            from periods group by k, credit_code, report_month
-        )
-        select credit_code, report_month,
-            case when reports_ytd then 'ytd' else 'month' end as value_kind,
-            round(case when reports_ytd then sum(output_yuan) over w else output_yuan end, 2) as gross_output_yuan,
-            round(case when reports_ytd then sum(revenue_yuan) over w else revenue_yuan end, 2) as revenue_yuan,
-            employees
-        from by_report
-        window w as (partition by k, year(report_month) order by report_month rows unbounded preceding)
-    """)
-    n_reports = 0
-    for m in range(1, last + 1):
-        month = _month_start(cfg.start_year, m)
-        if month.month == 1:
-            continue
-        path = out / "enterprise_month" / f"report_{month:%Y-%m}.parquet"
-        con.execute(f"""
-            copy (
-                select credit_code, report_month, value_kind, gross_output_yuan, revenue_yuan, employees,
-                    'synthetic' as basis
-                from reports where report_month = date '{month}'
-                order by credit_code
-            ) to '{path}' (format parquet, compression zstd)
-        """)
-        n_reports += con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0]
-        result.files += 1
-    result.rows["enterprise_month"] = n_reports
-    if progress:
-        progress(f"enterprise_month: {n_reports} rows")
-
-    # -- supply links ------------------------------------------------------------------------
-    # Mass of sellers per seat and division (the number of firms there), and the gravity
-    # weights of every (buyer seat, seller division) over seller seats.
-    # The mass is the cell's weight in GDP units (register and out-of-register cells alike),
-    # not the summed size of the firms drawn there: one giant firm from the Pareto tail would
-    # otherwise pull every buyer's links to its seat. Only cells where firms were drawn count.
-    con.execute("""
-        create table seller_mass as
-        select c.seat_id, c.division, sum(c.weight) as mass
-        from cells c
-        where exists (select 1 from firm_life f where f.seat_id = c.seat_id and f.division = c.division)
-        group by all
-    """)
-    con.execute("""
-        create table gravity_cdf as
-        with w as (
-            select d.from_seat as buyer_seat, m.division as seller_division, m.seat_id as seller_seat,
-                m.mass * d.border / d.km as weight
-            from seller_mass m join distances d on d.to_seat = m.seat_id
-        )
-        select buyer_seat, seller_division, seller_seat,
-            (sum(weight) over (partition by buyer_seat, seller_division order by seller_seat rows unbounded preceding)
-                - weight) / sum(weight) over (partition by buyer_seat, seller_division) as lo
-        from w
-    """)
-    con.execute("""
-        create table firm_cdf as
-        select seat_id, division, k,
-            (sum(size_yuan) over (partition by seat_id, division order by k rows unbounded preceding) - size_yuan)
-                / sum(size_yuan) over (partition by seat_id, division) as lo
-        from firm_life
-    """)
-    con.execute(f"""
-        create table slots as
-        select k as buyer_k, seat_id as buyer_seat, division as buyer_division, size_yuan as buyer_size,
-            unnest(range(least(40, greatest(2, round(3 * pow(size_yuan / {PARETO_MIN_YUAN}, 0.25))::int)))) as slot,
-            least(40, greatest(2, round(3 * pow(size_yuan / {PARETO_MIN_YUAN}, 0.25))::int)) as n_slots
-        from firm_life
-    """)
-    con.execute(f"""
-        create table links as
-        with s1 as (
-            select s.*, {u("s.buyer_k * 64 + s.slot", 21)} as u_div, {u("s.buyer_k * 64 + s.slot", 22)} as u_seat,
-                {u("s.buyer_k * 64 + s.slot", 23)} as u_firm,
-                exp(0.8 * {_normal("s.buyer_k * 64 + s.slot", 24, seed)} - 0.32) as intensity
-            from slots s
-        ),
-        s2 as (
-            select s1.*, i.seller_division from s1
-            asof join input_cdf i on i.buyer_division = s1.buyer_division and s1.u_div >= i.lo
-        ),
-        s3 as (
-            select s2.*, g.seller_seat from s2
-            asof join gravity_cdf g on g.buyer_seat = s2.buyer_seat and g.seller_division = s2.seller_division
-                and s2.u_seat >= g.lo
-        ),
-        s4 as (
-            select s3.*, fc.k as seller_k from s3
-            asof join firm_cdf fc on fc.seat_id = s3.seller_seat and fc.division = s3.seller_division
-                and s3.u_firm >= fc.lo
-        )
-        select buyer_k, seller_k,
-            sum(buyer_size * {INTERMEDIATE_SHARE} / n_slots * intensity) as annual_yuan
-        from s4 where seller_k <> buyer_k
-        group by buyer_k, seller_k
-    """)
-    # The data's scope: invoices with at least one party in Sichuan or Chongqing.
-    con.execute("""
-        delete from links l
-        where (select grp from firm_life f where f.k = l.buyer_k) = 'rest_of_china'
-            and (select grp from firm_life f where f.k = l.seller_k) = 'rest_of_china'
-    """)
-    con.execute("""
-        create table link_parties as
-        select row_number() over (order by l.buyer_k, l.seller_k) - 1 as link_id, l.annual_yuan,
-            s.credit_code as seller_code, b.credit_code as buyer_code,
-            substr(s.credit_code, 3, 2) as seller_province,
-            '1090' || substr(s.industry_class, 2, 4) || '00000000000' as tax_class_code,
-            greatest(s.active_from, b.active_from) as link_from,
-            least(coalesce(s.closed_on, date '9999-12-31'), coalesce(b.closed_on, date '9999-12-31')) as link_to
-        from links l join firm_life s on s.k = l.seller_k join firm_life b on b.k = l.buyer_k
-        order by link_id
-    """)
-    # -- blocks: invoices per link and month, apportioned exactly -----------------------------
-    # -- invoice counts: K over the links, then each link's count over its active months -------
-    # A link's weight is its purchases over the months it is active (both firms open), in
-    # thousands of yuan. K is apportioned over links by cumulative weight in link order, and a
-    # link's invoices over its months by cumulative intensity; both with integer arithmetic, so
-    # the counts add up to exactly K. A link is active over one run of months, so the
-    # cumulative intensity of its months is a difference of the months table's cumulative sums.
-    con.execute(f"""
-        create table link_alloc as
-        with spans as (
-            select l.*, f.m as first_m, la.m as last_m, f.ci_start as a_base, la.ci_end - f.ci_start as a_total
-            from link_parties l
-            join months f on f.month_start = date_trunc('month', greatest(l.link_from, date '{start}'))
-            join months la on la.month_start = date_trunc('month', least(l.link_to, date '{end}' - 1))
-            where l.link_from < date '{end}' and l.link_to >= date '{start}'
-        ), weighted as (
-            select *, greatest(1, round(annual_yuan / 12000 * a_total / 1e6))::bigint as w from spans
-            where first_m <= last_m
-        ), c as (
-            select *, sum(w) over (order by link_id rows unbounded preceding) as cum, sum(w) over () as total
-            from weighted
-        )
-        select link_id, annual_yuan, seller_code, buyer_code, seller_province, tax_class_code, first_m, last_m,
-            a_base, a_total,
-            (({cfg.invoices}::hugeint * cum) // total - ({cfg.invoices}::hugeint * (cum - w)) // total)::bigint
-                as n_link,
-            (({cfg.invoices}::hugeint * (cum - w)) // total)::bigint as link_offset
-        from c
-        order by link_id
-    """)
-    con.execute("delete from link_alloc where n_link = 0")
-
-    # -- invoices, one delivery at a time ------------------------------------------------------
-    months = con.execute("select m, month_start, days, intensity, ci_start, ci_end from months order by m").fetchall()
-    wide = cfg.invoices * months[-1][5] >= 2**62
-    n_invoices = 0
-    n_red = 0
-    for d in range(last + 1):
-        is_final = d == cfg.months - 1
-        month = _month_start(cfg.start_year, d)
-        path = out / "supply_invoices" / f"delivery_{month:%Y-%m}.parquet"
-        con.execute(f"create or replace temp table delivery_blocks ({DELIVERY_BLOCK_COLUMNS})")
-        for lag in (2, 1, 0):
-            if d - lag >= 0:
-                con.execute(_delivery_blocks_sql(d, lag, is_final, seed, months[d - lag], wide))
-        con.execute(_invoice_sql(d, is_final, seed, path))
-        n, r = con.execute(f"select count(*), count(original_invoice_id) from read_parquet('{path}')").fetchone()
-        n_invoices += n
-        n_red += r
-        result.files += 1
-        if progress and (d % 12 == 11 or d == last):
-            progress(f"supply_invoices: {n_invoices:,} rows through {month:%Y-%m}")
-    result.rows["supply_invoices"] = n_invoices
-    result.rows["red_letter_invoices"] = n_red
-    return result
-
-
-DELIVERY_BLOCK_COLUMNS = """m integer, month_start date, days integer, link_id bigint, n bigint, first_index bigint,
-    month_value double, seller_code varchar, buyer_code varchar, seller_province varchar, tax_class_code varchar,
-    j_from bigint, j_to bigint"""
-
-
-def _delivery_blocks_sql(d: int, lag: int, is_final: bool, seed: int, month: tuple, wide: bool) -> str:
-    """The blocks (link x month) of month d - lag that delivery d draws from, in link order.
-
-    A block's invoices are split by count into on time, one month late and two months late;
-    delivery d takes month d's on-time part and the late parts of the two months before (the
-    final delivery takes all that is left). The month's numbers come in as literals and the
-    rows are inserted in link order, so the invoices stream from the table in that order.
-    `wide`: count with HUGEINT, needed only when invoices x cumulative intensity could pass
-    the BIGINT range.
-    """
-    u = lambda key, stream: _u(key, stream, seed)  # noqa: E731
-    m, month_start, days, intensity, ci_start, ci_end = month
-    big = "::hugeint" if wide else ""
-    n_expr = (
-        f"((l.n_link{big} * ({ci_end} - l.a_base)) // l.a_total "
-        f"- (l.n_link{big} * ({ci_start} - l.a_base)) // l.a_total)::bigint"
+    """The steps in order; each creates the tables the later ones read."""
+    plan = Plan(
+        cfg=cfg,
+        out=out,
+        last=last,
+        seed=int(cfg.seed),
+        start=dt.date(cfg.start_year, 1, 1),
+        end=first_day_of_month(cfg.start_year, cfg.months),
+        as_of_end=first_day_of_month(cfg.start_year, last + 1),
     )
-    if lag == 0:
-        j_from, j_to = "0", ("n" if is_final else "n_on")
-    elif lag == 1:
-        j_from, j_to = "n_on", ("n" if is_final else "n_on + n_late1")
-    else:
-        j_from, j_to = "n_on + n_late1", "n"
-    return f"""
-        insert into delivery_blocks
-        with lm as (
-            select l.link_id, l.seller_code, l.buyer_code, l.seller_province, l.tax_class_code,
-                l.annual_yuan / 12 * {intensity} as month_value,
-                (l.link_offset + (l.n_link{big} * ({ci_start} - l.a_base)) // l.a_total)::bigint as first_index,
-                {n_expr} as n
-            from link_alloc l
-            where {m} between l.first_m and l.last_m
-        ), counted as (
-            select *,
-                least(n, floor(n * {P_LATE1} + {u(f"link_id * 4096 + {m}", 31)}))::bigint as n_late1,
-                floor(n * {P_LATE2} + {u(f"link_id * 4096 + {m}", 32)})::bigint as n_late2_raw
-            from lm where n > 0
-        ), split as (
-            select *, n - n_late1 - least(n_late2_raw, n - n_late1) as n_on from counted
-        )
-        select {m}, date '{month_start}', {days}, link_id, n, first_index, month_value, seller_code, buyer_code,
-            seller_province, tax_class_code, {j_from}, {j_to}
-        from split
-    """
-
-
-def _bits(h: str, slot: int) -> str:
-    """SQL for a number in (0, 1) from 21 bits (slot 0, 1 or 2) of the 64-bit hash h."""
-    return f"((({h} >> {21 * slot}) & 2097151)::double + 0.5) / 2097152.0"
-
-
-def _invoice_sql(d: int, is_final: bool, seed: int, path: Path) -> str:
-    """COPY of delivery d: one row per invoice of the delivery's blocks, and a red-letter row
-    after each invoice that is cancelled. Two hashes per invoice give six numbers of 21 bits
-    (2 million steps: fine for a day of the month, a 1.5 % share or a Box-Muller normal)."""
-    rate = "case when row_date < date '2018-05-01' then 0.17 when row_date < date '2019-04-01' then 0.16 else 0.13 end"
-    normal = f"sqrt(-2 * ln({_bits('h1', 1)})) * cos(2 * pi() * {_bits('h1', 2)})"
-    return f"""
-        copy (
-            with inv as (
-                select b.first_index + unnest(range(b.j_from, b.j_to)) as i, b.month_start, b.days, b.n,
-                    b.month_value, b.seller_code, b.buyer_code, b.seller_province, b.tax_class_code
-                from delivery_blocks b where b.j_to > b.j_from
-            ),
-            hashed as (
-                select inv.*, hash(hash(i, {seed}, 50)) as h1, hash(hash(i, {seed}, 51)) as h2 from inv
-            ),
-            blue as (
-                select i, month_start, days, seller_code, buyer_code, seller_province, tax_class_code, h2,
-                    month_start + floor({_bits("h1", 0)} * days)::int as issue_date,
-                    round(greatest(1.0, month_value / n * exp(0.6 * {normal} - 0.18)), 2)::decimal(18, 2)
-                        as blue_amount
-                from hashed
-            ),
-            expanded as (
-                select blue.*,
-                    unnest(case when {_bits("h2", 0)} < {P_RED} then [false, true] else [false] end) as is_red
-                from blue
-            ),
-            dated as (
-                select expanded.*,
-                    case when is_red then least(month_start + days - 1,
-                             issue_date + floor({_bits("h2", 1)} * 20)::int) else issue_date end as row_date
-                from expanded
-            )
-            select
-                printf('%02d%s%016d', year(row_date) % 100, seller_province,
-                       i + case when is_red then 5000000000000000 else 0 end) as invoice_id,
-                seller_code, buyer_code, row_date as issue_date,
-                case when not is_red then blue_amount
-                     when {_bits("h2", 2)} < {P_RED_FULL} then -blue_amount
-                     else -round(blue_amount * (0.1 + 0.8 * {_bits("hash(h2)", 0)}), 2)::decimal(18, 2)
-                end as amount_yuan,
-                round(amount_yuan * {rate}, 2)::decimal(18, 2) as tax_yuan,
-                tax_class_code,
-                case when is_red then printf('%02d%s%016d', year(issue_date) % 100, seller_province, i)
-                end as original_invoice_id,
-                'synthetic' as basis
-            from dated
-        ) to '{path}' (format parquet, compression zstd)
-    """
+    result = SynthResult(out)
+    say = progress or (lambda line: None)
+    reference_tables(con, project_dir, cfg)
+    create_firms(con, plan)
+    create_firm_life(con, plan)
+    create_firm_events(con, plan)
+    con.execute(REGISTER_ROWS_SQL)
+    result.rows["enterprises"] = write_register(con, plan)
+    result.files += 1
+    say(f"enterprises: {result.rows['enterprises']} rows")
+    create_firm_months(con, plan)
+    con.execute(REPORTS_SQL)
+    result.rows["enterprise_month"] = write_reports(con, plan, result)
+    say(f"enterprise_month: {result.rows['enterprise_month']} rows")
+    create_supply_links(con, plan)
+    write_invoices(con, plan, result, say)
+    return result
 
 
 def run_synth(project_dir: Path, args) -> int:
