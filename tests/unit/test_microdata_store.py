@@ -17,7 +17,7 @@ import yaml
 
 from chengyu_cluster.inputs.reader import Findings
 from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
-from chengyu_cluster.microdata.intake import (
+from chengyu_cluster.microdata.checks import (
     YTD_TOLERANCE,
     RowIssue,
     Store,
@@ -389,7 +389,7 @@ def test_leftovers_of_dead_loads_are_removed_and_others_kept(tmp_path):
 KILLED_LOAD = """
 import os, sys
 from pathlib import Path
-import chengyu_cluster.microdata.intake as microdata
+import chengyu_cluster.microdata.checks as microdata
 from chengyu_cluster.inputs.reader import Findings
 
 def killed(*args):  # the moment an object folder would be renamed into the store
