@@ -114,11 +114,7 @@ def check_microdata(
     if findings.n_errors > started_errors:
         return None
     if store is not None:
-        for leftover in remove_leftovers(store):
-            print(
-                f"microdata store: removed what an interrupted load left: {leftover.relative_to(store.root)}",
-                flush=True,
-            )
+        _remove_leftovers_of_others(store)
     columns = layout(project_dir)
     con = _connect(store, memory_limit)
     try:
@@ -149,6 +145,11 @@ def check_microdata(
         con.close()
         if store is not None:
             remove_leftovers(store, own_only=True)
+
+
+def _remove_leftovers_of_others(store: Store) -> None:
+    for leftover in remove_leftovers(store):
+        print(f"microdata store: removed what an interrupted load left: {leftover.relative_to(store.root)}", flush=True)
 
 
 class _Checker:
@@ -186,7 +187,6 @@ class _Checker:
         """Check a new file's columns; return {name: type as stored} or None."""
         import duckdb
 
-        expected = self.columns[f.table]
         try:
             present = _file_columns(self.con, f)
         except duckdb.OutOfMemoryException:
@@ -194,28 +194,39 @@ class _Checker:
         except duckdb.Error as exc:
             _add_unreadable(self.findings, f, exc, "readable")
             return None
-        if f.fmt == "csv":
-            if f.size_bytes == 0:
-                add_issue(
-                    self.findings,
-                    f.display,
-                    None,
-                    None,
-                    "csv_syntax",
-                    "the file is empty: a CSV file starts with its header line (a delivery without rows too)",
-                )
-                return None
-            try:  # the whole file once: a stray comma or an open quote stops here with its line
-                self.con.execute(
-                    f"select count(*) from read_csv({sql_text(str(f.checked_path))}, header = true, "
-                    "delim = ',', quote = '\"', escape = '\"', all_varchar = true)"
-                ).fetchone()
-            except duckdb.OutOfMemoryException:
-                raise
-            except duckdb.Error as exc:
-                _add_unreadable(self.findings, f, exc, "csv_syntax")
-                return None
-        names = [n for n, _ in present]
+        if f.fmt == "csv" and not self._csv_parses(f):
+            return None
+        return dict(present) if self._columns_fit(f, [n for n, _ in present]) else None
+
+    def _csv_parses(self, f: MicrodataFile) -> bool:
+        """A CSV file has a header line and parses whole (its line named when it does not)."""
+        import duckdb
+
+        if f.size_bytes == 0:
+            add_issue(
+                self.findings,
+                f.display,
+                None,
+                None,
+                "csv_syntax",
+                "the file is empty: a CSV file starts with its header line (a delivery without rows too)",
+            )
+            return False
+        try:  # the whole file once: a stray comma or an open quote stops here with its line
+            self.con.execute(
+                f"select count(*) from read_csv({sql_text(str(f.checked_path))}, header = true, "
+                "delim = ',', quote = '\"', escape = '\"', all_varchar = true)"
+            ).fetchone()
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            _add_unreadable(self.findings, f, exc, "csv_syntax")
+            return False
+        return True
+
+    def _columns_fit(self, f: MicrodataFile, names: list[str]) -> bool:
+        """Each column once, every required one present, none outside the layout."""
+        expected = self.columns[f.table]
         ok = True
         for name in sorted({n for n in names if names.count(n) > 1}):
             add_issue(self.findings, f.display, None, name, "unique_column", f"column '{name}' appears more than once")
@@ -242,7 +253,7 @@ class _Checker:
                     f"column '{name}' is not part of the layout of {f.table} ({', '.join(expected)})",
                 )
                 ok = False
-        return dict(present) if ok else None
+        return ok
 
     def new_rows(self, table: str, view: str) -> None:
         """Type and per-row rules over the new files of a table (one pass for the counts)."""
@@ -397,11 +408,20 @@ def _check(checker: _Checker, files: list[MicrodataFile]) -> None:
 
 def _cross_file(checker: _Checker, has_old: bool) -> None:
     """Keys over all files (new against new and old), and the rules that join tables."""
+    _duplicate_keys(checker, has_old)
+    _one_value_kind(checker)
+    _reports_in_register(checker)
+    _invoices_in_register(checker)
+    _ytd_falls(checker)
+    _red_letter(checker)
+
+
+def _duplicate_keys(checker: _Checker, has_old: bool) -> None:
+    """Duplicated keys: every occurrence after the first (in file and row order) is reported. Old
+    files were checked together before, so only a key that occurs in a new file can repeat:
+    with old files, the keys of new rows are looked up among all rows (a scan of the key
+    column); without, all rows are grouped, in passes of KEY_GROUP_ROWS over hash buckets."""
     con = checker.con
-    # Duplicated keys: every occurrence after the first (in file and row order) is reported. Old
-    # files were checked together before, so only a key that occurs in a new file can repeat:
-    # with old files, the keys of new rows are looked up among all rows (a scan of the key
-    # column); without, all rows are grouped, in passes of KEY_GROUP_ROWS over hash buckets.
     for table, key, rule in (
         ("enterprises", ["credit_code", "record_date"], "unique_key"),
         ("enterprise_month", ["credit_code", "report_month"], "unique_key"),
@@ -439,7 +459,11 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
             key[0] if len(key) == 1 else None,
             rule,
         )
-    # One value kind per enterprise and year, over all files.
+
+
+def _one_value_kind(checker: _Checker) -> None:
+    """One value kind per enterprise and year, over all files."""
+    con = checker.con
     con.execute(
         "create or replace temp table mixed_kinds as select credit_code, year(report_month) as report_year "
         "from all_enterprise_month group by all having count(distinct value_kind) > 1"
@@ -453,7 +477,11 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         "value_kind",
         "one_value_kind_per_year",
     )
-    # Reports come from registered enterprises that have a record by the end of the month.
+
+
+def _reports_in_register(checker: _Checker) -> None:
+    """Reports come from registered enterprises that have a record by the end of the month."""
+    con = checker.con
     con.execute(
         "create or replace temp table first_record as "
         "select credit_code, min(record_date) as first_record_date from all_enterprises group by 1"
@@ -473,9 +501,13 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
         "report_month",
         "reported_before_record",
     )
-    # Invoices likewise: a party in the register has a record by the end of the invoice's month
-    # (before it, the model would count the party as one outside the register). All invoices,
-    # old ones included (a register delivered anew can move a first record), in one scan.
+
+
+def _invoices_in_register(checker: _Checker) -> None:
+    """Invoices likewise: a party in the register has a record by the end of the invoice's month
+    (before it, the model would count the party as one outside the register). All invoices,
+    old ones included (a register delivered anew can move a first record), in one scan."""
+    con = checker.con
     con.execute("""
         create or replace temp table early_invoices as
         select i._file, i._row, i.issue_date, i.seller_code, i.buyer_code,
@@ -495,10 +527,13 @@ def _cross_file(checker: _Checker, has_old: bool) -> None:
             f"{party}_code",
             "invoice_before_record",
         )
-    _ytd_falls(checker)
-    # Red-letter invoices: the invoice cancelled exists, is ordinary, has the same parties, and is
-    # not cancelled beyond its amount. Checked for every red-letter invoice naming an invoice that
-    # a new red-letter invoice names (so old ones count in the total).
+
+
+def _red_letter(checker: _Checker) -> None:
+    """Red-letter invoices: the invoice cancelled exists, is ordinary, has the same parties, and is
+    not cancelled beyond its amount. Checked for every red-letter invoice naming an invoice that
+    a new red-letter invoice names (so old ones count in the total)."""
+    con = checker.con
     con.execute("""
         create or replace temp table red as
         select _file, _row, invoice_id, original_invoice_id, seller_code, buyer_code, amount_yuan, issue_date

@@ -26,8 +26,29 @@ def attach(
 ) -> dict:
     """Create the raw_microdata relations in the candidate, carry the facts over when the plan
     allows, write the build's manifest and collect the store's garbage. Returns the dbt vars."""
-    columns = layout(project_dir)
     store = micro.store
+    _create_raw_relations(con, micro, project_dir)
+
+    fingerprint = layer_fingerprint(project_dir, seed_hashes)
+    plan = plan_carry_over(con, micro, previous_database, fingerprint, full_refresh, lookback_months)
+    micro.state = _write_load_state(con, micro, fingerprint, plan)
+
+    _write_manifest(micro, build_id)
+    # The spill folder carries this process's id: what a killed build leaves is removed by the next
+    # load (remove_leftovers), never while this build runs.
+    dbt_vars = {
+        "microdata_memory_limit": memory_limit,
+        "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}"),
+    }
+    if plan["carry"]:
+        dbt_vars["microdata_reprocess_from"] = plan["reprocess_from"]
+    micro.dbt_vars = dbt_vars
+    return dbt_vars
+
+
+def _create_raw_relations(con, micro: Microdata, project_dir: Path) -> None:
+    """raw_microdata.<table>: a view over the build's store files; raw_microdata.partitions lists them."""
+    columns = layout(project_dir)
     con.execute("create schema if not exists raw_microdata")
     for table in TABLES:
         stored = [f for f in micro.files if f.table == table]
@@ -49,12 +70,13 @@ def attach(
     rows = []
     for f in micro.files:
         for month, n in f.months.items() if f.months else [(None, f.rows)]:
-            rows.append((f.table, f.display, store.relative(f.store_file), f.sha256, f.size_bytes, month, n))
+            rows.append((f.table, f.display, micro.store.relative(f.store_file), f.sha256, f.size_bytes, month, n))
     if rows:
         con.executemany("insert into raw_microdata.partitions values (?, ?, ?, ?, ?, ?, ?)", rows)
 
-    fingerprint = layer_fingerprint(project_dir, seed_hashes)
-    plan = plan_carry_over(con, micro, previous_database, fingerprint, full_refresh, lookback_months)
+
+def _write_load_state(con, micro: Microdata, fingerprint: str, plan: dict) -> dict:
+    """raw_microdata.load_state: what the next build's plan compares with."""
     state = {
         "layer_fingerprint": fingerprint,
         "microdata_dir": str(micro.directory),
@@ -65,8 +87,12 @@ def attach(
     }
     con.execute("create or replace table raw_microdata.load_state (key varchar, value varchar)")
     con.executemany("insert into raw_microdata.load_state values (?, ?)", sorted(state.items()))
-    micro.state = state
+    return state
 
+
+def _write_manifest(micro: Microdata, build_id: str) -> None:
+    """The store files this build uses (a kept version's manifest keeps them from the GC)."""
+    store = micro.store
     store.manifests.mkdir(parents=True, exist_ok=True)
     manifest = store.manifests / f"{build_id}.json"
     manifest.write_text(
@@ -75,13 +101,3 @@ def attach(
         ),
         encoding="utf-8",
     )
-    # The spill folder carries this process's id: what a killed build leaves is removed by the next
-    # load (remove_leftovers), never while this build runs.
-    dbt_vars = {
-        "microdata_memory_limit": memory_limit,
-        "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}"),
-    }
-    if plan["carry"]:
-        dbt_vars["microdata_reprocess_from"] = plan["reprocess_from"]
-    micro.dbt_vars = dbt_vars
-    return dbt_vars

@@ -64,75 +64,12 @@ def plan_carry_over(
     except duckdb.Error as exc:
         return {"carry": False, "reason": f"the published version cannot be read ({str(exc).splitlines()[0]})"}
     try:
-        tables = {
-            (s, t)
-            for s, t in con.execute(
-                "select schema_name, table_name from duckdb_tables() where database_name = 'previous_version'"
-            ).fetchall()
-        }
-        if ("raw_microdata", "load_state") not in tables or not all(f in tables for f in INCREMENTAL_FACTS):
-            return {"carry": False, "reason": "the published version has no microdata: every month built"}
-        old_state = dict(con.execute("select key, value from previous_version.raw_microdata.load_state").fetchall())
-        if old_state.get("layer_fingerprint") != fingerprint:
-            return {"carry": False, "reason": "the microdata code or the seeds changed: every month rebuilt"}
-        if old_state.get("basis") != micro.basis:
-            return {"carry": False, "reason": "the basis changed: every month rebuilt"}
-        old = con.execute(
-            "select table_name, sha256, month, store_file from previous_version.raw_microdata.partitions"
-        ).fetchall()
-        new_files = {(f.table, f.sha256) for f in micro.files}
-        old_files = {(t, s) for t, s, _, _ in old}
-        changed: list[dt.date] = []
-        # Months of report and invoice files added, removed or replaced.
-        for f in micro.files:
-            if (f.table, f.sha256) not in old_files:
-                changed += [dt.date.fromisoformat(m) for m in f.months]
-        changed += [m for t, s, m, _ in old if (t, s) not in new_files and m is not None]
-        # Register: the earliest record date among records added, removed or changed (what
-        # attributes a month is the latest record by its end).
-        old_register = sorted({str(micro.store.resolve(p)) for t, _, _, p in old if t == "enterprises"})
-        new_register = sorted({str(f.store_file) for f in micro.files if f.table == "enterprises"})
-        if old_register != new_register:
-            record = "credit_code, record_date, area_code, industry_class, above_scale"
-            old_sql = (
-                f"select {record} from read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
-                if old_register
-                else None
-            )
-            if old_sql is None or not all(Path(p).is_file() for p in old_register):
-                return {"carry": False, "reason": "the published version's register is no longer in the store"}
-            earliest = con.execute(f"""
-                select min(record_date) from (
-                    (select {record} from raw_microdata.enterprises except select * from ({old_sql}))
-                    union all
-                    (select * from ({old_sql}) except select {record} from raw_microdata.enterprises)
-                )""").fetchone()[0]
-            if earliest is not None:
-                changed.append(earliest.replace(day=1))
-            # An enterprise's opening and closing dates come from its latest record and hold for
-            # all its months (whether it is open, the month it enters or exits): when they change
-            # without a new record date (a closure filled in on the same record), the months from
-            # the earlier of the old and new date change. An enterprise new to the register or
-            # gone from it counts by its record dates (above): it has no months before them.
-            latest = (
-                "select credit_code, opened_on, closed_on from ({}) "
-                "qualify row_number() over (partition by credit_code order by record_date desc) = 1"
-            )
-            earliest = con.execute(f"""
-                select min(least(
-                    case when o.opened_on is distinct from n.opened_on then least(o.opened_on, n.opened_on) end,
-                    case when o.closed_on is distinct from n.closed_on then least(o.closed_on, n.closed_on) end))
-                from ({
-                latest.format(
-                    f"select credit_code, record_date, opened_on, closed_on from "
-                    f"read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
-                )
-            }) as o
-                inner join ({latest.format("select * from raw_microdata.enterprises")}) as n using (credit_code)
-                where o.opened_on is distinct from n.opened_on or o.closed_on is distinct from n.closed_on
-            """).fetchone()[0]
-            if earliest is not None:
-                changed.append(earliest.replace(day=1))
+        refusal = _why_not_carried(con, micro, fingerprint)
+        if refusal is not None:
+            return {"carry": False, "reason": refusal}
+        changed = _changed_months(con, micro)
+        if changed is None:
+            return {"carry": False, "reason": "the published version's register is no longer in the store"}
         newest = con.execute("select max(month) from raw_microdata.partitions where month is not null").fetchone()[0]
         if newest is None:
             return {"carry": False, "reason": "no reports or invoices: every month built"}
@@ -148,6 +85,83 @@ def plan_carry_over(
         return {"carry": True, "reprocess_from": start.isoformat(), "reason": reason}
     finally:
         con.execute("detach previous_version")
+
+
+def _why_not_carried(con, micro: Microdata, fingerprint: str) -> str | None:
+    """Why the attached published version's facts cannot be carried over, or None when they can."""
+    tables = {
+        (s, t)
+        for s, t in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'previous_version'"
+        ).fetchall()
+    }
+    if ("raw_microdata", "load_state") not in tables or not all(f in tables for f in INCREMENTAL_FACTS):
+        return "the published version has no microdata: every month built"
+    old_state = dict(con.execute("select key, value from previous_version.raw_microdata.load_state").fetchall())
+    if old_state.get("layer_fingerprint") != fingerprint:
+        return "the microdata code or the seeds changed: every month rebuilt"
+    if old_state.get("basis") != micro.basis:
+        return "the basis changed: every month rebuilt"
+    return None
+
+
+def _changed_months(con, micro: Microdata) -> list[dt.date] | None:
+    """The months whose inputs changed since the published version; None when its register is gone."""
+    old = con.execute(
+        "select table_name, sha256, month, store_file from previous_version.raw_microdata.partitions"
+    ).fetchall()
+    new_files = {(f.table, f.sha256) for f in micro.files}
+    old_files = {(t, s) for t, s, _, _ in old}
+    changed: list[dt.date] = []
+    # Months of report and invoice files added, removed or replaced.
+    for f in micro.files:
+        if (f.table, f.sha256) not in old_files:
+            changed += [dt.date.fromisoformat(m) for m in f.months]
+    changed += [m for t, s, m, _ in old if (t, s) not in new_files and m is not None]
+    old_register = sorted({str(micro.store.resolve(p)) for t, _, _, p in old if t == "enterprises"})
+    new_register = sorted({str(f.store_file) for f in micro.files if f.table == "enterprises"})
+    if old_register != new_register:
+        if not old_register or not all(Path(p).is_file() for p in old_register):
+            return None
+        old_files_sql = f"read_parquet([{', '.join(sql_text(p) for p in old_register)}])"
+        for earliest in (_earliest_record_change(con, old_files_sql), _earliest_date_change(con, old_files_sql)):
+            if earliest is not None:
+                changed.append(earliest.replace(day=1))
+    return changed
+
+
+def _earliest_record_change(con, old_files_sql: str) -> dt.date | None:
+    """Register: the earliest record date among records added, removed or changed (what
+    attributes a month is the latest record by its end)."""
+    record = "credit_code, record_date, area_code, industry_class, above_scale"
+    old_sql = f"select {record} from {old_files_sql}"
+    return con.execute(f"""
+        select min(record_date) from (
+            (select {record} from raw_microdata.enterprises except select * from ({old_sql}))
+            union all
+            (select * from ({old_sql}) except select {record} from raw_microdata.enterprises)
+        )""").fetchone()[0]
+
+
+def _earliest_date_change(con, old_files_sql: str) -> dt.date | None:
+    """An enterprise's opening and closing dates come from its latest record and hold for all its
+    months (whether it is open, the month it enters or exits): when they change without a new
+    record date (a closure filled in on the same record), the months from the earlier of the old
+    and new date change. An enterprise new to the register or gone from it counts by its record
+    dates (_earliest_record_change): it has no months before them."""
+    latest = (
+        "select credit_code, opened_on, closed_on from ({}) "
+        "qualify row_number() over (partition by credit_code order by record_date desc) = 1"
+    )
+    old_sql = latest.format(f"select credit_code, record_date, opened_on, closed_on from {old_files_sql}")
+    return con.execute(f"""
+        select min(least(
+            case when o.opened_on is distinct from n.opened_on then least(o.opened_on, n.opened_on) end,
+            case when o.closed_on is distinct from n.closed_on then least(o.closed_on, n.closed_on) end))
+        from ({old_sql}) as o
+        inner join ({latest.format("select * from raw_microdata.enterprises")}) as n using (credit_code)
+        where o.opened_on is distinct from n.opened_on or o.closed_on is distinct from n.closed_on
+    """).fetchone()[0]
 
 
 def add_months(month: dt.date, n: int) -> dt.date:

@@ -151,115 +151,117 @@ def _county_ok(expr: str) -> str:
     )
 
 
+def _not_null(c: str, what: str) -> tuple[str, str, str, str]:
+    return c, "not_empty", f'"{c}" is null and not "_bad_{c}"', sql_text(f"{what} is empty")
+
+
+BASIS_RULE = (
+    "basis",
+    "accepted_values",
+    "basis is not null and basis not in ('reported', 'synthetic')",
+    "'basis ''' || basis || ''' is not reported or synthetic'",
+)
+# Per table: (column, rule, condition that marks a bad row, SQL message), checked on every new row.
+ROW_RULES = {
+    "enterprises": [
+        _not_null("credit_code", "the credit code"),
+        _not_null("area_code", "the area code"),
+        _not_null("industry_class", "the industry class"),
+        _not_null("above_scale", "the above-scale flag"),
+        _not_null("opened_on", "the opening date"),
+        _not_null("record_date", "the record date"),
+        (
+            "area_code",
+            "county_code",
+            f"area_code is not null and not {_county_ok('area_code')}",
+            "'''' || area_code || ''' is not a GB/T 2260 county-level code (six digits of a known province, "
+            "not ending in 00)'",
+        ),
+        (
+            "industry_class",
+            "industry_class",
+            "industry_class is not null and not regexp_full_match(industry_class, '[A-T][0-9]{4}')",
+            "'''' || industry_class || ''' is not a GB/T 4754-2017 class (section letter and four digits, like C3670)'",
+        ),
+        (
+            "closed_on",
+            "closed_after_opened",
+            "closed_on < opened_on",
+            "'closed on ' || closed_on || ', before it opened on ' || opened_on",
+        ),
+        (
+            "record_date",
+            "record_after_opening",
+            "record_date < opened_on",
+            "'record date ' || record_date || ' is before the opening date ' || opened_on",
+        ),
+        BASIS_RULE,
+    ],
+    "enterprise_month": [
+        _not_null("credit_code", "the credit code"),
+        _not_null("report_month", "the report month"),
+        _not_null("value_kind", "the value kind"),
+        _not_null("gross_output_yuan", "the gross output"),
+        (
+            "report_month",
+            "first_of_month",
+            "day(report_month) <> 1",
+            "'report month ' || report_month || ' is not the first day of a month'",
+        ),
+        (
+            "value_kind",
+            "accepted_values",
+            "value_kind not in ('ytd', 'month')",
+            "'value kind ''' || value_kind || ''' is not ytd or month'",
+        ),
+        (
+            "gross_output_yuan",
+            "non_negative",
+            "gross_output_yuan < 0",
+            "'gross output ' || gross_output_yuan || ' is negative'",
+        ),
+        ("revenue_yuan", "non_negative", "revenue_yuan < 0", "'revenue ' || revenue_yuan || ' is negative'"),
+        ("employees", "non_negative", "employees < 0", "'employees ' || employees || ' is negative'"),
+        BASIS_RULE,
+    ],
+    "supply_invoices": [
+        _not_null("invoice_id", "the invoice id"),
+        _not_null("seller_code", "the seller's credit code"),
+        _not_null("buyer_code", "the buyer's credit code"),
+        _not_null("issue_date", "the issue date"),
+        _not_null("amount_yuan", "the amount"),
+        _not_null("tax_yuan", "the tax"),
+        (
+            "buyer_code",
+            "seller_is_not_buyer",
+            "seller_code = buyer_code",
+            "'seller and buyer are the same enterprise ' || seller_code",
+        ),
+        (
+            "amount_yuan",
+            "ordinary_non_negative",
+            "original_invoice_id is null and amount_yuan < 0",
+            "'amount ' || amount_yuan || ' is negative: a red-letter invoice must name the invoice it cancels "
+            "(original_invoice_id)'",
+        ),
+        (
+            "amount_yuan",
+            "red_letter_negative",
+            "original_invoice_id is not null and amount_yuan >= 0",
+            "'a red-letter invoice (it names ' || original_invoice_id || ') must have a negative amount, not ' "
+            "|| amount_yuan",
+        ),
+        (
+            "tax_yuan",
+            "tax_sign",
+            "sign(tax_yuan) * sign(amount_yuan) < 0",
+            "'tax ' || tax_yuan || ' and amount ' || amount_yuan || ' have opposite signs'",
+        ),
+        BASIS_RULE,
+    ],
+}
+
+
 def row_rules(table: str) -> list[tuple[str, str, str, str]]:
     """(column, rule, condition that marks a bad row, SQL message) checked on every new row."""
-
-    def not_null(c: str, what: str) -> tuple[str, str, str, str]:
-        return c, "not_empty", f'"{c}" is null and not "_bad_{c}"', sql_text(f"{what} is empty")
-
-    basis = (
-        "basis",
-        "accepted_values",
-        "basis is not null and basis not in ('reported', 'synthetic')",
-        "'basis ''' || basis || ''' is not reported or synthetic'",
-    )
-    rules = {
-        "enterprises": [
-            not_null("credit_code", "the credit code"),
-            not_null("area_code", "the area code"),
-            not_null("industry_class", "the industry class"),
-            not_null("above_scale", "the above-scale flag"),
-            not_null("opened_on", "the opening date"),
-            not_null("record_date", "the record date"),
-            (
-                "area_code",
-                "county_code",
-                f"area_code is not null and not {_county_ok('area_code')}",
-                "'''' || area_code || ''' is not a GB/T 2260 county-level code (six digits of a known province, "
-                "not ending in 00)'",
-            ),
-            (
-                "industry_class",
-                "industry_class",
-                "industry_class is not null and not regexp_full_match(industry_class, '[A-T][0-9]{4}')",
-                "'''' || industry_class || ''' is not a GB/T 4754-2017 class (section letter and four digits, "
-                "like C3670)'",
-            ),
-            (
-                "closed_on",
-                "closed_after_opened",
-                "closed_on < opened_on",
-                "'closed on ' || closed_on || ', before it opened on ' || opened_on",
-            ),
-            (
-                "record_date",
-                "record_after_opening",
-                "record_date < opened_on",
-                "'record date ' || record_date || ' is before the opening date ' || opened_on",
-            ),
-            basis,
-        ],
-        "enterprise_month": [
-            not_null("credit_code", "the credit code"),
-            not_null("report_month", "the report month"),
-            not_null("value_kind", "the value kind"),
-            not_null("gross_output_yuan", "the gross output"),
-            (
-                "report_month",
-                "first_of_month",
-                "day(report_month) <> 1",
-                "'report month ' || report_month || ' is not the first day of a month'",
-            ),
-            (
-                "value_kind",
-                "accepted_values",
-                "value_kind not in ('ytd', 'month')",
-                "'value kind ''' || value_kind || ''' is not ytd or month'",
-            ),
-            (
-                "gross_output_yuan",
-                "non_negative",
-                "gross_output_yuan < 0",
-                "'gross output ' || gross_output_yuan || ' is negative'",
-            ),
-            ("revenue_yuan", "non_negative", "revenue_yuan < 0", "'revenue ' || revenue_yuan || ' is negative'"),
-            ("employees", "non_negative", "employees < 0", "'employees ' || employees || ' is negative'"),
-            basis,
-        ],
-        "supply_invoices": [
-            not_null("invoice_id", "the invoice id"),
-            not_null("seller_code", "the seller's credit code"),
-            not_null("buyer_code", "the buyer's credit code"),
-            not_null("issue_date", "the issue date"),
-            not_null("amount_yuan", "the amount"),
-            not_null("tax_yuan", "the tax"),
-            (
-                "buyer_code",
-                "seller_is_not_buyer",
-                "seller_code = buyer_code",
-                "'seller and buyer are the same enterprise ' || seller_code",
-            ),
-            (
-                "amount_yuan",
-                "ordinary_non_negative",
-                "original_invoice_id is null and amount_yuan < 0",
-                "'amount ' || amount_yuan || ' is negative: a red-letter invoice must name the invoice it cancels "
-                "(original_invoice_id)'",
-            ),
-            (
-                "amount_yuan",
-                "red_letter_negative",
-                "original_invoice_id is not null and amount_yuan >= 0",
-                "'a red-letter invoice (it names ' || original_invoice_id || ') must have a negative amount, not ' "
-                "|| amount_yuan",
-            ),
-            (
-                "tax_yuan",
-                "tax_sign",
-                "sign(tax_yuan) * sign(amount_yuan) < 0",
-                "'tax ' || tax_yuan || ' and amount ' || amount_yuan || ' have opposite signs'",
-            ),
-            basis,
-        ],
-    }
-    return rules[table]
+    return ROW_RULES[table]
