@@ -151,7 +151,9 @@ import json, sys, time
 from pathlib import Path
 import duckdb
 from chengyu_cluster.inputs.reader import Findings, load_inputs, read_inputs
-from chengyu_cluster.microdata.intake import Store, attach, check_microdata
+from chengyu_cluster.microdata.checks import check_microdata
+from chengyu_cluster.microdata.load import attach
+from chengyu_cluster.microdata.store import Store
 project, data, db, store, previous, memory = sys.argv[1:7]
 accepted = read_inputs(Path(project))
 assert accepted.ok, accepted.findings.lines()

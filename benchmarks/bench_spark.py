@@ -318,7 +318,7 @@ def store_files(db: Path, store_root: Path) -> dict[str, list[str]]:
     (relative to the store: resolved here to the files)."""
     import duckdb
 
-    from chengyu_cluster.microdata.intake import Store
+    from chengyu_cluster.microdata.store import Store
 
     con = duckdb.connect(str(db), read_only=True)
     try:

@@ -646,7 +646,7 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     # its first line (I1: line 2, I4: line 6), and the register repeat against line 5. (The
     # appended lines end in CRLF like the csv module's: mixed line ends are refused.) A CSV is
     # located by line for both occurrences, a Parquet file by row.
-    import chengyu_cluster.microdata.intake as microdata
+    import chengyu_cluster.microdata.checks as microdata
     from chengyu_cluster.inputs.reader import Findings
 
     def with_repeats(d: Path) -> None:

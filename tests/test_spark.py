@@ -45,7 +45,9 @@ import pytest
 import yaml
 
 from chengyu_cluster.inputs.reader import Findings, load_inputs, read_inputs
-from chengyu_cluster.microdata.intake import Store, attach, check_microdata
+from chengyu_cluster.microdata.checks import check_microdata
+from chengyu_cluster.microdata.load import attach
+from chengyu_cluster.microdata.store import Store
 from chengyu_cluster.synth.generator import SynthConfig, synth
 
 from conftest import make_workspace

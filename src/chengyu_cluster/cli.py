@@ -113,7 +113,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     project_dir = find_project_dir(args.project_dir)
-    from chengyu_cluster.microdata.intake import check_for_cli
+    from chengyu_cluster.microdata.for_cli import check_for_cli
     from chengyu_cluster.pipeline.build import read_checked_inputs
 
     accepted = read_checked_inputs(args, project_dir)
@@ -255,7 +255,7 @@ def count_at_least(minimum: int):
 
 def memory_size(text: str) -> str:
     """A DuckDB memory size such as 2GB or 1536MiB (it becomes a DuckDB setting)."""
-    from chengyu_cluster.microdata.intake import MEMORY_SIZE
+    from chengyu_cluster.microdata.for_cli import MEMORY_SIZE
 
     if not MEMORY_SIZE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 2GB or 1536MiB")

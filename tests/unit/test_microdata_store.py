@@ -16,16 +16,12 @@ import duckdb
 import yaml
 
 from chengyu_cluster.inputs.reader import Findings
+from chengyu_cluster.microdata.checks import check_microdata
 from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
-from chengyu_cluster.microdata.intake import (
-    YTD_TOLERANCE,
-    RowIssue,
-    Store,
-    _add_months,
-    check_microdata,
-    collect_garbage,
-    list_files,
-)
+from chengyu_cluster.microdata.listing import RowIssue, list_files
+from chengyu_cluster.microdata.plan import add_months
+from chengyu_cluster.microdata.rules import YTD_TOLERANCE
+from chengyu_cluster.microdata.store import Store, collect_garbage
 
 
 def make_object(store: Store, table: str, sha: str) -> Path:
@@ -66,9 +62,9 @@ def test_an_unreadable_manifest_keeps_everything(tmp_path):
 
 def test_add_months_across_years():
     # 2020-07 - 3 = 2020-04; 2021-02 - 3 = 2020-11; 2019-12 + 1 = 2020-01.
-    assert _add_months(dt.date(2020, 7, 1), -3) == dt.date(2020, 4, 1)
-    assert _add_months(dt.date(2021, 2, 1), -3) == dt.date(2020, 11, 1)
-    assert _add_months(dt.date(2019, 12, 1), 1) == dt.date(2020, 1, 1)
+    assert add_months(dt.date(2020, 7, 1), -3) == dt.date(2020, 4, 1)
+    assert add_months(dt.date(2021, 2, 1), -3) == dt.date(2020, 11, 1)
+    assert add_months(dt.date(2019, 12, 1), 1) == dt.date(2020, 1, 1)
 
 
 def test_listing_reports_missing_folders_and_ignores_other_files(tmp_path):
@@ -389,7 +385,7 @@ def test_leftovers_of_dead_loads_are_removed_and_others_kept(tmp_path):
 KILLED_LOAD = """
 import os, sys
 from pathlib import Path
-import chengyu_cluster.microdata.intake as microdata
+import chengyu_cluster.microdata.checks as microdata
 from chengyu_cluster.inputs.reader import Findings
 
 def killed(*args):  # the moment an object folder would be renamed into the store

@@ -20,7 +20,7 @@
 --   * whether the month is inside the data's span (a report or invoice file added or removed
 --     brings its months into the window).
 -- chengyu build passes the earliest such month as microdata_reprocess_from
--- (src/chengyu_cluster/microdata/intake.py, _plan); a plain dbt run rebuilds the look-back window only.
+-- (src/chengyu_cluster/microdata/plan.py, plan_carry_over); a plain dbt run rebuilds the look-back window only.
 {%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
 
 with

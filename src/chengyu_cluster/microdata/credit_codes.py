@@ -1,6 +1,6 @@
 """Chinese enterprise identifiers: the unified social credit code (GB 32100-2015) and the
 organisation code inside it (GB 11714-1997), their check characters in Python and as DuckDB
-SQL. The microdata checks (microdata/intake.py) verify them; the synthetic generator
+SQL. The microdata checks (microdata/checks.py) verify them; the synthetic generator
 (synth/generator.py) writes valid ones.
 """
 

@@ -84,7 +84,7 @@ class DuckDBFiles:
             yield
 
     def check_microdata(self, accepted: AcceptedInputs):
-        from chengyu_cluster.microdata.intake import check_for_cli
+        from chengyu_cluster.microdata.for_cli import check_for_cli
 
         return check_for_cli(self.args, self.project_dir, accepted, self.paths)
 
@@ -95,7 +95,7 @@ class DuckDBFiles:
     def write_inputs(self, accepted: AcceptedInputs, microdata) -> None:
         """The checked inputs and the build's identity as raw tables of a new candidate file,
         and the microdata when given (and the dbt vars its run needs)."""
-        from chengyu_cluster.microdata.intake import attach_for_cli
+        from chengyu_cluster.microdata.for_cli import attach_for_cli
 
         with wh.storage_errors(f"write the candidate warehouse in {self.paths.versions_dir}"):
             import duckdb
