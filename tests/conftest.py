@@ -64,6 +64,16 @@ class Workspace:
         the serving file, which holds only the served ones)."""
         return self.warehouse / "versions" / f"chengyu.{self.current()}.internal.duckdb"
 
+    def n_public_marts(self) -> int:
+        """Tables of the published serving file's marts schema: what every copy must hold."""
+        import duckdb
+
+        con = duckdb.connect(str(self.published), read_only=True)
+        try:
+            return con.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone()[0]
+        finally:
+            con.close()
+
     def versions(self) -> list[str]:
         """Build ids of the complete versions, oldest first."""
         records = (self.warehouse / "versions").glob("chengyu.*.json")

@@ -47,6 +47,7 @@ import yaml
 from chengyu_cluster.inputs.reader import Findings, load_inputs, read_inputs
 from chengyu_cluster.microdata.checks import check_microdata
 from chengyu_cluster.microdata.load import attach
+from chengyu_cluster.microdata.plan import INCREMENTAL_FACTS
 from chengyu_cluster.microdata.store import Store
 from chengyu_cluster.synth.generator import SynthConfig, synth
 
@@ -88,14 +89,8 @@ MICRODATA_VIEWS = [
     ("staging", "stg_microdata__supply_invoices"),
 ]
 # The microdata facts, incremental by month (partitioned by month or year on Spark).
-INCREMENTAL_TABLES = [
-    ("intermediate", "int_microdata_enterprise_months"),
-    ("microdata", "fct_enterprise_month"),
-    ("microdata", "fct_supply_flow"),
-    ("microdata", "fct_chain_linkage"),
-    ("microdata", "fct_local_sourcing"),
-    ("microdata", "fct_firm_dynamics"),
-]
+# The incremental models of the microdata layer, as the DuckDB loader carries them over.
+INCREMENTAL_TABLES = list(INCREMENTAL_FACTS)
 # Columns that hold the time of the build, not a result.
 BUILD_TIME_COLUMNS = {"build_info": ("built_at",)}
 # The input reader's tables (raw.*), copied from the DuckDB file into Spark before the build.
