@@ -647,7 +647,7 @@ def test_duplicate_keys_found_alike_in_one_pass_and_in_hash_buckets(tmp_path, mo
     # appended lines end in CRLF like the csv module's: mixed line ends are refused.) A CSV is
     # located by line for both occurrences, a Parquet file by row.
     import chengyu_cluster.microdata.checks as microdata
-    from chengyu_cluster.inputs.reader import Findings
+    from chengyu_cluster.inputs.base import Findings
 
     def with_repeats(d: Path) -> None:
         with (d / "supply_invoices" / "invoices_2023.csv").open("a", encoding="utf-8") as handle:

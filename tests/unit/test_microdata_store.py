@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from chengyu_cluster.inputs.reader import Findings
+from chengyu_cluster.inputs.base import Findings
 from chengyu_cluster.microdata.checks import check_microdata
 from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
 from chengyu_cluster.microdata.listing import RowIssue, list_files
@@ -386,7 +386,7 @@ KILLED_LOAD = """
 import os, sys
 from pathlib import Path
 import chengyu_cluster.microdata.checks as microdata
-from chengyu_cluster.inputs.reader import Findings
+from chengyu_cluster.inputs.base import Findings
 
 def killed(*args):  # the moment an object folder would be renamed into the store
     os._exit(9)

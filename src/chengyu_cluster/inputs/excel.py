@@ -43,7 +43,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from chengyu_cluster.inputs.reader import (
+from chengyu_cluster.inputs.base import (
     USER_SCOPE_ABOVE_SCALE,
     USER_SCOPE_ALL,
     USER_SECTOR_OUTPUT_COLUMNS,

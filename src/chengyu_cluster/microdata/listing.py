@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from chengyu_cluster.inputs.reader import ERROR, Findings, Issue
+from chengyu_cluster.inputs.base import ERROR, Findings, Issue
 
 TABLES = ("enterprises", "enterprise_month", "supply_invoices")
 SOURCES_YAML = "models/staging/microdata/_microdata__sources.yml"
