@@ -601,3 +601,70 @@ def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expe
     assert audit["is_met"] and bool(audit["is_binding"]) == (above_scale > 100.0)
     # The bound holds in every draw: no draw below the figure.
     assert out["draws"]["value_yuan"].min() >= above_scale - 1e-6
+
+
+def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
+    """DuckDB and Spark give the fit the same tables with numbers a few ulps apart (they sum and
+    take logarithms in different orders) and rows in any order; the Gibbs sampler's chains
+    would carry such a difference into single draws (seen: 1e-9 to 1e-2 relative), so the fit
+    reads its numbers to 10 significant digits and sorts the rows: the draws are identical.
+    Six cells with the same prior sd (a repeated eigenvalue, whose eigenvectors LAPACK may
+    return in any basis), a hard total, a binding lower bound on two of them and a soft level."""
+    import pandas as pd
+
+    from chengyu_cluster.estimation.panel_fit import _TABLE_CACHE, fit_tables
+
+    sectors = ["C33", "C34", "C35", "C36", "C37", "C38"]
+    priors = pd.DataFrame(
+        [("M", s, 2020, 1.0e10 / 3.0 * (1 + i % 2), None) for i, s in enumerate(sectors)],
+        columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"],
+    )
+    components = pd.DataFrame(
+        [("M", s, 2020, "cell", "independent", None, 0.7, None, None) for s in sectors],
+        columns=[
+            "panel_unit",
+            "sector_code",
+            "year",
+            "component_id",
+            "component_kind",
+            "group_label",
+            "sd",
+            "block_label",
+            "part_label",
+        ],
+    )
+    constraints = pd.DataFrame(
+        [
+            ("F1", "level", "=", 3.0e10, 0.0, True, "area total"),
+            ("F2", "level", ">=", 1.2e10, 0.0, True, "C33 + C34 at least (above scale)"),
+            ("F3", "level", "=", 0.4e10, 0.1, False, "C38"),
+        ],
+        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+    )
+    terms = pd.DataFrame(
+        [("F1", "numerator", "M", s, 2020, 1.0) for s in sectors]
+        + [("F2", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C34")]
+        + [("F3", "numerator", "M", "C38", 2020, 1.0)],
+        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+    )
+
+    def nudged(frame, column, ulps):  # every number moved by a few ulps, rows reversed
+        out = frame.copy()
+        values = out[column].to_numpy(dtype=float)
+        for _ in range(ulps):
+            values = np.nextafter(values, np.inf)
+        out[column] = values
+        return out.iloc[::-1].reset_index(drop=True)
+
+    first = fit_tables(priors, components, constraints, terms, n_draws=40, seed=3)["draws"]
+    _TABLE_CACHE.clear()
+    second = fit_tables(
+        nudged(priors, "prior_yuan", 2),
+        nudged(components, "sd", 1),
+        nudged(constraints, "target", 3),
+        nudged(terms, "coefficient", 1),
+        n_draws=40,
+        seed=3,
+    )["draws"]
+    assert first["value_yuan"].nunique() > 100  # the chains moved: 40 distinct draws of 6 cells
+    pd.testing.assert_frame_equal(first, second, check_exact=True)

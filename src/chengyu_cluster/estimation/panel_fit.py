@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, optimize, sparse
-from scipy.linalg.blas import sger as blas_sger
+from scipy.linalg.blas import dger as blas_dger
 from scipy.special import log_ndtr, ndtri_exp
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
@@ -1023,8 +1023,8 @@ def monte_carlo(
     fit = fit or fit_panel(panel, constraints)
     rng = np.random.default_rng(seed)
     rows, free, solver = fit._rows, fit._free, fit._solver
-    mean, L = _equality_posterior(solver, rows)
-    F, g, z0 = _truncation_rows(solver, rows, mean, L, fit._x_free)
+    mean, L, L_inverse = _equality_posterior(solver, rows)
+    F, g, z0 = _truncation_rows(solver, rows, mean, L, L_inverse, fit._x_free)
     Z = _gibbs_whitened(F, g, z0, n_draws, sweeps, rng)
     X = mean[None, :] + Z[:, : L.shape[1]] @ L.T
     if solver.nonnegative:
@@ -1038,26 +1038,37 @@ def monte_carlo(
     return MonteCarloResult(list(panel.keys), out, seed, float(n_draws))
 
 
-def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
-    """The Gaussian posterior given the equality rows, as its mean m and a square root L
-    (cells x rank) of its covariance: x = m + L z with z ~ N(0, I). Directions a hard
-    equality fixes have no variance and no column."""
+def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Gaussian posterior given the equality rows, as its mean m, its symmetric square
+    root L = C^(1/2) (cells x cells) and the pseudo-inverse of that root: x = m + L z with
+    z ~ N(0, I). Directions a hard equality fixes have no variance.
+
+    The symmetric root, not the eigenvectors themselves: eigenvectors of a repeated
+    eigenvalue (cells with the same prior sd) are any basis of their space, and which one
+    LAPACK returns turns on the last bits of the inputs. DuckDB and Spark sum the priors in
+    different orders (1 ulp apart), so a Gibbs sampler in eigen-coordinates drew different
+    panels on the two engines; C^(1/2) = V diag(sqrt(w)) V' is the same whatever basis V is,
+    and moves with the inputs continuously."""
     eq = ~rows.ineq
     noise = rows.sd[eq] ** 2 + np.where(rows.hard[eq], solver.ridge, 0.0)
     gain, cov_eq = _gaussian_update(solver.cov, rows.A[eq], noise)
     mean = solver.prior + gain @ (rows.b[eq] - rows.A[eq] @ solver.prior)
+    n = len(mean)
     if cov_eq.size == 0:
-        return mean, np.zeros((len(mean), 0))
+        return mean, np.zeros((n, n)), np.zeros((n, n))
     # In units of the prior's largest variance (yuan squared, 1e22, slows LAPACK's eigensolver
     # five-fold); directions kept relative to it: when hard figures fix every cell, what is
     # left is the ridge's rounding, however it compares with itself.
     unit = float(np.max(np.diag(solver.cov), initial=0.0)) or 1.0
     values, vectors = linalg.eigh(cov_eq / unit, driver="evd")
     keep = values > 1e-10
-    return mean, vectors[:, keep] * np.sqrt(values[keep] * unit)
+    V, root = vectors[:, keep], np.sqrt(values[keep] * unit)
+    return mean, (V * root) @ V.T, (V / root) @ V.T
 
 
-def _truncation_rows(solver: _Dual, rows: _Rows, mean: np.ndarray, L: np.ndarray, x_fit: np.ndarray):
+def _truncation_rows(
+    solver: _Dual, rows: _Rows, mean: np.ndarray, L: np.ndarray, L_inverse: np.ndarray, x_fit: np.ndarray
+):
     """The inequality rows and positivity as F z >= g over the whitened coordinates z (L's
     columns, then one noise coordinate per soft inequality row), each row scaled to unit
     length so slacks are in standard deviations; and the central fit's coordinates, the
@@ -1082,10 +1093,8 @@ def _truncation_rows(solver: _Dual, rows: _Rows, mean: np.ndarray, L: np.ndarray
     # mean cannot bind (probability < 1e-50): left out, the sweeps cost rows x chains.
     near = g > -FAR_ROW_SD
     F, g = F[near], g[near]
-    column_norm = np.sum(L**2, axis=0)
-    z_cells = (L.T @ (x_fit - mean)) / np.where(column_norm > 0, column_norm, 1.0)  # L's columns are orthogonal
     shortfall = np.maximum((b - G @ x_fit)[soft] / sd[soft], 0.0)  # a soft bound the fit misses: its noise
-    return F, g, np.concatenate([z_cells, shortfall])
+    return F, g, np.concatenate([L_inverse @ (x_fit - mean), shortfall])
 
 
 def _gibbs_whitened(
@@ -1099,12 +1108,10 @@ def _gibbs_whitened(
         return rng.standard_normal((n_chains, d))
     Z = np.tile(z0[:, None], (1, n_chains))  # coordinates x chains
 
-    # The running slacks are single precision (the sweeps move rows x chains numbers per
-    # coordinate; half the bytes, about half the time), computed afresh in double precision
-    # every sweep against rows tightened by 1e-5 sd, more than single precision's rounding of
-    # a slack (< 30 sd x 6e-8): every row holds in double precision.
+    # The running slacks are updated in place each step and computed afresh every sweep (no
+    # drift), against rows tightened by 1e-5 sd: every row holds after rounding.
     def fresh_slack():
-        return np.maximum(F @ Z - g[:, None] - 1e-5, 0.0).astype(np.float32)
+        return np.maximum(F @ Z - g[:, None] - 1e-5, 0.0)
 
     slack = fresh_slack()  # rows x chains, in sd units
     # Per coordinate: the rows it moves up, then down, and 1 / |coefficient| (one gather a step).
@@ -1115,7 +1122,7 @@ def _gibbs_whitened(
         f = F[:, k]
         n_up = int(np.sum(f > 1e-9))
         rows_k = np.concatenate([np.flatnonzero(f > 1e-9), np.flatnonzero(f < -1e-9)])
-        columns.append((rows_k, n_up, (1.0 / np.abs(f[rows_k]))[:, None].astype(np.float32), f.astype(np.float32)))
+        columns.append((rows_k, n_up, (1.0 / np.abs(f[rows_k]))[:, None], f))
     room_buffer = np.empty_like(slack)
     for _ in range(max(1, sweeps)):
         for k, (rows_k, n_up, inv, f) in enumerate(columns):
@@ -1127,7 +1134,7 @@ def _gibbs_whitened(
             low = zk - np.minimum.reduce(room[:n_up], axis=0, initial=np.inf)
             high = zk + np.minimum.reduce(room[n_up:], axis=0, initial=np.inf)
             new = np.where(low <= high, _truncated_standard_normal(low, high, rng), zk)
-            blas_sger(1.0, (new - zk).astype(np.float32), f, a=slack.T, overwrite_a=True)  # slack += f dz', in place
+            blas_dger(1.0, new - zk, f, a=slack.T, overwrite_a=True)  # slack += f dz', in place
             Z[k] = new
         slack = fresh_slack()  # no drift of the running update
     return Z.T
@@ -1637,11 +1644,14 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     import pandas as pd
 
     # Row order from a database is not guaranteed: sort, so the draws (which follow the
-    # order of groups) and the cache key depend on the contents only.
-    priors = priors.sort_values(list(CELL_KEY)).reset_index(drop=True)
-    components = components.sort_values(["component_id", *CELL_KEY]).reset_index(drop=True)
-    constraints = constraints.sort_values("constraint_id").reset_index(drop=True)
-    terms = terms.sort_values(["constraint_id", "role", *CELL_KEY]).reset_index(drop=True)
+    # order of groups) and the cache key depend on the contents only. The numbers are read to
+    # INPUT_DIGITS significant digits: DuckDB and Spark sum and take logarithms in different
+    # orders and libraries, so their inputs differ in the last bit, and the Gibbs sampler's
+    # chains carry a difference of 1e-16 to 1e-2 in single draws.
+    priors = _canonical(priors, list(CELL_KEY), ["prior_yuan"])
+    components = _canonical(components, ["component_id", *CELL_KEY], ["sd"])
+    constraints = _canonical(constraints, ["constraint_id"], ["target", "tolerance"])
+    terms = _canonical(terms, ["constraint_id", "role", *CELL_KEY], ["coefficient"])
     token = (
         pd.util.hash_pandas_object(priors, index=False).sum(),
         pd.util.hash_pandas_object(components, index=False).sum(),
@@ -1656,6 +1666,32 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
             _TABLE_CACHE.clear()
             _TABLE_CACHE[token] = result
         return _TABLE_CACHE[token]
+
+
+#: Significant digits the fit reads its numbers to (far finer than any prior's or figure's precision).
+INPUT_DIGITS = 10
+
+
+def round_significant(values, digits: int = INPUT_DIGITS) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits; 0, NaN and infinities as they are.
+    Two inputs a few ulps apart round to the same number unless they straddle a rounding
+    point (odds about 1e-6 per differing value at 10 digits)."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    exponent = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.where(finite, np.round(x * scale) / scale, x)
+
+
+def _canonical(frame, order: Sequence[str], numbers: Sequence[str]):
+    """``frame`` sorted by ``order``, its ``numbers`` columns rounded to INPUT_DIGITS."""
+    import pandas as pd
+
+    out = frame.sort_values(list(order)).reset_index(drop=True)
+    for column in numbers:
+        values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out[column] = round_significant(values)
+    return out
 
 
 #: Columns of the leave-one-out table (int_panel_fit_cross_validation) and their pandas types.
