@@ -448,6 +448,55 @@ def test_a_lower_bound_gives_the_truncated_normal_posterior_not_a_pile_at_the_bo
     assert np.mean(np.isclose(draws, 12.0, atol=1e-6)) < 0.01
 
 
+def test_positivity_gives_the_half_truncated_normal_with_every_draw_distinct():
+    # One cell, prior N(1, 2^2) (Independent sd 2 at p = 1: variance (2 x 1)^2 = 4), no figure;
+    # x >= 0 truncates it: alpha = (0 - 1) / 2 = -0.5, Phi(-0.5) = 0.30854, mass kept
+    # 1 - Phi(-0.5) = 0.69146, phi(-0.5) = 0.35207;
+    #   mean = 1 + 2 x 0.35207 / 0.69146 = 2.01832;
+    #   quantile q: 1 + 2 x Phi^-1(0.30854 + q x 0.69146):
+    #     q = 0.05: Phi^-1(0.34311) = -0.40399 -> 0.19202
+    #     q = 0.50: Phi^-1(0.65427) =  0.39687 -> 1.79374
+    #     q = 0.95: Phi^-1(0.96543) =  1.81746 -> 4.63493
+    # 31 % of unconstrained draws would be negative. Tolerances, about five standard errors
+    # with 20,000 draws (sd of the truncated normal 1.3945; density at P5/P50/P95 0.266,
+    # 0.267, 0.0555): mean 0.05, P5 0.03, P50 0.07, P95 0.14.
+    panel = PriorPanel(["x"], [1.0], [Independent(np.array([2.0]))])
+    draws = monte_carlo(panel, [], n_draws=20_000, seed=11).draws[:, 0]
+    assert draws.min() >= 0.0
+    assert len(np.unique(draws)) == len(draws)
+    assert draws.mean() == pytest.approx(2.01832, abs=0.05)
+    p5, p50, p95 = np.percentile(draws, [5, 50, 95])
+    assert p5 == pytest.approx(0.19202, abs=0.03)
+    assert p50 == pytest.approx(1.79374, abs=0.07)
+    assert p95 == pytest.approx(4.63493, abs=0.14)
+
+
+def test_an_equality_that_pushes_a_cell_below_zero_in_most_draws_gives_its_truncated_posterior():
+    # Cells a ~ N(1, 2^2) (sd 2 at p = 1) and b ~ N(10, 2^2) (sd 0.2 at p = 10), hard a + b = 8.
+    # Given the sum, a ~ N(1 + 4/8 x (8 - 11), 4 - 4^2/8) = N(-0.5, 2): negative in
+    # Phi(0.5 / 1.41421) = Phi(0.35355) = 63.8 % of the unconstrained draws. With a >= 0 and
+    # b = 8 - a >= 0 it is N(-0.5, 2) truncated to [0, 8] (the upper end 6.01 sd away: no mass):
+    #   alpha = 0.35355, phi(alpha) = 0.37477, 1 - Phi(alpha) = 0.36184;
+    #   mean = -0.5 + 1.41421 x 0.37477 / 0.36184 = 0.96477;
+    #   quantile q: -0.5 + 1.41421 x Phi^-1(0.63816 + q x 0.36184):
+    #     q = 0.05: Phi^-1(0.65626) = 0.40226 -> 0.06889
+    #     q = 0.50: Phi^-1(0.81908) = 0.91187 -> 0.78958
+    #     q = 0.95: Phi^-1(0.98191) = 2.09486 -> 2.46258
+    # Tolerances, about five standard errors with 20,000 draws (sd 0.766; density at
+    # P5/P50/P95 0.719, 0.515, 0.0868): mean 0.03, P5 0.011, P50 0.035, P95 0.09.
+    panel = PriorPanel(["a", "b"], [1.0, 10.0], [Independent(np.array([2.0, 0.2]))])
+    draws = monte_carlo(panel, [Constraint.level("sum", ["a", "b"], 8.0)], n_draws=20_000, seed=5).draws
+    a, b = draws[:, 0], draws[:, 1]
+    assert a + b == pytest.approx(np.full(len(a), 8.0), rel=1e-9)
+    assert a.min() >= 0.0 and b.min() >= 0.0
+    assert len(np.unique(draws, axis=0)) == len(draws)
+    assert a.mean() == pytest.approx(0.96477, abs=0.03)
+    p5, p50, p95 = np.percentile(a, [5, 50, 95])
+    assert p5 == pytest.approx(0.06889, abs=0.011)
+    assert p50 == pytest.approx(0.78958, abs=0.035)
+    assert p95 == pytest.approx(2.46258, abs=0.09)
+
+
 def test_thousands_of_repeated_hard_figures_reduce_to_one_row_per_cell():
     # 3,000 user figures over the 4 cells of two_by_two, all consistent with 12, 18, 30, 40:
     # every one of A1+A2 = 30, B1 = 30, A2 = 18 repeated 1,000 times. The dual keeps 3 rows
@@ -552,3 +601,70 @@ def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expe
     assert audit["is_met"] and bool(audit["is_binding"]) == (above_scale > 100.0)
     # The bound holds in every draw: no draw below the figure.
     assert out["draws"]["value_yuan"].min() >= above_scale - 1e-6
+
+
+def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
+    """DuckDB and Spark give the fit the same tables with numbers a few ulps apart (they sum and
+    take logarithms in different orders) and rows in any order; the Gibbs sampler's chains
+    would carry such a difference into single draws (seen: 1e-9 to 1e-2 relative), so the fit
+    reads its numbers to 10 significant digits and sorts the rows: the draws are identical.
+    Six cells with the same prior sd (a repeated eigenvalue, whose eigenvectors LAPACK may
+    return in any basis), a hard total, a binding lower bound on two of them and a soft level."""
+    import pandas as pd
+
+    from chengyu_cluster.estimation.panel_fit import _TABLE_CACHE, fit_tables
+
+    sectors = ["C33", "C34", "C35", "C36", "C37", "C38"]
+    priors = pd.DataFrame(
+        [("M", s, 2020, 1.0e10 / 3.0 * (1 + i % 2), None) for i, s in enumerate(sectors)],
+        columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"],
+    )
+    components = pd.DataFrame(
+        [("M", s, 2020, "cell", "independent", None, 0.7, None, None) for s in sectors],
+        columns=[
+            "panel_unit",
+            "sector_code",
+            "year",
+            "component_id",
+            "component_kind",
+            "group_label",
+            "sd",
+            "block_label",
+            "part_label",
+        ],
+    )
+    constraints = pd.DataFrame(
+        [
+            ("F1", "level", "=", 3.0e10, 0.0, True, "area total"),
+            ("F2", "level", ">=", 1.2e10, 0.0, True, "C33 + C34 at least (above scale)"),
+            ("F3", "level", "=", 0.4e10, 0.1, False, "C38"),
+        ],
+        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+    )
+    terms = pd.DataFrame(
+        [("F1", "numerator", "M", s, 2020, 1.0) for s in sectors]
+        + [("F2", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C34")]
+        + [("F3", "numerator", "M", "C38", 2020, 1.0)],
+        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+    )
+
+    def nudged(frame, column, ulps):  # every number moved by a few ulps, rows reversed
+        out = frame.copy()
+        values = out[column].to_numpy(dtype=float)
+        for _ in range(ulps):
+            values = np.nextafter(values, np.inf)
+        out[column] = values
+        return out.iloc[::-1].reset_index(drop=True)
+
+    first = fit_tables(priors, components, constraints, terms, n_draws=40, seed=3)["draws"]
+    _TABLE_CACHE.clear()
+    second = fit_tables(
+        nudged(priors, "prior_yuan", 2),
+        nudged(components, "sd", 1),
+        nudged(constraints, "target", 3),
+        nudged(terms, "coefficient", 1),
+        n_draws=40,
+        seed=3,
+    )["draws"]
+    assert first["value_yuan"].nunique() > 100  # the chains moved: 40 distinct draws of 6 cells
+    pd.testing.assert_frame_equal(first, second, check_exact=True)

@@ -22,10 +22,9 @@ constraint, only sign bounds - by a primal active-set method (Nocedal & Wright, 
 16.3), so the cost grows with the number of constraints, not cells; hard equalities that
 repeat or combine others are left out first. The fitted panel is x = p + S A' lambda.
 
-Monte Carlo: samples of the posterior with its inequalities (monte_carlo): equalities by
-Matheron's rule (prior draws - lognormal factors and Dirichlet shares with median at the
-prior - moved by one linear update), inequalities by Gibbs sampling of the truncated
-multivariate normal of the bounded rows' values, positivity by importance resampling.
+Monte Carlo: samples of the posterior of the same model, inequalities and x >= 0 included
+(monte_carlo): the Gaussian given the equalities, whitened, then truncated to the
+inequality rows and positivity by coordinate-wise Gibbs sampling.
 
 Calibration: cross_validate refits without each figure in turn and predicts it.
 
@@ -41,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, optimize, sparse
+from scipy.linalg.blas import dger as blas_dger
+from scipy.special import log_ndtr, ndtri_exp
 
 #: Standard normal quantile of 0.95: a central 90 % interval is the median +- Z90 sd.
 Z90 = 1.6448536269514722
@@ -56,6 +57,10 @@ HARD_RIDGE = 1e-12
 HARD_CHECK = 1e-7
 #: The solver keeps at most this many bytes of dual systems (one per set of positivity rows).
 M_BYTES_CACHE = 256 * 2**20
+#: Gibbs sweeps per draw of the truncated posterior (each chain starts at the central fit).
+GIBBS_SWEEPS = 8
+#: Inequality and positivity rows this many standard deviations from binding are left out of the Gibbs step.
+FAR_ROW_SD = 15.0
 
 EQ, GE, LE = "=", ">=", "<="
 SENSES = (EQ, GE, LE)
@@ -975,7 +980,7 @@ class MonteCarloResult:
     keys: list
     draws: np.ndarray  # n_draws x cells, NaN where NULL
     seed: int
-    effective_draws: float  # effective sample size of the weighted proposals behind the draws
+    effective_draws: float  # independent chains behind the draws (one per draw)
 
     def quantiles(self, qs=(5, 50, 95)) -> np.ndarray:
         """Per-cell percentiles (rows: qs); NaN for NULL cells."""
@@ -997,62 +1002,156 @@ def monte_carlo(
     n_draws: int = 200,
     seed: int = 20240601,
     fit: FitResult | None = None,
-    oversample: int = 4,
-    burn_in: int = 30,
+    sweeps: int = GIBBS_SWEEPS,
 ) -> MonteCarloResult:
-    """``n_draws`` samples of the posterior, inequalities included (docs/estimator.md):
+    """``n_draws`` samples of the posterior of the fit's own model (docs/estimator.md): the
+    Gaussian prior (the covariance the fit uses) conditioned on every figure and on x >= 0.
 
-    1. the equality rows (hard ones exactly, soft ones as Gaussian observations) by
-       Matheron's rule: prior draws and soft-target draws moved by one linear update;
-    2. the inequality rows by Gibbs sampling of the truncated multivariate normal of their
-       values w = G x + e (e: a soft row's noise, sd = tolerance / 2, so a soft bound has
-       the probit likelihood Phi((a x - b) / sd); none for hard rows), one independent
-       chain per proposal, ``burn_in`` sweeps from the central fit; then the draw is moved
-       to those values by the conditional-Gaussian (Matheron) update;
-    3. positivity as an importance weight: ``oversample`` x ``n_draws`` proposals are
-       resampled (systematic resampling) to ``n_draws``.
+    1. The equality rows (hard ones exactly, soft ones as Gaussian observations) give a
+       Gaussian N(m, C) by conditioning; x = m + L z with L L' = C (the eigenvectors of C
+       with positive eigenvalues), so z is standard normal and every x meets the hard
+       equalities.
+    2. The inequality rows (a soft one through its noise e, sd = tolerance / 2: the probit
+       likelihood Phi((a x - b) / sd)) and positivity (x_i >= 0) are linear inequalities
+       F z >= g of the whitened coordinates; z is drawn from N(0, I) truncated to them by
+       coordinate-wise Gibbs sampling (Rodriguez-Yam, Davis & Scharf 2004): each coordinate
+       from its univariate truncated normal on the interval the rows leave it.
 
-    Seeded: the same seed gives identical draws. A cell fixed exactly by a figure has zero
-    width; hard rows hold in every draw."""
+    One independent chain per draw, ``sweeps`` sweeps from the central fit: every draw is
+    distinct, no proposal is rejected. Seeded: the same seed gives identical draws. A cell
+    fixed exactly by a figure has zero width; hard rows hold in every draw."""
     fit = fit or fit_panel(panel, constraints)
     rng = np.random.default_rng(seed)
     rows, free, solver = fit._rows, fit._free, fit._solver
-    cov, p = solver.cov, solver.prior
-    n_prop = max(1, oversample) * n_draws
-    proposals = panel.draw(n_prop, rng)[:, free] if n_prop else np.zeros((0, len(free)))
-    eq = ~rows.ineq
-    ridge = np.where(rows.hard, solver.ridge, 0.0)
-    # 1. Equalities: x = x0 + S A' M^-1 (b + e - A x0), M = A S A' + D (Matheron's rule).
-    A_eq = rows.A[eq]
-    noisy_b = rows.b[eq][None, :] + rng.standard_normal((n_prop, int(eq.sum()))) * rows.sd[eq]
-    gain_eq, cov_eq = _gaussian_update(cov, A_eq, rows.sd[eq] ** 2 + ridge[eq])
-    X = proposals + (noisy_b - proposals @ A_eq.T) @ gain_eq.T
-    mean_eq = p + gain_eq @ (rows.b[eq] - A_eq @ p)
-    # 2. Inequalities: Gibbs in the space of their values w = G x + e (e the soft rows' noise,
-    #    sd = tolerance / 2; none for hard rows), truncated to w >= b, then x moved to them.
-    ineq = rows.ineq
-    if ineq.any() and n_prop:
-        G = rows.A[ineq]
-        noise = rows.sd[ineq] ** 2 + ridge[ineq]
-        C = G @ cov_eq @ G.T + np.diag(noise)
-        start = np.maximum(G @ fit._x_free, rows.b[ineq])
-        w = _gibbs_truncated_normal(G @ mean_eq, C, rows.b[ineq], start, n_prop, burn_in, rng)
-        gain_ge, _ = _gaussian_update(cov_eq, G, noise)
-        seen = X @ G.T + rng.standard_normal((n_prop, len(G))) * rows.sd[ineq]
-        X = X + (w - seen) @ gain_ge.T
-    # 3. Positivity weighs the proposals; resampling keeps n_draws.
-    log_w = np.zeros(n_prop)
+    mean, L, L_inverse = _equality_posterior(solver, rows)
+    F, g, z0 = _truncation_rows(solver, rows, mean, L, L_inverse, fit._x_free)
+    Z = _gibbs_whitened(F, g, z0, n_draws, sweeps, rng)
+    X = mean[None, :] + Z[:, : L.shape[1]] @ L.T
     if solver.nonnegative:
-        log_w[np.any((X < -1e-9 * p) & solver.movable, axis=1)] = -np.inf
-    picked, ess = _systematic_resample(log_w, n_draws, rng)
-    X = np.maximum(X[picked], 0.0) if solver.nonnegative else X[picked]
+        X = np.maximum(X, 0.0)  # rounding only: every draw meets x >= 0 to ~1e-12 of its sd
     snap = _exact_cells(rows, free, panel.index, panel.has_prior)
     X[:, snap[0]] = snap[1]
     out = np.full((n_draws, len(panel.keys)), np.nan)
     for i, v in fit._fixed.items():
         out[:, i] = v
     out[:, free] = X
-    return MonteCarloResult(list(panel.keys), out, seed, ess)
+    return MonteCarloResult(list(panel.keys), out, seed, float(n_draws))
+
+
+def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Gaussian posterior given the equality rows, as its mean m, its symmetric square
+    root L = C^(1/2) (cells x cells) and the pseudo-inverse of that root: x = m + L z with
+    z ~ N(0, I). Directions a hard equality fixes have no variance.
+
+    The symmetric root, not the eigenvectors themselves: eigenvectors of a repeated
+    eigenvalue (cells with the same prior sd) are any basis of their space, and which one
+    LAPACK returns turns on the last bits of the inputs. DuckDB and Spark sum the priors in
+    different orders (1 ulp apart), so a Gibbs sampler in eigen-coordinates drew different
+    panels on the two engines; C^(1/2) = V diag(sqrt(w)) V' is the same whatever basis V is,
+    and moves with the inputs continuously."""
+    eq = ~rows.ineq
+    noise = rows.sd[eq] ** 2 + np.where(rows.hard[eq], solver.ridge, 0.0)
+    gain, cov_eq = _gaussian_update(solver.cov, rows.A[eq], noise)
+    mean = solver.prior + gain @ (rows.b[eq] - rows.A[eq] @ solver.prior)
+    n = len(mean)
+    if cov_eq.size == 0:
+        return mean, np.zeros((n, n)), np.zeros((n, n))
+    # In units of the prior's largest variance (yuan squared, 1e22, slows LAPACK's eigensolver
+    # five-fold); directions kept relative to it: when hard figures fix every cell, what is
+    # left is the ridge's rounding, however it compares with itself.
+    unit = float(np.max(np.diag(solver.cov), initial=0.0)) or 1.0
+    values, vectors = linalg.eigh(cov_eq / unit, driver="evd")
+    keep = values > 1e-10
+    V, root = vectors[:, keep], np.sqrt(values[keep] * unit)
+    return mean, (V * root) @ V.T, (V / root) @ V.T
+
+
+def _truncation_rows(
+    solver: _Dual, rows: _Rows, mean: np.ndarray, L: np.ndarray, L_inverse: np.ndarray, x_fit: np.ndarray
+):
+    """The inequality rows and positivity as F z >= g over the whitened coordinates z (L's
+    columns, then one noise coordinate per soft inequality row), each row scaled to unit
+    length so slacks are in standard deviations; and the central fit's coordinates, the
+    chains' start (it meets every row)."""
+    ineq = rows.ineq
+    G, b, sd = rows.A[ineq], rows.b[ineq], rows.sd[ineq]
+    soft = sd > 0
+    noise = np.zeros((len(G), int(soft.sum())))
+    noise[np.flatnonzero(soft), np.arange(int(soft.sum()))] = sd[soft]
+    parts_F = [np.hstack([G @ L, noise])]
+    parts_g = [b - G @ mean]
+    prior_sd = [np.sqrt(np.einsum("ij,jk,ik->i", G, solver.cov, G) + sd**2)]
+    if solver.nonnegative:
+        parts_F.append(np.hstack([L, np.zeros((len(L), int(soft.sum())))]))
+        parts_g.append(-mean)
+        prior_sd.append(np.sqrt(np.diag(solver.cov)))
+    F, g = np.vstack(parts_F), np.concatenate(parts_g)
+    norm = np.linalg.norm(F, axis=1)
+    live = norm > 1e-9 * np.concatenate(prior_sd)  # rows the equalities fix: nothing moves them
+    F, g = F[live] / norm[live, None], g[live] / norm[live]
+    # A row whose bound lies more than FAR_ROW_SD standard deviations below the equalities'
+    # mean cannot bind (probability < 1e-50): left out, the sweeps cost rows x chains.
+    near = g > -FAR_ROW_SD
+    F, g = F[near], g[near]
+    shortfall = np.maximum((b - G @ x_fit)[soft] / sd[soft], 0.0)  # a soft bound the fit misses: its noise
+    return F, g, np.concatenate([L_inverse @ (x_fit - mean), shortfall])
+
+
+def _gibbs_whitened(
+    F: np.ndarray, g: np.ndarray, z0: np.ndarray, n_chains: int, sweeps: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n_chains`` independent draws (n_chains x coordinates) of z ~ N(0, I) truncated to
+    F z >= g, by coordinate-wise Gibbs sampling, ``sweeps`` sweeps from ``z0``. Given the
+    others, coordinate k is N(0, 1) on the interval where every row keeps a slack >= 0."""
+    d = len(z0)
+    if len(F) == 0:  # nothing truncates: independent normals
+        return rng.standard_normal((n_chains, d))
+    Z = np.tile(z0[:, None], (1, n_chains))  # coordinates x chains
+
+    # The running slacks are updated in place each step and computed afresh every sweep (no
+    # drift), against rows tightened by 1e-5 sd: every row holds after rounding.
+    def fresh_slack():
+        return np.maximum(F @ Z - g[:, None] - 1e-5, 0.0)
+
+    slack = fresh_slack()  # rows x chains, in sd units
+    # Per coordinate: the rows it moves up, then down, and 1 / |coefficient| (one gather a step).
+    # Coefficients below 1e-9 (rows have unit length) are ignored: a move of z_k can then break
+    # such a row by < 1e-8 sd.
+    columns = []
+    for k in range(d):
+        f = F[:, k]
+        n_up = int(np.sum(f > 1e-9))
+        rows_k = np.concatenate([np.flatnonzero(f > 1e-9), np.flatnonzero(f < -1e-9)])
+        columns.append((rows_k, n_up, (1.0 / np.abs(f[rows_k]))[:, None], f))
+    room_buffer = np.empty_like(slack)
+    for _ in range(max(1, sweeps)):
+        for k, (rows_k, n_up, inv, f) in enumerate(columns):
+            room = room_buffer[: len(rows_k)]  # how far z_k can move before row j binds
+            np.take(slack, rows_k, axis=0, out=room)
+            np.multiply(room, inv, out=room)
+            np.maximum(room, 0.0, out=room)  # a slack rounded below 0 stays put
+            zk = Z[k]
+            low = zk - np.minimum.reduce(room[:n_up], axis=0, initial=np.inf)
+            high = zk + np.minimum.reduce(room[n_up:], axis=0, initial=np.inf)
+            new = np.where(low <= high, _truncated_standard_normal(low, high, rng), zk)
+            blas_dger(1.0, new - zk, f, a=slack.T, overwrite_a=True)  # slack += f dz', in place
+            Z[k] = new
+        slack = fresh_slack()  # no drift of the running update
+    return Z.T
+
+
+def _truncated_standard_normal(low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """N(0, 1) truncated to [low, high], by the inverse CDF on the side of the interval nearer
+    zero, in log space (stable far into either tail)."""
+    flip = low > 0  # mirror an upper-tail interval
+    a, b = np.where(flip, -high, low), np.where(flip, -low, high)
+    log_a, log_b = log_ndtr(a), log_ndtr(b)
+    u = rng.uniform(size=len(a))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = ndtri_exp(log_b + np.log(u + (1.0 - u) * np.exp(log_a - log_b)))
+    z = np.where(np.isfinite(z), z, np.where(np.isfinite(a), a, b))
+    z = np.clip(z, a, b)
+    return np.where(flip, -z, z)
 
 
 def _gaussian_update(cov: np.ndarray, A: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1067,59 +1166,6 @@ def _gaussian_update(cov: np.ndarray, A: np.ndarray, noise: np.ndarray) -> tuple
     except linalg.LinAlgError:  # rows that repeat each other exactly: least squares
         gain = linalg.lstsq(M, SA.T)[0].T
     return gain, cov - gain @ SA.T
-
-
-def _gibbs_truncated_normal(
-    mean: np.ndarray,
-    C: np.ndarray,
-    lower: np.ndarray,
-    start: np.ndarray,
-    n_chains: int,
-    sweeps: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """``n_chains`` independent draws of w ~ N(mean, C) truncated to w >= lower, by Gibbs
-    sampling (each coordinate from its univariate truncated normal given the others,
-    ``sweeps`` sweeps from ``start``). Rows with no variance keep the start value."""
-    from scipy.special import ndtr, ndtri
-
-    k = len(mean)
-    live = np.diag(C) > 1e-14 * max(1.0, float(np.max(np.abs(np.diag(C)), initial=0.0)))
-    w = np.tile(np.maximum(start, lower), (n_chains, 1))
-    if not live.any():
-        return w
-    ix = np.flatnonzero(live)
-    Cl = C[np.ix_(ix, ix)]
-    Q = linalg.pinvh(Cl + 1e-12 * float(np.max(np.diag(Cl))) * np.eye(len(ix)))
-    cond_sd = 1.0 / np.sqrt(np.diag(Q))
-    for _ in range(max(1, sweeps)):
-        for j, i in enumerate(ix):
-            dev = w[:, ix] - mean[ix]
-            cond_mean = mean[i] - (dev @ Q[j] - Q[j, j] * dev[:, j]) / Q[j, j]
-            a = (lower[i] - cond_mean) / cond_sd[j]
-            # Inverse CDF through the upper tail, P(Z > z) = v P(Z > a): stable far into the tail.
-            z = -ndtri(rng.uniform(size=n_chains) * ndtr(-a))
-            w[:, i] = cond_mean + cond_sd[j] * np.maximum(z, a)
-    if k != len(ix):
-        w[:, ~live] = np.maximum(start[~live], lower[~live])
-    return w
-
-
-def _systematic_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Indices of ``n`` draws resampled in proportion to exp(log_w) (systematic
-    resampling) and the effective sample size of the weighted proposals.
-    No proposal with weight: every proposal alike (the caller's draws are then unweighted)."""
-    if n == 0:
-        return np.zeros(0, dtype=int), 1.0
-    finite = np.isfinite(log_w)
-    if not finite.any():
-        log_w = np.zeros_like(log_w)
-    weights = np.exp(log_w - np.max(log_w))
-    weights /= weights.sum()
-    ess = float(1.0 / np.sum(weights**2))
-    positions = (rng.uniform() + np.arange(n)) / n
-    picked = np.searchsorted(np.cumsum(weights), positions, side="left")
-    return np.minimum(picked, len(weights) - 1), ess
 
 
 # --------------------------------------------------------------------------------------
@@ -1598,11 +1644,14 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     import pandas as pd
 
     # Row order from a database is not guaranteed: sort, so the draws (which follow the
-    # order of groups) and the cache key depend on the contents only.
-    priors = priors.sort_values(list(CELL_KEY)).reset_index(drop=True)
-    components = components.sort_values(["component_id", *CELL_KEY]).reset_index(drop=True)
-    constraints = constraints.sort_values("constraint_id").reset_index(drop=True)
-    terms = terms.sort_values(["constraint_id", "role", *CELL_KEY]).reset_index(drop=True)
+    # order of groups) and the cache key depend on the contents only. The numbers are read to
+    # INPUT_DIGITS significant digits: DuckDB and Spark sum and take logarithms in different
+    # orders and libraries, so their inputs differ in the last bit, and the Gibbs sampler's
+    # chains carry a difference of 1e-16 to 1e-2 in single draws.
+    priors = _canonical(priors, list(CELL_KEY), ["prior_yuan"])
+    components = _canonical(components, ["component_id", *CELL_KEY], ["sd"])
+    constraints = _canonical(constraints, ["constraint_id"], ["target", "tolerance"])
+    terms = _canonical(terms, ["constraint_id", "role", *CELL_KEY], ["coefficient"])
     token = (
         pd.util.hash_pandas_object(priors, index=False).sum(),
         pd.util.hash_pandas_object(components, index=False).sum(),
@@ -1617,6 +1666,32 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
             _TABLE_CACHE.clear()
             _TABLE_CACHE[token] = result
         return _TABLE_CACHE[token]
+
+
+#: Significant digits the fit reads its numbers to (far finer than any prior's or figure's precision).
+INPUT_DIGITS = 10
+
+
+def round_significant(values, digits: int = INPUT_DIGITS) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits; 0, NaN and infinities as they are.
+    Two inputs a few ulps apart round to the same number unless they straddle a rounding
+    point (odds about 1e-6 per differing value at 10 digits)."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x) & (x != 0)
+    exponent = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.where(finite, np.round(x * scale) / scale, x)
+
+
+def _canonical(frame, order: Sequence[str], numbers: Sequence[str]):
+    """``frame`` sorted by ``order``, its ``numbers`` columns rounded to INPUT_DIGITS."""
+    import pandas as pd
+
+    out = frame.sort_values(list(order)).reset_index(drop=True)
+    for column in numbers:
+        values = pd.to_numeric(out[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        out[column] = round_significant(values)
+    return out
 
 
 #: Columns of the leave-one-out table (int_panel_fit_cross_validation) and their pandas types.
