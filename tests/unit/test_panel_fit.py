@@ -668,3 +668,16 @@ def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
     )["draws"]
     assert first["value_yuan"].nunique() > 100  # the chains moved: 40 distinct draws of 6 cells
     pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_round_significant_keeps_ten_digits_and_leaves_what_it_cannot_round():
+    from chengyu_cluster.estimation.panel_fit import round_significant
+
+    # 732,780,000,000 (F0039) and its neighbours 1 ulp either side (1.2e-4 apart) give the
+    # same number; 0.0619... to 10 digits is 0.06191234568; 0, NaN, +-inf and 1e-300 stay.
+    f0039 = 7.3278e11
+    near = [np.nextafter(f0039, 0.0), f0039, np.nextafter(f0039, np.inf)]
+    assert list(round_significant(near)) == [f0039] * 3
+    assert round_significant([0.061912345678]) == pytest.approx([0.06191234568], rel=0, abs=1e-17)
+    kept = round_significant([0.0, np.nan, np.inf, -np.inf, 1e-300])
+    assert kept[0] == 0.0 and np.isnan(kept[1]) and kept[2] == np.inf and kept[3] == -np.inf and kept[4] == 1e-300

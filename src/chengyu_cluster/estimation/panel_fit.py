@@ -1673,11 +1673,12 @@ INPUT_DIGITS = 10
 
 
 def round_significant(values, digits: int = INPUT_DIGITS) -> np.ndarray:
-    """``values`` rounded to ``digits`` significant digits; 0, NaN and infinities as they are.
+    """``values`` rounded to ``digits`` significant digits; 0, NaN, infinities and numbers
+    below 1e-250 as they are.
     Two inputs a few ulps apart round to the same number unless they straddle a rounding
     point (odds about 1e-6 per differing value at 10 digits)."""
     x = np.asarray(values, dtype=float)
-    finite = np.isfinite(x) & (x != 0)
+    finite = np.isfinite(x) & (np.abs(x) > 1e-250)  # below that, the scale below overflows
     exponent = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
     scale = 10.0 ** (digits - 1 - exponent)
     return np.where(finite, np.round(x * scale) / scale, x)
