@@ -3,7 +3,7 @@
 Reads the fit's four inputs from a built warehouse (read-only, the version's internal file
 beside the published link: intermediate.int_panel_prior_cells,
 int_panel_prior_components, int_panel_constraints, int_panel_constraint_terms), refits the panel
-without each fitted reported figure in turn and predicts it (panel_fit.cross_validate), and
+without each fitted reported figure in turn and predicts it (calibration.cross_validate), and
 prints the coverage of the 50 % and 90 % predictive intervals and the median error by level:
 province (a province, its rest, or the two together), area total (one member, several
 divisions), area x division (one member, one division).
@@ -29,7 +29,7 @@ import time
 import duckdb
 import numpy as np
 
-from chengyu_cluster.estimation import panel_fit
+from chengyu_cluster.estimation import calibration, panel_fit, panel_tables
 
 TARGET_P90 = 0.85
 MIN_FIGURES = 10
@@ -47,14 +47,14 @@ def internal_file(path: str) -> str:
 
 def read_inputs(path: str):
     con = duckdb.connect(internal_file(path), read_only=True)
-    cells_cols, components_cols, constraints_cols, terms_cols = panel_fit.FIT_INPUT_COLUMNS
+    cells_cols, components_cols, constraints_cols, terms_cols = panel_tables.FIT_INPUT_COLUMNS
     read = lambda table, cols, where="true": con.execute(  # noqa: E731
         f"select {', '.join(cols)} from intermediate.{table} where {where}"
     ).df()
     out = (
         read("int_panel_prior_cells", cells_cols),
         read("int_panel_prior_components", components_cols),
-        read("int_panel_constraints", constraints_cols, panel_fit.FIT_CONSTRAINT_FILTER),
+        read("int_panel_constraints", constraints_cols, panel_tables.FIT_CONSTRAINT_FILTER),
         read("int_panel_constraint_terms", terms_cols),
     )
     con.close()
@@ -98,15 +98,15 @@ PROVINCE_COMPONENTS = ("province_level",)
 
 
 def analytic_records(priors, components, cons, factors: dict[str, float]) -> list[dict]:
-    panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
-    return panel_fit.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
+    panel = panel_tables.panel_from_tables(priors, scaled(components, factors))
+    return calibration.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
 
 
 def median_abs_z(records: list[dict]) -> float:
     """Median |z| of the left-out equality figures at every level together (0.674 when the
     predictions' spread is right; the median, so the few figures no width explains do not
     set it)."""
-    return float(np.median([z for zs in panel_fit.standardised_errors(records).values() for z in zs]))
+    return float(np.median([z for zs in calibration.standardised_errors(records).values() for z in zs]))
 
 
 def fit_widths(priors, components, cons) -> dict[str, float]:
@@ -155,19 +155,19 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
     priors, components, constraints, terms = read_inputs(args.warehouse)
-    cons = panel_fit.constraints_from_tables(constraints, terms)
+    cons = panel_tables.constraints_from_tables(constraints, terms)
     cons = [c for c in cons if not c.constraint_id.startswith(("user:", "microdata:"))]
     runs = settings(args.scale)
     if args.fit_widths:
         args.analytic = True
         runs = [{}, fit_widths(priors, components, cons)]
     for factors in runs:
-        panel = panel_fit.panel_from_tables(priors, scaled(components, factors))
+        panel = panel_tables.panel_from_tables(priors, scaled(components, factors))
         t0 = time.perf_counter()
         if args.analytic:
-            records = panel_fit.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
+            records = calibration.cross_validate_analytic(panel_fit.fit_panel(panel, cons))
         else:
-            records = panel_fit.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
+            records = calibration.cross_validate(panel, cons, n_draws=args.draws, seed=args.seed)
         seconds = time.perf_counter() - t0
         label = ", ".join(f"{k} sd x{v:g}" for k, v in factors.items()) or "the build's priors"
         print(
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
             f"90 % target (>= {TARGET_P90:.0%}) |"
         )
         print("|---|---|---|---|---|---|")
-        for row in panel_fit.coverage_by_level(records):
+        for row in calibration.coverage_by_level(records):
             if row["n"] == 0:
                 print(f"| {row['level']} | 0 | - | - | - | no figures |")
                 continue

@@ -104,7 +104,7 @@ def build(seed: int = 7):
 def real(warehouse: str, draws: int, repeat: int) -> None:
     import duckdb
 
-    from chengyu_cluster.estimation.panel_fit import _TABLE_CACHE, fit_tables
+    from chengyu_cluster.estimation.panel_tables import _TABLE_CACHE, fit_tables
 
     con = duckdb.connect(warehouse, read_only=True)
     try:

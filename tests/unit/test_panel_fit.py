@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 
+from chengyu_cluster.estimation.calibration import cross_validate_analytic
 from chengyu_cluster.estimation.panel_fit import (
     CommonFactor,
     Constraint,
@@ -21,7 +22,6 @@ from chengyu_cluster.estimation.panel_fit import (
     InfeasibleConstraintsError,
     PriorPanel,
     ShareNoise,
-    cross_validate_analytic,
     fit_panel,
     log_sd_from_range,
     monte_carlo,
@@ -277,7 +277,7 @@ def test_a_persistent_division_mix_carries_a_share_figure_to_other_years():
 def test_the_table_interface_of_the_dbt_models():
     import pandas as pd
 
-    from chengyu_cluster.estimation.panel_fit import fit_tables
+    from chengyu_cluster.estimation.panel_tables import fit_tables
 
     # Member M (C33 30, C36 70) and the rest of its province R (C33 50, C36 50), one
     # year. M has no C39 prior. Components: one factor per unit (sd 0.2) and a mix
@@ -353,7 +353,7 @@ def test_fit_relations_reads_duckdb_relations_and_gives_pandas_tables():
     import duckdb
     import pandas as pd
 
-    from chengyu_cluster.estimation.panel_fit import fit_relations, is_spark_frame
+    from chengyu_cluster.estimation.panel_tables import fit_relations, is_spark_frame
 
     con = duckdb.connect()
     con.execute(
@@ -390,7 +390,7 @@ def test_the_fit_tables_as_spark_rows_and_schema():
     pandas dtypes, and plain Python values with pd.NA as None (NULL), a float64 NaN kept."""
     import pandas as pd
 
-    from chengyu_cluster.estimation.panel_fit import is_spark_frame, plain_rows, spark_schema
+    from chengyu_cluster.estimation.panel_tables import is_spark_frame, plain_rows, spark_schema
 
     frame = pd.DataFrame(
         {
@@ -566,7 +566,7 @@ def test_leave_one_out_of_a_bound_the_fit_does_not_hold_on():
 def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expected):
     import pandas as pd
 
-    from chengyu_cluster.estimation.panel_fit import fit_tables
+    from chengyu_cluster.estimation.panel_tables import fit_tables
 
     # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
     # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.
@@ -612,7 +612,7 @@ def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
     return in any basis), a hard total, a binding lower bound on two of them and a soft level."""
     import pandas as pd
 
-    from chengyu_cluster.estimation.panel_fit import _TABLE_CACHE, fit_tables
+    from chengyu_cluster.estimation.panel_tables import _TABLE_CACHE, fit_tables
 
     sectors = ["C33", "C34", "C35", "C36", "C37", "C38"]
     priors = pd.DataFrame(
@@ -671,7 +671,7 @@ def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
 
 
 def test_round_significant_keeps_ten_digits_and_leaves_what_it_cannot_round():
-    from chengyu_cluster.estimation.panel_fit import round_significant
+    from chengyu_cluster.estimation.panel_tables import round_significant
 
     # 732,780,000,000 (F0039) and its neighbours 1 ulp either side (1.2e-4 apart) give the
     # same number; 0.0619... to 10 digits is 0.06191234568; 0, NaN, +-inf and 1e-300 stay.

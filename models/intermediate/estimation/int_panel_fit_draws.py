@@ -2,7 +2,7 @@
 src/chengyu_cluster/estimation/panel_fit.py). The three int_panel_fit_* models read the same inputs;
 the fit runs once per build process and is shared through a cache."""
 
-from chengyu_cluster.estimation.panel_fit import fit_relations
+from chengyu_cluster.estimation.panel_tables import fit_relations
 
 
 def model(dbt, session):
