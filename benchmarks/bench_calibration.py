@@ -58,7 +58,7 @@ def read_inputs(path: str):
         read("int_panel_constraint_terms", terms_cols),
     )
     con.close()
-    return out
+    return panel_tables.canonical_inputs(*out)
 
 
 def scaled(components, factors: dict[str, float]):

@@ -681,3 +681,34 @@ def test_round_significant_keeps_ten_digits_and_leaves_what_it_cannot_round():
     assert round_significant([0.061912345678]) == pytest.approx([0.06191234568], rel=0, abs=1e-17)
     kept = round_significant([0.0, np.nan, np.inf, -np.inf, 1e-300])
     assert kept[0] == 0.0 and np.isnan(kept[1]) and kept[2] == np.inf and kept[3] == -np.inf and kept[4] == 1e-300
+
+
+def test_a_hard_total_holds_in_every_draw_beside_a_figure_far_below_its_prior():
+    # Two big cells (prior 5e11 each, sd 30 %) with a hard total of 1e12, and a small cell
+    # (prior 1e8, sd 100 %) with a soft figure of 1e5, a thousandth of its prior. Rows are
+    # scaled by their targets, so the small figure's row has a variance of (1e8 / 1e5)^2 =
+    # 1e6 against the total's (2 x 1.5e11^2) / 1e12^2 = 0.045; the ridge that keeps the hard
+    # system invertible (1e-12 x the largest row variance = 1e-6) would leave the total a
+    # spread of about 0.1 % in the draws unless the hard rows are met by projection.
+    panel = PriorPanel(["big1", "big2", "small"], [5e11, 5e11, 1e8], [Independent(np.array([0.3, 0.3, 1.0]))])
+    constraints = [
+        Constraint.level("total", ["big1", "big2"], 1e12),
+        Constraint.level("small", ["small"], 1e5, tolerance=0.1, hard=False),
+    ]
+    draws = monte_carlo(panel, constraints, n_draws=200, seed=2).draws
+    assert draws[:, 0] + draws[:, 1] == pytest.approx(np.full(200, 1e12), rel=1e-9)
+    assert np.std(draws[:, 0]) > 1e10  # the split of the total still varies
+
+
+def test_an_upper_bound_far_above_the_mean_still_holds_once_positivity_pushes_the_sum_up():
+    # 1,000 cells, prior 1, sd 5 (500 %), hard sum <= 3,500. Before truncation the sum is
+    # N(1,000, (5 x sqrt(1000))^2 = 158^2): the bound lies 15.8 sd above the mean, where it
+    # "cannot bind". But x >= 0 makes each cell a half-normal-like N(1, 25) cut at 0, whose
+    # mean is 1 + 5 x phi(0.2) / Phi(0.2) = 1 + 5 x 0.3910 / 0.5793 = 4.37: the sum of the
+    # truncated cells would be about 4,370, past the bound. The bound must still hold.
+    n = 1000
+    panel = PriorPanel([f"c{i}" for i in range(n)], [1.0] * n, [Independent(np.full(n, 5.0))])
+    bound = Constraint.upper_bound("cap", [f"c{i}" for i in range(n)], 3500.0)
+    draws = monte_carlo(panel, [bound], n_draws=20, seed=4).draws
+    assert draws.min() >= 0.0
+    assert draws.sum(axis=1).max() <= 3500.0 * (1 + 1e-9)

@@ -1,6 +1,6 @@
 """The constrained fit of the sector-output panel: each fitted figure left out and predicted
 from the others (see docs/estimator.md, 'Calibration', and calibration.cross_validate_analytic).
-The int_panel_fit_* models read the same inputs; the fit runs once per build process and is
+The four int_panel_fit_* models read the same inputs; the fit runs once per build process and is
 shared through a cache."""
 
 from chengyu_cluster.estimation.panel_tables import fit_relations

@@ -1,6 +1,6 @@
 """The constrained fit of the sector-output panel: its draws (see docs/estimator.md and
-src/chengyu_cluster/estimation/panel_fit.py). The three int_panel_fit_* models read the same inputs;
-the fit runs once per build process and is shared through a cache."""
+src/chengyu_cluster/estimation/panel_fit.py). The four int_panel_fit_* models read the same inputs;
+the fit runs once per build process and is shared through a cache (panel_tables.fit_tables)."""
 
 from chengyu_cluster.estimation.panel_tables import fit_relations
 

@@ -59,8 +59,6 @@ HARD_CHECK = 1e-7
 M_BYTES_CACHE = 256 * 2**20
 #: Gibbs sweeps per draw of the truncated posterior (each chain starts at the central fit).
 GIBBS_SWEEPS = 8
-#: Inequality and positivity rows this many standard deviations from binding are left out of the Gibbs step.
-FAR_ROW_SD = 15.0
 
 EQ, GE, LE = "=", ">=", "<="
 SENSES = (EQ, GE, LE)
@@ -980,7 +978,6 @@ class MonteCarloResult:
     keys: list
     draws: np.ndarray  # n_draws x cells, NaN where NULL
     seed: int
-    effective_draws: float  # independent chains behind the draws (one per draw)
 
     def quantiles(self, qs=(5, 50, 95)) -> np.ndarray:
         """Per-cell percentiles (rows: qs); NaN for NULL cells."""
@@ -1008,9 +1005,9 @@ def monte_carlo(
     Gaussian prior (the covariance the fit uses) conditioned on every figure and on x >= 0.
 
     1. The equality rows (hard ones exactly, soft ones as Gaussian observations) give a
-       Gaussian N(m, C) by conditioning; x = m + L z with L L' = C (the eigenvectors of C
-       with positive eigenvalues), so z is standard normal and every x meets the hard
-       equalities.
+       Gaussian N(m, C) by conditioning, the hard rows met exactly by projection; x = m + L z
+       with L = C^(1/2) the symmetric square root, so z is standard normal and every x meets
+       the hard equalities.
     2. The inequality rows (a soft one through its noise e, sd = tolerance / 2: the probit
        likelihood Phi((a x - b) / sd)) and positivity (x_i >= 0) are linear inequalities
        F z >= g of the whitened coordinates; z is drawn from N(0, I) truncated to them by
@@ -1035,7 +1032,7 @@ def monte_carlo(
     for i, v in fit._fixed.items():
         out[:, i] = v
     out[:, free] = X
-    return MonteCarloResult(list(panel.keys), out, seed, float(n_draws))
+    return MonteCarloResult(list(panel.keys), out, seed)
 
 
 def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1053,6 +1050,18 @@ def _equality_posterior(solver: _Dual, rows: _Rows) -> tuple[np.ndarray, np.ndar
     noise = rows.sd[eq] ** 2 + np.where(rows.hard[eq], solver.ridge, 0.0)
     gain, cov_eq = _gaussian_update(solver.cov, rows.A[eq], noise)
     mean = solver.prior + gain @ (rows.b[eq] - rows.A[eq] @ solver.prior)
+    # The ridge keeps the hard rows' system invertible but leaves each fixed direction a
+    # variance of about ridge; beside a row with a large variance (a microdata cell) that is
+    # more than the eigenvalue cut below, and the draws would break the hard figure. So the
+    # hard rows are met exactly by projection: m onto them, C onto their null space.
+    hard = eq & rows.hard
+    if hard.any():
+        A_hard = rows.A[hard]
+        A_plus = linalg.pinv(A_hard)
+        mean = mean + A_plus @ (rows.b[hard] - A_hard @ mean)
+        P = np.eye(len(mean)) - A_plus @ A_hard
+        cov_eq = P @ cov_eq @ P.T
+        cov_eq = (cov_eq + cov_eq.T) / 2.0
     n = len(mean)
     if cov_eq.size == 0:
         return mean, np.zeros((n, n)), np.zeros((n, n))
@@ -1089,10 +1098,6 @@ def _truncation_rows(
     norm = np.linalg.norm(F, axis=1)
     live = norm > 1e-9 * np.concatenate(prior_sd)  # rows the equalities fix: nothing moves them
     F, g = F[live] / norm[live, None], g[live] / norm[live]
-    # A row whose bound lies more than FAR_ROW_SD standard deviations below the equalities'
-    # mean cannot bind (probability < 1e-50): left out, the sweeps cost rows x chains.
-    near = g > -FAR_ROW_SD
-    F, g = F[near], g[near]
     shortfall = np.maximum((b - G @ x_fit)[soft] / sd[soft], 0.0)  # a soft bound the fit misses: its noise
     return F, g, np.concatenate([L_inverse @ (x_fit - mean), shortfall])
 

@@ -287,10 +287,7 @@ def fit_tables(priors, components, constraints, terms, *, n_draws: int = 200, se
     # INPUT_DIGITS significant digits: DuckDB and Spark sum and take logarithms in different
     # orders and libraries, so their inputs differ in the last bit, and the Gibbs sampler's
     # chains carry a difference of 1e-16 to 1e-2 in single draws.
-    priors = _canonical(priors, list(CELL_KEY), ["prior_yuan"])
-    components = _canonical(components, ["component_id", *CELL_KEY], ["sd"])
-    constraints = _canonical(constraints, ["constraint_id"], ["target", "tolerance"])
-    terms = _canonical(terms, ["constraint_id", "role", *CELL_KEY], ["coefficient"])
+    priors, components, constraints, terms = canonical_inputs(priors, components, constraints, terms)
     token = (
         pd.util.hash_pandas_object(priors, index=False).sum(),
         pd.util.hash_pandas_object(components, index=False).sum(),
@@ -321,6 +318,17 @@ def round_significant(values, digits: int = INPUT_DIGITS) -> np.ndarray:
     exponent = np.floor(np.log10(np.abs(np.where(finite, x, 1.0))))
     scale = 10.0 ** (digits - 1 - exponent)
     return np.where(finite, np.round(x * scale) / scale, x)
+
+
+def canonical_inputs(priors, components, constraints, terms) -> tuple:
+    """The fit's four input tables as the fit reads them (fit_tables; and the calibration
+    benchmark, so its refits see the build's numbers): rows sorted, numbers to INPUT_DIGITS."""
+    return (
+        _canonical(priors, list(CELL_KEY), ["prior_yuan"]),
+        _canonical(components, ["component_id", *CELL_KEY], ["sd"]),
+        _canonical(constraints, ["constraint_id"], ["target", "tolerance"]),
+        _canonical(terms, ["constraint_id", "role", *CELL_KEY], ["coefficient"]),
+    )
 
 
 def _canonical(frame, order: Sequence[str], numbers: Sequence[str]):
@@ -508,7 +516,6 @@ def _fit_tables(priors, components, constraints, terms, n_draws: int, seed: int)
             "draws_seconds": t2 - t1,
             "cross_validation_seconds": t4 - t3,
             "n_draws": n_draws,
-            "effective_draws": mc.effective_draws,
             "objective": fit.objective,
         },
     }
