@@ -328,8 +328,9 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
         timeout=300,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    rendered = json.loads(out.stdout)["charts"]
-    print(f"\nscreenshot of the dashboard: {png}")
+    shown = json.loads(out.stdout)
+    rendered = shown["charts"]
+    print(f"\nscreenshot of the dashboard: {png} (waited {shown['waited']} for the charts)")
     # The note on grey cells and C39 is a markdown holder; the six others are charts.
     notes = [c for c in rendered if c["text"].startswith("How to read this dashboard")]
     assert len(notes) == 1 and "C39" in notes[0]["text"], rendered
