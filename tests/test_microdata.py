@@ -604,13 +604,7 @@ BAD_KINDS = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(BAD_KINDS))
-def test_bad_microdata_is_refused_with_one_line(checker_ws, tmp_path, kind, no_tracebacks):
-    change, where, rule = BAD_KINDS[kind]
-    code_, stderr = validate(checker_ws, bad_set(tmp_path, change))
-    assert code_ == 3, stderr
-    lines = [line for line in stderr.splitlines() if line.startswith("ERROR")]
-    assert any(where in line and f"[rule: {rule}]" in line for line in lines), stderr
+# Each kind of BAD_KINDS is found with its place and rule in process: tests/unit/test_microdata_rules.py.
 
 
 def test_good_hand_made_set_validates(checker_ws, tmp_path):
