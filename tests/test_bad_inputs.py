@@ -63,59 +63,9 @@ def test_utf8_bom_is_accepted_with_a_warning(ws):
     assert ws.state() == before
 
 
-# A row appended to the shipped figures lands on the line after the file's last one.
-APPENDED_FIGURE_LINE = (
-    len((Path(__file__).parents[1] / "seeds" / "reported_figures.csv").read_text(encoding="utf-8").splitlines()) + 1
-)
-
-SEED_CASES = [
-    # seed, edit, expected message (file, line, column) and rule
-    (
-        "reported_figures",
-        lambda t: (
-            t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
-            "http://www.tjcn.org/tjgb/23sc/36783.html "
-            "(Sichuan 2020 statistical bulletin),x,high\n"
-        ),
-        f"seeds/reported_figures.csv, line {APPENDED_FIGURE_LINE}, column 'figure_id'",
-        "same_key_same_value",
-    ),
-    (
-        "reported_figures",
-        lambda t: t.replace(
-            "F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
-            "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8",
-        ),
-        "seeds/reported_figures.csv, line 40, column 'value': figure F0039",
-        "non_negative",
-    ),
-    (
-        "reported_figures",
-        lambda t: t.replace("F0050,重庆市,500000,gdp,2020,", "F0050,重庆市,500000,gdp,20X0,"),
-        "seeds/reported_figures.csv, line 51, column 'year': figure F0050",
-        "year_format",
-    ),
-    (
-        "sectors",
-        lambda t: t.replace(
-            'C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,"Mach',
-            "C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,Mach",
-        ),
-        "seeds/sectors.csv, line 4",
-        "field_count",
-    ),
-]
-
-
-@pytest.mark.parametrize("seed,edit,where,rule", SEED_CASES, ids=[f"{c[0]}-{c[3]}" for c in SEED_CASES])
-def test_bad_seed_is_rejected(ws, seed, edit, where, rule):
-    before = ws.state()
-    with edited_seed(ws, seed, edit):
-        result = ws.run("build")
-    output = result.stdout + result.stderr
-    assert result.returncode == EXIT_INPUT, output
-    assert where in output and f"[rule: {rule}]" in output
-    assert ws.state() == before
+# Each kind of bad seed of SEED_CASES is found in process at the unit tier
+# (tests/unit/test_reader_corpus.py); the command's side on a seed is
+# test_a_figure_not_written_as_printed_is_rejected_by_the_reader below.
 
 
 def test_a_figure_with_an_unknown_area_publishes_and_is_listed_as_rejected(rejected_figures_built):

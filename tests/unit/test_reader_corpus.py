@@ -1,11 +1,12 @@
-"""The corpus of bad user files (tests/bad_inputs/) and bad cells, read in process by the one
-input reader (`read_inputs`, what validate and build run first): each is found with its file,
-line, column and rule. The command's side, the same for every file (one line per problem,
-exit 3, nothing built or published), is checked end to end in tests/test_bad_inputs.py on one
-file and one cell."""
+"""The corpus of bad user files (tests/bad_inputs/), bad cells and bad seeds, read in process by
+the one input reader (`read_inputs`, what validate and build run first): each is found with
+its file, line, column and rule. The command's side, the same for every file (one line per
+problem, exit 3, nothing built or published), is checked end to end in tests/test_bad_inputs.py
+on one file, one cell and one seed."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,59 @@ def test_bad_cell_is_found_with_its_place_and_rule(tmp_path, name, body, line, c
         line_.startswith(f"ERROR {path}, line {line}, column '{column}':") and f"[rule: {rule}]" in line_
         for line_ in lines
     ), lines
+
+
+# A row appended to the shipped figures lands on the line after the file's last one.
+APPENDED_FIGURE_LINE = len((REPO / "seeds" / "reported_figures.csv").read_text(encoding="utf-8").splitlines()) + 1
+
+SEED_CASES = [
+    # seed, edit, expected message (file, line, column) and rule
+    (
+        "reported_figures",
+        lambda t: (
+            t + "F0013,四川省,510000,gdp,2020,48000,亿元,"
+            "http://www.tjcn.org/tjgb/23sc/36783.html "
+            "(Sichuan 2020 statistical bulletin),x,high\n"
+        ),
+        f"seeds/reported_figures.csv, line {APPENDED_FIGURE_LINE}, column 'figure_id'",
+        "same_key_same_value",
+    ),
+    (
+        "reported_figures",
+        lambda t: t.replace(
+            "F0039,四川省,510000,equipment_mfg_output,2020,7327.8",
+            "F0039,四川省,510000,equipment_mfg_output,2020,-7327.8",
+        ),
+        "seeds/reported_figures.csv, line 40, column 'value': figure F0039",
+        "non_negative",
+    ),
+    (
+        "reported_figures",
+        lambda t: t.replace("F0050,重庆市,500000,gdp,2020,", "F0050,重庆市,500000,gdp,20X0,"),
+        "seeds/reported_figures.csv, line 51, column 'year': figure F0050",
+        "year_format",
+    ),
+    (
+        "sectors",
+        lambda t: t.replace(
+            'C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,"Mach',
+            "C35,35,专用设备制造业,Manufacture of special purpose machinery,machinery,machinery,true,Mach",
+        ),
+        "seeds/sectors.csv, line 4",
+        "field_count",
+    ),
+]
+
+
+@pytest.mark.parametrize("seed,edit,where,rule", SEED_CASES, ids=[f"{c[0]}-{c[3]}" for c in SEED_CASES])
+def test_bad_seed_is_found_with_its_place_and_rule(tmp_path, seed, edit, where, rule):
+    # The reader reads the project's seeds and their types (seeds/_seeds.yml, the input sources).
+    shutil.copytree(REPO / "seeds", tmp_path / "seeds")
+    sources = Path("models/staging/inputs/_inputs__sources.yml")
+    (tmp_path / sources).parent.mkdir(parents=True)
+    shutil.copyfile(REPO / sources, tmp_path / sources)
+    path = tmp_path / "seeds" / f"{seed}.csv"
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    accepted = read_inputs(tmp_path)
+    lines = [str(line) for line in accepted.findings.lines()]
+    assert not accepted.ok and any(where in line and f"[rule: {rule}]" in line for line in lines), lines
