@@ -26,7 +26,7 @@ return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
     canvas: h.querySelectorAll('canvas').length,
     svg: h.querySelectorAll('svg').length,
     table_rows: h.querySelectorAll('table tbody tr').length,
-    markdown: h.querySelectorAll('.dashboard-markdown').length,
+    markdown: Boolean(h.closest('.dashboard-markdown') || h.querySelector('.dashboard-markdown')),
     loading: h.querySelectorAll('.loading, [data-test="loading-indicator"]').length,
     error: (h.querySelector('[data-test="chart-error"], .alert-danger, [role="alert"]') || {}).innerText || '',
     text: h.innerText.slice(0, 400),
@@ -42,17 +42,17 @@ def drawn(holder: dict) -> bool:
     return bool(holder["canvas"] or holder["table_rows"] or holder["error"] or (holder["markdown"] and holder["text"]))
 
 
-def wait_until_drawn(driver, deadline: float) -> tuple[list[dict], bytes, bool]:
+def wait_until_drawn(driver, deadline: float) -> tuple[list[dict], bytes]:
     """Poll until every holder has drawn and the picture no longer changes between two polls
     (the last animation has ended), or until the deadline: the test then reports what was
-    shown. Returns the holders' state, the picture and whether all had drawn."""
+    shown. Returns the holders' state and the picture."""
     previous = b""
     while True:
         state = driver.execute_script(STATE, HOLDER)
         done = bool(state) and all(drawn(h) for h in state)
         picture = driver.get_screenshot_as_png() if done else b""
         if (picture and picture == previous) or time.monotonic() > deadline:
-            return state, picture or driver.get_screenshot_as_png(), done
+            return state, picture or driver.get_screenshot_as_png()
         previous = picture
         time.sleep(0.5)
 
@@ -99,9 +99,10 @@ def main() -> None:
         driver.add_cookie({"name": "session", "value": cookie, "path": "/"})
         driver.get(url + path)
         started = time.monotonic()
-        state, picture, done = wait_until_drawn(driver, deadline=started + 120)
+        state, picture = wait_until_drawn(driver, deadline=started + 120)
         Path(png).write_bytes(picture)
-        waited = f"{time.monotonic() - started:.1f} s" + ("" if done else " (not all drawn)")
+        undrawn = [h["title"] or h["text"][:40] for h in state if not drawn(h)]
+        waited = f"{time.monotonic() - started:.1f} s" + (f" (not drawn: {undrawn})" if undrawn else "")
         print(json.dumps({"charts": state, "title": driver.title, "url": driver.current_url, "waited": waited}))
     finally:
         driver.quit()
