@@ -49,8 +49,8 @@ def full_year(directory: Path, with_rest: bool, basis: str | None = None) -> Pat
 def panel_workspace(root: Path):
     """A copy whose builds build what these tests read: the panel (fct_sector_output via
     build_info), its constraint audits and the microdata layer with its reconciliation, with
-    their ancestors and data tests. The other marts' data tests on microdata run in the full
-    build of tests/test_microdata.py (hand_built)."""
+    their ancestors and data tests. The other marts' data tests on microdata run in the whole
+    builds of the synthetic set below and of tests/test_microdata.py (hand_built)."""
     ws = make_workspace(root)
     build_only(ws, "audit_panel_constraints", "audit_panel_cross_validation", paths=("models/marts/microdata",))
     return ws
@@ -152,7 +152,8 @@ def test_real_microdata_that_miss_the_reported_total_are_not_published(tmp_path,
 
 
 def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_path):
-    ws = panel_workspace(tmp_path)
+    # A whole build: every mart's data tests run on estimates labelled synthetic by microdata.
+    ws = make_workspace(tmp_path)
     data = full_year(ws.project.parent / "micro", with_rest=True, basis="synthetic")
     result = ws.run("build", "--microdata", str(data))
     assert result.returncode == 0, result.stdout + result.stderr
