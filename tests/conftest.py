@@ -279,13 +279,12 @@ LONGEST_FIRST = (
     "test_spark.py",
     "test_spark_publish.py",
     "test_microdata.py",
-    "test_bad_inputs.py",
     "test_superset.py",
     "test_readme.py",
+    "test_microdata_panel.py",
+    "test_bad_inputs.py",
     "test_quality_gate.py",
     "test_faults.py",
-    "test_microdata_panel.py",
-    "test_postgres_publish.py",
     "test_user_figures.py",
 )
 
