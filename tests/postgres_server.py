@@ -60,3 +60,18 @@ def postgres_server():
             as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def add_publishing_logins(dsn: str) -> None:
+    """Logins as a DBA sets them up: `loader`, which publishes and may create schemas but not
+    roles, and `analyst` for a BI tool."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        pg.execute("create role loader login nocreaterole")
+        pg.execute("grant create on database postgres to loader")
+        pg.execute("create role analyst login")
+
+
+def dsn_as(dsn: str, user: str) -> str:
+    return dsn.replace("user=postgres", f"user={user}")

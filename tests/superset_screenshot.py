@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import requests
 from selenium import webdriver
@@ -25,12 +26,35 @@ return Array.from(document.querySelectorAll(arguments[0])).map(h => ({
     canvas: h.querySelectorAll('canvas').length,
     svg: h.querySelectorAll('svg').length,
     table_rows: h.querySelectorAll('table tbody tr').length,
+    markdown: Boolean(h.closest('.dashboard-markdown') || h.querySelector('.dashboard-markdown')),
     loading: h.querySelectorAll('.loading, [data-test="loading-indicator"]').length,
     error: (h.querySelector('[data-test="chart-error"], .alert-danger, [role="alert"]') || {}).innerText || '',
     text: h.innerText.slice(0, 400),
 }));
 """
 )
+
+
+def drawn(holder: dict) -> bool:
+    """A chart has drawn (a canvas, table rows or an error); a markdown holder has its text."""
+    if holder["loading"]:
+        return False
+    return bool(holder["canvas"] or holder["table_rows"] or holder["error"] or (holder["markdown"] and holder["text"]))
+
+
+def wait_until_drawn(driver, deadline: float) -> tuple[list[dict], bytes]:
+    """Poll until every holder has drawn and the picture no longer changes between two polls
+    (the last animation has ended), or until the deadline: the test then reports what was
+    shown. Returns the holders' state and the picture."""
+    previous = b""
+    while True:
+        state = driver.execute_script(STATE, HOLDER)
+        done = bool(state) and all(drawn(h) for h in state)
+        picture = driver.get_screenshot_as_png() if done else b""
+        if (picture and picture == previous) or time.monotonic() > deadline:
+            return state, picture or driver.get_screenshot_as_png()
+        previous = picture
+        time.sleep(0.5)
 
 
 def main() -> None:
@@ -61,7 +85,8 @@ def main() -> None:
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1600,1800",
+        # The whole dashboard in the window: Superset draws only the charts in view.
+        "--window-size=1600,3200",
         "--disable-background-networking",
         "--disable-component-update",
         "--no-first-run",
@@ -73,18 +98,12 @@ def main() -> None:
         driver.get(url + "/health")
         driver.add_cookie({"name": "session", "value": cookie, "path": "/"})
         driver.get(url + path)
-        deadline = time.monotonic() + 120
-        state = []
-        while time.monotonic() < deadline:
-            state = driver.execute_script(STATE, HOLDER)
-            drawn = [s for s in state if not s["loading"] and (s["canvas"] or s["table_rows"] or s["error"])]
-            if state and len(drawn) == len(state):
-                break
-            time.sleep(2)
-        time.sleep(3)  # let the last animation finish before the picture
-        state = driver.execute_script(STATE, HOLDER)
-        driver.save_screenshot(png)
-        print(json.dumps({"charts": state, "title": driver.title, "url": driver.current_url}))
+        started = time.monotonic()
+        state, picture = wait_until_drawn(driver, deadline=started + 120)
+        Path(png).write_bytes(picture)
+        undrawn = [h["title"] or h["text"][:40] for h in state if not drawn(h)]
+        waited = f"{time.monotonic() - started:.1f} s" + (f" (not drawn: {undrawn})" if undrawn else "")
+        print(json.dumps({"charts": state, "title": driver.title, "url": driver.current_url, "waited": waited}))
     finally:
         driver.quit()
 

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from test_microdata import INVOICES, REGISTER, REPORTS, code, write_csv
 
-from conftest import make_workspace
+from conftest import build_only, make_workspace
 
 A, C, R = code("510112", 11), code("500116", 13), code("510703", 17)
 
@@ -46,6 +46,16 @@ def full_year(directory: Path, with_rest: bool, basis: str | None = None) -> Pat
     return directory
 
 
+def panel_workspace(root: Path):
+    """A copy whose builds build what these tests read: the panel (fct_sector_output via
+    build_info), its constraint audits and the microdata layer with its reconciliation, with
+    their ancestors and data tests. The other marts' data tests on microdata run in the whole
+    builds of the synthetic set below and of tests/test_microdata.py (hand_built)."""
+    ws = make_workspace(root)
+    build_only(ws, "audit_panel_constraints", "audit_panel_cross_validation", paths=("models/marts/microdata",))
+    return ws
+
+
 def cells(con) -> list[tuple]:
     return con.execute("""
         select area_code, sector_code, output_value_yuan, basis, method, microdata_coverage_share,
@@ -56,7 +66,7 @@ def cells(con) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def real_with_user_figure(tmp_path_factory):
-    ws = make_workspace(tmp_path_factory.mktemp("micro_panel"))
+    ws = panel_workspace(tmp_path_factory.mktemp("micro_panel"))
     data = full_year(ws.project.parent / "micro", with_rest=False)
     user = ws.project.parent / "user.csv"
     user.write_text(
@@ -129,7 +139,7 @@ def test_the_above_scale_part_is_kept_apart(real_with_user_figure):
 
 
 def test_real_microdata_that_miss_the_reported_total_are_not_published(tmp_path, no_tracebacks):
-    ws = make_workspace(tmp_path)
+    ws = panel_workspace(tmp_path)
     data = full_year(ws.project.parent / "micro", with_rest=True)
     result = ws.run("build", "--microdata", str(data))
     output = result.stdout + result.stderr
@@ -142,6 +152,7 @@ def test_real_microdata_that_miss_the_reported_total_are_not_published(tmp_path,
 
 
 def test_synthetic_microdata_label_every_estimate_and_need_not_reconcile(tmp_path):
+    # A whole build: every mart's data tests run on estimates labelled synthetic by microdata.
     ws = make_workspace(tmp_path)
     data = full_year(ws.project.parent / "micro", with_rest=True, basis="synthetic")
     result = ws.run("build", "--microdata", str(data))

@@ -6,10 +6,12 @@ import json
 import shutil
 
 import duckdb
+import psycopg
 
 from chengyu_cluster.quality.gate import prepare_gate, run_quality_gate
 
 from conftest import workspace_with_published
+from postgres_server import add_publishing_logins, dsn_as, postgres_server
 
 
 def candidate_copy(built, tmp_path, *statements: str):
@@ -60,6 +62,9 @@ def test_shifts_warn_or_block_by_size(built, tmp_path):
 
 
 def test_a_large_shift_blocks_the_build_until_explained(built, tmp_path, no_tracebacks):
+    """Blocked, then published with --accept-shift; the accepted build also refreshes a
+    PostgreSQL copy (`build --publish-postgres`, as the login a DBA sets up: no CREATEROLE,
+    the reader role made beforehand), so one build checks both."""
     ws = workspace_with_published(built, tmp_path)
     before = ws.state()
     events = ws.project / "seeds" / "cooperation_events.csv"
@@ -70,8 +75,23 @@ def test_a_large_shift_blocks_the_build_until_explained(built, tmp_path, no_trac
     assert "CRITICAL shift in shift_fct_cooperation_events" in blocked.stderr
     assert "--accept-shift" in blocked.stderr
     assert ws.state() == before
-    accepted = ws.run("build", "--accept-shift", "two events withdrawn by their source")
-    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    with postgres_server() as server:
+        add_publishing_logins(server)
+        with psycopg.connect(server, autocommit=True) as pg:
+            pg.execute("create role chengyu_reader nologin")
+        accepted = ws.run(
+            "build",
+            "--accept-shift",
+            "two events withdrawn by their source",
+            "--publish-postgres",
+            dsn_as(server, "loader"),
+        )
+        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+        assert f"PostgreSQL copy: {ws.n_public_marts()} marts into schema chengyu" in accepted.stdout
+        with psycopg.connect(server) as pg:
+            # The copy says which build it is: the one the DuckDB pointer now names.
+            assert pg.execute("select build_id from chengyu.build_info").fetchone()[0] == ws.current()
+            assert pg.execute("select count(*) from chengyu.fct_sector_output").fetchone()[0] == 648
     record = json.loads((ws.warehouse / "versions" / f"chengyu.{ws.current()}.json").read_text(encoding="utf-8"))
     assert record["accepted_shift"] == "two events withdrawn by their source"
     assert record["compared_with"] == built.current()

@@ -31,7 +31,7 @@ from test_bi_recipes import SQLALCHEMY_URI, probes
 sys.path.insert(0, str(REPO / "bi" / "superset"))
 from superset_api import Superset, import_dashboard  # noqa: E402
 
-ADMIN, PASSWORD = "admin", "chengyu-test-" + secrets.token_hex(4)
+ADMIN = "admin"
 ARTIFACTS = Path(os.environ.get("CHENGYU_TEST_ARTIFACTS", REPO / "reports" / "test-artifacts"))
 BUILD_ID = "20260101T000000Z"
 
@@ -66,42 +66,52 @@ def warehouse(built, tmp_path_factory):
     return root, link, build_id
 
 
-def metadata_template(env_bin: Path, env: dict) -> Path:
-    """Superset's metadata database after `db upgrade`, the test admin and `init`.
+def metadata_template(env_bin: Path, env: dict) -> tuple[Path, str]:
+    """Superset's metadata database after `db upgrade`, the test admin and `init`, and the
+    admin's password (a throw-away server on 127.0.0.1; kept beside the database, owner-only).
 
     Made once per Superset environment (about 3 minutes of migrations) and kept beside
     it, like the environment itself; every test module starts from a copy. Built in a
     folder of its own and renamed into place, so a killed run never leaves half of it.
     """
-    template = env_bin.parent / "metadata-template" / "superset.db"
-    if template.exists():
-        return template
+    folder = env_bin.parent / "metadata-template"
+    template, secret = folder / "superset.db", folder / "admin-password"
+    if template.exists() and secret.exists():
+        return template, secret.read_text(encoding="utf-8")
+    password = "chengyu-test-" + secrets.token_hex(8)
     building = Path(tempfile.mkdtemp(prefix="metadata-", dir=env_bin.parent))
     setup_env = {**env, "SUPERSET_HOME": str(building)}
-    _run(env_bin, setup_env, "db", "upgrade", timeout=600)
-    _run(
-        env_bin,
-        setup_env,
-        "fab",
-        "create-admin",
-        "--username",
-        ADMIN,
-        "--firstname",
-        "Test",
-        "--lastname",
-        "Admin",
-        "--email",
-        "admin@example.invalid",
-        "--password",
-        PASSWORD,
-        timeout=300,
-    )
-    _run(env_bin, setup_env, "init", timeout=600)
+    if template.exists():  # made before the password was kept: give its admin a known one
+        shutil.copyfile(template, building / "superset.db")
+        _run(env_bin, setup_env, "fab", "reset-password", "--username", ADMIN, "--password", password, timeout=300)
+    else:
+        _run(env_bin, setup_env, "db", "upgrade", timeout=600)
+        _run(
+            env_bin,
+            setup_env,
+            "fab",
+            "create-admin",
+            "--username",
+            ADMIN,
+            "--firstname",
+            "Test",
+            "--lastname",
+            "Admin",
+            "--email",
+            "admin@example.invalid",
+            "--password",
+            password,
+            timeout=300,
+        )
+        _run(env_bin, setup_env, "init", timeout=600)
+    (building / "admin-password").write_text(password, encoding="utf-8")
+    (building / "admin-password").chmod(0o600)
+    shutil.rmtree(folder, ignore_errors=True)
     try:
-        building.rename(template.parent)
+        building.rename(folder)
     except OSError:  # another run finished first: use its template
         shutil.rmtree(building, ignore_errors=True)
-    return template
+    return template, secret.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +128,8 @@ def superset(tmp_path_factory):
         "SUPERSET_SECRET_KEY": secrets.token_hex(24),
         "PYTHONWARNINGS": "ignore",
     }
-    shutil.copyfile(metadata_template(env_bin, env), home / "superset.db")
-    # The template's admin has the password of the run that made it: give it this run's.
-    _run(env_bin, env, "fab", "reset-password", "--username", ADMIN, "--password", PASSWORD, timeout=300)
+    template, password = metadata_template(env_bin, env)
+    shutil.copyfile(template, home / "superset.db")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "server.log", "w")
@@ -143,7 +152,7 @@ def superset(tmp_path_factory):
             assert time.monotonic() < deadline, "Superset did not answer /health within 180 s"
             time.sleep(1)
         print(f"\nSuperset set up and started in {time.monotonic() - started:.0f} s at {url}")
-        yield url, env_bin, home
+        yield url, env_bin, home, password
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -156,7 +165,7 @@ def superset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(superset):
-    return Superset(superset[0], ADMIN, PASSWORD)
+    return Superset(superset[0], ADMIN, superset[3])
 
 
 def sql_lab(api: Superset, database_id: int, sql: str) -> tuple[int, dict]:
@@ -259,7 +268,7 @@ def test_dataset_and_chart_data(api, recipe_db):
 
 
 def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, superset, warehouse):
-    url, env_bin, home = superset
+    url, env_bin, home, password = superset
     root, link, build_id = warehouse
     import_dashboard(api, link)
     dashboard = api.call("GET", "/api/v1/dashboard/chengyu-planners")["result"]
@@ -319,7 +328,7 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
             str(REPO / "tests" / "superset_screenshot.py"),
             url,
             ADMIN,
-            PASSWORD,
+            password,
             f"/superset/dashboard/{dashboard['id']}/",
             str(png),
         ],
@@ -328,8 +337,9 @@ def test_planners_dashboard_imports_renders_and_every_chart_has_data(api, supers
         timeout=300,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    rendered = json.loads(out.stdout)["charts"]
-    print(f"\nscreenshot of the dashboard: {png}")
+    shown = json.loads(out.stdout)
+    rendered = shown["charts"]
+    print(f"\nscreenshot of the dashboard: {png} (waited {shown['waited']} for the charts)")
     # The note on grey cells and C39 is a markdown holder; the six others are charts.
     notes = [c for c in rendered if c["text"].startswith("How to read this dashboard")]
     assert len(notes) == 1 and "C39" in notes[0]["text"], rendered

@@ -8,7 +8,14 @@ from __future__ import annotations
 import duckdb
 import openpyxl
 
+from conftest import build_only
+
 HEADER = "area_code,sector_code,year,value,unit,measure,source\n"
+# What these tests read: the panel (fct_sector_output, built for build_info), the province
+# sums and the constraint audit, with their ancestors and data tests (tests/conftest.py
+# build_only). The other marts' data tests on user figures run in the full builds of
+# tests/test_faults.py and tests/test_bad_inputs.py.
+READ_HERE = ("fct_province_sector_output", "audit_panel_constraints")
 
 
 def test_an_area_total_and_a_province_division_fix_their_sums(workspace, tmp_path):
@@ -21,6 +28,7 @@ def test_an_area_total_and_a_province_division_fix_their_sums(workspace, tmp_pat
         "510000,C36,2023,2000,亿元,gross_output,test yearbook p. 2\n",
         encoding="utf-8",
     )
+    build_only(workspace, *READ_HERE)
     result = workspace.run("build", "--sector-output", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(workspace.published), read_only=True)
@@ -100,6 +108,7 @@ def test_a_yearbook_excel_sheet_in_wan_yuan_builds_as_user_figures(workspace, tm
 
     path = tmp_path / "deyang_2022.xlsx"
     yearbook_sheet(path, 987654.5)
+    build_only(workspace, *READ_HERE)
     result = workspace.run("build", "--sector-output", str(path), "--sheet", "Sheet1")
     assert result.returncode == 0, result.stdout + result.stderr
     con = duckdb.connect(str(workspace.internal), read_only=True)
