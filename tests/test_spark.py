@@ -457,18 +457,13 @@ def test_the_seeds_load_the_same_values_on_both_engines(builds):
         assert not diffs, (seed, diffs[:10])
 
 
-def spark_target_settings() -> tuple[str, dict[str, str]]:
-    """The small-data settings of profiles.yml's spark target, for the Thrift server: its JVM
-    options after the Derby home, and its `spark.sql.*` settings."""
+def planner_settings() -> dict[str, str]:
+    """The small-data planner settings of profiles.yml's spark target (docs/spark.md), for the
+    Thrift server, so that it plans statements as the session builds do."""
     profile = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
     settings = profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]
-    jvm_options = " ".join(o for o in settings["spark.driver.extraJavaOptions"].split() if o.startswith("-XX:"))
     planner = ("spark.sql.adaptive.", "spark.sql.codegen.", "spark.sql.constraintPropagation.")
-    sql = {key: str(value) for key, value in settings.items() if key.startswith(planner)}
-    return jvm_options, sql
-
-
-SMALL_DATA_JVM_OPTIONS, SMALL_DATA_SQL_SETTINGS = spark_target_settings()
+    return {key: str(value) for key, value in settings.items() if key.startswith(planner)}
 
 
 def free_port() -> int:
@@ -508,9 +503,8 @@ def test_a_build_through_the_spark_thrift_server(builds):
         "--conf",
         f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
         "--conf",
-        # The JVM and planner settings of profiles.yml's spark target (docs/spark.md).
-        f"spark.driver.extraJavaOptions=-Dderby.system.home={state} {SMALL_DATA_JVM_OPTIONS}",
-        *[arg for key, value in SMALL_DATA_SQL_SETTINGS.items() for arg in ("--conf", f"{key}={value}")],
+        f"spark.driver.extraJavaOptions=-Dderby.system.home={state}",
+        *[arg for key, value in planner_settings().items() for arg in ("--conf", f"{key}={value}")],
         "--hiveconf",
         "hive.server2.thrift.bind.host=127.0.0.1",
         "--hiveconf",
