@@ -264,6 +264,9 @@ def builds(tmp_path_factory):
         SPARK_LOCAL_IP="127.0.0.1",
         CHENGYU_SPARK_DIR=str(root / "spark"),
         CHENGYU_SPARK_CATALOG="in-memory",
+        # Kilobytes per table and two dbt threads on two cores: one shuffle partition per query
+        # (docs/spark.md "Per-statement cost").
+        CHENGYU_SPARK_SHUFFLE_PARTITIONS="1",
     )
     env.pop("DBT_TARGET", None)
     started = time.monotonic()
