@@ -26,6 +26,7 @@ from chengyu_cluster.estimation.panel_fit import (
     log_sd_from_range,
     monte_carlo,
 )
+from chengyu_cluster.estimation.panel_tables import FIT_INPUT_COLUMNS
 
 A1, A2, B1, B2 = ("A", "k1"), ("A", "k2"), ("B", "k1"), ("B", "k2")
 
@@ -293,7 +294,7 @@ def test_the_table_interface_of_the_dbt_models():
         ("R", "C33", 2020, 50.0, None),
         ("R", "C36", 2020, 50.0, None),
     ]
-    priors = pd.DataFrame(cells, columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"])
+    priors = pd.DataFrame(cells, columns=FIT_INPUT_COLUMNS[0])
     comp_rows = []
     for unit, sector, year, prior, _ in cells:
         if prior is not None:
@@ -301,17 +302,7 @@ def test_the_table_interface_of_the_dbt_models():
             comp_rows.append((unit, sector, year, "mix", "share", unit, 0.1, None, None))
     components = pd.DataFrame(
         comp_rows,
-        columns=[
-            "panel_unit",
-            "sector_code",
-            "year",
-            "component_id",
-            "component_kind",
-            "group_label",
-            "sd",
-            "block_label",
-            "part_label",
-        ],
+        columns=FIT_INPUT_COLUMNS[1],
     )
     constraints = pd.DataFrame(
         [
@@ -319,13 +310,13 @@ def test_the_table_interface_of_the_dbt_models():
             ("U1", "level", "=", 120.0, 0.0, True, "user area total"),
             ("F2", "level", "=", 50.0, 0.1, False, "names C39"),
         ],
-        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+        columns=FIT_INPUT_COLUMNS[2],
     )
     terms = pd.DataFrame(
         [("F1", "numerator", u, s, 2020, 1.0) for u in ("M", "R") for s in ("C33", "C36")]
         + [("U1", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C36")]
         + [("F2", "numerator", "M", "C39", 2020, 1.0)],
-        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+        columns=FIT_INPUT_COLUMNS[3],
     )
     out = fit_tables(priors, components, constraints, terms, n_draws=50, seed=1)
     got = out["cells"].set_index(["panel_unit", "sector_code"])
@@ -570,30 +561,18 @@ def test_an_above_scale_user_figure_bounds_the_cell_from_below(above_scale, expe
 
     # One member cell M/C34 with prior 100 (sd 20 %), and a user's above-scale (规模以上)
     # figure for it, as int_panel_constraints writes it: a hard '>=' level of the cell.
-    priors = pd.DataFrame(
-        [("M", "C34", 2022, 100.0, None)], columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"]
-    )
+    priors = pd.DataFrame([("M", "C34", 2022, 100.0, None)], columns=FIT_INPUT_COLUMNS[0])
     components = pd.DataFrame(
         [("M", "C34", 2022, "cell", "independent", None, 0.2, None, None)],
-        columns=[
-            "panel_unit",
-            "sector_code",
-            "year",
-            "component_id",
-            "component_kind",
-            "group_label",
-            "sd",
-            "block_label",
-            "part_label",
-        ],
+        columns=FIT_INPUT_COLUMNS[1],
     )
     constraints = pd.DataFrame(
         [("user:M:C34:2022:above_scale", "level", ">=", above_scale, 0.0, True, "规模以上")],
-        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+        columns=FIT_INPUT_COLUMNS[2],
     )
     terms = pd.DataFrame(
         [("user:M:C34:2022:above_scale", "numerator", "M", "C34", 2022, 1.0)],
-        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+        columns=FIT_INPUT_COLUMNS[3],
     )
     out = fit_tables(priors, components, constraints, terms, n_draws=20, seed=1)
     assert out["cells"]["fitted_yuan"].iloc[0] == pytest.approx(expected)
@@ -617,21 +596,11 @@ def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
     sectors = ["C33", "C34", "C35", "C36", "C37", "C38"]
     priors = pd.DataFrame(
         [("M", s, 2020, 1.0e10 / 3.0 * (1 + i % 2), None) for i, s in enumerate(sectors)],
-        columns=["panel_unit", "sector_code", "year", "prior_yuan", "null_reason"],
+        columns=FIT_INPUT_COLUMNS[0],
     )
     components = pd.DataFrame(
         [("M", s, 2020, "cell", "independent", None, 0.7, None, None) for s in sectors],
-        columns=[
-            "panel_unit",
-            "sector_code",
-            "year",
-            "component_id",
-            "component_kind",
-            "group_label",
-            "sd",
-            "block_label",
-            "part_label",
-        ],
+        columns=FIT_INPUT_COLUMNS[1],
     )
     constraints = pd.DataFrame(
         [
@@ -639,13 +608,13 @@ def test_inputs_a_few_ulps_apart_in_any_row_order_give_the_same_draws():
             ("F2", "level", ">=", 1.2e10, 0.0, True, "C33 + C34 at least (above scale)"),
             ("F3", "level", "=", 0.4e10, 0.1, False, "C38"),
         ],
-        columns=["constraint_id", "kind", "sense", "target", "tolerance", "is_hard", "note"],
+        columns=FIT_INPUT_COLUMNS[2],
     )
     terms = pd.DataFrame(
         [("F1", "numerator", "M", s, 2020, 1.0) for s in sectors]
         + [("F2", "numerator", "M", s, 2020, 1.0) for s in ("C33", "C34")]
         + [("F3", "numerator", "M", "C38", 2020, 1.0)],
-        columns=["constraint_id", "role", "panel_unit", "sector_code", "year", "coefficient"],
+        columns=FIT_INPUT_COLUMNS[3],
     )
 
     def nudged(frame, column, ulps):  # every number moved by a few ulps, rows reversed
