@@ -183,6 +183,8 @@ def test_every_figure_bearing_on_the_panel_is_a_constraint_with_its_residual(con
     for fid in ("F0038", "F0039", "F0043", "F0044", "F0045", "F0071", "F0073", "F0217", "F0218"):
         assert by_id[fid][2] == "fitted" and by_id[fid][4] is not None, fid
     assert by_id["F0038"][5] == ">=" and by_id["F0217"][5] == ">="
+    # Above-scale enterprises without motorcycles: a hard lower bound of the narrow divisions.
+    assert by_id["F0067"][5] == ">=" and by_id["F0067"][1] is True
     # Every hard constraint met: the dbt test assert_hard_panel_constraints_met.
     # Electronics figures cannot be fitted (C39 is NULL).
     assert by_id["F0072"][2].startswith("not evaluable")
