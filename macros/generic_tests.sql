@@ -86,8 +86,8 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
 {%- endfor -%}
 {%- for column, bounds in within_range.items() -%}
     {%- set outside = [] -%}
-    {%- if bounds.min_value is not none %}{% do outside.append(column ~ ' < ' ~ bounds.min_value) %}{% endif -%}
-    {%- if bounds.max_value is not none %}{% do outside.append(column ~ ' > ' ~ bounds.max_value) %}{% endif -%}
+    {%- if bounds.get('min_value') is not none %}{% do outside.append(column ~ ' < ' ~ bounds.min_value) %}{% endif -%}
+    {%- if bounds.get('max_value') is not none %}{% do outside.append(column ~ ' > ' ~ bounds.max_value) %}{% endif -%}
     {%- do checks.append(('within_range(' ~ column ~ ')', column, outside | join(' or '))) -%}
 {%- endfor -%}
 {%- for column in non_negative -%}
