@@ -137,6 +137,20 @@ def main() -> None:
         print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         size = (warehouse / "chengyu.duckdb").stat().st_size
         print(f"peak child RSS {peak:.0f} MiB; published file {size / 2**20:.1f} MiB")
+        print(f"dbt nodes of the last build: {node_counts(project / 'target' / 'run_results.json')}")
+
+
+def node_counts(run_results: Path) -> str:
+    """dbt's nodes by kind and their summed execution time, from the build's run_results.json."""
+    import json
+    from collections import Counter
+
+    counts, seconds = Counter(), Counter()
+    for node in json.loads(run_results.read_text(encoding="utf-8"))["results"]:
+        kind = node["unique_id"].split(".")[0]
+        counts[kind] += 1
+        seconds[kind] += node["execution_time"]
+    return ", ".join(f"{kind} {n} ({seconds[kind]:.1f} s)" for kind, n in counts.most_common())
 
 
 if __name__ == "__main__":

@@ -65,3 +65,52 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
     or (class_number > 1 and lower_value <> previous_upper)
     or (class_number = n_classes and upper_value <> {{ last_upper }})
 {% endtest %}
+
+
+{% test column_rules(model, not_null=[], accepted_values={}, within_range={}, non_negative=[], expressions=[],
+                     relationships={}) %}
+{#- A model's column checks in one query, so dbt runs one test node instead of one per column and
+    rule (each node costs dbt 30-70 ms, most of a small test's time). Each rule fails on the same
+    rows as the one-column test it replaces: not_null, accepted_values (NULL accepted, values
+    compared as quoted text), within_range, non_negative, expression_is_true (NULL is not true)
+    and relationships (NULL references nothing). One row per failed rule and offending value,
+    with the number of rows that have it. -#}
+{%- set checks = [] -%}
+{%- for column in not_null -%}
+    {%- do checks.append(('not_null(' ~ column ~ ')', column, column ~ ' is null')) -%}
+{%- endfor -%}
+{%- for column, values in accepted_values.items() -%}
+    {%- set listed = [] -%}
+    {%- for value in values %}{% do listed.append("'" ~ value ~ "'") %}{% endfor -%}
+    {%- do checks.append(('accepted_values(' ~ column ~ ')', column, column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
+{%- endfor -%}
+{%- for column, bounds in within_range.items() -%}
+    {%- set outside = [] -%}
+    {%- if bounds.get('min_value') is not none %}{% do outside.append(column ~ ' < ' ~ bounds.min_value) %}{% endif -%}
+    {%- if bounds.get('max_value') is not none %}{% do outside.append(column ~ ' > ' ~ bounds.max_value) %}{% endif -%}
+    {%- do checks.append(('within_range(' ~ column ~ ')', column, outside | join(' or '))) -%}
+{%- endfor -%}
+{%- for column in non_negative -%}
+    {%- do checks.append(('non_negative(' ~ column ~ ')', column, column ~ ' < 0')) -%}
+{%- endfor -%}
+{%- for expression in expressions -%}
+    {#- The rule's text as a string literal: its own quotes shown as double quotes. -#}
+    {%- do checks.append(('expression_is_true: ' ~ expression | replace("'", '"') | replace('\n', ' '), none,
+                          'not (' ~ expression ~ ')')) -%}
+{%- endfor -%}
+{%- for column, parent in relationships.items() -%}
+    {%- do checks.append(('relationships(' ~ column ~ ' -> ' ~ parent.to.identifier ~ '.' ~ parent.field ~ ')', column,
+                          column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ parent.field ~ ' from '
+                          ~ parent.to ~ ' where ' ~ parent.field ~ ' is not null)')) -%}
+{%- endfor -%}
+{%- for name, column, failing in checks %}
+select
+    '{{ name }}' as failed_check,
+    {% if column is none %}cast(null as {{ dbt.type_string() }}){% else %}cast({{ column }} as {{ dbt.type_string() }}){% endif %} as failing_value,
+    count(*) as n_rows
+from {{ model }}
+where {{ failing }}
+group by 1, 2
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}
+{% endtest %}

@@ -323,7 +323,8 @@ def _run_gate(
     measures, thresholds = baseline.config["measures"], baseline.config["thresholds"]
 
     with tempfile.TemporaryDirectory(prefix="chengyu-gx-") as gx_root:
-        context = gx.get_context(mode="file", project_root_dir=gx_root)
+        docs = Path(gx_root) / "data_docs"
+        context = _ephemeral_context(gx, docs)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         datasource = add_datasource(context)
         for relation in baseline.profile["columns"]:
@@ -338,7 +339,6 @@ def _run_gate(
             frame = frame_of(relation)
             _validate(context, datasource, f"shift_{relation}", frame, checks, gate, results_dir)
         context.build_data_docs()
-        docs = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site"
         shutil.rmtree(report_dir / "data_docs", ignore_errors=True)
         if docs.exists():
             shutil.copytree(docs, report_dir / "data_docs")
@@ -348,6 +348,18 @@ def _run_gate(
                 r.severity = WARNING
     _write_offline_index(report_dir, gate)
     return gate
+
+
+def _ephemeral_context(gx, docs: Path):
+    """A GX context whose stores live in memory, its Data Docs site written to `docs`. A
+    file context (mode="file") writes and re-reads its YAML configuration at every suite,
+    asset and validation definition added: 4-5 s of a gate's 6 s, measured."""
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=True)
+    for site in defaults.data_docs_sites.values():
+        site["store_backend"]["base_directory"] = str(docs)
+    return gx.get_context(mode="ephemeral", project_config=DataContextConfig(store_backend_defaults=defaults))
 
 
 def _validate(context, datasource, name: str, frame, checks: list, gate: GateResult, results_dir: Path) -> None:
