@@ -77,7 +77,7 @@ class DbtBuild:
         # excluded: they check the SQL with fixed fixture rows, never the build's data, so
         # `make dbt-unit` (test-fast, CI) runs them once per change instead of every build
         # (33 nodes, about a fifth of dbt's node time).
-        args = ["--target", "dev"]
+        args = ["build", "--target", "dev", "--exclude-resource-type", "seed", "unit_test"]
         if dbt_vars:
             # Only microdata builds pass vars (their reprocessing window): a change of vars
             # makes dbt re-parse the project, so the usual build passes none.
@@ -86,22 +86,9 @@ class DbtBuild:
             # logs/dbt.log at info (each node's start and result), not debug: dbt logs every
             # statement's SQL at debug, about 95,000 lines a build, measured at 1-2 CPU s.
             args += ["--quiet", "--log-level-file", "info"]
-        args += ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
         env = dict(os.environ, CHENGYU_DBT_DATABASE=str(database))
-        # dbt in the child parses, then builds (pipeline/dbt_child.py: no manifest.json written).
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chengyu_cluster.pipeline.dbt_child",
-                str(self.run_results.parent),
-                *args,
-                "--",
-                *args,
-                "--exclude-resource-type",
-                "seed",
-                "unit_test",
-            ],
+            dbt_command(project_dir, *args),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
