@@ -44,8 +44,9 @@
    `microdata_reprocess_from`: the earliest month whose input files were added, removed or
    replaced, whose register records changed, or whose enterprise opening or closing date
    changed, and at least the look-back window (var microdata_lookback_months) before the
-   newest month. Months before it are not read again. `--full-refresh` (or any change of code or seeds) rebuilds every month; the result
-   is the same (tests/test_microdata.py; the rule per model: docs/microdata_layout.md).
+   newest month. Months before it are not read again. `--full-refresh` (or any change of
+   code or seeds) rebuilds every month; the result is the same (tests/test_microdata.py; the
+   rule per model: docs/microdata_layout.md).
 
 Why not DuckLake (the duckdb-extension-ducklake wheel exists for DuckDB 1.5.5): the published
 warehouse is one DuckDB file opened read-only with external access disabled (`chengyu sql`,
