@@ -10,7 +10,8 @@ For each size it
      tests, as `chengyu build` does: dbt starts and parses once);
   3. runs the very SQL dbt ran (target/compiled, same order, same materialisations) as one
      raw DuckDB script on a copy of the loaded file, with the same memory limit: the
-     overhead of dbt is the ratio of the two;
+     overhead of dbt is the ratio of the two; then, apart, the data tests of the same build
+     (a count of each one's failing rows), since the dbt build ran them too;
   4. adds the last month: loads the full data set into another file, carrying the facts
      over from step 2 as a build does from the published version, and runs the layer
      incrementally (one `dbt build`: the models, then the tests of the rebuilt months);
@@ -214,6 +215,12 @@ def dbt(db: Path, dbt_vars: dict, target: Path) -> tuple[float, float, float, fl
     return seconds, peak, elapsed, sum(model_seconds(target).values())
 
 
+def test_seconds(target: Path) -> float:
+    """Sum of the execution times of the data tests of a dbt run."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+
+
 def model_seconds(target: Path) -> dict[str, float]:
     """Seconds per model of a dbt run (its execution time in run_results.json)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
@@ -262,10 +269,21 @@ def raw_script(target: Path) -> list[str]:
     return statements
 
 
-def raw(db: Path, statements: list[str], memory: str, spill: Path) -> tuple[float, float]:
-    script = db.parent / "raw_script.json"
+def raw_tests(target: Path) -> list[str]:
+    """The data tests of the same `dbt build`, as dbt compiled them: a count of each one's failing
+    rows (what dbt asks of a test), to run after the models on the raw script's file."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return [
+        f"select count(*) from ({r['compiled_code']}) as failing"
+        for r in results
+        if r["unique_id"].startswith("test.") and r.get("compiled_code")
+    ]
+
+
+def raw(db: Path, statements: list[str], memory: str, spill: Path, label: str = "raw") -> tuple[float, float]:
+    script = db.parent / f"{label.replace(' ', '_')}_script.json"
     script.write_text(json.dumps(statements))
-    seconds, peak, output = run([PYTHON, "-c", RAW, str(db), str(script), memory, str(spill)], label="raw")
+    seconds, peak, output = run([PYTHON, "-c", RAW, str(db), str(script), memory, str(spill)], label=label)
     return float(output.strip().splitlines()[-1]), peak
 
 
@@ -395,10 +413,18 @@ def main() -> int:
             flush=True,
         )
         r["models_full"] = model_seconds(work / "target_full")
+        r["tests_full_s"] = test_seconds(work / "target_full")
         # The raw script right beside the dbt step (the same machine load): it reads its own copy of
         # the loaded file, taken before dbt ran.
         r["raw_s"], r["raw_mib"] = raw(raw_dir / db.name, raw_script(work / "target_full"), args.memory_limit, spill)
-        print(f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s", flush=True)
+        # dbt build also ran the data tests: the same tests on the raw file after its models, apart,
+        # so that the models-only figures stay comparable with earlier runs.
+        tests = raw_tests(work / "target_full")
+        r["raw_tests_s"], _ = raw(raw_dir / db.name, tests, args.memory_limit, spill, "raw tests")
+        print(
+            f"   same SQL as one raw DuckDB script: {r['raw_s']:.1f} s; then the same tests: {r['raw_tests_s']:.1f} s",
+            flush=True,
+        )
         save_partial(args.workdir, r)
 
         plus = work / "layer_plus"
@@ -413,6 +439,7 @@ def main() -> int:
             plus / "chengyu.duckdb", inc["vars"], work / "target_inc"
         )
         r["models_inc"] = model_seconds(work / "target_inc")
+        r["tests_inc_s"] = test_seconds(work / "target_inc")
         print(
             f"   + one month: load {r['inc_load_s']:.1f} s, dbt build {r['inc_dbt_s']:.1f} s ({inc['plan']})",
             flush=True,
@@ -469,8 +496,8 @@ def print_table(results: list[dict], args) -> None:
     )
     header = (
         "| invoices | generate s | generate rows/s | load+checks s | dbt build s (models only) | raw DuckDB s "
-        "| dbt build / raw (models only) | layer s | layer rows/s | layer µs/invoice | peak MiB "
-        "| +1 month s | +1 month / layer |"
+        "| dbt build / raw (models only) | raw tests s | dbt build / raw models+tests | layer s | layer rows/s "
+        "| layer µs/invoice | peak MiB | +1 month s | +1 month / layer |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -486,20 +513,22 @@ def print_table(results: list[dict], args) -> None:
             f"| {r['rows']:,} | {r['gen_s']:.0f} | {r['rows'] / r['gen_s']:,.0f} | {r['load_s']:.1f} "
             f"| {r['dbt_s']:.1f} ({r['dbt_models_s']:.1f}) | {r['raw_s']:.1f} "
             f"| {r['dbt_s'] / r['raw_s']:.2f} ({r['dbt_models_s'] / r['raw_s']:.2f}) "
+            f"| {r['raw_tests_s']:.1f} | {r['dbt_s'] / (r['raw_s'] + r['raw_tests_s']):.2f} "
             f"| {layer:.1f} | {r['rows'] / layer:,.0f} | {per:.2f}{growth} | {peak:,.0f} "
             f"| {inc:.1f} | {inc / layer:.0%} |"
         )
     print("\nCPU seconds (user + system, all processes of the step; less sensitive to other work on the machine):")
     print(
-        "| invoices | load+checks | dbt build | raw DuckDB | dbt build / raw | +1 month load | +1 month dbt build "
-        "| +1 month / layer |"
+        "| invoices | load+checks | dbt build | raw DuckDB | dbt build / raw | raw tests "
+        "| dbt build / raw models+tests | +1 month load | +1 month dbt build | +1 month / layer |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         c = r["cpu"]
         print(
             f"| {r['rows']:,} | {c['load:layer']:.1f} | {c['dbt build:target_full']:.1f} | {c['raw']:.1f} "
-            f"| {c['dbt build:target_full'] / c['raw']:.2f} "
+            f"| {c['dbt build:target_full'] / c['raw']:.2f} | {c['raw tests']:.1f} "
+            f"| {c['dbt build:target_full'] / (c['raw'] + c['raw tests']):.2f} "
             f"| {c['load:layer_plus']:.1f} | {c['dbt build:target_inc']:.1f} "
             f"| {inc_cpu(c) / layer_cpu(c):.0%} |"
         )
@@ -508,6 +537,7 @@ def print_table(results: list[dict], args) -> None:
         print(f"{r['rows']:,} invoices:")
         for name, seconds in sorted(r["models_full"].items(), key=lambda item: -item[1]):
             print(f"   {name:45s} {seconds:7.1f} | {r['models_inc'].get(name, 0):7.1f}")
+        print(f"   {'(data tests, sum of their times)':45s} {r['tests_full_s']:7.1f} | {r['tests_inc_s']:7.1f}")
         print(
             f"   {'(dbt start, parse, hooks: wall - elapsed)':45s} {r['dbt_s'] - r['dbt_elapsed']:7.1f} "
             f"| {r['inc_dbt_s'] - r['inc_dbt_elapsed']:7.1f}"

@@ -341,6 +341,7 @@ COMPARED = [
     "microdata.fct_firm_dynamics",
     "intermediate.int_microdata_sector_output",
     "intermediate.int_microdata_enterprise_months",
+    "intermediate.int_microdata_supply_pairs",
     "intermediate.int_local_sourcing_cells",
     "intermediate.int_chain_linkage_cells",
     "intermediate.int_firm_dynamics_cells",

@@ -19,8 +19,8 @@
 {#- Attribute each seller x buyer x month row of `pairs` (seller_code, buyer_code, month) to the
     parties' area, province and division valid at the end of the month (`enterprise_months`:
     int_microdata_enterprise_months); a party outside the register keeps the area its credit
-    code was issued in and division `unknown`. One path for fct_supply_flow and for the
-    per-enterprise contributions the disclosure control of the marts reads. -#}
+    code was issued in and division `unknown`. Used once, by int_microdata_supply_pairs, which
+    fct_supply_flow and the cells of the marts (their disclosure contributions) read. -#}
 {% macro microdata_attribute_pairs(pairs, enterprise_months) -%}
     select
         {{ pairs }}.*,

@@ -19,6 +19,7 @@
 {%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
 -- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
 -- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
 
 {%- set direction %}
         case when seller_province_code = '510000' then 'sichuan_to_chongqing' else 'chongqing_to_sichuan' end
@@ -58,46 +59,24 @@ cross_flows as (
         and seller_province_code <> buyer_province_code
 ),
 
--- Each seller's sales and each buyer's purchases per flow, from the invoices attributed as
--- fct_supply_flow attributes them.
-invoices as (
+-- Each seller's sales and each buyer's purchases per flow, from the pairs fct_supply_flow
+-- aggregates.
+attributed_pairs as (
     select
+        month,
         seller_code,
         buyer_code,
-        cast(date_trunc('month', issue_date) as date) as month,
-        amount_yuan
-    from {{ ref('stg_microdata__supply_invoices') }}
-    {%- if window_start %}
-    where issue_date >= date_trunc('year', {{ window_start }})
-    {%- endif %}
-),
-
-enterprise_months as (
-    select
-        credit_code,
-        month,
-        area_code,
-        area_group,
-        province_code,
-        division_code
-    from {{ ref('int_microdata_enterprise_months') }}
+        net_amount_yuan,
+        seller_area_group,
+        seller_province_code,
+        seller_division_code,
+        buyer_area_group,
+        buyer_province_code,
+        buyer_division_code
+    from {{ ref('int_microdata_supply_pairs') }}
     {%- if window_start %}
     where month >= date_trunc('year', {{ window_start }})
     {%- endif %}
-),
-
-pairs as (
-    select
-        seller_code,
-        buyer_code,
-        month,
-        sum(amount_yuan) as net_amount_yuan
-    from invoices
-    group by seller_code, buyer_code, month
-),
-
-attributed_pairs as (
-    {{ microdata_attribute_pairs('pairs', 'enterprise_months') }}
 ),
 
 pair_flows as (

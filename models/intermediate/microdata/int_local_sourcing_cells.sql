@@ -20,6 +20,7 @@
 {%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
 -- The window's start reads the staging relations in a plain dbt run (no var): dbt must know.
 -- depends_on: {{ ref('stg_microdata__enterprise_month') }}
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
 
 {%- set seller_origin %}
         case
@@ -57,45 +58,24 @@ classified as (
     from flows
 ),
 
--- Each buyer's purchases by origin, from the invoices attributed as fct_supply_flow attributes them.
-invoices as (
-    select
-        seller_code,
-        buyer_code,
-        cast(date_trunc('month', issue_date) as date) as month,
-        amount_yuan
-    from {{ ref('stg_microdata__supply_invoices') }}
-    {%- if window_start %}
-    where issue_date >= date_trunc('year', {{ window_start }})
-    {%- endif %}
-),
-
-enterprise_months as (
-    select
-        credit_code,
-        month,
-        area_code,
-        area_group,
-        province_code,
-        division_code
-    from {{ ref('int_microdata_enterprise_months') }}
-    {%- if window_start %}
-    where month >= date_trunc('year', {{ window_start }})
-    {%- endif %}
-),
-
-pairs as (
-    select
-        seller_code,
-        buyer_code,
-        month,
-        sum(amount_yuan) as net_amount_yuan
-    from invoices
-    group by seller_code, buyer_code, month
-),
-
+-- Each buyer's purchases by origin, from the pairs fct_supply_flow aggregates.
 attributed_pairs as (
-    {{ microdata_attribute_pairs('pairs', 'enterprise_months') }}
+    select
+        month,
+        buyer_code,
+        net_amount_yuan,
+        seller_area_code,
+        seller_area_group,
+        seller_province_code,
+        buyer_area_code,
+        buyer_area_group,
+        buyer_province_code,
+        buyer_division_code
+    from {{ ref('int_microdata_supply_pairs') }}
+    where buyer_area_group <> 'rest_of_china'
+    {%- if window_start %}
+        and month >= date_trunc('year', {{ window_start }})
+    {%- endif %}
 ),
 
 origin_contributions as (
@@ -107,7 +87,6 @@ origin_contributions as (
         net_amount_yuan as contribution,
         {{ seller_origin }}
     from attributed_pairs
-    where buyer_area_group <> 'rest_of_china'
 ),
 
 -- Every flow and every contribution counts twice: in its origin's cell and in the row's 'all'.

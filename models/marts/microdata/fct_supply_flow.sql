@@ -12,60 +12,39 @@
 -- booked). Each party is attributed to the area and division valid at the end of the month
 -- (int_microdata_enterprise_months); a party outside the register keeps the area its credit
 -- code was issued in (positions 3-8) and division `unknown`. Nothing is dropped: areas outside
--- the members are rest_of_sichuan, rest_of_chongqing or rest_of_china.
+-- the members are rest_of_sichuan, rest_of_chongqing or rest_of_china. The invoices come
+-- aggregated and attributed per seller x buyer x month (int_microdata_supply_pairs).
 -- Incremental by month: a run rebuilds the months from microdata_window_start on.
 {%- set window_start = microdata_window_start(ref('stg_microdata__supply_invoices'), 'issue_date')
         if is_incremental() else none %}
+-- The window's start reads the staging relation in a plain dbt run (no var): dbt must know.
+-- depends_on: {{ ref('stg_microdata__supply_invoices') }}
 
 with
 
-invoices as (
+attributed as (
     select
+        month,
         seller_code,
         buyer_code,
-        issue_date,
-        amount_yuan,
-        tax_yuan,
-        is_red_letter,
-        basis
-    from {{ ref('stg_microdata__supply_invoices') }}
-    {%- if window_start %}
-    where issue_date >= {{ window_start }}
-    {%- endif %}
-),
-
-enterprise_months as (
-    select
-        credit_code,
-        month,
-        area_code,
-        area_group,
-        province_code,
-        division_code
-    from {{ ref('int_microdata_enterprise_months') }}
+        n_invoices,
+        n_red_letter_invoices,
+        ordinary_amount_yuan,
+        red_letter_amount_yuan,
+        net_tax_yuan,
+        basis,
+        seller_area_code,
+        seller_area_group,
+        seller_province_code,
+        seller_division_code,
+        buyer_area_code,
+        buyer_area_group,
+        buyer_province_code,
+        buyer_division_code
+    from {{ ref('int_microdata_supply_pairs') }}
     {%- if window_start %}
     where month >= {{ window_start }}
     {%- endif %}
-),
-
-pairs as (
-    -- The big step first: 100 million invoices become one row per pair and month.
-    select
-        seller_code,
-        buyer_code,
-        cast(date_trunc('month', issue_date) as date) as month,
-        count(*) filter (where not is_red_letter) as n_invoices,
-        count(*) filter (where is_red_letter) as n_red_letter_invoices,
-        coalesce(sum(amount_yuan) filter (where not is_red_letter), 0) as ordinary_amount_yuan,
-        coalesce(sum(amount_yuan) filter (where is_red_letter), 0) as red_letter_amount_yuan,
-        sum(tax_yuan) as net_tax_yuan,
-        min(basis) as basis
-    from invoices
-    group by all
-),
-
-attributed as (
-    {{ microdata_attribute_pairs('pairs', 'enterprise_months') }}
 ),
 
 final as (

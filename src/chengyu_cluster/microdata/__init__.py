@@ -38,14 +38,15 @@
    warehouse never depends on a file the user can change, and no version copies the history.
 5. **Incremental.** If the published version was built from the same microdata code and
    seeds (the layer fingerprint), its incremental models (INCREMENTAL_FACTS: the enterprise x
-   month grid, `microdata.fct_supply_flow`, `microdata.fct_enterprise_month` and the three
-   marts by year; a few million rows of aggregates, not the invoices) are copied into the
-   candidate and dbt runs them incrementally from `microdata_reprocess_from`: the earliest
-   month whose input files were added, removed or replaced, whose register records changed,
-   or whose enterprise opening or closing date changed, and at least the look-back window
-   (var microdata_lookback_months) before the newest month. Months before it are not read
-   again. `--full-refresh` (or any change of code or seeds) rebuilds every month; the result
-   is the same (tests/test_microdata.py; the rule per model: docs/microdata_layout.md).
+   month grid, the invoices per seller x buyer x month, `microdata.fct_supply_flow`,
+   `microdata.fct_enterprise_month` and the three marts by year; aggregates, not the
+   invoices) are copied into the candidate and dbt runs them incrementally from
+   `microdata_reprocess_from`: the earliest month whose input files were added, removed or
+   replaced, whose register records changed, or whose enterprise opening or closing date
+   changed, and at least the look-back window (var microdata_lookback_months) before the
+   newest month. Months before it are not read again. `--full-refresh` (or any change of
+   code or seeds) rebuilds every month; the result is the same (tests/test_microdata.py; the
+   rule per model: docs/microdata_layout.md).
 
 Why not DuckLake (the duckdb-extension-ducklake wheel exists for DuckDB 1.5.5): the published
 warehouse is one DuckDB file opened read-only with external access disabled (`chengyu sql`,

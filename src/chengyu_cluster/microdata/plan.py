@@ -11,10 +11,11 @@ from chengyu_cluster.inputs.reader import sql_text
 from chengyu_cluster.microdata.checks import Microdata
 
 # The incremental models a build carries over from the published version: the enterprise x
-# month grid, the two facts (by month) and the cells of the three marts (by year; the marts
-# apply disclosure control to them in every run).
+# month grid, the invoices per seller x buyer x month, the two facts (by month) and the cells
+# of the three marts (by year; the marts apply disclosure control to them in every run).
 INCREMENTAL_FACTS = (
     ("intermediate", "int_microdata_enterprise_months"),
+    ("intermediate", "int_microdata_supply_pairs"),
     ("microdata", "fct_supply_flow"),
     ("microdata", "fct_enterprise_month"),
     ("intermediate", "int_local_sourcing_cells"),
