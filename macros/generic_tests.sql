@@ -1,5 +1,6 @@
 {#- Generic tests written here because the dbt package hub cannot be reached.
-    Each returns the offending rows, so a failure shows what is wrong. -#}
+    Each returns the offending rows (column_rules: each failed rule and value), so a failure
+    shows what is wrong. -#}
 
 {% test non_negative(model, column_name) %}
 select *
@@ -74,14 +75,17 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
     rows as the one-column test it replaces: not_null, accepted_values (NULL accepted, values
     compared as quoted text), within_range, non_negative, expression_is_true (NULL is not true)
     and relationships (NULL references nothing). One row per failed rule and offending value,
-    with the number of rows that have it. -#}
+    with the number of rows that have it. A model's relationships go in a test of their own
+    (column_rules_<model>_references): a test that refs a second model is skipped by a selection
+    without it (cautious indirect selection) and no longer holds back the first model's children,
+    so it must not carry the model's one-parent checks. -#}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
     {%- do checks.append(('not_null(' ~ column ~ ')', column, column ~ ' is null')) -%}
 {%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
     {%- set listed = [] -%}
-    {%- for value in values %}{% do listed.append("'" ~ value ~ "'") %}{% endfor -%}
+    {%- for value in values %}{% do listed.append("'" ~ (value | string | replace("'", "''")) ~ "'") %}{% endfor -%}
     {%- do checks.append(('accepted_values(' ~ column ~ ')', column, column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column, bounds in within_range.items() -%}

@@ -131,8 +131,9 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-#: dbt runs the int_panel_fit_* models in parallel threads of one process: the lock makes the
-#: second wait for the first's fit instead of fitting again beside it.
+#: The int_panel_fit_* models share one fit per process. The three readers ref
+#: int_panel_fit_cells and start after it; should two still run at once (dbt threads), the lock
+#: makes the second wait for the first's fit instead of fitting again beside it.
 _TABLE_LOCK = threading.Lock()
 
 
