@@ -421,7 +421,7 @@ def test_the_quality_gate_runs_on_spark_dataframes(builds):
 
 
 def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
-    """The second dbt invocation ran the six incremental models incrementally: each dropped the
+    """The second dbt invocation ran the seven incremental models incrementally: each dropped the
     partitions of its look-back window and wrote them again. The tables compared with DuckDB
     above are that run's; here the full build's copies are compared too."""
     assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:]
