@@ -383,7 +383,9 @@ def _add_build_commands(sub) -> None:
         action="store_true",
         help="rebuild every month of the microdata facts instead of carrying the published ones over",
     )
-    build.add_argument("--verbose", action="store_true", help="show dbt's progress lines (and keep logs/dbt.log at debug: every statement's SQL)")
+    build.add_argument(
+        "--verbose", action="store_true", help="show dbt's progress lines (and keep logs/dbt.log at debug: every SQL)"
+    )
     build.add_argument(
         "--target",
         choices=["duckdb", "spark"],
