@@ -32,6 +32,19 @@ from chengyu_cluster.estimation.panel_fit import (
 CV_INTERVALS = {"p50": (25.0, 75.0), "p90": (5.0, 95.0)}
 
 
+def _figure_fields(c: Constraint) -> dict:
+    """What a cross-validation record says of the figure left out, before its prediction."""
+    return {
+        "constraint_id": c.constraint_id,
+        "kind": c.kind,
+        "sense": c.sense,
+        "is_hard": c.hard,
+        "level": figure_level(c),
+        "target": c.target,
+        "tolerance": c.tolerance,
+    }
+
+
 def figure_level(constraint: Constraint, unit_of_rest=lambda key: str(key[0]).startswith("rest_")) -> str:
     """'province' (the figure sums more than one panel unit, or a province's rest),
     'area_division' (one member, one division) or 'area_total' (one member, several)."""
@@ -95,15 +108,7 @@ def cross_validate(
             progress(i, len(chosen), cid)
         c = next(x for x in constraints if x.constraint_id == cid)
         rest = [x for x in constraints if x.constraint_id != cid]
-        record = {
-            "constraint_id": cid,
-            "kind": c.kind,
-            "sense": c.sense,
-            "is_hard": c.hard,
-            "level": figure_level(c),
-            "target": c.target,
-            "tolerance": c.tolerance,
-        }
+        record = _figure_fields(c)
         try:
             mc = monte_carlo(panel, rest, n_draws=n_draws, seed=seed)
         except InfeasibleConstraintsError as exc:  # pragma: no cover - the full set was feasible
@@ -187,15 +192,7 @@ def cross_validate_analytic(fit: FitResult) -> list[dict]:
         unit = rows.scale[j] if c.kind == "level" else 1.0  # a normalised unit in the figure's terms
         centre = c.target + rows.sign[j] * (mean_j - rows.b[j]) * unit
         spread = math.sqrt(max(var_j, 0.0)) * unit
-        record = {
-            "constraint_id": c.constraint_id,
-            "kind": c.kind,
-            "sense": c.sense,
-            "is_hard": c.hard,
-            "level": figure_level(c),
-            "target": c.target,
-            "tolerance": c.tolerance,
-        }
+        record = _figure_fields(c)
         # The normal is cut where the quantity cannot go: a level or share below 0, a growth below -100 %.
         floor = -1.0 if c.kind == "growth" else 0.0
         scored = _scored(c, np.maximum(centre + spread * _Z_PERCENTILES, floor))
