@@ -45,6 +45,29 @@
 {% endmaterialization %}
 
 
+{% materialization view, adapter='duckdb' %}
+    {#- The same for a view: created under its own name, the relation it replaces dropped first in the
+        same transaction (dbt's default view materialization: a __dbt_tmp view, renames, a backup). -#}
+    {%- if config.get('grants') -%}
+        {{ return(dbt.materialization_view_default()) }}
+    {%- endif -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='view') -%}
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- set dropped_dependents = [] if existing_relation is none else drop_relation_for_rebuild(existing_relation) %}
+    {% call statement('main') -%}
+        {{ get_create_view_as_sql(target_relation, sql) }}
+    {%- endcall %}
+    {% do restore_foreign_key_dependents(dropped_dependents) %}
+    {% do persist_docs(target_relation, model) %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
+
+
 {% macro duckdb__persist_docs(relation, model, for_relation, for_columns) -%}
     {#- The relation's comment and its columns' in one statement, the columns looked up once. -#}
     {%- set statements = [] -%}
