@@ -1,7 +1,7 @@
 """Build benchmark: wall time per stage and peak memory of `chengyu build`, side by side
 with dbt-labs' jaffle_shop_duckdb (`dbt build`) on the same machine in the same run.
 
-    .venv/bin/python benchmarks/bench_build.py [--runs N] [--jaffle-shop PATH]
+    .venv/bin/python benchmarks/bench_build.py [--runs N] [--jaffle-shop PATH] [--baseline DIR]
 
 Each project is copied once and built once to warm up (dbt's partial-parse state, the
 file cache; not counted), then rebuilt N times, as a developer does. The two projects
@@ -12,6 +12,9 @@ compare them between commits, on a quiet machine.
 jaffle_shop_duckdb is not part of this repository (never commit it): bring a copy with
 the search tool's `fetch github:dbt-labs/jaffle_shop_duckdb`, or `git clone` it, and pass
 its folder (a checkout, or a git directory); without it only chengyu is measured.
+
+--baseline DIR builds a second checkout of this project (e.g. /work/main) in the same
+alternation, with that checkout's own .venv, so that a change is compared under the same load.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def chengyu_build(project: Path, warehouse: Path) -> tuple[float, float, dict[str, float]]:
+def chengyu_build(
+    project: Path, warehouse: Path, python: str = sys.executable
+) -> tuple[float, float, dict[str, float]]:
     env = dict(
         os.environ,
         CHENGYU_WAREHOUSE=str(warehouse / "chengyu.duckdb"),
@@ -50,7 +55,7 @@ def chengyu_build(project: Path, warehouse: Path) -> tuple[float, float, dict[st
     )
     started, cpu = time.perf_counter(), cpu_seconds()
     result = subprocess.run(
-        [sys.executable, "-m", "chengyu_cluster.cli", "--project-dir", str(project), "build"],
+        [python, "-m", "chengyu_cluster.cli", "--project-dir", str(project), "build"],
         env=env,
         capture_output=True,
         text=True,
@@ -97,6 +102,9 @@ def main() -> None:
         default=JAFFLE_DEFAULT if JAFFLE_DEFAULT.exists() else None,
         help="a copy of dbt-labs/jaffle_shop_duckdb (a checkout or its git directory)",
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout of this project (with its .venv), built in the same alternation"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chengyu-bench-") as tmp:
         project = Path(tmp) / "repo"
@@ -104,11 +112,14 @@ def main() -> None:
         warehouse = Path(tmp) / "warehouse"
         warehouse.mkdir()
         jaffle = export_jaffle(args.jaffle_shop, Path(tmp) / "jaffle") if args.jaffle_shop else None
+        baseline = copy_baseline(args.baseline, Path(tmp)) if args.baseline else None
         warm = f"warm-up (not counted): chengyu {chengyu_build(project, warehouse)[0]:.1f} s"
+        if baseline:
+            warm += f" | baseline {chengyu_build(*baseline)[0]:.1f} s"
         if jaffle:
             warm += f" | jaffle_shop_duckdb {jaffle_build(jaffle)[0]:.1f} s"
         print(warm, flush=True)
-        walls, cpus, jaffle_walls, jaffle_cpus = [], [], [], []
+        walls, cpus, jaffle_walls, jaffle_cpus, base_walls, base_cpus = [], [], [], [], [], []
         for run in range(args.runs):
             wall, cpu, stages = chengyu_build(project, warehouse)
             walls.append(wall)
@@ -117,6 +128,11 @@ def main() -> None:
                 f"pair {run + 1}: chengyu wall {wall:5.1f} s, CPU {cpu:5.1f} s "
                 f"({', '.join(f'{k} {v:.1f} s' for k, v in stages.items())})"
             )
+            if baseline:
+                b_wall, b_cpu, _ = chengyu_build(*baseline)
+                base_walls.append(b_wall)
+                base_cpus.append(b_cpu)
+                line += f" | baseline wall {b_wall:5.1f} s, CPU {b_cpu:5.1f} s"
             if jaffle:
                 j_wall, j_cpu = jaffle_build(jaffle)
                 jaffle_walls.append(j_wall)
@@ -133,11 +149,24 @@ def main() -> None:
                 f"; median jaffle_shop_duckdb dbt build {j:.1f} s wall, {j_cpu:.1f} s CPU; "
                 f"ratio of medians {median / j:.2f} wall, {median_cpu / j_cpu:.2f} CPU"
             )
+        if base_walls:
+            summary += (
+                f"; median baseline {statistics.median(base_walls):.1f} s wall, "
+                f"{statistics.median(base_cpus):.1f} s CPU"
+            )
         print(summary)
         print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         size = (warehouse / "chengyu.duckdb").stat().st_size
         print(f"peak child RSS {peak:.0f} MiB; published file {size / 2**20:.1f} MiB")
         print(f"dbt nodes of the last build: {node_counts(project / 'target' / 'run_results.json')}")
+
+
+def copy_baseline(checkout: Path, tmp: Path) -> tuple[Path, Path, str]:
+    """The baseline checkout's project copy, its warehouse folder and its own Python."""
+    project, warehouse = tmp / "baseline" / "repo", tmp / "baseline" / "warehouse"
+    shutil.copytree(checkout, project, ignore=IGNORED)
+    warehouse.mkdir()
+    return project, warehouse, str(checkout.resolve() / ".venv" / "bin" / "python")
 
 
 def node_counts(run_results: Path) -> str:
