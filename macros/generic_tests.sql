@@ -73,8 +73,8 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
 {#- A model's column checks in one query, so dbt runs one test node instead of one per column and
     rule (each node costs dbt 30-70 ms, most of a small test's time). Each rule fails on the same
     rows as the one-column test it replaces: not_null, accepted_values (NULL accepted, values
-    compared as quoted text), within_range, non_negative, expression_is_true (NULL is not true)
-    and relationships (NULL references nothing). One row per failed rule and offending value,
+    compared as quoted text, numbers as numbers), within_range, non_negative, expression_is_true
+    (NULL is not true) and relationships (NULL references nothing). One row per failed rule and offending value,
     with the number of rows that have it. A model's relationships go in a test of their own
     (column_rules_<model>_references): a test that refs a second model is skipped by a selection
     without it (cautious indirect selection) and no longer holds back the first model's children,
@@ -85,7 +85,11 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
 {%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
     {%- set listed = [] -%}
-    {%- for value in values %}{% do listed.append("'" ~ (value | string | replace("'", "''")) ~ "'") %}{% endfor -%}
+    {#- Numbers stay numbers (an integer column against '1' would need a cast on Spark). -#}
+    {%- for value in values -%}
+        {%- do listed.append(value if value is number and value is not boolean
+                             else "'" ~ (value | string | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
     {%- do checks.append(('accepted_values(' ~ column ~ ')', column, column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column, bounds in within_range.items() -%}

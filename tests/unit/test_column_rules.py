@@ -44,6 +44,7 @@ models:
             not_null: [code, row_id]
             accepted_values:
               code: [a, b]
+              amount: [2, 3, -1]
             within_range:
               share: {min_value: 0, max_value: 1}
               amount: {min_value: -1}
@@ -64,6 +65,7 @@ models:
 EXPECTED = {
     ("not_null(code)", None, 1),  # row 3
     ("accepted_values(code)", "z", 1),  # row 4 (row 3's NULL passes)
+    ("accepted_values(amount)", "-2", 1),  # row 5, numbers compared as numbers (row 3's NULL passes)
     ("within_range(share)", "1.5", 1),  # row 2: above 1
     ("within_range(share)", "-0.1", 1),  # row 4: below 0
     ("within_range(amount)", "-2", 1),  # row 5: below -1 (row 2's -1 is the bound itself)
@@ -122,5 +124,5 @@ def test_each_rule_fails_on_its_rows(failures):
 
 
 def test_rows_that_break_no_rule_pass(tmp_path):
-    result = build(tmp_path, "select 1 as row_id, 'a' as code, 0.5 as share, 0 as amount, 'x' as parent_code")
+    result = build(tmp_path, "select 1 as row_id, 'a' as code, 0.5 as share, 2 as amount, 'x' as parent_code")
     assert result.success
