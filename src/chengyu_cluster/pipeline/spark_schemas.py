@@ -6,7 +6,8 @@ a set of schemas, published by switching views (publish/spark_views.py).
    (`dbt seed` with macros/cross_db/spark_seeds.sql, the same values), because the
    SparkSession is dbt's own and does not exist before dbt starts.
 2. **Write**: dbt builds the project (or the selection given) into candidate schemas:
-   every schema `<name>` becomes `<name>__b<build id>` (macros/generate_schema_name.sql).
+   every schema `<name>` becomes `<name>__b<build id>` (candidate_manifest, applied to dbt's
+   parsed manifest).
    Nothing a reader uses is touched.
 3. **Audit**: the dbt tests run on the candidate (`dbt build`); then the quality gate
    compares the candidate's marts with the published ones through Great Expectations'
