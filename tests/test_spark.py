@@ -127,7 +127,14 @@ from chengyu_cluster.pipeline.spark_python import register
 job = json.loads(sys.argv[1])
 import_great_expectations()  # before dbt, as chengyu build --target spark does (docs/spark.md)
 register()
-if not dbtRunner().invoke(job["prepare_args"]).success:
+# One parse for the three dbt calls: they share the target and the vars, so they share dbt's
+# manifest (each call would parse the project again otherwise: the first call has other vars,
+# the incremental run another target path).
+parsed = dbtRunner().invoke(job["parse_args"])
+if not parsed.success:
+    sys.exit(2)
+manifest = parsed.result
+if not dbtRunner(manifest=manifest).invoke(job["prepare_args"]).success:
     sys.exit(2)
 spark = SparkSession.builder.getOrCreate()
 for relation, path in job["preload"].items():
@@ -135,7 +142,7 @@ for relation, path in job["preload"].items():
     rows = spark.read.parquet(path)
     rows.select([rows[f.name].cast(f.dataType) for f in fields]).write.insertInto(relation, overwrite=True)
 started = time.monotonic()
-result = dbtRunner().invoke(job["args"])
+result = dbtRunner(manifest=manifest).invoke(job["args"])
 print(json.dumps({"build_seconds": time.monotonic() - started}), file=sys.stderr)
 for relation, path in job["export"].items():
     spark.table(relation).write.mode("overwrite").parquet(path)
@@ -149,7 +156,7 @@ Path(job["gate_result"]).write_text(json.dumps({
     "checks": [[r.suite, r.expectation, r.severity, r.success] for r in gate.results]}))
 print(json.dumps({"gate_seconds": time.monotonic() - started}), file=sys.stderr)
 started = time.monotonic()
-result = dbtRunner().invoke(job["incremental_args"])
+result = dbtRunner(manifest=manifest).invoke(job["incremental_args"])
 print(json.dumps({"incremental_seconds": time.monotonic() - started}), file=sys.stderr)
 sys.exit(0 if result.success else 3)
 """
@@ -230,10 +237,12 @@ def builds(tmp_path_factory):
     runner = root / "spark_runner.py"
     runner.write_text(SPARK_RUNNER, encoding="utf-8")
     common = ["--target", "spark", "--target-path", str(root / "target_spark"), "--log-path", str(root / "logs")]
+    microdata_vars = ["--vars", json.dumps({"microdata_parquet_files": microdata_files})]
     job = {
+        "parse_args": ["parse", *common, *microdata_vars],
         "prepare_args": ["run-operation", "create_missing_input_tables", *common],
         "preload": preload,
-        "args": ["build", *common, "--vars", json.dumps({"microdata_parquet_files": microdata_files})],
+        "args": ["build", *common, *microdata_vars],
         "export": {
             f"{schema}.{table}": str(root / "exported" / table)
             for schema, table in MICRODATA_VIEWS + INCREMENTAL_TABLES
@@ -251,8 +260,7 @@ def builds(tmp_path_factory):
             str(root / "target_spark_incremental"),
             "--log-path",
             str(root / "logs"),
-            "--vars",
-            json.dumps({"microdata_parquet_files": microdata_files}),
+            *microdata_vars,
         ],
     }
     # The whole run is one process: Spark's in-memory catalog instead of the Hive metastore in
@@ -465,7 +473,12 @@ def planner_settings() -> dict[str, str]:
     Thrift server, so that it plans statements as the session builds do."""
     profile = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
     settings = profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]
-    planner = ("spark.sql.adaptive.", "spark.sql.codegen.", "spark.sql.constraintPropagation.")
+    planner = (
+        "spark.sql.adaptive.",
+        "spark.sql.codegen.",
+        "spark.sql.constraintPropagation.",
+        "spark.sql.legacy.storeAnalyzedPlanForView",
+    )
     return {key: str(value) for key, value in settings.items() if key.startswith(planner)}
 
 

@@ -6,7 +6,8 @@ a set of schemas, published by switching views (publish/spark_views.py).
    (`dbt seed` with macros/cross_db/spark_seeds.sql, the same values), because the
    SparkSession is dbt's own and does not exist before dbt starts.
 2. **Write**: dbt builds the project (or the selection given) into candidate schemas:
-   every schema `<name>` becomes `<name>__b<build id>` (macros/generate_schema_name.sql).
+   every schema `<name>` becomes `<name>__b<build id>` (candidate_manifest, applied to dbt's
+   parsed manifest).
    Nothing a reader uses is touched.
 3. **Audit**: the dbt tests run on the candidate (`dbt build`); then the quality gate
    compares the candidate's marts with the published ones through Great Expectations'
@@ -103,19 +104,9 @@ def spark_dir_of(project_dir: Path) -> Path:
 
 
 def dbt_arguments(
-    project_dir: Path, build_id: str, selector: str | None, select: list[str] | None, quiet: bool
+    project_dir: Path, command: str, selector: str | None = None, select: list[str] | None = None, quiet: bool = True
 ) -> list[str]:
-    args = [
-        "build",
-        "--target",
-        "spark",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-        "--vars",
-        json.dumps({"chengyu_candidate_suffix": candidate_suffix(build_id)}),
-    ]
+    args = [command, "--target", "spark", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     if select:
         # As the selectors do: a test runs only when every model it reads is selected.
         args += ["--select", *select, "--indirect-selection", "cautious"]
@@ -126,19 +117,59 @@ def dbt_arguments(
     return args
 
 
-def run_dbt(project_dir: Path, args: list[str]):
-    """dbt in this process (its SparkSession stays for the gate and the publish)."""
+def candidate_manifest(manifest, build_id: str):
+    """dbt's parsed manifest with every schema `<name>` turned into this build's candidate schema
+    `<name>__b<id>` (spark_views.candidate_schema), in place: the nodes (models, seeds, tests,
+    hooks, analyses) with their relation names, the unit tests and the semantic models' relations.
+
+    The parse itself knows no build id, so it is the same for every build and dbt's partial
+    parsing keeps it from one build to the next (a var with the build id made every build a
+    full parse: "Unable to do partial parsing because config vars ... have changed"). dbt fixes
+    a node's schema and relation name when it parses (macros/generate_schema_name.sql); this
+    applies the suffix after that, as dbt's parser computes the relation name. Sources keep
+    their schemas (the input tables)."""
+    from dbt.adapters.factory import get_adapter_by_type
+
+    adapter = get_adapter_by_type("spark")  # registered by the parse, as dbt's parser uses it
+    for node in manifest.nodes.values():
+        if node.schema is None:
+            continue
+        node.schema = candidate_schema(node.schema, build_id)
+        if node.relation_name is not None:
+            node.relation_name = str(adapter.Relation.create_from(adapter.config, node))
+    for unit_test in manifest.unit_tests.values():
+        unit_test.schema = candidate_schema(unit_test.schema, build_id)
+    for semantic_model in manifest.semantic_models.values():
+        if semantic_model.node_relation is not None:  # as dbt's parser sets it from the model's node
+            model = manifest.nodes[semantic_model.depends_on_nodes[0]]
+            semantic_model.node_relation.schema_name = model.schema
+            semantic_model.node_relation.relation_name = model.relation_name
+    return manifest
+
+
+def invoke(args: list[str], manifest=None):
+    """One dbtRunner call; an interrupt (SIGINT/SIGTERM, KeyboardInterrupt) stops the build."""
     from dbt.cli.main import dbtRunner
 
+    result = dbtRunner(manifest=manifest).invoke(args)
+    if result.exception is not None and not isinstance(result.exception, Exception):
+        raise result.exception
+    return result
+
+
+def run_dbt(project_dir: Path, args: list[str], build_id: str, quiet: bool = True):
+    """dbt in this process (its SparkSession stays for the gate and the publish): `dbt parse`
+    (partial after the first build), the candidate schemas applied to its manifest, then the
+    build with that manifest."""
     from chengyu_cluster.pipeline.dbt_runner import summarise
     from chengyu_cluster.pipeline.spark_python import register
 
     register()
     run_results = project_dir / "target" / "run_results.json"
     run_results.unlink(missing_ok=True)
-    result = dbtRunner().invoke(args)
-    if result.exception is not None and not isinstance(result.exception, Exception):
-        raise result.exception  # Interrupted (SIGINT/SIGTERM), KeyboardInterrupt: stop the build
+    result = invoke(dbt_arguments(project_dir, "parse", quiet=quiet))
+    if result.success:
+        result = invoke(args, candidate_manifest(result.result, build_id))
     if run_results.exists():
         outcome = summarise(
             json.loads(run_results.read_text(encoding="utf-8"))["results"], None, exit_code=0 if result.success else 1
@@ -220,11 +251,12 @@ class SparkSchemas:
         """Nothing to write: dbt seeds the checked files into the candidate (see the module's doc)."""
 
     def run_dbt(self):
+        quiet = not self.args.verbose
         return run_dbt(
             self.project_dir,
-            dbt_arguments(
-                self.project_dir, self.build_id, self.args.selector, self.args.select, quiet=not self.args.verbose
-            ),
+            dbt_arguments(self.project_dir, "build", self.args.selector, self.args.select, quiet),
+            self.build_id,
+            quiet,
         )
 
     def run_gate(self):

@@ -1,7 +1,7 @@
 """Publishing on Spark: candidate schemas, published views and the switch between them.
 
 A Spark build (pipeline/spark_schemas.py) writes every schema `<name>` of the project as
-`<name>__b<build id>` (macros/generate_schema_name.sql, var `chengyu_candidate_suffix`),
+`<name>__b<build id>` (candidate_manifest there, with candidate_schema below),
 e.g. `marts__b20261129t174512123456z`. Publishing gives every relation of the candidate a
 view in the published schema of the same base name: `alter view marts.x as select * from
 marts__b<id>.x` (`create view` the first time). Each switch is one metastore operation
