@@ -288,6 +288,9 @@ def test_history_is_scd2_and_the_load_is_recorded(hand_built):
     ) == [("510100", "2020-01-01", "2023-04-10", False), ("510600", "2023-04-10", None, True)]
     state = dict(con.execute("select key, value from raw_microdata.load_state").fetchall())
     assert state["carried_over"] == "false" and state["basis"] == "reported"
+    # What dbt's run reads (no vars): every month built, DuckDB's limit and spill folder.
+    assert state["reprocess_from"] == "" and state["memory_limit"] == "3GB"
+    assert re.fullmatch(r".*/chengyu\.microdata/tmp/dbt-spill-\d+", state["temp_directory"])
     assert "microdata (reported): 7 files (7 new" in ws.build_output
     # The raw relations read the store's immutable copies, not the user's files.
     for (sql,) in con.execute("select sql from duckdb_views() where schema_name = 'raw_microdata'").fetchall():
@@ -412,6 +415,17 @@ def test_one_new_month_rebuilds_only_the_recent_months(incremental):
     new_files = re.search(r"(\d+) files \((\d+) new", july_build)
     assert new_files and int(new_files.group(2)) == 3  # the register, one report file, one delivery
     assert "--full-refresh: every month rebuilt" in full
+
+
+def test_microdata_builds_pass_no_vars_so_dbt_parses_only_the_first_in_full(incremental):
+    # The five builds of one copy: the first parses the whole project (no saved state); the
+    # four after it parse partially, since a microdata build passes no --vars (dbt reads the
+    # window and the DuckDB settings from raw_microdata.load_state). dbt logs each full parse
+    # at info with the reason ("Unable to do partial parsing because ...").
+    log = (incremental.project / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert log.count("Running with dbt=") == 5
+    assert log.count("Unable to do partial parsing") == 1
+    assert "saved manifest not found" in log
 
 
 def test_incremental_equals_full_refresh(incremental):

@@ -2,9 +2,12 @@
     `chengyu build --microdata DIR` creates them (as views over the store's immutable copies)
     before dbt runs; otherwise the microdata models build empty from these tables. A view of
     the same name satisfies `if not exists`.
-    With microdata, chengyu also passes a memory limit and a spill folder for DuckDB (vars
-    microdata_memory_limit, microdata_temp_directory): set here for the whole database, so that
-    a build over a hundred million invoices stays within the limit.
+    With microdata, chengyu also writes a memory limit and a spill folder for DuckDB into
+    raw_microdata.load_state (keys memory_limit, temp_directory): set here for the whole
+    database, so that a build over a hundred million invoices stays within the limit. Read by
+    the hook's SQL into DuckDB variables (the values never become SQL text), not passed as dbt
+    vars, which would make dbt parse the whole project again in every build; without them the
+    settings stay as they are.
     Spark (docs/spark.md) has no loader: see spark__create_missing_microdata_tables. -#}
 {% macro create_missing_microdata_tables() %}
     {{- return(adapter.dispatch('create_missing_microdata_tables')()) -}}
@@ -12,12 +15,6 @@
 
 {% macro default__create_missing_microdata_tables() %}
     {%- if execute -%}
-        {%- if var('microdata_memory_limit', none) %}
-    set memory_limit = '{{ var("microdata_memory_limit") }}';
-        {%- endif %}
-        {%- if var('microdata_temp_directory', none) %}
-    set temp_directory = '{{ var("microdata_temp_directory") }}';
-        {%- endif %}
         {%- for source in graph.sources.values() if source.source_name == 'microdata' %}
     create schema if not exists {{ source.schema }};
     create table if not exists {{ source.schema }}.{{ source.name }} (
@@ -25,6 +22,11 @@
         {{ adapter.quote(column.name) }} {{ column.data_type }}{{ "," if not loop.last }}
             {%- endfor %}
     );
+        {%- endfor %}
+        {%- set load_state = source('microdata', 'load_state') %}
+        {%- for setting in ['memory_limit', 'temp_directory'] %}
+    set variable microdata_{{ setting }} = (select max(value) from {{ load_state }} where key = '{{ setting }}');
+    set {{ setting }} = coalesce(getvariable('microdata_{{ setting }}'), current_setting('{{ setting }}'));
         {%- endfor %}
     {%- endif -%}
 {% endmacro %}

@@ -1,18 +1,67 @@
+{#- The first month the loader's plan rebuilds, as a SQL date literal, or none (no plan): var
+    microdata_reprocess_from when given (a plain dbt run), else the month `chengyu build
+    --microdata` wrote into raw_microdata.load_state. Read from the candidate at run time, not
+    passed as a var: a change of vars makes dbt parse the whole project again, so builds with
+    microdata pass none and parse only what changed. A DATE read back, never text pasted into
+    SQL; the var must be a date such as 2020-04-01. None while parsing. -#}
+{% macro microdata_planned_start() -%}
+    {%- set explicit = var('microdata_reprocess_from', none) -%}
+    {%- if explicit -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', explicit | string) -%}
+            {{- exceptions.raise_compiler_error(
+                "var microdata_reprocess_from is not a date such as 2020-04-01: " ~ explicit) -}}
+        {%- endif -%}
+        {{- return("date '" ~ explicit ~ "'") -}}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(adapter.dispatch('microdata_loaded_start')()) -}}
+{%- endmacro %}
+
+{#- None when the table does not exist yet (a `dbt compile` of a new file: the on-run-start hook
+    creates it). -#}
+{% macro default__microdata_loaded_start() -%}
+    {%- set load_state = source('microdata', 'load_state') -%}
+    {%- if adapter.get_relation(load_state.database, load_state.schema, load_state.identifier) is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set query -%}
+        select cast(value as date) from {{ load_state }}
+        where key = 'reprocess_from' and value <> ''
+    {%- endset -%}
+    {%- set months = run_query(query).columns[0].values() -%}
+    {{- return("date '" ~ months[0].isoformat() ~ "'" if months else none) -}}
+{%- endmacro %}
+
+{#- Spark has no loader (docs/spark.md): only the var plans its window. -#}
+{% macro spark__microdata_loaded_start() -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
+
+{#- The first month the microdata layer's data tests check, as a SQL date literal: the months
+    the build rebuilt (microdata_planned_start), or every month. -#}
+{% macro microdata_tests_since() -%}
+    {{- return(microdata_planned_start() or "date '1900-01-01'") -}}
+{%- endmacro %}
+
+
 {#- The first month an incremental run of a microdata fact rebuilds, as a SQL date literal.
 
-    `chengyu build --microdata` passes var microdata_reprocess_from: the earliest month whose
+    `chengyu build --microdata` plans it (microdata_planned_start): the earliest month whose
     input files changed since the version the facts were carried over from, or the look-back
-    window before the newest month if that is earlier (src/chengyu_cluster/microdata/intake.py). A
-    plain dbt run has no such var: it rebuilds the var('microdata_lookback_months') months
+    window before the newest month if that is earlier (src/chengyu_cluster/microdata/plan.py).
+    A plain dbt run has no plan: it rebuilds the var('microdata_lookback_months') months
     before the newest month of `relation`. Rendered once per model (a literal), so the
     pre-hook's delete and the model's select agree, and the filter reaches the Parquet scan. -#}
 {% macro microdata_window_start(relation, date_column) -%}
     {%- if not execute -%}
         {{- return("date '1900-01-01'") -}}
     {%- endif -%}
-    {%- set explicit = var('microdata_reprocess_from', none) -%}
-    {%- if explicit -%}
-        {{- return("date '" ~ explicit ~ "'") -}}
+    {%- set planned = microdata_planned_start() -%}
+    {%- if planned -%}
+        {{- return(planned) -}}
     {%- endif -%}
     {%- set query -%}
         select {{ iso_month_start_before('max(' ~ date_column ~ ')', var('microdata_lookback_months') | int) }}
@@ -24,16 +73,16 @@
 
 
 {#- The first month an incremental run of the layer's shared models rebuilds (the enterprise x
-    month grid, and the marts by year from its year on): microdata_reprocess_from when chengyu
-    passes it, else the earlier of the two facts' windows (reports and invoices), so that every
+    month grid, and the marts by year from its year on): microdata_planned_start() when there
+    is a plan, else the earlier of the two facts' windows (reports and invoices), so that every
     month either fact rebuilds is rebuilt in the grid first. -#}
 {% macro microdata_layer_window_start() -%}
     {%- if not execute -%}
         {{- return("date '1900-01-01'") -}}
     {%- endif -%}
-    {%- set explicit = var('microdata_reprocess_from', none) -%}
-    {%- if explicit -%}
-        {{- return("date '" ~ explicit ~ "'") -}}
+    {%- set planned = microdata_planned_start() -%}
+    {%- if planned -%}
+        {{- return(planned) -}}
     {%- endif -%}
     {%- set query -%}
         {#- least() skips a NULL on both engines: the other fact's newest month counts alone. -#}

@@ -19,7 +19,7 @@
 --     change of either changes the months from the earlier of the old and new date on), and
 --   * whether the month is inside the data's span (a report or invoice file added or removed
 --     brings its months into the window).
--- chengyu build passes the earliest such month as microdata_reprocess_from
+-- chengyu build plans the earliest such month (raw_microdata.load_state, microdata_planned_start)
 -- (src/chengyu_cluster/microdata/plan.py, plan_carry_over); a plain dbt run rebuilds the look-back window only.
 {%- set window_start = microdata_layer_window_start() if is_incremental() else none %}
 

@@ -41,7 +41,7 @@
    month grid, the invoices per seller x buyer x month, `microdata.fct_supply_flow`,
    `microdata.fct_enterprise_month` and the three marts by year; aggregates, not the
    invoices) are copied into the candidate and dbt runs them incrementally from
-   `microdata_reprocess_from`: the earliest month whose input files were added, removed or
+   the `reprocess_from` of raw_microdata.load_state: the earliest month whose input files were added, removed or
    replaced, whose register records changed, or whose enterprise opening or closing date
    changed, and at least the look-back window (var microdata_lookback_months) before the
    newest month. Months before it are not read again. `--full-refresh` (or any change of

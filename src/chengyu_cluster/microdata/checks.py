@@ -47,7 +47,6 @@ class Microdata:
     files: list[MicrodataFile]
     store: Store | None
     basis: str = "reported"
-    dbt_vars: dict = field(default_factory=dict)
     state: dict = field(default_factory=dict)
 
     def record_inputs(self) -> list[dict]:

@@ -16,8 +16,8 @@ MEMORY_SIZE = re.compile(r"[0-9]+(\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", 
 
 
 def memory_limit_setting() -> str:
-    """CHENGYU_MEMORY_LIMIT (default 3GB), checked: it goes into DuckDB's settings and, through a
-    dbt var, into a `set memory_limit` statement, so only a plain size is accepted."""
+    """CHENGYU_MEMORY_LIMIT (default 3GB), checked: it goes into DuckDB's settings and, through
+    the load state, into dbt's `set memory_limit`, so only a plain size is accepted."""
     value = os.environ.get("CHENGYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     if not MEMORY_SIZE.fullmatch(value):
         from chengyu_cluster.publish.versions import BadSetting
@@ -54,7 +54,7 @@ def check_for_cli(args, project_dir: Path, accepted, paths=None) -> Microdata | 
     return micro
 
 
-def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_id: str, accepted) -> dict:
+def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_id: str, accepted) -> None:
     """After the inputs are in the candidate: the microdata relations, the plan, the store's GC."""
     previous = None
     try:
@@ -73,7 +73,7 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
 
     seed_hashes = [f.sha256 for f in accepted.files if f.kind == "seed"]
     with wh.storage_errors(f"load the microdata into the candidate from {micro.store.root}"):
-        dbt_vars = attach(
+        attach(
             con,
             micro,
             project_dir,
@@ -89,4 +89,3 @@ def attach_for_cli(con, micro: Microdata, args, project_dir: Path, paths, build_
     removed = collect_garbage(micro.store, kept)
     if removed:
         print(f"microdata store: removed {len(removed)} file(s) no kept version uses", flush=True)
-    return dbt_vars

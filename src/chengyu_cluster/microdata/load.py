@@ -23,27 +23,22 @@ def attach(
     full_refresh: bool,
     lookback_months: int,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
-) -> dict:
+) -> None:
     """Create the raw_microdata relations in the candidate, carry the facts over when the plan
-    allows, write the build's manifest and collect the store's garbage. Returns the dbt vars."""
-    store = micro.store
+    allows, write the load state (what dbt's run reads: the months to rebuild, DuckDB's memory
+    limit and spill folder), write the build's manifest and collect the store's garbage.
+
+    dbt reads them from the candidate rather than as `--vars`: a change of vars (the spill folder
+    differs in every build) makes dbt parse the whole project again."""
     _create_raw_relations(con, micro, project_dir)
 
     fingerprint = layer_fingerprint(project_dir, seed_hashes)
     plan = plan_carry_over(con, micro, previous_database, fingerprint, full_refresh, lookback_months)
-    micro.state = _write_load_state(con, micro, fingerprint, plan)
-
-    _write_manifest(micro, build_id)
     # The spill folder carries this process's id: what a killed build leaves is removed by the next
     # load (remove_leftovers), never while this build runs.
-    dbt_vars = {
-        "microdata_memory_limit": memory_limit,
-        "microdata_temp_directory": str(store.tmp / f"dbt-spill-{os.getpid()}"),
-    }
-    if plan["carry"]:
-        dbt_vars["microdata_reprocess_from"] = plan["reprocess_from"]
-    micro.dbt_vars = dbt_vars
-    return dbt_vars
+    settings = {"memory_limit": memory_limit, "temp_directory": str(micro.store.tmp / f"dbt-spill-{os.getpid()}")}
+    micro.state = _write_load_state(con, micro, fingerprint, plan, settings)
+    _write_manifest(micro, build_id)
 
 
 def _create_raw_relations(con, micro: Microdata, project_dir: Path) -> None:
@@ -75,9 +70,11 @@ def _create_raw_relations(con, micro: Microdata, project_dir: Path) -> None:
         con.executemany("insert into raw_microdata.partitions values (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def _write_load_state(con, micro: Microdata, fingerprint: str, plan: dict) -> dict:
-    """raw_microdata.load_state: what the next build's plan compares with."""
+def _write_load_state(con, micro: Microdata, fingerprint: str, plan: dict, settings: dict) -> dict:
+    """raw_microdata.load_state: what the next build's plan compares with, and what this build's
+    dbt run reads (reprocess_from, the DuckDB settings: macros/microdata)."""
     state = {
+        **settings,
         "layer_fingerprint": fingerprint,
         "microdata_dir": str(micro.directory),
         "basis": micro.basis,

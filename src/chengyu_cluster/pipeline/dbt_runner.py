@@ -66,7 +66,7 @@ def dbt_command(project_dir: Path, *args: str) -> list[str]:
 class DbtBuild:
     """A `dbt build` of a candidate file running in a child process."""
 
-    def __init__(self, project_dir: Path, database: Path, dbt_vars: dict | None = None, quiet: bool = True):
+    def __init__(self, project_dir: Path, database: Path, quiet: bool = True):
         self.database = database
         self.run_results = project_dir / "target" / "run_results.json"
         self.run_results.unlink(missing_ok=True)
@@ -78,10 +78,8 @@ class DbtBuild:
         # `make dbt-unit` (test-fast, CI) runs them once per change instead of every build
         # (33 nodes, about a fifth of dbt's node time).
         args = ["build", "--target", "dev", "--exclude-resource-type", "seed", "unit_test"]
-        if dbt_vars:
-            # Only microdata builds pass vars (their reprocessing window): a change of vars
-            # makes dbt re-parse the project, so the usual build passes none.
-            args += ["--vars", json.dumps(dbt_vars)]
+        # No --vars: a change of vars makes dbt parse the whole project again (microdata builds
+        # write what their run needs into the candidate: raw_microdata.load_state).
         if quiet:
             # logs/dbt.log at info (each node's start and result), not debug: dbt logs every
             # statement's SQL at debug, about 95,000 lines a build, measured at 1-2 CPU s.

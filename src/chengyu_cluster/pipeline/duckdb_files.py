@@ -65,7 +65,6 @@ class DuckDBFiles:
         self.no_comparison: str | None = None  # why the gate compares with nothing
         self.needed_bytes = 0
         self.context: dict[str, str] = {}  # the build's id and code version
-        self.dbt_vars: dict = {}  # the microdata run's reprocessing window
         self.baseline = None  # the published version's profile
         self.record: dict = {}  # the version's record
 
@@ -94,7 +93,7 @@ class DuckDBFiles:
 
     def write_inputs(self, accepted: AcceptedInputs, microdata) -> None:
         """The checked inputs and the build's identity as raw tables of a new candidate file,
-        and the microdata when given (and the dbt vars its run needs)."""
+        and the microdata when given (with the load state its dbt run reads)."""
         from chengyu_cluster.microdata.for_cli import attach_for_cli
 
         with wh.storage_errors(f"write the candidate warehouse in {self.paths.versions_dir}"):
@@ -104,7 +103,7 @@ class DuckDBFiles:
             try:
                 load_inputs(con, accepted, self.context)
                 if microdata:
-                    self.dbt_vars = attach_for_cli(
+                    attach_for_cli(
                         con, microdata, self.args, self.project_dir, self.paths, self.context["build_id"], accepted
                     )
             finally:
@@ -114,7 +113,7 @@ class DuckDBFiles:
         from chengyu_cluster.pipeline.dbt_runner import DbtBuild
         from chengyu_cluster.quality.gate import prepare_gate
 
-        with DbtBuild(self.project_dir, self.candidate, self.dbt_vars, quiet=not self.args.verbose) as dbt:
+        with DbtBuild(self.project_dir, self.candidate, quiet=not self.args.verbose) as dbt:
             # Meanwhile, on the other core.
             self.baseline = prepare_gate(
                 self.project_dir,
