@@ -452,8 +452,8 @@ def main() -> int:
             full, plus / "chengyu.duckdb", work / "store", db, args.memory_limit
         )
         r["inc_plan"] = inc["plan"]
-        # The tests in the same build, as `chengyu build` runs them: they read the rebuilt months only
-        # (where configs).
+        # The tests in the same build, as `chengyu build` runs them: those with meta
+        # microdata_rebuilt_months read the rebuilt months only (the project's get_where_subquery).
         r["inc_dbt_s"], r["inc_dbt_mib"], r["inc_dbt_elapsed"], r["inc_dbt_models_s"] = dbt(
             plus / "chengyu.duckdb", work / "target_inc", parsed_in=work / "target_full"
         )

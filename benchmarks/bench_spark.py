@@ -400,7 +400,7 @@ def main() -> int:
     results = {}
     spark_dir = work / "spark"
     if "duckdb" in engines:
-        results["duckdb"] = build("duckdb", work, select, info["vars"], args.tests, {"CHENGYU_DBT_DATABASE": str(db)})
+        results["duckdb"] = build("duckdb", work, select, {}, args.tests, {"CHENGYU_DBT_DATABASE": str(db)})
     if "spark" in engines:
         spark_env = {
             "CHENGYU_SPARK_DIR": str(spark_dir),

@@ -1,10 +1,14 @@
-{#- The first month the loader's plan rebuilds, as a SQL date literal, or none (no plan): var
-    microdata_reprocess_from when given (a plain dbt run), else the month `chengyu build
-    --microdata` wrote into raw_microdata.load_state. Read from the candidate at run time, not
-    passed as a var: a change of vars makes dbt parse the whole project again, so builds with
-    microdata pass none and parse only what changed. A DATE read back, never text pasted into
-    SQL; the var must be a date such as 2020-04-01. None while parsing. -#}
+{#- The first month the loader's plan rebuilds, as a SQL date literal, or none (no plan). In a
+    `chengyu build --microdata`, the plan the loader wrote into raw_microdata.load_state decides,
+    read from the candidate at run time (not passed as a var: a change of vars makes dbt parse the
+    whole project again, so builds with microdata pass none and parse only what changed); a var
+    cannot override it. Without a loader (a plain dbt run), var microdata_reprocess_from, which
+    must be a date such as 2020-04-01. A DATE read back, never text pasted into SQL. -#}
 {% macro microdata_planned_start() -%}
+    {%- set loaded = adapter.dispatch('microdata_loaded_start')() if execute else none -%}
+    {%- if loaded is not none -%}
+        {{- return(loaded or none) -}}
+    {%- endif -%}
     {%- set explicit = var('microdata_reprocess_from', none) -%}
     {%- if explicit -%}
         {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', explicit | string) -%}
@@ -13,25 +17,34 @@
         {%- endif -%}
         {{- return("date '" ~ explicit ~ "'") -}}
     {%- endif -%}
-    {%- if not execute -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {{- return(adapter.dispatch('microdata_loaded_start')()) -}}
+    {{- return(none) -}}
 {%- endmacro %}
 
-{#- None when the table does not exist yet (a `dbt compile` of a new file: the on-run-start hook
-    creates it). -#}
+{#- The loader's plan: none when there is no loader's state (no table yet, e.g. a `dbt compile` of
+    a new file, or no rows: a plain dbt run); '' when it planned a full build; the date literal of
+    reprocess_from when it carried the facts over. A carried-over plan without its month fails
+    the run rather than falling back to another window. -#}
 {% macro default__microdata_loaded_start() -%}
     {%- set load_state = source('microdata', 'load_state') -%}
     {%- if adapter.get_relation(load_state.database, load_state.schema, load_state.identifier) is none -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set query -%}
-        select cast(value as date) from {{ load_state }}
-        where key = 'reprocess_from' and value <> ''
+        select
+            max(case when key = 'carried_over' then value end) as carried_over,
+            max(case when key = 'reprocess_from' and value <> '' then cast(value as date) end) as reprocess_from
+        from {{ load_state }}
     {%- endset -%}
-    {%- set months = run_query(query).columns[0].values() -%}
-    {{- return("date '" ~ months[0].isoformat() ~ "'" if months else none) -}}
+    {%- set row = run_query(query).rows[0] -%}
+    {%- if row[0] is none -%}
+        {{- return(none) -}}
+    {%- elif row[0] != 'true' -%}
+        {{- return('') -}}
+    {%- elif row[1] is none -%}
+        {{- exceptions.raise_compiler_error(
+            "raw_microdata.load_state says the facts were carried over but names no reprocess_from month") -}}
+    {%- endif -%}
+    {{- return("date '" ~ row[1].isoformat() ~ "'") -}}
 {%- endmacro %}
 
 {#- Spark has no loader (docs/spark.md): only the var plans its window. -#}

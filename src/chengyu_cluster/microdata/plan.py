@@ -26,7 +26,8 @@ INCREMENTAL_FACTS = (
 
 def layer_fingerprint(project_dir: Path, seed_hashes: list[str]) -> str:
     """What the incremental facts depend on besides the microdata: the layer's SQL and YAML, its
-    macros, the seeds (areas, sectors), and the modules of this package."""
+    macros, the generic tests and the project's vars (a carried-over month is not tested again, so
+    the tests it passed must be today's), the seeds (areas, sectors), and the modules of this package."""
     digest = hashlib.sha256()
     parts = sorted(
         p
@@ -38,7 +39,7 @@ def layer_fingerprint(project_dir: Path, seed_hashes: list[str]) -> str:
         )
         for p in (project_dir / folder).rglob("*")
         if p.is_file()
-    )
+    ) + [project_dir / "macros" / "generic_tests.sql", project_dir / "dbt_project.yml"]
     # Every module of this package (as the one module it was split from was hashed whole): a
     # change to how files are read, checked, kept or loaded rebuilds every month.
     package = sorted(Path(__file__).parent.glob("*.py"))

@@ -120,18 +120,21 @@ def dbt_arguments(
 def candidate_manifest(manifest, build_id: str):
     """dbt's parsed manifest with every schema `<name>` turned into this build's candidate schema
     `<name>__b<id>` (spark_views.candidate_schema), in place: the nodes (models, seeds, tests,
-    hooks, analyses) with their relation names, the unit tests and the semantic models' relations.
+    hooks, analyses) and functions with their relation names, the unit tests, the semantic
+    models' relations, and the `graph` the macros see (rebuilt from them).
 
     The parse itself knows no build id, so it is the same for every build and dbt's partial
     parsing keeps it from one build to the next (a var with the build id made every build a
     full parse: "Unable to do partial parsing because config vars ... have changed"). dbt fixes
     a node's schema and relation name when it parses (macros/generate_schema_name.sql); this
     applies the suffix after that, as dbt's parser computes the relation name. Sources keep
-    their schemas (the input tables)."""
+    their schemas (the input tables). Fails closed: a resource with a schema left outside this
+    build's candidate would be written where readers read, so it stops the build."""
     from dbt.adapters.factory import get_adapter_by_type
 
     adapter = get_adapter_by_type("spark")  # registered by the parse, as dbt's parser uses it
-    for node in manifest.nodes.values():
+    written = [*manifest.nodes.values(), *manifest.functions.values()]
+    for node in written:
         if node.schema is None:
             continue
         node.schema = candidate_schema(node.schema, build_id)
@@ -144,6 +147,14 @@ def candidate_manifest(manifest, build_id: str):
             model = manifest.nodes[semantic_model.depends_on_nodes[0]]
             semantic_model.node_relation.schema_name = model.schema
             semantic_model.node_relation.relation_name = model.relation_name
+    outside = sorted(
+        r.unique_id
+        for r in [*written, *manifest.unit_tests.values()]
+        if r.schema is not None and (parse_candidate(r.schema) or (None, None))[1] != build_id
+    )
+    if outside:
+        raise RuntimeError(f"not in the candidate schemas of build {build_id}: {', '.join(outside[:5])}")
+    manifest.build_flat_graph()
     return manifest
 
 
