@@ -19,7 +19,8 @@ build: $(BIN)/.installed
 # `make test-fast` (the inner loop, about 2 min): unit tests (no build; on both cores, about
 # 1.7x faster than one (204 s against 357 s measured under load, the same CPU); stop at the
 # first failure), the dbt unit tests, lint. `make test` (CI): the same, then the end-to-end tests
-# on both cores (one test file per worker; builds are shared by every worker: tests/conftest.py).
+# on both cores (one test file per worker, the Spark files on one; builds are shared by every
+# worker: tests/conftest.py).
 timed = @started=$$(date +%s); $(2); status=$$?; echo "[tier] $(1): $$(( $$(date +%s) - started )) s"; exit $$status
 
 test-fast: $(BIN)/.installed
@@ -28,7 +29,7 @@ test-fast: $(BIN)/.installed
 	$(call timed,lint,$(MAKE) --no-print-directory lint)
 
 test: test-fast
-	$(call timed,end-to-end tests,$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30 --ignore=tests/unit)
+	$(call timed,end-to-end tests,$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=30 --ignore=tests/unit)
 
 # dbt's unit tests (`unit_tests:` in the models' YAML) on empty inputs: every ancestor of a
 # unit-tested model is built with --empty (no rows; the seeds load, the on-run-start hooks

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -37,6 +38,11 @@ def stop_on_signals() -> Iterator[None]:
 
     def handler(signum, _frame):
         _ignore_signals()  # a second signal while cleaning up must not interrupt the clean-up
+        # The exception lands in the main thread wherever it is, possibly inside the `with` of a
+        # lock that a thread pool's worker (dbt's, in a Spark build) then fails to release
+        # ("release unlocked lock"), which concurrent.futures logs with a traceback. The build is
+        # stopping anyway: its one line is the message.
+        logging.getLogger("concurrent.futures").disabled = True
         raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
