@@ -29,7 +29,7 @@ test-fast: $(BIN)/.installed
 	$(call timed,lint,$(MAKE) --no-print-directory lint)
 
 test: test-fast
-	$(call timed,end-to-end tests,$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=30 --ignore=tests/unit)
+	$(call timed,end-to-end tests,$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30 --ignore=tests/unit)
 
 # dbt's unit tests (`unit_tests:` in the models' YAML) on empty inputs: every ancestor of a
 # unit-tested model is built with --empty (no rows; the seeds load, the on-run-start hooks

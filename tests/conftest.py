@@ -269,11 +269,10 @@ def workspace_with_published(built: Workspace, root: Path) -> Workspace:
 
 
 # The end-to-end files longest first (longest processing time first: the schedule that keeps
-# the two workers' ends close). `make test` runs xdist's loadgroup with --no-loadscope-reorder:
-# each file is one group (its module fixtures built once), handed out in this order to
-# whichever worker is free (each worker takes two to start). The order follows the step times
-# CI prints (--durations); files not listed (each under about a minute) come after, in the
-# usual order.
+# the two workers' ends close). `make test` runs xdist's loadfile with --no-loadscope-reorder,
+# which hands the files out in this order to whichever worker is free (each worker takes two to
+# start). The order follows the step times CI prints (--durations); files not listed (each under
+# about a minute) come after, in the usual order.
 LONGEST_FIRST = (
     "test_spark.py",
     "test_spark_publish.py",
@@ -286,17 +285,30 @@ LONGEST_FIRST = (
     "test_faults.py",
     "test_user_figures.py",
 )
-# The files that run Spark JVMs form one group: one worker runs them one after the other while
-# the other runs the DuckDB files. Two JVMs at once on two cores slowed each other far more
-# than twice (2026-12-07, quiet machine: the Spark publish builds 65 s alone, 219 s beside the
-# whole-project Spark build).
+# The files that run Spark JVMs are one unit of xdist's schedule: one worker runs them one after
+# the other while the other runs the DuckDB files. Two JVMs at once on two cores slowed each
+# other far more than twice (2026-12-07, quiet machine: the Spark publish builds 65 s alone,
+# 219 s beside the whole-project Spark build).
 ONE_JVM_AT_A_TIME = {"test_spark.py": "spark", "test_spark_publish.py": "spark"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist names each item after its group
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadfile, with the Spark files as one unit (ONE_JVM_AT_A_TIME)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SparkFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return ONE_JVM_AT_A_TIME.get(Path(scope).name, scope)
+
+    return SparkFilesTogether(config, log)
+
+
 def pytest_collection_modifyitems(items):
     """Fast unit tests (tests/unit, no build) run first, then the longest end-to-end files;
-    the order is otherwise kept. Each file is an xdist group, the Spark files one together."""
+    the order is otherwise kept."""
 
     def rank(item) -> tuple[int, int]:
         path = Path(str(item.fspath))
@@ -305,6 +317,3 @@ def pytest_collection_modifyitems(items):
         return (1, LONGEST_FIRST.index(path.name)) if path.name in LONGEST_FIRST else (2, 0)
 
     items.sort(key=rank)
-    for item in items:
-        name = Path(str(item.fspath)).name
-        item.add_marker(pytest.mark.xdist_group(ONE_JVM_AT_A_TIME.get(name, name)))
