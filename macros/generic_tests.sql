@@ -122,3 +122,30 @@ group by 1, 2
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {% endtest %}
+
+
+{#- The relation a data test reads (dbt's get_where_subquery, overridden here for every test).
+    As dbt's own: the `where` config. And a test of the microdata layer with meta
+    `microdata_rebuilt_months: <date column>` reads the months from microdata_tests_since() on
+    (`microdata_rebuilt_years: <year column>`: the whole years from its year on, for a test
+    that compares the months of a year): the months the build rebuilt (earlier ones were tested by the build that made them, from the
+    same store objects). That bound is read from the candidate at run time, which a `where`
+    config cannot do (dbt renders it while parsing, from vars). -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if config.get('where') -%}
+        {%- do conditions.append(config.get('where')) -%}
+    {%- endif -%}
+    {%- set rebuilt = (config.get('meta') or {}).get('microdata_rebuilt_months') -%}
+    {%- if rebuilt -%}
+        {%- do conditions.append(rebuilt ~ ' >= ' ~ microdata_tests_since()) -%}
+    {%- endif -%}
+    {%- set rebuilt_years = (config.get('meta') or {}).get('microdata_rebuilt_years') -%}
+    {%- if rebuilt_years -%}
+        {%- do conditions.append(rebuilt_years ~ ' >= year(' ~ microdata_tests_since() ~ ')') -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
