@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from chengyu_cluster.pipeline.dbt_runner import dbt_command
+from chengyu_cluster.pipeline.dbt_runner import database_for_dbt, dbt_command
 from chengyu_cluster.publish.versions import WarehousePaths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,8 +195,8 @@ def dbt_parse_state() -> Path | None:
     `chengyu build`, made once per test session for all workers: a workspace's first build then
     parses only the files its test changed (a full parse is 6-7 s of a build, 8-9 CPU s more
     than a partial one). dbt keeps a state for the same profile, target and vars; `chengyu
-    build` passes no vars and names the candidate relative to the project
-    (pipeline/dbt_runner.py), which is the same in every workspace. None if dbt cannot parse:
+    build` passes no vars and names the candidate relative to the project (database_for_dbt),
+    which is the same in every workspace. None if dbt cannot parse:
     each build then parses in full and fails on its own."""
     root = SESSION["root"] / "shared-parse"
     root.mkdir(exist_ok=True)
@@ -211,7 +211,7 @@ def dbt_parse_state() -> Path | None:
             result = subprocess.run(
                 dbt_command(project, "parse", "--target", "dev", "--quiet"),
                 cwd=project,
-                env=ws.env(CHENGYU_DBT_DATABASE=os.path.relpath(candidate, project)),
+                env=ws.env(CHENGYU_DBT_DATABASE=database_for_dbt(project, candidate)),
                 capture_output=True,
                 text=True,
                 timeout=600,

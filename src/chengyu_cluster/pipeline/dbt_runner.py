@@ -63,6 +63,15 @@ def dbt_command(project_dir: Path, *args: str) -> list[str]:
     ]
 
 
+def database_for_dbt(project_dir: Path, database: Path) -> str:
+    """The candidate file as `chengyu build` names it to dbt (CHENGYU_DBT_DATABASE), dbt running
+    in the project: relative to the project. dbt keeps its saved parse state only for the same
+    profile, of which this path is a part, so a copy of the project with its warehouse beside it
+    parses only what changed (the test workspaces, tests/conftest.py; a full parse is 6-7 s, a
+    partial one 1.2-1.6 s)."""
+    return os.path.relpath(database, project_dir)
+
+
 class DbtBuild:
     """A `dbt build` of a candidate file running in a child process."""
 
@@ -84,11 +93,7 @@ class DbtBuild:
             # logs/dbt.log at info (each node's start and result), not debug: dbt logs every
             # statement's SQL at debug, about 95,000 lines a build, measured at 1-2 CPU s.
             args += ["--quiet", "--log-level-file", "info"]
-        # The candidate as a path relative to the project, dbt running in the project: dbt's
-        # saved parse state is kept only for the same profile, of which this path is a part, so
-        # a copy of the project with its warehouse beside it parses only what changed (the test
-        # workspaces, tests/conftest.py; a full parse is 6-7 s, a partial one 1.2-1.6 s).
-        env = dict(os.environ, CHENGYU_DBT_DATABASE=os.path.relpath(database, project_dir))
+        env = dict(os.environ, CHENGYU_DBT_DATABASE=database_for_dbt(project_dir, database))
         self.process = subprocess.Popen(
             dbt_command(project_dir, *args),
             cwd=project_dir,
