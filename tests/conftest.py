@@ -196,27 +196,32 @@ def dbt_parse_state() -> Path | None:
     parses only the files its test changed (a full parse is 6-7 s of a build, 8-9 CPU s more
     than a partial one). dbt keeps a state for the same profile, target and vars; `chengyu
     build` passes no vars and names the candidate relative to the project (database_for_dbt),
-    which is the same in every workspace. None if dbt cannot parse:
-    each build then parses in full and fails on its own."""
+    which is the same in every workspace. None if dbt could not parse (its output is in
+    shared-parse/parse.log): each build then parses in full and fails on its own."""
     root = SESSION["root"] / "shared-parse"
     root.mkdir(exist_ok=True)
     with (root / "parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         done = root / "returncode"
         if not done.exists():
-            ws = make_workspace(root, parse_state=False)
-            # As chengyu names them: both folders resolved (cli.py, WarehousePaths.from_env).
-            project = ws.project.resolve()
-            candidate = WarehousePaths(ws.published.parent.resolve() / ws.published.name).candidate()
-            result = subprocess.run(
-                dbt_command(project, "parse", "--target", "dev", "--quiet"),
-                cwd=project,
-                env=ws.env(CHENGYU_DBT_DATABASE=database_for_dbt(project, candidate)),
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            done.write_text(str(result.returncode), encoding="utf-8")
+            outcome = "error"
+            try:
+                ws = make_workspace(root, parse_state=False)
+                # As chengyu names them: both folders resolved (cli.py, WarehousePaths.from_env).
+                project = ws.project.resolve()
+                candidate = WarehousePaths(ws.published.parent.resolve() / ws.published.name).candidate()
+                result = subprocess.run(
+                    dbt_command(project, "parse", "--target", "dev", "--quiet"),
+                    cwd=project,
+                    env=ws.env(CHENGYU_DBT_DATABASE=database_for_dbt(project, candidate)),
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                (root / "parse.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+                outcome = str(result.returncode)
+            finally:
+                done.write_text(outcome, encoding="utf-8")  # a failure too: no worker tries again
         state = root / "repo" / "target" / "partial_parse.msgpack"
         return state if done.read_text(encoding="utf-8") == "0" and state.exists() else None
 

@@ -25,7 +25,7 @@ import sqlalchemy
 from chengyu_cluster.microdata.credit_codes import org_check_char, uscc_check_char
 from chengyu_cluster.synth.generator import SynthConfig, synth
 
-from conftest import REPO, build_only, make_workspace
+from conftest import REPO, build_only, dbt_parse_state, make_workspace
 
 
 def code(county: str, number: int) -> str:
@@ -423,6 +423,7 @@ def test_microdata_builds_pass_no_vars_so_dbt_never_parses_in_full(incremental):
     # --vars (dbt reads the window and the DuckDB settings from raw_microdata.load_state), and
     # other vars would make dbt parse the whole project again. dbt logs each full parse at info
     # with the reason ("Unable to do partial parsing because ...").
+    assert dbt_parse_state() is not None, "no saved parse state: see shared-parse/parse.log"
     log = (incremental.project / "logs" / "dbt.log").read_text(encoding="utf-8")
     assert log.count("Running with dbt=") == 5
     assert log.count("Unable to do partial parsing") == 0

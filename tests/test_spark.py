@@ -158,7 +158,12 @@ print(json.dumps({"gate_seconds": time.monotonic() - started}), file=sys.stderr)
 started = time.monotonic()
 result = dbtRunner(manifest=manifest).invoke(job["incremental_args"])
 print(json.dumps({"incremental_seconds": time.monotonic() - started}), file=sys.stderr)
-sys.exit(0 if result.success else 3)
+if not result.success:
+    sys.exit(3)
+# Last, the microdata hook with one file that does not exist: the views read each table's
+# files as one glob, which would skip it silently; the hook must fail instead.
+missing = dbtRunner(manifest=manifest).invoke(job["missing_file_args"])
+Path(job["missing_file_result"]).write_text(json.dumps({"success": missing.success}))
 """
 
 
@@ -250,6 +255,27 @@ def builds(tmp_path_factory):
         "gate_baseline": str(duck_file),
         "gate_reports": str(root / "reports"),
         "gate_result": str(root / "gate.json"),
+        "missing_file_args": [
+            "run-operation",
+            "create_missing_microdata_tables",
+            "--target",
+            "spark",
+            # run_results.json of its own: target_spark's are the build's, compared above
+            "--target-path",
+            str(root / "target_missing_file"),
+            "--log-path",
+            str(root / "logs"),
+            "--vars",
+            json.dumps(
+                {
+                    "microdata_parquet_files": {
+                        **microdata_files,
+                        "supply_invoices": [*microdata_files["supply_invoices"], str(root / "store" / "gone.parquet")],
+                    }
+                }
+            ),
+        ],
+        "missing_file_result": str(root / "missing_file.json"),
         "incremental_args": [
             "run",
             "--target",
@@ -445,10 +471,21 @@ def test_an_incremental_run_on_spark_rebuilds_the_look_back_months(builds):
         assert not diffs and n_rows > 0, (table, n_rows, diffs[:10])
 
 
+def test_a_missing_microdata_file_fails_the_hook_on_spark(builds):
+    """The views read each table's files as one glob, which skips a file that does not exist;
+    the hook names each file on its own first, so a missing one is an error, not fewer rows."""
+    assert builds["spark"].returncode == 0, builds["spark"].stdout[-8000:]
+    outcome = json.loads((builds["root"] / "missing_file.json").read_text(encoding="utf-8"))
+    assert not outcome["success"]
+    log = (builds["root"] / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert any("Path does not exist" in line and "gone.parquet" in line for line in log.splitlines())
+
+
 @pytest.mark.parametrize(("schema", "table"), MICRODATA_VIEWS)
 def test_the_microdata_staging_views_equal_the_duckdb_build(builds, schema, table):
     """The same synthetic microdata give the same rows: the source_file column included (the
-    Spark views over the store's files name them as DuckDB's read_parquet does)."""
+    raw relations name a file as each engine does, DuckDB its path, Spark its URI; staging keeps
+    the part under the store on both)."""
     assert builds["spark"].returncode == 0
     n_rows, diffs = compare(
         builds["root"] / "duckdb.duckdb", f"{schema}.{table}", str(builds["root"] / "exported" / table / "*.parquet")

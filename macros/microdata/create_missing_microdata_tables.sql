@@ -43,8 +43,9 @@
     months planned 77 file scans (5.6-9.8 s against 0.75-1.5 s; docs/spark.md). A glob skips a
     file that is missing, so each file is first named on its own in one `describe query`,
     which fails on a missing file or column, as the view of one relation per file did.
-    source_file is Spark's name of the file (_metadata.file_path, a URI: file:/... for a local
-    path): staging keeps the part under the store (store_relative_path), the same as DuckDB's. -#}
+    source_file is Spark's name of the file (_metadata.file_path, a URL-encoded URI: file:/... for
+    a local path): staging keeps the part under the store (store_relative_path), the same as
+    DuckDB's. -#}
 {% macro spark__create_missing_microdata_tables() %}
     {%- if execute -%}
         {%- set files = var('microdata_parquet_files', {}) or {} -%}
@@ -73,7 +74,8 @@
                 {%- endfor -%}
                 {%- set each_file = [] -%}
                 {%- for path in files[source.name] -%}
-                    {%- do each_file.append("select " ~ columns | join(", ") ~ " from parquet.`" ~ path | replace("`", "``") ~ "`") -%}
+                    {%- do each_file.append("select " ~ columns | join(", ") ~ " from parquet.`"
+                        ~ spark_parquet_files([path]) | replace("`", "``") ~ "`") -%}
                 {%- endfor -%}
                 {%- set glob = spark_parquet_files(files[source.name]) -%}
                 {%- if glob -%}
@@ -94,32 +96,40 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- One Hadoop glob that names exactly `paths`, or '' when none can: their longest common folder,
-    then the rest of each path as one alternative of {a,b,...}. Hadoop expands alternatives that
-    hold a slash into patterns of their own and loses a backslash escape inside them (measured:
-    {x/a\[1\].parquet,...} read nothing of a[1].parquet, f\*.parquet read two more files), so
-    only the common folder may hold a glob character, escaped with a backslash; an alternative
-    that holds one leaves '' (the caller reads those files one relation each). The store's
-    copies are objects/<table>/<sha256>/<name of [A-Za-z0-9._-]>, so only the store's folder can. -#}
+{#- A Hadoop glob that names exactly `paths`, or '' when none can. Spark reads every path of a
+    file relation as a glob, so even one file is named with the glob's characters escaped (a
+    backslash): a[1].parquet is that file, not a1.parquet. Several files: their longest common
+    folder (escaped), then the rest of each path as one alternative of {a,b,...}. Hadoop expands
+    alternatives that hold a slash into patterns of their own and loses a backslash escape inside
+    them (measured: {x/a\[1\].parquet,...} read nothing of a[1].parquet, f\*.parquet read two
+    more files), so an alternative that holds a glob character leaves '', as does a common part
+    that ends before the path of a URI starts (s3a://{b1/x,b2/y}) or is empty: the caller then
+    reads the files one relation each. The store's copies are
+    objects/<table>/<sha256>/<name of [A-Za-z0-9._-]>, so only the store's folder can hold one. -#}
 {% macro spark_parquet_files(paths) -%}
     {%- set special = "\\{}[]*?,^" -%}
-    {%- set first, last = paths | min, paths | max -%}
     {%- set ns = namespace(common=0, prefix="", ok=true) -%}
-    {%- for i in range([first | length, last | length] | min) -%}
-        {%- if ns.common == i and first[i] == last[i] -%}{%- set ns.common = i + 1 -%}{%- endif -%}
-    {%- endfor -%}
-    {%- set cut = first | length if paths | length == 1 else first[:ns.common].rfind("/") + 1 -%}
-    {%- for char in first[:cut] -%}
-        {%- set ns.prefix = ns.prefix ~ ("\\" if char in special else "") ~ char -%}
-    {%- endfor -%}
-    {%- if paths | length == 1 -%}
-        {{- ns.prefix -}}
-    {%- else -%}
+    {%- if paths | length > 0 -%}
+        {%- set first, last = paths | min, paths | max -%}
+        {%- for i in range([first | length, last | length] | min) -%}
+            {%- if ns.common == i and first[i] == last[i] -%}{%- set ns.common = i + 1 -%}{%- endif -%}
+        {%- endfor -%}
+        {%- set cut = first | length if paths | length == 1 else first[:ns.common].rfind("/") + 1 -%}
+        {#- where the path of a URI starts: after the slash that ends scheme://authority -#}
+        {%- set scheme_end = first.find("://") -%}
+        {%- set path_start = first.find("/", scheme_end + 3) + 1 if scheme_end >= 0 else 0 -%}
+        {%- for char in first[:cut] -%}
+            {%- set ns.prefix = ns.prefix ~ ("\\" if char in special else "") ~ char -%}
+        {%- endfor -%}
         {%- set rests = [] -%}
-        {%- for path in paths -%}
+        {%- for path in paths if paths | length > 1 -%}
             {%- for char in path[cut:] if char in special -%}{%- set ns.ok = false -%}{%- endfor -%}
             {%- do rests.append(path[cut:]) -%}
         {%- endfor -%}
-        {{- (ns.prefix ~ "{" ~ rests | join(",") ~ "}") if ns.ok else "" -}}
+        {%- if paths | length == 1 -%}
+            {{- ns.prefix -}}
+        {%- elif ns.ok and cut > 0 and cut >= path_start -%}
+            {{- ns.prefix ~ "{" ~ rests | join(",") ~ "}" -}}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
