@@ -128,8 +128,8 @@ group by 1, 2
     As dbt's own: the `where` config. And a test of the microdata layer with meta
     `microdata_rebuilt_months: <date column>` reads the months from microdata_tests_since() on
     (`microdata_rebuilt_years: <year column>`: the whole years from its year on, for a test
-    that compares the months of a year): the months the build rebuilt (earlier ones were tested by the build that made them, from the
-    same store objects). That bound is read from the candidate at run time, which a `where`
+    that compares the months of a year): the months the build rebuilt (earlier ones were
+    tested by the build that made them, from the same store objects). That bound is read from the candidate at run time, which a `where`
     config cannot do (dbt renders it while parsing, from vars). -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set conditions = [] -%}

@@ -1,5 +1,5 @@
-{#- A store file as the raw microdata relations name it (an absolute path: DuckDB's
-    read_parquet filename, or the file given to Spark), relative to the microdata store:
+{#- A store file as the raw microdata relations name it (DuckDB's read_parquet filename, an
+    absolute path; Spark's _metadata.file_path, a file: URI), relative to the microdata store:
     objects/<table>/<sha256>/<file>.parquet. Warehouses built from the same data then hold the
     same rows wherever their store is, and the path stays valid when the store moves. A path
     outside the store's layout is kept as it is. -#}
