@@ -23,7 +23,8 @@ build: $(BIN)/.installed
 # worker: tests/conftest.py).
 timed = @started=$$(date +%s); $(2); status=$$?; echo "[tier] $(1): $$(( $$(date +%s) - started )) s"; exit $$status
 
-test-fast: $(BIN)/.installed
+# The unit tier imports the lint's own checks (lint/bouncer_checks/), so dbt-bouncer is installed first.
+test-fast: $(BIN)/.installed $(BIN)/.bouncer-installed
 	$(call timed,unit tests,$(BIN)/python -m pytest tests/unit -n 2 -x -q)
 	$(call timed,dbt unit tests,$(MAKE) --no-print-directory dbt-unit)
 	$(call timed,lint,$(MAKE) --no-print-directory lint)

@@ -68,11 +68,12 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
 {% endtest %}
 
 
-{% test column_rules(model, not_null=[], accepted_values={}, within_range={}, non_negative=[], expressions=[],
-                     relationships={}) %}
+{% test column_rules(model, grain=[], unique=[], not_null=[], accepted_values={}, within_range={}, non_negative=[],
+                     expressions=[], relationships={}) %}
 {#- A model's column checks in one query, so dbt runs one test node instead of one per column and
     rule (each node costs dbt 30-70 ms, most of a small test's time). Each rule fails on the same
-    rows as the one-column test it replaces: not_null, accepted_values (NULL accepted, values
+    rows as the one-column test it replaces: the model's grain (unique_combination: the columns
+    together, NULL a value of its own), unique (one column, NULL ignored), not_null, accepted_values (NULL accepted, values
     compared as quoted text, numbers as numbers), within_range, non_negative, expression_is_true
     (NULL is not true) and relationships (NULL references nothing). One row per failed rule and offending value,
     with the number of rows that have it. A model's relationships go in a test of their own
@@ -111,6 +112,32 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
                           column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ parent.field ~ ' from '
                           ~ parent.to ~ ' where ' ~ parent.field ~ ' is not null)')) -%}
 {%- endfor -%}
+{#- The grain and unique columns: one row per repeated value, as unique_combination and dbt's unique
+    return them (the value shown as text, the columns of a grain joined by ', '). -#}
+{%- set repeats = [] -%}
+{%- if grain -%}
+    {%- set shown = [] -%}
+    {%- for column in grain -%}
+        {%- do shown.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), 'NULL')") -%}
+    {%- endfor -%}
+    {%- do repeats.append(('unique_combination(' ~ grain | join(', ') ~ ')', "concat_ws(', ', " ~ shown | join(', ') ~ ")",
+                           grain | join(', '), 'true')) -%}
+{%- endif -%}
+{%- for column in unique -%}
+    {%- do repeats.append(('unique(' ~ column ~ ')', 'cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')', column,
+                           column ~ ' is not null')) -%}
+{%- endfor -%}
+{%- for name, shown, group_by, kept in repeats %}
+select
+    '{{ name }}' as failed_check,
+    {{ shown }} as failing_value,
+    count(*) as n_rows
+from {{ model }}
+where {{ kept }}
+group by {{ group_by }}
+having count(*) > 1
+{% if checks or not loop.last %}union all{% endif %}
+{%- endfor %}
 {%- for name, column, failing in checks %}
 select
     '{{ name }}' as failed_check,

@@ -1,8 +1,8 @@
 """The generic test column_rules (macros/generic_tests.sql) fails on the rows each one-column
-test it stands for fails on: not_null, accepted_values, within_range, non_negative,
-expression_is_true and relationships. A scratch dbt project with the repository's macro and one
-model of known rows, built by real dbt into a scratch DuckDB file; the test's failing rows are
-read from its stored failures."""
+or grain test it stands for fails on: unique_combination (the grain), unique, not_null,
+accepted_values, within_range, non_negative, expression_is_true and relationships. A scratch dbt
+project with the repository's macro and one model of known rows, built by real dbt into a scratch
+DuckDB file; the test's failing rows are read from its stored failures."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Five rows; each rule is broken by the rows named in EXPECTED, and NULLs pass every rule
-# except not_null (as in dbt's accepted_values and relationships and in expression_is_true,
-# where a NULL comparison is not false).
+# Six rows; each rule is broken by the rows named in EXPECTED, and NULLs pass every rule
+# except not_null and the grain (as in dbt's accepted_values, relationships and unique and in
+# expression_is_true, where a NULL comparison is not false; a grain counts NULL as a value).
+# Row 6 repeats row 3's NULLs.
 ROWS = """
 select * from (values
     (1, 'a',  0.5,  2,    'x'),
     (2, 'b',  1.5,  -1,   'y'),
     (3, null, null, null, null),
     (4, 'z',  -0.1, 3,    'x'),
-    (5, 'a',  0.0,  -2,   'w')
+    (5, 'a',  0.0,  -2,   'w'),
+    (6, null, null, null, null)
 ) as t (row_id, code, share, amount, parent_code)
 """
 
@@ -41,6 +43,8 @@ models:
       - column_rules:
           name: column_rules_checked
           arguments:
+            grain: [code, parent_code]
+            unique: [code, row_id]
             not_null: [code, row_id]
             accepted_values:
               code: [a, b]
@@ -63,7 +67,9 @@ models:
 """
 
 EXPECTED = {
-    ("not_null(code)", None, 1),  # row 3
+    ("unique_combination(code, parent_code)", "NULL, NULL", 2),  # rows 3 and 6
+    ("unique(code)", "a", 2),  # rows 1 and 5 (the NULLs of rows 3 and 6 are not compared)
+    ("not_null(code)", None, 2),  # rows 3 and 6
     ("accepted_values(code)", "z", 1),  # row 4 (row 3's NULL passes)
     ("accepted_values(amount)", "-2", 1),  # row 5, numbers compared as numbers (row 3's NULL passes)
     ("within_range(share)", "1.5", 1),  # row 2: above 1

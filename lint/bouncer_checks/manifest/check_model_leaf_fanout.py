@@ -14,8 +14,13 @@ from dbt_bouncer.utils import get_clean_model_name
 def check_model_max_leaf_fanout(model, ctx, *, models_fanout_threshold: int = 3):
     """A model may feed fewer than `models_fanout_threshold` end-of-DAG models directly."""
     children = ctx.children_by_unique_id
-    leaves = sorted(get_clean_model_name(child.unique_id) for child in children.get(model.unique_id, [])
-                    if not children.get(child.unique_id))
+    leaves = sorted(
+        get_clean_model_name(child.unique_id)
+        for child in children.get(model.unique_id, [])
+        if not children.get(child.unique_id)
+    )
     if len(leaves) >= models_fanout_threshold:
-        fail(f"`{get_clean_model_name(model.unique_id)}` feeds {len(leaves)} leaf models directly ({', '.join(leaves)}); "
-             f"the evaluator's fan-out threshold is {models_fanout_threshold}.")
+        fail(
+            f"`{get_clean_model_name(model.unique_id)}` feeds {len(leaves)} leaf models directly ({', '.join(leaves)}); "
+            f"the evaluator's fan-out threshold is {models_fanout_threshold}."
+        )
