@@ -556,7 +556,8 @@ def test_a_build_through_the_spark_thrift_server(builds):
         "--conf",
         f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
         "--conf",
-        f"spark.driver.extraJavaOptions=-Dderby.system.home={state}",
+        # The collector of profiles.yml's spark target (docs/spark.md "Per-statement cost").
+        f"spark.driver.extraJavaOptions=-XX:+UseParallelGC -Dderby.system.home={state}",
         *[arg for key, value in planner_settings().items() for arg in ("--conf", f"{key}={value}")],
         "--hiveconf",
         "hive.server2.thrift.bind.host=127.0.0.1",
