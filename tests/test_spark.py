@@ -505,6 +505,14 @@ def test_the_seeds_load_the_same_values_on_both_engines(builds):
         assert not diffs, (seed, diffs[:10])
 
 
+def spark_jvm_options() -> str:
+    """The JVM options of profiles.yml's spark target (the garbage collector; docs/spark.md),
+    for the Thrift server's driver, without the target's Derby folder."""
+    profile = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
+    options = profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]["spark.driver.extraJavaOptions"]
+    return " ".join(option for option in options.split() if option.startswith("-XX:"))
+
+
 def planner_settings() -> dict[str, str]:
     """The small-data planner settings of profiles.yml's spark target (docs/spark.md), for the
     Thrift server, so that it plans statements as the session builds do."""
@@ -556,8 +564,7 @@ def test_a_build_through_the_spark_thrift_server(builds):
         "--conf",
         f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={state / 'metastore_db'};create=true",
         "--conf",
-        # The collector of profiles.yml's spark target (docs/spark.md "Per-statement cost").
-        f"spark.driver.extraJavaOptions=-XX:+UseParallelGC -Dderby.system.home={state}",
+        f"spark.driver.extraJavaOptions={spark_jvm_options()} -Dderby.system.home={state}",
         *[arg for key, value in planner_settings().items() for arg in ("--conf", f"{key}={value}")],
         "--hiveconf",
         "hive.server2.thrift.bind.host=127.0.0.1",

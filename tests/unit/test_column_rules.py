@@ -70,15 +70,15 @@ EXPECTED = {
     ("unique_combination(code, parent_code)", "NULL, NULL", 2),  # rows 3 and 6
     ("unique(code)", "a", 2),  # rows 1 and 5 (the NULLs of rows 3 and 6 are not compared)
     ("not_null(code)", None, 2),  # rows 3 and 6
-    ("accepted_values(code)", "z", 1),  # row 4 (row 3's NULL passes)
-    ("accepted_values(amount)", "-2", 1),  # row 5, numbers compared as numbers (row 3's NULL passes)
+    ("accepted_values(code)", "z", 1),  # row 4 (the NULLs of rows 3 and 6 pass)
+    ("accepted_values(amount)", "-2", 1),  # row 5, numbers compared as numbers (NULLs pass)
     ("within_range(share)", "1.5", 1),  # row 2: above 1
     ("within_range(share)", "-0.1", 1),  # row 4: below 0
     ("within_range(amount)", "-2", 1),  # row 5: below -1 (row 2's -1 is the bound itself)
     ("non_negative(amount)", "-1", 1),  # row 2
     ("non_negative(amount)", "-2", 1),  # row 5
-    ("relationships(parent_code -> parent.parent_code)", "w", 1),  # row 5 (row 3's NULL passes)
-    # Row 2: 1.5 <= 1 is false and -1 > 0 is false; row 3: NULL or NULL is NULL, which passes.
+    ("relationships(parent_code -> parent.parent_code)", "w", 1),  # row 5 (the NULLs of rows 3 and 6 pass)
+    # Row 2: 1.5 <= 1 is false and -1 > 0 is false; rows 3 and 6: NULL or NULL is NULL, which passes.
     ("expression_is_true: share <= 1 or amount > 0", None, 1),
 }
 

@@ -14,27 +14,33 @@ spec = importlib.util.spec_from_file_location("check_model_has_grain_test", CHEC
 grain_check = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(grain_check)
 
+MODEL = "model.chengyu_cluster.dim_area"
 
-def a_test(name: str | None, **kwargs):
-    """A test node as dbt-bouncer reads it from the manifest; generic tests written with
-    `arguments:` keep them under kwargs['arguments']."""
-    return SimpleNamespace(test_metadata=None if name is None else SimpleNamespace(name=name, kwargs=kwargs))
+
+def a_test(name: str | None, parents=(MODEL,), **kwargs):
+    """A test node as dbt-bouncer reads it from the manifest: dbt 1.11 keeps a generic test's
+    `arguments:` in test_metadata.kwargs."""
+    metadata = None if name is None else SimpleNamespace(name=name, kwargs=kwargs)
+    return SimpleNamespace(test_metadata=metadata, depends_on=SimpleNamespace(nodes=list(parents)))
 
 
 @pytest.mark.parametrize(
     ("test", "counts"),
     [
         (a_test("unique", column_name="area_code"), True),
-        (a_test("unique_combination", arguments={"combination_of_columns": ["area_code", "year"]}), True),
-        (a_test("column_rules", arguments={"grain": ["area_code", "year"], "not_null": ["value"]}), True),
-        (a_test("column_rules", arguments={"unique": ["invoice_id"]}), True),
-        (a_test("column_rules", grain=["area_code"]), True),  # arguments given at the top level
+        (a_test("unique_combination", combination_of_columns=["area_code", "year"]), True),
+        (a_test("column_rules", grain=["area_code", "year"], not_null=["value"]), True),
+        (a_test("column_rules", unique=["invoice_id"]), True),
         # A column_rules test without a grain or a unique column checks no uniqueness.
-        (a_test("column_rules", arguments={"not_null": ["area_code"], "accepted_values": {"basis": ["x"]}}), False),
-        (a_test("column_rules", arguments={"grain": [], "unique": []}), False),
-        (a_test("column_rules", arguments=None), False),
+        (a_test("column_rules", not_null=["area_code"], accepted_values={"basis": ["reported"]}), False),
+        (a_test("column_rules", grain=[], unique=[]), False),
+        # A bare string or an empty name is no list of columns.
+        (a_test("column_rules", grain="area_code"), False),
+        (a_test("column_rules", unique=[""]), False),
+        # A test with a second parent is skipped by a selection without it.
+        (a_test("column_rules", parents=(MODEL, "model.chengyu_cluster.dim_source"), grain=["area_code"]), False),
         (a_test("not_null", column_name="area_code"), False),
-        (a_test("expression_is_true", arguments={"expression": "true"}), False),
+        (a_test("expression_is_true", expression="true"), False),
         (a_test(None), False),  # a singular test
     ],
 )
