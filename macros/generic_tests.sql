@@ -70,16 +70,16 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
 
 {% test column_rules(model, grain=[], unique=[], not_null=[], accepted_values={}, within_range={}, non_negative=[],
                      expressions=[], relationships={}) %}
-{#- A model's column checks in one query, so dbt runs one test node instead of one per column and
-    rule (each node costs dbt 30-70 ms, most of a small test's time). Each rule fails on the same
-    rows as the one-column test it replaces: the model's grain (unique_combination: the columns
-    together, NULL a value of its own), unique (one column, NULL ignored), not_null, accepted_values (NULL accepted, values
-    compared as quoted text, numbers as numbers), within_range, non_negative, expression_is_true
-    (NULL is not true) and relationships (NULL references nothing). One row per failed rule and offending value,
-    with the number of rows that have it. A model's relationships go in a test of their own
-    (column_rules_<model>_references): a test that refs a second model is skipped by a selection
-    without it (cautious indirect selection) and no longer holds back the first model's children,
-    so it must not carry the model's one-parent checks. -#}
+{#- A model's grain and column checks in one query, so dbt runs one test node instead of one per
+    column and rule (each node costs dbt 30-70 ms, most of a small test's time). Each rule fails
+    on the same rows as the test it replaces: the grain (unique_combination: the columns together,
+    NULL a value of its own), unique (one column, NULL ignored), not_null, accepted_values (NULL
+    accepted, values compared as quoted text, numbers as numbers), within_range, non_negative,
+    expression_is_true (NULL is not true) and relationships (NULL references nothing). One row per
+    failed rule and offending value, with the number of rows that have it. A model's
+    relationships go in a test of their own (column_rules_<model>_references): a test that refs a
+    second model is skipped by a selection without it (cautious indirect selection) and no longer
+    holds back the first model's children, so it must not carry the model's one-parent checks. -#}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
     {%- do checks.append(('not_null(' ~ column ~ ')', column, column ~ ' is null')) -%}
@@ -112,22 +112,29 @@ where (class_number = 1 and lower_value <> {{ first_lower }})
                           column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ parent.field ~ ' from '
                           ~ parent.to ~ ' where ' ~ parent.field ~ ' is not null)')) -%}
 {%- endfor -%}
-{#- The grain and unique columns: one row per repeated value, as unique_combination and dbt's unique
-    return them (the value shown as text, the columns of a grain joined by ', '). -#}
-{%- set repeats = [] -%}
+{#- One query branch per rule, (name, failing value as text, rows it reads, group by, having). The
+    grain and unique columns: one row per repeated value, as unique_combination and dbt's unique
+    return them (a grain's columns joined by ', '); every other rule: one row per failing value. -#}
+{%- set text = dbt.type_string() -%}
+{%- set branches = [] -%}
 {%- if grain -%}
     {%- set shown = [] -%}
     {%- for column in grain -%}
-        {%- do shown.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), 'NULL')") -%}
+        {%- do shown.append("coalesce(cast(" ~ column ~ " as " ~ text ~ "), 'NULL')") -%}
     {%- endfor -%}
-    {%- do repeats.append(('unique_combination(' ~ grain | join(', ') ~ ')', "concat_ws(', ', " ~ shown | join(', ') ~ ")",
-                           grain | join(', '), 'true')) -%}
+    {%- do branches.append(('unique_combination(' ~ grain | join(', ') ~ ')',
+                            "concat_ws(', ', " ~ shown | join(', ') ~ ")", 'true', grain | join(', '),
+                            'having count(*) > 1')) -%}
 {%- endif -%}
 {%- for column in unique -%}
-    {%- do repeats.append(('unique(' ~ column ~ ')', 'cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')', column,
-                           column ~ ' is not null')) -%}
+    {%- do branches.append(('unique(' ~ column ~ ')', 'cast(' ~ column ~ ' as ' ~ text ~ ')', column ~ ' is not null',
+                            column, 'having count(*) > 1')) -%}
 {%- endfor -%}
-{%- for name, shown, group_by, kept in repeats %}
+{%- for name, column, failing in checks -%}
+    {%- do branches.append((name, 'cast(' ~ (column if column is not none else 'null') ~ ' as ' ~ text ~ ')',
+                            failing, '1, 2', '')) -%}
+{%- endfor -%}
+{%- for name, shown, kept, group_by, having in branches %}
 select
     '{{ name }}' as failed_check,
     {{ shown }} as failing_value,
@@ -135,17 +142,7 @@ select
 from {{ model }}
 where {{ kept }}
 group by {{ group_by }}
-having count(*) > 1
-{% if checks or not loop.last %}union all{% endif %}
-{%- endfor %}
-{%- for name, column, failing in checks %}
-select
-    '{{ name }}' as failed_check,
-    {% if column is none %}cast(null as {{ dbt.type_string() }}){% else %}cast({{ column }} as {{ dbt.type_string() }}){% endif %} as failing_value,
-    count(*) as n_rows
-from {{ model }}
-where {{ failing }}
-group by 1, 2
+{{ having }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {% endtest %}
