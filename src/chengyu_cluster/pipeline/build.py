@@ -157,7 +157,7 @@ class Timer:
 def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> int:
     """The pipeline; returns the exit code (foreseeable failures raise WarehouseError)."""
     timer = Timer()
-    with stop_on_signals(), backend.locked():
+    with stop_on_signals() as stop_if_signalled, backend.locked():
         stage("validate-inputs")
         accepted, microdata = timer.step("input checks", lambda: _inputs(backend, args, project_dir))
         if not accepted.ok:
@@ -180,6 +180,7 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
             timer.step("seal", lambda: backend.seal(accepted, microdata, gate))
             stage("publish")
             with uninterruptible():
+                stop_if_signalled()
                 published = timer.step("publish", backend.publish)
                 guard.published()
     return backend.finish(published, outcome, gate, timer.total())

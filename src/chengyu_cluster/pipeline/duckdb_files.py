@@ -17,6 +17,7 @@ from pathlib import Path
 from chengyu_cluster.exits import EXIT_OK, EXIT_USAGE, ChengyuExit
 from chengyu_cluster.inputs.reader import AcceptedInputs, load_inputs
 from chengyu_cluster.pipeline.build import report_dir
+from chengyu_cluster.pipeline.guard import duckdb_connection
 from chengyu_cluster.publish import versions as wh
 
 
@@ -36,16 +37,11 @@ def code_version(project_dir: Path) -> str:
 
 
 def table_row_counts(database: Path) -> dict[str, int]:
-    import duckdb
-
-    con = duckdb.connect(str(database), read_only=True)
-    try:
+    with duckdb_connection(database, read_only=True) as con:
         names = con.execute(
             "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
         ).fetchall()
         return {n: con.execute(f'select count(*) from marts."{n}"').fetchone()[0] for (n,) in names}
-    finally:
-        con.close()
 
 
 class DuckDBFiles:
@@ -97,17 +93,12 @@ class DuckDBFiles:
         from chengyu_cluster.microdata.for_cli import attach_for_cli
 
         with wh.storage_errors(f"write the candidate warehouse in {self.paths.versions_dir}"):
-            import duckdb
-
-            con = duckdb.connect(str(self.candidate))
-            try:
+            with duckdb_connection(self.candidate) as con:
                 load_inputs(con, accepted, self.context)
                 if microdata:
                     attach_for_cli(
                         con, microdata, self.args, self.project_dir, self.paths, self.context["build_id"], accepted
                     )
-            finally:
-                con.close()
 
     def run_dbt(self):
         from chengyu_cluster.pipeline.dbt_runner import DbtBuild

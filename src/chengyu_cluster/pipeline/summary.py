@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
+from chengyu_cluster.pipeline.guard import duckdb_connection
 
 
 def warehouse_counts(database: Path) -> tuple[dict[str, int], int]:
     """Rows per fact table of the marts schema, and the number of rejected figures."""
-    con = duckdb.connect(str(database), read_only=True)
-    try:
+    with duckdb_connection(database, read_only=True) as con:
         facts = [
             name
             for (name,) in con.execute(
@@ -20,8 +19,6 @@ def warehouse_counts(database: Path) -> tuple[dict[str, int], int]:
         ]
         rows = {name: con.execute(f"select count(*) from marts.{name}").fetchone()[0] for name in facts}
         rejected = con.execute("select count(*) from marts.audit_rejected_figures").fetchone()[0]
-    finally:
-        con.close()
     return rows, rejected
 
 

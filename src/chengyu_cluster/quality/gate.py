@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from chengyu_cluster.pipeline.guard import duckdb_connection
 from chengyu_cluster.quality.profile import duckdb_marts, frame_sql, profile, spark_marts
 
 WARNING = "warning"
@@ -234,12 +235,9 @@ def prepare_gate(
     if published is None:
         return Baseline(config, note=no_comparison)
     try:
-        con = duckdb.connect(str(published), read_only=True)
-        try:
+        with duckdb_connection(published, read_only=True) as con:
             build_id = con.execute("select build_id from marts.build_info").fetchone()[0]
             return Baseline(config, build_id, profile(duckdb_marts(con), config["measures"]))
-        finally:
-            con.close()
     except duckdb.Error as exc:
         reason = f"the published version cannot be read ({str(exc).splitlines()[0]})"
         if accept_shift is not None:
@@ -265,8 +263,7 @@ def run_quality_gate(
     candidate: Path, baseline: Baseline, report_dir: Path, accept_shift: str | None = None
 ) -> GateResult:
     """The gate on a DuckDB candidate file: each mart read as a pandas DataFrame."""
-    con = duckdb.connect(str(candidate), read_only=True)
-    try:
+    with duckdb_connection(candidate, read_only=True) as con:
         marts = duckdb_marts(con)
         row = con.execute("select build_id from marts.build_info").fetchone() if "build_info" in marts.columns else None
         return _run_gate(
@@ -278,8 +275,6 @@ def run_quality_gate(
             accept_shift,
             row[0] if row else None,
         )
-    finally:
-        con.close()
 
 
 def run_quality_gate_spark(
