@@ -6,10 +6,18 @@ export DBT_PROFILES_DIR := $(CURDIR)
 
 .PHONY: build test test-fast dbt-unit lint rollback clean bench bench-spark
 
+# The locked packages through uv (pip installs only uv): from uv's cache without the network
+# when it holds them all, else from the registry (online, uv asks the registry about every
+# package and builds pyspark's source distribution again, so the cache is tried first).
+# --compile-bytecode as pip does: with PYTHONDONTWRITEBYTECODE set (as here), every Python
+# process would compile what it imports. Measured 2026-12-08: 16 s from uv's cache, against
+# 42 s for pip with a warm cache.
+UV_PIP := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c requirements.lock
+
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+	$(UV_PIP) --offline -e ".[dev,spark]" 2>/dev/null || $(UV_PIP) -e ".[dev,spark]"
 	touch $@
 
 build: $(BIN)/.installed
@@ -50,7 +58,7 @@ target/manifest.json: $(BIN)/.installed $(DBT_PROJECT_FILES)
 
 # dbt-bouncer goes into the project's venv beside the locked packages (it changes none of them).
 $(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-bouncer.txt
+	$(UV_PIP) --offline -r requirements-bouncer.txt 2>/dev/null || $(UV_PIP) -r requirements-bouncer.txt
 	touch $@
 
 # dbt-bouncer: dbt-project-evaluator's rules on the same manifest (dbt-bouncer.yml, with the
