@@ -14,9 +14,11 @@ export DBT_PROFILES_DIR := $(CURDIR)
 # 42 s for pip with a warm cache.
 UV_PIP := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c requirements.lock
 
-$(BIN)/.installed: pyproject.toml requirements.lock
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+
+$(BIN)/.installed: pyproject.toml requirements.lock | $(BIN)/uv
 	$(UV_PIP) --offline -e ".[dev,spark]" 2>/dev/null || $(UV_PIP) -e ".[dev,spark]"
 	touch $@
 
@@ -57,7 +59,7 @@ target/manifest.json: $(BIN)/.installed $(DBT_PROJECT_FILES)
 	$(BIN)/dbt parse --quiet --target dev
 
 # dbt-bouncer goes into the project's venv beside the locked packages (it changes none of them).
-$(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed
+$(BIN)/.bouncer-installed: requirements-bouncer.txt $(BIN)/.installed | $(BIN)/uv
 	$(UV_PIP) --offline -r requirements-bouncer.txt 2>/dev/null || $(UV_PIP) -r requirements-bouncer.txt
 	touch $@
 

@@ -29,6 +29,7 @@ from chengyu_cluster.microdata.rules import (
     typed_select,
 )
 from chengyu_cluster.microdata.store import Store, keep_checked, remove_leftovers, take_in
+from chengyu_cluster.pipeline.guard import duckdb_connection
 
 DEFAULT_MEMORY_LIMIT = "3GB"
 
@@ -70,15 +71,11 @@ class Microdata:
 
 
 def _connect(store: Store | None, memory_limit: str):
-    import duckdb
-
     config = {"memory_limit": memory_limit}
     if store is not None:
         store.tmp.mkdir(parents=True, exist_ok=True)
         config["temp_directory"] = str(store.tmp / f"spill-{os.getpid()}")
-    con = duckdb.connect(config=config)
-    con.execute("set enable_progress_bar = false")
-    return con
+    return duckdb_connection(":memory:", config=config)
 
 
 def _file_columns(con, f: MicrodataFile) -> list[tuple[str, str]]:
@@ -115,33 +112,33 @@ def check_microdata(
     if store is not None:
         _remove_leftovers_of_others(store)
     columns = layout(project_dir)
-    con = _connect(store, memory_limit)
     try:
-        take_in(files, store, findings)
-        if findings.n_errors > started_errors:
-            return None
-        checked = [f for f in files if f.same_as is None]  # a repeated file is judged by its first
-        checker = _Checker(con, findings, columns, findings.keep)
-        try:
-            _check(checker, checked)
-            if findings.n_errors == started_errors:
-                _same_content(files, findings)
+        with _connect(store, memory_limit) as con:
+            con.execute("set enable_progress_bar = false")
+            take_in(files, store, findings)
             if findings.n_errors > started_errors:
                 return None
-            basis = _one_basis(con, checked, findings)
-        except duckdb.OutOfMemoryException:
-            raise  # not the files' fault: the build stops with exit 13
-        except duckdb.Error:
-            if not _find_unreadable(con, checked, columns, findings):
-                raise
-            return None
-        if findings.n_errors > started_errors:
-            return None
-        if store is not None:
-            keep_checked(con, files, columns, store)
-        return Microdata(directory, files, store, basis)
+            checked = [f for f in files if f.same_as is None]  # a repeated file is judged by its first
+            checker = _Checker(con, findings, columns, findings.keep)
+            try:
+                _check(checker, checked)
+                if findings.n_errors == started_errors:
+                    _same_content(files, findings)
+                if findings.n_errors > started_errors:
+                    return None
+                basis = _one_basis(con, checked, findings)
+            except duckdb.OutOfMemoryException:
+                raise  # not the files' fault: the build stops with exit 13
+            except duckdb.Error:
+                if not _find_unreadable(con, checked, columns, findings):
+                    raise
+                return None
+            if findings.n_errors > started_errors:
+                return None
+            if store is not None:
+                keep_checked(con, files, columns, store)
+            return Microdata(directory, files, store, basis)
     finally:
-        con.close()
         if store is not None:
             remove_leftovers(store, own_only=True)
 

@@ -160,6 +160,8 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
     with stop_on_signals() as stop_if_signalled, backend.locked():
         stage("validate-inputs")
         accepted, microdata = timer.step("input checks", lambda: _inputs(backend, args, project_dir))
+        # After each step: a signal that the step swallowed, or reported as its failure, is the stop.
+        stop_if_signalled()
         if not accepted.ok:
             print(
                 f"\nInput rejected: {accepted.findings.n_errors} problem(s). Nothing was built; {backend.unchanged}.",
@@ -170,10 +172,12 @@ def run_build(backend: Backend, args: argparse.Namespace, project_dir: Path) -> 
             backend.write_inputs(accepted, microdata)
             stage("dbt-build")
             outcome = timer.step("dbt build", backend.run_dbt)
+            stop_if_signalled()
             if not report_dbt(outcome, backend.unchanged):
                 return EXIT_DBT
             stage("quality-gate")
             gate = timer.step("quality gate", backend.run_gate)
+            stop_if_signalled()
             if not report_gate(gate, backend.unchanged):
                 return EXIT_QUALITY
             stage("seal")

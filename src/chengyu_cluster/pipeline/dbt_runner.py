@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from chengyu_cluster.pipeline.guard import duckdb_connection
+
 # dbt statuses that stop a build; "warn" is printed but does not.
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -190,17 +192,12 @@ def sample_failing_rows(
     if query is None:
         return []
     try:
-        con = duckdb.connect(str(database), read_only=True)
+        with duckdb_connection(database, read_only=True) as con:
+            cur = con.execute(query)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     except duckdb.Error:
         return []
-    try:
-        cur = con.execute(query)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    except duckdb.Error:
-        return []
-    finally:
-        con.close()
 
 
 def generate_docs(project_dir: Path, published: Path, out_dir: Path) -> Path:

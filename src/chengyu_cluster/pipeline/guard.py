@@ -16,7 +16,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -59,7 +59,9 @@ def stop_on_signals() -> Iterator[Callable[[], None]]:
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:
         yield stop_if_signalled
-    except Exception as exc:
+    except (Interrupted, GeneratorExit):
+        raise
+    except BaseException as exc:
         # Inside a DuckDB query the handler's exception comes out as RuntimeError("Query
         # interrupted") (and may be wrapped further up): after a signal, any error is the stop.
         if received:
@@ -81,7 +83,8 @@ def duckdb_connection(path: Path, **options) -> Iterator:
     try:
         yield con
     except BaseException:
-        con.interrupt()
+        with suppress(Exception):  # closed already: nothing runs
+            con.interrupt()
         raise
     finally:
         con.close()
