@@ -39,7 +39,7 @@ def _ignore_signals() -> None:
 def stop_on_signals() -> Iterator[Callable[[], None]]:
     """Turn SIGTERM (and SIGINT) into Interrupted, so `finally` blocks clean up. Yields a
     check that raises Interrupted if a signal came and what it interrupted swallowed it
-    (the build calls it before publishing)."""
+    (the build calls it after each step and before publishing)."""
     received: list[int] = []
 
     def handler(signum, _frame):
