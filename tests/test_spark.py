@@ -505,26 +505,28 @@ def test_the_seeds_load_the_same_values_on_both_engines(builds):
         assert not diffs, (seed, diffs[:10])
 
 
-def spark_jvm_options() -> str:
-    """The JVM options of profiles.yml's spark target (the garbage collector; docs/spark.md),
-    for the Thrift server's driver, without the target's Derby folder."""
+def spark_target_settings() -> dict:
+    """The server-side parameters of profiles.yml's spark target, which the Thrift server takes
+    too (docs/spark.md), so that it plans and collects garbage as the session builds do."""
     profile = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
-    options = profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]["spark.driver.extraJavaOptions"]
+    return profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]
+
+
+def spark_jvm_options() -> str:
+    """The target's JVM options (the garbage collector) without its Derby folder."""
+    options = spark_target_settings()["spark.driver.extraJavaOptions"]
     return " ".join(option for option in options.split() if option.startswith("-XX:"))
 
 
 def planner_settings() -> dict[str, str]:
-    """The small-data planner settings of profiles.yml's spark target (docs/spark.md), for the
-    Thrift server, so that it plans statements as the session builds do."""
-    profile = yaml.safe_load((REPO / "profiles.yml").read_text(encoding="utf-8"))
-    settings = profile["chengyu_cluster"]["outputs"]["spark"]["server_side_parameters"]
+    """The target's small-data planner settings."""
     planner = (
         "spark.sql.adaptive.",
         "spark.sql.codegen.",
         "spark.sql.constraintPropagation.",
         "spark.sql.legacy.storeAnalyzedPlanForView",
     )
-    return {key: str(value) for key, value in settings.items() if key.startswith(planner)}
+    return {key: str(value) for key, value in spark_target_settings().items() if key.startswith(planner)}
 
 
 def free_port() -> int:
